@@ -1,0 +1,1 @@
+"""modsim: a content-moderation policy simulator."""
