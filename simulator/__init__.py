@@ -1,1 +1,36 @@
-"""modsim: a content-moderation policy simulator."""
+"""modsim: a content-moderation policy simulator.
+
+Library entry points (the CLI is a thin layer over these)::
+
+    import simulator
+    result = simulator.simulate("scenarios/quick.yaml", "policies/jury-only.yaml",
+                                hosts=["policies/host-notice-and-strike.yaml"], seed=1)
+    result.summary["violating"]["latency_hours"]
+
+Names are imported on first use, so ``import simulator`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "load": "simulator.api",
+    "simulate": "simulator.api",
+    "versions": "simulator.api",
+    "HostPolicy": "simulator.config",
+    "PlatformPolicy": "simulator.config",
+    "Scenario": "simulator.config",
+    "ConfigError": "simulator.errors",
+    "ModsimError": "simulator.errors",
+    "RunResult": "simulator.results",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'simulator' has no attribute {name!r}")

@@ -33,3 +33,9 @@ N_CLASSES = len(CLASSES)
 def class_codes(names: list[str] | tuple[str, ...]) -> np.ndarray:
     """Integer codes (int8) for a sequence of class names."""
     return np.array([CLASS_INDEX[n] for n in names], dtype=np.int8)
+
+
+REMOVAL_CHANNELS: tuple[str, ...] = ("none", "prefilter", "jury", "staff", "notice")
+"""How a post came down, as stored in ``removed_by`` (code = index)."""
+
+CHANNEL_INDEX: dict[str, int] = {name: i for i, name in enumerate(REMOVAL_CHANNELS)}

@@ -1,0 +1,27 @@
+"""Configuration models (one per YAML document kind) and their loader."""
+
+from simulator.config.host import HostPolicy
+from simulator.config.loader import (
+    KINDS,
+    Loaded,
+    load_file,
+    load_host,
+    load_policy,
+    load_scenario,
+    load_text,
+)
+from simulator.config.policy import PlatformPolicy
+from simulator.config.scenario import Scenario
+
+__all__ = [
+    "KINDS",
+    "HostPolicy",
+    "Loaded",
+    "PlatformPolicy",
+    "Scenario",
+    "load_file",
+    "load_host",
+    "load_policy",
+    "load_scenario",
+    "load_text",
+]

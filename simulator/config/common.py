@@ -1,0 +1,60 @@
+"""Field types shared by the three document kinds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from simulator.config.base import ConfigModel
+from simulator.taxonomy import CLASSES
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+
+
+class PerClass(ConfigModel):
+    """One number per content class (every class must be given)."""
+
+    violent_threat: float
+    incitement: float
+    violent_news: float
+    heated_political: float
+    benign: float
+
+    def as_list(self) -> list[float]:
+        return [float(getattr(self, name)) for name in CLASSES]
+
+
+class PerClassProbability(PerClass):
+    """One probability (0 to 1) per content class."""
+
+    @field_validator(*CLASSES)
+    @classmethod
+    def _in_unit_interval(cls, v: float) -> float:
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"expected a probability between 0 and 1, got {v}")
+        return v
+
+
+class PerClassNonNegative(PerClass):
+    """One non-negative number per content class."""
+
+    @field_validator(*CLASSES)
+    @classmethod
+    def _non_negative(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError(f"expected a number >= 0, got {v}")
+        return v
+
+
+def hourly_profile_validator(values: list[float]) -> list[float]:
+    """24 non-negative weights, not all zero."""
+    if len(values) != 24:
+        raise ValueError(f"expected 24 values (one per hour of the day), got {len(values)}")
+    if any(v < 0 for v in values):
+        raise ValueError("hourly weights must be >= 0")
+    if sum(values) <= 0:
+        raise ValueError("at least one hourly weight must be > 0")
+    return values

@@ -1,0 +1,195 @@
+"""The ``PlatformPolicy`` document: how a platform moderates.
+
+Stages: an AI prefilter that scores posts, user reports that send posts to
+review, a volunteer jury and paid staff that review cases, and the platform's
+answer to host notices.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from simulator.config.base import ConfigModel
+from simulator.config.common import PerClassProbability, PositiveFloat, Probability
+
+Team = Literal["jury", "staff"]
+
+
+class ModelRef(ConfigModel):
+    """Which classifier the prefilter uses."""
+
+    source: Annotated[
+        Literal["synthetic", "file"],
+        Field(description="synthetic: trained at run start on the synthetic corpus; file: a skops file"),
+    ] = "synthetic"
+    path: Annotated[
+        str | None, Field(description="model file (skops), relative to this policy file")
+    ] = None
+    train_per_class: Annotated[
+        int, Field(ge=50, le=200_000, description="synthetic training texts per class")
+    ] = 2000
+
+    @model_validator(mode="after")
+    def _path_for_file(self) -> ModelRef:
+        if self.source == "file" and not self.path:
+            raise ValueError("source 'file' needs `path` to a skops model file")
+        return self
+
+
+class Prefilter(ConfigModel):
+    """An AI classifier that scores every post for violent content."""
+
+    enabled: bool = False
+    model: ModelRef = ModelRef()
+    auto_remove_above: Annotated[
+        Probability, Field(description="score at or above which a post is removed automatically")
+    ] = 0.98
+    review_above: Annotated[
+        Probability, Field(description="score at or above which a post is sent to human review")
+    ] = 0.8
+    timing: Annotated[
+        Literal["pre_publication", "post_publication"],
+        Field(description="pre: removed before anyone sees it; post: after `delay_minutes`"),
+    ] = "post_publication"
+    delay_minutes: Annotated[float, Field(ge=0, description="scoring delay after publication")] = 5.0
+    review_team: Annotated[Team, Field(description="who reviews flagged posts")] = "staff"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Prefilter:
+        if self.review_above > self.auto_remove_above:
+            raise ValueError(
+                f"review_above ({self.review_above}) is above auto_remove_above "
+                f"({self.auto_remove_above}); the review threshold must be the lower one"
+            )
+        return self
+
+
+class Reports(ConfigModel):
+    """User reports: the n-th report on a live post opens a review case."""
+
+    enabled: bool = True
+    reports_to_queue: Annotated[
+        int, Field(ge=1, le=1000, description="reports needed before a post is queued for review")
+    ] = 1
+    review_team: Team = "jury"
+
+
+class Jury(ConfigModel):
+    """Volunteer jurors who vote on reported posts."""
+
+    pool_size: Annotated[int, Field(ge=0, description="registered volunteer jurors")] = 0
+    active_share: Annotated[
+        Probability,
+        Field(description="average share of the pool reviewing at any hour (shaped by the daily rhythm)"),
+    ] = 0.05
+    reviews_per_hour: Annotated[PositiveFloat, Field(description="votes one juror casts per hour")] = (
+        30.0
+    )
+    review_cv: Annotated[
+        float, Field(ge=0, description="coefficient of variation of a vote's duration (1 = exponential)")
+    ] = 1.0
+    votes_per_case: Annotated[int, Field(ge=1, le=101)] = 5
+    rule: Annotated[
+        Literal["majority", "supermajority", "unanimous", "threshold"],
+        Field(description="threshold: remove when at least `votes_to_remove` votes say remove"),
+    ] = "majority"
+    votes_to_remove: Annotated[int | None, Field(ge=1)] = None
+    accuracy: Annotated[
+        PerClassProbability, Field(description="probability a juror's vote is correct, per class")
+    ] = PerClassProbability(
+        violent_threat=0.85, incitement=0.75, violent_news=0.8, heated_political=0.8, benign=0.97
+    )
+    priority: Literal["fifo", "score"] = "fifo"
+    expire_after_hours: Annotated[
+        float | None, Field(gt=0, description="reports not picked up within this long expire")
+    ] = None
+
+    @model_validator(mode="after")
+    def _rule(self) -> Jury:
+        if self.rule == "threshold" and self.votes_to_remove is None:
+            raise ValueError("rule 'threshold' needs `votes_to_remove`")
+        if self.votes_to_remove is not None and self.votes_to_remove > self.votes_per_case:
+            raise ValueError(
+                f"votes_to_remove ({self.votes_to_remove}) exceeds votes_per_case "
+                f"({self.votes_per_case}): no case could ever be removed"
+            )
+        if self.pool_size and self.votes_per_case > self.pool_size:
+            raise ValueError(
+                f"votes_per_case ({self.votes_per_case}) exceeds pool_size ({self.pool_size})"
+            )
+        return self
+
+    def required_remove_votes(self) -> int:
+        n = self.votes_per_case
+        if self.votes_to_remove is not None:
+            return self.votes_to_remove
+        if self.rule == "majority":
+            return n // 2 + 1
+        if self.rule == "supermajority":
+            return -(-2 * n // 3)  # ceil(2n/3)
+        return n  # unanimous
+
+
+class Staff(ConfigModel):
+    """Paid reviewers working shifts."""
+
+    reviewers: Annotated[int, Field(ge=0, description="reviewers on duty during a shift")] = 0
+    shift_start_hour: Annotated[int, Field(ge=0, le=23)] = 0
+    shift_hours: Annotated[int, Field(ge=1, le=24)] = 24
+    reviews_per_hour: Annotated[PositiveFloat, Field(description="decisions per reviewer-hour")] = (
+        60.0
+    )
+    review_cv: Annotated[float, Field(ge=0)] = 1.0
+    accuracy: PerClassProbability = PerClassProbability(
+        violent_threat=0.97, incitement=0.93, violent_news=0.95, heated_political=0.95, benign=0.99
+    )
+    priority: Literal["fifo", "score"] = "score"
+    expire_after_hours: Annotated[float | None, Field(gt=0)] = None
+
+
+class NoticeHandling(ConfigModel):
+    """How the platform answers a host's notice listing violating posts."""
+
+    response_hours: Annotated[
+        float, Field(ge=0, description="delay before the platform removes posts named in a notice")
+    ] = 48.0
+    compliance: Annotated[
+        Probability, Field(description="share of noticed posts the platform actually removes")
+    ] = 1.0
+
+
+class PlatformPolicy(ConfigModel):
+    """A platform's moderation policy."""
+
+    kind: Literal["PlatformPolicy"]
+    version: Literal[1]
+    name: str
+    description: str = ""
+    prefilter: Prefilter = Prefilter()
+    reports: Reports = Reports()
+    jury: Jury = Jury()
+    staff: Staff = Staff()
+    notices: NoticeHandling = NoticeHandling()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("name must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _teams_exist(self) -> PlatformPolicy:
+        used: list[tuple[str, str]] = []
+        if self.reports.enabled:
+            used.append(("reports.review_team", self.reports.review_team))
+        if self.prefilter.enabled:
+            used.append(("prefilter.review_team", self.prefilter.review_team))
+        for where, team in used:
+            if team == "jury" and self.jury.pool_size == 0:
+                raise ValueError(f"{where} is 'jury' but jury.pool_size is 0: add jurors")
+            if team == "staff" and self.staff.reviewers == 0:
+                raise ValueError(f"{where} is 'staff' but staff.reviewers is 0: add reviewers")
+        return self

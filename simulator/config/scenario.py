@@ -1,0 +1,203 @@
+"""The ``Scenario`` document: the world and its synthetic post stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from simulator.config.base import ConfigModel
+from simulator.config.common import (
+    PerClassNonNegative,
+    PerClassProbability,
+    PositiveFloat,
+    Probability,
+    hourly_profile_validator,
+)
+
+_FLAT_DAY = [1.0] * 24
+
+
+class UsersAt(ConfigModel):
+    """Daily active users on a date; values between dates are interpolated linearly."""
+
+    date: dt.date
+    users: Annotated[float, Field(ge=0, description="daily active users on that date")]
+
+
+class Population(ConfigModel):
+    """Who posts, how much, and when in the day."""
+
+    daily_active_users: Annotated[
+        list[UsersAt],
+        Field(min_length=1, description="piecewise-linear growth path of daily active users"),
+    ]
+    posts_per_user_per_day: Annotated[
+        float, Field(gt=0, description="posts and comments per active user per day")
+    ]
+    hourly_profile: Annotated[
+        list[float],
+        Field(
+            default_factory=lambda: list(_FLAT_DAY),
+            description="relative posting activity for each local hour 0-23 (normalised)",
+        ),
+    ]
+
+    _check_profile = field_validator("hourly_profile")(hourly_profile_validator)
+
+    @field_validator("daily_active_users")
+    @classmethod
+    def _dates_increase(cls, points: list[UsersAt]) -> list[UsersAt]:
+        dates = [p.date for p in points]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError("dates must be strictly increasing")
+        return points
+
+
+class Surge(ConfigModel):
+    """A named period when posting volume and the share of violating posts jump."""
+
+    name: str
+    start: Annotated[dt.datetime, Field(description="local start time")]
+    hours: PositiveFloat
+    volume_multiplier: Annotated[float, Field(default=1.0, ge=0)]
+    violating_multiplier: Annotated[
+        float, Field(default=1.0, ge=0, description="multiplies the share of violating classes")
+    ]
+
+
+class Texts(ConfigModel):
+    """How post texts and classifier scores are produced."""
+
+    mode: Annotated[
+        Literal["text", "sampled"],
+        Field(
+            description=(
+                "text: every post gets a generated text that the classifier scores; "
+                "sampled (scale mode): each post's score is drawn from the classifier's "
+                "measured per-class score distribution, no text is generated"
+            )
+        ),
+    ] = "text"
+    languages: Annotated[
+        dict[str, float], Field(default_factory=lambda: {"en": 1.0}, description="language mix")
+    ]
+    evasion_rate: Annotated[
+        Probability, Field(description="share of posts written to evade filters")
+    ] = 0.0
+
+    @field_validator("languages")
+    @classmethod
+    def _mix(cls, mix: dict[str, float]) -> dict[str, float]:
+        if not mix or any(v < 0 for v in mix.values()) or sum(mix.values()) <= 0:
+            raise ValueError("expected language shares >= 0 with a positive total")
+        return mix
+
+
+class Content(ConfigModel):
+    """What is posted: the class mix."""
+
+    class_shares: Annotated[
+        PerClassNonNegative,
+        Field(description="share of posts in each class; normalised to sum to 1"),
+    ]
+    texts: Texts = Texts()
+
+    @field_validator("class_shares")
+    @classmethod
+    def _positive_total(cls, shares: PerClassNonNegative) -> PerClassNonNegative:
+        if sum(shares.as_list()) <= 0:
+            raise ValueError("class shares must have a positive total")
+        return shares
+
+
+class Reach(ConfigModel):
+    """How many views a post gets over its life, and how fast."""
+
+    median_views: Annotated[
+        PerClassNonNegative, Field(description="median lifetime views of a post, per class")
+    ]
+    sigma: Annotated[
+        float, Field(gt=0, description="log-normal spread of lifetime views (heavy tail)")
+    ] = 1.5
+    half_life_hours: Annotated[
+        PositiveFloat, Field(description="half of a post's remaining views come within this time")
+    ] = 6.0
+
+
+class Audience(ConfigModel):
+    """How viewers report what they see."""
+
+    reports_per_1000_views: Annotated[
+        PerClassNonNegative,
+        Field(description="reports per 1,000 views from a neutral audience, per class"),
+    ]
+    sympathy: Annotated[
+        PerClassProbability,
+        Field(description="share of the audience that agrees with the content and never reports"),
+    ]
+
+
+class Scenario(ConfigModel):
+    """The world a policy is tried in: population, post stream, reach and audience."""
+
+    kind: Literal["Scenario"]
+    version: Literal[1]
+    name: str
+    description: str = ""
+    start: Annotated[dt.datetime, Field(description="local time the simulation starts")]
+    timezone: Annotated[str, Field(description="IANA time zone, e.g. America/Los_Angeles")] = (
+        "UTC"
+    )
+    days: Annotated[int, Field(gt=0, le=3650)]
+    population: Population
+    content: Content
+    reach: Reach
+    audience: Audience
+    surges: list[Surge] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {name!r} (expected an IANA name)") from exc
+        return name
+
+    @model_validator(mode="after")
+    def _surges_inside(self) -> Scenario:
+        start = self.start.replace(tzinfo=None)
+        end = start + dt.timedelta(days=self.days)
+        for i, surge in enumerate(self.surges):
+            s = surge.start.replace(tzinfo=None)
+            if s < start or s >= end:
+                raise ValueError(
+                    f"surges[{i}] ({surge.name!r}) starts {s:%Y-%m-%d %H:%M}, outside the "
+                    f"scenario ({start:%Y-%m-%d} to {end:%Y-%m-%d}); move it or lengthen `days`"
+                )
+        return self
+
+    @property
+    def hours(self) -> float:
+        return 24.0 * self.days
+
+    def class_shares(self) -> list[float]:
+        raw = self.content.class_shares.as_list()
+        total = sum(raw)
+        return [v / total for v in raw]
+
+    def hour_of(self, when: dt.datetime | dt.date) -> float:
+        """Simulation hour (since start) of a local date or datetime."""
+        if not isinstance(when, dt.datetime):
+            when = dt.datetime.combine(when, dt.time())
+        delta = when.replace(tzinfo=None) - self.start.replace(tzinfo=None)
+        return delta.total_seconds() / 3600.0
+
+    def local_time(self, hour: float) -> dt.datetime:
+        """The local datetime (time-zone aware) of a simulation hour."""
+        naive = self.start.replace(tzinfo=None) + dt.timedelta(hours=float(hour))
+        return naive.replace(tzinfo=ZoneInfo(self.timezone))
+

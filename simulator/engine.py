@@ -1,0 +1,515 @@
+"""The engine: composes the stream and the stages, chunk by chunk, into a run log.
+
+Data flows one way. For each chunk of simulated days the engine
+
+1. generates the posts (one seed per day, so chunking changes nothing);
+2. applies the per-post, vectorised stages: prefilter scores and thresholds,
+   user-report times, enforcers' outside-report times;
+3. hands the posts that open a review case to the review queues;
+4. steps through the enforcers' check times, running the queues up to each
+   one so that what an enforcer sees is exactly what is up at that moment;
+5. emits the rows of posts whose fate is sealed, keeping only violating posts
+   and posts with an open case in memory (memory stays flat).
+
+Only the review queue couples posts to each other, so only it is an event
+loop. The engine prints nothing and writes nothing: rows go to an optional
+sink, and everything metrics need comes back as a :class:`RunLog`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from simulator.config.host import HostPolicy
+from simulator.config.policy import PlatformPolicy
+from simulator.config.scenario import Scenario
+from simulator.enforcement import EnforcementEvent, Enforcer, Notice
+from simulator.queueing import DECIDED_REMOVE, CaseLog, ReviewQueue
+from simulator.seeding import SeedTree
+from simulator.stages.jury import jury_team
+from simulator.stages.reports import ReportStage
+from simulator.stages.staff import staff_team
+from simulator.stream.synthetic import Posts, SyntheticStream, views_at
+from simulator.taxonomy import CHANNEL_INDEX, CLASSES, N_CLASSES, REMOVAL_CHANNELS, VIOLATING
+
+if TYPE_CHECKING:
+    from simulator.classifier import TrainedClassifier
+    from simulator.stages.prefilter import PrefilterStage
+
+TEAMS = ("jury", "staff")
+_NO_TEAM = -1
+
+PostSink = Callable[[pd.DataFrame], None]
+Progress = Callable[[float], None]
+
+
+@dataclass
+class _Columns:
+    """Per-post state for posts still held in memory (a structure of arrays)."""
+
+    post_id: np.ndarray
+    created_at: np.ndarray
+    cls: np.ndarray
+    reach: np.ndarray
+    decay: np.ndarray
+    score: np.ndarray
+    reported_at: np.ndarray
+    flagged_at: np.ndarray
+    case_at: np.ndarray
+    team: np.ndarray
+    removed_at: np.ndarray
+    removed_by: np.ndarray
+    case_open: np.ndarray
+    text: list[str] | None
+
+    NUMERIC = (
+        "post_id",
+        "created_at",
+        "cls",
+        "reach",
+        "decay",
+        "score",
+        "reported_at",
+        "flagged_at",
+        "case_at",
+        "team",
+        "removed_at",
+        "removed_by",
+        "case_open",
+    )
+
+    def __len__(self) -> int:
+        return len(self.post_id)
+
+    def take(self, idx: np.ndarray) -> _Columns:
+        cols = {name: getattr(self, name)[idx] for name in self.NUMERIC}
+        pos = np.flatnonzero(idx) if idx.dtype == bool else idx
+        text = [self.text[i] for i in pos] if self.text is not None else None
+        return _Columns(**cols, text=text)
+
+    @staticmethod
+    def empty(with_text: bool) -> _Columns:
+        f = np.empty(0)
+        return _Columns(
+            np.empty(0, dtype=np.int64), f, np.empty(0, dtype=np.int8), f, f, f, f, f, f,
+            np.empty(0, dtype=np.int8), f, np.empty(0, dtype=np.int8), np.empty(0, dtype=bool),
+            [] if with_text else None,
+        )
+
+    @staticmethod
+    def concat(parts: list[_Columns]) -> _Columns:
+        cols = {n: np.concatenate([getattr(p, n) for p in parts]) for n in _Columns.NUMERIC}
+        text = None
+        if all(p.text is not None for p in parts):
+            text = [t for p in parts for t in (p.text or [])]
+        return _Columns(**cols, text=text)
+
+    def frame(self, end: float, with_text: bool) -> pd.DataFrame:
+        """Rows for the per-post table; times in hours since the start."""
+        removed = np.where(self.removed_at <= end, self.removed_at, np.inf)
+        horizon = np.minimum(removed, end)
+        data: dict[str, object] = {
+            "post_id": self.post_id,
+            "created_at": self.created_at,
+            "cls": pd.Categorical.from_codes(self.cls, categories=list(CLASSES)),
+            "violating": VIOLATING[self.cls],
+            "reach": self.reach,
+            "score": self.score,
+            "reported_at": _nan_inf(self.reported_at, end),
+            "flagged_at": _nan_inf(self.flagged_at, end),
+            "case_at": _nan_inf(self.case_at, end),
+            "removed_at": _nan_inf(removed, end),
+            "removed_by": pd.Categorical.from_codes(
+                np.where(np.isfinite(removed), self.removed_by, 0),
+                categories=list(REMOVAL_CHANNELS),
+            ),
+            "views": views_at(self.reach, self.decay, horizon - self.created_at),
+        }
+        if with_text and self.text is not None:
+            data["text"] = self.text
+        return pd.DataFrame(data)
+
+
+def _nan_inf(times: np.ndarray, end: float) -> np.ndarray:
+    return np.where(times <= end, times, np.nan)
+
+
+@dataclass
+class RunLog:
+    """Everything a run produced that metrics need (the event log).
+
+    Violating posts are kept whole; legitimate posts are summarised by
+    counts, except those wrongly removed, which are kept whole too.
+    """
+
+    scenario: Scenario
+    policy: PlatformPolicy
+    hosts: tuple[HostPolicy, ...]
+    seed: int
+    end: float
+    suspended_at: float
+    suspended_by: str | None
+    violating: pd.DataFrame
+    wrongly_removed: pd.DataFrame
+    created_by_class: np.ndarray
+    created_by_hour: np.ndarray
+    violating_by_hour: np.ndarray
+    cases: dict[str, pd.DataFrame]
+    capacity_hours: dict[str, float]
+    busy_hours: dict[str, float]
+    events: list[EnforcementEvent]
+    notices: list[Notice]
+    expected_posts_lost: float
+    legit_live_at_suspension: int
+    classifier: TrainedClassifier | None = None
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+class _PlatformState:
+    """The posts held in memory and the removal bookkeeping the enforcers query."""
+
+    def __init__(self, hours: int) -> None:
+        self.cols: _Columns | None = None
+        self.created_per_hour = np.zeros(hours + 1)
+        self.removed_per_hour = np.zeros(hours + 1)
+
+    def add(self, cols: _Columns) -> None:
+        self.cols = cols if self.cols is None else _Columns.concat([self.cols, cols])
+
+    def index(self, post_ids: np.ndarray) -> np.ndarray:
+        assert self.cols is not None
+        idx = np.searchsorted(self.cols.post_id, post_ids)
+        return idx
+
+    # PlatformView ---------------------------------------------------------
+    def removed_at(self, post_ids: np.ndarray) -> np.ndarray:
+        if self.cols is None or len(post_ids) == 0:
+            return np.full(len(post_ids), np.inf)
+        return self.cols.removed_at[self.index(post_ids)]
+
+    def live_violating(self, t: float) -> np.ndarray:
+        c = self.cols
+        if c is None:
+            return np.empty(0, dtype=np.int64)
+        mask = VIOLATING[c.cls] & (c.created_at <= t) & (c.removed_at > t)
+        return c.post_id[mask]
+
+    def live_posts(self, t: float) -> float:
+        h = min(int(t), len(self.created_per_hour) - 1)
+        return float(self.created_per_hour[: h + 1].sum() - self.removed_per_hour[: h + 1].sum())
+
+    # Removals -------------------------------------------------------------
+    def remove(self, idx: np.ndarray, times: np.ndarray, channel: int) -> np.ndarray:
+        """Apply removals where earlier than any known one; return the index applied."""
+        assert self.cols is not None
+        earlier = times < self.cols.removed_at[idx]
+        idx, times = idx[earlier], times[earlier]
+        prev = self.cols.removed_at[idx]
+        self.count_removed(prev[np.isfinite(prev)], -1)
+        self.cols.removed_at[idx] = times
+        self.cols.removed_by[idx] = channel
+        self.count_removed(times, +1)
+        return idx
+
+    def count_created(self, times: np.ndarray) -> None:
+        hist = self.created_per_hour
+        hist += np.bincount(_hour_bins(times, hist), minlength=len(hist))
+
+    def count_removed(self, times: np.ndarray, sign: int) -> None:
+        hist = self.removed_per_hour
+        hist += sign * np.bincount(_hour_bins(times, hist), minlength=len(hist))
+
+
+def _hour_bins(times: np.ndarray, hist: np.ndarray) -> np.ndarray:
+    return np.clip(times.astype(np.int64), 0, len(hist) - 1)
+
+
+class Simulation:
+    """One run of one platform policy, under zero or more enforcers, on one scenario.
+
+    ``table`` chooses which posts reach the sink: ``all`` of them, or only the
+    ``touched`` ones (violating, or reported, flagged, queued or removed);
+    untouched legitimate posts are the same under every policy and are
+    summarised by counts.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        policy: PlatformPolicy,
+        hosts: Sequence[HostPolicy] = (),
+        seed: int = 0,
+        *,
+        chunk_days: int = 7,
+        classifier: TrainedClassifier | None = None,
+        table: str = "touched",
+    ) -> None:
+        if chunk_days < 1:
+            raise ValueError("chunk_days must be at least 1")
+        if table not in ("all", "touched"):
+            raise ValueError("table must be 'all' or 'touched'")
+        self.scenario = scenario
+        self.policy = policy
+        self.hosts = tuple(hosts)
+        self.seeds = SeedTree(seed)
+        self.chunk_days = chunk_days
+        self.table = table
+        mode = scenario.content.texts.mode
+        self.with_text = mode == "text"
+        self.prefilter: PrefilterStage | None = None
+        if policy.prefilter.enabled:
+            # Imported here: scikit-learn is only needed when a prefilter runs.
+            from simulator.stages.prefilter import PrefilterStage, classifier_for
+
+            clf = classifier or classifier_for(policy.prefilter, scenario, self.seeds)
+            self.prefilter = PrefilterStage(policy.prefilter, clf, mode)
+        self.stream = SyntheticStream(scenario, self.seeds, with_text=self.with_text)
+        self.reports = ReportStage(policy.reports, scenario.audience)
+        self.queues: dict[str, ReviewQueue] = {}
+        if policy.jury.pool_size > 0:
+            self.queues["jury"] = ReviewQueue(jury_team(policy.jury, scenario), self.seeds.rng("jury"))
+        if policy.staff.reviewers > 0:
+            self.queues["staff"] = ReviewQueue(
+                staff_team(policy.staff, scenario), self.seeds.rng("staff")
+            )
+        self.enforcers = [Enforcer(h, i, self.seeds) for i, h in enumerate(self.hosts)]
+        hours = int(scenario.hours)
+        self._state = _PlatformState(hours)
+        self._created_by_class = np.zeros(N_CLASSES, dtype=np.int64)
+        self._created_by_hour = np.zeros(hours)
+        self._violating_by_hour = np.zeros(hours)
+        self._wrong: list[pd.DataFrame] = []
+        self._case_logs: dict[str, list[CaseLog]] = {t: [] for t in self.queues}
+        self._notices: list[Notice] = []
+
+    # The run -------------------------------------------------------------------
+    def run(self, sink: PostSink | None = None, progress: Progress | None = None) -> RunLog:
+        sc = self.scenario
+        horizon = sc.hours
+        state = self._state
+        next_id = 0
+        end = horizon
+        suspended_by: str | None = None
+        for d0 in range(0, sc.days, self.chunk_days):
+            d1 = min(d0 + self.chunk_days, sc.days)
+            t0, t1 = 24.0 * d0, 24.0 * d1
+            settled: list[tuple[_Columns, np.ndarray]] = []
+            for day in range(d0, d1):
+                posts = self.stream.generate_day(day, next_id)
+                next_id += len(posts)
+                cols = self._stage_posts(posts, day)
+                settled.append((cols, ~self._admit(cols, t1)))
+
+            for t in self._stop_times(t0, t1):
+                if self._suspension_time() <= t:
+                    break
+                self._run_queues(t)
+                for enforcer in self.enforcers:
+                    for notice in enforcer.check(t, state):
+                        self._notices.append(notice)
+                        self._respond(notice)
+            if self._suspension_time() <= t1:
+                end = self._suspension_time()
+                self._run_queues(end)
+                suspended_by = self._suspend(end)
+
+            for cols, mask in settled:
+                self._emit(cols, mask, end, sink)
+            c = state.cols
+            if c is not None:
+                done = ~VIOLATING[c.cls] & ~c.case_open
+                if done.any():
+                    self._emit(c, done, end, sink)
+                    state.cols = c.take(~done)
+            if progress is not None:
+                progress(min(1.0, t1 / horizon))
+            if suspended_by is not None:
+                break
+
+        for team, queue in self.queues.items():
+            self._case_logs[team].append(queue.drain())
+        final = state.cols if state.cols is not None else _Columns.empty(self.with_text)
+        self._emit(final, ~VIOLATING[final.cls], end, sink)
+        viol = final.take(VIOLATING[final.cls] & (final.created_at < end))
+        self._emit(viol, np.ones(len(viol), dtype=bool), end, sink)
+        return self._log(viol.frame(end, with_text=self.with_text), end, suspended_by)
+
+    # Per-post stages (vectorised) -----------------------------------------------
+    def _stage_posts(self, posts: Posts, day: int) -> _Columns:
+        n = len(posts)
+        inf = np.full(n, np.inf)
+        if self.prefilter is not None:
+            out = self.prefilter.apply(posts)
+            score, auto, flag = out.score, out.auto_removed_at, out.flagged_at
+        else:
+            score, auto, flag = np.full(n, np.nan), inf, inf
+        reported = self.reports.report_times(posts, self.seeds.rng("reports", day))
+        case_at = np.minimum(flag, reported)
+        case_at = np.where(case_at < auto, case_at, np.inf)
+        report_team = TEAMS.index(self.policy.reports.review_team)
+        flag_team = TEAMS.index(self.policy.prefilter.review_team)
+        team = np.where(flag <= reported, flag_team, report_team).astype(np.int8)
+        team[~np.isfinite(case_at)] = _NO_TEAM
+        violating = VIOLATING[posts.cls]
+        if violating.any():
+            vposts = posts.take(violating)
+            for enforcer in self.enforcers:
+                enforcer.observe(vposts, day)
+        return _Columns(
+            post_id=posts.post_id,
+            created_at=posts.created_at,
+            cls=posts.cls,
+            reach=posts.reach,
+            decay=posts.decay,
+            score=score,
+            reported_at=reported,
+            flagged_at=flag,
+            case_at=case_at,
+            team=team,
+            removed_at=auto.copy(),
+            removed_by=np.where(np.isfinite(auto), CHANNEL_INDEX["prefilter"], 0).astype(np.int8),
+            case_open=np.isfinite(case_at),
+            text=posts.text,
+        )
+
+    def _admit(self, cols: _Columns, t1: float) -> np.ndarray:
+        """Hold in memory the posts whose fate is still open; queue their cases."""
+        state = self._state
+        state.count_created(cols.created_at)
+        state.count_removed(cols.removed_at[np.isfinite(cols.removed_at)], +1)
+        resident = (
+            VIOLATING[cols.cls]
+            | np.isfinite(cols.case_at)
+            | (np.isfinite(cols.removed_at) & (cols.removed_at > t1))
+        )
+        held = cols.take(resident)
+        state.add(held)
+        for code, name in enumerate(TEAMS):
+            mine = held.team == code
+            if mine.any():
+                self.queues[name].submit(
+                    held.post_id[mine],
+                    held.case_at[mine],
+                    held.cls[mine],
+                    VIOLATING[held.cls[mine]],
+                    np.nan_to_num(held.score[mine], nan=0.0),
+                )
+        return resident
+
+    # Time stepping ----------------------------------------------------------------
+    def _stop_times(self, t0: float, t1: float) -> list[float]:
+        stops = {t1}
+        for enforcer in self.enforcers:
+            stops.update(enforcer.check_times(t0, t1).tolist())
+        return sorted(stops)
+
+    def _suspension_time(self) -> float:
+        return min((e.suspension_at for e in self.enforcers), default=math.inf)
+
+    def _suspend(self, t: float) -> str:
+        first = min(self.enforcers, key=lambda e: e.suspension_at)
+        first.suspend(t)
+        return first.name
+
+    def _run_queues(self, t: float) -> None:
+        state = self._state
+        for team, queue in self.queues.items():
+            log = queue.run_until(t)
+            if len(log.post_id) == 0:
+                continue
+            self._case_logs[team].append(log)
+            idx = state.index(log.post_id)
+            state.cols.case_open[idx] = False  # type: ignore[union-attr]
+            removed = log.status == DECIDED_REMOVE
+            state.remove(idx[removed], log.left[removed], CHANNEL_INDEX[team])
+
+    def _respond(self, notice: Notice) -> None:
+        """The platform removes (a share of) the noticed posts after its delay."""
+        handling = self.policy.notices
+        rng = self.seeds.rng("respond", notice.enforcer, notice.number)
+        comply = rng.random(len(notice.post_ids)) < handling.compliance
+        ids = notice.post_ids[comply]
+        when = notice.time + handling.response_hours
+        applied = self._state.remove(
+            self._state.index(ids), np.full(len(ids), when), CHANNEL_INDEX["notice"]
+        )
+        for pid in self._state.cols.post_id[applied].tolist():  # type: ignore[union-attr]
+            for queue in self.queues.values():
+                queue.close(pid, when)
+
+    # Output ---------------------------------------------------------------------
+    def _emit(self, cols: _Columns, mask: np.ndarray, end: float, sink: PostSink | None) -> None:
+        """Count the posts ``cols[mask]`` created before ``end``; hand their rows to the sink.
+
+        Works on the mask rather than on copies: most emitted posts are
+        untouched legitimate posts that only need counting.
+        """
+        mask = mask & (cols.created_at < end)
+        if not mask.any():
+            return
+        hours = len(self._created_by_hour)
+        bins = np.minimum(cols.created_at[mask].astype(np.int64), hours - 1)
+        cls = cols.cls[mask]
+        violating = VIOLATING[cls]
+        self._created_by_class += np.bincount(cls, minlength=N_CLASSES)
+        self._created_by_hour += np.bincount(bins, minlength=hours)
+        self._violating_by_hour += np.bincount(bins[violating], minlength=hours)
+        removed = cols.removed_at <= end
+        wrong = mask & removed & ~VIOLATING[cols.cls]
+        if wrong.any():
+            self._wrong.append(cols.take(wrong).frame(end, with_text=self.with_text))
+        if sink is None:
+            return
+        if self.table == "touched":
+            mask = mask & (
+                VIOLATING[cols.cls]
+                | np.isfinite(cols.case_at)
+                | removed
+                | (cols.reported_at < end)
+            )
+        if mask.any():
+            sink(cols.take(mask).frame(end, with_text=self.with_text))
+
+    def _log(self, violating: pd.DataFrame, end: float, suspended_by: str | None) -> RunLog:
+        suspended = suspended_by is not None
+        legit_live = 0
+        wrong = pd.concat(self._wrong, ignore_index=True) if self._wrong else _empty_frame(self.with_text)
+        if suspended:
+            legit_created = int(self._created_by_class[~VIOLATING].sum())
+            legit_live = legit_created - len(wrong)
+        return RunLog(
+            scenario=self.scenario,
+            policy=self.policy,
+            hosts=self.hosts,
+            seed=self.seeds.seed,
+            end=end,
+            suspended_at=end if suspended else math.inf,
+            suspended_by=suspended_by,
+            violating=violating,
+            wrongly_removed=wrong,
+            created_by_class=self._created_by_class,
+            created_by_hour=self._created_by_hour,
+            violating_by_hour=self._violating_by_hour,
+            cases={t: CaseLog.concat(logs).to_frame() for t, logs in self._case_logs.items()},
+            capacity_hours={
+                t: float(q.spec.servers[: int(math.ceil(end))].sum()) for t, q in self.queues.items()
+            },
+            busy_hours={t: float(q.busy_hours) for t, q in self.queues.items()},
+            events=sorted(
+                (e for enf in self.enforcers for e in enf.events), key=lambda e: (e.time, e.enforcer)
+            ),
+            notices=list(self._notices),
+            expected_posts_lost=float(self.stream.hourly_rate[int(end) :].sum()) if suspended else 0.0,
+            legit_live_at_suspension=legit_live,
+            classifier=self.prefilter.classifier if self.prefilter else None,
+        )
+
+
+def _empty_frame(with_text: bool) -> pd.DataFrame:
+    return _Columns.empty(with_text).frame(0.0, with_text)

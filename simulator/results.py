@@ -1,0 +1,86 @@
+"""What a run returns: a frozen result with a summary and tidy tables."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from simulator import metrics
+from simulator.engine import RunLog
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one run: headline figures and the tables behind them."""
+
+    summary: dict[str, Any]
+    within: pd.DataFrame
+    daily: pd.DataFrame
+    timeline: pd.DataFrame
+    cases: dict[str, pd.DataFrame]
+    backlog: pd.DataFrame
+    violating: pd.DataFrame
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_log(cls, log: RunLog, inputs: dict[str, Any] | None = None) -> RunResult:
+        summary = metrics.summarize(log)
+        if inputs:
+            summary["inputs"] = inputs
+        backlogs = [
+            metrics.backlog(cases, log.end).assign(team=team) for team, cases in log.cases.items()
+        ]
+        return cls(
+            summary=summary,
+            within=metrics.within_thresholds(log),
+            daily=metrics.daily(log),
+            timeline=metrics.timeline(log),
+            cases=dict(log.cases),
+            backlog=pd.concat(backlogs, ignore_index=True)
+            if backlogs
+            else pd.DataFrame(columns=["hour", "waiting", "team"]),
+            violating=log.violating,
+            inputs=inputs or {},
+        )
+
+    @property
+    def suspended(self) -> bool:
+        return bool(self.summary["enforcement"]["suspended"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable: the summary plus the enforcement timeline."""
+        out = dict(self.summary)
+        out["timeline"] = self.timeline.to_dict("records")
+        return out
+
+
+def headline(summary: dict[str, Any]) -> dict[str, Any]:
+    """The figures a side-by-side table shows, flattened to one level."""
+    v = summary["violating"]
+    row: dict[str, Any] = {
+        "violating posts": v["count"],
+        "latency p50 (h)": v["latency_hours"]["p50"],
+        "latency p90 (h)": v["latency_hours"]["p90"],
+        "latency p99 (h)": v["latency_hours"]["p99"],
+        "never removed": v["never_removed"],
+        "views before removal": v["views_before_removal"]["total"],
+    }
+    for w in v["within"]:
+        row[f"removed within {_hours(w['threshold_hours'])}"] = w["share"]
+    row["wrongful removals"] = summary["legitimate"]["wrongly_removed"]
+    for team, r in summary["review"].items():
+        row[f"{team} backlog max"] = r["backlog_max"]
+        row[f"{team} utilisation"] = r["utilisation"]
+    e = summary["enforcement"]
+    row["suspended at"] = e["suspended_at"] or "never"
+    return row
+
+
+def _hours(h: float) -> str:
+    if h >= 24 and math.isclose(h % 24, 0):
+        d = int(h // 24)
+        return f"{d} day" + ("s" if d > 1 else "")
+    return f"{h:g} h"

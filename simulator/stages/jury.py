@@ -1,0 +1,36 @@
+"""Volunteer jury: turns a ``Jury`` config into the review team the queue runs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulator.config.policy import Jury
+from simulator.config.scenario import Scenario
+from simulator.queueing import TeamSpec
+
+
+def hour_of_day(scenario: Scenario, hours: int) -> np.ndarray:
+    start = scenario.start.hour + scenario.start.minute / 60.0
+    return ((np.arange(hours) + start) % 24).astype(int)
+
+
+def jury_team(cfg: Jury, scenario: Scenario) -> TeamSpec:
+    """Jurors on duty each hour follow the platform's daily rhythm: volunteers
+    review when users are online."""
+    hours = int(scenario.hours)
+    profile = np.asarray(scenario.population.hourly_profile, dtype=np.float64)
+    profile = profile / profile.mean()
+    on_duty = cfg.pool_size * cfg.active_share * profile[hour_of_day(scenario, hours)]
+    return TeamSpec(
+        name="jury",
+        servers=np.rint(on_duty).astype(np.int64),
+        votes_per_case=cfg.votes_per_case,
+        votes_to_remove=cfg.required_remove_votes(),
+        review_minutes=60.0 / cfg.reviews_per_hour,
+        review_cv=cfg.review_cv,
+        accuracy=np.asarray(cfg.accuracy.as_list()),
+        priority=cfg.priority,
+        expire_after_hours=cfg.expire_after_hours or math.inf,
+    )

@@ -1,0 +1,206 @@
+"""The synthetic post stream: arrivals, classes, reach, latent score draws, texts.
+
+Posts are produced one simulated day at a time, each day from its own seed
+(``("stream", day)``), so a day's posts are the same whatever chunk size the
+engine uses and whatever policy is being tried (common random numbers).
+Everything is vectorised over posts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.config.scenario import Scenario
+from simulator.seeding import SeedTree
+from simulator.taxonomy import N_CLASSES, VIOLATING
+
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Posts:
+    """A batch of posts as columns (all arrays have the same length).
+
+    ``created_at`` is in hours since the scenario start. Views accrue as
+    ``reach * (1 - exp(-decay * age))``; ``score_u`` is a uniform draw that
+    scale mode turns into a classifier score (the post's rank within its class).
+    """
+
+    post_id: np.ndarray
+    created_at: np.ndarray
+    cls: np.ndarray
+    reach: np.ndarray
+    decay: np.ndarray
+    score_u: np.ndarray
+    text: list[str] | None = None
+    violating: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "violating", VIOLATING[self.cls])
+
+    def __len__(self) -> int:
+        return len(self.post_id)
+
+    def take(self, index: np.ndarray) -> Posts:
+        """The posts at an integer or boolean index, in order."""
+        idx = np.flatnonzero(index) if index.dtype == bool else index
+        text = [self.text[i] for i in idx] if self.text is not None else None
+        return Posts(
+            self.post_id[idx],
+            self.created_at[idx],
+            self.cls[idx],
+            self.reach[idx],
+            self.decay[idx],
+            self.score_u[idx],
+            text,
+        )
+
+    @staticmethod
+    def concat(batches: list[Posts]) -> Posts:
+        if not batches:
+            return empty_posts()
+        texts = None
+        if all(b.text is not None for b in batches):
+            texts = [t for b in batches for t in (b.text or [])]
+        return Posts(
+            np.concatenate([b.post_id for b in batches]),
+            np.concatenate([b.created_at for b in batches]),
+            np.concatenate([b.cls for b in batches]),
+            np.concatenate([b.reach for b in batches]),
+            np.concatenate([b.decay for b in batches]),
+            np.concatenate([b.score_u for b in batches]),
+            texts,
+        )
+
+
+def empty_posts() -> Posts:
+    f = np.empty(0, dtype=np.float64)
+    return Posts(np.empty(0, dtype=np.int64), f, np.empty(0, dtype=np.int8), f, f, f, [])
+
+
+def views_at(reach: np.ndarray, decay: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Views a post has accrued at a given age (hours); closed form."""
+    age = np.maximum(age, 0.0)
+    return reach * -np.expm1(-decay * age)
+
+
+class SyntheticStream:
+    """Generates a scenario's posts day by day."""
+
+    def __init__(self, scenario: Scenario, seeds: SeedTree, with_text: bool | None = None) -> None:
+        self._scenario = scenario
+        self._seeds = seeds
+        self._with_text = scenario.content.texts.mode == "text" if with_text is None else with_text
+        self._hourly_rate = hourly_rates(scenario)
+        self._class_probs = hourly_class_probs(scenario)
+        self._texts = None
+        if self._with_text:
+            from simulator.stream.texts import TextGenerator
+
+            texts = scenario.content.texts
+            self._texts = TextGenerator(languages=texts.languages, evasion_rate=texts.evasion_rate)
+
+    @property
+    def hourly_rate(self) -> np.ndarray:
+        """Expected posts in each simulated hour (before any suspension)."""
+        return self._hourly_rate
+
+    @property
+    def days(self) -> int:
+        return self._scenario.days
+
+    def generate_day(self, day: int, first_id: int) -> Posts:
+        """The posts created on simulated day ``day``; ids start at ``first_id``.
+
+        Posts come grouped by hour and, within an hour, by class; their
+        creation times are uniform within the hour (the order of ids carries
+        no meaning).
+        """
+        rng = self._seeds.rng("stream", day)
+        hours = np.arange(24 * day, 24 * day + 24)
+        counts = rng.poisson(self._hourly_rate[hours])
+        per_class = rng.multinomial(counts, self._class_probs[hours])
+        n = int(counts.sum())
+        cls = np.repeat(np.tile(np.arange(N_CLASSES, dtype=np.int8), 24), per_class.ravel())
+        created = np.repeat(hours.astype(np.float64), counts) + rng.random(n)
+        reach_cfg = self._scenario.reach
+        median = np.asarray(reach_cfg.median_views.as_list())[cls]
+        reach = median * np.exp(reach_cfg.sigma * rng.standard_normal(n))
+        decay = np.full(n, LN2 / reach_cfg.half_life_hours)
+        score_u = rng.random(n)
+        text = None
+        if self._texts is not None:
+            text = self._texts.generate(cls, self._seeds.rng("texts", day))
+        ids = np.arange(first_id, first_id + n, dtype=np.int64)
+        return Posts(ids, created, cls, reach, decay, score_u, text)
+
+
+def _interp_users(scenario: Scenario, t_hours: np.ndarray) -> np.ndarray:
+    points = scenario.population.daily_active_users
+    xs = np.array([scenario.hour_of(p.date) for p in points])
+    ys = np.array([p.users for p in points])
+    return np.interp(t_hours, xs, ys)
+
+
+def _surge_overlap(scenario: Scenario, start_hours: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    """For each surge, the fraction of every hour it covers."""
+    out = []
+    for surge in scenario.surges:
+        s = scenario.hour_of(surge.start)
+        e = s + surge.hours
+        cover = np.clip(np.minimum(start_hours + 1, e) - np.maximum(start_hours, s), 0.0, 1.0)
+        out.append((s, cover))
+    return out
+
+
+def hourly_rates(scenario: Scenario) -> np.ndarray:
+    """Expected number of posts in each hour of the scenario."""
+    hours = np.arange(int(scenario.hours), dtype=np.float64)
+    users = _interp_users(scenario, hours + 0.5)
+    profile = np.asarray(scenario.population.hourly_profile, dtype=np.float64)
+    profile = profile / profile.mean()
+    start_hour = scenario.start.hour + scenario.start.minute / 60.0
+    hod = ((hours + start_hour) % 24).astype(int)
+    rate = users * scenario.population.posts_per_user_per_day / 24.0 * profile[hod]
+    multiplier = np.ones_like(rate)
+    for surge, (_, cover) in zip(scenario.surges, _surge_overlap(scenario, hours), strict=True):
+        multiplier *= 1.0 + (surge.volume_multiplier - 1.0) * cover
+    return rate * multiplier
+
+
+def hourly_class_probs(scenario: Scenario) -> np.ndarray:
+    """Class probabilities for each hour (shape hours x classes); surges raise
+    the violating classes' share."""
+    hours = np.arange(int(scenario.hours), dtype=np.float64)
+    base = np.asarray(scenario.class_shares())
+    vmult = np.ones(len(hours))
+    for surge, (_, cover) in zip(scenario.surges, _surge_overlap(scenario, hours), strict=True):
+        vmult *= 1.0 + (surge.violating_multiplier - 1.0) * cover
+    shares = np.tile(base, (len(hours), 1))
+    shares[:, VIOLATING] *= vmult[:, None]
+    shares /= shares.sum(axis=1, keepdims=True)
+    return shares
+
+
+def view_driven_times(
+    posts: Posts, per_view: np.ndarray, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Absolute time of the n-th event of a Poisson process driven by views.
+
+    Events (user reports, outside reports to a host) arrive at ``per_view``
+    times the view rate, so their cumulative intensity at age ``a`` is
+    ``per_view * reach * (1 - exp(-decay * a))``. The n-th event's cumulative
+    intensity is Gamma(n, 1); inverting the closed form gives its age, or
+    ``inf`` when the post's whole life does not produce n events.
+    """
+    size = len(posts)
+    g = rng.standard_gamma(float(n), size=size) if n > 1 else rng.standard_exponential(size)
+    total = per_view * posts.reach
+    hit = g < total  # the post's whole life produces at least n events
+    times = np.full(size, np.inf)
+    age = -np.log1p(-g[hit] / total[hit]) / posts.decay[hit]
+    times[hit] = posts.created_at[hit] + age
+    return times
