@@ -1,0 +1,29 @@
+"""The AI prefilter's classifier: build, train, evaluate, save and load it, and model its scores.
+
+* :func:`build_pipeline` -- TF-IDF word + character n-grams, logistic regression, calibration.
+* :func:`train_synthetic`, :func:`train_on_file` -- a :class:`TrainedClassifier` with a
+  scored validation sample.
+* :func:`evaluate` -- a :class:`ClassifierReport`; :func:`threshold_for` states a threshold
+  as a target precision or recall.
+* :func:`save_model`, :func:`load_model` -- skops files, loaded against an explicit allow-list.
+* :class:`ScoreModel` -- scale mode: per-class score distributions instead of real texts.
+"""
+
+from simulator.classifier.evaluation import ClassifierReport, evaluate, threshold_for
+from simulator.classifier.modelfile import load_model, save_model
+from simulator.classifier.pipeline import build_pipeline
+from simulator.classifier.scoremodel import ScoreModel
+from simulator.classifier.training import TrainedClassifier, train_on_file, train_synthetic
+
+__all__ = [
+    "ClassifierReport",
+    "ScoreModel",
+    "TrainedClassifier",
+    "build_pipeline",
+    "evaluate",
+    "load_model",
+    "save_model",
+    "threshold_for",
+    "train_on_file",
+    "train_synthetic",
+]

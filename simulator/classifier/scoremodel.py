@@ -1,0 +1,137 @@
+"""Scale mode: draw each post's classifier score instead of scoring a text.
+
+Scoring millions of texts is the slow part of a large run. The score model
+replaces it with the classifier's *measured* behaviour: for every content class
+it keeps the sorted validation scores, and a post of that class gets the
+empirical quantile function evaluated at a uniform draw. The marginal score
+distribution of each class is therefore what the real classifier produced on
+texts it never trained on -- including its mistakes on the hard classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING
+
+MAX_POINTS = 4097
+"""Longest quantile table kept per class; longer samples are summarised by quantiles."""
+
+
+def _quantile_table(scores: np.ndarray, max_points: int) -> np.ndarray:
+    ordered = np.sort(np.asarray(scores, dtype=np.float64))
+    if ordered.size > max_points:
+        ordered = np.quantile(ordered, np.linspace(0.0, 1.0, max_points))
+    return ordered
+
+
+class ScoreModel:
+    """Per-class empirical score distributions; :meth:`sample` is their quantile function.
+
+    ``kind`` is ``"class"`` when the validation labels were class names, or
+    ``"violating"`` when only violating / non-violating was known (every class
+    then shares its group's distribution).
+    """
+
+    def __init__(self, quantiles: Mapping[int, np.ndarray], kind: str = "class") -> None:
+        missing = sorted(set(range(N_CLASSES)) - set(quantiles))
+        if missing:
+            raise ValueError(f"score model needs a distribution for every class, missing {missing}")
+        tables: dict[int, np.ndarray] = {}
+        for code, table in quantiles.items():
+            arr = np.asarray(table, dtype=np.float64)
+            if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+                raise ValueError(
+                    f"class {code}: quantile table must be a non-empty 1-d finite array"
+                )
+            if np.any(np.diff(arr) < 0):
+                raise ValueError(f"class {code}: quantile table must be sorted ascending")
+            tables[int(code)] = arr
+        self._tables = tables
+        self._grids = {
+            code: np.linspace(0.0, 1.0, t.size) if t.size > 1 else np.zeros(1)
+            for code, t in tables.items()
+        }
+        self._kind = kind
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    def quantiles(self, code: int) -> np.ndarray:
+        """The sorted score table of one class (a copy)."""
+        return self._tables[int(code)].copy()
+
+    @classmethod
+    def from_validation(cls, validation: pd.DataFrame, max_points: int = MAX_POINTS) -> ScoreModel:
+        """Per class code when labels are class names, else per violating / non-violating group.
+
+        Classes absent from a class-labelled sample fall back to their group's pooled scores.
+        """
+        for column in ("score", "violating"):
+            if column not in validation.columns:
+                raise ValueError(f"validation table has no {column!r} column")
+        scores = validation["score"].to_numpy(dtype=np.float64)
+        violating = validation["violating"].to_numpy(dtype=bool)
+        groups: dict[bool, np.ndarray] = {flag: scores[violating == flag] for flag in (True, False)}
+        labels = validation["label"] if "label" in validation.columns else None
+        by_class = (
+            labels is not None and bool(labels.notna().all()) and bool(labels.isin(CLASSES).all())
+        )
+        tables: dict[int, np.ndarray] = {}
+        for code, name in enumerate(CLASSES):
+            own = scores[(labels == name).to_numpy()] if by_class and labels is not None else None
+            if own is not None and own.size:
+                tables[code] = _quantile_table(own, max_points)
+                continue
+            pooled = groups[bool(VIOLATING[code])]
+            if pooled.size == 0:
+                side = "violating" if VIOLATING[code] else "non-violating"
+                raise ValueError(f"validation has no {side} rows to model class {name!r} from")
+            tables[code] = _quantile_table(pooled, max_points)
+        return cls(tables, kind="class" if by_class else "violating")
+
+    def sample(self, classes: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Scores for posts of ``classes`` at uniform draws ``u`` (same length), monotone in u."""
+        codes = np.asarray(classes)
+        draws = np.asarray(u, dtype=np.float64)
+        if codes.shape != draws.shape or codes.ndim != 1:
+            raise ValueError(
+                "classes and u must be 1-d arrays of the same length, "
+                f"got shapes {codes.shape} and {draws.shape}"
+            )
+        out = np.empty(draws.shape, dtype=np.float64)
+        for code in np.unique(codes):
+            rows = codes == code
+            key = int(code)
+            if key not in self._tables:
+                raise ValueError(f"unknown class code {key}; expected 0..{N_CLASSES - 1}")
+            out[rows] = np.interp(draws[rows], self._grids[key], self._tables[key])
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable form (class names -> sorted score lists)."""
+        return {
+            "kind": self._kind,
+            "quantiles": {CLASSES[code]: self._tables[code].tolist() for code in range(N_CLASSES)},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoreModel:
+        """Inverse of :meth:`to_dict`."""
+        try:
+            raw = data["quantiles"]
+            tables = {
+                CLASSES.index(name): np.asarray(v, dtype=np.float64) for name, v in raw.items()
+            }
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"not a score model dictionary: {exc}") from exc
+        return cls(tables, kind=str(data.get("kind", "class")))
+
+    def __repr__(self) -> str:
+        sizes = {CLASSES[c]: t.size for c, t in self._tables.items()}
+        return f"ScoreModel(kind={self._kind!r}, points={sizes})"
