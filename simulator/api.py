@@ -76,6 +76,4 @@ def simulate(
     hs = [_resolve(h, HostPolicy, inputs) for h in hosts]
     sim = Simulation(sc, pol, hs, seed, chunk_days=chunk_days, table=table)
     log = sim.run(sink=sink, progress=progress)
-    return RunResult.from_log(
-        log, inputs={"seed": seed, "files": inputs, "versions": versions()}
-    )
+    return RunResult.from_log(log, inputs={"seed": seed, "files": inputs, "versions": versions()})

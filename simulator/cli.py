@@ -66,7 +66,9 @@ def guarded(fn: Callable[[], T]) -> T:
     except ModsimError as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: finished files were kept; nothing half-written remains.")
+        err_console.print(
+            "[yellow]interrupted[/]: finished files were kept; nothing half-written remains."
+        )
         raise typer.Exit(code=130) from None
 
 
@@ -94,10 +96,15 @@ def _prepare_out(out: Path, force: bool) -> None:
     if out.exists() and any(out.iterdir()):
         if not force:
             raise ModsimError(
-                f"{out}: results folder exists and is not empty; choose another --out or pass --force"
+                f"{out}: results folder exists and is not empty; "
+                "choose another --out or pass --force"
             )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+
+
+def _write_text(path: Path, content: str) -> None:
+    path.write_text(content, encoding="utf-8")
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -142,7 +149,7 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
 
     def text(name: str, content: str) -> None:
         path = out / name
-        write_atomic(path, lambda p: p.write_text(content, encoding="utf-8"))
+        write_atomic(path, lambda p: _write_text(p, content))
         files.append(path)
 
     def frame_csv(name: str, df: pd.DataFrame) -> None:
@@ -150,7 +157,9 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
         write_atomic(path, lambda p: df.to_csv(p, index=False))
         files.append(path)
 
-    text("summary.json", json.dumps(result.to_dict(), indent=2, sort_keys=False, default=str) + "\n")
+    text(
+        "summary.json", json.dumps(result.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
+    )
     text("report.md", render_markdown(result))
     frame_csv("thresholds.csv", result.within)
     frame_csv("daily.csv", result.daily)
@@ -158,7 +167,7 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
     frame_csv("backlog.csv", result.backlog)
     for team, cases in result.cases.items():
         path = out / f"cases_{team}.parquet"
-        write_atomic(path, lambda p, c=cases: c.to_parquet(p, index=False))
+        write_atomic(path, lambda p, c=cases: c.to_parquet(p, index=False))  # type: ignore[misc]
         files.append(path)
     return files
 
@@ -267,16 +276,16 @@ def validate(
 
 @app.command()
 def schema(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the JSON Schema files")] = Path(
-        "schema"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the JSON Schema files")
+    ] = Path("schema"),
 ) -> None:
     """Write a JSON Schema for each document kind (for editors' YAML validation)."""
     out.mkdir(parents=True, exist_ok=True)
     for kind, model in KINDS.items():
         path = out / f"{kind}.schema.json"
         content = json.dumps(model.model_json_schema(), indent=2) + "\n"
-        write_atomic(path, lambda p, c=content: p.write_text(c, encoding="utf-8"))
+        write_atomic(path, lambda p, c=content: _write_text(p, c))  # type: ignore[misc]
         console.print(f"wrote {path}")
 
 

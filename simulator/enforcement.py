@@ -215,7 +215,9 @@ class Enforcer:
         rule = self._policy.suspension.emergency
         if not rule.enabled:
             return
-        recent = sum(1 for when in self._found_times[-rule.found_posts_per_day * 2 :] if when > t - 24)
+        recent = sum(
+            1 for when in self._found_times[-rule.found_posts_per_day * 2 :] if when > t - 24
+        )
         if recent >= rule.found_posts_per_day:
             self._schedule(
                 t + rule.notice_hours,

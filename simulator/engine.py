@@ -97,8 +97,19 @@ class _Columns:
     def empty(with_text: bool) -> _Columns:
         f = np.empty(0)
         return _Columns(
-            np.empty(0, dtype=np.int64), f, np.empty(0, dtype=np.int8), f, f, f, f, f, f,
-            np.empty(0, dtype=np.int8), f, np.empty(0, dtype=np.int8), np.empty(0, dtype=bool),
+            np.empty(0, dtype=np.int64),
+            f,
+            np.empty(0, dtype=np.int8),
+            f,
+            f,
+            f,
+            f,
+            f,
+            f,
+            np.empty(0, dtype=np.int8),
+            f,
+            np.empty(0, dtype=np.int8),
+            np.empty(0, dtype=bool),
             [] if with_text else None,
         )
 
@@ -273,7 +284,9 @@ class Simulation:
         self.reports = ReportStage(policy.reports, scenario.audience)
         self.queues: dict[str, ReviewQueue] = {}
         if policy.jury.pool_size > 0:
-            self.queues["jury"] = ReviewQueue(jury_team(policy.jury, scenario), self.seeds.rng("jury"))
+            self.queues["jury"] = ReviewQueue(
+                jury_team(policy.jury, scenario), self.seeds.rng("jury")
+            )
         if policy.staff.reviewers > 0:
             self.queues["staff"] = ReviewQueue(
                 staff_team(policy.staff, scenario), self.seeds.rng("staff")
@@ -468,10 +481,7 @@ class Simulation:
             return
         if self.table == "touched":
             mask = mask & (
-                VIOLATING[cols.cls]
-                | np.isfinite(cols.case_at)
-                | removed
-                | (cols.reported_at < end)
+                VIOLATING[cols.cls] | np.isfinite(cols.case_at) | removed | (cols.reported_at < end)
             )
         if mask.any():
             sink(cols.take(mask).frame(end, with_text=self.with_text))
@@ -479,7 +489,11 @@ class Simulation:
     def _log(self, violating: pd.DataFrame, end: float, suspended_by: str | None) -> RunLog:
         suspended = suspended_by is not None
         legit_live = 0
-        wrong = pd.concat(self._wrong, ignore_index=True) if self._wrong else _empty_frame(self.with_text)
+        wrong = (
+            pd.concat(self._wrong, ignore_index=True)
+            if self._wrong
+            else _empty_frame(self.with_text)
+        )
         if suspended:
             legit_created = int(self._created_by_class[~VIOLATING].sum())
             legit_live = legit_created - len(wrong)
@@ -498,14 +512,17 @@ class Simulation:
             violating_by_hour=self._violating_by_hour,
             cases={t: CaseLog.concat(logs).to_frame() for t, logs in self._case_logs.items()},
             capacity_hours={
-                t: float(q.spec.servers[: int(math.ceil(end))].sum()) for t, q in self.queues.items()
+                t: float(q.spec.servers[: math.ceil(end)].sum()) for t, q in self.queues.items()
             },
             busy_hours={t: float(q.busy_hours) for t, q in self.queues.items()},
             events=sorted(
-                (e for enf in self.enforcers for e in enf.events), key=lambda e: (e.time, e.enforcer)
+                (e for enf in self.enforcers for e in enf.events),
+                key=lambda e: (e.time, e.enforcer),
             ),
             notices=list(self._notices),
-            expected_posts_lost=float(self.stream.hourly_rate[int(end) :].sum()) if suspended else 0.0,
+            expected_posts_lost=float(self.stream.hourly_rate[int(end) :].sum())
+            if suspended
+            else 0.0,
             legit_live_at_suspension=legit_live,
             classifier=self.prefilter.classifier if self.prefilter else None,
         )

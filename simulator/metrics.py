@@ -40,9 +40,7 @@ def _num(x: float) -> float | None:
 def _percentiles(values: np.ndarray, qs: tuple[int, ...] = (50, 90, 99)) -> dict[str, float | None]:
     if len(values) == 0:
         return {f"p{q}": None for q in qs}
-    return {
-        f"p{q}": _num(float(np.percentile(values, q, method="inverted_cdf"))) for q in qs
-    }
+    return {f"p{q}": _num(float(np.percentile(values, q, method="inverted_cdf"))) for q in qs}
 
 
 def thresholds(log: RunLog) -> list[float]:
@@ -98,7 +96,9 @@ def backlog(cases: pd.DataFrame, end: float) -> pd.DataFrame:
 
 def team_summary(log: RunLog, team: str) -> dict[str, Any]:
     cases = log.cases[team]
-    status = cases["status_name"].astype(str).to_numpy() if not cases.empty else np.empty(0, dtype=str)
+    status = (
+        cases["status_name"].astype(str).to_numpy() if not cases.empty else np.empty(0, dtype=str)
+    )
     counts = {name: int((status == name).sum()) for name in STATUS_NAMES}
     removed, kept = status == "decided_remove", status == "decided_keep"
     decided = removed | kept
@@ -134,7 +134,9 @@ def summarize(log: RunLog) -> dict[str, Any]:
     detected = v["case_at"].to_numpy(dtype=np.float64)
     removed_at = v["removed_at"].to_numpy(dtype=np.float64)
     by_channel = v["removed_by"].astype(str).value_counts()
-    legit_total = {c: int(log.created_by_class[i]) for i, c in enumerate(CLASSES) if not VIOLATING[i]}
+    legit_total = {
+        c: int(log.created_by_class[i]) for i, c in enumerate(CLASSES) if not VIOLATING[i]
+    }
     wrong = log.wrongly_removed
     wrong_by_class = wrong["cls"].astype(str).value_counts() if not wrong.empty else pd.Series()
     wrong_by_channel = (
@@ -167,7 +169,9 @@ def summarize(log: RunLog) -> dict[str, Any]:
             },
             "latency_hours": _percentiles(lat),
             "latency_hours_of_removed": _percentiles(lat[removed]),
-            "time_to_detect_hours": _percentiles(detected[np.isfinite(detected)] - created[np.isfinite(detected)], (50, 90)),
+            "time_to_detect_hours": _percentiles(
+                detected[np.isfinite(detected)] - created[np.isfinite(detected)], (50, 90)
+            ),
             "time_from_detection_to_removal_hours": _percentiles(
                 (removed_at - detected)[np.isfinite(detected) & removed], (50, 90)
             ),
@@ -215,7 +219,9 @@ def summarize(log: RunLog) -> dict[str, Any]:
                         ),
                         None,
                     ),
-                    "strikes": sum(1 for e in log.events if e.enforcer == h.name and e.kind == "strike"),
+                    "strikes": sum(
+                        1 for e in log.events if e.enforcer == h.name and e.kind == "strike"
+                    ),
                 }
                 for h in log.hosts
             ],
@@ -242,15 +248,15 @@ def timeline(log: RunLog) -> pd.DataFrame:
 
 def daily(log: RunLog) -> pd.DataFrame:
     """Per simulated day: posts, violating posts, removals by channel, backlog at day end."""
-    days = int(math.ceil(log.end / 24.0))
+    days = math.ceil(log.end / 24.0)
     hours = np.arange(len(log.created_by_hour))
     day_of_hour = hours // 24
     out = pd.DataFrame({"day": np.arange(days)})
     out["date"] = [log.scenario.local_time(24.0 * d).date().isoformat() for d in out["day"]]
     out["posts"] = np.bincount(day_of_hour, weights=log.created_by_hour, minlength=days)[:days]
-    out["violating_posts"] = np.bincount(day_of_hour, weights=log.violating_by_hour, minlength=days)[
-        :days
-    ]
+    out["violating_posts"] = np.bincount(
+        day_of_hour, weights=log.violating_by_hour, minlength=days
+    )[:days]
     v = log.violating
     rem = v.dropna(subset=["removed_at"])
     rem_day = (rem["removed_at"] // 24).astype(int)

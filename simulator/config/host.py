@@ -23,7 +23,9 @@ class Detection(ConfigModel):
 
     outside_reports_per_million_views: Annotated[
         float,
-        Field(ge=0, description="views of a live violating post that reach the enforcer, per million"),
+        Field(
+            ge=0, description="views of a live violating post that reach the enforcer, per million"
+        ),
     ] = 0.0
     audit: Audit = Audit()
 
@@ -84,8 +86,11 @@ class HostPolicy(ConfigModel):
     suspension: Suspension = Suspension()
     thresholds_hours: Annotated[
         list[PositiveFloat],
-        Field(description="removal-latency thresholds to report against (hours)"),
-    ] = [1.0, 24.0, 168.0]
+        Field(
+            default_factory=lambda: [1.0, 24.0, 168.0],
+            description="removal-latency thresholds to report against (hours)",
+        ),
+    ]
 
     @field_validator("thresholds_hours")
     @classmethod

@@ -52,7 +52,7 @@ class _Loader(yaml.SafeLoader):
 def _no_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise ConfigError(
                 f"duplicate key {key!r} (first given on line {seen[key] + 1})",
@@ -75,7 +75,8 @@ def _line_map(root: yaml.Node) -> dict[Path_, int]:
         visited += 1
         if visited > MAX_NODES:
             raise ConfigError(
-                f"document expands to more than {MAX_NODES} nodes (aliases used to blow up its size?)"
+                f"document expands to more than {MAX_NODES} nodes "
+                "(aliases used to blow up its size?)"
             )
         lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
@@ -166,6 +167,11 @@ def _describe(err: Any, model: type[BaseModel]) -> tuple[Path_, str]:
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
+        # Cross-field checks start their message with the field at fault:
+        # point at that field's line rather than at the section's.
+        first = msg.split(" ", 1)[0]
+        if first in (_allowed_keys(model, loc) or []):
+            loc = (*loc, first)
     if kind != "value_error" and "input" in err and not isinstance(err["input"], dict | list):
         shown = repr(err["input"])
         msg = f"expected: {msg[0].lower() + msg[1:]}; got {shown[:80]}"
@@ -190,13 +196,19 @@ def validation_error(
 
 
 def validate_data(
-    data: Any, *, file: str = "<input>", lines: dict[Path_, int] | None = None, expect: str | None = None
+    data: Any,
+    *,
+    file: str = "<input>",
+    lines: dict[Path_, int] | None = None,
+    expect: str | None = None,
 ) -> BaseModel:
     """Validate parsed data as the document kind it declares."""
     lines = lines or {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"expected a mapping with `kind:` at the top, got {type(data).__name__}", file=file, line=1
+            f"expected a mapping with `kind:` at the top, got {type(data).__name__}",
+            file=file,
+            line=1,
         )
     kind = data.get("kind")
     if kind not in KINDS:

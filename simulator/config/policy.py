@@ -22,7 +22,11 @@ class ModelRef(ConfigModel):
 
     source: Annotated[
         Literal["synthetic", "file"],
-        Field(description="synthetic: trained at run start on the synthetic corpus; file: a skops file"),
+        Field(
+            description=(
+                "synthetic: trained at run start on the synthetic corpus; file: a skops file"
+            )
+        ),
     ] = "synthetic"
     path: Annotated[
         str | None, Field(description="model file (skops), relative to this policy file")
@@ -53,7 +57,9 @@ class Prefilter(ConfigModel):
         Literal["pre_publication", "post_publication"],
         Field(description="pre: removed before anyone sees it; post: after `delay_minutes`"),
     ] = "post_publication"
-    delay_minutes: Annotated[float, Field(ge=0, description="scoring delay after publication")] = 5.0
+    delay_minutes: Annotated[float, Field(ge=0, description="scoring delay after publication")] = (
+        5.0
+    )
     review_team: Annotated[Team, Field(description="who reviews flagged posts")] = "staff"
 
     @model_validator(mode="after")
@@ -82,13 +88,18 @@ class Jury(ConfigModel):
     pool_size: Annotated[int, Field(ge=0, description="registered volunteer jurors")] = 0
     active_share: Annotated[
         Probability,
-        Field(description="average share of the pool reviewing at any hour (shaped by the daily rhythm)"),
+        Field(
+            description=(
+                "average share of the pool reviewing at any hour (shaped by the daily rhythm)"
+            )
+        ),
     ] = 0.05
-    reviews_per_hour: Annotated[PositiveFloat, Field(description="votes one juror casts per hour")] = (
-        30.0
-    )
+    reviews_per_hour: Annotated[
+        PositiveFloat, Field(description="votes one juror casts per hour")
+    ] = 30.0
     review_cv: Annotated[
-        float, Field(ge=0, description="coefficient of variation of a vote's duration (1 = exponential)")
+        float,
+        Field(ge=0, description="coefficient of variation of a vote's duration (1 = exponential)"),
     ] = 1.0
     votes_per_case: Annotated[int, Field(ge=1, le=101)] = 5
     rule: Annotated[

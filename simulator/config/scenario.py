@@ -103,7 +103,7 @@ class Content(ConfigModel):
         PerClassNonNegative,
         Field(description="share of posts in each class; normalised to sum to 1"),
     ]
-    texts: Texts = Texts()
+    texts: Texts = Texts(mode="text", languages={"en": 1.0}, evasion_rate=0.0)
 
     @field_validator("class_shares")
     @classmethod
@@ -148,15 +148,13 @@ class Scenario(ConfigModel):
     name: str
     description: str = ""
     start: Annotated[dt.datetime, Field(description="local time the simulation starts")]
-    timezone: Annotated[str, Field(description="IANA time zone, e.g. America/Los_Angeles")] = (
-        "UTC"
-    )
+    timezone: Annotated[str, Field(description="IANA time zone, e.g. America/Los_Angeles")] = "UTC"
     days: Annotated[int, Field(gt=0, le=3650)]
     population: Population
     content: Content
     reach: Reach
     audience: Audience
-    surges: list[Surge] = []
+    surges: Annotated[list[Surge], Field(default_factory=list)]
 
     @field_validator("timezone")
     @classmethod
@@ -200,4 +198,3 @@ class Scenario(ConfigModel):
         """The local datetime (time-zone aware) of a simulation hour."""
         naive = self.start.replace(tzinfo=None) + dt.timedelta(hours=float(hour))
         return naive.replace(tzinfo=ZoneInfo(self.timezone))
-

@@ -55,7 +55,9 @@ class PrefilterStage:
 
 
 @lru_cache(maxsize=8)
-def _synthetic(seed: int, languages: tuple[tuple[str, float], ...], evasion: float, n: int) -> TrainedClassifier:
+def _synthetic(
+    seed: int, languages: tuple[tuple[str, float], ...], evasion: float, n: int
+) -> TrainedClassifier:
     rng = SeedTree(seed).rng("classifier")
     return train_synthetic(rng, n_per_class=n, languages=dict(languages), evasion_rate=evasion)
 
