@@ -1,0 +1,739 @@
+"""The review queue that juries and paid staff share: a heap-based event loop.
+
+A team of ``c(t)`` reviewers (the number on duty changes at whole hours) works
+through cases - reported or flagged posts - one vote at a time. A case needs
+``votes_per_case`` distinct votes; up to that many reviewers may work on it in
+parallel. When its last vote is in, the decision is drawn: each vote is
+correct with the reviewers' accuracy for the post's class, and the post is
+removed iff at least ``votes_to_remove`` votes say remove. Cases not started
+within ``expire_after_hours`` of arriving expire unseen; a post removed by
+another channel closes its case.
+
+The loop in :meth:`ReviewQueue.run_until` is the only place where time moves.
+It merges two sources in time order:
+
+* a sorted buffer of future arrivals (filled by :meth:`ReviewQueue.submit`
+  in vectorised chunks, consumed by a cursor), and
+* a heap of ``(time, kind, id, payload)`` events: vote completions, the next
+  change of capacity, the next expiry deadline, and closures.
+
+At equal times events run in the order capacity change, expiry, closure,
+vote completion, arrival; the ids (one global counter) order the rest. After
+each event free reviewers take cases from the head of the waiting line.
+Randomness is drawn from the generator in fixed blocks and consumed in event
+order, so results depend only on the inputs and the seed - not on how a run is
+cut into ``run_until`` calls.
+
+Time is float hours since the scenario start.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from functools import partial
+from heapq import heappop, heappush
+from itertools import count
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from simulator.taxonomy import N_CLASSES
+
+__all__ = [
+    "CLOSED",
+    "DECIDED_KEEP",
+    "DECIDED_REMOVE",
+    "EXPIRED",
+    "PENDING",
+    "STATUS_NAMES",
+    "CaseLog",
+    "ReviewQueue",
+    "TeamSpec",
+]
+
+# -- case outcomes ---------------------------------------------------------------------------
+
+DECIDED_REMOVE = 0
+DECIDED_KEEP = 1
+EXPIRED = 2
+CLOSED = 3
+PENDING = 4
+STATUS_NAMES: tuple[str, ...] = ("decided_remove", "decided_keep", "expired", "closed", "pending")
+"""STATUS_NAMES[code] is the name of a status code in :attr:`CaseLog.status`."""
+
+# internal statuses of cases still in the system (negative: not left yet)
+_ACTIVE = -1  # waiting or being voted on
+_MOOT = -2  # closed while votes were in progress; leaves when they finish
+
+# -- event kinds, in the order they run at equal times (arrivals come last) -------------------
+
+_CAPACITY = 0
+_EXPIRE = 1
+_CLOSE = 2
+_COMPLETE = 3
+
+_BLOCK = 4096  # random numbers drawn per call to the generator
+_INF = math.inf
+
+
+def _frozen_array(values: np.ndarray) -> np.ndarray:
+    out = np.array(values, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class TeamSpec:
+    """A team of reviewers: how many are on duty, how they vote, what they take first.
+
+    ``servers[h]`` is the number of reviewers on duty during hour ``[h, h+1)``
+    since the scenario start; after the end of the array its last value
+    repeats. ``accuracy[cls]`` is the probability that one vote on a post of
+    class ``cls`` is correct ("remove" for violating posts, "keep" for
+    legitimate ones). Review durations have mean ``review_minutes`` and
+    coefficient of variation ``review_cv``: 1 gives exponential durations,
+    0 deterministic ones, anything else lognormal ones.
+
+    Reviewers are interchangeable servers: the queue does not track who cast
+    which vote, so "distinct reviewers" is not enforced when fewer are on duty
+    than a case needs (votes are independent draws either way).
+    """
+
+    name: str
+    servers: np.ndarray
+    votes_per_case: int = 1
+    votes_to_remove: int = 1
+    review_minutes: float = 1.0
+    review_cv: float = 1.0
+    accuracy: np.ndarray = field(default_factory=lambda: np.ones(N_CLASSES))
+    priority: Literal["fifo", "score"] = "fifo"
+    expire_after_hours: float = math.inf
+
+    def __post_init__(self) -> None:
+        servers = np.asarray(self.servers)
+        if servers.ndim != 1 or servers.size == 0:
+            raise ValueError(
+                f"TeamSpec.servers: expected a non-empty 1-D array of reviewers per hour, "
+                f"got shape {servers.shape}"
+            )
+        if not np.issubdtype(servers.dtype, np.number) or not np.all(
+            np.isfinite(servers) & (servers == np.round(servers)) & (servers >= 0)
+        ):
+            raise ValueError(
+                "TeamSpec.servers: expected whole numbers >= 0, got "
+                f"{servers[:8].tolist()}{' ...' if servers.size > 8 else ''}"
+            )
+        object.__setattr__(self, "servers", _frozen_array(servers.astype(np.int64)))
+
+        n, k = self.votes_per_case, self.votes_to_remove
+        if int(n) != n or n < 1:
+            raise ValueError(f"TeamSpec.votes_per_case: expected an integer >= 1, got {n!r}")
+        if int(k) != k or not 1 <= k <= n:
+            raise ValueError(
+                f"TeamSpec.votes_to_remove: expected an integer between 1 and "
+                f"votes_per_case={n}, got {k!r}"
+            )
+        if not (math.isfinite(self.review_minutes) and self.review_minutes > 0):
+            raise ValueError(
+                "TeamSpec.review_minutes: expected a finite number > 0, "
+                f"got {self.review_minutes!r}"
+            )
+        if not (math.isfinite(self.review_cv) and self.review_cv >= 0):
+            raise ValueError(
+                f"TeamSpec.review_cv: expected a finite number >= 0, got {self.review_cv!r}"
+            )
+        accuracy = np.asarray(self.accuracy, dtype=float)
+        if accuracy.shape != (N_CLASSES,):
+            raise ValueError(
+                f"TeamSpec.accuracy: expected shape ({N_CLASSES},), one value per class, "
+                f"got shape {accuracy.shape}"
+            )
+        if not np.all((accuracy >= 0) & (accuracy <= 1)):
+            raise ValueError(
+                f"TeamSpec.accuracy: expected probabilities in [0, 1], got {accuracy.tolist()}"
+            )
+        object.__setattr__(self, "accuracy", _frozen_array(accuracy))
+        if self.priority not in ("fifo", "score"):
+            raise ValueError(
+                f"TeamSpec.priority: expected 'fifo' or 'score', got {self.priority!r}"
+            )
+        if not self.expire_after_hours >= 0:  # also rejects NaN
+            raise ValueError(
+                f"TeamSpec.expire_after_hours: expected a number >= 0 (inf for never), "
+                f"got {self.expire_after_hours!r}"
+            )
+
+    def servers_at(self, t: float) -> int:
+        """Reviewers on duty at time ``t`` (hours)."""
+        hour = min(math.floor(t), self.servers.size - 1)
+        return int(self.servers[max(hour, 0)])
+
+
+# -- the log of cases that left ----------------------------------------------------------------
+
+_COLUMNS: dict[str, type] = {
+    "post_id": np.int64,
+    "arrived": np.float64,
+    "started": np.float64,
+    "left": np.float64,
+    "status": np.int8,
+    "remove_votes": np.int16,
+    "votes": np.int16,
+    "cls": np.int8,
+    "violating": np.bool_,
+    "priority": np.float64,
+}
+_RECORD = np.dtype(list(_COLUMNS.items()))
+
+_Record = tuple[int, float, float, float, int, int, int, int, bool, float]
+
+
+@dataclass(frozen=True, eq=False)
+class CaseLog:
+    """Cases as columns, one entry per case.
+
+    ``started`` is when the first vote started (NaN if none did); ``left`` is
+    when the case left the system - decision, expiry or closure (NaN while
+    pending). ``status`` holds the codes of :data:`STATUS_NAMES`.
+    ``remove_votes`` is only meaningful for decided cases (0 otherwise);
+    ``votes`` counts the votes cast (or in progress, for pending cases).
+    """
+
+    post_id: np.ndarray
+    arrived: np.ndarray
+    started: np.ndarray
+    left: np.ndarray
+    status: np.ndarray
+    remove_votes: np.ndarray
+    votes: np.ndarray
+    cls: np.ndarray
+    violating: np.ndarray
+    priority: np.ndarray
+
+    @classmethod
+    def from_records(cls, records: Sequence[_Record]) -> CaseLog:
+        """Build a log from row tuples in column order."""
+        table = np.array(list(records), dtype=_RECORD)
+        return cls(**{name: np.ascontiguousarray(table[name]) for name in _COLUMNS})
+
+    @classmethod
+    def empty(cls) -> CaseLog:
+        return cls.from_records([])
+
+    @staticmethod
+    def concat(logs: Sequence[CaseLog]) -> CaseLog:
+        """The logs one after the other."""
+        if not logs:
+            return CaseLog.empty()
+        return CaseLog(
+            **{name: np.concatenate([getattr(log, name) for log in logs]) for name in _COLUMNS}
+        )
+
+    def __len__(self) -> int:
+        return int(self.post_id.size)
+
+    def __eq__(self, other: object) -> bool:
+        """Column-wise exact equality; NaN equals NaN."""
+        if not isinstance(other, CaseLog):
+            return NotImplemented
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if a.shape != b.shape or a.dtype != b.dtype:
+                return False
+            if a.dtype.kind == "f":
+                if not np.array_equal(a, b, equal_nan=True):
+                    return False
+            elif not np.array_equal(a, b):
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def wait(self) -> np.ndarray:
+        """Hours from arrival to the first vote (NaN if never started)."""
+        return self.started - self.arrived
+
+    def to_frame(self) -> pd.DataFrame:
+        """The log as a DataFrame, with a categorical ``status_name`` next to ``status``."""
+        columns: dict[str, Any] = {}
+        for name in _COLUMNS:
+            columns[name] = getattr(self, name)
+            if name == "status":
+                columns["status_name"] = pd.Categorical.from_codes(
+                    self.status.astype(np.int64), categories=pd.Index(STATUS_NAMES)
+                )
+        return pd.DataFrame(columns)
+
+
+# -- the queue ------------------------------------------------------------------------------
+
+
+class _Case:
+    """Mutable state of one case while it is in the system."""
+
+    __slots__ = (
+        "arrived",
+        "cls",
+        "post_id",
+        "priority",
+        "seq",
+        "started",
+        "status",
+        "twin",
+        "violating",
+        "votes_done",
+        "votes_started",
+    )
+
+    def __init__(
+        self, seq: int, post_id: int, cls: int, violating: bool, priority: float, arrived: float
+    ) -> None:
+        self.seq = seq
+        self.post_id = post_id
+        self.cls = cls
+        self.violating = violating
+        self.priority = priority
+        self.arrived = arrived
+        self.started = math.nan
+        self.votes_started = 0
+        self.votes_done = 0
+        self.status = _ACTIVE
+        self.twin: _Case | None = None  # an earlier case of the same post, if any
+
+    def record(self, left: float, status: int, remove_votes: int) -> _Record:
+        return (
+            self.post_id,
+            self.arrived,
+            self.started,
+            left,
+            status,
+            remove_votes,
+            self.votes_started,
+            self.cls,
+            self.violating,
+            self.priority,
+        )
+
+
+def _correct_votes_cdf(n: int, p: float) -> list[float]:
+    """CDF of the number of correct votes among ``n``, for inverse-transform draws."""
+    cdf = stats.binom.cdf(np.arange(n + 1), n, p)
+    cdf = np.maximum.accumulate(np.clip(cdf, 0.0, 1.0))
+    cdf[-1] = 1.0
+    return [float(x) for x in cdf]
+
+
+_Line = tuple[float, int, _Case]  # (sort key, arrival id, case) in the waiting line
+
+
+class ReviewQueue:
+    """A team's queue of cases, simulated event by event.
+
+    Feed it cases with :meth:`submit` (and closures with :meth:`close`), then
+    advance it with :meth:`run_until`, which returns the cases that left.
+    All randomness comes from ``rng``.
+    """
+
+    def __init__(self, spec: TeamSpec, rng: np.random.Generator) -> None:
+        self._spec = spec
+        self._rng = rng
+        self._now = 0.0
+        self._votes_needed = spec.votes_per_case
+        self._votes_to_remove = spec.votes_to_remove
+        self._cdfs = [_correct_votes_cdf(spec.votes_per_case, float(p)) for p in spec.accuracy]
+
+        self._events: list[tuple[float, int, int, Any]] = []
+        self._ids = count()
+
+        # capacity: current value, and the hours where it changes (next one is on the heap)
+        servers = spec.servers
+        self._capacity = int(servers[0])
+        change_hours = np.flatnonzero(np.diff(servers)) + 1
+        self._capacity_changes = [(float(h), int(servers[h])) for h in change_hours]
+        self._capacity_cursor = 0
+        self._schedule_capacity_change()
+
+        # arrivals not yet processed, sorted by time; numpy for merging, lists for the loop
+        self._arrival_cols: tuple[np.ndarray, ...] = (
+            np.empty(0, np.float64),
+            np.empty(0, np.int64),
+            np.empty(0, np.int8),
+            np.empty(0, np.bool_),
+            np.empty(0, np.float64),
+        )
+        self._arrival_lists: tuple[list[Any], ...] = ([], [], [], [], [])
+        self._arrival_cursor = 0
+
+        # the waiting line: a deque (FIFO) or a heap keyed by -priority, ties by arrival
+        self._line: deque[_Line] | list[_Line]
+        self._line_push: Callable[[_Line], None]
+        self._line_pop: Callable[[], _Line]
+        if spec.priority == "fifo":
+            fifo: deque[_Line] = deque()
+            self._line, self._line_push, self._line_pop = fifo, fifo.append, fifo.popleft
+        else:
+            heap: list[_Line] = []
+            self._line = heap
+            self._line_push = partial(heappush, heap)
+            self._line_pop = partial(heappop, heap)
+        self._score_order = spec.priority == "score"
+
+        # expiry: deadlines follow arrival order, so one armed event at a time suffices
+        self._expire_after = float(spec.expire_after_hours)
+        self._expiry_watch: deque[_Case] = deque()
+        self._expiry_armed = False
+
+        # post id -> its latest case in the system; earlier ones hang off ``_Case.twin``
+        self._active: dict[int, _Case] = {}
+        self._closed_posts: dict[int, float] = {}  # post id -> time it was closed
+        self._n_active = 0
+        self._n_waiting = 0
+        self._busy = 0
+        self._committed_hours = 0.0  # total duration of every vote started so far
+        self._left: list[_Record] = []
+
+        self._durations: list[float] = []
+        self._duration_cursor = 0
+        self._uniforms: list[float] = []
+        self._uniform_cursor = 0
+
+    # -- read-only state ----------------------------------------------------------------
+
+    @property
+    def spec(self) -> TeamSpec:
+        return self._spec
+
+    @property
+    def now(self) -> float:
+        """Time (hours) the queue has been simulated up to."""
+        return self._now
+
+    @property
+    def pending(self) -> int:
+        """Cases waiting for their first vote."""
+        return self._n_waiting
+
+    @property
+    def in_system(self) -> int:
+        """Cases that arrived and have not left (waiting or being voted on)."""
+        return self._n_active
+
+    @property
+    def in_service(self) -> int:
+        """Votes in progress."""
+        return self._busy
+
+    @property
+    def capacity(self) -> int:
+        """Reviewers on duty now."""
+        return self._capacity
+
+    @property
+    def busy_hours(self) -> float:
+        """Reviewer-hours spent voting up to :attr:`now` (votes in progress count in part)."""
+        ahead = sum(e[0] - self._now for e in self._events if e[1] == _COMPLETE)
+        return self._committed_hours - ahead
+
+    @property
+    def capacity_hours(self) -> float:
+        """Reviewer-hours on duty from time 0 up to :attr:`now`."""
+        servers = self._spec.servers
+        hours = math.floor(self._now)
+        within = min(hours, servers.size)
+        total = float(servers[:within].sum()) + float(servers[-1]) * max(hours - servers.size, 0)
+        return total + (self._now - hours) * self._spec.servers_at(self._now)
+
+    # -- input --------------------------------------------------------------------------
+
+    def submit(
+        self,
+        post_ids: np.ndarray,
+        times: np.ndarray,
+        classes: np.ndarray,
+        violating: np.ndarray,
+        priorities: np.ndarray | None = None,
+    ) -> None:
+        """Add cases arriving at ``times`` (any order, none before :attr:`now`).
+
+        Cases arriving at the same time are taken in submission order.
+        """
+        t = np.asarray(times, dtype=np.float64)
+        size = t.size
+        ids = np.asarray(post_ids)
+        cls = np.asarray(classes)
+        viol = np.asarray(violating)
+        prio = np.zeros(size) if priorities is None else np.asarray(priorities, dtype=np.float64)
+        for name, arr in (
+            ("post_ids", ids),
+            ("times", t),
+            ("classes", cls),
+            ("violating", viol),
+            ("priorities", prio),
+        ):
+            if arr.shape != (size,):
+                raise ValueError(
+                    f"submit: {name} must be a 1-D array as long as times ({size}), "
+                    f"got shape {arr.shape}"
+                )
+        if size == 0:
+            return
+        if not np.all(np.isfinite(t)) or t.min() < self._now:
+            raise ValueError(
+                f"submit: times must be finite and >= now ({self._now}), "
+                f"got min {np.nanmin(t) if np.any(np.isfinite(t)) else t[0]}"
+            )
+        if not np.issubdtype(cls.dtype, np.integer) or cls.min() < 0 or cls.max() >= N_CLASSES:
+            raise ValueError(
+                f"submit: classes must be integer codes in [0, {N_CLASSES}), "
+                f"got {cls.dtype} in [{cls.min()}, {cls.max()}]"
+            )
+        if viol.dtype != np.bool_:
+            raise ValueError(f"submit: violating must be a boolean array, got {viol.dtype}")
+        if not np.all(np.isfinite(prio)):
+            raise ValueError("submit: priorities must be finite")
+
+        start = self._arrival_cursor
+        merged = [
+            np.concatenate([old[start:], new.astype(old.dtype, copy=False)])
+            for old, new in zip(self._arrival_cols, (t, ids, cls, viol, prio), strict=True)
+        ]
+        order = np.argsort(merged[0], kind="stable")
+        cols = tuple(col[order] for col in merged)
+        self._arrival_cols = cols
+        self._arrival_lists = tuple(col.tolist() for col in cols)
+        self._arrival_cursor = 0
+
+    def close(self, post_id: int, time: float) -> None:
+        """The post was removed by another channel at ``time`` (>= :attr:`now`).
+
+        From then on, its cases that have not started voting are dropped, and
+        the decision of cases being voted on is moot; both leave as CLOSED
+        (the latter when their votes in progress finish). Cases for the post
+        that arrive later are closed on arrival.
+        """
+        if not (math.isfinite(time) and time >= self._now):
+            raise ValueError(f"close: time must be finite and >= now ({self._now}), got {time}")
+        heappush(self._events, (float(time), _CLOSE, next(self._ids), int(post_id)))
+
+    # -- the event loop -------------------------------------------------------------------
+
+    def run_until(self, t: float) -> CaseLog:
+        """Process every event up to and including time ``t``; return the cases that left."""
+        if not (math.isfinite(t) and t >= self._now):
+            raise ValueError(f"run_until: t must be finite and >= now ({self._now}), got {t}")
+        self._advance(t)
+        left, self._left = self._left, []
+        return CaseLog.from_records(left)
+
+    def _advance(self, t: float) -> None:
+        """The event loop: run every event with time <= ``t``, then set the clock to ``t``."""
+        self._left = []
+        events = self._events
+        line = self._line
+        line_pop = self._line_pop
+        next_id = self._ids.__next__
+        leave = self._leave
+        needed, to_remove, cdfs = self._votes_needed, self._votes_to_remove, self._cdfs
+        capacity, busy = self._capacity, self._busy
+        durations, d_pos = self._durations, self._duration_cursor
+        uniforms, u_pos = self._uniforms, self._uniform_cursor
+        d_len, u_len = len(durations), len(uniforms)
+        committed = self._committed_hours
+        random = self._rng.random
+
+        arr_t, arr_id, arr_cls, arr_viol, arr_prio = self._arrival_lists
+        a_pos, a_len = self._arrival_cursor, len(arr_t)
+        t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
+        now = self._now
+
+        while True:
+            if events and events[0][0] <= t_arrival:
+                if events[0][0] > t:
+                    break
+                now, kind, _, payload = heappop(events)
+                if kind == _COMPLETE:
+                    busy -= 1
+                    case = payload
+                    done = case.votes_done + 1
+                    case.votes_done = done
+                    if case.status == _ACTIVE:
+                        if done == needed:
+                            if u_pos == u_len:
+                                uniforms, u_pos = random(_BLOCK).tolist(), 0
+                                u_len = _BLOCK
+                            correct = bisect_right(cdfs[case.cls], uniforms[u_pos])
+                            u_pos += 1
+                            removes = correct if case.violating else needed - correct
+                            status = DECIDED_REMOVE if removes >= to_remove else DECIDED_KEEP
+                            leave(case, now, status, removes)
+                    elif done == case.votes_started:  # closed; its last vote is in
+                        leave(case, now, CLOSED, 0)
+                elif kind == _CAPACITY:
+                    capacity = payload
+                    self._schedule_capacity_change()
+                elif kind == _EXPIRE:
+                    self._expire(now)
+                else:
+                    self._close_post(payload, now)
+            else:
+                if t_arrival > t:
+                    break
+                now = t_arrival
+                self._arrive(arr_id[a_pos], arr_cls[a_pos], arr_viol[a_pos], arr_prio[a_pos], now)
+                a_pos += 1
+                t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
+
+            # free reviewers take the head of the line; a case stays at the head
+            # until all the votes it needs have started
+            while busy < capacity and line:
+                case = line[0][2]
+                if case.status != _ACTIVE:  # expired or closed while waiting
+                    line_pop()
+                    continue
+                started = case.votes_started
+                if started == 0:
+                    case.started = now
+                    self._n_waiting -= 1
+                case.votes_started = started + 1
+                if started + 1 == needed:
+                    line_pop()
+                if d_pos == d_len:
+                    durations, d_pos = self._draw_durations(), 0
+                    d_len = len(durations)
+                duration = durations[d_pos]
+                d_pos += 1
+                committed += duration
+                busy += 1
+                heappush(events, (now + duration, _COMPLETE, next_id(), case))
+
+        self._capacity, self._busy = capacity, busy
+        self._durations, self._duration_cursor = durations, d_pos
+        self._uniforms, self._uniform_cursor = uniforms, u_pos
+        self._committed_hours = committed
+        self._arrival_cursor = a_pos
+        self._now = t
+
+    def drain(self) -> CaseLog:
+        """Cases still in the system, or submitted and not yet arrived, as PENDING.
+
+        A snapshot: the queue is not changed. Every submitted case appears
+        exactly once in the logs returned by :meth:`run_until` and a final
+        :meth:`drain`.
+        """
+        in_system = sorted(
+            (case for post_id in self._active for case in self._cases_of(post_id)),
+            key=lambda c: c.seq,
+        )
+        records = [case.record(math.nan, PENDING, 0) for case in in_system]
+        arr_t, arr_id, arr_cls, arr_viol, arr_prio = self._arrival_lists
+        records.extend(
+            (arr_id[i], arr_t[i], math.nan, math.nan, PENDING, 0, 0, arr_cls[i], arr_viol[i],
+             arr_prio[i])
+            for i in range(self._arrival_cursor, len(arr_t))
+        )  # fmt: skip
+        return CaseLog.from_records(records)
+
+    # -- per-case steps (called from the loop) --------------------------------------------
+
+    def _arrive(self, post_id: int, cls: int, violating: bool, priority: float, now: float) -> None:
+        if self._closed_posts and post_id in self._closed_posts:
+            # the post was removed before its case arrived
+            self._left.append((post_id, now, math.nan, now, CLOSED, 0, 0, cls, violating, priority))
+            return
+        seq = next(self._ids)
+        case = _Case(seq, post_id, cls, violating, priority, now)
+        case.twin = self._active.get(post_id)
+        self._active[post_id] = case
+        self._n_active += 1
+        self._n_waiting += 1
+        self._line_push((-priority if self._score_order else 0.0, seq, case))
+        if self._expire_after < _INF:
+            self._expiry_watch.append(case)
+            if not self._expiry_armed:
+                self._arm_expiry(now + self._expire_after)
+
+    def _leave(self, case: _Case, now: float, status: int, remove_votes: int) -> None:
+        case.status = status
+        post_id = case.post_id
+        if self._active[post_id] is case:
+            twin = case.twin
+            while twin is not None and twin.status >= 0:  # skip twins that already left
+                twin = twin.twin
+            if twin is None:
+                del self._active[post_id]
+            else:
+                self._active[post_id] = twin
+        self._n_active -= 1
+        self._left.append(
+            (post_id, case.arrived, case.started, now, status, remove_votes, case.votes_started,
+             case.cls, case.violating, case.priority)
+        )  # fmt: skip
+
+    def _arm_expiry(self, deadline: float) -> None:
+        heappush(self._events, (deadline, _EXPIRE, next(self._ids), None))
+        self._expiry_armed = True
+
+    def _expire(self, now: float) -> None:
+        """Expire the waiting cases whose deadline has come; arm the next deadline."""
+        self._expiry_armed = False
+        watch = self._expiry_watch
+        while watch:
+            case = watch[0]
+            if case.status != _ACTIVE or case.votes_started:
+                watch.popleft()
+                continue
+            deadline = case.arrived + self._expire_after
+            if deadline > now:
+                self._arm_expiry(deadline)
+                return
+            watch.popleft()
+            self._n_waiting -= 1
+            self._leave(case, deadline, EXPIRED, 0)
+
+    def _close_post(self, post_id: int, now: float) -> None:
+        self._closed_posts.setdefault(post_id, now)
+        for case in self._cases_of(post_id):
+            if case.status != _ACTIVE:
+                continue
+            if case.votes_started == 0:
+                self._n_waiting -= 1
+                self._leave(case, now, CLOSED, 0)
+            elif case.votes_done == case.votes_started:  # between votes, none in progress
+                self._leave(case, now, CLOSED, 0)
+            else:
+                case.status = _MOOT  # leaves when its votes in progress finish
+
+    def _cases_of(self, post_id: int) -> list[_Case]:
+        """The post's cases still in the system, latest first."""
+        cases = []
+        case = self._active.get(post_id)
+        while case is not None:
+            if case.status < 0:
+                cases.append(case)
+            case = case.twin
+        return cases
+
+    def _schedule_capacity_change(self) -> None:
+        if self._capacity_cursor < len(self._capacity_changes):
+            hour, servers = self._capacity_changes[self._capacity_cursor]
+            self._capacity_cursor += 1
+            heappush(self._events, (hour, _CAPACITY, next(self._ids), servers))
+
+    def _draw_durations(self) -> list[float]:
+        """The next block of vote durations, in hours."""
+        mean = self._spec.review_minutes / 60.0
+        cv = self._spec.review_cv
+        if cv == 0:
+            return [mean] * _BLOCK
+        if cv == 1:
+            return self._rng.exponential(mean, _BLOCK).tolist()
+        sigma2 = math.log1p(cv * cv)
+        mu = math.log(mean) - sigma2 / 2
+        return self._rng.lognormal(mu, math.sqrt(sigma2), _BLOCK).tolist()
