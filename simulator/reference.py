@@ -55,10 +55,7 @@ def _type_name(annotation: Any) -> str:
 def _default(field: Any) -> str:
     if field.is_required():
         return "**required**"
-    if field.default_factory is not None:
-        value = field.default_factory()
-    else:
-        value = field.default
+    value = field.default_factory() if field.default_factory is not None else field.default
     if value is PydanticUndefined:
         return ""
     if isinstance(value, BaseModel):
@@ -69,10 +66,12 @@ def _default(field: Any) -> str:
 
 def _section(model: type[BaseModel]) -> str:
     doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
-    lines = [f"#### {model.__name__}", "", doc, "", "| key | type | default | meaning |", "|---|---|---|---|"]
+    lines = [f"#### {model.__name__}", "", doc, ""]
+    lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
         meaning = (field.description or "").replace("|", "\\|")
-        lines.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {meaning} |")
+        kind = _type_name(field.annotation)
+        lines.append(f"| `{name}` | {kind} | {_default(field)} | {meaning} |")
     return "\n".join(lines) + "\n"
 
 

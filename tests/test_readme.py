@@ -26,4 +26,4 @@ def test_every_documented_command_exists() -> None:
     assert documented, "the README lists no commands"
     result = CliRunner().invoke(app, ["--help"])
     for command in documented:
-        assert command in result.output, f"README documents `modsim {command}`, which does not exist"
+        assert command in result.output, f"README documents `modsim {command}`, not a command"

@@ -1,121 +1,38 @@
-"""The ``modsim`` command: thin typed commands over the library.
-
-Commands load files, call the library, write outputs and show progress. Any
-:class:`~simulator.errors.ModsimError` becomes one clear message on stderr
-and exit code 2, never a traceback.
-"""
+"""``modsim run``, ``validate`` and ``schema``: one simulation, and the config files."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from simulator.api import simulate
+from simulator.cli.app import (
+    DEFAULT_HOST,
+    DEFAULT_POLICY,
+    DEFAULT_SCENARIO,
+    app,
+    bundled,
+    console,
+    err_console,
+    fail,
+    guarded,
+    prepare_out,
+    progress_bar,
+    write_atomic,
+    write_text,
+)
 from simulator.config import KINDS, load_file
-from simulator.errors import ConfigError, ModsimError
+from simulator.errors import ConfigError
 from simulator.report.markdown import render_markdown
 from simulator.results import RunResult, headline
-
-app = typer.Typer(
-    name="modsim",
-    help="Simulate content-moderation policies: juries, AI prefilters, host enforcement.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console(stderr=False)
-err_console = Console(stderr=True)
-
-T = TypeVar("T")
-
-_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SCENARIO = "scenarios/parler-like.yaml"
-DEFAULT_POLICY = "policies/jury-only.yaml"
-DEFAULT_HOST = "policies/host-notice-and-strike.yaml"
-
-
-def _bundled(relative: str) -> Path:
-    """A bundled file: from the working directory, else from the source checkout."""
-    here = Path(relative)
-    return here if here.exists() else _ROOT / relative
-
-
-def fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
-
-
-def guarded(fn: Callable[[], T]) -> T:
-    """Run ``fn``; turn user errors into exit code 2 with a clear message."""
-    try:
-        return fn()
-    except ModsimError as exc:
-        raise fail(str(exc)) from None
-    except KeyboardInterrupt:
-        err_console.print(
-            "[yellow]interrupted[/]: finished files were kept; nothing half-written remains."
-        )
-        raise typer.Exit(code=130) from None
-
-
-@contextmanager
-def _progress(enabled: bool, label: str) -> Iterator[Callable[[float], None] | None]:
-    if not enabled:
-        yield None
-        return
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=1.0)
-        yield lambda frac: bar.update(task, completed=frac)
-
-
-def _prepare_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ModsimError(f"{out}: exists and is not a folder")
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise ModsimError(
-                f"{out}: results folder exists and is not empty; "
-                "choose another --out or pass --force"
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-
-
-def _write_text(path: Path, content: str) -> None:
-    path.write_text(content, encoding="utf-8")
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary name and rename, so no half-written file remains."""
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class ParquetSink:
@@ -149,7 +66,7 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
 
     def text(name: str, content: str) -> None:
         path = out / name
-        write_atomic(path, lambda p: _write_text(p, content))
+        write_atomic(path, lambda p: write_text(p, content))
         files.append(path)
 
     def frame_csv(name: str, df: pd.DataFrame) -> None:
@@ -220,20 +137,20 @@ def run(
     """Run one platform policy on a scenario under a host; write summary, report and tables."""
     if posts not in ("all", "touched", "none"):
         raise fail(f"--posts: expected all, touched or none, got {posts!r}")
-    sc = scenario or _bundled(DEFAULT_SCENARIO)
-    pol = policy or _bundled(DEFAULT_POLICY)
-    hosts = [] if no_host else (host or [_bundled(DEFAULT_HOST)])
+    sc = scenario or bundled(DEFAULT_SCENARIO)
+    pol = policy or bundled(DEFAULT_POLICY)
+    hosts = [] if no_host else (host or [bundled(DEFAULT_HOST)])
 
     def go() -> None:
         # Validate every input before touching the results folder.
         for path in (sc, pol, *hosts):
             load_file(path)
-        _prepare_out(out, force)
+        prepare_out(out, force)
         sink = ParquetSink(out / "posts.parquet") if posts != "none" else None
         ok = False
         try:
             show = not quiet and err_console.is_terminal
-            with _progress(show, "simulating") as tick:
+            with progress_bar(show, "simulating") as tick:
                 result = simulate(
                     sc,
                     pol,
@@ -285,13 +202,5 @@ def schema(
     for kind, model in KINDS.items():
         path = out / f"{kind}.schema.json"
         content = json.dumps(model.model_json_schema(), indent=2) + "\n"
-        write_atomic(path, lambda p, c=content: _write_text(p, c))  # type: ignore[misc]
+        write_atomic(path, lambda p, c=content: write_text(p, c))  # type: ignore[misc]
         console.print(f"wrote {path}")
-
-
-def main() -> None:
-    """Console entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:  # pragma: no cover - interactive only
-        sys.exit(130)

@@ -1,0 +1,12 @@
+"""The ``modsim`` command: thin typed commands over the library.
+
+Commands load files, call the library, write outputs and show progress. Any
+:class:`~simulator.errors.ModsimError` becomes one clear message on stderr
+and exit code 2, never a traceback. Each command group lives in its own
+module and registers itself on the shared :data:`app`.
+"""
+
+from simulator.cli import run as _run  # noqa: F401  (registers run, validate, schema)
+from simulator.cli.app import app, main
+
+__all__ = ["app", "main"]

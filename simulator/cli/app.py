@@ -1,0 +1,113 @@
+"""The Typer application and what every command shares: error handling,
+progress bars, atomic writes, results folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from simulator.errors import ModsimError
+
+app = typer.Typer(
+    name="modsim",
+    help="Simulate content-moderation policies: juries, AI prefilters, host enforcement.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+T = TypeVar("T")
+
+_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_SCENARIO = "scenarios/parler-like.yaml"
+DEFAULT_POLICY = "policies/jury-only.yaml"
+DEFAULT_HOST = "policies/host-notice-and-strike.yaml"
+
+
+def bundled(relative: str) -> Path:
+    """A bundled file: from the working directory, else from the source checkout."""
+    here = Path(relative)
+    return here if here.exists() else _ROOT / relative
+
+
+def fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run ``fn``; turn user errors into exit code 2 with a clear message."""
+    try:
+        return fn()
+    except ModsimError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        err_console.print(
+            "[yellow]interrupted[/]: finished files were kept; nothing half-written remains."
+        )
+        raise typer.Exit(code=130) from None
+
+
+@contextmanager
+def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[float], None] | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=1.0)
+        yield lambda frac: bar.update(task, completed=frac)
+
+
+def prepare_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ModsimError(f"{out}: exists and is not a folder")
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise ModsimError(
+                f"{out}: results folder exists and is not empty; "
+                "choose another --out or pass --force"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def write_text(path: Path, content: str) -> None:
+    path.write_text(content, encoding="utf-8")
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary name and rename, so no half-written file remains."""
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        sys.exit(130)

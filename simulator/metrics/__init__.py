@@ -1,0 +1,148 @@
+"""Metrics: pure functions from a run's event log to a summary and tidy tables.
+
+Conventions, stated once:
+
+* Times are hours since the scenario start; dates in the summary are local.
+* A violating post's *removal latency* is the time from creation until the
+  platform's moderation removed it (prefilter, jury, staff, or its answer to
+  a notice). A post never removed has infinite latency, so a percentile is
+  ``null`` ("never") when more than that share of posts stayed up.
+* "Removed within T" is measured on the posts *eligible* for it: those
+  created at least T before the run ended, so the last hours of a run do
+  not count as failures they had no time to avoid.
+* Views count only within the simulated period (or until a suspension).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.engine import RunLog
+from simulator.metrics.common import num, percentiles
+from simulator.metrics.enforcement import enforcement_summary, timeline
+from simulator.metrics.latency import (
+    DEFAULT_THRESHOLDS_HOURS,
+    latency,
+    thresholds,
+    within_thresholds,
+)
+from simulator.metrics.review import backlog, team_summary
+from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
+
+__all__ = [
+    "DEFAULT_THRESHOLDS_HOURS",
+    "backlog",
+    "daily",
+    "enforcement_summary",
+    "latency",
+    "summarize",
+    "team_summary",
+    "thresholds",
+    "timeline",
+    "within_thresholds",
+]
+
+
+def summarize(log: RunLog) -> dict[str, Any]:
+    """The headline figures of one run, as a JSON-serialisable dict."""
+    sc = log.scenario
+    v = log.violating
+    lat = latency(log)
+    removed = np.isfinite(lat)
+    created = v["created_at"].to_numpy(dtype=np.float64)
+    detected = v["case_at"].to_numpy(dtype=np.float64)
+    removed_at = v["removed_at"].to_numpy(dtype=np.float64)
+    by_channel = v["removed_by"].astype(str).value_counts()
+    legit_total = {
+        c: int(log.created_by_class[i]) for i, c in enumerate(CLASSES) if not VIOLATING[i]
+    }
+    wrong = log.wrongly_removed
+    wrong_by_class = wrong["cls"].astype(str).value_counts() if not wrong.empty else pd.Series()
+    wrong_by_channel = (
+        wrong["removed_by"].astype(str).value_counts() if not wrong.empty else pd.Series()
+    )
+    n_legit = sum(legit_total.values())
+    within = within_thresholds(log)
+    return {
+        "run": {
+            "scenario": sc.name,
+            "policy": log.policy.name,
+            "hosts": [h.name for h in log.hosts],
+            "seed": log.seed,
+            "start": sc.local_time(0).isoformat(),
+            "end": sc.local_time(log.end).isoformat(),
+            "days_simulated": num(log.end / 24.0),
+            "text_mode": sc.content.texts.mode,
+        },
+        "posts": {
+            "created": int(log.created_by_class.sum()),
+            "by_class": {c: int(log.created_by_class[i]) for i, c in enumerate(CLASSES)},
+        },
+        "violating": {
+            "count": len(v),
+            "removed": int(removed.sum()),
+            "never_removed": int((~removed).sum()),
+            "removed_by": {
+                ch: int(by_channel.get(ch, 0)) for ch in REMOVAL_CHANNELS if ch != "none"
+            },
+            "latency_hours": percentiles(lat),
+            "latency_hours_of_removed": percentiles(lat[removed]),
+            "time_to_detect_hours": percentiles(
+                detected[np.isfinite(detected)] - created[np.isfinite(detected)], (50, 90)
+            ),
+            "time_from_detection_to_removal_hours": percentiles(
+                (removed_at - detected)[np.isfinite(detected) & removed], (50, 90)
+            ),
+            "within": [
+                {k: (num(val) if isinstance(val, float) else val) for k, val in row.items()}
+                for row in within.to_dict("records")
+            ],
+            "views_before_removal": {
+                "total": num(float(v["views"].sum())),
+                "mean": num(float(v["views"].mean())) if len(v) else None,
+                **percentiles(v["views"].to_numpy(), (50, 90, 99)),
+            },
+        },
+        "legitimate": {
+            "count": n_legit,
+            "wrongly_removed": len(wrong),
+            "wrongly_removed_per_million": num(1e6 * len(wrong) / n_legit) if n_legit else None,
+            "by_class": {
+                c: {"count": legit_total[c], "wrongly_removed": int(wrong_by_class.get(c, 0))}
+                for c in legit_total
+            },
+            "wrongly_removed_by": {
+                ch: int(wrong_by_channel.get(ch, 0)) for ch in REMOVAL_CHANNELS if ch != "none"
+            },
+        },
+        "review": {team: team_summary(log, team) for team in log.cases},
+        "enforcement": enforcement_summary(log),
+    }
+
+
+def daily(log: RunLog) -> pd.DataFrame:
+    """Per simulated day: posts, violating posts, removals by channel, backlog at day end."""
+    days = math.ceil(log.end / 24.0)
+    hours = np.arange(len(log.created_by_hour))
+    day_of_hour = hours // 24
+    out = pd.DataFrame({"day": np.arange(days)})
+    out["date"] = [log.scenario.local_time(24.0 * d).date().isoformat() for d in out["day"]]
+    out["posts"] = np.bincount(day_of_hour, weights=log.created_by_hour, minlength=days)[:days]
+    out["violating_posts"] = np.bincount(
+        day_of_hour, weights=log.violating_by_hour, minlength=days
+    )[:days]
+    v = log.violating
+    rem = v.dropna(subset=["removed_at"])
+    rem_day = (rem["removed_at"] // 24).astype(int)
+    for ch in REMOVAL_CHANNELS[1:]:
+        sel = rem_day[rem["removed_by"].astype(str) == ch]
+        out[f"violating_removed_{ch}"] = np.bincount(sel, minlength=days)[:days]
+    for team, cases in log.cases.items():
+        bl = backlog(cases, log.end)
+        at_day_end = np.minimum((out["day"].to_numpy() + 1) * 24, len(bl) - 1)
+        out[f"{team}_backlog"] = bl["waiting"].to_numpy()[at_day_end]
+    return out
