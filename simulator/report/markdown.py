@@ -71,7 +71,7 @@ def _weekly(result: RunResult) -> list[dict[str, Any]]:
     cols = [c for c in d.columns if c.startswith("violating_removed_")]
     g = d.groupby(week)
     out = []
-    for w, frame in g:
+    for _, frame in g:
         row: dict[str, Any] = {
             "week_of": frame["date"].iloc[0],
             "posts": float(frame["posts"].sum()),
@@ -81,5 +81,4 @@ def _weekly(result: RunResult) -> list[dict[str, Any]]:
         for team in result.cases:
             row[f"{team}_backlog"] = int(frame[f"{team}_backlog"].iloc[-1])
         out.append(row)
-        _ = w
     return out

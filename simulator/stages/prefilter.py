@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from simulator.classifier import ScoreModel, TrainedClassifier, load_model, train_synthetic
 from simulator.config.policy import Prefilter
@@ -41,7 +42,10 @@ class PrefilterStage:
         if self._mode == "text":
             if posts.text is None:
                 raise ValueError("text mode needs post texts")
-            return np.asarray(self._classifier.score(posts.text), dtype=np.float64)
+            # Generated texts repeat often; score each distinct text once.
+            codes, unique = pd.factorize(pd.Series(posts.text, dtype=object), sort=False)
+            scores = np.asarray(self._classifier.score(list(unique)), dtype=np.float64)
+            return scores[codes]
         return self._score_model.sample(posts.cls, posts.score_u)
 
     def apply(self, posts: Posts) -> PrefilterOutcome:
