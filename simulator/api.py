@@ -59,7 +59,7 @@ def simulate(
     hosts: Sequence[HostPolicy | Source] = (),
     seed: int = 0,
     *,
-    chunk_days: int = 7,
+    chunk_days: int = 1,
     table: str = "touched",
     sink: PostSink | None = None,
     progress: Progress | None = None,

@@ -257,7 +257,7 @@ class Simulation:
         hosts: Sequence[HostPolicy] = (),
         seed: int = 0,
         *,
-        chunk_days: int = 7,
+        chunk_days: int = 1,
         classifier: TrainedClassifier | None = None,
         table: str = "touched",
     ) -> None:

@@ -130,7 +130,7 @@ def run(
         str,
         typer.Option(help="Per-post table: all, touched (violating or moderated posts) or none"),
     ] = "touched",
-    chunk_days: Annotated[int, typer.Option(min=1, help="Simulated days per chunk")] = 7,
+    chunk_days: Annotated[int, typer.Option(min=1, help="Simulated days per chunk")] = 1,
     force: Annotated[bool, typer.Option(help="Overwrite a non-empty results folder")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table")] = False,
 ) -> None:
