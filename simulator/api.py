@@ -63,17 +63,19 @@ def simulate(
     table: str = "touched",
     sink: PostSink | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> RunResult:
     """Run one policy on one scenario under zero or more enforcers.
 
     ``scenario``, ``policy`` and each host may be a model or a YAML path.
     Per-post rows go to ``sink`` (a callable taking a DataFrame) as the run
-    progresses; ``table`` says which rows (``all`` or ``touched``).
+    progresses; ``table`` says which rows (``all`` or ``touched``). ``workers``
+    processes score texts in text mode (results are the same for any number).
     """
     inputs: list[dict[str, Any]] = []
     sc = _resolve(scenario, Scenario, inputs)
     pol = _resolve(policy, PlatformPolicy, inputs)
     hs = [_resolve(h, HostPolicy, inputs) for h in hosts]
-    sim = Simulation(sc, pol, hs, seed, chunk_days=chunk_days, table=table)
+    sim = Simulation(sc, pol, hs, seed, chunk_days=chunk_days, table=table, workers=workers)
     log = sim.run(sink=sink, progress=progress)
     return RunResult.from_log(log, inputs={"seed": seed, "files": inputs, "versions": versions()})

@@ -260,6 +260,7 @@ class Simulation:
         chunk_days: int = 1,
         classifier: TrainedClassifier | None = None,
         table: str = "touched",
+        workers: int = 1,
     ) -> None:
         if chunk_days < 1:
             raise ValueError("chunk_days must be at least 1")
@@ -279,7 +280,7 @@ class Simulation:
             from simulator.stages.prefilter import PrefilterStage, classifier_for
 
             clf = classifier or classifier_for(policy.prefilter, scenario, self.seeds)
-            self.prefilter = PrefilterStage(policy.prefilter, clf, mode)
+            self.prefilter = PrefilterStage(policy.prefilter, clf, mode, workers=workers)
         self.stream = SyntheticStream(scenario, self.seeds, with_text=self.with_text)
         self.reports = ReportStage(policy.reports, scenario.audience)
         self.queues: dict[str, ReviewQueue] = {}
@@ -303,6 +304,13 @@ class Simulation:
 
     # The run -------------------------------------------------------------------
     def run(self, sink: PostSink | None = None, progress: Progress | None = None) -> RunLog:
+        try:
+            return self._run(sink, progress)
+        finally:
+            if self.prefilter is not None:
+                self.prefilter.close()
+
+    def _run(self, sink: PostSink | None, progress: Progress | None) -> RunLog:
         sc = self.scenario
         horizon = sc.hours
         state = self._state

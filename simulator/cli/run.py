@@ -131,6 +131,9 @@ def run(
         typer.Option(help="Per-post table: all, touched (violating or moderated posts) or none"),
     ] = "touched",
     chunk_days: Annotated[int, typer.Option(min=1, help="Simulated days per chunk")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes scoring texts in text mode (same results)")
+    ] = min(2, os.cpu_count() or 1),
     force: Annotated[bool, typer.Option(help="Overwrite a non-empty results folder")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table")] = False,
 ) -> None:
@@ -160,6 +163,7 @@ def run(
                     table="all" if posts == "all" else "touched",
                     sink=sink,
                     progress=tick,
+                    workers=workers,
                 )
             ok = True
         finally:

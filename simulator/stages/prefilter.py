@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.classifier import ScoreModel, TrainedClassifier, load_model, train_synthetic
+from simulator.classifier.parallel import ParallelScorer
 from simulator.config.policy import Prefilter
 from simulator.config.scenario import Scenario
 from simulator.seeding import SeedTree
@@ -28,11 +29,21 @@ class PrefilterOutcome:
 class PrefilterStage:
     """Scores posts with a classifier (text mode) or its score model (scale mode)."""
 
-    def __init__(self, cfg: Prefilter, classifier: TrainedClassifier, mode: str) -> None:
+    def __init__(
+        self, cfg: Prefilter, classifier: TrainedClassifier, mode: str, workers: int = 1
+    ) -> None:
         self._cfg = cfg
         self._classifier = classifier
         self._mode = mode
         self._score_model = ScoreModel.from_validation(classifier.validation)
+        self._scorer: ParallelScorer | None = None
+        if mode == "text" and workers > 1:
+            self._scorer = ParallelScorer(classifier, workers)
+
+    def close(self) -> None:
+        """End any scoring worker processes."""
+        if self._scorer is not None:
+            self._scorer.close()
 
     @property
     def classifier(self) -> TrainedClassifier:
@@ -44,7 +55,8 @@ class PrefilterStage:
                 raise ValueError("text mode needs post texts")
             # Generated texts repeat often; score each distinct text once.
             codes, unique = pd.factorize(pd.Series(posts.text, dtype=object), sort=False)
-            scores = np.asarray(self._classifier.score(list(unique)), dtype=np.float64)
+            score = self._scorer.score if self._scorer else self._classifier.score
+            scores = np.asarray(score(list(unique)), dtype=np.float64)
             return scores[codes]
         return self._score_model.sample(posts.cls, posts.score_u)
 
