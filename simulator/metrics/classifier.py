@@ -22,7 +22,6 @@ from simulator.metrics.common import num
 
 # provenance worth showing; anything time-stamped is left out (see module docstring)
 _METADATA_KEYS = (
-    "source",
     "n_train",
     "n_validation",
     "n_per_class",
@@ -69,6 +68,7 @@ def classifier_summary(log: RunLog) -> dict[str, Any]:
         "score_mode": mode,
         "model": {
             "source": cfg.model.source,
+            "trained_on": meta.get("source", "unknown"),
             **{k: meta[k] for k in _METADATA_KEYS if k in meta},
         },
         "validation": {
