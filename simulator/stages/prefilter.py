@@ -66,12 +66,14 @@ class ResolvedThreshold:
     name: str
     score: float
     target: ScoreTarget | None = None
+    capped: bool = False
+    """The review target landed above the removal threshold and was lowered to it."""
 
     def to_dict(self) -> dict[str, Any]:
         target = None
         if self.target is not None:
             target = self.target.model_dump(exclude_none=True)
-        return {"name": self.name, "score": self.score, "target": target}
+        return {"name": self.name, "score": self.score, "target": target, "capped": self.capped}
 
 
 def resolve_thresholds(
@@ -81,8 +83,9 @@ def resolve_thresholds(
 
     A raw score stays as given; a target is met on ``validation`` with
     :func:`~simulator.classifier.threshold_for`. Raises a
-    :class:`~simulator.errors.ModsimError` when a target cannot be met or the
-    review threshold lands above the removal threshold.
+    :class:`~simulator.errors.ModsimError` when a target cannot be met. A review
+    target that lands above the removal threshold is lowered to it (``capped``):
+    no post is then sent to review by score alone.
     """
     where = f"policy {policy!r}: " if policy else ""
     out: list[ResolvedThreshold] = []
@@ -98,11 +101,10 @@ def resolve_thresholds(
         out.append(ResolvedThreshold(name, score, value))
     auto, review = out
     if review.score > auto.score:
-        raise ModsimError(
-            f"{where}prefilter.review_above became {review.score:.4f}, above "
-            f"prefilter.auto_remove_above ({auto.score:.4f}) for this classifier; "
-            "the review threshold must be the lower one"
-        )
+        # Only targets get here (the config refuses crossed raw scores). A target must
+        # survive a model update, so rather than fail, the review band is simply empty:
+        # everything above the review threshold is removed anyway.
+        review = ResolvedThreshold(review.name, auto.score, review.target, capped=True)
     return auto, review
 
 
