@@ -179,6 +179,8 @@ class RunLog:
     expected_posts_lost: float
     legit_live_at_suspension: int
     classifier: TrainedClassifier | None = None
+    prefilter_thresholds: dict[str, dict[str, object]] = field(default_factory=dict)
+    """The prefilter's thresholds as the raw scores they became (targets resolved)."""
     meta: dict[str, object] = field(default_factory=dict)
 
 
@@ -277,10 +279,11 @@ class Simulation:
         self.prefilter: PrefilterStage | None = None
         if policy.prefilter.enabled:
             # Imported here: scikit-learn is only needed when a prefilter runs.
-            from simulator.stages.prefilter import PrefilterStage, classifier_for
+            from simulator.stages.prefilter import prefilter_stage
 
-            clf = classifier or classifier_for(policy.prefilter, scenario, self.seeds)
-            self.prefilter = PrefilterStage(policy.prefilter, clf, mode, workers=workers)
+            self.prefilter = prefilter_stage(
+                policy, scenario, self.seeds, classifier, workers=workers
+            )
         self.stream = SyntheticStream(scenario, self.seeds, with_text=self.with_text)
         self.reports = ReportStage(policy.reports, scenario.audience)
         self.queues: dict[str, ReviewQueue] = {}
@@ -533,6 +536,9 @@ class Simulation:
             else 0.0,
             legit_live_at_suspension=legit_live,
             classifier=self.prefilter.classifier if self.prefilter else None,
+            prefilter_thresholds=(
+                {t.name: t.to_dict() for t in self.prefilter.thresholds} if self.prefilter else {}
+            ),
         )
 
 

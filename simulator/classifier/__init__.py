@@ -3,6 +3,7 @@
 * :func:`build_pipeline` -- TF-IDF word + character n-grams, logistic regression, calibration.
 * :func:`train_synthetic`, :func:`train_on_file` -- a :class:`TrainedClassifier` with a
   scored validation sample.
+* :func:`validate_on_file` -- measure a model on a labelled file of one's own.
 * :func:`evaluate` -- a :class:`ClassifierReport`; :func:`threshold_for` states a threshold
   as a target precision or recall.
 * :func:`save_model`, :func:`load_model` -- skops files, loaded against an explicit allow-list.
@@ -13,7 +14,12 @@ from simulator.classifier.evaluation import ClassifierReport, evaluate, threshol
 from simulator.classifier.modelfile import load_model, save_model
 from simulator.classifier.pipeline import build_pipeline
 from simulator.classifier.scoremodel import ScoreModel
-from simulator.classifier.training import TrainedClassifier, train_on_file, train_synthetic
+from simulator.classifier.training import (
+    TrainedClassifier,
+    train_on_file,
+    train_synthetic,
+    validate_on_file,
+)
 
 __all__ = [
     "ClassifierReport",
@@ -26,4 +32,5 @@ __all__ = [
     "threshold_for",
     "train_on_file",
     "train_synthetic",
+    "validate_on_file",
 ]

@@ -218,6 +218,24 @@ def _parse_labels(
     )
 
 
+def _text_column(table: pd.DataFrame, path: Path, text_col: str, label_col: str) -> pd.Series:
+    """The text column, after checking both columns exist and every text is a string."""
+    for column in (text_col, label_col):
+        if column not in table.columns:
+            raise DataFileError(
+                f"{path}: no column {column!r}; columns found: {[str(c) for c in table.columns]}"
+            )
+    if table.empty:
+        raise DataFileError(f"{path}: no data rows (column {text_col!r} is empty)")
+    texts = table[text_col]
+    bad_text = texts.isna().to_numpy() | ~texts.map(lambda v: isinstance(v, str)).to_numpy()
+    if bad_text.any():
+        raise DataFileError(
+            f"{path}: column {text_col!r} has missing or non-text values at {_rows(bad_text)}"
+        )
+    return texts
+
+
 def train_on_file(
     path: Path,
     text_col: str,
@@ -238,19 +256,7 @@ def train_on_file(
         )
     path = Path(path)
     table = _read_table(path)
-    for column in (text_col, label_col):
-        if column not in table.columns:
-            raise DataFileError(
-                f"{path}: no column {column!r}; columns found: {[str(c) for c in table.columns]}"
-            )
-    if table.empty:
-        raise DataFileError(f"{path}: no data rows (column {text_col!r} is empty)")
-    texts = table[text_col]
-    bad_text = texts.isna().to_numpy() | ~texts.map(lambda v: isinstance(v, str)).to_numpy()
-    if bad_text.any():
-        raise DataFileError(
-            f"{path}: column {text_col!r} has missing or non-text values at {_rows(bad_text)}"
-        )
+    texts = _text_column(table, path, text_col, label_col)
     violating, labels = _parse_labels(table[label_col], path, label_col, positive_labels)
 
     min_per_side = CALIBRATION_FOLDS + 1
@@ -291,3 +297,26 @@ def train_on_file(
         "validation_share": validation_share,
     }
     return TrainedClassifier(pipeline, validation, meta)
+
+
+def validate_on_file(
+    clf: TrainedClassifier,
+    path: Path,
+    text_col: str,
+    label_col: str,
+    positive_labels: Collection[str] | None = None,
+) -> TrainedClassifier:
+    """``clf`` with its validation sample replaced by every row of a labelled file, scored.
+
+    For measuring a model on a test set of one's own (the labels are read as
+    in :func:`train_on_file`); the pipeline is unchanged.
+    """
+    path = Path(path)
+    table = _read_table(path)
+    texts = _text_column(table, path, text_col, label_col)
+    violating, labels = _parse_labels(table[label_col], path, label_col, positive_labels)
+    validation = _validation_frame(
+        clf.score(texts.tolist()), violating, labels, np.ones(len(table), dtype=bool)
+    )
+    meta = dict(clf.metadata) | {"evaluated_on": str(path), "n_validation": len(validation)}
+    return TrainedClassifier(clf.pipeline, validation, meta)

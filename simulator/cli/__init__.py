@@ -6,6 +6,7 @@ and exit code 2, never a traceback. Each command group lives in its own
 module and registers itself on the shared :data:`app`.
 """
 
+from simulator.cli import classifier as _classifier  # noqa: F401  (registers classifier ...)
 from simulator.cli import run as _run  # noqa: F401  (registers run, validate, schema)
 from simulator.cli.app import app, main
 

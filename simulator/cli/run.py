@@ -29,7 +29,7 @@ from simulator.cli.app import (
     write_atomic,
     write_text,
 )
-from simulator.config import KINDS, load_file
+from simulator.config import KINDS, PlatformPolicy, load_file
 from simulator.errors import ConfigError
 from simulator.report.markdown import render_markdown
 from simulator.results import RunResult, headline
@@ -110,6 +110,15 @@ def _fmt(value: Any, key: str = "") -> str:
     return str(value)
 
 
+def _check_prefilter(policy: Any, scenario: Any, seed: int) -> None:
+    """A bad model file or an unreachable threshold target fails before anything is written."""
+    if isinstance(policy, PlatformPolicy) and policy.prefilter.enabled:
+        # Imported here: scikit-learn is only needed when a prefilter runs.
+        from simulator.stages.prefilter import check_prefilter
+
+        check_prefilter(policy, scenario, seed)
+
+
 @app.command()
 def run(
     scenario: Annotated[
@@ -146,8 +155,8 @@ def run(
 
     def go() -> None:
         # Validate every input before touching the results folder.
-        for path in (sc, pol, *hosts):
-            load_file(path)
+        loaded = [load_file(path).model for path in (sc, pol, *hosts)]
+        _check_prefilter(loaded[1], loaded[0], seed)
         prepare_out(out, force)
         sink = ParquetSink(out / "posts.parquet") if posts != "none" else None
         ok = False

@@ -7,9 +7,9 @@ answer to host notices.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from simulator.config.base import ConfigModel
 from simulator.config.common import PerClassProbability, PositiveFloat, Probability
@@ -42,16 +42,71 @@ class ModelRef(ConfigModel):
         return self
 
 
+class ScoreTarget(ConfigModel):
+    """A prefilter threshold stated as a target on the classifier's validation sample.
+
+    It survives a model update: the raw score is recomputed for each model.
+    """
+
+    precision: Annotated[
+        Probability | None,
+        Field(description="lowest threshold whose precision reaches this (most recall)"),
+    ] = None
+    recall: Annotated[
+        Probability | None,
+        Field(description="highest threshold whose recall stays at or above this (fewest flags)"),
+    ] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ScoreTarget:
+        if (self.precision is None) == (self.recall is None):
+            raise ValueError("give exactly one of `precision` or `recall`")
+        target = self.precision if self.precision is not None else self.recall
+        if target == 0:
+            raise ValueError("a target of 0 says nothing; use a raw score of 0 instead")
+        return self
+
+    def describe(self) -> str:
+        if self.precision is not None:
+            return f"precision {self.precision:g}"
+        return f"recall {self.recall:g}"
+
+
+def _threshold_kind(value: Any) -> str:
+    return "[target]" if isinstance(value, dict | ScoreTarget) else "[score]"
+
+
+# Tagged, so that a mistyped target is reported as a target error, not as "not a number".
+# Tag names in brackets are dropped from error paths by the loader, like pydantic's own
+# union member names, so messages name the YAML key alone.
+Threshold = Annotated[
+    Annotated[Probability, Tag("[score]")] | Annotated[ScoreTarget, Tag("[target]")],
+    Discriminator(_threshold_kind),
+]
+
+
 class Prefilter(ConfigModel):
     """An AI classifier that scores every post for violent content."""
 
     enabled: bool = False
     model: ModelRef = ModelRef()
     auto_remove_above: Annotated[
-        Probability, Field(description="score at or above which a post is removed automatically")
+        Threshold,
+        Field(
+            description=(
+                "score at or above which a post is removed automatically; or a target "
+                "such as `{precision: 0.95}` resolved on the classifier's validation sample"
+            )
+        ),
     ] = 0.98
     review_above: Annotated[
-        Probability, Field(description="score at or above which a post is sent to human review")
+        Threshold,
+        Field(
+            description=(
+                "score at or above which a post is sent to human review; or a target "
+                "such as `{recall: 0.9}`"
+            )
+        ),
     ] = 0.8
     timing: Annotated[
         Literal["pre_publication", "post_publication"],
@@ -64,7 +119,12 @@ class Prefilter(ConfigModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Prefilter:
-        if self.review_above > self.auto_remove_above:
+        # targets are only resolved against a model at run start (stages.prefilter)
+        if (
+            isinstance(self.review_above, float)
+            and isinstance(self.auto_remove_above, float)
+            and self.review_above > self.auto_remove_above
+        ):
             raise ValueError(
                 f"review_above ({self.review_above}) is above auto_remove_above "
                 f"({self.auto_remove_above}); the review threshold must be the lower one"

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.engine import RunLog
+from simulator.metrics.classifier import classifier_summary
 from simulator.metrics.common import num, percentiles
 from simulator.metrics.enforcement import enforcement_summary, timeline
 from simulator.metrics.latency import (
@@ -36,6 +37,7 @@ from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
 __all__ = [
     "DEFAULT_THRESHOLDS_HOURS",
     "backlog",
+    "classifier_summary",
     "daily",
     "enforcement_summary",
     "latency",
@@ -121,6 +123,7 @@ def summarize(log: RunLog) -> dict[str, Any]:
         },
         "review": {team: team_summary(log, team) for team in log.cases},
         "enforcement": enforcement_summary(log),
+        "classifier": classifier_summary(log),
     }
 
 

@@ -48,7 +48,14 @@ def date(iso: str | None) -> str:
     return iso[:16].replace("T", " ") if iso else "never"
 
 
-_ENV.filters.update(hours=hours, share=share, number=number, date=date)
+def ratio(x: float | None, digits: int = 3) -> str:
+    """A unitless measure (AUC, score, F1) with fixed digits; 'n/a' when missing."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:.{digits}f}"
+
+
+_ENV.filters.update(hours=hours, share=share, number=number, date=date, ratio=ratio)
 
 
 def render_markdown(result: RunResult) -> str:

@@ -1,20 +1,54 @@
-"""AI prefilter: a classifier scores every post; thresholds remove or queue it."""
+"""AI prefilter: a classifier scores every post; thresholds remove or queue it.
+
+Three things happen once per run, before any post is scored:
+
+* the classifier is found: trained on the scenario's synthetic corpus, or
+  loaded from the policy's skops file (both cached, so every policy on the
+  same scenario and seed, and a second look at the same file, share one model);
+* thresholds stated as a target (``{precision: 0.95}``) become raw scores on
+  the classifier's validation sample (:func:`resolve_thresholds`);
+* in scale mode (``texts.mode: sampled``) the score model is measured: a
+  fresh sample of the scenario's own texts, drawn like the stream draws them
+  and never trained on, is scored for real, and each post's score is then a
+  draw from its class's measured distribution. Measuring on stream-like texts
+  (rather than on the validation sample, which over-weights held-out
+  templates and, for a user's model, is the user's data) is what makes the
+  two modes agree.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from simulator.classifier import ScoreModel, TrainedClassifier, load_model, train_synthetic
+from simulator.classifier import (
+    ScoreModel,
+    TrainedClassifier,
+    load_model,
+    threshold_for,
+    train_synthetic,
+)
 from simulator.classifier.parallel import ParallelScorer
-from simulator.config.policy import Prefilter
+from simulator.config.policy import PlatformPolicy, Prefilter, ScoreTarget
 from simulator.config.scenario import Scenario
+from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
 from simulator.stream.synthetic import Posts
+from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING
+
+SCORE_SAMPLE_PER_CLASS = 2000
+"""Texts per class scored for real to measure the scale-mode score model.
+
+With 2,000 a class, the Kolmogorov-Smirnov distance between the measured and
+the true score distribution is below about 0.03 (95%), far below what a
+run's stage outcomes can resolve."""
 
 
 @dataclass(frozen=True)
@@ -26,16 +60,72 @@ class PrefilterOutcome:
     flagged_at: np.ndarray
 
 
+@dataclass(frozen=True)
+class ResolvedThreshold:
+    """A policy threshold as the raw score it became for this classifier."""
+
+    name: str
+    score: float
+    target: ScoreTarget | None = None
+    capped: bool = False
+    """The review target landed above the removal threshold and was lowered to it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        target = None
+        if self.target is not None:
+            target = self.target.model_dump(exclude_none=True)
+        return {"name": self.name, "score": self.score, "target": target, "capped": self.capped}
+
+
+def resolve_thresholds(
+    cfg: Prefilter, validation: pd.DataFrame, policy: str = ""
+) -> tuple[ResolvedThreshold, ResolvedThreshold]:
+    """``(auto_remove_above, review_above)`` as raw scores for a classifier's validation sample.
+
+    A raw score stays as given; a target is met on ``validation`` with
+    :func:`~simulator.classifier.threshold_for`. Raises a
+    :class:`~simulator.errors.ModsimError` when a target cannot be met. A review
+    target that lands above the removal threshold is lowered to it (``capped``):
+    no post is then sent to review by score alone.
+    """
+    where = f"policy {policy!r}: " if policy else ""
+    out: list[ResolvedThreshold] = []
+    for name in ("auto_remove_above", "review_above"):
+        value = getattr(cfg, name)
+        if not isinstance(value, ScoreTarget):
+            out.append(ResolvedThreshold(name, float(value)))
+            continue
+        try:
+            score = threshold_for(validation, precision=value.precision, recall=value.recall)
+        except ValueError as exc:
+            raise ModsimError(f"{where}prefilter.{name}: {exc}") from None
+        out.append(ResolvedThreshold(name, score, value))
+    auto, review = out
+    if review.score > auto.score:
+        # Only targets get here (the config refuses crossed raw scores). A target must
+        # survive a model update, so rather than fail, the review band is simply empty:
+        # everything above the review threshold is removed anyway.
+        review = ResolvedThreshold(review.name, auto.score, review.target, capped=True)
+    return auto, review
+
+
 class PrefilterStage:
     """Scores posts with a classifier (text mode) or its score model (scale mode)."""
 
     def __init__(
-        self, cfg: Prefilter, classifier: TrainedClassifier, mode: str, workers: int = 1
+        self,
+        cfg: Prefilter,
+        classifier: TrainedClassifier,
+        mode: str,
+        score_model: ScoreModel | None = None,
+        policy: str = "",
+        workers: int = 1,
     ) -> None:
         self._cfg = cfg
         self._classifier = classifier
         self._mode = mode
-        self._score_model = ScoreModel.from_validation(classifier.validation)
+        self._score_model = score_model or ScoreModel.from_validation(classifier.validation)
+        self._auto, self._review = resolve_thresholds(cfg, classifier.validation, policy)
         self._scorer: ParallelScorer | None = None
         if mode == "text" and workers > 1:
             self._scorer = ParallelScorer(classifier, workers)
@@ -48,6 +138,11 @@ class PrefilterStage:
     @property
     def classifier(self) -> TrainedClassifier:
         return self._classifier
+
+    @property
+    def thresholds(self) -> tuple[ResolvedThreshold, ResolvedThreshold]:
+        """``(auto_remove_above, review_above)`` as raw scores."""
+        return self._auto, self._review
 
     def scores(self, posts: Posts) -> np.ndarray:
         if self._mode == "text":
@@ -65,9 +160,38 @@ class PrefilterStage:
         score = self.scores(posts) if n else np.empty(0)
         delay = 0.0 if self._cfg.timing == "pre_publication" else self._cfg.delay_minutes / 60.0
         when = posts.created_at + delay
-        auto = np.where(score >= self._cfg.auto_remove_above, when, np.inf)
-        flag = np.where((score >= self._cfg.review_above) & ~np.isfinite(auto), when, np.inf)
+        auto = np.where(score >= self._auto.score, when, np.inf)
+        flag = np.where((score >= self._review.score) & ~np.isfinite(auto), when, np.inf)
         return PrefilterOutcome(score, auto, flag)
+
+
+def prefilter_stage(
+    policy: PlatformPolicy,
+    scenario: Scenario,
+    seeds: SeedTree,
+    classifier: TrainedClassifier | None = None,
+    workers: int = 1,
+) -> PrefilterStage:
+    """The policy's prefilter for this scenario and seed, ready to score posts."""
+    cfg = policy.prefilter
+    clf = classifier or classifier_for(cfg, scenario, seeds)
+    mode = scenario.content.texts.mode
+    model = score_model_for(clf, scenario, seeds) if mode == "sampled" else None
+    return PrefilterStage(cfg, clf, mode, score_model=model, policy=policy.name, workers=workers)
+
+
+def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> None:
+    """Fail early (model file, threshold targets) before a caller writes anything.
+
+    Builds what the run will build; the caches make the run reuse it.
+    """
+    if not policy.prefilter.enabled:
+        return
+    clf = classifier_for(policy.prefilter, scenario, SeedTree(seed))
+    resolve_thresholds(policy.prefilter, clf.validation, policy.name)
+
+
+# Finding the classifier ------------------------------------------------------------
 
 
 @lru_cache(maxsize=8)
@@ -78,13 +202,31 @@ def _synthetic(
     return train_synthetic(rng, n_per_class=n, languages=dict(languages), evasion_rate=evasion)
 
 
+@lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int, size: int) -> TrainedClassifier:
+    # keyed on the file's identity and stamp, so an edited file is read again
+    clf = load_model(Path(path))
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    meta = dict(clf.metadata) | {"model_file": path, "model_sha256": digest}
+    return TrainedClassifier(clf.pipeline, clf.validation, meta)
+
+
+def load_model_cached(path: Path) -> TrainedClassifier:
+    """:func:`~simulator.classifier.load_model`, once per file version; adds the file's sha256."""
+    resolved = Path(path).resolve()
+    if not resolved.is_file():
+        return load_model(resolved)  # raises the library's clear "not found" error
+    stat = resolved.stat()
+    return _load(str(resolved), stat.st_mtime_ns, stat.st_size)
+
+
 def classifier_for(cfg: Prefilter, scenario: Scenario, seeds: SeedTree) -> TrainedClassifier:
     """The policy's classifier: loaded from its skops file, or trained on the
     scenario's synthetic corpus (cached per seed and corpus settings, so every
     policy on the same scenario and seed shares one model)."""
     if cfg.model.source == "file":
         assert cfg.model.path is not None
-        return load_model(Path(cfg.model.path))
+        return load_model_cached(Path(cfg.model.path))
     texts = scenario.content.texts
     return _synthetic(
         seeds.seed,
@@ -92,3 +234,47 @@ def classifier_for(cfg: Prefilter, scenario: Scenario, seeds: SeedTree) -> Train
         texts.evasion_rate,
         cfg.model.train_per_class,
     )
+
+
+# Scale mode ------------------------------------------------------------------------
+
+_SCORE_MODELS: OrderedDict[tuple[Any, ...], tuple[TrainedClassifier, ScoreModel]] = OrderedDict()
+_SCORE_MODELS_KEPT = 8
+
+
+def score_model_for(clf: TrainedClassifier, scenario: Scenario, seeds: SeedTree) -> ScoreModel:
+    """The classifier's per-class score distributions on texts like the scenario's stream.
+
+    The sample comes from the run's own seed tree (key ``score_model``), so it
+    shifts no other draw, and is the same for every policy sharing the model.
+    """
+    texts = scenario.content.texts
+    key = (
+        id(clf),
+        seeds.seed,
+        tuple(sorted(texts.languages.items())),
+        texts.evasion_rate,
+        SCORE_SAMPLE_PER_CLASS,
+    )
+    hit = _SCORE_MODELS.get(key)
+    # the entry holds the classifier itself, so its id cannot be reused while cached
+    if hit is not None and hit[0] is clf:
+        _SCORE_MODELS.move_to_end(key)
+        return hit[1]
+    from simulator.stream.texts import TextGenerator
+
+    generator = TextGenerator(texts.languages, evasion_rate=texts.evasion_rate)
+    classes = np.repeat(np.arange(N_CLASSES, dtype=np.int8), SCORE_SAMPLE_PER_CLASS)
+    sample = generator.generate(classes, seeds.rng("score_model"), split="all")
+    measured = pd.DataFrame(
+        {
+            "score": clf.score(sample),
+            "violating": VIOLATING[classes],
+            "label": np.array(CLASSES, dtype=object)[classes],
+        }
+    )
+    model = ScoreModel.from_validation(measured)
+    _SCORE_MODELS[key] = (clf, model)
+    while len(_SCORE_MODELS) > _SCORE_MODELS_KEPT:
+        _SCORE_MODELS.popitem(last=False)
+    return model
