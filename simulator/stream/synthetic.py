@@ -27,6 +27,8 @@ class Posts:
     ``created_at`` is in hours since the scenario start. Views accrue as
     ``reach * (1 - exp(-decay * age))``; ``score_u`` is a uniform draw that
     scale mode turns into a classifier score (the post's rank within its class).
+    ``labelled`` is False where the class is an estimate rather than ground
+    truth (a replayed log with partial labels); ``None`` means all are truth.
     """
 
     post_id: np.ndarray
@@ -36,6 +38,7 @@ class Posts:
     decay: np.ndarray
     score_u: np.ndarray
     text: list[str] | None = None
+    labelled: np.ndarray | None = None
     violating: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -56,6 +59,7 @@ class Posts:
             self.decay[idx],
             self.score_u[idx],
             text,
+            self.labelled[idx] if self.labelled is not None else None,
         )
 
     @staticmethod
@@ -65,6 +69,9 @@ class Posts:
         texts = None
         if all(b.text is not None for b in batches):
             texts = [t for b in batches for t in (b.text or [])]
+        labelled = None
+        if any(b.labelled is not None for b in batches):
+            labelled = np.concatenate([b.labelled_mask() for b in batches])
         return Posts(
             np.concatenate([b.post_id for b in batches]),
             np.concatenate([b.created_at for b in batches]),
@@ -73,7 +80,14 @@ class Posts:
             np.concatenate([b.decay for b in batches]),
             np.concatenate([b.score_u for b in batches]),
             texts,
+            labelled,
         )
+
+    def labelled_mask(self) -> np.ndarray:
+        """Where the class is ground truth (all True unless a replay estimated some)."""
+        if self.labelled is None:
+            return np.ones(len(self), dtype=bool)
+        return self.labelled
 
 
 def empty_posts() -> Posts:
