@@ -488,9 +488,7 @@ class Simulation:
         cls = cols.cls[mask]
         violating = VIOLATING[cls]
         self._created_by_class += np.bincount(cls, minlength=N_CLASSES)
-        self._labelled_by_class += np.bincount(
-            cls[cols.labelled[mask]], minlength=N_CLASSES
-        )
+        self._labelled_by_class += np.bincount(cls[cols.labelled[mask]], minlength=N_CLASSES)
         self._created_by_hour += np.bincount(bins, minlength=hours)
         self._violating_by_hour += np.bincount(bins[violating], minlength=hours)
         removed = cols.removed_at <= end

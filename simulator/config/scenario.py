@@ -157,8 +157,12 @@ class Scenario(ConfigModel):
     timezone: Annotated[str, Field(description="IANA time zone, e.g. America/Los_Angeles")] = "UTC"
     days: Annotated[int, Field(gt=0, le=3650)]
     stream: Annotated[
-        Stream, Field(description="where posts come from: the generator or a post log")
-    ] = Stream()
+        Stream,
+        Field(
+            default_factory=Stream,
+            description="where posts come from: the generator or a post log",
+        ),
+    ]
     population: Annotated[
         Population | None, Field(description="who posts (required for a synthetic stream)")
     ] = None
@@ -195,7 +199,9 @@ class Scenario(ConfigModel):
                     "file (stream.hourly_profile sets the jurors' daily rhythm)"
                 )
             if self.surges:
-                raise ValueError("surges shape a synthetic stream; remove them when replaying a file")
+                raise ValueError(
+                    "surges shape a synthetic stream; remove them when replaying a file"
+                )
         return self
 
     @model_validator(mode="after")

@@ -32,7 +32,9 @@ class LogColumns(ConfigModel):
     text: Annotated[str, Field(description="the post's text (required)")]
     label: Annotated[
         str | None,
-        Field(description="ground truth: a class name or a value mapped by `labels`; blank = unknown"),
+        Field(
+            description="ground truth: a class name or a value mapped by `labels`; blank = unknown"
+        ),
     ] = None
     views: Annotated[
         str | None, Field(description="observed lifetime views (the post's total reach)")
@@ -55,7 +57,8 @@ class Stream(ConfigModel):
         Field(description="synthetic: generated from population and content; file: a post log"),
     ] = "synthetic"
     path: Annotated[
-        str | None, Field(description="the post log (.csv, .tsv or .parquet), relative to this file")
+        str | None,
+        Field(description="the post log (.csv, .tsv or .parquet), relative to this file"),
     ] = None
     format: Annotated[
         Literal["auto", "csv", "tsv", "parquet"], Field(description="auto: from the file suffix")
@@ -85,7 +88,9 @@ class Stream(ConfigModel):
         dict[str, str],
         Field(
             default_factory=dict,
-            description="maps label values in the file to class names; class names map to themselves",
+            description=(
+                "maps label values in the file to class names; class names map to themselves"
+            ),
         ),
     ]
     views_per_follower: Annotated[
@@ -133,7 +138,9 @@ class Stream(ConfigModel):
     def _class_names(cls, mapping: dict[str, str]) -> dict[str, str]:
         bad = sorted({v for v in mapping.values() if v not in CLASSES})
         if bad:
-            raise ValueError(f"labels map to unknown classes {bad}; expected one of {list(CLASSES)}")
+            raise ValueError(
+                f"labels map to unknown classes {bad}; expected one of {list(CLASSES)}"
+            )
         return mapping
 
     @model_validator(mode="after")

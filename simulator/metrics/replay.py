@@ -36,14 +36,14 @@ def _figures(log: RunLog, violating: pd.DataFrame, wrong: pd.DataFrame, n_legit:
             }
         )
     return {
-        "violating": int(len(violating)),
+        "violating": len(violating),
         "removed": int(np.isfinite(lat).sum()),
         "never_removed": int((~np.isfinite(lat)).sum()),
         "latency_hours": percentiles(lat),
         "within": within,
         "views_before_removal": num(float(violating["views"].sum())),
         "legitimate": n_legit,
-        "wrongly_removed": int(len(wrong)),
+        "wrongly_removed": len(wrong),
         "wrongly_removed_per_million": num(1e6 * len(wrong) / n_legit) if n_legit else None,
     }
 

@@ -38,6 +38,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
@@ -63,7 +64,7 @@ UNKNOWN = -1
 
 _MAX_ROWS_SHOWN = 5
 _MIN_LABELLED_PER_SIDE = 10
-_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 
 
 class PostStream(Protocol):
@@ -165,7 +166,9 @@ class _LogReader:
         try:
             if self.format == "parquet":
                 return list(pq.ParquetFile(self.path).schema_arrow.names)
-            read, parse, _ = self._csv_options()
+            # Reading the header parses the first block: skip bad rows here, the
+            # chunked read reports them with their numbers.
+            read, parse, _ = self._csv_options(lambda row: "skip")
             with pacsv.open_csv(self.path, read_options=read, parse_options=parse) as reader:
                 return list(reader.schema.names)
         except (pa.ArrowInvalid, OSError, UnicodeDecodeError, LookupError) as exc:
@@ -224,7 +227,9 @@ class _LogReader:
                     }
                     yield _Chunk(cols, rows)
         except (pa.ArrowInvalid, OSError, UnicodeDecodeError, LookupError) as exc:
-            raise DataFileError(f"{self.path}: cannot read as {self.format.upper()}: {exc}") from None
+            raise DataFileError(
+                f"{self.path}: cannot read as {self.format.upper()}: {exc}"
+            ) from None
         if malformed and self.cfg.on_bad_rows == "error":
             raise DataFileError(
                 f"{self.path}: {_rows_text(np.asarray(malformed))}: wrong number of fields; "
@@ -442,6 +447,15 @@ class _Imputer:
         return np.where(violating, v_cls, l_cls).astype(np.int8)
 
 
+@lru_cache(maxsize=4)
+def _corpus_classifier(seed: int, languages: tuple[tuple[str, float], ...]) -> TrainedClassifier:
+    """Trained once per seed and language mix: every policy replaying a log sees one model."""
+    from simulator.classifier import train_synthetic
+
+    rng = SeedTree(seed).rng("replay-classifier")
+    return train_synthetic(rng, n_per_class=2000, languages=dict(languages))
+
+
 class ReplayStream:
     """A scenario's posts, replayed day by day from its post log (see the module doc)."""
 
@@ -456,6 +470,10 @@ class ReplayStream:
         self._parser = _Parser(scenario, self._reader.path)
         self._scan()
         self._imputer = self._make_imputer() if self._unlabelled else None
+        self._chunks: Iterator[_Chunk] = iter(())
+        self._pending: dict[int, list[_Rows]] = {}
+        self._read_upto = 0
+        self._served = -1
         self._rewind()
 
     # What the engine asks -------------------------------------------------------------
@@ -571,7 +589,7 @@ class ReplayStream:
 
     # Estimating unlabelled classes ------------------------------------------------------
     def _make_imputer(self) -> _Imputer:
-        from simulator.classifier import build_pipeline, train_synthetic
+        from simulator.classifier import build_pipeline
         from simulator.classifier.training import TrainedClassifier
 
         sc = self._scenario
@@ -585,16 +603,16 @@ class ReplayStream:
             pipeline = build_pipeline(int(rng.integers(0, 2**31 - 1)))
             pipeline.fit(texts, y)
             clf = TrainedClassifier(pipeline, pd.DataFrame())
-            source, train_prev = f"labelled posts in the log ({n_v} violating, {n_l} not)", n_v / (
-                n_v + n_l
+            source, train_prev = (
+                f"labelled posts in the log ({n_v} violating, {n_l} not)",
+                n_v / (n_v + n_l),
             )
         else:
             texts_cfg = sc.content.texts
-            clf = train_synthetic(
-                rng, n_per_class=2000, languages=texts_cfg.languages, evasion_rate=0.0
-            )
-            source, train_prev = "the synthetic corpus (too few labelled posts)", float(
-                VIOLATING.mean()
+            clf = _corpus_classifier(self._seeds.seed, tuple(sorted(texts_cfg.languages.items())))
+            source, train_prev = (
+                "the synthetic corpus (too few labelled posts)",
+                float(VIOLATING.mean()),
             )
         shares = (
             np.asarray(sc.content.class_shares.as_list())
@@ -622,7 +640,7 @@ class ReplayStream:
     # Replay ---------------------------------------------------------------------------
     def _rewind(self) -> None:
         self._chunks = self._reader.chunks()
-        self._pending: dict[int, list[_Rows]] = {}
+        self._pending = {}
         self._read_upto = 0
         self._served = -1
 
@@ -652,7 +670,9 @@ class ReplayStream:
             )
         reach_cfg = self._scenario.reach
         median = np.asarray(reach_cfg.median_views.as_list())[cls]
-        drawn = median * np.exp(reach_cfg.sigma * self._seeds.rng("replay-reach", day).standard_normal(n))
+        drawn = median * np.exp(
+            reach_cfg.sigma * self._seeds.rng("replay-reach", day).standard_normal(n)
+        )
         per_follower = self._scenario.stream.views_per_follower
         if per_follower is not None:
             drawn = np.where(np.isfinite(rows.followers), rows.followers * per_follower, drawn)
@@ -670,4 +690,3 @@ class ReplayStream:
             texts if self._with_text else None,
             labelled,
         )
-

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.config.scenario import Scenario
+from simulator.config.scenario import Population, Scenario
 from simulator.seeding import SeedTree
 from simulator.taxonomy import N_CLASSES, VIOLATING
 
@@ -152,8 +152,14 @@ class SyntheticStream:
         return Posts(ids, created, cls, reach, decay, score_u, text)
 
 
+def _population(scenario: Scenario) -> Population:
+    if scenario.population is None:  # the Scenario validator requires it for this stream
+        raise ValueError("a synthetic stream needs the scenario's population")
+    return scenario.population
+
+
 def _interp_users(scenario: Scenario, t_hours: np.ndarray) -> np.ndarray:
-    points = scenario.population.daily_active_users
+    points = _population(scenario).daily_active_users
     xs = np.array([scenario.hour_of(p.date) for p in points])
     ys = np.array([p.users for p in points])
     return np.interp(t_hours, xs, ys)
@@ -174,11 +180,12 @@ def hourly_rates(scenario: Scenario) -> np.ndarray:
     """Expected number of posts in each hour of the scenario."""
     hours = np.arange(int(scenario.hours), dtype=np.float64)
     users = _interp_users(scenario, hours + 0.5)
-    profile = np.asarray(scenario.population.hourly_profile, dtype=np.float64)
+    population = _population(scenario)
+    profile = np.asarray(population.hourly_profile, dtype=np.float64)
     profile = profile / profile.mean()
     start_hour = scenario.start.hour + scenario.start.minute / 60.0
     hod = ((hours + start_hour) % 24).astype(int)
-    rate = users * scenario.population.posts_per_user_per_day / 24.0 * profile[hod]
+    rate = users * population.posts_per_user_per_day / 24.0 * profile[hod]
     multiplier = np.ones_like(rate)
     for surge, (_, cover) in zip(scenario.surges, _surge_overlap(scenario, hours), strict=True):
         multiplier *= 1.0 + (surge.volume_multiplier - 1.0) * cover
