@@ -35,7 +35,8 @@ from simulator.seeding import SeedTree
 from simulator.stages.jury import jury_team
 from simulator.stages.reports import ReportStage
 from simulator.stages.staff import staff_team
-from simulator.stream.synthetic import Posts, SyntheticStream, views_at
+from simulator.stream.replay import open_stream
+from simulator.stream.synthetic import Posts, views_at
 from simulator.taxonomy import CHANNEL_INDEX, CLASSES, N_CLASSES, REMOVAL_CHANNELS, VIOLATING
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class _Columns:
     removed_at: np.ndarray
     removed_by: np.ndarray
     case_open: np.ndarray
+    labelled: np.ndarray
     text: list[str] | None
 
     NUMERIC = (
@@ -82,6 +84,7 @@ class _Columns:
         "removed_at",
         "removed_by",
         "case_open",
+        "labelled",
     )
 
     def __len__(self) -> int:
@@ -110,6 +113,7 @@ class _Columns:
             f,
             np.empty(0, dtype=np.int8),
             np.empty(0, dtype=bool),
+            np.empty(0, dtype=bool),
             [] if with_text else None,
         )
 
@@ -121,7 +125,7 @@ class _Columns:
             text = [t for p in parts for t in (p.text or [])]
         return _Columns(**cols, text=text)
 
-    def frame(self, end: float, with_text: bool) -> pd.DataFrame:
+    def frame(self, end: float, with_text: bool, with_labels: bool = False) -> pd.DataFrame:
         """Rows for the per-post table; times in hours since the start."""
         removed = np.where(self.removed_at <= end, self.removed_at, np.inf)
         horizon = np.minimum(removed, end)
@@ -142,6 +146,9 @@ class _Columns:
             ),
             "views": views_at(self.reach, self.decay, horizon - self.created_at),
         }
+        if with_labels:
+            # A replay with partial ground truth: False where the class is estimated.
+            data["labelled"] = self.labelled
         if with_text and self.text is not None:
             data["text"] = self.text
         return pd.DataFrame(data)
@@ -182,6 +189,8 @@ class RunLog:
     prefilter_thresholds: dict[str, dict[str, object]] = field(default_factory=dict)
     """The prefilter's thresholds as the raw scores they became (targets resolved)."""
     meta: dict[str, object] = field(default_factory=dict)
+    labelled_by_class: np.ndarray | None = None
+    """Posts created per class whose class is ground truth (``None``: all of them)."""
 
 
 class _PlatformState:
@@ -284,7 +293,9 @@ class Simulation:
             self.prefilter = prefilter_stage(
                 policy, scenario, self.seeds, classifier, workers=workers
             )
-        self.stream = SyntheticStream(scenario, self.seeds, with_text=self.with_text)
+        self.stream = open_stream(scenario, self.seeds, with_text=self.with_text)
+        # Only a replayed log with unlabelled posts marks which classes are estimates.
+        self.partial_labels = bool(getattr(self.stream, "partial_labels", False))
         self.reports = ReportStage(policy.reports, scenario.audience)
         self.queues: dict[str, ReviewQueue] = {}
         if policy.jury.pool_size > 0:
@@ -299,6 +310,7 @@ class Simulation:
         hours = int(scenario.hours)
         self._state = _PlatformState(hours)
         self._created_by_class = np.zeros(N_CLASSES, dtype=np.int64)
+        self._labelled_by_class = np.zeros(N_CLASSES, dtype=np.int64)
         self._created_by_hour = np.zeros(hours)
         self._violating_by_hour = np.zeros(hours)
         self._wrong: list[pd.DataFrame] = []
@@ -362,7 +374,11 @@ class Simulation:
         self._emit(final, ~VIOLATING[final.cls], end, sink)
         viol = final.take(VIOLATING[final.cls] & (final.created_at < end))
         self._emit(viol, np.ones(len(viol), dtype=bool), end, sink)
-        return self._log(viol.frame(end, with_text=self.with_text), end, suspended_by)
+        return self._log(
+            viol.frame(end, with_text=self.with_text, with_labels=self.partial_labels),
+            end,
+            suspended_by,
+        )
 
     # Per-post stages (vectorised) -----------------------------------------------
     def _stage_posts(self, posts: Posts, day: int) -> _Columns:
@@ -399,6 +415,7 @@ class Simulation:
             removed_at=auto.copy(),
             removed_by=np.where(np.isfinite(auto), CHANNEL_INDEX["prefilter"], 0).astype(np.int8),
             case_open=np.isfinite(case_at),
+            labelled=posts.labelled_mask(),
             text=posts.text,
         )
 
@@ -482,12 +499,15 @@ class Simulation:
         cls = cols.cls[mask]
         violating = VIOLATING[cls]
         self._created_by_class += np.bincount(cls, minlength=N_CLASSES)
+        self._labelled_by_class += np.bincount(cls[cols.labelled[mask]], minlength=N_CLASSES)
         self._created_by_hour += np.bincount(bins, minlength=hours)
         self._violating_by_hour += np.bincount(bins[violating], minlength=hours)
         removed = cols.removed_at <= end
         wrong = mask & removed & ~VIOLATING[cols.cls]
         if wrong.any():
-            self._wrong.append(cols.take(wrong).frame(end, with_text=self.with_text))
+            self._wrong.append(
+                cols.take(wrong).frame(end, self.with_text, with_labels=self.partial_labels)
+            )
         if sink is None:
             return
         if self.table == "touched":
@@ -495,7 +515,7 @@ class Simulation:
                 VIOLATING[cols.cls] | np.isfinite(cols.case_at) | removed | (cols.reported_at < end)
             )
         if mask.any():
-            sink(cols.take(mask).frame(end, with_text=self.with_text))
+            sink(cols.take(mask).frame(end, self.with_text, with_labels=self.partial_labels))
 
     def _log(self, violating: pd.DataFrame, end: float, suspended_by: str | None) -> RunLog:
         suspended = suspended_by is not None
@@ -503,7 +523,7 @@ class Simulation:
         wrong = (
             pd.concat(self._wrong, ignore_index=True)
             if self._wrong
-            else _empty_frame(self.with_text)
+            else _empty_frame(self.with_text, self.partial_labels)
         )
         if suspended:
             legit_created = int(self._created_by_class[~VIOLATING].sum())
@@ -521,7 +541,7 @@ class Simulation:
             created_by_class=self._created_by_class,
             created_by_hour=self._created_by_hour,
             violating_by_hour=self._violating_by_hour,
-            cases={t: CaseLog.concat(logs).to_frame() for t, logs in self._case_logs.items()},
+            cases={t: _cases_until(logs, end) for t, logs in self._case_logs.items()},
             capacity_hours={
                 t: float(q.spec.servers[: math.ceil(end)].sum()) for t, q in self.queues.items()
             },
@@ -539,8 +559,18 @@ class Simulation:
             prefilter_thresholds=(
                 {t.name: t.to_dict() for t in self.prefilter.thresholds} if self.prefilter else {}
             ),
+            meta=dict(getattr(self.stream, "meta", {})),
+            labelled_by_class=self._labelled_by_class.copy(),
         )
 
 
-def _empty_frame(with_text: bool) -> pd.DataFrame:
-    return _Columns.empty(with_text).frame(0.0, with_text)
+def _cases_until(logs: list[CaseLog], end: float) -> pd.DataFrame:
+    """Cases that opened before the run ended. A day is staged before its
+    suspension is known, and reports may fall after the horizon: such cases
+    never reached anyone and must not count as pending."""
+    frame = CaseLog.concat(logs).to_frame()
+    return frame[frame["arrived"] < end].reset_index(drop=True)
+
+
+def _empty_frame(with_text: bool, with_labels: bool = False) -> pd.DataFrame:
+    return _Columns.empty(with_text).frame(0.0, with_text, with_labels)

@@ -260,6 +260,8 @@ def load_file(path: str | Path, expect: str | None = None) -> Loaded[BaseModel]:
     model = load_text(text, name, expect)
     if isinstance(model, PlatformPolicy):
         model = _resolve_model_path(model, p)
+    if isinstance(model, Scenario):
+        model = _resolve_stream_path(model, p)
     return Loaded(model=model, path=p, sha256=hashlib.sha256(raw).hexdigest())
 
 
@@ -271,6 +273,15 @@ def _resolve_model_path(policy: PlatformPolicy, file: Path) -> PlatformPolicy:
     new_ref = ref.model_copy(update={"path": resolved})
     new_pre = policy.prefilter.model_copy(update={"model": new_ref})
     return policy.model_copy(update={"prefilter": new_pre})
+
+
+def _resolve_stream_path(scenario: Scenario, file: Path) -> Scenario:
+    """A replayed log's path is relative to the scenario file, like a model path."""
+    stream = scenario.stream
+    if stream.path is None or Path(stream.path).is_absolute():
+        return scenario
+    resolved = str((file.parent / stream.path).resolve())
+    return scenario.model_copy(update={"stream": stream.model_copy(update={"path": resolved})})
 
 
 def load_scenario(path: str | Path) -> Loaded[Scenario]:

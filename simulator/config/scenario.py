@@ -16,6 +16,7 @@ from simulator.config.common import (
     Probability,
     hourly_profile_validator,
 )
+from simulator.config.stream import Stream
 
 _FLAT_DAY = [1.0] * 24
 
@@ -100,15 +101,20 @@ class Content(ConfigModel):
     """What is posted: the class mix."""
 
     class_shares: Annotated[
-        PerClassNonNegative,
-        Field(description="share of posts in each class; normalised to sum to 1"),
-    ]
+        PerClassNonNegative | None,
+        Field(
+            description=(
+                "share of posts in each class; normalised to sum to 1 (required for a "
+                "synthetic stream)"
+            )
+        ),
+    ] = None
     texts: Texts = Texts(mode="text", languages={"en": 1.0}, evasion_rate=0.0)
 
     @field_validator("class_shares")
     @classmethod
-    def _positive_total(cls, shares: PerClassNonNegative) -> PerClassNonNegative:
-        if sum(shares.as_list()) <= 0:
+    def _positive_total(cls, shares: PerClassNonNegative | None) -> PerClassNonNegative | None:
+        if shares is not None and sum(shares.as_list()) <= 0:
             raise ValueError("class shares must have a positive total")
         return shares
 
@@ -150,8 +156,17 @@ class Scenario(ConfigModel):
     start: Annotated[dt.datetime, Field(description="local time the simulation starts")]
     timezone: Annotated[str, Field(description="IANA time zone, e.g. America/Los_Angeles")] = "UTC"
     days: Annotated[int, Field(gt=0, le=3650)]
-    population: Population
-    content: Content
+    stream: Annotated[
+        Stream,
+        Field(
+            default_factory=Stream,
+            description="where posts come from: the generator or a post log",
+        ),
+    ]
+    population: Annotated[
+        Population | None, Field(description="who posts (required for a synthetic stream)")
+    ] = None
+    content: Content = Content()
     reach: Reach
     audience: Audience
     surges: Annotated[list[Surge], Field(default_factory=list)]
@@ -164,6 +179,30 @@ class Scenario(ConfigModel):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {name!r} (expected an IANA name)") from exc
         return name
+
+    @model_validator(mode="after")
+    def _stream_inputs(self) -> Scenario:
+        # A synthetic stream needs the population and class mix; a replayed log
+        # brings its own posts, so generator settings there would be ignored
+        # silently -- refuse them instead.
+        if not self.stream.is_file:
+            if self.population is None:
+                raise ValueError("population is required for a synthetic stream")
+            if self.content.class_shares is None:
+                raise ValueError(
+                    "content is missing class_shares, which a synthetic stream requires"
+                )
+        else:
+            if self.population is not None:
+                raise ValueError(
+                    "population describes a synthetic stream; remove it when replaying a "
+                    "file (stream.hourly_profile sets the jurors' daily rhythm)"
+                )
+            if self.surges:
+                raise ValueError(
+                    "surges shape a synthetic stream; remove them when replaying a file"
+                )
+        return self
 
     @model_validator(mode="after")
     def _surges_inside(self) -> Scenario:
@@ -183,9 +222,17 @@ class Scenario(ConfigModel):
         return 24.0 * self.days
 
     def class_shares(self) -> list[float]:
+        if self.content.class_shares is None:
+            raise ValueError("this scenario gives no class_shares")
         raw = self.content.class_shares.as_list()
         total = sum(raw)
         return [v / total for v in raw]
+
+    def daily_rhythm(self) -> list[float]:
+        """Relative activity for each local hour: the population's, or the replay's."""
+        if self.population is not None:
+            return list(self.population.hourly_profile)
+        return list(self.stream.hourly_profile)
 
     def hour_of(self, when: dt.datetime | dt.date) -> float:
         """Simulation hour (since start) of a local date or datetime."""

@@ -31,6 +31,7 @@ from simulator.metrics.latency import (
     thresholds,
     within_thresholds,
 )
+from simulator.metrics.replay import replay_summary
 from simulator.metrics.review import backlog, team_summary
 from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
 
@@ -69,7 +70,7 @@ def summarize(log: RunLog) -> dict[str, Any]:
     )
     n_legit = sum(legit_total.values())
     within = within_thresholds(log)
-    return {
+    out: dict[str, Any] = {
         "run": {
             "scenario": sc.name,
             "policy": log.policy.name,
@@ -125,6 +126,10 @@ def summarize(log: RunLog) -> dict[str, Any]:
         "enforcement": enforcement_summary(log),
         "classifier": classifier_summary(log),
     }
+    replay = replay_summary(log)
+    if replay is not None:  # a replayed post log: what was read, measured and estimated
+        out["replay"] = replay
+    return out
 
 
 def daily(log: RunLog) -> pd.DataFrame:

@@ -20,7 +20,7 @@ def jury_team(cfg: Jury, scenario: Scenario) -> TeamSpec:
     """Jurors on duty each hour follow the platform's daily rhythm: volunteers
     review when users are online."""
     hours = int(scenario.hours)
-    profile = np.asarray(scenario.population.hourly_profile, dtype=np.float64)
+    profile = np.asarray(scenario.daily_rhythm(), dtype=np.float64)
     profile = profile / profile.mean()
     on_duty = cfg.pool_size * cfg.active_share * profile[hour_of_day(scenario, hours)]
     return TeamSpec(

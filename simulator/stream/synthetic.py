@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.config.scenario import Scenario
+from simulator.config.scenario import Population, Scenario
 from simulator.seeding import SeedTree
 from simulator.taxonomy import N_CLASSES, VIOLATING
 
@@ -27,6 +27,8 @@ class Posts:
     ``created_at`` is in hours since the scenario start. Views accrue as
     ``reach * (1 - exp(-decay * age))``; ``score_u`` is a uniform draw that
     scale mode turns into a classifier score (the post's rank within its class).
+    ``labelled`` is False where the class is an estimate rather than ground
+    truth (a replayed log with partial labels); ``None`` means all are truth.
     """
 
     post_id: np.ndarray
@@ -36,6 +38,7 @@ class Posts:
     decay: np.ndarray
     score_u: np.ndarray
     text: list[str] | None = None
+    labelled: np.ndarray | None = None
     violating: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -56,6 +59,7 @@ class Posts:
             self.decay[idx],
             self.score_u[idx],
             text,
+            self.labelled[idx] if self.labelled is not None else None,
         )
 
     @staticmethod
@@ -65,6 +69,9 @@ class Posts:
         texts = None
         if all(b.text is not None for b in batches):
             texts = [t for b in batches for t in (b.text or [])]
+        labelled = None
+        if any(b.labelled is not None for b in batches):
+            labelled = np.concatenate([b.labelled_mask() for b in batches])
         return Posts(
             np.concatenate([b.post_id for b in batches]),
             np.concatenate([b.created_at for b in batches]),
@@ -73,7 +80,14 @@ class Posts:
             np.concatenate([b.decay for b in batches]),
             np.concatenate([b.score_u for b in batches]),
             texts,
+            labelled,
         )
+
+    def labelled_mask(self) -> np.ndarray:
+        """Where the class is ground truth (all True unless a replay estimated some)."""
+        if self.labelled is None:
+            return np.ones(len(self), dtype=bool)
+        return self.labelled
 
 
 def empty_posts() -> Posts:
@@ -138,8 +152,14 @@ class SyntheticStream:
         return Posts(ids, created, cls, reach, decay, score_u, text)
 
 
+def _population(scenario: Scenario) -> Population:
+    if scenario.population is None:  # the Scenario validator requires it for this stream
+        raise ValueError("a synthetic stream needs the scenario's population")
+    return scenario.population
+
+
 def _interp_users(scenario: Scenario, t_hours: np.ndarray) -> np.ndarray:
-    points = scenario.population.daily_active_users
+    points = _population(scenario).daily_active_users
     xs = np.array([scenario.hour_of(p.date) for p in points])
     ys = np.array([p.users for p in points])
     return np.interp(t_hours, xs, ys)
@@ -160,11 +180,12 @@ def hourly_rates(scenario: Scenario) -> np.ndarray:
     """Expected number of posts in each hour of the scenario."""
     hours = np.arange(int(scenario.hours), dtype=np.float64)
     users = _interp_users(scenario, hours + 0.5)
-    profile = np.asarray(scenario.population.hourly_profile, dtype=np.float64)
+    population = _population(scenario)
+    profile = np.asarray(population.hourly_profile, dtype=np.float64)
     profile = profile / profile.mean()
     start_hour = scenario.start.hour + scenario.start.minute / 60.0
     hod = ((hours + start_hour) % 24).astype(int)
-    rate = users * scenario.population.posts_per_user_per_day / 24.0 * profile[hod]
+    rate = users * population.posts_per_user_per_day / 24.0 * profile[hod]
     multiplier = np.ones_like(rate)
     for surge, (_, cover) in zip(scenario.surges, _surge_overlap(scenario, hours), strict=True):
         multiplier *= 1.0 + (surge.volume_multiplier - 1.0) * cover
