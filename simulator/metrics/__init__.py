@@ -29,6 +29,7 @@ from simulator.metrics.latency import (
     latency,
     thresholds,
     within_thresholds,
+    within_thresholds_by_week,
 )
 from simulator.metrics.review import backlog, team_summary
 from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
@@ -44,6 +45,7 @@ __all__ = [
     "thresholds",
     "timeline",
     "within_thresholds",
+    "within_thresholds_by_week",
 ]
 
 
