@@ -30,13 +30,15 @@ from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.enforcement import EnforcementEvent, Enforcer, Notice
+from simulator.errors import ModsimError
 from simulator.queueing import DECIDED_REMOVE, CaseLog, ReviewQueue
 from simulator.seeding import SeedTree
 from simulator.stages.jury import jury_team
+from simulator.stages.notices import NoticeDesk
 from simulator.stages.reports import ReportStage
 from simulator.stages.staff import staff_team
 from simulator.stream.replay import open_stream
-from simulator.stream.synthetic import Posts, views_at
+from simulator.stream.synthetic import Posts, _interp_users, views_at
 from simulator.taxonomy import CHANNEL_INDEX, CLASSES, N_CLASSES, REMOVAL_CHANNELS, VIOLATING
 
 if TYPE_CHECKING:
@@ -191,6 +193,9 @@ class RunLog:
     meta: dict[str, object] = field(default_factory=dict)
     labelled_by_class: np.ndarray | None = None
     """Posts created per class whose class is ground truth (``None``: all of them)."""
+    not_made_by_class: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES))
+    """Posts never made because an app store had delisted the platform (new users
+    stopped arriving), per class."""
 
 
 class _PlatformState:
@@ -286,13 +291,16 @@ class Simulation:
         mode = scenario.content.texts.mode
         self.with_text = mode == "text"
         self.prefilter: PrefilterStage | None = None
-        if policy.prefilter.enabled:
-            # Imported here: scikit-learn is only needed when a prefilter runs.
+        # Scores every post when the prefilter runs or a notice may trigger a sweep.
+        self.scorer: PrefilterStage | None = None
+        self.sweep = policy.notices.sweep if policy.notices.sweep.enabled else None
+        if policy.prefilter.enabled or self.sweep is not None:
+            # Imported here: scikit-learn is only needed when a classifier runs.
             from simulator.stages.prefilter import prefilter_stage
 
-            self.prefilter = prefilter_stage(
-                policy, scenario, self.seeds, classifier, workers=workers
-            )
+            self.scorer = prefilter_stage(policy, scenario, self.seeds, classifier, workers=workers)
+            if policy.prefilter.enabled:
+                self.prefilter = self.scorer
         self.stream = open_stream(scenario, self.seeds, with_text=self.with_text)
         # Only a replayed log with unlabelled posts marks which classes are estimates.
         self.partial_labels = bool(getattr(self.stream, "partial_labels", False))
@@ -306,7 +314,13 @@ class Simulation:
             self.queues["staff"] = ReviewQueue(
                 staff_team(policy.staff, scenario), self.seeds.rng("staff")
             )
-        self.enforcers = [Enforcer(h, i, self.seeds) for i, h in enumerate(self.hosts)]
+        names = [h.name for h in self.hosts]
+        if len(set(names)) != len(names):
+            raise ModsimError(
+                f"enforcers need distinct names (their random draws are keyed by name), got {names}"
+            )
+        self.enforcers = [Enforcer(h, self.seeds) for h in self.hosts]
+        self.desk = NoticeDesk(policy.notices)
         hours = int(scenario.hours)
         self._state = _PlatformState(hours)
         self._created_by_class = np.zeros(N_CLASSES, dtype=np.int64)
@@ -316,14 +330,15 @@ class Simulation:
         self._wrong: list[pd.DataFrame] = []
         self._case_logs: dict[str, list[CaseLog]] = {t: [] for t in self.queues}
         self._notices: list[Notice] = []
+        self._not_made = np.zeros((hours + 1, N_CLASSES))
 
     # The run -------------------------------------------------------------------
     def run(self, sink: PostSink | None = None, progress: Progress | None = None) -> RunLog:
         try:
             return self._run(sink, progress)
         finally:
-            if self.prefilter is not None:
-                self.prefilter.close()
+            if self.scorer is not None:
+                self.scorer.close()
 
     def _run(self, sink: PostSink | None, progress: Progress | None) -> RunLog:
         sc = self.scenario
@@ -334,32 +349,29 @@ class Simulation:
         suspended_by: str | None = None
         for d0 in range(0, sc.days, self.chunk_days):
             d1 = min(d0 + self.chunk_days, sc.days)
-            t0, t1 = 24.0 * d0, 24.0 * d1
+            t1 = 24.0 * d1
             settled: list[tuple[_Columns, np.ndarray]] = []
             for day in range(d0, d1):
+                # A day's posts are made at its start and the day is then stepped
+                # through, so what enforcers decide reaches the posts of later days
+                # (a delisting) the same way whatever the chunk size.
                 posts = self.stream.generate_day(day, next_id)
                 next_id += len(posts)
                 cols = self._stage_posts(posts, day)
                 settled.append((cols, ~self._admit(cols, t1)))
-
-            for t in self._stop_times(t0, t1):
-                if self._suspension_time() <= t:
+                day_end = 24.0 * (day + 1)
+                self._step(24.0 * day, day_end)
+                if self._suspension_time() <= day_end:
+                    end = self._suspension_time()
+                    self._run_queues(end)
+                    suspended_by = self._suspend(end)
                     break
-                self._run_queues(t)
-                for enforcer in self.enforcers:
-                    for notice in enforcer.check(t, state):
-                        self._notices.append(notice)
-                        self._respond(notice)
-            if self._suspension_time() <= t1:
-                end = self._suspension_time()
-                self._run_queues(end)
-                suspended_by = self._suspend(end)
 
             for cols, mask in settled:
                 self._emit(cols, mask, end, sink)
             c = state.cols
             if c is not None:
-                done = ~VIOLATING[c.cls] & ~c.case_open
+                done = ~VIOLATING[c.cls] & ~c.case_open & ~self._sweepable(c, t1)
                 if done.any():
                     self._emit(c, done, end, sink)
                     state.cols = c.take(~done)
@@ -387,6 +399,8 @@ class Simulation:
         if self.prefilter is not None:
             out = self.prefilter.apply(posts)
             score, auto, flag = out.score, out.auto_removed_at, out.flagged_at
+        elif self.scorer is not None:
+            score, auto, flag = self.scorer.scores(posts) if n else np.empty(0), inf, inf
         else:
             score, auto, flag = np.full(n, np.nan), inf, inf
         reported = self.reports.report_times(posts, self.seeds.rng("reports", day))
@@ -396,12 +410,7 @@ class Simulation:
         flag_team = TEAMS.index(self.policy.prefilter.review_team)
         team = np.where(flag <= reported, flag_team, report_team).astype(np.int8)
         team[~np.isfinite(case_at)] = _NO_TEAM
-        violating = VIOLATING[posts.cls]
-        if violating.any():
-            vposts = posts.take(violating)
-            for enforcer in self.enforcers:
-                enforcer.observe(vposts, day)
-        return _Columns(
+        cols = _Columns(
             post_id=posts.post_id,
             created_at=posts.created_at,
             cls=posts.cls,
@@ -418,6 +427,57 @@ class Simulation:
             labelled=posts.labelled_mask(),
             text=posts.text,
         )
+        # Every per-post draw above is made for the whole day first, so a
+        # delisting thins the stream without shifting any other draw.
+        keep = self._delisting_keep(posts, day)
+        if keep is not None:
+            lost = ~keep
+            hist = self._not_made
+            np.add.at(hist, (_hour_bins(posts.created_at[lost], hist[:, 0]), posts.cls[lost]), 1)
+            cols = cols.take(keep)
+            posts = posts.take(keep)
+        violating = VIOLATING[posts.cls]
+        if violating.any():
+            vposts = posts.take(violating)
+            for enforcer in self.enforcers:
+                enforcer.observe(vposts, day)
+        return cols
+
+    def _delisting_keep(self, posts: Posts, day: int) -> np.ndarray | None:
+        """Which posts are still made while app stores have the platform delisted.
+
+        New users stop arriving through a store that delisted the platform, so
+        daily active users stay at most where they were when it did; posts are
+        thinned in proportion (a store's ``new_user_share`` of the lost growth).
+        Uses the removals known when the day starts (scheduled ones included).
+        """
+        if self.scenario.population is None:
+            return None  # a replayed log has no growth model to thin
+        t = posts.created_at
+        lost = np.zeros(len(t))
+        for enforcer in self.enforcers:
+            if enforcer.effect != "delist":
+                continue
+            for start, stop in enforcer.removal_periods:
+                inside = (t >= start) & (t < stop)
+                if not inside.any():
+                    continue
+                base = _interp_users(self.scenario, np.array([start]))[0]
+                users = _interp_users(self.scenario, t[inside])
+                growth = np.clip(1.0 - base / np.maximum(users, 1e-9), 0.0, 1.0)
+                lost[inside] += enforcer.policy.new_user_share * growth
+        if not lost.any():
+            return None
+        u = self.seeds.rng("delist", day).random(len(t))
+        return u >= np.minimum(lost, 1.0)
+
+    def _sweepable(self, cols: _Columns, now: float) -> np.ndarray:
+        """Posts a notice's sweep could still reach: held in memory until too old."""
+        if self.sweep is None:
+            return np.zeros(len(cols), dtype=bool)
+        return (cols.score >= self.sweep.review_above) & (
+            cols.created_at > now - self.sweep.lookback_hours
+        )
 
     def _admit(self, cols: _Columns, t1: float) -> np.ndarray:
         """Hold in memory the posts whose fate is still open; queue their cases."""
@@ -428,6 +488,7 @@ class Simulation:
             VIOLATING[cols.cls]
             | np.isfinite(cols.case_at)
             | (np.isfinite(cols.removed_at) & (cols.removed_at > t1))
+            | self._sweepable(cols, t1)
         )
         held = cols.take(resident)
         state.add(held)
@@ -444,18 +505,36 @@ class Simulation:
         return resident
 
     # Time stepping ----------------------------------------------------------------
+    def _step(self, t0: float, t1: float) -> None:
+        """Run the queues and the enforcers' checks through (t0, t1], up to a takedown."""
+        for t in self._stop_times(t0, t1):
+            if self._suspension_time() <= t:
+                break
+            self._run_queues(t)
+            for enforcer in self.enforcers:
+                if enforcer.effect == "delist" and enforcer.suspension_at <= t:
+                    enforcer.take_effect(enforcer.suspension_at)
+            for enforcer in self.enforcers:
+                for notice in enforcer.check(t, self._state):
+                    self._notices.append(notice)
+                    self._respond(notice)
+
     def _stop_times(self, t0: float, t1: float) -> list[float]:
         stops = {t1}
         for enforcer in self.enforcers:
             stops.update(enforcer.check_times(t0, t1).tolist())
         return sorted(stops)
 
+    def _takedowns(self) -> list[Enforcer]:
+        return [e for e in self.enforcers if e.effect == "takedown"]
+
     def _suspension_time(self) -> float:
-        return min((e.suspension_at for e in self.enforcers), default=math.inf)
+        """When the first takedown takes effect (delistings do not stop the run)."""
+        return min((e.suspension_at for e in self._takedowns()), default=math.inf)
 
     def _suspend(self, t: float) -> str:
-        first = min(self.enforcers, key=lambda e: e.suspension_at)
-        first.suspend(t)
+        first = min(self._takedowns(), key=lambda e: e.suspension_at)
+        first.take_effect(t)
         return first.name
 
     def _run_queues(self, t: float) -> None:
@@ -471,18 +550,74 @@ class Simulation:
             state.remove(idx[removed], log.left[removed], CHANNEL_INDEX[team])
 
     def _respond(self, notice: Notice) -> None:
-        """The platform removes (a share of) the noticed posts after its delay."""
-        handling = self.policy.notices
-        rng = self.seeds.rng("respond", notice.enforcer, notice.number)
-        comply = rng.random(len(notice.post_ids)) < handling.compliance
-        ids = notice.post_ids[comply]
-        when = notice.time + handling.response_hours
-        applied = self._state.remove(
-            self._state.index(ids), np.full(len(ids), when), CHANNEL_INDEX["notice"]
+        """The platform's answer to a notice: its notice desk removes (a share of)
+        the noticed posts; optionally they jump the review queue, and a sweep
+        sends lookalike posts to review."""
+        state = self._state
+        assert state.cols is not None
+        if self.policy.notices.jump_queue:
+            self._jump_queue(notice)
+        action = self.desk.act(
+            notice.time, notice.post_ids, self.seeds.rng("respond", notice.enforcer, notice.number)
         )
-        for pid in self._state.cols.post_id[applied].tolist():  # type: ignore[union-attr]
+        applied = state.remove(
+            state.index(action.post_ids), action.removed_at, CHANNEL_INDEX["notice"]
+        )
+        for pid, when in zip(
+            state.cols.post_id[applied].tolist(),
+            state.cols.removed_at[applied].tolist(),
+            strict=True,
+        ):
             for queue in self.queues.values():
                 queue.close(pid, when)
+        if self.sweep is not None:
+            self._sweep(notice.time + self.policy.notices.response_hours)
+
+    def _jump_queue(self, notice: Notice) -> None:
+        """Noticed posts become their team's next job; posts nobody queued get a case."""
+        state = self._state
+        assert state.cols is not None
+        c = state.cols
+        idx = state.index(notice.post_ids)
+        fresh = idx[~np.isfinite(c.case_at[idx]) & (c.removed_at[idx] > notice.time)]
+        team: str = self.policy.reports.review_team
+        if team not in self.queues:
+            team = next(iter(self.queues), team)
+        if team in self.queues and len(fresh):
+            self._open_cases(fresh, notice.time, team)
+        for queue in self.queues.values():
+            queue.expedite(notice.post_ids, notice.time)
+
+    def _sweep(self, when: float) -> None:
+        """Posts made within the lookback that score above the sweep threshold,
+        still up and never queued, go to review at ``when``."""
+        sweep = self.sweep
+        assert sweep is not None
+        c = self._state.cols
+        assert c is not None
+        pick = np.flatnonzero(
+            (c.score >= sweep.review_above)
+            & (c.created_at >= when - sweep.lookback_hours)
+            & (c.created_at <= when)
+            & (c.removed_at > when)
+            & ~np.isfinite(c.case_at)
+        )
+        if len(pick):
+            self._open_cases(pick, when, sweep.team)
+
+    def _open_cases(self, idx: np.ndarray, when: float, team: str) -> None:
+        c = self._state.cols
+        assert c is not None
+        c.case_at[idx] = when
+        c.team[idx] = TEAMS.index(team)
+        c.case_open[idx] = True
+        self.queues[team].submit(
+            c.post_id[idx],
+            np.full(len(idx), when),
+            c.cls[idx],
+            VIOLATING[c.cls[idx]],
+            np.nan_to_num(c.score[idx], nan=0.0),
+        )
 
     # Output ---------------------------------------------------------------------
     def _emit(self, cols: _Columns, mask: np.ndarray, end: float, sink: PostSink | None) -> None:
@@ -561,6 +696,7 @@ class Simulation:
             ),
             meta=dict(getattr(self.stream, "meta", {})),
             labelled_by_class=self._labelled_by_class.copy(),
+            not_made_by_class=self._not_made[: math.ceil(end)].sum(axis=0),
         )
 
 

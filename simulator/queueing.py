@@ -77,6 +77,7 @@ _CAPACITY = 0
 _EXPIRE = 1
 _CLOSE = 2
 _COMPLETE = 3
+_EXPEDITE = 4
 
 _BLOCK = 4096  # random numbers drawn per call to the generator
 _INF = math.inf
@@ -393,6 +394,7 @@ class ReviewQueue:
         # post id -> its latest case in the system; earlier ones hang off ``_Case.twin``
         self._active: dict[int, _Case] = {}
         self._closed_posts: dict[int, float] = {}  # post id -> time it was closed
+        self._urgent: set[int] = set()  # posts whose cases go to the head of the line
         self._n_active = 0
         self._n_waiting = 0
         self._busy = 0
@@ -522,6 +524,18 @@ class ReviewQueue:
             raise ValueError(f"close: time must be finite and >= now ({self._now}), got {time}")
         heappush(self._events, (float(time), _CLOSE, next(self._ids), int(post_id)))
 
+    def expedite(self, post_ids: np.ndarray, time: float) -> None:
+        """From ``time`` (>= :attr:`now`), the posts' cases go to the head of the line.
+
+        Waiting cases move at once; cases arriving later are put at the head
+        on arrival. (A host's notice makes these posts the team's next job.)
+        """
+        if not (math.isfinite(time) and time >= self._now):
+            raise ValueError(f"expedite: time must be finite and >= now ({self._now}), got {time}")
+        ids = tuple(int(p) for p in np.asarray(post_ids).tolist())
+        if ids:
+            heappush(self._events, (float(time), _EXPEDITE, next(self._ids), ids))
+
     # -- the event loop -------------------------------------------------------------------
 
     def run_until(self, t: float) -> CaseLog:
@@ -580,6 +594,8 @@ class ReviewQueue:
                     self._schedule_capacity_change()
                 elif kind == _EXPIRE:
                     self._expire(now)
+                elif kind == _EXPEDITE:
+                    self._expedite(payload)
                 else:
                     self._close_post(payload, now)
             else:
@@ -594,7 +610,9 @@ class ReviewQueue:
             # until all the votes it needs have started
             while busy < capacity and line:
                 case = line[0][2]
-                if case.status != _ACTIVE:  # expired or closed while waiting
+                # expired or closed while waiting, or an entry left behind when
+                # the case was expedited to the head
+                if case.status != _ACTIVE or case.votes_started >= needed:
                     line_pop()
                     continue
                 started = case.votes_started
@@ -653,7 +671,10 @@ class ReviewQueue:
         self._active[post_id] = case
         self._n_active += 1
         self._n_waiting += 1
-        self._line_push((-priority if self._score_order else 0.0, seq, case))
+        if self._urgent and post_id in self._urgent:
+            self._to_head(case)
+        else:
+            self._line_push((-priority if self._score_order else 0.0, seq, case))
         if self._expire_after < _INF:
             self._expiry_watch.append(case)
             if not self._expiry_armed:
@@ -675,6 +696,20 @@ class ReviewQueue:
             (post_id, case.arrived, case.started, now, status, remove_votes, case.votes_started,
              case.cls, case.violating, case.priority)
         )  # fmt: skip
+
+    def _expedite(self, post_ids: tuple[int, ...]) -> None:
+        for post_id in post_ids:
+            self._urgent.add(post_id)
+            for case in reversed(self._cases_of(post_id)):
+                if case.status == _ACTIVE and case.votes_started == 0:
+                    self._to_head(case)
+
+    def _to_head(self, case: _Case) -> None:
+        """Put a case at the head of the line (its old entry, if any, is skipped later)."""
+        if isinstance(self._line, deque):
+            self._line.appendleft((0.0, case.seq, case))
+        else:
+            heappush(self._line, (-_INF, case.seq, case))
 
     def _arm_expiry(self, deadline: float) -> None:
         heappush(self._events, (deadline, _EXPIRE, next(self._ids), None))

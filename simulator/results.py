@@ -24,6 +24,8 @@ class RunResult:
     backlog: pd.DataFrame
     violating: pd.DataFrame
     inputs: dict[str, Any] = field(default_factory=dict)
+    within_weekly: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Removal within each threshold by week of creation (tidy)."""
 
     @classmethod
     def from_log(cls, log: RunLog, inputs: dict[str, Any] | None = None) -> RunResult:
@@ -44,6 +46,7 @@ class RunResult:
             else pd.DataFrame(columns=["hour", "waiting", "team"]),
             violating=log.violating,
             inputs=inputs or {},
+            within_weekly=metrics.within_thresholds_by_week(log),
         )
 
     @property

@@ -444,3 +444,33 @@ def test_vote_durations_have_the_stated_distribution(cv: float) -> None:
         fitted = stats.lognorm(s=sigma, scale=3.0 * math.exp(-(sigma**2) / 2))
     assert fitted.mean() == pytest.approx(3.0) and fitted.std() == pytest.approx(3.0 * cv)
     assert stats.kstest(minutes, fitted.cdf).pvalue > 1e-4
+
+
+@pytest.mark.parametrize("priority", ["fifo", "score"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_expedited_posts_are_the_next_cases_started(priority: str, seed: int) -> None:
+    queue = ReviewQueue(
+        team(servers=np.array([1]), priority=priority, votes_per_case=3, votes_to_remove=2),
+        np.random.default_rng(seed),
+    )
+    submit_all(queue, np.zeros(20), priorities=np.linspace(1, 0, 20))
+    queue.expedite(np.array([15, 9]), 0.0)
+    submit_all(queue, np.full(1, 0.5), post_ids=np.array([30]))
+    queue.expedite(np.array([30]), 0.2)  # before its case arrives
+    log = by_arrival(queue.run_until(1e6))
+    assert (
+        len(log) == 21
+        and (log.status == DECIDED_REMOVE).sum() + (log.status == DECIDED_KEEP).sum() == 21
+    )
+    started = log.post_id[np.argsort(log.started, kind="stable")].tolist()
+    # The case at the head when the notice came keeps its reviewer; then the
+    # expedited ones; the late one is the first started after it arrives; the
+    # rest keep their order.
+    assert started[0] == 0
+    assert set(started[1:3]) == {15, 9}
+    sorted_started = np.sort(log.started)
+    assert started.index(30) == int((sorted_started < 0.5).sum())
+    rest = [p for p in started if p not in (0, 15, 9, 30)]
+    assert rest == sorted(rest)
+    # Each case still got exactly the votes it needs.
+    assert (log.votes == 3).all()

@@ -82,7 +82,7 @@ def test_replaying_a_runs_own_post_table_reproduces_it(
 ) -> None:
     # Notices, but no suspension: after a suspension the original run still counts
     # the cases of posts made after it in its queue figures, which no log can hold.
-    host = tweak(strike_host, detection__outside_reports_per_million_views=300.0)
+    host = tweak(strike_host, detection__outside_reports_per_million_views=1000.0)
     frames: list[pd.DataFrame] = []
     original = simulate(small, jury_only, [host], seed=seed, table="all", sink=frames.append)
     assert original.summary["enforcement"]["enforcers"][0]["notices"] > 0  # the host acted

@@ -33,6 +33,9 @@ _ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_SCENARIO = "scenarios/parler-like.yaml"
 DEFAULT_POLICY = "policies/jury-only.yaml"
 DEFAULT_HOST = "policies/host-notice-and-strike.yaml"
+DEFAULT_APPSTORE = "policies/appstore-24h-ultimatum.yaml"
+# The main job's enforcers: the host and an app store, as in January 2021.
+DEFAULT_HOSTS = (DEFAULT_HOST, DEFAULT_APPSTORE)
 
 
 def bundled(relative: str) -> Path:

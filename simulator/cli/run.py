@@ -15,7 +15,7 @@ from rich.table import Table
 
 from simulator.api import simulate
 from simulator.cli.app import (
-    DEFAULT_HOST,
+    DEFAULT_HOSTS,
     DEFAULT_POLICY,
     DEFAULT_SCENARIO,
     app,
@@ -79,6 +79,7 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
     )
     text("report.md", render_markdown(result))
     frame_csv("thresholds.csv", result.within)
+    frame_csv("thresholds_weekly.csv", result.within_weekly)
     frame_csv("daily.csv", result.daily)
     frame_csv("timeline.csv", result.timeline)
     frame_csv("backlog.csv", result.backlog)
@@ -130,7 +131,12 @@ def run(
     ] = None,
     host: Annotated[
         list[Path] | None,
-        typer.Option("--host", "-H", help=f"HostPolicy YAML, repeatable (default {DEFAULT_HOST})"),
+        typer.Option(
+            "--host",
+            "-H",
+            help=f"HostPolicy YAML (host, app store, regulator), repeatable "
+            f"(default {' and '.join(DEFAULT_HOSTS)})",
+        ),
     ] = None,
     no_host: Annotated[bool, typer.Option("--no-host", help="Run with no enforcer")] = False,
     seed: Annotated[int, typer.Option(help="Seed for every random draw", min=0)] = 0,
@@ -146,12 +152,12 @@ def run(
     force: Annotated[bool, typer.Option(help="Overwrite a non-empty results folder")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table")] = False,
 ) -> None:
-    """Run one platform policy on a scenario under a host; write summary, report and tables."""
+    """Run one platform policy on a scenario under its enforcers; write summary, report, tables."""
     if posts not in ("all", "touched", "none"):
         raise fail(f"--posts: expected all, touched or none, got {posts!r}")
     sc = scenario or bundled(DEFAULT_SCENARIO)
     pol = policy or bundled(DEFAULT_POLICY)
-    hosts = [] if no_host else (host or [bundled(DEFAULT_HOST)])
+    hosts = [] if no_host else (host or [bundled(h) for h in DEFAULT_HOSTS])
 
     def go() -> None:
         # Validate every input before touching the results folder.

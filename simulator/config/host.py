@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from simulator.config.base import ConfigModel
-from simulator.config.common import PositiveFloat
+from simulator.config.common import PositiveFloat, Probability
 
 
 class Audit(ConfigModel):
@@ -16,6 +16,29 @@ class Audit(ConfigModel):
 
     every_days: Annotated[PositiveFloat, Field(description="days between audits")] = 7.0
     sample_size: Annotated[int, Field(ge=0, description="live posts sampled per audit")] = 0
+
+
+class Press(ConfigModel):
+    """Press and watchdog escalation: after a surge, outsiders comb the platform."""
+
+    enabled: bool = False
+    trigger_posts_per_day: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="violating posts made in the 24 hours before a check and still up "
+            "that draw press and watchdog attention (a surge)",
+        ),
+    ] = 20000
+    reports_per_million_views: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="while the attention lasts: views of a live violating post that "
+            "reach the enforcer through the press and watchdogs, per million",
+        ),
+    ] = 10.0
+    hours: Annotated[PositiveFloat, Field(description="how long the attention lasts")] = 72.0
 
 
 class Detection(ConfigModel):
@@ -28,6 +51,7 @@ class Detection(ConfigModel):
         ),
     ] = 0.0
     audit: Audit = Audit()
+    press: Press = Press()
 
 
 class Notices(ConfigModel):
@@ -46,10 +70,33 @@ class Strikes(ConfigModel):
     """What counts as a failure, and how many failures lead to suspension."""
 
     failure: Annotated[
-        Literal["noticed_post_live"],
-        Field(description="noticed_post_live: a noticed post still up when its window ends"),
+        Literal["noticed_post_live", "known_posts_live", "any"],
+        Field(
+            description="noticed_post_live: a noticed post still up when its window ends; "
+            "known_posts_live: more than `known_posts_max` posts the enforcer found still up "
+            "`known_posts_hours` after it found them; any: either"
+        ),
     ] = "noticed_post_live"
+    known_posts_max: Annotated[
+        int, Field(ge=0, description="known_posts_live: posts tolerated before a failure")
+    ] = 0
+    known_posts_hours: Annotated[
+        PositiveFloat, Field(description="known_posts_live: how long a found post may stay up")
+    ] = 72.0
     strikes_to_suspend: Annotated[int, Field(ge=1)] = 3
+    warning_at: Annotated[
+        int | None,
+        Field(ge=1, description="strikes at which a formal warning is sent (null: none)"),
+    ] = None
+
+    @model_validator(mode="after")
+    def _warning_before_suspension(self) -> Strikes:
+        if self.warning_at is not None and self.warning_at >= self.strikes_to_suspend:
+            raise ValueError(
+                f"warning_at ({self.warning_at}) must be below strikes_to_suspend "
+                f"({self.strikes_to_suspend}): the warning would come with the suspension"
+            )
+        return self
 
 
 class Emergency(ConfigModel):
@@ -73,17 +120,43 @@ class Suspension(ConfigModel):
     emergency: Emergency = Emergency()
 
 
+class Reinstatement(ConfigModel):
+    """Lifting a delisting once the platform has remediated."""
+
+    enabled: bool = False
+    clean_hours: Annotated[
+        PositiveFloat,
+        Field(
+            description="reinstated once every post the enforcer found is down and it has "
+            "found nothing new for this long"
+        ),
+    ] = 168.0
+
+
 class HostPolicy(ConfigModel):
-    """An enforcer's rules."""
+    """An enforcer's rules: an infrastructure host, an app store or a regulator."""
 
     kind: Literal["HostPolicy"]
     version: Literal[1]
     name: str
     description: str = ""
+    effect: Annotated[
+        Literal["takedown", "delist"],
+        Field(
+            description="takedown: the platform goes offline and the run ends (a host, a "
+            "regulator's blocking order); delist: the app leaves a store and new users stop "
+            "arriving through it"
+        ),
+    ] = "takedown"
+    new_user_share: Annotated[
+        Probability,
+        Field(description="delist: share of new users who arrive through this store"),
+    ] = 1.0
     detection: Detection = Detection()
     notices: Notices = Notices()
     strikes: Strikes = Strikes()
     suspension: Suspension = Suspension()
+    reinstatement: Reinstatement = Reinstatement()
     thresholds_hours: Annotated[
         list[PositiveFloat],
         Field(
@@ -96,3 +169,14 @@ class HostPolicy(ConfigModel):
     @classmethod
     def _sorted_unique(cls, v: list[float]) -> list[float]:
         return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _reinstate_delistings(self) -> HostPolicy:
+        if self.reinstatement.enabled and self.effect == "takedown":
+            raise ValueError(
+                "reinstatement.enabled needs effect 'delist': a takedown ends the run, so "
+                "nothing could be reinstated"
+            )
+        if self.effect == "takedown" and self.new_user_share != 1.0:
+            raise ValueError("new_user_share applies to effect 'delist' only")
+        return self

@@ -220,6 +220,19 @@ class Staff(ConfigModel):
     expire_after_hours: Annotated[float | None, Field(gt=0)] = None
 
 
+class NoticeSweep(ConfigModel):
+    """A wider sweep a notice triggers: the classifier at a lower threshold."""
+
+    enabled: bool = False
+    review_above: Annotated[
+        Probability, Field(description="score at or above which a swept post goes to review")
+    ] = 0.5
+    lookback_hours: Annotated[
+        PositiveFloat, Field(le=720, description="posts made this long before the notice")
+    ] = 72.0
+    team: Annotated[Team, Field(description="who reviews swept posts")] = "staff"
+
+
 class NoticeHandling(ConfigModel):
     """How the platform answers a host's notice listing violating posts."""
 
@@ -229,6 +242,15 @@ class NoticeHandling(ConfigModel):
     compliance: Annotated[
         Probability, Field(description="share of noticed posts the platform actually removes")
     ] = 1.0
+    staff_per_day: Annotated[
+        float | None,
+        Field(gt=0, description="noticed posts the notice desk can act on per day (null: any)"),
+    ] = None
+    jump_queue: Annotated[
+        bool,
+        Field(description="noticed posts go to the head of the review queue at once"),
+    ] = False
+    sweep: NoticeSweep = NoticeSweep()
 
 
 class PlatformPolicy(ConfigModel):
@@ -263,4 +285,14 @@ class PlatformPolicy(ConfigModel):
                 raise ValueError(f"{where} is 'jury' but jury.pool_size is 0: add jurors")
             if team == "staff" and self.staff.reviewers == 0:
                 raise ValueError(f"{where} is 'staff' but staff.reviewers is 0: add reviewers")
+        return self
+
+    @model_validator(mode="after")
+    def _sweep_team_exists(self) -> PlatformPolicy:
+        sweep = self.notices.sweep
+        if sweep.enabled:
+            if sweep.team == "jury" and self.jury.pool_size == 0:
+                raise ValueError("notices.sweep.team is 'jury' but jury.pool_size is 0")
+            if sweep.team == "staff" and self.staff.reviewers == 0:
+                raise ValueError("notices.sweep.team is 'staff' but staff.reviewers is 0")
         return self

@@ -30,6 +30,7 @@ from simulator.metrics.latency import (
     latency,
     thresholds,
     within_thresholds,
+    within_thresholds_by_week,
 )
 from simulator.metrics.replay import replay_summary
 from simulator.metrics.review import backlog, team_summary
@@ -47,6 +48,7 @@ __all__ = [
     "thresholds",
     "timeline",
     "within_thresholds",
+    "within_thresholds_by_week",
 ]
 
 

@@ -1,4 +1,5 @@
-"""Enforcers: notices, strikes, suspension, and what a takedown silences."""
+"""Enforcers: notices, strikes, warnings, removals and reinstatements, and the
+legitimate speech a takedown or a delisting silences."""
 
 from __future__ import annotations
 
@@ -7,40 +8,60 @@ from typing import Any
 
 import pandas as pd
 
+from simulator.config.host import HostPolicy
 from simulator.engine import RunLog
 from simulator.metrics.common import num
+from simulator.taxonomy import VIOLATING
 
 
 def enforcement_summary(log: RunLog) -> dict[str, Any]:
     sc = log.scenario
     suspended = math.isfinite(log.suspended_at)
+    created = float(log.created_by_class.sum())
+    legit_share = float(log.created_by_class[~VIOLATING].sum()) / created if created else 0.0
+    not_made = log.not_made_by_class
     return {
         "suspended": suspended,
         "suspended_at": sc.local_time(log.suspended_at).isoformat() if suspended else None,
         "suspended_by": log.suspended_by,
         "legitimate_posts_up_at_suspension": log.legit_live_at_suspension if suspended else 0,
         "expected_posts_not_made": num(log.expected_posts_lost),
-        "enforcers": [
-            {
-                "name": h.name,
-                "notices": sum(1 for n in log.notices if n.enforcer == h.name),
-                "posts_noticed": int(
-                    sum(len(n.post_ids) for n in log.notices if n.enforcer == h.name)
-                ),
-                "first_notice": next(
-                    (
-                        sc.local_time(n.time).isoformat()
-                        for n in log.notices
-                        if n.enforcer == h.name
-                    ),
-                    None,
-                ),
-                "strikes": sum(
-                    1 for e in log.events if e.enforcer == h.name and e.kind == "strike"
-                ),
-            }
-            for h in log.hosts
-        ],
+        "legitimate_speech_lost": {
+            # Legitimate posts that went dark with the platform, legitimate posts
+            # expected in the rest of the period after a takedown (at the
+            # run's legitimate share), and legitimate posts never made because
+            # delisted stores sent no new users.
+            "posts_up_at_takedown": log.legit_live_at_suspension if suspended else 0,
+            "expected_posts_not_made_after_takedown": num(log.expected_posts_lost * legit_share),
+            "posts_not_made_while_delisted": int(not_made[~VIOLATING].sum()),
+        },
+        "posts_not_made_while_delisted": int(not_made.sum()),
+        "enforcers": [_enforcer(log, h) for h in log.hosts],
+    }
+
+
+def _enforcer(log: RunLog, host: HostPolicy) -> dict[str, Any]:
+    sc = log.scenario
+    events = [e for e in log.events if e.enforcer == host.name]
+    notices = [n for n in log.notices if n.enforcer == host.name]
+
+    def first(kind: str) -> str | None:
+        return next((sc.local_time(e.time).isoformat() for e in events if e.kind == kind), None)
+
+    removal = "delisting" if host.effect == "delist" else "suspension"
+    return {
+        "name": host.name,
+        "effect": host.effect,
+        "notices": len(notices),
+        "posts_noticed": int(sum(len(n.post_ids) for n in notices)),
+        "first_notice": sc.local_time(notices[0].time).isoformat() if notices else None,
+        "strikes": sum(1 for e in events if e.kind == "strike"),
+        "warnings": sum(1 for e in events if e.kind == "warning"),
+        "press_at": first("press"),
+        "emergency_at": first("emergency"),
+        "removal_notice_at": first("suspension_notice"),
+        "removed_at": first(removal),
+        "reinstated_at": first("reinstatement"),
     }
 
 

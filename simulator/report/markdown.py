@@ -66,8 +66,35 @@ def render_markdown(result: RunResult) -> str:
         "timeline": result.timeline.to_dict("records"),
         "headline": headline(s),
         "weekly": _weekly(result),
+        "within_weekly": _within_weekly(result),
     }
     return _ENV.get_template("run.md.j2").render(**context)
+
+
+def _within_weekly(result: RunResult) -> dict[str, Any]:
+    """Thresholds as columns, weeks as rows: share removed within, and breaches."""
+    ww = result.within_weekly
+    if ww.empty:
+        return {"thresholds": [], "rows": []}
+    hs = sorted(ww["threshold_hours"].unique().tolist())
+    rows = []
+    for (_, week_of), frame in ww.groupby(["week", "week_of"], sort=True):
+        by_h = frame.set_index("threshold_hours")
+        rows.append(
+            {
+                "week_of": week_of,
+                "cells": [
+                    {
+                        "share": None
+                        if by_h.at[h, "eligible"] == 0
+                        else float(by_h.at[h, "share"]),
+                        "breaches": int(by_h.at[h, "breaches"]),
+                    }
+                    for h in hs
+                ],
+            }
+        )
+    return {"thresholds": hs, "rows": rows}
 
 
 def _weekly(result: RunResult) -> list[dict[str, Any]]:
