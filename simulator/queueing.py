@@ -314,9 +314,10 @@ _RECORD = np.dtype(list(_COLUMNS.items()))
 
 _Record = tuple[int, float, float, float, int, int, int, int, bool, float, int]
 
-Followup = Callable[[int, int, int, float], "tuple[float, float, int] | None"]
-"""``followup(post_id, kind, status, now)`` -> ``(time, priority, kind)`` of a new
-case for the same post in the same queue, or None. Called when a case is decided."""
+Followup = Callable[[int, int, int, int, int, float], "tuple[float, float, int] | None"]
+"""``followup(post_id, kind, status, remove_votes, votes, now)`` -> ``(time, priority,
+kind)`` of a new case for the same post in the same queue, or None. Called when a
+case is decided."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -840,7 +841,7 @@ class ReviewQueue:
                 elif kind == _CLOSE:
                     self._close_post(payload, now)
                 else:  # _FOLLOW
-                    self._arrive(*payload, now)
+                    self._arrive_follow(payload, now)
             else:
                 if t_arrival > t:
                     break
@@ -900,6 +901,7 @@ class ReviewQueue:
         needed, k = self._votes_needed, self._votes_to_remove
         first_k = self._spec.rule == "first_k_agree"
         accuracy = self._juror_accuracy
+        case: Any  # a _JuryCase
         free = self._free
         reviews_left, votes_by_juror = self._reviews_left, self._votes_by_juror
         idle_token, idle_armed = self._idle_token, self._idle_armed
@@ -996,7 +998,7 @@ class ReviewQueue:
                 elif kind == _CLOSE:
                     self._close_post(payload, now)
                 else:  # _FOLLOW
-                    self._arrive(*payload, now)
+                    self._arrive_follow(payload, now)
             else:
                 if t_arrival > t:
                     break
@@ -1074,6 +1076,10 @@ class ReviewQueue:
         self._committed_hours = committed
         self._arrival_cursor = a_pos
         self._now = t
+
+    def _arrive_follow(self, payload: tuple[int, int, bool, float, int], now: float) -> None:
+        post_id, cls, violating, priority, kind = payload
+        self._arrive(post_id, cls, violating, priority, kind, now)
 
     def _end_session(self, juror: int, now: float) -> None:
         self._on_duty[juror] = False
@@ -1159,7 +1165,9 @@ class ReviewQueue:
              case.cls, case.violating, case.priority, case.kind)
         )  # fmt: skip
         if self._followup is not None and status <= DECIDED_KEEP:
-            follow = self._followup(post_id, case.kind, status, now)
+            follow = self._followup(
+                post_id, case.kind, status, remove_votes, case.votes_started, now
+            )
             if follow is not None:
                 time, priority, kind = follow
                 if not time >= now:

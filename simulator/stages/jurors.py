@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from simulator.config.policy import Jury, JurorPopulation
+from simulator.config.policy import JurorPopulation, Jury
 from simulator.config.scenario import Scenario
 from simulator.queueing import JurorPool
 from simulator.seeding import SeedTree
@@ -134,8 +134,8 @@ def plan_jurors(cfg: Jury, scenario: Scenario, seeds: SeedTree) -> JurorPlan:
     )
 
     # -- when they are on duty ---------------------------------------------------------------
-    hp = pop.hourly_profile if pop.hourly_profile is not None else scenario.population.hourly_profile
-    hourly = np.asarray(hp, dtype=np.float64)
+    hp = pop.hourly_profile
+    hourly = np.asarray(hp if hp is not None else scenario.population.hourly_profile, float)
     hourly = hourly / hourly.mean()
     daily = np.asarray(pop.weekday_profile, dtype=np.float64)
     daily = daily / daily.mean()

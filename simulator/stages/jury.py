@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from simulator.config.policy import Jury
+from simulator.config.policy import Escalation, Jury
 from simulator.config.scenario import Scenario
 from simulator.queueing import TeamSpec
 from simulator.stages.jurors import JurorPlan
@@ -45,3 +45,23 @@ def jury_team(cfg: Jury, scenario: Scenario, plan: JurorPlan | None = None) -> T
         rule="first_k_agree" if cfg.rule == "first_k_agree" else "k_of_n",
         jurors=plan.pool if plan is not None else None,
     )
+
+
+def escalates(
+    cfg: Escalation, first_k: bool, k: int, removed: bool, removes: int, votes: int, views: float
+) -> bool:
+    """Whether a decided jury case goes to paid staff instead.
+
+    Split: at least ``split_minority`` votes against the outcome (``removed``
+    or not), or, under
+    first-k-agree, no side reached ``k`` votes. High reach: the post had more
+    than ``reach_above`` views when the jury decided.
+    """
+    if cfg.reach_above is not None and views > cfg.reach_above:
+        return True
+    if not cfg.split:
+        return False
+    keeps = votes - removes
+    if first_k and max(removes, keeps) < k:
+        return True
+    return (keeps if removed else removes) >= cfg.split_minority

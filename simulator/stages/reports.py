@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from simulator.config.policy import Reports
@@ -22,3 +24,32 @@ class ReportStage:
         if not self._cfg.enabled:
             return np.full(len(posts), np.inf)
         return view_driven_times(posts, self._per_view[posts.cls], self._cfg.reports_to_queue, rng)
+
+    def expected_reports(self, cls: np.ndarray, views: np.ndarray) -> np.ndarray:
+        """Reports a post is expected to have after ``views`` views (a report count
+        the platform sees, without the noise: a priority key)."""
+        return np.asarray(self._per_view[cls] * views, dtype=np.float64)
+
+    def next_case_after(
+        self,
+        uniforms: list[float],
+        cls: int,
+        reach: float,
+        decay: float,
+        age: float,
+    ) -> float:
+        """Age at which another ``reports_to_queue`` reports have come in since ``age``.
+
+        The post's remaining views bring reports as a Poisson process; the
+        n-th one's cumulative intensity is a sum of n unit exponentials (from
+        ``uniforms``, one per report). ``inf`` if its remaining life brings
+        fewer.
+        """
+        g = -sum(math.log1p(-u) for u in uniforms[: self._cfg.reports_to_queue])
+        scale = float(self._per_view[cls]) * reach
+        if scale <= 0:
+            return math.inf
+        left = math.exp(-decay * age) - g / scale
+        if left <= 0:
+            return math.inf
+        return -math.log(left) / decay
