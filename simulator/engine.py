@@ -17,7 +17,8 @@ against a removal, a re-report after a "keep" - are routed by
 :class:`_Followups`: into the same queue from inside its loop (exact whatever
 the chunking), or into a queue that runs later at the same stop.
 
-The engine prints nothing and writes nothing: rows go to an optional sink, and everything metrics need comes back as a :class:`RunLog`.
+The engine prints nothing and writes nothing: rows go to an optional sink, and
+everything metrics need comes back as a :class:`RunLog`.
 """
 
 from __future__ import annotations

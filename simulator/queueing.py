@@ -272,8 +272,7 @@ class TeamSpec:
         object.__setattr__(self, "accuracy", _frozen_array(accuracy))
         if self.priority not in PRIORITIES:
             raise ValueError(
-                f"TeamSpec.priority: expected one of {', '.join(PRIORITIES)}, "
-                f"got {self.priority!r}"
+                f"TeamSpec.priority: expected one of {', '.join(PRIORITIES)}, got {self.priority!r}"
             )
         if self.rule not in ("k_of_n", "first_k_agree"):
             raise ValueError(

@@ -154,9 +154,7 @@ def plan_jurors(cfg: Jury, scenario: Scenario, seeds: SeedTree) -> JurorPlan:
         t = np.repeat(np.arange(hours)[sel].astype(np.float64), counts) + srng.random(n)
         t.sort()
         pool_w = members[w]
-        who = (
-            pool_w[srng.integers(0, len(pool_w), n)] if len(pool_w) else np.empty(0, np.int64)
-        )
+        who = pool_w[srng.integers(0, len(pool_w), n)] if len(pool_w) else np.empty(0, np.int64)
         if not len(pool_w):
             t = t[:0]
         starts.append(t)
