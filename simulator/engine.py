@@ -349,7 +349,7 @@ class _Followups:
         ) -> tuple[float, float, int] | None:
             c = state.cols
             assert c is not None
-            i = int(np.searchsorted(c.post_id, post_id))
+            i = int(c.post_id.searchsorted(post_id))
             if escalation is not None and kind == KIND_REPORT:
                 seen = float(c.reach[i]) * -math.expm1(-float(c.decay[i]) * (now - c.created_at[i]))
                 removed = status == DECIDED_REMOVE
@@ -370,9 +370,9 @@ class _Followups:
             if done >= max_rounds:
                 return None
             draws = [self.rereports.uniform(post_id, 1000 * done + j) for j in range(n_reports)]
-            created = float(c.created_at[i])
+            created = c.created_at[i].item()
             age = self.reports.next_case_after(
-                draws, int(c.cls[i]), float(c.reach[i]), float(c.decay[i]), now - created
+                draws, c.cls[i].item(), c.reach[i].item(), c.decay[i].item(), now - created
             )
             if not math.isfinite(age):
                 return None
@@ -587,8 +587,9 @@ class Simulation:
         # authors of posts the prefilter removed may appeal
         appeal_at = np.full(len(cols), np.inf)
         if self.followups.appeal_team is not None:
-            appeal_at = self.followups.appeals.appeal_times(
-                cols.post_id, VIOLATING[cols.cls], cols.removed_at
+            gone = np.flatnonzero(np.isfinite(cols.removed_at))  # a few, out of every post
+            appeal_at[gone] = self.followups.appeals.appeal_times(
+                cols.post_id[gone], VIOLATING[cols.cls[gone]], cols.removed_at[gone]
             )
         resident = (
             VIOLATING[cols.cls]

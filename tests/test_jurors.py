@@ -203,7 +203,7 @@ RICH = {
         },
         "attrition_per_week": 0.05,
         "recruits_per_week_per_1000_users": 1.0,
-    },  # fmt: skip
+    },
     "jury__escalation": {"split": True, "split_minority": 2},
     "staff__reviewers": 2,
     "staff__shift_hours": 10,

@@ -18,6 +18,7 @@ class ReportStage:
         self._cfg = cfg
         rate = np.asarray(audience.reports_per_1000_views.as_list()) / 1000.0
         self._per_view = rate * (1.0 - np.asarray(audience.sympathy.as_list()))
+        self._per_view_list: list[float] = self._per_view.tolist()  # for scalar use in loops
 
     def report_times(self, posts: Posts, rng: np.random.Generator) -> np.ndarray:
         """Absolute time of the ``reports_to_queue``-th report, ``inf`` if none."""
@@ -46,7 +47,7 @@ class ReportStage:
         fewer.
         """
         g = -sum(math.log1p(-u) for u in uniforms[: self._cfg.reports_to_queue])
-        scale = float(self._per_view[cls]) * reach
+        scale = self._per_view_list[cls] * reach
         if scale <= 0:
             return math.inf
         left = math.exp(-decay * age) - g / scale
