@@ -275,7 +275,7 @@ def test_wrong_keeps_are_reported_again_up_to_the_limit(
 ) -> None:
     blind = {"violent_threat": 0.0, "incitement": 0.0, "violent_news": 1.0,
              "heated_political": 1.0, "benign": 1.0}  # fmt: skip
-    base = tweak(jury_only, jury__accuracy=blind)
+    base = tweak(jury_only, jury__accuracy=blind, reports__rereports_after_keep=0)
     again = tweak(base, reports__rereports_after_keep=2)
     once = simulate(quick_sampled, base, seed=seed).cases["jury"]
     more = simulate(quick_sampled, again, seed=seed).cases["jury"]
