@@ -12,8 +12,13 @@ Data flows one way. For each chunk of simulated days the engine
    and posts with an open case in memory (memory stays flat).
 
 Only the review queue couples posts to each other, so only it is an event
-loop. The engine prints nothing and writes nothing: rows go to an optional
-sink, and everything metrics need comes back as a :class:`RunLog`.
+loop. Cases that follow a decision - an escalation to staff, an appeal
+against a removal, a re-report after a "keep" - are routed by
+:class:`_Followups`: into the same queue from inside its loop (exact whatever
+the chunking), or into a queue that runs later at the same stop.
+
+The engine prints nothing and writes nothing: rows go to an optional sink, and
+everything metrics need comes back as a :class:`RunLog`.
 """
 
 from __future__ import annotations
@@ -31,9 +36,20 @@ from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.enforcement import EnforcementEvent, Enforcer, Notice
 from simulator.errors import ModsimError
-from simulator.queueing import DECIDED_REMOVE, CaseLog, ReviewQueue
+from simulator.queueing import (
+    DECIDED_KEEP,
+    DECIDED_REMOVE,
+    KIND_APPEAL,
+    KIND_ESCALATION,
+    KIND_REPORT,
+    CaseLog,
+    Followup,
+    ReviewQueue,
+)
 from simulator.seeding import SeedTree
-from simulator.stages.jury import jury_team
+from simulator.stages.appeals import AppealStage, KeyedDraws, appeals_team
+from simulator.stages.jurors import JurorPlan, plan_jurors
+from simulator.stages.jury import escalates, jury_team
 from simulator.stages.notices import NoticeDesk
 from simulator.stages.reports import ReportStage
 from simulator.stages.staff import staff_team
@@ -46,6 +62,7 @@ if TYPE_CHECKING:
     from simulator.stages.prefilter import PrefilterStage
 
 TEAMS = ("jury", "staff")
+QUEUE_ORDER = ("jury", "staff", "appeals")  # queues run in this order at every stop
 _NO_TEAM = -1
 
 PostSink = Callable[[pd.DataFrame], None]
@@ -68,8 +85,9 @@ class _Columns:
     team: np.ndarray
     removed_at: np.ndarray
     removed_by: np.ndarray
-    case_open: np.ndarray
+    case_open: np.ndarray  # cases open for the post (a count: follow-ups can overlap)
     labelled: np.ndarray
+    restored_at: np.ndarray  # after a successful appeal (inf: never)
     text: list[str] | None
 
     NUMERIC = (
@@ -87,6 +105,7 @@ class _Columns:
         "removed_by",
         "case_open",
         "labelled",
+        "restored_at",
     )
 
     def __len__(self) -> int:
@@ -114,8 +133,9 @@ class _Columns:
             np.empty(0, dtype=np.int8),
             f,
             np.empty(0, dtype=np.int8),
+            np.empty(0, dtype=np.int16),
             np.empty(0, dtype=bool),
-            np.empty(0, dtype=bool),
+            f,
             [] if with_text else None,
         )
 
@@ -147,6 +167,7 @@ class _Columns:
                 categories=list(REMOVAL_CHANNELS),
             ),
             "views": views_at(self.reach, self.decay, horizon - self.created_at),
+            "restored_at": _nan_inf(self.restored_at, end),
         }
         if with_labels:
             # A replay with partial ground truth: False where the class is estimated.
@@ -196,6 +217,7 @@ class RunLog:
     not_made_by_class: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES))
     """Posts never made because an app store had delisted the platform (new users
     stopped arriving), per class."""
+    jurors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class _PlatformState:
@@ -224,7 +246,8 @@ class _PlatformState:
         c = self.cols
         if c is None:
             return np.empty(0, dtype=np.int64)
-        mask = VIOLATING[c.cls] & (c.created_at <= t) & (c.removed_at > t)
+        up = (c.removed_at > t) | (c.restored_at <= t)
+        mask = VIOLATING[c.cls] & (c.created_at <= t) & up
         return c.post_id[mask]
 
     def live_posts(self, t: float) -> float:
@@ -233,16 +256,29 @@ class _PlatformState:
 
     # Removals -------------------------------------------------------------
     def remove(self, idx: np.ndarray, times: np.ndarray, channel: int) -> np.ndarray:
-        """Apply removals where earlier than any known one; return the index applied."""
+        """Apply removals where earlier than any known one, or after a restoration;
+        return the index applied."""
         assert self.cols is not None
-        earlier = times < self.cols.removed_at[idx]
-        idx, times = idx[earlier], times[earlier]
-        prev = self.cols.removed_at[idx]
-        self.count_removed(prev[np.isfinite(prev)], -1)
-        self.cols.removed_at[idx] = times
-        self.cols.removed_by[idx] = channel
+        c = self.cols
+        again = c.restored_at[idx] <= times  # restored by appeal, now removed again
+        earlier = (times < c.removed_at[idx]) | again
+        idx, times, again = idx[earlier], times[earlier], again[earlier]
+        prev = c.removed_at[idx]
+        self.count_removed(prev[np.isfinite(prev) & ~again], -1)
+        c.removed_at[idx] = times
+        c.removed_by[idx] = channel
+        c.restored_at[idx] = np.inf
         self.count_removed(times, +1)
         return idx
+
+    def restore(self, idx: np.ndarray, times: np.ndarray) -> None:
+        """Put removed posts back up (an appeal succeeded)."""
+        assert self.cols is not None
+        c = self.cols
+        down = np.isfinite(c.removed_at[idx]) & (c.removed_at[idx] <= times)
+        idx, times = idx[down], times[down]
+        c.restored_at[idx] = times
+        self.count_removed(times, -1)
 
     def count_created(self, times: np.ndarray) -> None:
         hist = self.created_per_hour
@@ -251,6 +287,141 @@ class _PlatformState:
     def count_removed(self, times: np.ndarray, sign: int) -> None:
         hist = self.removed_per_hour
         hist += sign * np.bincount(_hour_bins(times, hist), minlength=len(hist))
+
+
+class _Followups:
+    """Cases that follow a decision: escalations, appeals, re-reports.
+
+    ``hook(team)`` is the callback a queue calls, inside its event loop, when
+    it decides a case (see :data:`simulator.queueing.Followup`): it answers
+    with a follow-up case for the same queue (an appeal it hears itself, a
+    re-report), or marks the case as escalated. Follow-ups for queues that run
+    later at the same stop are submitted in batches by the engine.
+    All draws are keyed by post id and round, so order of calls does not matter.
+    """
+
+    def __init__(
+        self,
+        policy: PlatformPolicy,
+        state: _PlatformState,
+        reports: ReportStage,
+        appeals: AppealStage,
+        seeds: SeedTree,
+    ) -> None:
+        self.policy = policy
+        self.state = state
+        self.reports = reports
+        self.appeals = appeals
+        self.appeal_team = policy.appeal_team() if self.appeals.active else None
+        self.rereports = KeyedDraws(seeds, "rereports")
+        self.rounds: dict[int, int] = {}  # post id -> re-reports so far
+        self.escalated: set[tuple[int, float]] = set()  # (post id, decision time)
+        jury = policy.jury
+        self.first_k = jury.rule == "first_k_agree"
+        self.k = jury.required_remove_votes()
+
+    def needed(self, team: str) -> bool:
+        """Whether the queue of ``team`` needs the in-loop hook."""
+        if team == "jury" and self.policy.jury.escalation.enabled:
+            return True
+        if self._hears_appeals(team):
+            return True
+        return self.policy.reports.rereports_after_keep > 0 and team == self.report_team
+
+    @property
+    def report_team(self) -> str:
+        return self.policy.reports.review_team
+
+    def _hears_appeals(self, team: str) -> bool:
+        """Appeals against ``team``'s removals that ``team`` hears itself.
+
+        The appeal team hears its own; a team that runs after the appeal team
+        at each stop hears appeals against its own removals too (an appeal is
+        never sent back to a queue that has already run).
+        """
+        target = self.appeal_team
+        if target is None or team == "appeals":
+            return False
+        return target == team or QUEUE_ORDER.index(target) < QUEUE_ORDER.index(team)
+
+    def later_appeal_team(self, team: str) -> str | None:
+        """The queue, running after ``team``, that hears appeals of its removals."""
+        target = self.appeal_team
+        if target is None or team == "appeals" or self._hears_appeals(team):
+            return None
+        return target
+
+    def hook(self, team: str) -> Followup:
+        state = self.state
+        escalation = self.policy.jury.escalation if team == "jury" else None
+        if escalation is not None and not escalation.enabled:
+            escalation = None
+        hears_appeals = self._hears_appeals(team)
+        max_rounds = self.policy.reports.rereports_after_keep if team == self.report_team else 0
+        n_reports = self.policy.reports.reports_to_queue
+
+        def followup(
+            post_id: int, kind: int, status: int, removes: int, votes: int, now: float
+        ) -> tuple[float, float, int] | None:
+            c = state.cols
+            assert c is not None
+            i = int(c.post_id.searchsorted(post_id))
+            if escalation is not None and kind == KIND_REPORT:
+                seen = float(c.reach[i]) * -math.expm1(-float(c.decay[i]) * (now - c.created_at[i]))
+                removed = status == DECIDED_REMOVE
+                if escalates(escalation, self.first_k, self.k, removed, removes, votes, seen):
+                    self.escalated.add((post_id, now))
+                    return None
+            if status == DECIDED_REMOVE:
+                if not hears_appeals or kind == KIND_APPEAL:
+                    return None
+                when = self.appeals.appeal_time(post_id, bool(VIOLATING[c.cls[i]]), now)
+                if not math.isfinite(when):
+                    return None
+                c.case_open[i] += 1
+                return when, self.priority_one(team, i, when), KIND_APPEAL
+            if kind != KIND_REPORT or max_rounds == 0:
+                return None
+            done = self.rounds.get(post_id, 0)
+            if done >= max_rounds:
+                return None
+            draws = [self.rereports.uniform(post_id, 1000 * done + j) for j in range(n_reports)]
+            created = c.created_at[i].item()
+            age = self.reports.next_case_after(
+                draws, c.cls[i].item(), c.reach[i].item(), c.decay[i].item(), now - created
+            )
+            if not math.isfinite(age):
+                return None
+            self.rounds[post_id] = done + 1
+            c.case_open[i] += 1
+            return created + age, self.priority_one(team, i, created + age), KIND_REPORT
+
+        return followup
+
+    def priority_one(self, team: str, i: int, t: float) -> float:
+        c = self.state.cols
+        assert c is not None
+        return float(self.priorities(team, c, np.array([i]), np.array([t]))[0])
+
+    def priorities(self, team: str, cols: _Columns, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The line-order key of cases opening at ``t`` for posts ``cols[idx]``."""
+        rule = _team_priority(self.policy, team)
+        if rule == "score":
+            return np.nan_to_num(cols.score[idx], nan=0.0)
+        if rule in ("reach", "reports"):
+            views = views_at(cols.reach[idx], cols.decay[idx], t - cols.created_at[idx])
+            if rule == "reach":
+                return views
+            return self.reports.expected_reports(cols.cls[idx], views)
+        return np.zeros(len(idx))
+
+
+def _team_priority(policy: PlatformPolicy, team: str) -> str:
+    if team == "jury":
+        return policy.jury.priority
+    if team == "staff":
+        return policy.staff.priority
+    return policy.appeals.priority
 
 
 def _hour_bins(times: np.ndarray, hist: np.ndarray) -> np.ndarray:
@@ -305,15 +476,33 @@ class Simulation:
         # Only a replayed log with unlabelled posts marks which classes are estimates.
         self.partial_labels = bool(getattr(self.stream, "partial_labels", False))
         self.reports = ReportStage(policy.reports, scenario.audience)
-        self.queues: dict[str, ReviewQueue] = {}
+        hours = int(scenario.hours)
+        self._state = _PlatformState(hours)
+        self.juror_plan: JurorPlan | None = None
+        if policy.jury.pool_size > 0 and policy.jury.population is not None:
+            self.juror_plan = plan_jurors(policy.jury, scenario, self.seeds)
+        self.followups = _Followups(
+            policy,
+            self._state,
+            self.reports,
+            AppealStage(scenario.appeals, self.seeds),
+            self.seeds,
+        )
+        specs = {}
         if policy.jury.pool_size > 0:
-            self.queues["jury"] = ReviewQueue(
-                jury_team(policy.jury, scenario), self.seeds.rng("jury")
-            )
+            specs["jury"] = jury_team(policy.jury, scenario, self.juror_plan)
         if policy.staff.reviewers > 0:
-            self.queues["staff"] = ReviewQueue(
-                staff_team(policy.staff, scenario), self.seeds.rng("staff")
+            specs["staff"] = staff_team(policy.staff, scenario)
+        if self.followups.appeal_team == "appeals":
+            specs["appeals"] = appeals_team(policy.appeals, scenario)
+        self.queues: dict[str, ReviewQueue] = {
+            team: ReviewQueue(
+                spec,
+                self.seeds.rng(team),
+                self.followups.hook(team) if self.followups.needed(team) else None,
             )
+            for team, spec in specs.items()
+        }
         names = [h.name for h in self.hosts]
         if len(set(names)) != len(names):
             raise ModsimError(
@@ -321,8 +510,6 @@ class Simulation:
             )
         self.enforcers = [Enforcer(h, self.seeds) for h in self.hosts]
         self.desk = NoticeDesk(policy.notices)
-        hours = int(scenario.hours)
-        self._state = _PlatformState(hours)
         self._created_by_class = np.zeros(N_CLASSES, dtype=np.int64)
         self._labelled_by_class = np.zeros(N_CLASSES, dtype=np.int64)
         self._created_by_hour = np.zeros(hours)
@@ -371,7 +558,7 @@ class Simulation:
                 self._emit(cols, mask, end, sink)
             c = state.cols
             if c is not None:
-                done = ~VIOLATING[c.cls] & ~c.case_open & ~self._sweepable(c, t1)
+                done = ~VIOLATING[c.cls] & (c.case_open == 0) & ~self._sweepable(c, t1)
                 if done.any():
                     self._emit(c, done, end, sink)
                     state.cols = c.take(~done)
@@ -423,8 +610,9 @@ class Simulation:
             team=team,
             removed_at=auto.copy(),
             removed_by=np.where(np.isfinite(auto), CHANNEL_INDEX["prefilter"], 0).astype(np.int8),
-            case_open=np.isfinite(case_at),
+            case_open=np.isfinite(case_at).astype(np.int16),
             labelled=posts.labelled_mask(),
+            restored_at=inf.copy(),
             text=posts.text,
         )
         # Every per-post draw above is made for the whole day first, so a
@@ -484,25 +672,53 @@ class Simulation:
         state = self._state
         state.count_created(cols.created_at)
         state.count_removed(cols.removed_at[np.isfinite(cols.removed_at)], +1)
+        # authors of posts the prefilter removed may appeal
+        appeal_at = np.full(len(cols), np.inf)
+        if self.followups.appeal_team is not None:
+            gone = np.flatnonzero(np.isfinite(cols.removed_at))  # a few, out of every post
+            appeal_at[gone] = self.followups.appeals.appeal_times(
+                cols.post_id[gone], VIOLATING[cols.cls[gone]], cols.removed_at[gone]
+            )
         resident = (
             VIOLATING[cols.cls]
             | np.isfinite(cols.case_at)
             | (np.isfinite(cols.removed_at) & (cols.removed_at > t1))
             | self._sweepable(cols, t1)
+            | np.isfinite(appeal_at)
         )
         held = cols.take(resident)
         state.add(held)
         for code, name in enumerate(TEAMS):
-            mine = held.team == code
-            if mine.any():
+            mine = np.flatnonzero(held.team == code)
+            if len(mine):
                 self.queues[name].submit(
                     held.post_id[mine],
                     held.case_at[mine],
                     held.cls[mine],
                     VIOLATING[held.cls[mine]],
-                    np.nan_to_num(held.score[mine], nan=0.0),
+                    self.followups.priorities(name, held, mine, held.case_at[mine]),
                 )
+        appealing = np.flatnonzero(np.isfinite(appeal_at[resident]))
+        if len(appealing):
+            self._submit_follow(
+                self.followups.appeal_team or "", held, appealing, appeal_at[resident][appealing],
+                KIND_APPEAL,
+            )  # fmt: skip
         return resident
+
+    def _submit_follow(
+        self, team: str, cols: _Columns, idx: np.ndarray, times: np.ndarray, kind: int
+    ) -> None:
+        """Open follow-up cases (escalations, appeals) for posts ``cols[idx]``."""
+        np.add.at(cols.case_open, idx, 1)
+        self.queues[team].submit(
+            cols.post_id[idx],
+            times,
+            cols.cls[idx],
+            VIOLATING[cols.cls[idx]],
+            self.followups.priorities(team, cols, idx, times),
+            np.full(len(idx), kind, dtype=np.int8),
+        )
 
     # Time stepping ----------------------------------------------------------------
     def _step(self, t0: float, t1: float) -> None:
@@ -539,15 +755,41 @@ class Simulation:
 
     def _run_queues(self, t: float) -> None:
         state = self._state
+        follow = self.followups
         for team, queue in self.queues.items():
             log = queue.run_until(t)
             if len(log.post_id) == 0:
                 continue
             self._case_logs[team].append(log)
+            cols = state.cols
+            assert cols is not None
             idx = state.index(log.post_id)
-            state.cols.case_open[idx] = False  # type: ignore[union-attr]
-            removed = log.status == DECIDED_REMOVE
-            state.remove(idx[removed], log.left[removed], CHANNEL_INDEX[team])
+            np.subtract.at(cols.case_open, idx, 1)
+            appeal = log.kind == KIND_APPEAL
+            escalated = np.zeros(len(idx), dtype=bool)
+            if follow.escalated:
+                escalated = np.array(
+                    [(p, left) in follow.escalated for p, left in zip(
+                        log.post_id.tolist(), log.left.tolist(), strict=True)]
+                )  # fmt: skip
+                follow.escalated.difference_update(
+                    zip(log.post_id[escalated].tolist(), log.left[escalated].tolist(), strict=True)
+                )
+                esc = np.flatnonzero(escalated)
+                self._submit_follow("staff", cols, idx[esc], log.left[esc], KIND_ESCALATION)
+            removed = (log.status == DECIDED_REMOVE) & ~appeal & ~escalated
+            channel = CHANNEL_INDEX["staff" if team == "appeals" else team]
+            applied = state.remove(idx[removed], log.left[removed], channel)
+            restore = (log.status == DECIDED_KEEP) & appeal
+            if restore.any():
+                state.restore(idx[restore], log.left[restore])
+            later = follow.later_appeal_team(team)
+            if later is not None and len(applied):
+                times = follow.appeals.appeal_times(
+                    cols.post_id[applied], VIOLATING[cols.cls[applied]], cols.removed_at[applied]
+                )
+                go = np.isfinite(times)
+                self._submit_follow(later, cols, applied[go], times[go], KIND_APPEAL)
 
     def _respond(self, notice: Notice) -> None:
         """The platform's answer to a notice: its notice desk removes (a share of)
@@ -610,7 +852,7 @@ class Simulation:
         assert c is not None
         c.case_at[idx] = when
         c.team[idx] = TEAMS.index(team)
-        c.case_open[idx] = True
+        c.case_open[idx] += 1
         self.queues[team].submit(
             c.post_id[idx],
             np.full(len(idx), when),
@@ -677,9 +919,7 @@ class Simulation:
             created_by_hour=self._created_by_hour,
             violating_by_hour=self._violating_by_hour,
             cases={t: _cases_until(logs, end) for t, logs in self._case_logs.items()},
-            capacity_hours={
-                t: float(q.spec.servers[: math.ceil(end)].sum()) for t, q in self.queues.items()
-            },
+            capacity_hours={t: q.available_hours(end) for t, q in self.queues.items()},
             busy_hours={t: float(q.busy_hours) for t, q in self.queues.items()},
             events=sorted(
                 (e for enf in self.enforcers for e in enf.events),
@@ -697,7 +937,22 @@ class Simulation:
             meta=dict(getattr(self.stream, "meta", {})),
             labelled_by_class=self._labelled_by_class.copy(),
             not_made_by_class=self._not_made[: math.ceil(end)].sum(axis=0),
+            jurors=self._juror_stats(),
         )
+
+    def _juror_stats(self) -> dict[str, np.ndarray]:
+        """The jury population's figures for metrics (empty without a population)."""
+        plan, queue = self.juror_plan, self.queues.get("jury")
+        if plan is None or queue is None:
+            return {}
+        return {
+            "pool_by_week": plan.pool_by_week,
+            "joined_by_week": plan.joined,
+            "left_by_week": plan.left,
+            "expected_on_duty": plan.expected_on_duty,
+            "votes_by_juror": queue.votes_by_juror,
+            "sessions": np.array([queue.sessions_started]),
+        }
 
 
 def _cases_until(logs: list[CaseLog], end: float) -> pd.DataFrame:

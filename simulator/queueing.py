@@ -24,6 +24,19 @@ Randomness is drawn from the generator in fixed blocks and consumed in event
 order, so results depend only on the inputs and the seed - not on how a run is
 cut into ``run_until`` calls.
 
+With a :class:`JurorPool` the team is a population of individual jurors
+instead of interchangeable servers: jurors come on duty in sessions (a run
+of reviews, or until they have been idle for a while), each has their own
+accuracy per class, never votes twice on a case, and each vote is drawn when
+it is cast, so sequential rules such as "first k to agree" apply. That loop
+(:meth:`ReviewQueue._advance_jurors`) is separate from the interchangeable
+one so the latter - the one the theory tests check - stays as fast as it was.
+
+A ``followup`` callback may answer a decided case with a new case for the
+same post in the same queue (a re-report after a "keep", an appeal after a
+"remove"); it runs inside the loop, so the follow-up is exact however a run
+is cut into :meth:`ReviewQueue.run_until` calls.
+
 Time is float hours since the scenario start.
 """
 
@@ -35,7 +48,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from functools import partial
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from itertools import count
 from typing import Any, Literal
 
@@ -50,9 +63,15 @@ __all__ = [
     "DECIDED_KEEP",
     "DECIDED_REMOVE",
     "EXPIRED",
+    "KIND_APPEAL",
+    "KIND_ESCALATION",
+    "KIND_NAMES",
+    "KIND_REPORT",
     "PENDING",
     "STATUS_NAMES",
     "CaseLog",
+    "Followup",
+    "JurorPool",
     "ReviewQueue",
     "TeamSpec",
 ]
@@ -67,6 +86,14 @@ PENDING = 4
 STATUS_NAMES: tuple[str, ...] = ("decided_remove", "decided_keep", "expired", "closed", "pending")
 """STATUS_NAMES[code] is the name of a status code in :attr:`CaseLog.status`."""
 
+# -- case kinds: why the case was opened ---------------------------------------------------
+
+KIND_REPORT = 0  # user report(s) or a prefilter flag
+KIND_ESCALATION = 1  # a jury case handed to paid staff
+KIND_APPEAL = 2  # the author of a removed post appealed
+KIND_NAMES: tuple[str, ...] = ("report", "escalation", "appeal")
+"""KIND_NAMES[code] is the name of a kind code in :attr:`CaseLog.kind`."""
+
 # internal statuses of cases still in the system (negative: not left yet)
 _ACTIVE = -1  # waiting or being voted on
 _MOOT = -2  # closed while votes were in progress; leaves when they finish
@@ -77,7 +104,10 @@ _CAPACITY = 0
 _EXPIRE = 1
 _CLOSE = 2
 _COMPLETE = 3
-_EXPEDITE = 4
+_SESSION = 4  # a juror comes on duty (juror pools only)
+_IDLE = 5  # an idle juror's patience runs out (juror pools only)
+_FOLLOW = 6  # a follow-up case arrives
+_EXPEDITE = 7  # noticed posts' cases move to the head of the line
 
 _BLOCK = 4096  # random numbers drawn per call to the generator
 _INF = math.inf
@@ -87,6 +117,74 @@ def _frozen_array(values: np.ndarray) -> np.ndarray:
     out = np.array(values, copy=True)
     out.setflags(write=False)
     return out
+
+
+Priority = Literal["fifo", "score", "reach", "reports"]
+PRIORITIES: tuple[str, ...] = ("fifo", "score", "reach", "reports")
+
+
+@dataclass(frozen=True, eq=False)
+class JurorPool:
+    """Individual jurors: who they are, how well they vote, when they are on duty.
+
+    ``accuracy[j, cls]`` is the probability that juror ``j``'s vote on a post
+    of class ``cls`` is correct. Session ``i`` starts at ``session_start[i]``
+    (sorted), when juror ``session_juror[i]`` comes on duty for up to
+    ``session_reviews[i]`` reviews; a juror already on duty ignores the start.
+    A juror with nothing to review waits ``idle_hours`` for a case, then
+    leaves. ``record_votes`` keeps a log of who voted on which case (for
+    tests and audits; it costs memory).
+    """
+
+    accuracy: np.ndarray
+    session_start: np.ndarray
+    session_juror: np.ndarray
+    session_reviews: np.ndarray
+    idle_hours: float = 1 / 6
+    record_votes: bool = False
+
+    def __post_init__(self) -> None:
+        acc = np.asarray(self.accuracy, dtype=float)
+        if acc.ndim != 2 or acc.shape[1] != N_CLASSES or acc.shape[0] == 0:
+            raise ValueError(
+                f"JurorPool.accuracy: expected shape (jurors, {N_CLASSES}), got {acc.shape}"
+            )
+        if not np.all((acc >= 0) & (acc <= 1)):
+            raise ValueError("JurorPool.accuracy: expected probabilities in [0, 1]")
+        start = np.asarray(self.session_start, dtype=float)
+        juror = np.asarray(self.session_juror, dtype=np.int64)
+        reviews = np.asarray(self.session_reviews, dtype=np.int64)
+        if not (start.shape == juror.shape == reviews.shape and start.ndim == 1):
+            raise ValueError(
+                "JurorPool: session_start, session_juror and session_reviews must be "
+                f"1-D arrays of one length, got {start.shape}, {juror.shape}, {reviews.shape}"
+            )
+        if start.size and (
+            not np.all(np.isfinite(start)) or start.min() < 0 or np.any(np.diff(start) < 0)
+        ):
+            raise ValueError("JurorPool.session_start: expected sorted finite times >= 0")
+        if juror.size and (juror.min() < 0 or juror.max() >= acc.shape[0]):
+            raise ValueError(
+                f"JurorPool.session_juror: expected juror indices in [0, {acc.shape[0]})"
+            )
+        if reviews.size and reviews.min() < 1:
+            raise ValueError("JurorPool.session_reviews: expected whole numbers >= 1")
+        if not (self.idle_hours >= 0 and math.isfinite(self.idle_hours)):
+            raise ValueError(
+                f"JurorPool.idle_hours: expected a finite number >= 0, got {self.idle_hours!r}"
+            )
+        for name, arr in (
+            ("accuracy", acc),
+            ("session_start", start),
+            ("session_juror", juror),
+            ("session_reviews", reviews),
+        ):
+            object.__setattr__(self, name, _frozen_array(arr))
+
+    @property
+    def size(self) -> int:
+        """Jurors who were ever in the pool."""
+        return int(self.accuracy.shape[0])
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,9 +199,20 @@ class TeamSpec:
     coefficient of variation ``review_cv``: 1 gives exponential durations,
     0 deterministic ones, anything else lognormal ones.
 
-    Reviewers are interchangeable servers: the queue does not track who cast
-    which vote, so "distinct reviewers" is not enforced when fewer are on duty
-    than a case needs (votes are independent draws either way).
+    Without ``jurors``, reviewers are interchangeable servers: the queue does
+    not track who cast which vote, so "distinct reviewers" is not enforced
+    when fewer are on duty than a case needs (votes are independent draws
+    either way), and the decision is one binomial draw when the last vote is
+    in. With ``jurors`` (a :class:`JurorPool`), ``servers`` is only the
+    expected number on duty (for reports); who is on duty comes from the
+    pool's sessions, ``accuracy`` is unused (each juror has their own), and
+    ``rule`` may be ``first_k_agree``: votes are cast until ``votes_to_remove``
+    of them agree either way, at most ``votes_per_case``; a case where neither
+    side got there is kept (a split).
+
+    ``priority`` other than ``fifo`` orders the line by the priority value
+    submitted with each case (highest first): the caller computes a classifier
+    score, a reach or a report count.
     """
 
     name: str
@@ -113,8 +222,10 @@ class TeamSpec:
     review_minutes: float = 1.0
     review_cv: float = 1.0
     accuracy: np.ndarray = field(default_factory=lambda: np.ones(N_CLASSES))
-    priority: Literal["fifo", "score"] = "fifo"
+    priority: Priority = "fifo"
     expire_after_hours: float = math.inf
+    rule: Literal["k_of_n", "first_k_agree"] = "k_of_n"
+    jurors: JurorPool | None = None
 
     def __post_init__(self) -> None:
         servers = np.asarray(self.servers)
@@ -160,9 +271,17 @@ class TeamSpec:
                 f"TeamSpec.accuracy: expected probabilities in [0, 1], got {accuracy.tolist()}"
             )
         object.__setattr__(self, "accuracy", _frozen_array(accuracy))
-        if self.priority not in ("fifo", "score"):
+        if self.priority not in PRIORITIES:
             raise ValueError(
-                f"TeamSpec.priority: expected 'fifo' or 'score', got {self.priority!r}"
+                f"TeamSpec.priority: expected one of {', '.join(PRIORITIES)}, got {self.priority!r}"
+            )
+        if self.rule not in ("k_of_n", "first_k_agree"):
+            raise ValueError(
+                f"TeamSpec.rule: expected 'k_of_n' or 'first_k_agree', got {self.rule!r}"
+            )
+        if self.rule == "first_k_agree" and self.jurors is None:
+            raise ValueError(
+                "TeamSpec.rule: 'first_k_agree' needs a juror pool (votes drawn one by one)"
             )
         if not self.expire_after_hours >= 0:  # also rejects NaN
             raise ValueError(
@@ -189,10 +308,16 @@ _COLUMNS: dict[str, type] = {
     "cls": np.int8,
     "violating": np.bool_,
     "priority": np.float64,
+    "kind": np.int8,
 }
 _RECORD = np.dtype(list(_COLUMNS.items()))
 
-_Record = tuple[int, float, float, float, int, int, int, int, bool, float]
+_Record = tuple[int, float, float, float, int, int, int, int, bool, float, int]
+
+Followup = Callable[[int, int, int, int, int, float], "tuple[float, float, int] | None"]
+"""``followup(post_id, kind, status, remove_votes, votes, now)`` -> ``(time, priority,
+kind)`` of a new case for the same post in the same queue, or None. Called when a
+case is decided."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,7 +326,8 @@ class CaseLog:
 
     ``started`` is when the first vote started (NaN if none did); ``left`` is
     when the case left the system - decision, expiry or closure (NaN while
-    pending). ``status`` holds the codes of :data:`STATUS_NAMES`.
+    pending). ``status`` holds the codes of :data:`STATUS_NAMES`, ``kind``
+    those of :data:`KIND_NAMES`.
     ``remove_votes`` is only meaningful for decided cases (0 otherwise);
     ``votes`` counts the votes cast (or in progress, for pending cases).
     """
@@ -216,6 +342,7 @@ class CaseLog:
     cls: np.ndarray
     violating: np.ndarray
     priority: np.ndarray
+    kind: np.ndarray
 
     @classmethod
     def from_records(cls, records: Sequence[_Record]) -> CaseLog:
@@ -270,6 +397,10 @@ class CaseLog:
                 columns["status_name"] = pd.Categorical.from_codes(
                     self.status.astype(np.int64), categories=pd.Index(STATUS_NAMES)
                 )
+            if name == "kind":
+                columns["kind_name"] = pd.Categorical.from_codes(
+                    self.kind.astype(np.int64), categories=pd.Index(KIND_NAMES)
+                )
         return pd.DataFrame(columns)
 
 
@@ -282,6 +413,7 @@ class _Case:
     __slots__ = (
         "arrived",
         "cls",
+        "kind",
         "post_id",
         "priority",
         "seq",
@@ -294,9 +426,17 @@ class _Case:
     )
 
     def __init__(
-        self, seq: int, post_id: int, cls: int, violating: bool, priority: float, arrived: float
+        self,
+        seq: int,
+        post_id: int,
+        cls: int,
+        violating: bool,
+        priority: float,
+        arrived: float,
+        kind: int,
     ) -> None:
         self.seq = seq
+        self.kind = kind
         self.post_id = post_id
         self.cls = cls
         self.violating = violating
@@ -320,7 +460,43 @@ class _Case:
             self.cls,
             self.violating,
             self.priority,
+            self.kind,
         )
+
+
+class _JuryCase(_Case):
+    """A case voted on by individual jurors: who voted, and the tally so far."""
+
+    __slots__ = ("in_line", "keeps", "removes", "target", "voters")
+
+    def __init__(
+        self,
+        seq: int,
+        post_id: int,
+        cls: int,
+        violating: bool,
+        priority: float,
+        arrived: float,
+        kind: int,
+    ) -> None:
+        # written out rather than super().__init__(): this runs once per case
+        self.seq = seq
+        self.kind = kind
+        self.post_id = post_id
+        self.cls = cls
+        self.violating = violating
+        self.priority = priority
+        self.arrived = arrived
+        self.started = math.nan
+        self.votes_started = 0
+        self.votes_done = 0
+        self.status = _ACTIVE
+        self.twin: _Case | None = None
+        self.voters: list[int] = []
+        self.removes = 0
+        self.keeps = 0
+        self.target = 0  # votes to start before the case leaves the line
+        self.in_line = True
 
 
 def _correct_votes_cdf(n: int, p: float) -> list[float]:
@@ -342,8 +518,11 @@ class ReviewQueue:
     All randomness comes from ``rng``.
     """
 
-    def __init__(self, spec: TeamSpec, rng: np.random.Generator) -> None:
+    def __init__(
+        self, spec: TeamSpec, rng: np.random.Generator, followup: Followup | None = None
+    ) -> None:
         self._spec = spec
+        self._followup = followup
         self._rng = rng
         self._now = 0.0
         self._votes_needed = spec.votes_per_case
@@ -359,7 +538,8 @@ class ReviewQueue:
         change_hours = np.flatnonzero(np.diff(servers)) + 1
         self._capacity_changes = [(float(h), int(servers[h])) for h in change_hours]
         self._capacity_cursor = 0
-        self._schedule_capacity_change()
+        if spec.jurors is None:  # a juror pool's duty comes from its sessions
+            self._schedule_capacity_change()
 
         # arrivals not yet processed, sorted by time; numpy for merging, lists for the loop
         self._arrival_cols: tuple[np.ndarray, ...] = (
@@ -368,8 +548,9 @@ class ReviewQueue:
             np.empty(0, np.int8),
             np.empty(0, np.bool_),
             np.empty(0, np.float64),
+            np.empty(0, np.int8),
         )
-        self._arrival_lists: tuple[list[Any], ...] = ([], [], [], [], [])
+        self._arrival_lists: tuple[list[Any], ...] = ([], [], [], [], [], [])
         self._arrival_cursor = 0
 
         # the waiting line: a deque (FIFO) or a heap keyed by -priority, ties by arrival
@@ -384,7 +565,7 @@ class ReviewQueue:
             self._line = heap
             self._line_push = partial(heappush, heap)
             self._line_pop = partial(heappop, heap)
-        self._score_order = spec.priority == "score"
+        self._score_order = spec.priority != "fifo"
 
         # expiry: deadlines follow arrival order, so one armed event at a time suffices
         self._expire_after = float(spec.expire_after_hours)
@@ -405,6 +586,34 @@ class ReviewQueue:
         self._duration_cursor = 0
         self._uniforms: list[float] = []
         self._uniform_cursor = 0
+
+        # individual jurors (juror pools only)
+        self._pool = spec.jurors
+        # votes a juror case asks for before leaving the line the first time
+        self._first_target = (
+            spec.votes_to_remove if spec.rule == "first_k_agree" else spec.votes_per_case
+        )
+        self._case_type: type[_Case] = _Case if spec.jurors is None else _JuryCase
+        if spec.jurors is not None:
+            pool = spec.jurors
+            n = pool.size
+            self._juror_accuracy: list[list[float]] = pool.accuracy.tolist()
+            self._session_start: list[float] = pool.session_start.tolist()
+            self._session_juror: list[int] = pool.session_juror.tolist()
+            self._session_reviews: list[int] = pool.session_reviews.tolist()
+            self._session_cursor = 0
+            self._on_duty = [False] * n
+            self._reviews_left = [0] * n
+            self._on_duty_since = [0.0] * n
+            self._idle_token = [0] * n  # bumped when a juror leaves the idle list
+            self._idle_armed = [False] * n
+            self._free: list[int] = []  # jurors on duty with nothing to do, longest idle first
+            self._is_free = [False] * n
+            self._session_hours = 0.0  # closed sessions; open ones are added on demand
+            self._sessions_started = 0
+            self._votes_by_juror = [0] * n
+            self._vote_log: list[tuple[int, int, int, float]] = []
+            self._schedule_session()
 
     # -- read-only state ----------------------------------------------------------------
 
@@ -435,7 +644,46 @@ class ReviewQueue:
     @property
     def capacity(self) -> int:
         """Reviewers on duty now."""
+        if self._pool is not None:
+            return sum(self._on_duty)
         return self._capacity
+
+    @property
+    def sessions_started(self) -> int:
+        """Juror sessions begun so far (0 without a juror pool)."""
+        return self._sessions_started if self._pool is not None else 0
+
+    @property
+    def votes_by_juror(self) -> np.ndarray:
+        """Votes each juror of the pool has started (empty without a pool)."""
+        if self._pool is None:
+            return np.empty(0, dtype=np.int64)
+        return np.asarray(self._votes_by_juror, dtype=np.int64)
+
+    @property
+    def vote_log(self) -> pd.DataFrame:
+        """Who voted on which case, when (only if the pool records votes).
+
+        Columns: post_id, case (a per-queue case number), juror, started.
+        """
+        rows = self._vote_log if self._pool is not None else []
+        return pd.DataFrame(rows, columns=["post_id", "case", "juror", "started"])
+
+    def available_hours(self, end: float) -> float:
+        """Reviewer-hours on duty from time 0 to ``end`` (<= :attr:`now` for pools).
+
+        Interchangeable reviewers: the duty roster counted in whole hours (as
+        the run log has always done). A juror pool: time jurors spent in
+        sessions, whether voting or waiting for work.
+        """
+        if self._pool is None:
+            return float(self._spec.servers[: math.ceil(end)].sum())
+        open_hours = sum(
+            self._now - since
+            for since, on in zip(self._on_duty_since, self._on_duty, strict=True)
+            if on
+        )
+        return self._session_hours + open_hours
 
     @property
     def busy_hours(self) -> float:
@@ -461,10 +709,12 @@ class ReviewQueue:
         classes: np.ndarray,
         violating: np.ndarray,
         priorities: np.ndarray | None = None,
+        kinds: np.ndarray | None = None,
     ) -> None:
         """Add cases arriving at ``times`` (any order, none before :attr:`now`).
 
         Cases arriving at the same time are taken in submission order.
+        ``kinds`` (codes of :data:`KIND_NAMES`) default to reports.
         """
         t = np.asarray(times, dtype=np.float64)
         size = t.size
@@ -472,7 +722,9 @@ class ReviewQueue:
         cls = np.asarray(classes)
         viol = np.asarray(violating)
         prio = np.zeros(size) if priorities is None else np.asarray(priorities, dtype=np.float64)
+        kind = np.zeros(size, np.int8) if kinds is None else np.asarray(kinds)
         for name, arr in (
+            ("kinds", kind),
             ("post_ids", ids),
             ("times", t),
             ("classes", cls),
@@ -500,11 +752,13 @@ class ReviewQueue:
             raise ValueError(f"submit: violating must be a boolean array, got {viol.dtype}")
         if not np.all(np.isfinite(prio)):
             raise ValueError("submit: priorities must be finite")
+        if not np.all((kind >= 0) & (kind < len(KIND_NAMES))):
+            raise ValueError(f"submit: kinds must be codes in [0, {len(KIND_NAMES)})")
 
         start = self._arrival_cursor
         merged = [
             np.concatenate([old[start:], new.astype(old.dtype, copy=False)])
-            for old, new in zip(self._arrival_cols, (t, ids, cls, viol, prio), strict=True)
+            for old, new in zip(self._arrival_cols, (t, ids, cls, viol, prio, kind), strict=True)
         ]
         order = np.argsort(merged[0], kind="stable")
         cols = tuple(col[order] for col in merged)
@@ -542,7 +796,10 @@ class ReviewQueue:
         """Process every event up to and including time ``t``; return the cases that left."""
         if not (math.isfinite(t) and t >= self._now):
             raise ValueError(f"run_until: t must be finite and >= now ({self._now}), got {t}")
-        self._advance(t)
+        if self._pool is None:
+            self._advance(t)
+        else:
+            self._advance_jurors(t)
         left, self._left = self._left, []
         return CaseLog.from_records(left)
 
@@ -562,7 +819,7 @@ class ReviewQueue:
         committed = self._committed_hours
         random = self._rng.random
 
-        arr_t, arr_id, arr_cls, arr_viol, arr_prio = self._arrival_lists
+        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrival_lists
         a_pos, a_len = self._arrival_cursor, len(arr_t)
         t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
         now = self._now
@@ -596,13 +853,18 @@ class ReviewQueue:
                     self._expire(now)
                 elif kind == _EXPEDITE:
                     self._expedite(payload)
-                else:
+                elif kind == _CLOSE:
                     self._close_post(payload, now)
+                else:  # _FOLLOW
+                    self._arrive_follow(payload, now)
             else:
                 if t_arrival > t:
                     break
                 now = t_arrival
-                self._arrive(arr_id[a_pos], arr_cls[a_pos], arr_viol[a_pos], arr_prio[a_pos], now)
+                self._arrive(
+                    arr_id[a_pos], arr_cls[a_pos], arr_viol[a_pos], arr_prio[a_pos],
+                    arr_kind[a_pos], now,
+                )  # fmt: skip
                 a_pos += 1
                 t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
 
@@ -638,6 +900,221 @@ class ReviewQueue:
         self._arrival_cursor = a_pos
         self._now = t
 
+    def _advance_jurors(self, t: float) -> None:
+        """The event loop with individual jurors (see :class:`JurorPool`).
+
+        The same merge of arrivals and events as :meth:`_advance`, plus juror
+        sessions and idle timeouts. Each vote is drawn when it completes,
+        with the juror's own accuracy; a free juror takes the first case in
+        line that they have not voted on yet.
+        """
+        self._left = []
+        events = self._events
+        line = self._line
+        line_pop, line_push = self._line_pop, self._line_push
+        fifo = not self._score_order
+        next_id = self._ids.__next__
+        leave = self._leave
+        needed, k = self._votes_needed, self._votes_to_remove
+        first_k = self._spec.rule == "first_k_agree"
+        accuracy = self._juror_accuracy
+        case: Any  # a _JuryCase
+        free = self._free
+        reviews_left, votes_by_juror = self._reviews_left, self._votes_by_juror
+        idle_token, idle_armed = self._idle_token, self._idle_armed
+        idle_hours = self._pool.idle_hours if self._pool is not None else 0.0
+        record = self._pool is not None and self._pool.record_votes
+        vote_log = self._vote_log
+        fresh: list[int] = []  # jurors freed by the current event
+        is_free = self._is_free
+        busy = self._busy
+        durations, d_pos = self._durations, self._duration_cursor
+        uniforms, u_pos = self._uniforms, self._uniform_cursor
+        d_len, u_len = len(durations), len(uniforms)
+        committed = self._committed_hours
+        random = self._rng.random
+
+        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrival_lists
+        a_pos, a_len = self._arrival_cursor, len(arr_t)
+        t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
+        now = self._now
+
+        while True:
+            if events and events[0][0] <= t_arrival:
+                if events[0][0] > t:
+                    break
+                now, kind, _, payload = heappop(events)
+                if kind == _COMPLETE:
+                    busy -= 1
+                    case, juror = payload
+                    done = case.votes_done + 1
+                    case.votes_done = done
+                    if case.status == _ACTIVE:
+                        if u_pos == u_len:
+                            uniforms, u_pos = random(_BLOCK).tolist(), 0
+                            u_len = _BLOCK
+                        correct = uniforms[u_pos] < accuracy[juror][case.cls]
+                        u_pos += 1
+                        if correct == case.violating:
+                            case.removes += 1
+                        else:
+                            case.keeps += 1
+                        removes, keeps = case.removes, case.keeps
+                        if first_k:
+                            if removes >= k:
+                                leave(case, now, DECIDED_REMOVE, removes)
+                            elif keeps >= k or done == needed:  # agreed to keep, or split
+                                leave(case, now, DECIDED_KEEP, removes)
+                            else:
+                                # the votes so far cannot decide: ask for as many more
+                                # as could settle it, and put the case back in line
+                                target = min(needed, done + k - max(removes, keeps))
+                                if target > case.target:
+                                    case.target = target
+                                    if not case.in_line:
+                                        case.in_line = True
+                                        key = (-case.priority if not fifo else 0.0, case.seq, case)
+                                        if fifo:
+                                            line.appendleft(key)  # type: ignore[union-attr]
+                                        else:
+                                            line_push(key)
+                        elif done == needed:
+                            status = DECIDED_REMOVE if removes >= k else DECIDED_KEEP
+                            leave(case, now, status, removes)
+                    elif case.status == _MOOT and done == case.votes_started:
+                        leave(case, now, CLOSED, 0)  # closed; its last vote is in
+                    left = reviews_left[juror] - 1
+                    reviews_left[juror] = left
+                    if left:
+                        free.append(juror)
+                        is_free[juror] = True
+                        fresh.append(juror)
+                    else:
+                        self._end_session(juror, now)
+                elif kind == _SESSION:
+                    juror, reviews = payload
+                    self._schedule_session()
+                    if not self._on_duty[juror]:
+                        self._on_duty[juror] = True
+                        self._on_duty_since[juror] = now
+                        self._sessions_started += 1
+                        reviews_left[juror] = reviews
+                        free.append(juror)
+                        is_free[juror] = True
+                        fresh.append(juror)
+                elif kind == _IDLE:
+                    juror, token = payload
+                    if idle_token[juror] == token:  # still idle since the timer was armed
+                        free.remove(juror)
+                        is_free[juror] = False
+                        idle_armed[juror] = False
+                        idle_token[juror] = token + 1
+                        self._end_session(juror, now)
+                elif kind == _EXPIRE:
+                    self._expire(now)
+                elif kind == _EXPEDITE:
+                    self._expedite(payload)
+                elif kind == _CLOSE:
+                    self._close_post(payload, now)
+                else:  # _FOLLOW
+                    self._arrive_follow(payload, now)
+            else:
+                if t_arrival > t:
+                    break
+                now = t_arrival
+                self._arrive(
+                    arr_id[a_pos], arr_cls[a_pos], arr_viol[a_pos], arr_prio[a_pos],
+                    arr_kind[a_pos], now,
+                )  # fmt: skip
+                a_pos += 1
+                t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
+
+            # free jurors take the first case in line they have not voted on
+            deferred: list[_Line] = []
+            while free and line:
+                entry = line[0]
+                case = entry[2]
+                if case.status != _ACTIVE:  # expired or closed while waiting
+                    line_pop()
+                    case.in_line = False
+                    continue
+                voters = case.voters
+                pick = 0
+                for juror in free:
+                    if juror not in voters:
+                        break
+                    pick += 1
+                else:  # every free juror has voted on it: look further down the line
+                    deferred.append(line_pop())
+                    continue
+                juror = free.pop(pick)
+                is_free[juror] = False
+                if idle_armed[juror]:
+                    idle_armed[juror] = False
+                    idle_token[juror] += 1
+                voters.append(juror)
+                votes_by_juror[juror] += 1
+                started = case.votes_started
+                if started == 0:
+                    case.started = now
+                    self._n_waiting -= 1
+                case.votes_started = started + 1
+                if started + 1 >= case.target:
+                    line_pop()
+                    case.in_line = False
+                if record:
+                    vote_log.append((case.post_id, case.seq, juror, now))
+                if d_pos == d_len:
+                    durations, d_pos = self._draw_durations(), 0
+                    d_len = len(durations)
+                duration = durations[d_pos]
+                d_pos += 1
+                committed += duration
+                busy += 1
+                heappush(events, (now + duration, _COMPLETE, next_id(), (case, juror)))
+            if deferred:
+                if fifo:
+                    line.extendleft(reversed(deferred))  # type: ignore[union-attr]
+                else:
+                    for entry in deferred:
+                        line_push(entry)
+            # jurors who just became free and found nothing to do wait a while, then leave
+            if fresh:
+                for juror in fresh:
+                    if is_free[juror] and not idle_armed[juror]:
+                        idle_armed[juror] = True
+                        heappush(
+                            events,
+                            (now + idle_hours, _IDLE, next_id(), (juror, idle_token[juror])),
+                        )
+                fresh.clear()
+
+        self._busy = busy
+        self._durations, self._duration_cursor = durations, d_pos
+        self._uniforms, self._uniform_cursor = uniforms, u_pos
+        self._committed_hours = committed
+        self._arrival_cursor = a_pos
+        self._now = t
+
+    def _arrive_follow(self, payload: tuple[int, int, bool, float, int], now: float) -> None:
+        post_id, cls, violating, priority, kind = payload
+        self._arrive(post_id, cls, violating, priority, kind, now)
+
+    def _end_session(self, juror: int, now: float) -> None:
+        self._on_duty[juror] = False
+        self._session_hours += now - self._on_duty_since[juror]
+
+    def _schedule_session(self) -> None:
+        """Put the pool's next session start on the heap (one at a time)."""
+        i = self._session_cursor
+        if i < len(self._session_start):
+            self._session_cursor = i + 1
+            heappush(
+                self._events,
+                (self._session_start[i], _SESSION, next(self._ids),
+                 (self._session_juror[i], self._session_reviews[i])),
+            )  # fmt: skip
+
     def drain(self) -> CaseLog:
         """Cases still in the system, or submitted and not yet arrived, as PENDING.
 
@@ -650,27 +1127,40 @@ class ReviewQueue:
             key=lambda c: c.seq,
         )
         records = [case.record(math.nan, PENDING, 0) for case in in_system]
-        arr_t, arr_id, arr_cls, arr_viol, arr_prio = self._arrival_lists
+        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrival_lists
         records.extend(
             (arr_id[i], arr_t[i], math.nan, math.nan, PENDING, 0, 0, arr_cls[i], arr_viol[i],
-             arr_prio[i])
+             arr_prio[i], arr_kind[i])
             for i in range(self._arrival_cursor, len(arr_t))
         )  # fmt: skip
+        # follow-up cases scheduled but not arrived yet
+        records.extend(
+            (post_id, time, math.nan, math.nan, PENDING, 0, 0, cls, viol, prio, kind)
+            for time, event, _, (post_id, cls, viol, prio, kind) in sorted(
+                e for e in self._events if e[1] == _FOLLOW
+            )
+        )
         return CaseLog.from_records(records)
 
     # -- per-case steps (called from the loop) --------------------------------------------
 
-    def _arrive(self, post_id: int, cls: int, violating: bool, priority: float, now: float) -> None:
+    def _arrive(
+        self, post_id: int, cls: int, violating: bool, priority: float, kind: int, now: float
+    ) -> None:
         if self._closed_posts and post_id in self._closed_posts:
             # the post was removed before its case arrived
-            self._left.append((post_id, now, math.nan, now, CLOSED, 0, 0, cls, violating, priority))
+            self._left.append(
+                (post_id, now, math.nan, now, CLOSED, 0, 0, cls, violating, priority, kind)
+            )
             return
         seq = next(self._ids)
-        case = _Case(seq, post_id, cls, violating, priority, now)
+        case = self._case_type(seq, post_id, cls, violating, priority, now, kind)
         case.twin = self._active.get(post_id)
         self._active[post_id] = case
         self._n_active += 1
         self._n_waiting += 1
+        if self._pool is not None:
+            case.target = self._first_target  # type: ignore[attr-defined]
         if self._urgent and post_id in self._urgent:
             self._to_head(case)
         else:
@@ -694,8 +1184,21 @@ class ReviewQueue:
         self._n_active -= 1
         self._left.append(
             (post_id, case.arrived, case.started, now, status, remove_votes, case.votes_started,
-             case.cls, case.violating, case.priority)
+             case.cls, case.violating, case.priority, case.kind)
         )  # fmt: skip
+        if self._followup is not None and status <= DECIDED_KEEP:
+            follow = self._followup(
+                post_id, case.kind, status, remove_votes, case.votes_started, now
+            )
+            if follow is not None:
+                time, priority, kind = follow
+                if not time >= now:
+                    raise ValueError(f"followup: a case at {time} is before now ({now})")
+                heappush(
+                    self._events,
+                    (time, _FOLLOW, next(self._ids),
+                     (post_id, case.cls, case.violating, priority, kind)),
+                )  # fmt: skip
 
     def _expedite(self, post_ids: tuple[int, ...]) -> None:
         for post_id in post_ids:
@@ -705,11 +1208,22 @@ class ReviewQueue:
                     self._to_head(case)
 
     def _to_head(self, case: _Case) -> None:
-        """Put a case at the head of the line (its old entry, if any, is skipped later)."""
-        if isinstance(self._line, deque):
-            self._line.appendleft((0.0, case.seq, case))
+        """Move a waiting case to the head of the line.
+
+        Its old entry is taken out (linear, but notices are rare) rather than
+        left behind: a juror pool would read a stale entry as a case still
+        wanting votes.
+        """
+        line = self._line
+        entry = next((e for e in line if e[2] is case), None)
+        if entry is not None:  # already waiting; a case just arriving is not in line yet
+            line.remove(entry)
+            if not isinstance(line, deque):
+                heapify(line)
+        if isinstance(line, deque):
+            line.appendleft((0.0, case.seq, case))
         else:
-            heappush(self._line, (-_INF, case.seq, case))
+            heappush(line, (-_INF, case.seq, case))
 
     def _arm_expiry(self, deadline: float) -> None:
         heappush(self._events, (deadline, _EXPIRE, next(self._ids), None))

@@ -70,6 +70,7 @@ def test_perfect_jurors_never_remove_legitimate_posts(
         jury_only,
         jury__accuracy={k: 1.0 for k in jury_only.jury.accuracy.model_dump()},
         jury__pool_size=5000,
+        jury__population__sympathetic_share=0.0,  # sympathy would make them miss threats
     )
     s = simulate(quick_sampled, perfect, seed=seed).summary
     assert s["legitimate"]["wrongly_removed"] == 0

@@ -359,7 +359,7 @@ def test_arrivals_and_closures_in_the_past_are_rejected() -> None:
         ("review_cv", -0.1, "review_cv: expected a finite number >= 0"),
         ("accuracy", np.ones(3), r"accuracy: expected shape \(5,\)"),
         ("accuracy", np.full(5, 1.2), r"accuracy: expected probabilities in \[0, 1\]"),
-        ("priority", "random", "priority: expected 'fifo' or 'score'"),
+        ("priority", "random", "priority: expected one of fifo, score"),
         ("expire_after_hours", -1.0, "expire_after_hours: expected a number >= 0"),
     ],
 )

@@ -12,9 +12,19 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from simulator.config.base import ConfigModel
-from simulator.config.common import PerClassProbability, PositiveFloat, Probability
+from simulator.config.common import (
+    PerClassProbability,
+    PositiveFloat,
+    Probability,
+    hourly_profile_validator,
+)
 
 Team = Literal["jury", "staff"]
+Priority = Literal["fifo", "score", "reach", "reports"]
+_PRIORITY_HELP = (
+    "order of the waiting line: fifo; score (classifier score); reach (views so far "
+    "when the case opened); reports (reports expected so far when the case opened)"
+)
 
 
 class ModelRef(ConfigModel):
@@ -140,6 +150,122 @@ class Reports(ConfigModel):
         int, Field(ge=1, le=1000, description="reports needed before a post is queued for review")
     ] = 1
     review_team: Team = "jury"
+    rereports_after_keep: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=100,
+            description=(
+                "times a post kept by review can be reported again: its later views bring "
+                "new reports, and another `reports_to_queue` of them open a new case"
+            ),
+        ),
+    ] = 0
+
+
+class JurorPopulation(ConfigModel):
+    """Jurors as individuals: pool dynamics, when they are on duty, how well they vote.
+
+    Without this block the jury is a team of interchangeable reviewers,
+    ``pool_size * active_share`` on duty on average (the queueing-theory model).
+    """
+
+    hourly_profile: Annotated[
+        list[float] | None,
+        Field(
+            description=(
+                "relative juror activity for each local hour 0-23; default: the "
+                "scenario's posting rhythm (volunteers review when users are online)"
+            )
+        ),
+    ] = None
+    weekday_profile: Annotated[
+        list[float],
+        Field(
+            default_factory=lambda: [1.0] * 7,
+            description="relative juror activity Monday to Sunday (normalised)",
+        ),
+    ]
+    session_reviews: Annotated[
+        PositiveFloat,
+        Field(description="mean reviews in a session (geometric); then the juror leaves"),
+    ] = 10.0
+    idle_minutes: Annotated[
+        float,
+        Field(ge=0, description="a juror with nothing to review waits this long, then leaves"),
+    ] = 10.0
+    accuracy_concentration: Annotated[
+        float | None,
+        Field(
+            gt=0,
+            description=(
+                "per-juror accuracy is drawn from a beta distribution with the jury's "
+                "accuracy as mean and this concentration (a + b; lower = more spread); "
+                "a juror good at one class is good at all; null: every juror is average"
+            ),
+        ),
+    ] = None
+    sympathetic_share: Annotated[
+        Probability, Field(description="share of jurors who sympathise with the content")
+    ] = 0.0
+    sympathy: Annotated[
+        PerClassProbability,
+        Field(
+            description=(
+                "how much less often a sympathetic juror votes to remove a post of each "
+                "class (0.5 halves it): lower recall on political violence"
+            )
+        ),
+    ] = PerClassProbability(
+        violent_threat=0.0, incitement=0.0, violent_news=0.0, heated_political=0.0, benign=0.0
+    )
+    attrition_per_week: Annotated[
+        Probability, Field(description="share of the pool that stops volunteering each week")
+    ] = 0.0
+    recruits_per_week_per_1000_users: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="new jurors each week per 1,000 daily active users (pool grows with them)",
+        ),
+    ] = 0.0
+
+    @field_validator("hourly_profile")
+    @classmethod
+    def _hours(cls, v: list[float] | None) -> list[float] | None:
+        return None if v is None else hourly_profile_validator(v)
+
+    @field_validator("weekday_profile")
+    @classmethod
+    def _weekdays(cls, v: list[float]) -> list[float]:
+        if len(v) != 7:
+            raise ValueError(f"expected 7 values (Monday to Sunday), got {len(v)}")
+        if any(x < 0 for x in v) or sum(v) <= 0:
+            raise ValueError("weekday weights must be >= 0 with a positive total")
+        return v
+
+
+class Escalation(ConfigModel):
+    """Jury cases handed to paid staff instead of being decided by the vote."""
+
+    split: Annotated[
+        bool,
+        Field(
+            description=(
+                "escalate split decisions: at least `split_minority` votes against the "
+                "outcome, or (first_k_agree) no side reached its votes"
+            )
+        ),
+    ] = False
+    split_minority: Annotated[int, Field(ge=1)] = 2
+    reach_above: Annotated[
+        float | None,
+        Field(gt=0, description="escalate cases whose post had more views than this at decision"),
+    ] = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.split or self.reach_above is not None
 
 
 class Jury(ConfigModel):
@@ -163,8 +289,14 @@ class Jury(ConfigModel):
     ] = 1.0
     votes_per_case: Annotated[int, Field(ge=1, le=101)] = 5
     rule: Annotated[
-        Literal["majority", "supermajority", "unanimous", "threshold"],
-        Field(description="threshold: remove when at least `votes_to_remove` votes say remove"),
+        Literal["majority", "supermajority", "unanimous", "threshold", "first_k_agree"],
+        Field(
+            description=(
+                "threshold: remove when at least `votes_to_remove` votes say remove; "
+                "first_k_agree: votes are cast until `votes_to_remove` agree either way "
+                "(at most `votes_per_case`; needs `population`)"
+            )
+        ),
     ] = "majority"
     votes_to_remove: Annotated[int | None, Field(ge=1)] = None
     accuracy: Annotated[
@@ -172,13 +304,22 @@ class Jury(ConfigModel):
     ] = PerClassProbability(
         violent_threat=0.85, incitement=0.75, violent_news=0.8, heated_political=0.8, benign=0.97
     )
-    priority: Literal["fifo", "score"] = "fifo"
+    priority: Annotated[Priority, Field(description=_PRIORITY_HELP)] = "fifo"
     expire_after_hours: Annotated[
         float | None, Field(gt=0, description="reports not picked up within this long expire")
     ] = None
+    population: Annotated[
+        JurorPopulation | None,
+        Field(description="jurors as individuals (sessions, skill, bias, pool dynamics)"),
+    ] = None
+    escalation: Escalation = Escalation()
 
     @model_validator(mode="after")
     def _rule(self) -> Jury:
+        if self.rule == "first_k_agree" and self.population is None:
+            raise ValueError(
+                "rule 'first_k_agree' needs a `population` block (votes are drawn juror by juror)"
+            )
         if self.rule == "threshold" and self.votes_to_remove is None:
             raise ValueError("rule 'threshold' needs `votes_to_remove`")
         if self.votes_to_remove is not None and self.votes_to_remove > self.votes_per_case:
@@ -196,7 +337,7 @@ class Jury(ConfigModel):
         n = self.votes_per_case
         if self.votes_to_remove is not None:
             return self.votes_to_remove
-        if self.rule == "majority":
+        if self.rule in ("majority", "first_k_agree"):
             return n // 2 + 1
         if self.rule == "supermajority":
             return -(-2 * n // 3)  # ceil(2n/3)
@@ -216,7 +357,7 @@ class Staff(ConfigModel):
     accuracy: PerClassProbability = PerClassProbability(
         violent_threat=0.97, incitement=0.93, violent_news=0.95, heated_political=0.95, benign=0.99
     )
-    priority: Literal["fifo", "score"] = "score"
+    priority: Annotated[Priority, Field(description=_PRIORITY_HELP)] = "score"
     expire_after_hours: Annotated[float | None, Field(gt=0)] = None
 
 
@@ -231,6 +372,26 @@ class NoticeSweep(ConfigModel):
         PositiveFloat, Field(le=720, description="posts made this long before the notice")
     ] = 72.0
     team: Annotated[Team, Field(description="who reviews swept posts")] = "staff"
+
+
+class AppealReview(ConfigModel):
+    """Who reviews appeals against removals (how often authors appeal is the scenario's)."""
+
+    queue: Annotated[
+        Literal["jury", "staff", "separate"],
+        Field(
+            description=(
+                "jury or staff: appeals join that team's queue; separate: a dedicated "
+                "team of `reviewers` paid reviewers working like staff"
+            )
+        ),
+    ] = "staff"
+    reviewers: Annotated[int, Field(ge=0, description="on duty (separate queue only)")] = 2
+    reviews_per_hour: PositiveFloat = 20.0
+    accuracy: PerClassProbability = PerClassProbability(
+        violent_threat=0.97, incitement=0.93, violent_news=0.95, heated_political=0.95, benign=0.99
+    )
+    priority: Annotated[Priority, Field(description=_PRIORITY_HELP)] = "fifo"
 
 
 class NoticeHandling(ConfigModel):
@@ -265,6 +426,7 @@ class PlatformPolicy(ConfigModel):
     jury: Jury = Jury()
     staff: Staff = Staff()
     notices: NoticeHandling = NoticeHandling()
+    appeals: AppealReview = AppealReview()
 
     @field_validator("name")
     @classmethod
@@ -285,6 +447,8 @@ class PlatformPolicy(ConfigModel):
                 raise ValueError(f"{where} is 'jury' but jury.pool_size is 0: add jurors")
             if team == "staff" and self.staff.reviewers == 0:
                 raise ValueError(f"{where} is 'staff' but staff.reviewers is 0: add reviewers")
+        if self.jury.escalation.enabled and self.staff.reviewers == 0:
+            raise ValueError("jury.escalation sends cases to staff but staff.reviewers is 0")
         return self
 
     @model_validator(mode="after")
@@ -296,3 +460,16 @@ class PlatformPolicy(ConfigModel):
             if sweep.team == "staff" and self.staff.reviewers == 0:
                 raise ValueError("notices.sweep.team is 'staff' but staff.reviewers is 0")
         return self
+
+    def appeal_team(self) -> str | None:
+        """The queue appeals go to, or None if nobody can review them.
+
+        A shared queue needs that team to exist; a policy without it simply
+        cannot hear appeals (they are counted, never decided).
+        """
+        queue = self.appeals.queue
+        if queue == "separate":
+            return "appeals" if self.appeals.reviewers > 0 else None
+        if queue == "jury":
+            return "jury" if self.jury.pool_size > 0 else None
+        return "staff" if self.staff.reviewers > 0 else None

@@ -146,6 +146,20 @@ class Audience(ConfigModel):
     ]
 
 
+class Appeals(ConfigModel):
+    """How often authors of removed posts appeal, and how soon."""
+
+    share_if_legitimate: Annotated[
+        Probability, Field(description="share of wrongly removed authors who appeal")
+    ] = 0.0
+    share_if_violating: Annotated[
+        Probability, Field(description="share of rightly removed authors who appeal anyway")
+    ] = 0.0
+    mean_delay_hours: Annotated[
+        PositiveFloat, Field(description="mean time from removal to appeal (exponential)")
+    ] = 6.0
+
+
 class Scenario(ConfigModel):
     """The world a policy is tried in: population, post stream, reach and audience."""
 
@@ -170,6 +184,7 @@ class Scenario(ConfigModel):
     reach: Reach
     audience: Audience
     surges: Annotated[list[Surge], Field(default_factory=list)]
+    appeals: Appeals = Appeals()
 
     @field_validator("timezone")
     @classmethod

@@ -33,7 +33,7 @@ from simulator.metrics.latency import (
     within_thresholds_by_week,
 )
 from simulator.metrics.replay import replay_summary
-from simulator.metrics.review import backlog, team_summary
+from simulator.metrics.review import appeal_summary, backlog, juror_summary, team_summary
 from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
 
 __all__ = [
@@ -125,6 +125,8 @@ def summarize(log: RunLog) -> dict[str, Any]:
             },
         },
         "review": {team: team_summary(log, team) for team in log.cases},
+        "jurors": juror_summary(log),
+        "appeals": appeal_summary(log),
         "enforcement": enforcement_summary(log),
         "classifier": classifier_summary(log),
     }

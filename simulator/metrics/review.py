@@ -1,4 +1,10 @@
-"""Review teams: workload, backlog, waits, utilisation, decision accuracy."""
+"""Review teams: workload, backlog, waits, utilisation, decision accuracy.
+
+Also the jury's population (pool, sessions, how votes spread over jurors)
+and appeals (how many, how many restored, how long restored posts were down).
+A case's *outcome* is its status; its *kind* says why it was opened (a report
+or flag, an escalation from the jury, an appeal).
+"""
 
 from __future__ import annotations
 
@@ -10,21 +16,48 @@ import pandas as pd
 
 from simulator.engine import RunLog
 from simulator.metrics.common import num, percentiles
-from simulator.queueing import STATUS_NAMES
+from simulator.queueing import KIND_NAMES, STATUS_NAMES
+from simulator.taxonomy import CLASSES
 
 
 def backlog(cases: pd.DataFrame, end: float) -> pd.DataFrame:
-    """Cases waiting for a first vote at each whole hour (tidy: hour, waiting)."""
+    """The queue over time, at each whole hour (tidy).
+
+    ``waiting``: cases waiting for a first vote at that instant; ``in_system``:
+    cases arrived and not yet left (waiting or being voted on); ``arrived`` and
+    ``started``: cases that arrived, and whose first vote started, in the hour
+    before; ``mean_wait_hours``: mean wait of the cases started in that hour
+    (NaN if none).
+    """
     grid = np.arange(0, math.floor(end) + 1, dtype=np.float64)
     if cases.empty:
-        return pd.DataFrame({"hour": grid, "waiting": np.zeros(len(grid), dtype=np.int64)})
+        zeros = np.zeros(len(grid), dtype=np.int64)
+        return pd.DataFrame(
+            {"hour": grid, "waiting": zeros, "in_system": zeros, "arrived": zeros,
+             "started": zeros, "mean_wait_hours": np.full(len(grid), np.nan)}
+        )  # fmt: skip
     arrived = np.sort(cases["arrived"].to_numpy())
-    left_queue = cases["started"].fillna(cases["left"]).to_numpy()
+    started = cases["started"].to_numpy()
+    left = cases["left"].to_numpy()
+    left_queue = np.where(np.isnan(started), left, started)
     left_queue = np.sort(left_queue[~np.isnan(left_queue)])
-    waiting = np.searchsorted(arrived, grid, side="right") - np.searchsorted(
-        left_queue, grid, side="right"
-    )
-    return pd.DataFrame({"hour": grid, "waiting": waiting})
+    left_sorted = np.sort(left[~np.isnan(left)])
+    n_arrived = np.searchsorted(arrived, grid, side="right")
+    waiting = n_arrived - np.searchsorted(left_queue, grid, side="right")
+    in_system = n_arrived - np.searchsorted(left_sorted, grid, side="right")
+    # per hour: cases started in (h - 1, h], and their mean wait
+    ok = ~np.isnan(started)
+    bins = np.clip(np.ceil(started[ok]).astype(np.int64), 0, len(grid) - 1)
+    n_started = np.bincount(bins, minlength=len(grid))
+    wait_sum = np.bincount(bins, weights=(started - cases["arrived"].to_numpy())[ok],
+                           minlength=len(grid))  # fmt: skip
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_wait = np.where(n_started > 0, wait_sum / np.maximum(n_started, 1), np.nan)
+    return pd.DataFrame(
+        {"hour": grid, "waiting": waiting, "in_system": in_system,
+         "arrived": np.diff(n_arrived, prepend=0), "started": n_started,
+         "mean_wait_hours": mean_wait}
+    )  # fmt: skip
 
 
 def team_summary(log: RunLog, team: str) -> dict[str, Any]:
@@ -41,6 +74,7 @@ def team_summary(log: RunLog, team: str) -> dict[str, Any]:
     peak = int(bl["waiting"].idxmax()) if len(bl) else 0
     capacity = log.capacity_hours.get(team, 0.0)
     busy = log.busy_hours.get(team, 0.0)
+    kind = cases["kind_name"].astype(str).to_numpy() if not cases.empty else np.empty(0, dtype=str)
     return {
         "cases": len(cases),
         **counts,
@@ -54,4 +88,102 @@ def team_summary(log: RunLog, team: str) -> dict[str, Any]:
         "reviewer_hours_available": num(capacity),
         "reviewer_hours_used": num(busy),
         "utilisation": num(busy / capacity) if capacity > 0 else None,
+        "wait_hours_mean": num(float(waits.mean())) if len(waits) else None,
+        "by_kind": {
+            k: {name: int(((kind == k) & (status == name)).sum()) for name in STATUS_NAMES}
+            for k in KIND_NAMES
+            if (kind == k).any()
+        },
+        "decisions_by_class": decisions_by_class(cases),
+    }
+
+
+def decisions_by_class(cases: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Decided cases per content class: removed, kept, and the share decided correctly
+    (remove for violating posts, keep for legitimate ones) - accuracy against ground truth."""
+    out: dict[str, dict[str, Any]] = {}
+    if cases.empty:
+        return out
+    status = cases["status_name"].astype(str).to_numpy()
+    cls = cases["cls"].to_numpy()
+    violating = cases["violating"].to_numpy(dtype=bool)
+    for code, name in enumerate(CLASSES):
+        mine = cls == code
+        removed = int((mine & (status == "decided_remove")).sum())
+        kept = int((mine & (status == "decided_keep")).sum())
+        if removed + kept == 0:
+            continue
+        correct = removed if violating[mine][0] else kept
+        out[name] = {
+            "removed": removed,
+            "kept": kept,
+            "correct_share": num(correct / (removed + kept)),
+        }
+    return out
+
+
+def juror_summary(log: RunLog) -> dict[str, Any] | None:
+    """The jury as a population: pool over the weeks, sessions, votes per juror.
+
+    ``None`` when the jury is a team of interchangeable reviewers.
+    """
+    j = log.jurors
+    if not j:
+        return None
+    pool = j["pool_by_week"]
+    votes = np.sort(j["votes_by_juror"])[::-1]
+    active = votes[votes > 0]
+    top = max(1, len(active) // 10)
+    return {
+        "pool_start": int(pool[0]),
+        "pool_end": int(pool[-1]),
+        "pool_by_week": [int(x) for x in pool],
+        "joined": int(j["joined_by_week"].sum()),
+        "left": int(j["left_by_week"].sum()),
+        "expected_on_duty_mean": num(float(j["expected_on_duty"].mean())),
+        "sessions": int(j["sessions"][0]),
+        "jurors_who_voted": len(active),
+        "votes_per_active_juror": percentiles(active.astype(float), (50, 90, 99)),
+        "share_of_votes_by_top_tenth": num(float(active[:top].sum() / active.sum()))
+        if len(active)
+        else None,
+    }
+
+
+def appeal_summary(log: RunLog) -> dict[str, Any]:
+    """Appeals against removals, over every queue that heard them.
+
+    ``restored`` posts had their removal reversed; ``down_hours`` is how long
+    they were down before that (wrongly removed legitimate posts and, when an
+    appeal went wrong, violating ones).
+    """
+    frames = [c[c["kind_name"].astype(str) == "appeal"] for c in log.cases.values() if len(c)]
+    appeals = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    status = appeals["status_name"].astype(str) if len(appeals) else pd.Series(dtype=str)
+    viol = appeals["violating"].to_numpy(dtype=bool) if len(appeals) else np.empty(0, bool)
+    restored = (status == "decided_keep").to_numpy()
+    posts = pd.concat([log.violating, log.wrongly_removed], ignore_index=True)
+    if "restored_at" in posts:
+        back = posts.dropna(subset=["restored_at"])
+        down = (back["restored_at"] - back["removed_at"]).to_numpy(dtype=float)
+        back_violating = back["violating"].to_numpy(dtype=bool)
+    else:
+        down, back_violating = np.empty(0), np.empty(0, dtype=bool)
+    escalated = sum(
+        int((c["kind_name"].astype(str) == "escalation").sum())
+        for c in log.cases.values()
+        if len(c)
+    )
+    return {
+        "appealed": len(appeals),
+        "appealed_legitimate": int((~viol).sum()),
+        "appealed_violating": int(viol.sum()),
+        "decided": int(status.isin(["decided_remove", "decided_keep"]).sum()),
+        "restored": int(restored.sum()),
+        "restored_legitimate": int((restored & ~viol).sum()),
+        "restored_violating": int((restored & viol).sum()),
+        "pending": int((status == "pending").sum()),
+        "down_hours_of_restored": percentiles(down, (50, 90)),
+        "down_hours_of_restored_legitimate_total": num(float(down[~back_violating].sum())),
+        "escalated_to_staff": escalated,
     }

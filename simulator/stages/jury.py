@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 
-from simulator.config.policy import Jury
+from simulator.config.policy import Escalation, Jury
 from simulator.config.scenario import Scenario
 from simulator.queueing import TeamSpec
+from simulator.stages.jurors import JurorPlan
 
 
 def hour_of_day(scenario: Scenario, hours: int) -> np.ndarray:
@@ -16,13 +17,21 @@ def hour_of_day(scenario: Scenario, hours: int) -> np.ndarray:
     return ((np.arange(hours) + start) % 24).astype(int)
 
 
-def jury_team(cfg: Jury, scenario: Scenario) -> TeamSpec:
+def jury_team(cfg: Jury, scenario: Scenario, plan: JurorPlan | None = None) -> TeamSpec:
     """Jurors on duty each hour follow the platform's daily rhythm: volunteers
-    review when users are online."""
+    review when users are online.
+
+    With a juror ``plan`` (from :func:`simulator.stages.jurors.plan_jurors`)
+    the queue follows individual jurors; ``servers`` is then only the
+    expected number on duty.
+    """
     hours = int(scenario.hours)
-    profile = np.asarray(scenario.daily_rhythm(), dtype=np.float64)
-    profile = profile / profile.mean()
-    on_duty = cfg.pool_size * cfg.active_share * profile[hour_of_day(scenario, hours)]
+    if plan is not None:
+        on_duty = plan.expected_on_duty
+    else:
+        profile = np.asarray(scenario.daily_rhythm(), dtype=np.float64)
+        profile = profile / profile.mean()
+        on_duty = cfg.pool_size * cfg.active_share * profile[hour_of_day(scenario, hours)]
     return TeamSpec(
         name="jury",
         servers=np.rint(on_duty).astype(np.int64),
@@ -33,4 +42,26 @@ def jury_team(cfg: Jury, scenario: Scenario) -> TeamSpec:
         accuracy=np.asarray(cfg.accuracy.as_list()),
         priority=cfg.priority,
         expire_after_hours=cfg.expire_after_hours or math.inf,
+        rule="first_k_agree" if cfg.rule == "first_k_agree" else "k_of_n",
+        jurors=plan.pool if plan is not None else None,
     )
+
+
+def escalates(
+    cfg: Escalation, first_k: bool, k: int, removed: bool, removes: int, votes: int, views: float
+) -> bool:
+    """Whether a decided jury case goes to paid staff instead.
+
+    Split: at least ``split_minority`` votes against the outcome (``removed``
+    or not), or, under
+    first-k-agree, no side reached ``k`` votes. High reach: the post had more
+    than ``reach_above`` views when the jury decided.
+    """
+    if cfg.reach_above is not None and views > cfg.reach_above:
+        return True
+    if not cfg.split:
+        return False
+    keeps = votes - removes
+    if first_k and max(removes, keeps) < k:
+        return True
+    return (keeps if removed else removes) >= cfg.split_minority

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from simulator.config.policy import Reports
@@ -16,9 +18,39 @@ class ReportStage:
         self._cfg = cfg
         rate = np.asarray(audience.reports_per_1000_views.as_list()) / 1000.0
         self._per_view = rate * (1.0 - np.asarray(audience.sympathy.as_list()))
+        self._per_view_list: list[float] = self._per_view.tolist()  # for scalar use in loops
 
     def report_times(self, posts: Posts, rng: np.random.Generator) -> np.ndarray:
         """Absolute time of the ``reports_to_queue``-th report, ``inf`` if none."""
         if not self._cfg.enabled:
             return np.full(len(posts), np.inf)
         return view_driven_times(posts, self._per_view[posts.cls], self._cfg.reports_to_queue, rng)
+
+    def expected_reports(self, cls: np.ndarray, views: np.ndarray) -> np.ndarray:
+        """Reports a post is expected to have after ``views`` views (a report count
+        the platform sees, without the noise: a priority key)."""
+        return np.asarray(self._per_view[cls] * views, dtype=np.float64)
+
+    def next_case_after(
+        self,
+        uniforms: list[float],
+        cls: int,
+        reach: float,
+        decay: float,
+        age: float,
+    ) -> float:
+        """Age at which another ``reports_to_queue`` reports have come in since ``age``.
+
+        The post's remaining views bring reports as a Poisson process; the
+        n-th one's cumulative intensity is a sum of n unit exponentials (from
+        ``uniforms``, one per report). ``inf`` if its remaining life brings
+        fewer.
+        """
+        g = -sum(math.log1p(-u) for u in uniforms[: self._cfg.reports_to_queue])
+        scale = self._per_view_list[cls] * reach
+        if scale <= 0:
+            return math.inf
+        left = math.exp(-decay * age) - g / scale
+        if left <= 0:
+            return math.inf
+        return -math.log(left) / decay

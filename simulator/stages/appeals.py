@@ -1,0 +1,106 @@
+"""Appeals: authors of removed posts ask for review; wrongly removed posts come back.
+
+The scenario says how often authors appeal (more often when the removal was
+wrong) and how soon; the policy says who hears appeals - the jury's or the
+staff's queue, or a separate team. An appeal decided "keep" restores the post;
+the time it was down is counted.
+
+Whether and when a post's author appeals is a *keyed* draw: a hash of the
+run's seed, the post id and the round, so the answer is the same whichever
+chunk, queue event or order of calls asks for it (see :class:`KeyedDraws`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulator.config.policy import AppealReview
+from simulator.config.scenario import Appeals, Scenario
+from simulator.queueing import TeamSpec
+from simulator.seeding import SeedTree
+
+__all__ = ["AppealStage", "KeyedDraws", "appeals_team"]
+
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_M1 = 0xBF58476D1CE4E5B9
+_M2 = 0x94D049BB133111EB
+
+
+class KeyedDraws:
+    """Uniform draws that are pure functions of (stream key, post id, salt).
+
+    SplitMix64 finalisation of the three, as in counter-based generators: no
+    state, so a draw for a post does not depend on which other posts were
+    drawn before it. Scalar (:meth:`uniform`) and vectorised
+    (:meth:`uniforms`) versions give bit-identical results.
+    """
+
+    def __init__(self, seeds: SeedTree, *path: str | int) -> None:
+        state = seeds.sequence(*path).generate_state(2, dtype=np.uint32)
+        self._key = (int(state[0]) << 32 | int(state[1])) & _MASK
+
+    def uniform(self, post_id: int, salt: int = 0) -> float:
+        """One draw in [0, 1) for a post (and a salt such as a round number)."""
+        z = (self._key ^ (post_id * _GOLDEN) ^ (salt * _M2)) & _MASK
+        z = (z + _GOLDEN) & _MASK
+        z = ((z ^ (z >> 30)) * _M1) & _MASK
+        z = ((z ^ (z >> 27)) * _M2) & _MASK
+        z ^= z >> 31
+        return (z >> 11) * 2.0**-53
+
+    def uniforms(self, post_ids: np.ndarray, salt: int = 0) -> np.ndarray:
+        """The same draws for many posts at once."""
+        ids = np.asarray(post_ids, dtype=np.int64).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            z = np.uint64(self._key) ^ (ids * np.uint64(_GOLDEN)) ^ np.uint64((salt * _M2) & _MASK)
+            z = z + np.uint64(_GOLDEN)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
+            z = z ^ (z >> np.uint64(31))
+        return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+class AppealStage:
+    """Who appeals a removal, and when (``inf``: no appeal)."""
+
+    def __init__(self, cfg: Appeals, seeds: SeedTree) -> None:
+        self._cfg = cfg
+        self._draws = KeyedDraws(seeds, "appeals")
+
+    @property
+    def active(self) -> bool:
+        return self._cfg.share_if_legitimate > 0 or self._cfg.share_if_violating > 0
+
+    def appeal_times(
+        self, post_ids: np.ndarray, violating: np.ndarray, removed_at: np.ndarray
+    ) -> np.ndarray:
+        """Time each removed post's author appeals; ``inf`` if they do not."""
+        cfg = self._cfg
+        share = np.where(violating, cfg.share_if_violating, cfg.share_if_legitimate)
+        appeals = self._draws.uniforms(post_ids, 0) < share
+        delay = -cfg.mean_delay_hours * np.log1p(-self._draws.uniforms(post_ids, 1))
+        return np.where(appeals & np.isfinite(removed_at), removed_at + delay, np.inf)
+
+    def appeal_time(self, post_id: int, violating: bool, removed_at: float) -> float:
+        """The scalar version of :meth:`appeal_times` (used inside the queue loop)."""
+        cfg = self._cfg
+        share = cfg.share_if_violating if violating else cfg.share_if_legitimate
+        if not self._draws.uniform(post_id, 0) < share:
+            return math.inf
+        return removed_at - cfg.mean_delay_hours * math.log1p(-self._draws.uniform(post_id, 1))
+
+
+def appeals_team(cfg: AppealReview, scenario: Scenario) -> TeamSpec:
+    """A separate appeals team: ``reviewers`` on duty around the clock, one vote each."""
+    return TeamSpec(
+        name="appeals",
+        servers=np.full(max(int(scenario.hours), 1), cfg.reviewers, dtype=np.int64),
+        votes_per_case=1,
+        votes_to_remove=1,
+        review_minutes=60.0 / cfg.reviews_per_hour,
+        accuracy=np.asarray(cfg.accuracy.as_list()),
+        priority=cfg.priority,
+    )
