@@ -219,12 +219,13 @@ class Batch(ConfigModel):
         list[str | list[str]],
         Field(
             min_length=1,
+            default_factory=lambda: [[]],
             description=(
                 "host setups: each a HostPolicy file, or a list of files enforced together; "
                 "[] for no enforcer"
             ),
         ),
-    ] = [[]]
+    ]
     seeds: Annotated[
         int, Field(ge=1, le=100_000, description="replications; each has its own seed")
     ] = 5
@@ -235,12 +236,13 @@ class Batch(ConfigModel):
     sweep: Annotated[
         dict[SweepPath, Values],
         Field(
+            default_factory=dict,
             description=(
                 "field path -> values to try: a list, or a range {from, to, steps}; "
                 "paths may start with policy., host. or scenario."
-            )
+            ),
         ),
-    ] = {}
+    ]
     combine: Annotated[
         Literal["product", "zip"],
         Field(description="product: every combination of sweep values; zip: the i-th of each"),
