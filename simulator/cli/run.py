@@ -11,9 +11,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simulator.api import simulate
+from simulator.checks import Finding, check_run, raise_errors
 from simulator.cli.app import (
     DEFAULT_HOST,
     DEFAULT_POLICY,
@@ -29,7 +31,7 @@ from simulator.cli.app import (
     write_atomic,
     write_text,
 )
-from simulator.config import KINDS, load_file
+from simulator.config import KINDS, HostPolicy, Loaded, PlatformPolicy, Scenario, load_file
 from simulator.errors import ConfigError
 from simulator.report.markdown import render_markdown
 from simulator.results import RunResult, headline
@@ -142,9 +144,11 @@ def run(
     hosts = [] if no_host else (host or [bundled(DEFAULT_HOST)])
 
     def go() -> None:
-        # Validate every input before touching the results folder.
-        for path in (sc, pol, *hosts):
-            load_file(path)
+        # Validate every input, alone and together, before touching the results folder.
+        loaded = [load_file(path) for path in (sc, pol, *hosts)]
+        findings = check_run(loaded[0], loaded[1], loaded[2:])  # type: ignore[arg-type]
+        raise_errors(findings)
+        print_findings(findings)
         prepare_out(out, force)
         sink = ParquetSink(out / "posts.parquet") if posts != "none" else None
         ok = False
@@ -173,20 +177,58 @@ def run(
     guarded(go)
 
 
+def print_findings(findings: list[Finding]) -> None:
+    """Warnings (and errors) from the cross-document checks, on stderr."""
+    for f in findings:
+        style = "bold red" if f.level == "error" else "yellow"
+        err_console.print(
+            f"[{style}]{f.level}:[/] {escape(str(f))}", highlight=False, soft_wrap=True
+        )
+
+
 @app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="YAML files to check")],
 ) -> None:
-    """Check configuration files; exit code 2 if any is invalid."""
+    """Check configuration files; exit code 2 if any is invalid.
+
+    Given scenarios and platform policies, also checks each scenario with each
+    policy (and every host given): errors exit with code 2, warnings are printed.
+    """
     bad = 0
+    docs: list[Loaded[Any]] = []
     for path in files:
         try:
             loaded = load_file(path)
         except ConfigError as exc:
-            err_console.print(f"[bold red]invalid:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]invalid:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             bad += 1
             continue
-        console.print(f"[green]ok[/] {path} ({type(loaded.model).__name__} {loaded.model.name!r})")  # type: ignore[attr-defined]
+        docs.append(loaded)
+        name = escape(f"{path} ({type(loaded.model).__name__} {loaded.model.name!r})")  # type: ignore[attr-defined]
+        console.print(f"[green]ok[/] {name}", highlight=False, soft_wrap=True)
+    scenarios = [d for d in docs if isinstance(d.model, Scenario)]
+    policies = [d for d in docs if isinstance(d.model, PlatformPolicy)]
+    hosts = [d for d in docs if isinstance(d.model, HostPolicy)]
+    shown: set[Finding] = set()  # a host's finding repeats for every policy: print it once
+    for sc in scenarios:
+        for pol in policies:
+            findings = check_run(sc, pol, hosts)
+            print_findings([f for f in findings if f not in shown])
+            shown.update(findings)
+            errors = sum(f.level == "error" for f in findings)
+            bad += errors
+            verdict = "[bold red]fails[/]" if errors else "[green]ok[/]"
+            pair = escape(
+                f"{sc.path} with {pol.path}" + (f" under {len(hosts)} host(s)" if hosts else "")
+            )
+            console.print(
+                f"{verdict} {pair}: {errors} error(s), {len(findings) - errors} warning(s)",
+                highlight=False,
+                soft_wrap=True,
+            )
     if bad:
         raise typer.Exit(code=2)
 
