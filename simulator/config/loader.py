@@ -116,18 +116,32 @@ def _line_map(root: yaml.Node) -> dict[Path_, int]:
         if visited > MAX_NODES:
             raise ConfigError(
                 f"document expands to more than {MAX_NODES} nodes "
-                "(aliases used to blow up its size?)"
+                "(aliases used to blow up its size?)",
+                line=node.start_mark.line + 1,
+                field=format_path(path[:1]) or None,
             )
         if len(path) > MAX_DEPTH:
             raise ConfigError(
                 f"nested more than {MAX_DEPTH} levels deep (an alias that refers to itself?)",
                 line=node.start_mark.line + 1,
-                field=format_path(path[:3]) + " ...",
+                field=format_path(path[:1]) or None,
             )
         lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, str], int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+                # Duplicates are found here, where the path is known, so the
+                # error names the field; `_no_duplicates` is the backstop.
+                same = (key_node.tag, key)
+                if isinstance(key_node, yaml.ScalarNode) and same in seen:
+                    raise ConfigError(
+                        f"duplicate key {key!r} (first given on line {seen[same]}); "
+                        "keep one of them",
+                        line=key_node.start_mark.line + 1,
+                        field=format_path((*path, key)),
+                    )
+                seen[same] = key_node.start_mark.line + 1
                 lines.setdefault((*path, key), key_node.start_mark.line + 1)
                 stack.append(((*path, key), value_node))
         elif isinstance(node, yaml.SequenceNode):
@@ -136,9 +150,16 @@ def _line_map(root: yaml.Node) -> dict[Path_, int]:
     return lines
 
 
+def _field_on(line: int | None, lines: dict[Path_, int]) -> str | None:
+    """The deepest field whose value starts on ``line`` (for errors PyYAML reports by line)."""
+    on = [path for path, at in lines.items() if at == line and path]
+    return format_path(max(on, key=len)) if on else None
+
+
 def parse_yaml(text: str, file: str = "<input>") -> tuple[Any, dict[Path_, int]]:
     """Parse one YAML document safely; return the data and a path -> line map."""
     loader: _Loader | None = None
+    lines: dict[Path_, int] = {}
     try:
         loader = _Loader(text)  # the reader checks every character here
         node = loader.get_single_node()
@@ -147,12 +168,16 @@ def parse_yaml(text: str, file: str = "<input>") -> tuple[Any, dict[Path_, int]]
         lines = _line_map(node)
         data = loader.construct_document(node)
     except ConfigError as exc:
-        raise ConfigError(exc.message, file=file, line=exc.line, field=exc.field) from None
+        field = exc.field or _field_on(exc.line, lines)
+        raise ConfigError(exc.message, file=file, line=exc.line, field=field) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(filter(None, [exc.context, exc.problem]))
+        if "could not determine a constructor" in what:
+            what += " (modsim reads plain YAML: no tags that build objects, no !include)"
+        line = mark.line + 1 if mark else None
         raise ConfigError(
-            f"not valid YAML: {what}", file=file, line=mark.line + 1 if mark else None
+            f"not valid YAML: {what}", file=file, line=line, field=_field_on(line, lines)
         ) from None
     except yaml.reader.ReaderError as exc:
         # Raised before any mark exists: find the line from the offset.
@@ -168,7 +193,9 @@ def parse_yaml(text: str, file: str = "<input>") -> tuple[Any, dict[Path_, int]]
     except RecursionError:
         # PyYAML composes nested collections recursively.
         raise ConfigError(
-            "nested too deeply to read (thousands of brackets or indentation levels)", file=file
+            "nested too deeply to read (thousands of brackets or indentation levels)",
+            file=file,
+            line=loader.get_mark().line + 1 if loader is not None else None,
         ) from None
     finally:
         if loader is not None:
@@ -238,15 +265,31 @@ def _describe(err: Any, model: type[BaseModel]) -> tuple[Path_, str]:
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
-        # Cross-field checks start their message with the field at fault:
-        # point at that field's line rather than at the section's.
-        first = msg.split(" ", 1)[0]
-        if first in (_allowed_keys(model, loc) or []):
-            loc = (*loc, first)
-    if kind != "value_error" and "input" in err and not isinstance(err["input"], dict | list):
-        shown = repr(err["input"])
-        msg = f"expected: {msg[0].lower() + msg[1:]}; got {shown[:80]}"
+        # Cross-field checks start their message with the field at fault
+        # (`votes_to_remove`, `reports.review_team`, `surges[0]`): point at
+        # that field's line rather than at the section's.
+        first = _path_of(msg.split(" ", 1)[0])
+        if first and first[0] in (_allowed_keys(model, loc) or []):
+            loc = (*loc, *first)
+    if kind != "value_error" and "input" in err:
+        given = err["input"]
+        shown = (
+            f"a {'mapping' if isinstance(given, dict) else 'list'}"
+            if isinstance(given, dict | list)
+            else repr(given)[:80]
+        )
+        msg = f"expected: {msg[0].lower() + msg[1:]}; got {shown}"
     return loc, msg
+
+
+def _path_of(token: str) -> Path_:
+    """``reports.review_team`` or ``surges[0]`` as a path; () if not a field path."""
+    if not re.fullmatch(r"[a-z_]+(\.[a-z_]+|\[\d+\])*", token):
+        return ()
+    parts: list[str | int] = []
+    for name, index in re.findall(r"([a-z_]+)|\[(\d+)\]", token):
+        parts.append(name if name else int(index))
+    return tuple(parts)
 
 
 def validation_error(
