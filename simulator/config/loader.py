@@ -325,7 +325,7 @@ def validate_data(
             line=1,
         )
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ConfigError(
             f"expected `kind:` to be one of {', '.join(KINDS)}, got {kind!r}",
             file=file,
