@@ -48,16 +48,25 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def guarded(fn: Callable[[], T]) -> T:
-    """Run ``fn``; turn user errors into exit code 2 with a clear message."""
+def guarded(fn: Callable[[], T], resume: Callable[[], str] | None = None) -> T:
+    """Run ``fn``; turn user errors into exit code 2 with a clear message.
+
+    On Ctrl-C, exit with code 130 and say what was kept and, when ``resume``
+    is given, the command that carries on (called after cleanup has run, so it
+    can look at what is left).
+    """
     try:
         return fn()
     except ModsimError as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         err_console.print(
-            "[yellow]interrupted[/]: finished files were kept; nothing half-written remains."
+            "[yellow]interrupted[/]: finished files were kept; nothing half-written remains.",
+            highlight=False,
+            soft_wrap=True,
         )
+        if resume is not None:
+            err_console.print(f"to resume: {escape(resume())}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=130) from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,9 +77,6 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
         write_atomic(path, lambda p: df.to_csv(p, index=False))
         files.append(path)
 
-    text(
-        "summary.json", json.dumps(result.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
-    )
     text("report.md", render_markdown(result))
     frame_csv("thresholds.csv", result.within)
     frame_csv("daily.csv", result.daily)
@@ -88,6 +86,11 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
         path = out / f"cases_{team}.parquet"
         write_atomic(path, lambda p, c=cases: c.to_parquet(p, index=False))  # type: ignore[misc]
         files.append(path)
+    # Last, so that a folder with summary.json holds a complete run: one cut
+    # short (Ctrl-C, a full disk) lacks it.
+    text(
+        "summary.json", json.dumps(result.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
+    )
     return files
 
 
@@ -143,6 +146,8 @@ def run(
     pol = policy or bundled(DEFAULT_POLICY)
     hosts = [] if no_host else (host or [bundled(DEFAULT_HOST)])
 
+    prepared: list[Path] = []  # set once the results folder is ours to write
+
     def go() -> None:
         # Validate every input, alone and together, before touching the results folder.
         loaded = [load_file(path) for path in (sc, pol, *hosts)]
@@ -150,6 +155,7 @@ def run(
         raise_errors(findings)
         print_findings(findings)
         prepare_out(out, force)
+        prepared.append(out)
         sink = ParquetSink(out / "posts.parquet") if posts != "none" else None
         ok = False
         try:
@@ -174,7 +180,18 @@ def run(
             print_summary(result)
         console.print(f"results in [bold]{out}[/]: summary.json, report.md, posts.parquet, tables")
 
-    guarded(go)
+    def resume() -> str:
+        # One run has no checkpoint: it starts again, and the same inputs and
+        # seed give the same results. --force only if this run left files
+        # behind (never to clear a folder it did not get to write to).
+        left = force or (bool(prepared) and out.exists() and any(out.iterdir()))
+        args = ["modsim", "run", str(sc), "-p", str(pol)]
+        args += [a for h in hosts for a in ("-H", str(h))] if hosts else ["--no-host"]
+        args += ["--seed", str(seed), "--out", str(out), "--posts", posts]
+        args += ["--chunk-days", str(chunk_days)] + (["--force"] if left else [])
+        return shlex.join(args) + "  (the run starts again; same seed, same results)"
+
+    guarded(go, resume)
 
 
 def print_findings(findings: list[Finding]) -> None:
