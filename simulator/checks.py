@@ -132,10 +132,10 @@ def report_probability(scenario: Scenario, policy: PlatformPolicy) -> np.ndarray
     return np.asarray(p @ _WEIGHTS, dtype=np.float64)
 
 
-def team_loads(scenario: Scenario, policy: PlatformPolicy) -> list[TeamLoad]:
-    """Report-driven load on each team that user reports go to."""
-    if not policy.reports.enabled:
-        return []
+def hourly_load(scenario: Scenario, policy: PlatformPolicy) -> tuple[np.ndarray, np.ndarray]:
+    """Per simulated hour: cases user reports open (by the posts' creation hour,
+    an upper bound as in :func:`report_probability`) and cases the reviewing
+    team can decide (on-duty reviewers x votes per hour / votes per case)."""
     team = policy.reports.review_team
     spec: TeamSpec = (
         jury_team(policy.jury, scenario) if team == "jury" else staff_team(policy.staff, scenario)
@@ -143,6 +143,17 @@ def team_loads(scenario: Scenario, policy: PlatformPolicy) -> list[TeamLoad]:
     per_post = report_probability(scenario, policy)
     cases = hourly_rates(scenario) * (hourly_class_probs(scenario) @ per_post)
     capacity = spec.servers * (60.0 / spec.review_minutes) / spec.votes_per_case
+    if not policy.reports.enabled:
+        cases = np.zeros_like(cases)
+    return cases, capacity.astype(np.float64)
+
+
+def team_loads(scenario: Scenario, policy: PlatformPolicy) -> list[TeamLoad]:
+    """Report-driven load on each team that user reports go to."""
+    if not policy.reports.enabled:
+        return []
+    team = policy.reports.review_team
+    cases, capacity = hourly_load(scenario, policy)
     window = min(24, len(cases))
     kernel = np.ones(window) / window
     rolling = np.convolve(cases, kernel, mode="valid")
