@@ -41,8 +41,7 @@ def sampled_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def modsim_run(scenario: Path, out: Path, *extra: str, policy: Path = POLICY) -> None:
     res = runner.invoke(
         app,
-        ["run", str(scenario), "-p", str(policy), "-H", str(HOST), "--out", str(out), "-q"]
-        + list(extra),
+        ["run", str(scenario), "-p", str(policy), "-H", str(HOST), "--out", str(out), "-q", *extra],
     )
     assert res.exit_code == 0, res.output
 
