@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -174,7 +175,7 @@ def check_run(
     """
     sc, pol = _Doc(scenario), _Doc(policy)
     hs = [_Doc(h) for h in hosts]
-    out = _teams(sc, pol) + _hosts(sc, pol, hs)
+    out = _model_file(pol) + _teams(sc, pol) + _hosts(sc, pol, hs)
     return sorted(out, key=lambda f: f.level != "error")
 
 
@@ -186,6 +187,23 @@ def raise_errors(findings: Sequence[Finding]) -> None:
     first = errors[0]
     more = "".join(f"\n  also: {f}" for f in errors[1:])
     raise ConfigError(first.message + more, file=first.file, line=first.line, field=first.field)
+
+
+def _model_file(pol: _Doc) -> list[Finding]:
+    """A missing model file: found before the results folder is touched, not mid-run."""
+    ref = pol.model.prefilter.model
+    if not pol.model.prefilter.enabled or ref.source != "file" or ref.path is None:
+        return []
+    if Path(ref.path).is_file():
+        return []
+    return [
+        pol.finding(
+            "error",
+            "prefilter.model.path",
+            f"model file {ref.path} not found (paths are relative to the policy file); "
+            "train one with the classifier commands or use `source: synthetic`",
+        )
+    ]
 
 
 def _teams(sc: _Doc, pol: _Doc) -> list[Finding]:

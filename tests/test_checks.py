@@ -173,3 +173,19 @@ def test_run_prints_and_records_the_warnings(tmp_path: Path) -> None:
     assert "warning:" in res.output and "every notice becomes a strike" in res.output
     report = (out / "report.md").read_text()
     assert "every notice becomes a strike" in report
+
+
+def test_missing_model_file_is_refused_before_the_results_folder_is_touched(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    text = (ROOT / "policies/jury-plus-ai.yaml").read_text()
+    assert "source: synthetic" in text
+    policy.write_text(text.replace("source: synthetic", "source: file, path: gone.skops"))
+    out = tmp_path / "out"
+    res = runner.invoke(
+        app, ["run", str(ROOT / "scenarios/quick.yaml"), "-p", str(policy), "--out", str(out)]
+    )
+    assert res.exit_code == 2
+    assert "prefilter.model.path: model file" in res.output and "gone.skops not found" in res.output
+    assert not out.exists()
