@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from simulator.checks import check_run
 from simulator.config import HostPolicy, PlatformPolicy, Scenario, load_file
 from simulator.engine import PostSink, Progress, Simulation
 from simulator.results import RunResult
@@ -35,13 +36,19 @@ def load(path: Source) -> BaseModel:
     return load_file(path).model
 
 
-def _resolve(obj: M | Source, kind: type[M], inputs: list[dict[str, Any]]) -> M:
+def _resolve(
+    obj: M | Source, kind: type[M], inputs: list[dict[str, Any]], docs: list[Any] | None = None
+) -> M:
     if isinstance(obj, kind):
         inputs.append({"kind": kind.__name__, "name": getattr(obj, "name", ""), "file": None})
+        if docs is not None:
+            docs.append(obj)
         return obj
     if isinstance(obj, BaseModel):
         raise TypeError(f"expected a {kind.__name__} or a path, got {type(obj).__name__}")
     loaded = load_file(obj, expect=kind.__name__)
+    if docs is not None:
+        docs.append(loaded)  # keeps file and line numbers for the checks' messages
     inputs.append(
         {
             "kind": kind.__name__,
@@ -73,9 +80,21 @@ def simulate(
     processes score texts in text mode (results are the same for any number).
     """
     inputs: list[dict[str, Any]] = []
-    sc = _resolve(scenario, Scenario, inputs)
-    pol = _resolve(policy, PlatformPolicy, inputs)
-    hs = [_resolve(h, HostPolicy, inputs) for h in hosts]
+    docs: list[Any] = []
+    sc = _resolve(scenario, Scenario, inputs, docs)
+    pol = _resolve(policy, PlatformPolicy, inputs, docs)
+    hs = [_resolve(h, HostPolicy, inputs, docs) for h in hosts]
+    # Recorded, not enforced: the CLI refuses errors before it gets here, and
+    # a library caller may be probing an odd configuration on purpose.
+    findings = check_run(docs[0], docs[1], docs[2:])
     sim = Simulation(sc, pol, hs, seed, chunk_days=chunk_days, table=table, workers=workers)
     log = sim.run(sink=sink, progress=progress)
-    return RunResult.from_log(log, inputs={"seed": seed, "files": inputs, "versions": versions()})
+    return RunResult.from_log(
+        log,
+        inputs={
+            "seed": seed,
+            "files": inputs,
+            "versions": versions(),
+            "checks": [f.to_dict() for f in findings],
+        },
+    )

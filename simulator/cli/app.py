@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from simulator.errors import ModsimError
@@ -45,20 +46,30 @@ def bundled(relative: str) -> Path:
 
 
 def fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escape: messages quote user input, which may look like rich markup ("[bold]").
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
-def guarded(fn: Callable[[], T]) -> T:
-    """Run ``fn``; turn user errors into exit code 2 with a clear message."""
+def guarded(fn: Callable[[], T], resume: Callable[[], str] | None = None) -> T:
+    """Run ``fn``; turn user errors into exit code 2 with a clear message.
+
+    On Ctrl-C, exit with code 130 and say what was kept and, when ``resume``
+    is given, the command that carries on (called after cleanup has run, so it
+    can look at what is left).
+    """
     try:
         return fn()
     except ModsimError as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         err_console.print(
-            "[yellow]interrupted[/]: finished files were kept; nothing half-written remains."
+            "[yellow]interrupted[/]: finished files were kept; nothing half-written remains.",
+            highlight=False,
+            soft_wrap=True,
         )
+        if resume is not None:
+            err_console.print(f"to resume: {escape(resume())}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=130) from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,9 +12,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simulator.api import simulate
+from simulator.checks import Finding, check_run, raise_errors
 from simulator.cli.app import (
     DEFAULT_HOSTS,
     DEFAULT_POLICY,
@@ -29,7 +32,7 @@ from simulator.cli.app import (
     write_atomic,
     write_text,
 )
-from simulator.config import KINDS, PlatformPolicy, load_file
+from simulator.config import KINDS, HostPolicy, Loaded, PlatformPolicy, Scenario, load_file
 from simulator.errors import ConfigError
 from simulator.report.markdown import render_markdown
 from simulator.results import RunResult, headline
@@ -74,9 +77,6 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
         write_atomic(path, lambda p: df.to_csv(p, index=False))
         files.append(path)
 
-    text(
-        "summary.json", json.dumps(result.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
-    )
     text("report.md", render_markdown(result))
     frame_csv("thresholds.csv", result.within)
     frame_csv("thresholds_weekly.csv", result.within_weekly)
@@ -87,6 +87,11 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
         path = out / f"cases_{team}.parquet"
         write_atomic(path, lambda p, c=cases: c.to_parquet(p, index=False))  # type: ignore[misc]
         files.append(path)
+    # Last, so that a folder with summary.json holds a complete run: one cut
+    # short (Ctrl-C, a full disk) lacks it.
+    text(
+        "summary.json", json.dumps(result.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
+    )
     return files
 
 
@@ -159,11 +164,17 @@ def run(
     pol = policy or bundled(DEFAULT_POLICY)
     hosts = [] if no_host else (host or [bundled(h) for h in DEFAULT_HOSTS])
 
+    prepared: list[Path] = []  # set once the results folder is ours to write
+
     def go() -> None:
-        # Validate every input before touching the results folder.
-        loaded = [load_file(path).model for path in (sc, pol, *hosts)]
-        _check_prefilter(loaded[1], loaded[0], seed)
+        # Validate every input, alone and together, before touching the results folder.
+        loaded = [load_file(path) for path in (sc, pol, *hosts)]
+        findings = check_run(loaded[0], loaded[1], loaded[2:])  # type: ignore[arg-type]
+        raise_errors(findings)
+        print_findings(findings)
+        _check_prefilter(loaded[1].model, loaded[0].model, seed)
         prepare_out(out, force)
+        prepared.append(out)
         sink = ParquetSink(out / "posts.parquet") if posts != "none" else None
         ok = False
         try:
@@ -189,23 +200,72 @@ def run(
             print_summary(result)
         console.print(f"results in [bold]{out}[/]: summary.json, report.md, posts.parquet, tables")
 
-    guarded(go)
+    def resume() -> str:
+        # One run has no checkpoint: it starts again, and the same inputs and
+        # seed give the same results. --force only if this run left files
+        # behind (never to clear a folder it did not get to write to).
+        left = force or (bool(prepared) and out.exists() and any(out.iterdir()))
+        args = ["modsim", "run", str(sc), "-p", str(pol)]
+        args += [a for h in hosts for a in ("-H", str(h))] if hosts else ["--no-host"]
+        args += ["--seed", str(seed), "--out", str(out), "--posts", posts]
+        args += ["--chunk-days", str(chunk_days)] + (["--force"] if left else [])
+        return shlex.join(args) + "  (the run starts again; same seed, same results)"
+
+    guarded(go, resume)
+
+
+def print_findings(findings: list[Finding]) -> None:
+    """Warnings (and errors) from the cross-document checks, on stderr."""
+    for f in findings:
+        style = "bold red" if f.level == "error" else "yellow"
+        err_console.print(
+            f"[{style}]{f.level}:[/] {escape(str(f))}", highlight=False, soft_wrap=True
+        )
 
 
 @app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="YAML files to check")],
 ) -> None:
-    """Check configuration files; exit code 2 if any is invalid."""
+    """Check configuration files; exit code 2 if any is invalid.
+
+    Given scenarios and platform policies, also checks each scenario with each
+    policy (and every host given): errors exit with code 2, warnings are printed.
+    """
     bad = 0
+    docs: list[Loaded[Any]] = []
     for path in files:
         try:
             loaded = load_file(path)
         except ConfigError as exc:
-            err_console.print(f"[bold red]invalid:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]invalid:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             bad += 1
             continue
-        console.print(f"[green]ok[/] {path} ({type(loaded.model).__name__} {loaded.model.name!r})")  # type: ignore[attr-defined]
+        docs.append(loaded)
+        name = escape(f"{path} ({type(loaded.model).__name__} {loaded.model.name!r})")  # type: ignore[attr-defined]
+        console.print(f"[green]ok[/] {name}", highlight=False, soft_wrap=True)
+    scenarios = [d for d in docs if isinstance(d.model, Scenario)]
+    policies = [d for d in docs if isinstance(d.model, PlatformPolicy)]
+    hosts = [d for d in docs if isinstance(d.model, HostPolicy)]
+    shown: set[Finding] = set()  # a host's finding repeats for every policy: print it once
+    for sc in scenarios:
+        for pol in policies:
+            findings = check_run(sc, pol, hosts)
+            print_findings([f for f in findings if f not in shown])
+            shown.update(findings)
+            errors = sum(f.level == "error" for f in findings)
+            bad += errors
+            verdict = "[bold red]fails[/]" if errors else "[green]ok[/]"
+            pair = escape(
+                f"{sc.path} with {pol.path}" + (f" under {len(hosts)} host(s)" if hosts else "")
+            )
+            console.print(
+                f"{verdict} {pair}: {errors} error(s), {len(findings) - errors} warning(s)",
+                highlight=False,
+                soft_wrap=True,
+            )
     if bad:
         raise typer.Exit(code=2)
 

@@ -46,6 +46,8 @@ class PerClassNonNegative(PerClass):
     def _non_negative(cls, v: float) -> float:
         if v < 0:
             raise ValueError(f"expected a number >= 0, got {v}")
+        if v > 1e12:  # beyond any share, view count or rate; would overflow later
+            raise ValueError(f"expected a number <= 1e12, got {v}")
         return v
 
 

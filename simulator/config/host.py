@@ -14,8 +14,12 @@ from simulator.config.common import PositiveFloat, Probability
 class Audit(ConfigModel):
     """Periodic sampling of live posts by the enforcer's own staff."""
 
-    every_days: Annotated[PositiveFloat, Field(description="days between audits")] = 7.0
-    sample_size: Annotated[int, Field(ge=0, description="live posts sampled per audit")] = 0
+    # Lower bounds on intervals: the enforcer steps through every check and
+    # audit, so a nanosecond interval would hang the run (found by fuzzing).
+    every_days: Annotated[float, Field(ge=1 / 24, description="days between audits")] = 7.0
+    sample_size: Annotated[
+        int, Field(ge=0, le=10_000_000, description="live posts sampled per audit")
+    ] = 0
 
 
 class Press(ConfigModel):
@@ -58,7 +62,7 @@ class Notices(ConfigModel):
     """Notices listing the violating posts found, with a window to remove them."""
 
     every_hours: Annotated[
-        PositiveFloat, Field(description="how often the enforcer reviews its findings")
+        float, Field(ge=0.1, description="how often the enforcer reviews its findings")
     ] = 24.0
     min_posts: Annotated[int, Field(ge=1, description="posts found before a notice is sent")] = 1
     remediation_hours: Annotated[
@@ -83,7 +87,7 @@ class Strikes(ConfigModel):
     known_posts_hours: Annotated[
         PositiveFloat, Field(description="known_posts_live: how long a found post may stay up")
     ] = 72.0
-    strikes_to_suspend: Annotated[int, Field(ge=1)] = 3
+    strikes_to_suspend: Annotated[int, Field(ge=1, le=1000)] = 3
     warning_at: Annotated[
         int | None,
         Field(ge=1, description="strikes at which a formal warning is sent (null: none)"),

@@ -8,7 +8,8 @@ line, the field path and what was expected.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -32,6 +33,9 @@ KINDS: dict[str, type[BaseModel]] = {
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
 """Nodes visited while expanding aliases; stops 'billion laughs' documents."""
+MAX_DEPTH = 64
+"""Nesting depth of mappings and lists; real documents stay under 10. Stops
+self-referencing aliases (``a: &a [*a]``) and bracket towers."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,16 +49,52 @@ class Loaded(Generic[M]):
     model: M
     path: Path
     sha256: str
+    lines: dict[Path_, int] = field(default_factory=dict, compare=False, repr=False)
+    """1-based line of each field path, so later checks can point into the file."""
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader (no Python object tags) that refuses duplicate keys."""
+    """SafeLoader (no Python object tags) that refuses duplicate keys.
+
+    PyYAML's own constructors raise plain Python errors for some well-formed
+    but impossible values (``2021-13-45``, ``!!float abc``, an integer of
+    5,000 digits); they become ConfigErrors on the value's line.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            if isinstance(exc, ConfigError):  # pragma: no cover - ConfigError is not one of these
+                raise
+            shown = node.tag
+            if isinstance(node, yaml.ScalarNode):
+                value = str(node.value)
+                shown = repr(value if len(value) <= 30 else value[:27] + "...")
+            raise ConfigError(
+                f"cannot read the value {shown} as {node.tag.rsplit(':', 1)[-1]}: {str(exc)[:120]}",
+                line=node.start_mark.line + 1,
+            ) from None
 
 
 def _no_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *base` merges are fine; merged keys may be overridden
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise ConfigError(
+                "a key must be plain text, not a list or mapping",
+                line=key_node.start_mark.line + 1,
+            )
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str):
+            # YAML 1.1 reads `no:` (Norwegian), `on:`, `1:` and `~:` as non-text.
+            raise ConfigError(
+                f"the key {key_node.value!r} is read as {type(key).__name__}, but keys are "
+                f'text: quote it ("{key_node.value}":)',
+                line=key_node.start_mark.line + 1,
+            )
         if key in seen:
             raise ConfigError(
                 f"duplicate key {key!r} (first given on line {seen[key] + 1})",
@@ -78,12 +118,32 @@ def _line_map(root: yaml.Node) -> dict[Path_, int]:
         if visited > MAX_NODES:
             raise ConfigError(
                 f"document expands to more than {MAX_NODES} nodes "
-                "(aliases used to blow up its size?)"
+                "(aliases used to blow up its size?)",
+                line=node.start_mark.line + 1,
+                field=format_path(path[:1]) or None,
+            )
+        if len(path) > MAX_DEPTH:
+            raise ConfigError(
+                f"nested more than {MAX_DEPTH} levels deep (an alias that refers to itself?)",
+                line=node.start_mark.line + 1,
+                field=format_path(path[:1]) or None,
             )
         lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, str], int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+                # Duplicates are found here, where the path is known, so the
+                # error names the field; `_no_duplicates` is the backstop.
+                same = (key_node.tag, key)
+                if isinstance(key_node, yaml.ScalarNode) and same in seen:
+                    raise ConfigError(
+                        f"duplicate key {key!r} (first given on line {seen[same]}); "
+                        "keep one of them",
+                        line=key_node.start_mark.line + 1,
+                        field=format_path((*path, key)),
+                    )
+                seen[same] = key_node.start_mark.line + 1
                 lines.setdefault((*path, key), key_node.start_mark.line + 1)
                 stack.append(((*path, key), value_node))
         elif isinstance(node, yaml.SequenceNode):
@@ -92,27 +152,56 @@ def _line_map(root: yaml.Node) -> dict[Path_, int]:
     return lines
 
 
+def _field_on(line: int | None, lines: dict[Path_, int]) -> str | None:
+    """The deepest field whose value starts on ``line`` (for errors PyYAML reports by line)."""
+    on = [path for path, at in lines.items() if at == line and path]
+    return format_path(max(on, key=len)) if on else None
+
+
 def parse_yaml(text: str, file: str = "<input>") -> tuple[Any, dict[Path_, int]]:
     """Parse one YAML document safely; return the data and a path -> line map."""
-    loader = _Loader(text)
+    loader: _Loader | None = None
+    lines: dict[Path_, int] = {}
     try:
+        loader = _Loader(text)  # the reader checks every character here
         node = loader.get_single_node()
         if node is None:
             raise ConfigError("the file is empty; expected a YAML mapping with `kind:`", file=file)
         lines = _line_map(node)
         data = loader.construct_document(node)
     except ConfigError as exc:
-        raise ConfigError(exc.message, file=file, line=exc.line, field=exc.field) from None
+        field = exc.field or _field_on(exc.line, lines)
+        raise ConfigError(exc.message, file=file, line=exc.line, field=field) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(filter(None, [exc.context, exc.problem]))
+        if "could not determine a constructor" in what:
+            what += " (modsim reads plain YAML: no tags that build objects, no !include)"
+        line = mark.line + 1 if mark else None
         raise ConfigError(
-            f"not valid YAML: {what}", file=file, line=mark.line + 1 if mark else None
+            f"not valid YAML: {what}", file=file, line=line, field=_field_on(line, lines)
+        ) from None
+    except yaml.reader.ReaderError as exc:
+        # Raised before any mark exists: find the line from the offset.
+        line = text[: exc.position].count("\n") + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ConfigError(
+            f"not valid YAML: control character U+{code:04X} is not allowed in YAML text",
+            file=file,
+            line=line,
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=file) from None
+    except RecursionError:
+        # PyYAML composes nested collections recursively.
+        raise ConfigError(
+            "nested too deeply to read (thousands of brackets or indentation levels)",
+            file=file,
+            line=loader.get_mark().line + 1 if loader is not None else None,
+        ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 
@@ -157,10 +246,20 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _is_tag(part: str | int) -> bool:
+    """pydantic's tags in a location, not keys: validator wrappers such as
+    ``function-after[...]``, a tagged union's ``[score]``, a mapping's ``[key]``."""
+    return isinstance(part, str) and bool(re.match(r"^([a-z][a-z-]*\[|\[[\w-]+\]$)", part))
+
+
 def _describe(err: Any, model: type[BaseModel]) -> tuple[Path_, str]:
-    loc: Path_ = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+    raw_loc: Path_ = tuple(err["loc"])
     kind = err["type"]
-    if kind == "extra_forbidden":
+    # The last part of an unknown-key error is the user's key, whatever it looks like.
+    keep_last = kind == "extra_forbidden" and raw_loc
+    head = raw_loc[:-1] if keep_last else raw_loc
+    loc: Path_ = tuple(p for p in head if not _is_tag(p)) + (raw_loc[-1:] if keep_last else ())
+    if kind == "extra_forbidden" and loc:
         allowed = _allowed_keys(model, loc[:-1])
         hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
         return loc, f"unknown key {loc[-1]!r}{hint}"
@@ -169,15 +268,31 @@ def _describe(err: Any, model: type[BaseModel]) -> tuple[Path_, str]:
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
-        # Cross-field checks start their message with the field at fault:
-        # point at that field's line rather than at the section's.
-        first = msg.split(" ", 1)[0]
-        if first in (_allowed_keys(model, loc) or []):
-            loc = (*loc, first)
-    if kind != "value_error" and "input" in err and not isinstance(err["input"], dict | list):
-        shown = repr(err["input"])
-        msg = f"expected: {msg[0].lower() + msg[1:]}; got {shown[:80]}"
+        # Cross-field checks start their message with the field at fault
+        # (`votes_to_remove`, `reports.review_team`, `surges[0]`): point at
+        # that field's line rather than at the section's.
+        first = _path_of(msg.split(" ", 1)[0])
+        if first and first[0] in (_allowed_keys(model, loc) or []):
+            loc = (*loc, *first)
+    if kind != "value_error" and "input" in err:
+        given = err["input"]
+        shown = (
+            f"a {'mapping' if isinstance(given, dict) else 'list'}"
+            if isinstance(given, dict | list)
+            else repr(given)[:80]
+        )
+        msg = f"expected: {msg[0].lower() + msg[1:]}; got {shown}"
     return loc, msg
+
+
+def _path_of(token: str) -> Path_:
+    """``reports.review_team`` or ``surges[0]`` as a path; () if not a field path."""
+    if not re.fullmatch(r"[a-z_]+(\.[a-z_]+|\[\d+\])*", token):
+        return ()
+    parts: list[str | int] = []
+    for name, index in re.findall(r"([a-z_]+)|\[(\d+)\]", token):
+        parts.append(name if name else int(index))
+    return tuple(parts)
 
 
 def validation_error(
@@ -213,7 +328,7 @@ def validate_data(
             line=1,
         )
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ConfigError(
             f"expected `kind:` to be one of {', '.join(KINDS)}, got {kind!r}",
             file=file,
@@ -254,17 +369,28 @@ def load_file(path: str | Path, expect: str | None = None) -> Loaded[BaseModel]:
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(f"file is larger than {MAX_FILE_BYTES // 1024} KiB", file=name)
     if b"\x00" in raw:
-        raise ConfigError("binary data (NUL bytes); expected a YAML text file", file=name)
+        nul = raw.index(b"\x00")
+        raise ConfigError(
+            "binary data (NUL bytes); expected a YAML text file",
+            file=name,
+            line=raw[:nul].count(b"\n") + 1,
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=name) from None
-    model = load_text(text, name, expect)
+        raise ConfigError(
+            f"not UTF-8 text (byte {exc.start}: {raw[exc.start : exc.start + 1]!r}); "
+            "save the file as UTF-8",
+            file=name,
+            line=raw[: exc.start].count(b"\n") + 1,
+        ) from None
+    data, lines = parse_yaml(text, name)
+    model = validate_data(data, file=name, lines=lines, expect=expect)
     if isinstance(model, PlatformPolicy):
         model = _resolve_model_path(model, p)
     if isinstance(model, Scenario):
         model = _resolve_stream_path(model, p)
-    return Loaded(model=model, path=p, sha256=hashlib.sha256(raw).hexdigest())
+    return Loaded(model=model, path=p, sha256=hashlib.sha256(raw).hexdigest(), lines=lines)
 
 
 def _resolve_model_path(policy: PlatformPolicy, file: Path) -> PlatformPolicy:

@@ -271,7 +271,11 @@ class Escalation(ConfigModel):
 class Jury(ConfigModel):
     """Volunteer jurors who vote on reported posts."""
 
-    pool_size: Annotated[int, Field(ge=0, description="registered volunteer jurors")] = 0
+    # Upper bounds on head counts keep on-duty numbers inside int64 (fuzzing
+    # found a 21-digit pool crashing the team's schedule).
+    pool_size: Annotated[
+        int, Field(ge=0, le=100_000_000, description="registered volunteer jurors")
+    ] = 0
     active_share: Annotated[
         Probability,
         Field(
@@ -347,7 +351,9 @@ class Jury(ConfigModel):
 class Staff(ConfigModel):
     """Paid reviewers working shifts."""
 
-    reviewers: Annotated[int, Field(ge=0, description="reviewers on duty during a shift")] = 0
+    reviewers: Annotated[
+        int, Field(ge=0, le=10_000_000, description="reviewers on duty during a shift")
+    ] = 0
     shift_start_hour: Annotated[int, Field(ge=0, le=23)] = 0
     shift_hours: Annotated[int, Field(ge=1, le=24)] = 24
     reviews_per_hour: Annotated[PositiveFloat, Field(description="decisions per reviewer-hour")] = (

@@ -25,7 +25,9 @@ class UsersAt(ConfigModel):
     """Daily active users on a date; values between dates are interpolated linearly."""
 
     date: dt.date
-    users: Annotated[float, Field(ge=0, description="daily active users on that date")]
+    # The upper bounds here stop numbers no world has (more users than people,
+    # a post a second all day) before they overflow the Poisson draws.
+    users: Annotated[float, Field(ge=0, le=1e10, description="daily active users on that date")]
 
 
 class Population(ConfigModel):
@@ -36,7 +38,7 @@ class Population(ConfigModel):
         Field(min_length=1, description="piecewise-linear growth path of daily active users"),
     ]
     posts_per_user_per_day: Annotated[
-        float, Field(gt=0, description="posts and comments per active user per day")
+        float, Field(gt=0, le=86_400, description="posts and comments per active user per day")
     ]
     hourly_profile: Annotated[
         list[float],
@@ -63,9 +65,10 @@ class Surge(ConfigModel):
     name: str
     start: Annotated[dt.datetime, Field(description="local start time")]
     hours: PositiveFloat
-    volume_multiplier: Annotated[float, Field(default=1.0, ge=0)]
+    volume_multiplier: Annotated[float, Field(default=1.0, ge=0, le=1000)]
     violating_multiplier: Annotated[
-        float, Field(default=1.0, ge=0, description="multiplies the share of violating classes")
+        float,
+        Field(default=1.0, ge=0, le=1e6, description="multiplies the share of violating classes"),
     ]
 
 

@@ -17,6 +17,15 @@ def hour_of_day(scenario: Scenario, hours: int) -> np.ndarray:
     return ((np.arange(hours) + start) % 24).astype(int)
 
 
+def jurors_on_duty(cfg: Jury, scenario: Scenario) -> np.ndarray:
+    """Expected jurors on duty in each simulated hour: the pool's ``active_share``
+    shaped by the platform's daily rhythm."""
+    profile = np.asarray(scenario.daily_rhythm(), dtype=np.float64)
+    profile = profile / profile.mean()
+    hod = hour_of_day(scenario, int(scenario.hours))
+    return np.asarray(cfg.pool_size * cfg.active_share * profile[hod], dtype=np.float64)
+
+
 def jury_team(cfg: Jury, scenario: Scenario, plan: JurorPlan | None = None) -> TeamSpec:
     """Jurors on duty each hour follow the platform's daily rhythm: volunteers
     review when users are online.
@@ -25,13 +34,7 @@ def jury_team(cfg: Jury, scenario: Scenario, plan: JurorPlan | None = None) -> T
     the queue follows individual jurors; ``servers`` is then only the
     expected number on duty.
     """
-    hours = int(scenario.hours)
-    if plan is not None:
-        on_duty = plan.expected_on_duty
-    else:
-        profile = np.asarray(scenario.daily_rhythm(), dtype=np.float64)
-        profile = profile / profile.mean()
-        on_duty = cfg.pool_size * cfg.active_share * profile[hour_of_day(scenario, hours)]
+    on_duty = plan.expected_on_duty if plan is not None else jurors_on_duty(cfg, scenario)
     return TeamSpec(
         name="jury",
         servers=np.rint(on_duty).astype(np.int64),

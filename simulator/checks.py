@@ -1,0 +1,342 @@
+"""Checks that need a scenario and a policy together, before anything runs.
+
+Each document is validated on its own when it is loaded (types, ranges,
+thresholds in order, surges inside the scenario). Some configurations only
+stop making sense in combination: a jury with no juror ever on duty in the
+scenario's daily rhythm, a platform that answers notices after the host's
+deadline. :func:`check_run` finds them and says, with the numbers, what is
+wrong and how to fix it:
+
+* ``error``: the run cannot mean anything; the CLI refuses it (exit code 2);
+* ``warning``: merely suspicious, e.g. a review team that can never keep up
+  with the reports the scenario produces at its peak. The run goes ahead and
+  the warning is printed and recorded.
+
+The load estimate is closed form (no simulation): a post of class ``c`` gets
+``Poisson(rate_c * reach)`` reports over its life, with log-normal reach, so
+the chance it reaches ``reports_to_queue`` reports is an expectation over the
+reach distribution, computed by Gauss-Hermite quadrature.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+from pydantic import BaseModel
+from scipy import stats
+
+from simulator.config.host import HostPolicy
+from simulator.config.loader import Loaded, format_path
+from simulator.config.policy import PlatformPolicy
+from simulator.config.scenario import Scenario
+from simulator.errors import ConfigError
+from simulator.queueing import TeamSpec
+from simulator.stages.jury import jurors_on_duty
+from simulator.stages.staff import staff_team
+from simulator.stream.synthetic import hourly_class_probs, hourly_rates
+
+Level = Literal["error", "warning"]
+M = TypeVar("M", bound=BaseModel)
+
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(48)
+_WEIGHTS = _WEIGHTS / math.sqrt(2.0 * math.pi)  # expectation over a standard normal
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in a combination of documents."""
+
+    level: Level
+    message: str
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+        return f"{where}: " + (f"{self.field}: " if self.field else "") + self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "file": self.file,
+            "line": self.line,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class TeamLoad:
+    """Cases a review team receives from user reports, against what it can decide."""
+
+    team: str
+    capacity_per_hour: float
+    """Cases decided per hour, averaged over the day (on-duty reviewers x votes
+    per hour / votes per case)."""
+    peak_per_hour: float
+    """Cases opened per hour by user reports, averaged over the busiest 24 hours."""
+    peak_start_hour: float
+    """Simulation hour at which that busiest 24-hour window starts."""
+
+    @property
+    def utilisation(self) -> float:
+        if self.capacity_per_hour <= 0:
+            return math.inf
+        return self.peak_per_hour / self.capacity_per_hour
+
+
+class _Doc:
+    """A model with where it came from (when it came from a file)."""
+
+    def __init__(self, obj: Any) -> None:
+        if isinstance(obj, Loaded):
+            self.model: Any = obj.model
+            self.file: str | None = str(obj.path)
+            self.lines = obj.lines
+        else:
+            self.model = obj
+            self.file = None
+            self.lines = {}
+
+    def finding(self, level: Level, field: str, message: str) -> Finding:
+        path = tuple(field.split("."))
+        line = None
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.lines:
+                line = self.lines[path[:end]]
+                break
+        return Finding(level, message, self.file, line, format_path(path))
+
+
+def report_probability(scenario: Scenario, policy: PlatformPolicy) -> np.ndarray:
+    """Per class: the chance a post gets ``reports_to_queue`` reports over its life.
+
+    Ignores removals before that (by the prefilter or a review), so it is an
+    upper bound on the share of posts that open a case through reports.
+    """
+    k = policy.reports.reports_to_queue
+    per_view = np.asarray(scenario.audience.reports_per_1000_views.as_list()) / 1000.0
+    per_view = per_view * (1.0 - np.asarray(scenario.audience.sympathy.as_list()))
+    median = np.asarray(scenario.reach.median_views.as_list())
+    # Mean reports for each class (rows) at each quadrature node (columns).
+    with np.errstate(over="ignore"):
+        mean = (per_view * median)[:, None] * np.exp(scenario.reach.sigma * _NODES)[None, :]
+    p = stats.poisson.sf(k - 1, np.minimum(mean, 1e15))
+    return np.asarray(p @ _WEIGHTS, dtype=np.float64)
+
+
+def hourly_load(scenario: Scenario, policy: PlatformPolicy) -> tuple[np.ndarray, np.ndarray]:
+    """Per simulated hour: cases user reports open (by the posts' creation hour,
+    an upper bound as in :func:`report_probability`) and cases the reviewing
+    team can decide (on-duty reviewers x votes per hour / votes per case)."""
+    if policy.reports.review_team == "jury":
+        jury = policy.jury
+        servers = np.rint(jurors_on_duty(jury, scenario))
+        # first-k-agree may stop before votes_per_case: this is the lower bound
+        capacity = servers * jury.reviews_per_hour / jury.votes_per_case
+    else:
+        spec: TeamSpec = staff_team(policy.staff, scenario)
+        capacity = spec.servers * (60.0 / spec.review_minutes) / spec.votes_per_case
+    per_post = report_probability(scenario, policy)
+    cases = hourly_rates(scenario) * (hourly_class_probs(scenario) @ per_post)
+    if not policy.reports.enabled:
+        cases = np.zeros_like(cases)
+    return cases, capacity.astype(np.float64)
+
+
+def team_loads(scenario: Scenario, policy: PlatformPolicy) -> list[TeamLoad]:
+    """Report-driven load on each team that user reports go to."""
+    if not policy.reports.enabled:
+        return []
+    team = policy.reports.review_team
+    cases, capacity = hourly_load(scenario, policy)
+    window = min(24, len(cases))
+    kernel = np.ones(window) / window
+    rolling = np.convolve(cases, kernel, mode="valid")
+    peak_at = int(np.argmax(rolling))
+    cap = float(np.convolve(capacity, kernel, mode="valid")[peak_at])
+    return [TeamLoad(team, cap, float(rolling[peak_at]), float(peak_at))]
+
+
+def check_run(
+    scenario: Scenario | Loaded[Scenario],
+    policy: PlatformPolicy | Loaded[PlatformPolicy],
+    hosts: Sequence[HostPolicy | Loaded[HostPolicy]] = (),
+) -> list[Finding]:
+    """Everything wrong or suspicious about running ``policy`` on ``scenario``.
+
+    Pass :class:`~simulator.config.Loaded` documents to have findings point
+    at file and line; plain models work too. Errors come first.
+    """
+    sc, pol = _Doc(scenario), _Doc(policy)
+    hs = [_Doc(h) for h in hosts]
+    out = _model_file(pol) + _teams(sc, pol) + _hosts(sc, pol, hs)
+    return sorted(out, key=lambda f: f.level != "error")
+
+
+def raise_errors(findings: Sequence[Finding]) -> None:
+    """Raise a ConfigError for the first error finding, mentioning the others."""
+    errors = [f for f in findings if f.level == "error"]
+    if not errors:
+        return
+    first = errors[0]
+    more = "".join(f"\n  also: {f}" for f in errors[1:])
+    raise ConfigError(first.message + more, file=first.file, line=first.line, field=first.field)
+
+
+def _model_file(pol: _Doc) -> list[Finding]:
+    """A missing model file: found before the results folder is touched, not mid-run."""
+    ref = pol.model.prefilter.model
+    if not pol.model.prefilter.enabled or ref.source != "file" or ref.path is None:
+        return []
+    if Path(ref.path).is_file():
+        return []
+    return [
+        pol.finding(
+            "error",
+            "prefilter.model.path",
+            f"model file {ref.path} not found (paths are relative to the policy file); "
+            "train one with the classifier commands or use `source: synthetic`",
+        )
+    ]
+
+
+def _teams(sc: _Doc, pol: _Doc) -> list[Finding]:
+    s: Scenario = sc.model
+    p: PlatformPolicy = pol.model
+    out: list[Finding] = []
+    used = set()
+    if p.reports.enabled:
+        used.add(p.reports.review_team)
+    if p.prefilter.enabled:
+        used.add(p.prefilter.review_team)
+    if "jury" in used:
+        on_duty = np.rint(jurors_on_duty(p.jury, s))
+        expected = p.jury.pool_size * p.jury.active_share
+        if on_duty.max() == 0:
+            out.append(
+                pol.finding(
+                    "error",
+                    "jury.active_share",
+                    f"no juror is ever on duty: pool_size x active_share = "
+                    f"{p.jury.pool_size} x {p.jury.active_share:g} = {expected:.2f} jurors, "
+                    "which rounds to 0 at every hour of the scenario's daily rhythm; "
+                    "raise pool_size or active_share",
+                )
+            )
+            return out
+        if on_duty.max() < p.jury.votes_per_case:
+            out.append(
+                pol.finding(
+                    "warning",
+                    "jury.votes_per_case",
+                    f"each case needs {p.jury.votes_per_case} votes but at most "
+                    f"{int(on_duty.max())} jurors are on duty in any hour, so the same jurors "
+                    "vote more than once on a case; raise pool_size or active_share",
+                )
+            )
+    if s.population is None:
+        return out  # a replayed log: no arrival model to estimate the load from
+    for load in team_loads(s, p):
+        out.extend(_overload(load, sc, pol))
+    return out
+
+
+def _overload(load: TeamLoad, sc: _Doc, pol: _Doc) -> list[Finding]:
+    if load.utilisation < 1.0:
+        return []
+    s: Scenario = sc.model
+    p: PlatformPolicy = pol.model
+    if load.team == "jury":
+        j = p.jury
+        how = (
+            f"{j.pool_size:,} jurors x {100 * j.active_share:g}% on duty x "
+            f"{j.reviews_per_hour:g} votes/h / {j.votes_per_case} votes per case"
+        )
+        fix = "add jurors, raise active_share or reviews_per_hour, or ask fewer votes_per_case"
+        field = "jury.pool_size"
+    else:
+        st = p.staff
+        how = (
+            f"{st.reviewers} reviewers x {st.shift_hours}/24 h on shift x "
+            f"{st.reviews_per_hour:g} decisions/h"
+        )
+        fix = "add reviewers or lengthen shifts"
+        field = "staff.reviewers"
+    when = s.local_time(load.peak_start_hour).strftime("%Y-%m-%d %H:%M")
+    growth = (load.peak_per_hour - load.capacity_per_hour) * 24.0
+    prefilter = (
+        " (before any prefilter removals; prefilter flags come on top)"
+        if p.prefilter.enabled
+        else ""
+    )
+    return [
+        pol.finding(
+            "warning",
+            field,
+            f"the {load.team} can never keep up at the scenario's peak: it decides about "
+            f"{load.capacity_per_hour:,.0f} cases an hour ({how}), but in the 24 hours "
+            f"from {when} user reports open about {load.peak_per_hour:,.0f} cases an hour"
+            f"{prefilter}, {load.utilisation:.1f}x its capacity; the backlog grows by about "
+            f"{growth:,.0f} cases a day. To keep up: {fix}.",
+        )
+    ]
+
+
+def _hosts(sc: _Doc, pol: _Doc, hosts: list[_Doc]) -> list[Finding]:
+    s: Scenario = sc.model
+    p: PlatformPolicy = pol.model
+    out: list[Finding] = []
+    for h in hosts:
+        host: HostPolicy = h.model
+        name = f"host {host.name!r}"
+        remediation = host.notices.remediation_hours
+        if p.notices.compliance > 0 and p.notices.response_hours > remediation:
+            out.append(
+                pol.finding(
+                    "warning",
+                    "notices.response_hours",
+                    f"the platform removes noticed posts after {p.notices.response_hours:g} h, "
+                    f"but {name} allows only {remediation:g} h: every notice becomes a strike",
+                )
+            )
+        too_long = [t for t in host.thresholds_hours if t >= s.hours]
+        if too_long:
+            out.append(
+                h.finding(
+                    "warning",
+                    "thresholds_hours",
+                    f"{', '.join(f'{t:g} h' for t in too_long)}: not shorter than the scenario "
+                    f"({s.hours:g} h), so no post is old enough to be measured against it",
+                )
+            )
+        every = host.notices.every_hours
+        strikes = host.strikes.strikes_to_suspend
+        # Notices go out at checks every `every` hours; a strike is judged at
+        # the first check after a notice's deadline.
+        last_strike = math.ceil((strikes * every + remediation) / every - 1e-9) * every
+        earliest = last_strike + 24.0 * host.suspension.notice_period_days
+        if not host.suspension.emergency.enabled and earliest >= s.hours:
+            out.append(
+                h.finding(
+                    "warning",
+                    "suspension.notice_period_days",
+                    f"{name} cannot suspend the platform within the scenario: {strikes} strikes "
+                    f"and the notice period take at least {earliest / 24:.1f} days, the "
+                    f"scenario lasts {s.days}",
+                )
+            )
+    return out
+
+
+def describe(findings: Sequence[Finding]) -> list[str]:
+    """One line per finding, for printing."""
+    return [f"{f.level}: {f}" for f in findings]
