@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from simulator.api import simulate
+from simulator.cli.report import write_report_quietly
 from simulator.cli.app import (
     DEFAULT_HOST,
     DEFAULT_POLICY,
@@ -179,9 +180,10 @@ def run(
             if sink is not None:
                 sink.close(ok)
         write_run(result, out)
+        write_report_quietly(out)  # report.html: the same numbers, with figures
         if not quiet:
             print_summary(result)
-        console.print(f"results in [bold]{out}[/]: summary.json, report.md, posts.parquet, tables")
+        console.print(f"results in [bold]{out}[/]: summary.json, report.md, report.html, posts.parquet, tables")
 
     guarded(go)
 

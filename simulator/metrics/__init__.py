@@ -24,6 +24,7 @@ import pandas as pd
 from simulator.engine import RunLog
 from simulator.metrics.classifier import classifier_summary
 from simulator.metrics.common import num, percentiles
+from simulator.metrics.curves import curves
 from simulator.metrics.enforcement import enforcement_summary, timeline
 from simulator.metrics.latency import (
     DEFAULT_THRESHOLDS_HOURS,
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_THRESHOLDS_HOURS",
     "backlog",
     "classifier_summary",
+    "curves",
     "daily",
     "enforcement_summary",
     "latency",
@@ -124,6 +126,7 @@ def summarize(log: RunLog) -> dict[str, Any]:
         "review": {team: team_summary(log, team) for team in log.cases},
         "enforcement": enforcement_summary(log),
         "classifier": classifier_summary(log),
+        "curves": curves(log),
     }
 
 

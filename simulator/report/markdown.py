@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import jinja2
+import pandas as pd
 
 from simulator.results import RunResult, headline
 
@@ -59,19 +60,31 @@ _ENV.filters.update(hours=hours, share=share, number=number, date=date, ratio=ra
 
 
 def render_markdown(result: RunResult) -> str:
-    s = result.summary
+    return render_run_markdown(
+        result.summary, result.timeline.to_dict("records"), result.daily, list(result.cases)
+    )
+
+
+def render_run_markdown(
+    s: dict[str, Any], timeline: list[dict[str, Any]], daily: pd.DataFrame, teams: list[str]
+) -> str:
+    """A run's Markdown report from what its results folder holds (so a report
+    read back from disk is the same as the one the run wrote)."""
+    # Imported here: the summary sentences live with the HTML report's context.
+    from simulator.report.context import run_summary_sentences
+
     context: dict[str, Any] = {
         "s": s,
+        "verdict": run_summary_sentences(s),
         "within": s["violating"]["within"],
-        "timeline": result.timeline.to_dict("records"),
+        "timeline": timeline,
         "headline": headline(s),
-        "weekly": _weekly(result),
+        "weekly": _weekly(daily, teams),
     }
     return _ENV.get_template("run.md.j2").render(**context)
 
 
-def _weekly(result: RunResult) -> list[dict[str, Any]]:
-    d = result.daily
+def _weekly(d: pd.DataFrame, teams: list[str]) -> list[dict[str, Any]]:
     if d.empty:
         return []
     week = d["day"] // 7
@@ -85,7 +98,7 @@ def _weekly(result: RunResult) -> list[dict[str, Any]]:
             "violating": float(frame["violating_posts"].sum()),
             "removed": float(frame[cols].to_numpy().sum()),
         }
-        for team in result.cases:
+        for team in teams:
             row[f"{team}_backlog"] = int(frame[f"{team}_backlog"].iloc[-1])
         out.append(row)
     return out
