@@ -25,14 +25,14 @@ def write_report_quietly(results: Path) -> Path:
 
 @app.command()
 def report(
-    results: Annotated[
-        Path, typer.Argument(help="Results folder of modsim run, compare or batch")
-    ],
+    results: Annotated[Path, typer.Argument(help="Results folder of modsim run, compare or batch")],
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="HTML file to write (default RESULTS/report.html); "
-            "its Markdown twin goes next to it with .md"
+            "--out",
+            "-o",
+            help="HTML file to write (default RESULTS/report.html); "
+            "its Markdown twin goes next to it with .md",
         ),
     ] = None,
     target: Annotated[
@@ -52,6 +52,8 @@ def report(
     def go() -> tuple[Path, Path]:
         from simulator.report.html import write_report
 
+        if not results.is_dir():
+            raise ModsimError(f"{results}: no such results folder")
         html = out if out is not None else results / "report.html"
         md = html.with_suffix(".md")
         if html.suffix.lower() not in (".html", ".htm"):

@@ -14,7 +14,6 @@ import typer
 from rich.table import Table
 
 from simulator.api import simulate
-from simulator.cli.report import write_report_quietly
 from simulator.cli.app import (
     DEFAULT_HOST,
     DEFAULT_POLICY,
@@ -30,6 +29,7 @@ from simulator.cli.app import (
     write_atomic,
     write_text,
 )
+from simulator.cli.report import write_report_quietly
 from simulator.config import KINDS, PlatformPolicy, load_file
 from simulator.errors import ConfigError
 from simulator.report.markdown import render_markdown
@@ -183,7 +183,10 @@ def run(
         write_report_quietly(out)  # report.html: the same numbers, with figures
         if not quiet:
             print_summary(result)
-        console.print(f"results in [bold]{out}[/]: summary.json, report.md, report.html, posts.parquet, tables")
+        console.print(
+            f"results in [bold]{out}[/]: summary.json, report.md, report.html, "
+            "posts.parquet, tables"
+        )
 
     guarded(go)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,7 +106,9 @@ def threshold_label(h: float) -> str:
 
 def _mean_band(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Point-wise mean and 95% Student-t interval over rows (replications)."""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        # a grid point no replication reaches is NaN, which is what we want
+        warnings.simplefilter("ignore", RuntimeWarning)
         n = np.sum(np.isfinite(rows), axis=0)
         mean = np.nanmean(np.where(np.isfinite(rows), rows, np.nan), axis=0)
         std = np.nanstd(np.where(np.isfinite(rows), rows, np.nan), axis=0, ddof=1)
@@ -184,9 +187,7 @@ def _inputs(s: dict[str, Any]) -> list[str]:
         if f.get("file"):
             out.append(f"{f['kind']} file {f['file']} (sha256 {str(f.get('sha256', ''))[:16]})")
     if inputs.get("versions"):
-        out.append(
-            "Versions: " + ", ".join(f"{k} {ver}" for k, ver in inputs["versions"].items())
-        )
+        out.append("Versions: " + ", ".join(f"{k} {ver}" for k, ver in inputs["versions"].items()))
     c = s.get("classifier") or {}
     if c.get("enabled"):
         val = c.get("validation", {})
@@ -201,7 +202,9 @@ def _inputs(s: dict[str, Any]) -> list[str]:
     return out
 
 
-def _marks_from_events(events: Sequence[dict[str, Any]], first_notice: bool = True) -> list[plots.Mark]:
+def _marks_from_events(
+    events: Sequence[dict[str, Any]], first_notice: bool = True
+) -> list[plots.Mark]:
     marks: list[plots.Mark] = []
     noticed: set[str] = set()
     for e in events:
@@ -289,7 +292,10 @@ def run_report(folder: RunFolder, target: float = DEFAULT_TARGET) -> Report:
                 "Reviewer utilisation",
                 "Share of the reviewers' available hours spent reviewing, per team.",
                 plots.bars(
-                    [plots.Point(team, float(r["utilisation"] or 0), 0) for team, r in s["review"].items()],
+                    [
+                        plots.Point(team, float(r["utilisation"] or 0), 0)
+                        for team, r in s["review"].items()
+                    ],
                     "busy share of available hours",
                     "Reviewer utilisation per team",
                 ),
@@ -333,8 +339,13 @@ def run_report(folder: RunFolder, target: float = DEFAULT_TARGET) -> Report:
             "Enforcement timeline",
             ["when", "enforcer", "event", "posts", "detail"],
             [
-                [date(str(t["time"])), str(t["enforcer"]), str(t["event"]), str(t["posts"]),
-                 "" if _nan(t["detail"]) else str(t["detail"])]
+                [
+                    date(str(t["time"])),
+                    str(t["enforcer"]),
+                    str(t["event"]),
+                    str(t["posts"]),
+                    "" if _nan(t["detail"]) else str(t["detail"]),
+                ]
                 for t in tl.to_dict("records")
             ],
             [False, False, False, True, False],
@@ -348,7 +359,14 @@ def _run_thresholds_table(within: Sequence[dict[str, Any]], target: float) -> Ta
     return Table(
         "tab-thresholds",
         "Thresholds compliance",
-        ["threshold", "eligible posts", "removed within", "breaches", "share", f"meets {share(target)}"],
+        [
+            "threshold",
+            "eligible posts",
+            "removed within",
+            "breaches",
+            "share",
+            f"meets {share(target)}",
+        ],
         [
             [
                 threshold_label(w["threshold_hours"]),
@@ -380,7 +398,11 @@ HEADLINE = (
 
 
 def _unit(metric: str) -> str:
-    if metric.startswith("removed_within_") or metric.endswith("_utilisation") or metric == "suspended":
+    if (
+        metric.startswith("removed_within_")
+        or metric.endswith("_utilisation")
+        or metric == "suspended"
+    ):
         return "share"
     if metric.endswith("_hours"):
         return "hours"
@@ -452,11 +474,17 @@ class Experiment:
         return with_ci(st["mean"], st["ci_low"], st["ci_high"], _unit(metric))
 
     def summaries(self, group: Group) -> list[dict[str, Any]]:
-        return [self.folder.run_summaries[c] for c in group.cell_ids if c in self.folder.run_summaries]
+        return [
+            self.folder.run_summaries[c] for c in group.cell_ids if c in self.folder.run_summaries
+        ]
 
 
 def _threshold_metrics(metrics: Sequence[str]) -> list[tuple[str, float]]:
-    out = [(m, float(m[len("removed_within_") : -1])) for m in metrics if m.startswith("removed_within_")]
+    out = [
+        (m, float(m[len("removed_within_") : -1]))
+        for m in metrics
+        if m.startswith("removed_within_")
+    ]
     return sorted(out, key=lambda x: x[1])
 
 
@@ -471,7 +499,8 @@ def experiment_summary_sentences(ex: Experiment, target: float) -> list[str]:
     )
     th = _threshold_metrics(ex.metrics)
     for g in ex.groups[: 3 * MAX_LINES]:
-        met, missed = [], []
+        met: list[str] = []
+        missed: list[str] = []
         for m, h in th:
             st = ex.stat(g, m)
             if _nan(st["mean"]):
@@ -572,7 +601,9 @@ def _experiment_figures(ex: Experiment, shown: list[Group], rep: Report) -> None
             )
         )
         exposure, backlog = [], []
-        longest = max((c for _, cs in with_curves for c in cs), key=lambda c: len(c["daily"]["day"]))
+        longest = max(
+            (c for _, cs in with_curves for c in cs), key=lambda c: len(c["daily"]["day"])
+        )
         n_days = len(longest["daily"]["day"])
         for g, cs in with_curves:
             x = np.arange(n_days) + 0.5
@@ -606,22 +637,26 @@ def _experiment_figures(ex: Experiment, shown: list[Group], rep: Report) -> None
                 "Hatched grey: surges. Vertical lines: median suspension day, where seeds were "
                 "suspended.",
                 plots.over_time(
-                    exposure, backlog[: 2 * MAX_LINES], _bands(longest), marks, longest["daily"]["date"]
+                    exposure,
+                    backlog[: 2 * MAX_LINES],
+                    _bands(longest),
+                    marks,
+                    longest["daily"]["date"],
                 ),
             )
         )
     points = []
     for g in ex.groups:
-        x, y = ex.stat(g, "views_before_removal"), ex.stat(g, "wrongful_removals")
-        if _nan(x["mean"]) or _nan(y["mean"]) or math.isinf(x["mean"]):
+        sx, sy = ex.stat(g, "views_before_removal"), ex.stat(g, "wrongful_removals")
+        if _nan(sx["mean"]) or _nan(sy["mean"]) or math.isinf(sx["mean"]):
             continue
         points.append(
             plots.Point(
                 g.label,
-                x["mean"],
-                y["mean"],
-                None if _nan(x["ci_low"]) else (x["ci_low"], x["ci_high"]),
-                None if _nan(y["ci_low"]) else (y["ci_low"], y["ci_high"]),
+                sx["mean"],
+                sy["mean"],
+                None if _nan(sx["ci_low"]) else (sx["ci_low"], sx["ci_high"]),
+                None if _nan(sy["ci_low"]) else (sy["ci_low"], sy["ci_high"]),
             )
         )
     if points:
@@ -631,7 +666,9 @@ def _experiment_figures(ex: Experiment, shown: list[Group], rep: Report) -> None
                 "Trade-off: harmful exposure against wrongful removals",
                 "Each point is a policy or setting: mean over seeds, with 95% intervals. Lower "
                 "left is better on both; the dotted line joins them in order of exposure.",
-                plots.frontier(points, "harmful exposure (views before removal)", "wrongful removals"),
+                plots.frontier(
+                    points, "harmful exposure (views before removal)", "wrongful removals"
+                ),
             )
         )
     util = []
@@ -641,7 +678,9 @@ def _experiment_figures(ex: Experiment, shown: list[Group], rep: Report) -> None
                 st = ex.stat(g, m)
                 if not _nan(st["mean"]):
                     ci = None if _nan(st["ci_low"]) else (st["ci_low"], st["ci_high"])
-                    util.append(plots.Point(f"{g.label}: {m[: -len('_utilisation')]}", st["mean"], 0, ci))
+                    util.append(
+                        plots.Point(f"{g.label}: {m[: -len('_utilisation')]}", st["mean"], 0, ci)
+                    )
     if util:
         rep.figures.append(
             Figure(
@@ -656,7 +695,13 @@ def _experiment_figures(ex: Experiment, shown: list[Group], rep: Report) -> None
         _sweep_figures(ex, p, rep)
 
 
-SWEEP_METRICS = ("removed_within_24h", "latency_p90_hours", "views_before_removal", "wrongful_removals", "suspended")
+SWEEP_METRICS = (
+    "removed_within_24h",
+    "latency_p90_hours",
+    "views_before_removal",
+    "wrongful_removals",
+    "suspended",
+)
 
 
 def _sweep_figures(ex: Experiment, parameter: str, rep: Report) -> None:
@@ -670,7 +715,15 @@ def _sweep_figures(ex: Experiment, parameter: str, rep: Report) -> None:
                 xval = float(g.labels[parameter])
             except (TypeError, ValueError):
                 continue
-            key = ", ".join(str(g.labels[c]) if c in ("scenario", "policy", "host") else f"{c}={g.labels[c]}" for c in others) or metric
+            key = (
+                ", ".join(
+                    str(g.labels[c])
+                    if c in ("scenario", "policy", "host")
+                    else f"{c}={g.labels[c]}"
+                    for c in others
+                )
+                or metric
+            )
             lines.setdefault(key, []).append((xval, ex.stat(g, metric)))
         series = []
         for label, pts in list(lines.items())[:MAX_LINES]:
@@ -752,8 +805,12 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
             if r["metric"] not in metrics or not r.get("pairs"):
                 continue
             rows.append(
-                [str(r["policy"]), _metric_label(str(r["metric"])), str(int(r["pairs"])),
-                 _signed(r["mean"], r["ci_low"], r["ci_high"])]
+                [
+                    str(r["policy"]),
+                    _metric_label(str(r["metric"])),
+                    str(int(r["pairs"])),
+                    _signed(r["mean"], r["ci_low"], r["ci_high"]),
+                ]
             )
         rep.tables.append(
             Table(
@@ -762,7 +819,8 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
                 ["policy", "metric", "seed pairs", "difference (95% interval)"],
                 rows,
                 [False, False, True, True],
-                note="Seed by seed, on the same post streams: tighter than comparing two intervals.",
+                note="Seed by seed, on the same post streams: tighter than comparing two "
+                "intervals.",
             )
         )
     cells = ex.folder.cells
@@ -773,7 +831,17 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
         else pd.DataFrame()
     )
     cols = [c for c in ex.varying if c in cells] + ["replication", "seed"]
-    shown_metrics = [m for m in ("removed_within_24h", "latency_p90_hours", "views_before_removal", "wrongful_removals", "suspended_after_days") if m in wide]
+    shown_metrics = [
+        m
+        for m in (
+            "removed_within_24h",
+            "latency_p90_hours",
+            "views_before_removal",
+            "wrongful_removals",
+            "suspended_after_days",
+        )
+        if m in wide
+    ]
     rows = []
     for r in cells.to_dict("records"):
         vals = []
@@ -781,8 +849,13 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
             x = wide.at[str(r["cell_id"]), m] if str(r["cell_id"]) in wide.index else math.nan
             vals.append(_one(float(x), m))
         rows.append(
-            [str(r["cell_id"]), *(str(r[c]) for c in cols), str(r["status"]), *vals,
-             "" if _nan(r.get("error")) else str(r["error"])]
+            [
+                str(r["cell_id"]),
+                *(str(r[c]) for c in cols),
+                str(r["status"]),
+                *vals,
+                "" if _nan(r.get("error")) else str(r["error"]),
+            ]
         )
     rep.tables.append(
         Table(
@@ -790,7 +863,15 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
             "Cells",
             ["cell", *cols, "status", *(_metric_label(m) for m in shown_metrics), "error"],
             rows,
-            [False, *([False] * (len(cols) - 2)), True, True, False, *([True] * len(shown_metrics)), False],
+            [
+                False,
+                *([False] * (len(cols) - 2)),
+                True,
+                True,
+                False,
+                *([True] * len(shown_metrics)),
+                False,
+            ],
             note="One row per run (cell): its labels, seed, status and main figures.",
         )
     )
@@ -809,8 +890,10 @@ def _one(x: float, metric: str) -> str:
 
 def _experiment_inputs(ex: Experiment) -> list[str]:
     f = ex.folder
-    out = [f"Results folder: {f.path}; kind: {f.kind}; cells: {len(f.cells)} "
-           f"({int((f.cells['status'] == 'ok').sum())} ok)."]
+    out = [
+        f"Results folder: {f.path}; kind: {f.kind}; cells: {len(f.cells)} "
+        f"({int((f.cells['status'] == 'ok').sum())} ok)."
+    ]
     for c in ("scenario", "policy", "host"):
         if c in f.cells:
             out.append(f"{c.capitalize()}: {', '.join(map(str, dict.fromkeys(f.cells[c])))}.")

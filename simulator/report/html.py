@@ -67,7 +67,8 @@ def write_report(
 ) -> tuple[Path, Path]:
     """Write ``out`` (default ``RESULTS/report.html``) and its Markdown twin
     (same name, ``.md``); return both paths."""
-    from simulator.cli.app import write_atomic  # the CLI's atomic write; no cycle at import
+    # the CLI's atomic write; imported here, as the CLI package imports this module
+    from simulator.cli.app import write_atomic, write_text
 
     folder = load_results(results)
     html_path = Path(out) if out is not None else folder.path / "report.html"
@@ -75,6 +76,6 @@ def write_report(
     report = build_report(folder, target)
     html = render_html(report, str(folder.path))
     twin = render_twin(folder, report, html_path.name)
-    write_atomic(html_path, lambda p: p.write_text(html, encoding="utf-8"))
-    write_atomic(md_path, lambda p: p.write_text(twin, encoding="utf-8"))
+    write_atomic(html_path, lambda p: write_text(p, html))
+    write_atomic(md_path, lambda p: write_text(p, twin))
     return html_path, md_path

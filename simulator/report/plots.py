@@ -13,16 +13,18 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede pyplot
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -30,7 +32,7 @@ LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo")
 
-_RC = {
+_RC: dict[str, Any] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "modsim",
     "font.family": "DejaVu Sans",
@@ -44,15 +46,24 @@ _RC = {
 }
 
 
+Values = Sequence[float | None] | np.ndarray
+"""Numbers along an axis; ``None`` or NaN leave a gap."""
+
+
 @dataclass(frozen=True)
 class Series:
     """One line: its label, points, and optionally a 95% band around it."""
 
     label: str
-    x: Sequence[float]
-    y: Sequence[float]
-    lo: Sequence[float] | None = None
-    hi: Sequence[float] | None = None
+    x: Values
+    y: Values
+    lo: Values | None = None
+    hi: Values | None = None
+
+
+def _styled() -> AbstractContextManager[Any]:
+    # matplotlib types rc keys as literals; ours are checked by matplotlib at run time
+    return plt.rc_context(_RC)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,7 @@ def to_svg(fig: Figure, title: str) -> str:
     return f"{head}<title>{safe}</title>{svg[head_end:]}"
 
 
-def _finite(values: Sequence[float] | None) -> np.ndarray | None:
+def _finite(values: Values | None) -> np.ndarray | None:
     if values is None:
         return None
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
@@ -126,7 +137,7 @@ def _line(ax: Axes, s: Series, i: int, markevery: int | None = None) -> None:
 
 def latency_cdf(series: Sequence[Series], thresholds: Sequence[float]) -> str:
     """Share of violating posts removed within t, per policy, with threshold lines."""
-    with plt.rc_context(_RC):
+    with _styled():
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         for i, s in enumerate(series):
             _line(ax, s, i, markevery=4)
@@ -161,7 +172,7 @@ def over_time(
     dates: Sequence[str],
 ) -> str:
     """Harmful exposure per day (top) and review backlog (bottom), days on x."""
-    with plt.rc_context(_RC):
+    with _styled():
         rows = 2 if backlog else 1
         fig, axes = plt.subplots(rows, 1, figsize=(7.5, 2.9 * rows + 0.6), sharex=True)
         axs: list[Axes] = list(np.atleast_1d(axes))
@@ -219,7 +230,7 @@ def over_time(
 
 def frontier(points: Sequence[Point], x_label: str, y_label: str) -> str:
     """Harmful exposure against wrongful removals: one labelled point per policy."""
-    with plt.rc_context(_RC):
+    with _styled():
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
         for i, p in enumerate(points):
             st = style(i)
@@ -258,7 +269,7 @@ def frontier(points: Sequence[Point], x_label: str, y_label: str) -> str:
 
 def bars(items: Sequence[Point], x_label: str, title: str, percent: bool = True) -> str:
     """Horizontal bars (label, value in ``x``, optional interval), values written on them."""
-    with plt.rc_context(_RC):
+    with _styled():
         fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(items) + 1.2))
         ys = np.arange(len(items))[::-1]
         for i, (y, p) in enumerate(zip(ys, items, strict=True)):
@@ -286,7 +297,7 @@ def bars(items: Sequence[Point], x_label: str, title: str, percent: bool = True)
 
 def sweep(series: Sequence[Series], parameter: str, metric: str, percent: bool = False) -> str:
     """A headline metric against a swept parameter, one line per group, 95% bands."""
-    with plt.rc_context(_RC):
+    with _styled():
         fig, ax = plt.subplots(figsize=(6.5, 3.8))
         for i, s in enumerate(series):
             _line(ax, s, i)
