@@ -451,6 +451,8 @@ class Experiment:
 
     def stat(self, group: Group, metric: str) -> dict[str, float]:
         s = self.folder.summary
+        if "metric" not in s:  # no cell finished
+            return {"n": 0, "n_never": 0, "mean": math.nan, "ci_low": math.nan, "ci_high": math.nan}
         mask = s["metric"] == metric
         for c in self.columns:
             mask &= s[c].astype(str) == str(group.labels[c])
@@ -461,6 +463,8 @@ class Experiment:
 
     def values(self, group: Group, metric: str) -> np.ndarray:
         t = self.folder.table
+        if "metric" not in t:
+            return np.empty(0)
         sel = t[(t["metric"] == metric) & t["cell_id"].astype(str).isin(group.cell_ids)]
         return sel["value"].to_numpy(dtype=np.float64)
 
