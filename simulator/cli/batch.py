@@ -19,6 +19,7 @@ from rich.progress import (
 )
 
 from simulator.cli.app import app, console, err_console, guarded
+from simulator.cli.report import write_report_quietly
 from simulator.experiments.batch import BatchResult, run_batch
 
 Workers = Annotated[
@@ -111,5 +112,6 @@ def batch(
 
     result = guarded(go)
     report_cells(result, out)
+    write_report_quietly(out)  # report.html and its Markdown twin
     if len(result.failed):
         raise typer.Exit(code=1)

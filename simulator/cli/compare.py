@@ -13,6 +13,7 @@ from rich.table import Table
 
 from simulator.cli.app import DEFAULT_HOST, app, bundled, console, err_console, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers, cell_progress, report_cells
+from simulator.cli.report import write_report_quietly
 from simulator.experiments.compare import Comparison, compare
 
 _SHARES = ("removed_within_", "utilisation", "suspended")
@@ -132,6 +133,7 @@ def compare_command(
     if not quiet and len(result.summary):
         console.print(comparison_table(result))
     report_cells(result, out)
+    write_report_quietly(out)  # report.html and its Markdown twin
     console.print("paired differences in differences.csv")
     if len(result.failed):
         raise typer.Exit(code=1)

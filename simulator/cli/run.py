@@ -32,6 +32,7 @@ from simulator.cli.app import (
     write_atomic,
     write_text,
 )
+from simulator.cli.report import write_report_quietly
 from simulator.config import KINDS, HostPolicy, Loaded, PlatformPolicy, Scenario, load_file
 from simulator.errors import ConfigError
 from simulator.report.markdown import render_markdown
@@ -196,9 +197,13 @@ def run(
             if sink is not None:
                 sink.close(ok)
         write_run(result, out)
+        write_report_quietly(out)  # report.html: the same numbers, with figures
         if not quiet:
             print_summary(result)
-        console.print(f"results in [bold]{out}[/]: summary.json, report.md, posts.parquet, tables")
+        console.print(
+            f"results in [bold]{out}[/]: summary.json, report.md, report.html, "
+            "posts.parquet, tables"
+        )
 
     def resume() -> str:
         # One run has no checkpoint: it starts again, and the same inputs and

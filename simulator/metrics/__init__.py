@@ -24,6 +24,7 @@ import pandas as pd
 from simulator.engine import RunLog
 from simulator.metrics.classifier import classifier_summary
 from simulator.metrics.common import num, percentiles
+from simulator.metrics.curves import curves
 from simulator.metrics.enforcement import enforcement_summary, timeline
 from simulator.metrics.latency import (
     DEFAULT_THRESHOLDS_HOURS,
@@ -40,6 +41,7 @@ __all__ = [
     "DEFAULT_THRESHOLDS_HOURS",
     "backlog",
     "classifier_summary",
+    "curves",
     "daily",
     "enforcement_summary",
     "latency",
@@ -129,6 +131,7 @@ def summarize(log: RunLog) -> dict[str, Any]:
         "appeals": appeal_summary(log),
         "enforcement": enforcement_summary(log),
         "classifier": classifier_summary(log),
+        "curves": curves(log),
     }
     replay = replay_summary(log)
     if replay is not None:  # a replayed post log: what was read, measured and estimated

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import jinja2
+import pandas as pd
 
 from simulator.results import RunResult, headline
 
@@ -59,22 +60,42 @@ _ENV.filters.update(hours=hours, share=share, number=number, date=date, ratio=ra
 
 
 def render_markdown(result: RunResult) -> str:
-    s = result.summary
+    return render_run_markdown(
+        result.summary,
+        result.timeline.to_dict("records"),
+        result.daily,
+        list(result.cases),
+        result.within_weekly,
+    )
+
+
+def render_run_markdown(
+    s: dict[str, Any],
+    timeline: list[dict[str, Any]],
+    daily: pd.DataFrame,
+    teams: list[str],
+    within_weekly: pd.DataFrame | None = None,
+) -> str:
+    """A run's Markdown report from what its results folder holds (so a report
+    read back from disk is the same as the one the run wrote)."""
+    # Imported here: the summary sentences live with the HTML report's context.
+    from simulator.report.context import run_summary_sentences
+
     context: dict[str, Any] = {
         "s": s,
+        "verdict": run_summary_sentences(s),
         "within": s["violating"]["within"],
-        "timeline": result.timeline.to_dict("records"),
+        "timeline": timeline,
         "headline": headline(s),
-        "weekly": _weekly(result),
-        "within_weekly": _within_weekly(result),
+        "weekly": _weekly(daily, teams),
+        "within_weekly": _within_weekly(within_weekly),
     }
     return _ENV.get_template("run.md.j2").render(**context)
 
 
-def _within_weekly(result: RunResult) -> dict[str, Any]:
+def _within_weekly(ww: pd.DataFrame | None) -> dict[str, Any]:
     """Thresholds as columns, weeks as rows: share removed within, and breaches."""
-    ww = result.within_weekly
-    if ww.empty:
+    if ww is None or ww.empty:
         return {"thresholds": [], "rows": []}
     hs = sorted(ww["threshold_hours"].unique().tolist())
     rows = []
@@ -97,8 +118,7 @@ def _within_weekly(result: RunResult) -> dict[str, Any]:
     return {"thresholds": hs, "rows": rows}
 
 
-def _weekly(result: RunResult) -> list[dict[str, Any]]:
-    d = result.daily
+def _weekly(d: pd.DataFrame, teams: list[str]) -> list[dict[str, Any]]:
     if d.empty:
         return []
     week = d["day"] // 7
@@ -112,7 +132,7 @@ def _weekly(result: RunResult) -> list[dict[str, Any]]:
             "violating": float(frame["violating_posts"].sum()),
             "removed": float(frame[cols].to_numpy().sum()),
         }
-        for team in result.cases:
+        for team in teams:
             row[f"{team}_backlog"] = int(frame[f"{team}_backlog"].iloc[-1])
         out.append(row)
     return out

@@ -1,0 +1,195 @@
+"""The HTML report and its Markdown twin, read from results folders; and a real browser."""
+
+from __future__ import annotations
+
+import html as htmllib
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from browser import check_page, find_chromium
+from experiment_folders import write_experiment
+from typer.testing import CliRunner
+
+import simulator
+from simulator.cli import app
+from simulator.cli.run import write_run
+from simulator.errors import ModsimError
+from simulator.metrics.curves import latency_cdf
+from simulator.report.folders import load_results
+from simulator.report.html import build_report, render_twin, write_report
+
+RUN_FIGURES = ["fig-latency", "fig-time", "fig-utilisation"]
+RUN_TABLES = ["tab-thresholds", "tab-channels", "tab-review", "tab-timeline"]
+CMP_FIGURES = ["fig-latency", "fig-time", "fig-frontier", "fig-utilisation"]
+CMP_TABLES = ["tab-thresholds", "tab-metrics", "tab-differences", "tab-cells"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, quick_sampled, jury_only, strict_host) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    write_run(simulator.simulate(quick_sampled, jury_only, [strict_host], seed=3), out)
+    write_report(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def compare_dir(tmp_path_factory, quick_sampled, jury_only, jury_plus_ai, ai_first, strict_host):
+    out = tmp_path_factory.mktemp("cmp") / "compare"
+    write_experiment(
+        out, "compare", quick_sampled, [jury_only, jury_plus_ai, ai_first], [strict_host], 3
+    )
+    write_report(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def batch_dir(tmp_path_factory, quick_sampled, jury_only, strike_host):
+    out = tmp_path_factory.mktemp("batch") / "batch"
+    write_experiment(
+        out,
+        "batch",
+        quick_sampled,
+        [jury_only],
+        [strike_host],
+        2,
+        sweep={"jury.pool_size": [100, 400, 1600]},
+    )
+    write_report(out)
+    return out
+
+
+def _ids(text: str, prefix: str) -> set[str]:
+    return set(re.findall(rf'id="({prefix}[^"]*)"', text))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_curves_agree_with_the_summary(quick_sampled, jury_only, strict_host, seed):
+    r = simulator.simulate(quick_sampled, jury_only, [strict_host], seed=seed)
+    s = r.summary
+    # the daily harmful views add up to the exposure total
+    total = sum(s["curves"]["daily"]["harmful_views"])
+    assert total == pytest.approx(s["violating"]["views_before_removal"]["total"], rel=1e-6)
+    # the CDF on the thresholds is the thresholds table
+    from simulator.engine import Simulation
+
+    log = Simulation(quick_sampled, jury_only, [strict_host], seed).run()
+    th = tuple(float(w["threshold_hours"]) for w in s["violating"]["within"])
+    got = latency_cdf(log, th)["share"]
+    assert got == [w["share"] for w in s["violating"]["within"]]
+
+
+def test_run_twin_is_the_runs_own_report(run_dir):
+    folder = load_results(run_dir)
+    rep = build_report(folder)
+    assert render_twin(folder, rep, "report.html") == (run_dir / "report.md").read_text()
+    assert (run_dir / "report.md").read_text() == (run_dir / "report.md").read_text()
+
+
+def test_run_report_has_its_figures_tables_and_summary(run_dir):
+    text = (run_dir / "report.html").read_text()
+    assert _ids(text, "fig-") == set(RUN_FIGURES)
+    assert _ids(text, "tab-") >= set(RUN_TABLES)
+    assert text.count("<svg") == len(RUN_FIGURES)
+    # self-contained: nothing fetched from anywhere
+    assert not re.search(r'(src|href)="(https?:)?//', text)
+    assert "<link" not in text and "<img" not in text
+    md = (run_dir / "report.md").read_text()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for w in summary["violating"]["within"]:
+        if w["share"] is not None:
+            shown = f"{100 * w['share']:.1f}%"
+            assert shown in text and shown in md
+    for line in re.findall(r"^- (Thresholds: .*|Takedown: .*|Trade-off: .*)$", md, re.M):
+        assert htmllib.escape(line, quote=False) in text
+
+
+def test_compare_report(compare_dir):
+    text = (compare_dir / "report.html").read_text()
+    md = (compare_dir / "report.md").read_text()
+    assert _ids(text, "fig-") == set(CMP_FIGURES)
+    assert _ids(text, "tab-") == set(CMP_TABLES)
+    for name in ("jury-only", "jury-plus-ai", "ai-first"):
+        assert f"<li>{name}: meets" in text and f"- {name}: meets" in md
+    assert "Trade-off, ai-first against jury-only (paired by seed)" in md
+    # the twin carries the table numbers the HTML shows
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", text)
+    for c in cells:
+        assert htmllib.unescape(c).replace("|", "\\|") in md
+    # one row per cell in the cells table
+    block = text.split('id="tab-cells"')[1].split("</table>")[0]
+    assert block.count("<tr>") == 1 + 9
+
+
+def test_batch_report_plots_metrics_against_the_sweep(batch_dir):
+    text = (batch_dir / "report.html").read_text()
+    figs = _ids(text, "fig-sweep-")
+    assert "fig-sweep-jury-pool-size-wrongful-removals" in figs
+    assert "fig-sweep-jury-pool-size-views-before-removal" in figs
+    assert "jury.pool_size=1600" in text
+    block = text.split('id="tab-cells"')[1].split("</table>")[0]
+    assert block.count("<tr>") == 1 + 6
+
+
+def test_not_a_results_folder(tmp_path):
+    with pytest.raises(ModsimError, match="not a results folder"):
+        load_results(tmp_path)
+    (tmp_path / "experiment.json").write_text('{"kind": "batch"}')
+    with pytest.raises(ModsimError, match=r"missing cells\.csv"):
+        load_results(tmp_path)
+    r = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
+    assert r.exit_code == 2 and "no such results folder" in r.output
+
+
+def test_cli_report_writes_html_and_twin(run_dir, tmp_path):
+    out = tmp_path / "x.html"
+    r = CliRunner().invoke(app, ["report", str(run_dir), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_text() == (run_dir / "report.html").read_text()
+    assert out.with_suffix(".md").read_text() == (run_dir / "report.md").read_text()
+    r = CliRunner().invoke(app, ["report", str(run_dir), "-o", str(out)])
+    assert r.exit_code == 2 and "--force" in r.output
+
+
+def test_same_results_give_the_same_report(run_dir, tmp_path):
+    out = tmp_path / "again.html"
+    write_report(run_dir, out)
+    assert out.read_text() == (run_dir / "report.html").read_text()
+
+
+_CHECK = """JSON.stringify({
+  figures: Array.from(document.querySelectorAll('figure.plot')).filter(
+    f => f.querySelector('svg') && f.querySelector('svg').getBoundingClientRect().height > 50
+  ).map(f => f.id),
+  tables: Array.from(document.querySelectorAll('table')).filter(
+    t => t.rows.length > 0 && t.getBoundingClientRect().height > 0).map(t => t.id),
+  summary: document.querySelectorAll('#summary li').length
+})"""
+
+
+@pytest.mark.parametrize(
+    "which, figures, tables",
+    [("run", RUN_FIGURES, RUN_TABLES), ("compare", CMP_FIGURES, CMP_TABLES)],
+)
+def test_report_in_a_real_browser(which, figures, tables, run_dir, compare_dir, tmp_path):
+    binary = find_chromium()
+    if binary is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("CI is set but no chromium binary was found (apt-get install chromium)")
+        pytest.skip("no chromium binary found (install Debian's chromium or set $CHROMIUM)")
+    folder = run_dir if which == "run" else compare_dir
+    page = check_page(binary, (folder / "report.html").as_uri(), _CHECK, tmp_path / "profile")
+    shot = tmp_path / f"report-{which}.png"
+    shot.write_bytes(page.screenshot)
+    assert page.errors == []
+    found = json.loads(page.result)
+    assert sorted(found["figures"]) == sorted(figures)
+    assert set(tables) <= set(found["tables"])
+    assert found["summary"] >= 3
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    assert (
+        np.frombuffer(shot.read_bytes()[16:24], dtype=">u4")[1] > 900
+    )  # a full page, not the viewport
