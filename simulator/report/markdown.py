@@ -40,8 +40,10 @@ def share(x: float | None) -> str:
 def number(x: float | None) -> str:
     if x is None:
         return "n/a"
-    if isinstance(x, float) and not x.is_integer():
+    if isinstance(x, float) and not x.is_integer() and abs(x) < 1000:
         return f"{x:,.1f}"
+    if isinstance(x, float):
+        return f"{round(x):,}"
     return f"{int(x):,}"
 
 
