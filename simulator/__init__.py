@@ -25,6 +25,9 @@ _EXPORTS = {
     "ConfigError": "simulator.errors",
     "ModsimError": "simulator.errors",
     "RunResult": "simulator.results",
+    "compare": "simulator.experiments.compare",
+    "run_batch": "simulator.experiments.batch",
+    "Batch": "simulator.config",
 }
 
 __all__ = sorted(_EXPORTS)

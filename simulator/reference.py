@@ -71,7 +71,7 @@ def _section(model: type[BaseModel]) -> str:
     for name, field in model.model_fields.items():
         meaning = (field.description or "").replace("|", "\\|")
         kind = _type_name(field.annotation)
-        lines.append(f"| `{name}` | {kind} | {_default(field)} | {meaning} |")
+        lines.append(f"| `{field.alias or name}` | {kind} | {_default(field)} | {meaning} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,5 +1,6 @@
 """Configuration models (one per YAML document kind) and their loader."""
 
+from simulator.config.batch import Batch, set_fields, sweep_target
 from simulator.config.host import HostPolicy
 from simulator.config.loader import (
     KINDS,
@@ -15,6 +16,7 @@ from simulator.config.scenario import Scenario
 
 __all__ = [
     "KINDS",
+    "Batch",
     "HostPolicy",
     "Loaded",
     "PlatformPolicy",
@@ -24,4 +26,6 @@ __all__ = [
     "load_policy",
     "load_scenario",
     "load_text",
+    "set_fields",
+    "sweep_target",
 ]

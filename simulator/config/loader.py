@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from simulator.config.batch import Batch
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
@@ -24,6 +25,7 @@ KINDS: dict[str, type[BaseModel]] = {
     "Scenario": Scenario,
     "PlatformPolicy": PlatformPolicy,
     "HostPolicy": HostPolicy,
+    "Batch": Batch,
 }
 """Document kinds, by the value of their ``kind:`` key."""
 

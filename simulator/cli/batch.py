@@ -1,0 +1,115 @@
+"""``modsim batch``: every scenario x policy x host x seed (and sweep point) of a
+Batch file, in parallel, resumable; plus the progress bar experiments share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from simulator.cli.app import app, console, err_console, guarded
+from simulator.experiments.batch import BatchResult, run_batch
+
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", "-w", min=1, help="Local worker processes (default: one per CPU; 1: no pool)"
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Run on a dask.distributed cluster at this address (e.g. tcp://10.0.0.5:8786)",
+    ),
+]
+Force = Annotated[
+    bool, typer.Option(help="Wipe the results folder first instead of resuming in it")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table")]
+
+
+@contextmanager
+def cell_progress(enabled: bool, label: str) -> Iterator[Callable[[int, int, int], None] | None]:
+    """A progress bar of cells done and failed, with the time left."""
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("cells, [red]{task.fields[failed]} failed[/]"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None, failed=0)
+
+        def tick(done: int, failed: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, failed=failed)
+
+        yield tick
+
+
+def report_cells(result: BatchResult, out: Path) -> None:
+    """One line of counts, the first failures, and where the tables are."""
+    n = len(result.cells)
+    failed = result.failed
+    resumed = f", {result.resumed} found finished and skipped" if result.resumed else ""
+    console.print(f"{n} cells: {n - len(failed)} ok, {len(failed)} failed{resumed}")
+    for _, row in failed.head(5).iterrows():
+        where = f"{row['cell_id']} ({row['policy']}, seed {row['seed']})"
+        err_console.print(
+            f"[red]failed[/] {where}: {row['error']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if len(failed) > 5:
+        err_console.print(f"... and {len(failed) - 5} more (see cells.csv)")
+    console.print(
+        f"results in [bold]{out}[/]: results.parquet, results.csv, summary.csv, cells.csv"
+    )
+
+
+@app.command()
+def batch(
+    file: Annotated[Path, typer.Argument(help="Batch YAML (kind: Batch)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results folder")] = Path(
+        "results/batch"
+    ),
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run a batch of scenarios x policies x hosts x seeds (and sweeps); resumable.
+
+    Each finished cell is saved at once; running the same command again after
+    an interruption skips finished cells. Exit code 1 if any cell failed.
+    """
+
+    def go() -> BatchResult:
+        show = not quiet and err_console.is_terminal
+        with cell_progress(show, "batch") as tick:
+            return run_batch(
+                file, out=out, force=force, workers=workers, scheduler=scheduler, progress=tick
+            )
+
+    result = guarded(go)
+    report_cells(result, out)
+    if len(result.failed):
+        raise typer.Exit(code=1)

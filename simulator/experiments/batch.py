@@ -1,0 +1,242 @@
+"""Batches: many cells on an executor, results as tidy tables, resumable on disk.
+
+:func:`run_cells` is the loop every experiment shares (compare is a batch
+with one scenario and one host setup). :func:`run_batch` reads a ``kind:
+Batch`` file or model, expands it into cells and runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+from pydantic import BaseModel
+
+from simulator.config import Batch, HostPolicy, PlatformPolicy, Scenario, load_file
+from simulator.config.loader import parse_yaml
+from simulator.errors import ConfigError
+from simulator.experiments import stats
+from simulator.experiments.design import (
+    STATUS_FAILED,
+    Cell,
+    CellResult,
+    expand,
+    run_cell,
+)
+from simulator.experiments.executors import Executor, make_executor
+from simulator.experiments.store import ResultStore
+
+M = TypeVar("M", bound=BaseModel)
+
+Source = str | Path
+CellProgress = Callable[[int, int, int], None]
+"""Called with (cells finished, of which failed, cells in the experiment)."""
+
+GROUP = ["scenario", "policy", "host"]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Tidy tables of an experiment, keyed by ``cell_id``.
+
+    ``table``: one row per finished cell and metric (``metric``, ``value``).
+    ``cells``: one row per cell with its labels, ``status`` and ``error``.
+    ``summary``: per scenario x policy x host x sweep point x metric, the mean
+    and 95% interval over replications.
+    """
+
+    table: pd.DataFrame
+    cells: pd.DataFrame
+    summary: pd.DataFrame
+    parameters: list[str] = field(default_factory=list)
+    resumed: int = 0
+    """Cells found finished on disk and not run again."""
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.cells[self.cells["status"] == STATUS_FAILED]
+
+
+def load_as(obj: M | Source, kind: type[M], base: Path | None = None) -> M:
+    """A model as given, or loaded from a YAML path (relative to ``base``)."""
+    if isinstance(obj, kind):
+        return obj
+    if isinstance(obj, BaseModel):
+        raise TypeError(f"expected a {kind.__name__} or a path, got {type(obj).__name__}")
+    path = Path(obj)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    return load_file(path, expect=kind.__name__).model  # type: ignore[return-value]
+
+
+def load_batch(path: Source) -> tuple[Batch, Path]:
+    """A Batch file and the folder its paths are relative to."""
+    loaded = load_file(path, expect="Batch")
+    return loaded.model, Path(path).parent  # type: ignore[return-value]
+
+
+def run_cells(
+    cells: Sequence[Cell],
+    executor: Executor,
+    store: ResultStore | None = None,
+    progress: CellProgress | None = None,
+) -> tuple[list[CellResult], int]:
+    """Run every cell not already finished in ``store``; return the results in
+    design order and how many were found finished.
+
+    Each result is written to the store as it arrives, so an interruption
+    loses at most the cells that were running.
+    """
+    wanted = {c.cell_id for c in cells}
+    results: dict[str, CellResult] = {}
+    if store is not None:
+        results = {k: r for k, r in store.finished().items() if k in wanted and r.ok}
+    resumed = len(results)
+    # Cells sharing a seed run next to each other: a policy's synthetic
+    # classifier is trained once per seed and process, then cached.
+    todo = sorted(
+        (c for c in cells if c.cell_id not in results), key=lambda c: (c.replication, c.seed)
+    )
+    done, failed = resumed, 0
+    if progress:
+        progress(done, failed, len(cells))
+    if todo:
+        with executor:
+            for outcome in executor.run(run_cell, todo):
+                cell = todo[outcome.index]
+                result = outcome.value or CellResult(
+                    cell.cell_id, STATUS_FAILED, error=outcome.error or "no result"
+                )
+                if store is not None:
+                    store.write_cell(result)
+                results[cell.cell_id] = result
+                done += 1
+                failed += not result.ok
+                if progress:
+                    progress(done, failed, len(cells))
+    return [results[c.cell_id] for c in cells], resumed
+
+
+def tables(
+    cells: Sequence[Cell], results: Sequence[CellResult]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tidy metrics table and the cells table, in design order."""
+    rows: list[dict[str, Any]] = []
+    status: list[dict[str, Any]] = []
+    for cell, result in zip(cells, results, strict=True):
+        labels = cell.labels
+        status.append(labels | {"status": result.status, "error": result.error})
+        for metric, value in (result.metrics or {}).items():
+            rows.append(labels | {"metric": metric, "value": float(value)})
+    label_cols = list(cells[0].labels) if cells else ["cell_id"]
+    table = pd.DataFrame(rows, columns=[*label_cols, "metric", "value"])
+    table = table.astype({"value": "float64", "replication": "int64", "seed": "uint64"})
+    cells_df = pd.DataFrame(status, columns=[*label_cols, "status", "error"])
+    return table, cells_df
+
+
+def execute(
+    cells: Sequence[Cell],
+    *,
+    parameters: Sequence[str] = (),
+    out: Source | None = None,
+    force: bool = False,
+    workers: int | None = None,
+    scheduler: Any = None,
+    executor: Executor | None = None,
+    progress: CellProgress | None = None,
+    manifest: dict[str, Any] | None = None,
+) -> BatchResult:
+    """Run designed cells and build the result tables (written to ``out`` if given)."""
+    store = ResultStore.open(out, force) if out is not None else None
+    if store is not None:
+        store.write_manifest(
+            (manifest or {}) | {"cells": len(cells), "parameters": list(parameters)}
+        )
+        design = pd.DataFrame([c.labels for c in cells])
+        store.write_table("design.csv", design)
+    if executor is None:
+        executor = make_executor(workers, scheduler, tasks=len(cells))
+    results, resumed = run_cells(cells, executor, store, progress)
+    table, cells_df = tables(cells, results)
+    summary = stats.summarize(table, [*GROUP, *parameters])
+    result = BatchResult(table, cells_df, summary, list(parameters), resumed)
+    if store is not None:
+        store.write_table("cells.csv", cells_df)
+        store.write_table("results.parquet", table)
+        store.write_table("results.csv", table)
+        store.write_table("summary.csv", summary)
+    return result
+
+
+def run_batch(
+    batch: Batch | Source,
+    *,
+    out: Source | None = None,
+    force: bool = False,
+    workers: int | None = None,
+    scheduler: Any = None,
+    executor: Executor | None = None,
+    progress: CellProgress | None = None,
+    base_dir: Source | None = None,
+) -> BatchResult:
+    """Run every scenario x policy x host setup x sweep point x seed of a batch.
+
+    ``batch`` is a Batch model or the path of a ``kind: Batch`` file; the
+    files it names are relative to that file (or to ``base_dir``). Cells run
+    on ``executor``, else on a dask cluster at ``scheduler``, else in
+    ``workers`` local processes (default: one per CPU; 1 runs here). With
+    ``out``, each finished cell is saved there and a re-run resumes.
+    """
+    if isinstance(batch, Batch):
+        model, base = batch, Path(base_dir) if base_dir is not None else None
+    else:
+        model, base = load_batch(batch)
+        if base_dir is not None:
+            base = Path(base_dir)
+    file = None if isinstance(batch, Batch) else str(batch)
+    scenarios = [load_as(s, Scenario, base) for s in model.scenarios]
+    policies = [load_as(p, PlatformPolicy, base) for p in model.policies]
+    host_sets = [
+        [load_as(h, HostPolicy, base) for h in ([entry] if isinstance(entry, str) else entry)]
+        for entry in model.hosts
+    ]
+    try:
+        cells = expand(scenarios, policies, host_sets, model.seeds, model.seed, model.points())
+    except ConfigError as exc:
+        line = _line_of(file, exc.field) if file else None
+        raise ConfigError(exc.message, file=file, line=line, field=exc.field) from None
+    return execute(
+        cells,
+        parameters=list(model.sweep),
+        out=out,
+        force=force,
+        workers=workers,
+        scheduler=scheduler,
+        executor=executor,
+        progress=progress,
+        manifest={"kind": "batch", "name": model.name},
+    )
+
+
+def _line_of(file: str, field_name: str | None) -> int | None:
+    if not field_name:
+        return None
+    try:
+        _, lines = parse_yaml(Path(file).read_text(encoding="utf-8"), file)
+    except (OSError, ConfigError):
+        return None
+    return lines.get((field_name,))
+
+
+__all__ = [
+    "BatchResult",
+    "execute",
+    "load_batch",
+    "run_batch",
+    "run_cells",
+    "tables",
+]
