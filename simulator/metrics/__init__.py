@@ -24,6 +24,7 @@ import pandas as pd
 from simulator.engine import RunLog
 from simulator.metrics.classifier import classifier_summary
 from simulator.metrics.common import num, percentiles
+from simulator.metrics.cost import cost_summary
 from simulator.metrics.enforcement import enforcement_summary, timeline
 from simulator.metrics.latency import (
     DEFAULT_THRESHOLDS_HOURS,
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_THRESHOLDS_HOURS",
     "backlog",
     "classifier_summary",
+    "cost_summary",
     "daily",
     "enforcement_summary",
     "latency",
@@ -69,7 +71,7 @@ def summarize(log: RunLog) -> dict[str, Any]:
     )
     n_legit = sum(legit_total.values())
     within = within_thresholds(log)
-    return {
+    out: dict[str, Any] = {
         "run": {
             "scenario": sc.name,
             "policy": log.policy.name,
@@ -125,6 +127,9 @@ def summarize(log: RunLog) -> dict[str, Any]:
         "enforcement": enforcement_summary(log),
         "classifier": classifier_summary(log),
     }
+    # Last: the cost reads hours, posts and removals from the summary itself.
+    out["cost"] = cost_summary(log.policy, out)
+    return out
 
 
 def daily(log: RunLog) -> pd.DataFrame:
