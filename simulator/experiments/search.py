@@ -140,8 +140,11 @@ def changes(base: PlatformPolicy, candidate: PlatformPolicy, paths: Sequence[str
 
 def _show(v: Any) -> str:
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {x}" for k, x in v.items() if x is not None) + "}"
-    return str(v).lower() if isinstance(v, bool) else str(v)
+        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items() if x is not None) + "}"
+    if isinstance(v, bool):
+        return str(v).lower()
+    # 12 significant digits: a float step (0.01) shows as 0.84, not 0.8400000000000001.
+    return f"{v:.12g}" if isinstance(v, float) else str(v)
 
 
 # Metrics and intervals ----------------------------------------------------------
@@ -336,8 +339,15 @@ def _record(cand: _Candidate, problem: _Problem, confidence: float) -> tuple[dic
     failed = any(c["status"] == FAILS for c in checks)
     settled = all(c["status"] == HOLDS for c in checks)
     done = n >= spec.seeds.min and (failed or settled or n >= spec.seeds.max)
+    # A threshold stated as a target becomes a raw score for each seed's classifier.
+    raw: dict[str, list[float]] = {}
+    for r in ok:
+        for th in (r.summary or {}).get("classifier", {}).get("thresholds", []):
+            if th.get("target"):
+                raw.setdefault(th["name"], []).append(float(th["score"]))
     record = {
         "params": cand.params,
+        "raw_thresholds": {k: [min(v), max(v)] for k, v in raw.items()},
         "seeds": n,
         "means": {m: _json_num(v["mean"]) for m, v in means.items()},
         "intervals": {
@@ -582,6 +592,7 @@ def _trial_row(t: FrozenTrial, rec: dict[str, Any], spec: Optimization) -> dict[
         "feasible": bool(rec.get("feasible")) and t.state == TrialState.COMPLETE,
         "params": dict(rec["params"]),
         "changes": list(rec.get("changes", [])),
+        "raw_thresholds": dict(rec.get("raw_thresholds", {})),
         "error": rec.get("error"),
     }
     for path, value in rec["params"].items():

@@ -230,7 +230,7 @@ def render_robustness(result: RobustnessResult) -> str:
 def _records(frame: pd.DataFrame) -> pd.DataFrame:
     # Lists and dicts (params, changes) as JSON text, so CSV readers see one cell.
     out = frame.copy()
-    for col in ("params", "changes"):
+    for col in ("params", "changes", "raw_thresholds"):
         if col in out:
             out[col] = out[col].map(lambda v: json.dumps(v, default=str))
     return out
