@@ -138,6 +138,11 @@ def changes(base: PlatformPolicy, candidate: PlatformPolicy, paths: Sequence[str
     return out
 
 
+def _clean(v: Any) -> Any:
+    """A float on a grid as written (0.83, not optuna's 0.8300000000000001)."""
+    return float(f"{v:.12g}") if isinstance(v, float) else v
+
+
 def _show(v: Any) -> str:
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items() if x is not None) + "}"
@@ -480,7 +485,7 @@ def _search(
             while len(active) < parallel and budget_left():
                 asks += 1
                 trial = study.ask(problem.distributions)
-                params = {p: trial.params[p] for p in paths}
+                params = {p: _clean(trial.params[p]) for p in paths}
                 try:
                     policy = apply_values(problem.base, params)
                 except ConfigError as exc:
@@ -571,7 +576,7 @@ def collect(
             _key=sign * feasible[first.metric].astype(float), _n=feasible["changes"].map(len)
         ).sort_values(["_key", "_n", "trial"])
         best = order.iloc[0]
-        policy = apply_values(problem.base, best["params"])
+        policy = apply_values(problem.base, {k: _clean(v) for k, v in best["params"].items()})
         recommended = policy.model_copy(
             update={
                 "name": f"{problem.base.name} (recommended by {spec.name})",
