@@ -178,9 +178,15 @@ def test_bad_documents_are_refused_with_file_and_field(
 
 
 def test_bundled_example_is_valid() -> None:
-    spec = load_file(ROOT / "examples/parler-not-suspended.yaml").model
+    from simulator.experiments.search import _problem
+
+    path = ROOT / "examples/parler-not-suspended.yaml"
+    spec = load_file(path).model
     assert isinstance(spec, Optimization)
     assert spec.robustness is not None
+    problem = _problem(spec, path.parent)  # the overrides apply to the bundled files
+    assert problem.scenario.days == 12
+    assert not problem.base.prefilter.enabled
 
 
 # The search -----------------------------------------------------------------------------
