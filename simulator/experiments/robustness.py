@@ -275,9 +275,10 @@ def robustness(
                 notes.append(f"{pol.name}: no sensitivity for {m} (missing or never values)")
                 continue
             if np.ptp(y) == 0:
-                idx = np.zeros(len(paths))
-            else:
-                idx = _indices(problem, x, y, method, levels)
+                # Nothing to rank: an order of zeros would read as a finding.
+                notes.append(f"{pol.name}: {m} is the same in every scenario ({y[0]:g})")
+                continue
+            idx = _indices(problem, x, y, method, levels)
             total = float(np.nansum(idx))
             order = np.argsort(-np.nan_to_num(idx, nan=-1.0), kind="stable")
             rank = np.empty(len(paths), dtype=int)
