@@ -28,6 +28,9 @@ _EXPORTS = {
     "compare": "simulator.experiments.compare",
     "run_batch": "simulator.experiments.batch",
     "Batch": "simulator.config",
+    "optimize": "simulator.experiments.search",
+    "robustness": "simulator.experiments.robustness",
+    "Optimization": "simulator.config",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -13,12 +13,14 @@ from simulator.config.loader import (
 )
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
+from simulator.config.search import Optimization
 
 __all__ = [
     "KINDS",
     "Batch",
     "HostPolicy",
     "Loaded",
+    "Optimization",
     "PlatformPolicy",
     "Scenario",
     "load_file",

@@ -20,6 +20,7 @@ from simulator.config.batch import Batch
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
+from simulator.config.search import Optimization
 from simulator.errors import ConfigError
 
 KINDS: dict[str, type[BaseModel]] = {
@@ -27,6 +28,7 @@ KINDS: dict[str, type[BaseModel]] = {
     "PlatformPolicy": PlatformPolicy,
     "HostPolicy": HostPolicy,
     "Batch": Batch,
+    "Optimization": Optimization,
 }
 """Document kinds, by the value of their ``kind:`` key."""
 

@@ -13,6 +13,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from simulator.config.base import ConfigModel
 from simulator.config.common import (
+    NonNegativeFloat,
     PerClassProbability,
     PositiveFloat,
     Probability,
@@ -420,6 +421,43 @@ class NoticeHandling(ConfigModel):
     sweep: NoticeSweep = NoticeSweep()
 
 
+class Costs(ConfigModel):
+    """What moderation costs, so that runs and searches can weigh it.
+
+    Paid reviewers are paid for their shifts (the hours they are on duty),
+    whether or not there is work. Volunteer jurors' hours on duty are always
+    counted; they cost money only if ``juror_hourly`` values them. Defaults:
+    15 per paid reviewer-hour (within the 2-18 US dollars an hour reported for
+    outsourced reviewers), 0.5 per 1,000 posts scored (the order of a cloud
+    moderation API's list price; an assumption), nothing else.
+    """
+
+    currency: Annotated[str, Field(description="label only; no conversion")] = "USD"
+    staff_hourly: Annotated[
+        NonNegativeFloat, Field(description="cost of one paid reviewer-hour on shift")
+    ] = 15.0
+    juror_hourly: Annotated[
+        NonNegativeFloat,
+        Field(description="value of one volunteer juror-hour on duty (0: counted, not valued)"),
+    ] = 0.0
+    classifier_per_1000_posts: Annotated[
+        NonNegativeFloat, Field(description="cost of scoring 1,000 posts with the prefilter")
+    ] = 0.5
+    per_wrongful_removal: Annotated[
+        NonNegativeFloat,
+        Field(description="cost the team assigns to each legitimate post wrongly removed"),
+    ] = 0.0
+    per_appeal: Annotated[
+        NonNegativeFloat,
+        Field(
+            description=(
+                "cost of handling one appeal; counted for runs whose summary reports "
+                "appeals (`appeals.handled`)"
+            )
+        ),
+    ] = 0.0
+
+
 class PlatformPolicy(ConfigModel):
     """A platform's moderation policy."""
 
@@ -433,6 +471,7 @@ class PlatformPolicy(ConfigModel):
     staff: Staff = Staff()
     notices: NoticeHandling = NoticeHandling()
     appeals: AppealReview = AppealReview()
+    costs: Costs = Costs()
 
     @field_validator("name")
     @classmethod

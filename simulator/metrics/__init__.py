@@ -24,6 +24,7 @@ import pandas as pd
 from simulator.engine import RunLog
 from simulator.metrics.classifier import classifier_summary
 from simulator.metrics.common import num, percentiles
+from simulator.metrics.cost import cost_summary
 from simulator.metrics.curves import curves
 from simulator.metrics.enforcement import enforcement_summary, timeline
 from simulator.metrics.latency import (
@@ -41,6 +42,7 @@ __all__ = [
     "DEFAULT_THRESHOLDS_HOURS",
     "backlog",
     "classifier_summary",
+    "cost_summary",
     "curves",
     "daily",
     "enforcement_summary",
@@ -136,6 +138,8 @@ def summarize(log: RunLog) -> dict[str, Any]:
     replay = replay_summary(log)
     if replay is not None:  # a replayed post log: what was read, measured and estimated
         out["replay"] = replay
+    # Last: the cost reads hours, posts and removals from the summary itself.
+    out["cost"] = cost_summary(log.policy, out)
     return out
 
 

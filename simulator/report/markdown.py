@@ -58,7 +58,14 @@ def ratio(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
-_ENV.filters.update(hours=hours, share=share, number=number, date=date, ratio=ratio)
+def money(x: float | None, currency: str = "", digits: int = 0) -> str:
+    """An amount with thousands separators and its currency label."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:,.{digits}f} {currency}".rstrip()
+
+
+_ENV.filters.update(hours=hours, share=share, number=number, date=date, ratio=ratio, money=money)
 
 
 def render_markdown(result: RunResult) -> str:

@@ -1,0 +1,202 @@
+"""``modsim optimize`` (policy search) and ``modsim robustness`` (the answer
+under uncertain assumptions, with a sensitivity ranking)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from simulator.cli.app import app, console, err_console, guarded
+from simulator.cli.batch import Force, Quiet, Scheduler, Workers
+from simulator.experiments.robustness import RobustnessResult, robustness_study
+from simulator.experiments.search import SearchResult, optimize
+from simulator.report.search import _fmt, write_robustness, write_search
+
+
+def _show_search(result: SearchResult) -> None:
+    spec = result.spec
+    t = result.trials
+    done = t[t["state"] == "COMPLETE"] if len(t) else t
+    console.print(
+        f"{len(done)} candidates evaluated ({result.resumed_trials} found finished, "
+        f"{result.runs} runs now); {int(done['feasible'].sum()) if len(done) else 0} feasible"
+    )
+    if len(result.pareto):
+        table = Table(title="Pareto front (feasible candidates; mean and 95% interval)")
+        table.add_column("trial", justify="right")
+        for o in spec.objectives:
+            table.add_column(o.metric)
+        table.add_column("seeds", justify="right")
+        table.add_column("changes from the base")
+        for _, row in result.pareto.iterrows():
+            table.add_row(
+                str(row["trial"]),
+                *[
+                    f"{_fmt(row[o.metric])} ({_fmt(row[o.metric + '_ci_low'])}"
+                    f"-{_fmt(row[o.metric + '_ci_high'])})"
+                    for o in spec.objectives
+                ],
+                str(row["seeds"]),
+                "; ".join(row["changes"]) or "none",
+            )
+        console.print(table)
+    rec = result.recommendation
+    if rec is None:
+        console.print("[bold red]No candidate was shown to meet every constraint.[/]")
+        return
+    first = spec.objectives[0].metric
+    console.print(
+        f"[bold green]Recommended[/] (trial {rec['trial']}, {rec['seeds']} seeds): "
+        + ("; ".join(rec["changes"]) or "no change"),
+        highlight=False,
+    )
+    console.print(
+        f"  {first}: {_fmt(rec[first])} "
+        f"(95% interval {_fmt(rec[first + '_ci_low'])} to {_fmt(rec[first + '_ci_high'])})",
+        highlight=False,
+    )
+    level = round(100 * spec.seeds.confidence)
+    for c in spec.constraints:
+        console.print(
+            f"  {c}: estimate {_fmt(rec[c + ' | estimate'])}, {level}% one-sided bound "
+            f"{_fmt(rec[c + ' | bound'])} -> {rec[c + ' | status']}",
+            highlight=False,
+        )
+
+
+def _show_robustness(result: RobustnessResult) -> None:
+    table = Table(title=f"robustness over {result.points} scenarios ({result.method} design)")
+    table.add_column("policy")
+    table.add_column("meets every constraint", justify="right")
+    for c in result.constraints:
+        table.add_column(f"worst {c}", justify="right")
+    for _, row in result.table.iterrows():
+        table.add_row(
+            row["policy"],
+            f"{row['meeting_all']} of {row['scenarios']}",
+            *[_fmt(row[f"worst: {c}"]) for c in result.constraints],
+        )
+    console.print(table)
+    s = result.sensitivity
+    for (metric, policy), g in s.sort_values("rank").groupby(["metric", "policy"], sort=False):
+        order = " > ".join(f"{r['input']} ({r['share']:.2f})" for _, r in g.iterrows())
+        console.print(f"sensitivity of {metric} under {policy}: {order}", highlight=False)
+    for note in result.notes:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+def _ticker(enabled: bool, what: str) -> tuple[object, object]:
+    if not enabled:
+        return None, None
+
+    def search_tick(done: int, total: int, runs: int) -> None:
+        err_console.print(f"  {done}/{total} candidates, {runs} runs", highlight=False)
+
+    def run_tick(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 10) == 0:
+            err_console.print(f"  {done}/{total} runs", highlight=False)
+
+    return search_tick, run_tick
+
+
+@app.command("optimize")
+def optimize_command(
+    file: Annotated[Path, typer.Argument(help="Optimization YAML (kind: Optimization)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results folder (resumable)")] = Path(
+        "results/optimize"
+    ),
+    trials: Annotated[
+        int | None, typer.Option("--trials", "-n", min=1, help="Override the trial budget")
+    ] = None,
+    robustness: Annotated[
+        bool,
+        typer.Option(
+            "--robustness",
+            help="Then test the base and recommended policies over the document's uncertain inputs",
+        ),
+    ] = False,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Search policy fields for the cheapest rules that meet the constraints.
+
+    Writes the trial history (trials.csv), the Pareto front (pareto.csv,
+    pareto.png), the recommended policy (recommended.yaml) and report.md.
+    Running the same command again resumes the search (study.db).
+    """
+    tick, run_tick = _ticker(not quiet, "search")
+
+    def go() -> tuple[SearchResult, RobustnessResult | None]:
+        result = optimize(
+            file,
+            out=out,
+            force=force,
+            trials=trials,
+            workers=workers,
+            scheduler=scheduler,
+            progress=tick,  # type: ignore[arg-type]
+        )
+        rob = None
+        if robustness:
+            policies = [result.base] + (
+                [result.recommended] if result.recommended is not None else []
+            )
+            rob = robustness_study(
+                file,
+                policies,
+                workers=workers,
+                scheduler=scheduler,
+                progress=run_tick,  # type: ignore[arg-type]
+            )
+            write_robustness(rob, out)
+            result = write_search(result, out, rob)
+        return result, rob
+
+    result, rob = guarded(go)
+    _show_search(result)
+    if rob is not None:
+        _show_robustness(rob)
+    console.print(
+        f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in result.files.values())
+    )
+
+
+@app.command("robustness")
+def robustness_command(
+    file: Annotated[Path, typer.Argument(help="Optimization YAML with a `robustness` section")],
+    policy: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--policy", "-p", help="Policies to test (default: the document's base policy)"
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results folder")] = Path(
+        "results/robustness"
+    ),
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    quiet: Quiet = False,
+) -> None:
+    """Run policies over scenarios drawn from the uncertain inputs' ranges: the
+    share of scenarios meeting every constraint, the worst case, and which
+    inputs the headline metrics depend on most (SALib Morris or Sobol)."""
+    _, run_tick = _ticker(not quiet, "robustness")
+
+    def go() -> tuple[RobustnessResult, dict[str, str]]:
+        rob = robustness_study(
+            file,
+            [str(p) for p in policy or []],
+            workers=workers,
+            scheduler=scheduler,
+            progress=run_tick,  # type: ignore[arg-type]
+        )
+        return rob, write_robustness(rob, out)
+
+    rob, files = guarded(go)
+    _show_robustness(rob)
+    console.print(f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in files.values()))

@@ -1,0 +1,303 @@
+"""Tests of the cost model, the policy search and the robustness study."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from helpers import ROOT, bundled, tweak
+from typer.testing import CliRunner
+
+import simulator
+from simulator.cli import app
+from simulator.config import Optimization, PlatformPolicy, load_file
+from simulator.errors import ConfigError
+from simulator.experiments.design import make_cell, replication_seed, run_cell
+from simulator.experiments.executors import Executor, Outcome, SerialExecutor
+from simulator.experiments.robustness import robustness
+from simulator.experiments.search import (
+    FAILS,
+    HOLDS,
+    apply_values,
+    changes,
+    decide,
+    one_sided,
+    optimize,
+    run_metrics,
+)
+
+SEEDS = [0, 1, 2]
+
+
+# Cost model ---------------------------------------------------------------------
+@pytest.mark.parametrize("seed", SEEDS)
+def test_cost_follows_hours_posts_and_rates(seed: int, quick_sampled: Any) -> None:
+    policy = tweak(
+        bundled("policies/ai-first.yaml"),
+        costs__staff_hourly=12.0,
+        costs__classifier_per_1000_posts=2.0,
+        costs__per_wrongful_removal=3.0,
+    )
+    s = simulator.simulate(quick_sampled, policy, seed=seed).summary
+    c = s["cost"]
+    staff = s["review"]["staff"]
+    assert c["staff_hours_paid"] == pytest.approx(staff["reviewer_hours_available"])
+    assert c["staff_hours_used"] == pytest.approx(staff["reviewer_hours_used"])
+    assert c["staff_hours_used"] <= c["staff_hours_paid"]
+    expected = {
+        "staff": 12.0 * staff["reviewer_hours_available"],
+        "classifier": 2.0 * s["posts"]["created"] / 1000,
+        "wrongful_removals": 3.0 * s["legitimate"]["wrongly_removed"],
+    }
+    for item, amount in expected.items():
+        assert c["by_item"][item] == pytest.approx(amount, rel=1e-6)
+    assert c["total"] == pytest.approx(sum(expected.values()), rel=1e-6)
+    assert c["per_day"] == pytest.approx(c["total"] / s["run"]["days_simulated"], rel=1e-6)
+    assert c["per_1000_posts"] == pytest.approx(1000 * c["total"] / s["posts"]["created"], rel=1e-6)
+
+
+def test_volunteer_hours_are_counted_and_valued_only_on_request(
+    quick_sampled: Any, jury_only: PlatformPolicy
+) -> None:
+    free = simulator.simulate(quick_sampled, jury_only, seed=1).summary["cost"]
+    valued = simulator.simulate(
+        quick_sampled, tweak(jury_only, costs__juror_hourly=5.0), seed=1
+    ).summary["cost"]
+    assert free["juror_hours_on_duty"] > free["juror_hours_used"] > 0
+    assert free["total"] == 0.0  # no prefilter, no staff, volunteers not valued
+    assert valued["total"] == pytest.approx(5.0 * free["juror_hours_on_duty"], rel=1e-6)
+    assert valued["posts_scored"] == 0
+
+
+def test_run_report_states_the_cost(quick_sampled: Any, ai_first: PlatformPolicy) -> None:
+    from simulator.report.markdown import render_markdown
+
+    md = render_markdown(simulator.simulate(quick_sampled, ai_first, seed=0))
+    assert "## What moderation cost" in md
+    assert "| paid staff |" in md
+
+
+# Intervals that decide constraints -------------------------------------------------
+@pytest.mark.parametrize("n", [3, 7, 20])
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+def test_zero_events_give_the_exact_binomial_bound(n: int, confidence: float) -> None:
+    b = one_sided([0.0] * n, "<=", confidence)
+    assert b["upper"] == pytest.approx(1 - (1 - confidence) ** (1 / n))
+    assert b["lower"] == 0.0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("kind", ["binary", "normal"])
+def test_one_sided_bounds_cover_the_truth_as_often_as_promised(seed: int, kind: str) -> None:
+    rng = np.random.default_rng(seed)
+    confidence, reps, n = 0.9, 400, 8
+    truth = 0.3 if kind == "binary" else 5.0
+    covered = 0
+    for _ in range(reps):
+        x = rng.random(n) < truth if kind == "binary" else rng.normal(truth, 2.0, n)
+        covered += one_sided(x.astype(float), "<=", confidence)["upper"] >= truth
+    # Clopper-Pearson is conservative, Student t exact: coverage >= 90% up to
+    # sampling error (3 standard errors of a share over 400 repetitions).
+    assert covered / reps >= confidence - 3 * math.sqrt(confidence * (1 - confidence) / reps)
+
+
+def test_decide_says_holds_fails_or_undecided() -> None:
+    assert decide([0.0] * 7, "<=", 0.3, 0.9)["status"] == HOLDS
+    assert decide([0.0] * 6, "<=", 0.3, 0.9)["status"] == "undecided"
+    assert decide([1.0] * 4, "<=", 0.3, 0.9)["status"] == FAILS
+    assert decide([0.95, 0.97, 0.96], ">=", 0.9, 0.95)["status"] == HOLDS
+    assert decide([0.5, 0.6, 0.55], ">=", 0.9, 0.95)["status"] == FAILS
+    held = decide([0.0] * 7, "<=", 0.3, 0.9)
+    assert held["margin"] <= 0 < decide([0.0] * 6, "<=", 0.3, 0.9)["margin"]
+
+
+# Fields by path -------------------------------------------------------------------
+def test_a_threshold_can_be_searched_as_a_target(jury_plus_ai: PlatformPolicy) -> None:
+    p = apply_values(jury_plus_ai, {"prefilter.auto_remove_above.precision": 0.9})
+    assert p.prefilter.auto_remove_above.precision == 0.9  # type: ignore[union-attr]
+    diff = changes(jury_plus_ai, p, ["prefilter.auto_remove_above.precision", "jury.pool_size"])
+    assert diff == ["prefilter.auto_remove_above.precision: 0.99 -> 0.9"]
+
+
+def test_fields_of_a_disabled_section_are_not_changes(jury_only: PlatformPolicy) -> None:
+    p = apply_values(jury_only, {"prefilter.delay_minutes": 1.0, "jury.pool_size": 10})
+    assert changes(jury_only, p, ["prefilter.delay_minutes", "jury.pool_size"]) == [
+        "jury.pool_size: 1000 -> 10"
+    ]
+
+
+# The Optimization document ------------------------------------------------------------
+def _spec(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "kind": "Optimization",
+        "version": 1,
+        "name": "small jury",
+        "scenario": str(ROOT / "scenarios/quick.yaml"),
+        "policy": str(ROOT / "policies/jury-only.yaml"),
+        "hosts": [str(ROOT / "policies/host-notice-and-strike.yaml")],
+        "overrides": {"scenario.content.texts.mode": "sampled", "costs.juror_hourly": 10.0},
+        "search": {"jury.pool_size": {"choices": [20, 40, 80, 160, 320, 640]}},
+        "objectives": [{"metric": "cost_per_day"}, {"metric": "views_before_removal"}],
+        "constraints": ["jury_backlog_max <= 50"],
+        "trials": 8,
+        "seeds": {"min": 3, "max": 12, "step": 3, "confidence": 0.95},
+    }
+    doc.update(changes)
+    return doc
+
+
+def _write(tmp_path: Path, doc: dict[str, Any], name: str = "opt.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"constraints": ["jury_backlog <= 5"]}, "unknown metric 'jury_backlog'"),
+        ({"constraints": ["suspended < 1"]}, "expected 'metric <= number'"),
+        ({"objectives": [{"metric": "cheapness"}]}, "unknown metric 'cheapness'"),
+        ({"search": {"days": {"low": 1, "high": 3}}}, "a search varies policy fields only"),
+        ({"search": {"jury.pool_size": {"low": 5}}}, "needs both `low` and `high`"),
+        ({"seeds": {"min": 5, "max": 3}}, "max \\(3\\) is below min \\(5\\)"),
+    ],
+)
+def test_bad_documents_are_refused_with_file_and_field(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    path = _write(tmp_path, _spec(**change))
+    with pytest.raises(ConfigError, match=message) as info:
+        load_file(path)
+    assert info.value.file is not None and info.value.line is not None
+
+
+def test_bundled_example_is_valid() -> None:
+    from simulator.experiments.search import _problem
+
+    path = ROOT / "examples/parler-not-suspended.yaml"
+    spec = load_file(path).model
+    assert isinstance(spec, Optimization)
+    assert spec.robustness is not None
+    problem = _problem(spec, path.parent)  # the overrides apply to the bundled files
+    assert problem.scenario.days == 12
+    assert not problem.base.prefilter.enabled
+
+
+# The search -----------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", SEEDS)
+def test_recommended_policy_is_feasible_with_fresh_seeds(tmp_path: Path, seed: int) -> None:
+    path = _write(tmp_path, _spec(seed=seed))
+    result = optimize(path, executor=SerialExecutor())
+    assert result.recommended is not None
+    rec = result.recommendation
+    assert rec is not None and rec["feasible"]
+    assert rec["jury_backlog_max <= 50 | status"] == HOLDS
+    # Candidates that are too small were found out, and the answer is cheaper
+    # than a larger jury that also holds: the search did trade cost off.
+    trials = result.trials
+    assert (trials["jury_backlog_max <= 50 | status"] == FAILS).any()
+    feasible = trials[trials["feasible"]]
+    assert rec["cost_per_day"] == feasible["cost_per_day"].min()
+    # Fresh seeds, never used by the search: the constraint is not shown to fail.
+    spec = result.spec
+    fresh = [replication_seed(10_000 + seed, i) for i in range(8)]
+    scenario = apply_values(bundled("scenarios/quick.yaml"), {"content.texts.mode": "sampled"})
+    host = bundled("policies/host-notice-and-strike.yaml")
+    values = []
+    for i, s in enumerate(fresh):
+        cell = make_cell(scenario, result.recommended, [host], i, s)
+        values.append(run_metrics(run_cell(cell).summary)["jury_backlog_max"])  # type: ignore[arg-type]
+    assert decide(values, "<=", 50.0, spec.seeds.confidence)["status"] != FAILS
+    # The written policy is a valid PlatformPolicy with the recommended values.
+    assert isinstance(result.recommended, PlatformPolicy)
+    assert result.recommended.jury.pool_size == rec["params"]["jury.pool_size"]
+
+
+class _Counting(Executor):
+    """A serial executor that records the cells it runs and can stop midway."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.ran: list[str] = []
+        self.stop_after = stop_after
+
+    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome[Any]]:
+        for i, item in enumerate(items):
+            if self.stop_after is not None and len(self.ran) >= self.stop_after:
+                raise KeyboardInterrupt
+            self.ran.append(item.cell_id)
+            yield Outcome(i, fn(item))
+
+
+def test_an_interrupted_search_resumes_without_repeating_finished_work(tmp_path: Path) -> None:
+    path = _write(tmp_path, _spec(trials=6))
+    out = tmp_path / "out"
+    first = _Counting(stop_after=5)
+    with pytest.raises(KeyboardInterrupt):
+        optimize(path, out=out, executor=first)
+    finished = {p.stem for p in (out / "cells").glob("*.json")}
+    assert len(finished) == 5  # every run finished before the interruption was kept
+    second = _Counting()
+    result = optimize(path, out=out, executor=second)
+    assert not set(second.ran) & finished, "a finished run was repeated"
+    complete = result.trials[result.trials["state"] == "COMPLETE"]
+    assert len(complete) == 6
+    # A third call has nothing left to do.
+    third = _Counting()
+    again = optimize(path, out=out, executor=third)
+    assert third.ran == [] and again.resumed_trials == 6
+    assert (out / "trials.csv").is_file() and (out / "pareto.png").is_file()
+
+
+# Robustness and sensitivity ------------------------------------------------------------
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sensitivity_ranks_the_dominant_input_first(seed: int, quick_sampled: Any) -> None:
+    jury = tweak(bundled("policies/jury-only.yaml"), jury__pool_size=60)
+    result = robustness(
+        quick_sampled,
+        [jury],
+        {
+            # Made dominant: the jury's capacity decides the backlog.
+            "jury.active_share": (0.01, 0.2),
+            # Barely varied: hardly any effect.
+            "reach.half_life_hours": (5.95, 6.05),
+            "audience.sympathy.benign": (0.0, 0.01),
+        },
+        [bundled("policies/host-notice-and-strike.yaml")],
+        constraints=["jury_backlog_max <= 50"],
+        samples=4,
+        seed=seed,
+        executor=SerialExecutor(),
+    )
+    ranking = result.sensitivity[result.sensitivity["metric"] == "jury_backlog_max"]
+    first = ranking.sort_values("rank").iloc[0]
+    assert first["input"] == "jury.active_share"
+    assert first["share"] > 0.5
+    # The table counts the scenarios meeting the constraint, as the runs say.
+    runs = result.runs
+    row = result.table.iloc[0]
+    assert row["meeting_all"] == int((runs["jury_backlog_max"] <= 50).sum())
+    assert row["worst: jury_backlog_max <= 50"] == runs["jury_backlog_max"].max()
+    assert result.points == 4 * (3 + 1)
+
+
+# CLI -------------------------------------------------------------------------------------
+def test_cli_optimize_writes_a_ready_policy_and_refuses_bad_files(tmp_path: Path) -> None:
+    path = _write(tmp_path, _spec(trials=3, search={"jury.pool_size": {"choices": [320, 640]}}))
+    out = tmp_path / "res"
+    runner = CliRunner()
+    res = runner.invoke(app, ["optimize", str(path), "--out", str(out), "-w", "1", "-q"])
+    assert res.exit_code == 0, res.output
+    assert "Recommended" in res.output
+    policy = load_file(out / "recommended.yaml").model
+    assert isinstance(policy, PlatformPolicy)
+    assert "## Recommendation" in (out / "report.md").read_text(encoding="utf-8")
+    bad = _write(tmp_path, _spec(constraints=["nonsense <= 1"]), "bad.yaml")
+    res = runner.invoke(app, ["optimize", str(bad), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2
+    assert "unknown metric" in res.output
