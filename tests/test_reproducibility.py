@@ -163,3 +163,27 @@ def test_ctrl_c_leaves_no_complete_looking_output_and_says_how_to_resume(
     assert resumed.exit_code == 0, resumed.output
     modsim_run(sampled_world, tmp_path / "clean", *args)
     assert (out / "summary.json").read_bytes() == (tmp_path / "clean/summary.json").read_bytes()
+
+
+def test_text_mode_summary_is_byte_identical_for_one_and_two_workers(tmp_path: Path) -> None:
+    """--workers splits each day's distinct texts across processes; the scores,
+    and so every figure, must not depend on it. Two days of the quick world give
+    ~10,000 posts a day, enough distinct texts for the split to happen."""
+    world = tmp_path / "two-days.yaml"
+    text = (ROOT / "scenarios/quick.yaml").read_text().replace("days: 7", "days: 2")
+    world.write_text(text.split("surges:")[0])
+    policy = tmp_path / "ai.yaml"
+    policy.write_text(
+        (ROOT / "policies/ai-first.yaml")
+        .read_text()
+        .replace("train_per_class: 2000", "train_per_class: 150")
+    )
+    modsim_run(world, tmp_path / "one", "--seed", "6", "--workers", "1", policy=policy)
+    modsim_run(world, tmp_path / "two", "--seed", "6", "--workers", "2", policy=policy)
+    one = (tmp_path / "one/summary.json").read_bytes()
+    assert one == (tmp_path / "two/summary.json").read_bytes()
+    summary = json.loads(one)
+    assert summary["run"]["text_mode"] == "text"
+    # ~10,000 posts a day, about half of them distinct texts: above the
+    # 2,000 distinct texts per call from which ParallelScorer splits the work.
+    assert summary["posts"]["created"] > 15_000
