@@ -24,3 +24,24 @@ def tweak(model: Any, **changes: Any) -> Any:
             node = node[key]
         node[keys[-1]] = value
     return type(model).model_validate(data)
+
+
+def optimization_doc(**changes: Any) -> dict[str, Any]:
+    """A small Optimization document on the quick scenario (scale mode): the
+    jury's size against cost and exposure, with a cap on the jury backlog."""
+    doc: dict[str, Any] = {
+        "kind": "Optimization",
+        "version": 1,
+        "name": "small jury",
+        "scenario": str(ROOT / "scenarios/quick.yaml"),
+        "policy": str(ROOT / "policies/jury-only.yaml"),
+        "hosts": [str(ROOT / "policies/host-notice-and-strike.yaml")],
+        "overrides": {"scenario.content.texts.mode": "sampled", "costs.juror_hourly": 10.0},
+        "search": {"jury.pool_size": {"choices": [20, 40, 80, 160, 320, 640]}},
+        "objectives": [{"metric": "cost_per_day"}, {"metric": "views_before_removal"}],
+        "constraints": ["jury_backlog_max <= 50"],
+        "trials": 8,
+        "seeds": {"min": 3, "max": 12, "step": 3, "confidence": 0.95},
+    }
+    doc.update(changes)
+    return doc

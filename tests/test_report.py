@@ -12,20 +12,36 @@ import numpy as np
 import pytest
 from browser import check_page, find_chromium
 from experiment_folders import write_experiment
+from helpers import optimization_doc
 from typer.testing import CliRunner
 
 import simulator
 from simulator.cli import app
 from simulator.cli.run import write_run
 from simulator.errors import ModsimError
+from simulator.experiments.executors import SerialExecutor
+from simulator.experiments.robustness import robustness_study
+from simulator.experiments.search import optimize
 from simulator.metrics.curves import latency_cdf
-from simulator.report.folders import load_results
+from simulator.report.folders import RobustnessFolder, SearchFolder, load_results
 from simulator.report.html import build_report, render_twin, write_report
+from simulator.report.search_files import write_robustness, write_search
 
 RUN_FIGURES = ["fig-latency", "fig-time", "fig-utilisation"]
 RUN_TABLES = ["tab-thresholds", "tab-channels", "tab-review", "tab-timeline"]
 CMP_FIGURES = ["fig-latency", "fig-time", "fig-frontier", "fig-utilisation"]
 CMP_TABLES = ["tab-thresholds", "tab-metrics", "tab-differences", "tab-cells"]
+SEARCH_FIGURES = ["fig-pareto", "fig-sensitivity"]
+SEARCH_TABLES = [
+    "tbl-recommended",
+    "tbl-constraints",
+    "tbl-changes",
+    "tbl-pareto",
+    "tbl-trials",
+    "tbl-robustness",
+    "tbl-uncertain",
+    "tbl-sensitivity",
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +75,35 @@ def batch_dir(tmp_path_factory, quick_sampled, jury_only, strike_host):
         sweep={"jury.pool_size": [100, 400, 1600]},
     )
     write_report(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def search_dir(tmp_path_factory) -> Path:
+    """A small real search (jury size against cost and a backlog cap) with its
+    robustness study, written as `modsim optimize --robustness` writes it."""
+    doc = optimization_doc(
+        search={"jury.pool_size": {"choices": [40, 160, 640]}},
+        trials=4,
+        seeds={"min": 3, "max": 6, "step": 3, "confidence": 0.9},
+        robustness={
+            "uncertain": {
+                "jury.active_share": {"low": 0.01, "high": 0.2},
+                "reach.half_life_hours": {"low": 5.9, "high": 6.1},
+            },
+            "samples": 2,
+        },
+    )
+    base = tmp_path_factory.mktemp("search")
+    spec = base / "opt.yaml"
+    spec.write_text(json.dumps(doc), encoding="utf-8")  # JSON is YAML
+    out = base / "search"
+    result = optimize(spec, out=out, executor=SerialExecutor())
+    assert result.recommended is not None, "the fixture needs a feasible candidate"
+    policies = [result.base, result.recommended]
+    rob = robustness_study(spec, policies, executor=SerialExecutor())
+    write_robustness(rob, out, report=False)
+    write_search(result, out, rob)
     return out
 
 
@@ -172,15 +217,21 @@ _CHECK = """JSON.stringify({
 
 @pytest.mark.parametrize(
     "which, figures, tables",
-    [("run", RUN_FIGURES, RUN_TABLES), ("compare", CMP_FIGURES, CMP_TABLES)],
+    [
+        ("run", RUN_FIGURES, RUN_TABLES),
+        ("compare", CMP_FIGURES, CMP_TABLES),
+        ("search", SEARCH_FIGURES, SEARCH_TABLES),
+    ],
 )
-def test_report_in_a_real_browser(which, figures, tables, run_dir, compare_dir, tmp_path):
+def test_report_in_a_real_browser(
+    which, figures, tables, run_dir, compare_dir, search_dir, tmp_path
+):
     binary = find_chromium()
     if binary is None:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail("CI is set but no chromium binary was found (apt-get install chromium)")
         pytest.skip("no chromium binary found (install Debian's chromium or set $CHROMIUM)")
-    folder = run_dir if which == "run" else compare_dir
+    folder = {"run": run_dir, "compare": compare_dir, "search": search_dir}[which]
     page = check_page(binary, (folder / "report.html").as_uri(), _CHECK, tmp_path / "profile")
     shot = tmp_path / f"report-{which}.png"
     shot.write_bytes(page.screenshot)
@@ -193,3 +244,79 @@ def test_report_in_a_real_browser(which, figures, tables, run_dir, compare_dir, 
     assert (
         np.frombuffer(shot.read_bytes()[16:24], dtype=">u4")[1] > 900
     )  # a full page, not the viewport
+
+
+def _cells(html: str, table_id: str) -> list[list[str]]:
+    """The text of a report table's body rows."""
+    body = html.split(f'<table id="{table_id}"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>", 1)[1], flags=re.S)
+    return [
+        [htmllib.unescape(re.sub("<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+        for r in rows
+    ]
+
+
+def test_search_report_carries_the_answer_and_is_rebuilt_from_the_folder(search_dir, tmp_path):
+    folder = load_results(search_dir)
+    assert isinstance(folder, SearchFolder) and folder.robustness is not None
+    result, rob = folder.result, folder.robustness
+    rec = result.recommendation
+    assert rec is not None
+    html = (search_dir / "report.html").read_text(encoding="utf-8")
+    md = (search_dir / "report.md").read_text(encoding="utf-8")
+    assert _ids(html, "fig-") == set(SEARCH_FIGURES)
+    assert "![The trade-off (Pareto front)](pareto.png)" in md
+    # The recommendation: its changes and its cost with the interval, as the record says.
+    (row,) = _cells(html, "tbl-changes")
+    assert row == ["jury.pool_size", "1000", str(rec["params"]["jury.pool_size"])]
+    cost = _cells(html, "tbl-recommended")[0]
+    assert cost[1] == f"{rec['cost_per_day']:,.0f} USD"
+    assert (
+        cost[2]
+        == f"{rec['cost_per_day_ci_low']:,.0f} USD to {rec['cost_per_day_ci_high']:,.0f} USD"
+    )
+    (constraint,) = _cells(html, "tbl-constraints")
+    assert constraint[0] == "jury_backlog_max <= 50" and constraint[3] == "holds"
+    assert float(constraint[2].replace(",", "")) <= 50
+    # One row per evaluated trial; the front holds only feasible ones.
+    assert len(_cells(html, "tbl-trials")) == len(result.trials)
+    assert all(
+        t in set(result.trials[result.trials["feasible"]]["trial"].astype(str))
+        for t, *_ in _cells(html, "tbl-pareto")
+    )
+    # Robustness: each policy's count of scenarios meeting every constraint.
+    counts = {r[0]: r[2] for r in _cells(html, "tbl-robustness")}
+    for _, r in rob.table.iterrows():
+        assert counts[r["policy"]].endswith(f"({r['meeting_all']} of {r['scenarios']})")
+    # The sensitivity ranking starts with each policy's top input.
+    ranking = _cells(html, "tbl-sensitivity")
+    top = rob.sensitivity.sort_values("rank").groupby("policy").first()
+    for policy, first in top.iterrows():
+        assert next(r for r in ranking if r[1] == policy)[3] == first["input"]
+    # The same sentences and numbers in the twin.
+    for line in re.findall(r"<li>(.*?)</li>", html.split('id="summary"')[1].split("</section>")[0]):
+        assert f"- {htmllib.unescape(line)}" in md
+    # `modsim report` rebuilds both from the folder alone, byte for byte.
+    out = tmp_path / "again.html"
+    r = CliRunner().invoke(app, ["report", str(search_dir), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_text(encoding="utf-8") == html
+    rel = os.path.relpath(search_dir, tmp_path)
+    assert out.with_suffix(".md").read_text(encoding="utf-8") == md.replace(
+        "](pareto.png)", f"]({rel}/pareto.png)"
+    ).replace("](sensitivity.png)", f"]({rel}/sensitivity.png)")
+
+
+def test_robustness_folder_has_its_own_report(search_dir, tmp_path):
+    rob = load_results(search_dir)
+    assert isinstance(rob, SearchFolder) and rob.robustness is not None
+    out = tmp_path / "rob"
+    files = write_robustness(rob.robustness, out)
+    folder = load_results(out)
+    assert isinstance(folder, RobustnessFolder)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert _ids(html, "fig-") == {"fig-sensitivity"}
+    assert [r[0] for r in _cells(html, "tbl-robustness")] == list(rob.robustness.table["policy"])
+    assert Path(files["report"]).read_text(encoding="utf-8") == html
+    write_report(out, tmp_path / "again.html")
+    assert (tmp_path / "again.html").read_text(encoding="utf-8") == html

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from helpers import ROOT, bundled, tweak
+from helpers import ROOT, bundled, optimization_doc, tweak
 from typer.testing import CliRunner
 
 import simulator
@@ -133,22 +133,7 @@ def test_fields_of_a_disabled_section_are_not_changes(jury_only: PlatformPolicy)
 
 # The Optimization document ------------------------------------------------------------
 def _spec(**changes: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "kind": "Optimization",
-        "version": 1,
-        "name": "small jury",
-        "scenario": str(ROOT / "scenarios/quick.yaml"),
-        "policy": str(ROOT / "policies/jury-only.yaml"),
-        "hosts": [str(ROOT / "policies/host-notice-and-strike.yaml")],
-        "overrides": {"scenario.content.texts.mode": "sampled", "costs.juror_hourly": 10.0},
-        "search": {"jury.pool_size": {"choices": [20, 40, 80, 160, 320, 640]}},
-        "objectives": [{"metric": "cost_per_day"}, {"metric": "views_before_removal"}],
-        "constraints": ["jury_backlog_max <= 50"],
-        "trials": 8,
-        "seeds": {"min": 3, "max": 12, "step": 3, "confidence": 0.95},
-    }
-    doc.update(changes)
-    return doc
+    return optimization_doc(**changes)
 
 
 def _write(tmp_path: Path, doc: dict[str, Any], name: str = "opt.yaml") -> Path:
@@ -296,7 +281,9 @@ def test_cli_optimize_writes_a_ready_policy_and_refuses_bad_files(tmp_path: Path
     assert "Recommended" in res.output
     policy = load_file(out / "recommended.yaml").model
     assert isinstance(policy, PlatformPolicy)
-    assert "## Recommendation" in (out / "report.md").read_text(encoding="utf-8")
+    assert "## The recommended policy: changes from the base" in (out / "report.md").read_text(
+        encoding="utf-8"
+    )
     bad = _write(tmp_path, _spec(constraints=["nonsense <= 1"]), "bad.yaml")
     res = runner.invoke(app, ["optimize", str(bad), "--out", str(tmp_path / "x")])
     assert res.exit_code == 2

@@ -13,7 +13,8 @@ from simulator.cli.app import app, console, err_console, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers
 from simulator.experiments.robustness import RobustnessResult, robustness_study
 from simulator.experiments.search import SearchResult, optimize
-from simulator.report.search import _fmt, write_robustness, write_search
+from simulator.report.search import constraint_metric, format_value
+from simulator.report.search_files import write_robustness, write_search
 
 
 def _show_search(result: SearchResult) -> None:
@@ -35,8 +36,9 @@ def _show_search(result: SearchResult) -> None:
             table.add_row(
                 str(row["trial"]),
                 *[
-                    f"{_fmt(row[o.metric])} ({_fmt(row[o.metric + '_ci_low'])}"
-                    f"-{_fmt(row[o.metric + '_ci_high'])})"
+                    f"{format_value(row[o.metric], o.metric)} "
+                    f"({format_value(row[o.metric + '_ci_low'], o.metric)}"
+                    f" to {format_value(row[o.metric + '_ci_high'], o.metric)})"
                     for o in spec.objectives
                 ],
                 str(row["seeds"]),
@@ -54,15 +56,17 @@ def _show_search(result: SearchResult) -> None:
         highlight=False,
     )
     console.print(
-        f"  {first}: {_fmt(rec[first])} "
-        f"(95% interval {_fmt(rec[first + '_ci_low'])} to {_fmt(rec[first + '_ci_high'])})",
+        f"  {first}: {format_value(rec[first], first)} (95% interval "
+        f"{format_value(rec[first + '_ci_low'], first)} to "
+        f"{format_value(rec[first + '_ci_high'], first)})",
         highlight=False,
     )
     level = round(100 * spec.seeds.confidence)
     for c in spec.constraints:
         console.print(
-            f"  {c}: estimate {_fmt(rec[c + ' | estimate'])}, {level}% one-sided bound "
-            f"{_fmt(rec[c + ' | bound'])} -> {rec[c + ' | status']}",
+            f"  {c}: estimate {format_value(rec[c + ' | estimate'], constraint_metric(c))}, "
+            f"{level}% one-sided bound "
+            f"{format_value(rec[c + ' | bound'], constraint_metric(c))} -> {rec[c + ' | status']}",
             highlight=False,
         )
 
@@ -77,7 +81,7 @@ def _show_robustness(result: RobustnessResult) -> None:
         table.add_row(
             row["policy"],
             f"{row['meeting_all']} of {row['scenarios']}",
-            *[_fmt(row[f"worst: {c}"]) for c in result.constraints],
+            *[format_value(row[f"worst: {c}"], constraint_metric(c)) for c in result.constraints],
         )
     console.print(table)
     s = result.sensitivity
@@ -153,7 +157,7 @@ def optimize_command(
                 scheduler=scheduler,
                 progress=run_tick,  # type: ignore[arg-type]
             )
-            write_robustness(rob, out)
+            write_robustness(rob, out, report=False)
             result = write_search(result, out, rob)
         return result, rob
 

@@ -435,7 +435,7 @@ def optimize(
     runs = _search(problem, study, executor, store, finished, parallel, progress)
     result = collect(problem, study, runs=runs, resumed=resumed)
     if store is not None:
-        from simulator.report.search import write_search
+        from simulator.report.search_files import write_search
 
         result = write_search(result, store.root)
     return result

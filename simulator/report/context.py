@@ -58,6 +58,8 @@ class Figure:
     title: str
     caption: str
     svg: str
+    file: str = ""
+    """A PNG of the same figure beside the report, which the Markdown twin shows."""
 
 
 @dataclass
@@ -409,7 +411,7 @@ def _unit(metric: str) -> str:
     return "number"
 
 
-def _metric_label(metric: str) -> str:
+def metric_label(metric: str) -> str:
     for key, label, _ in HEADLINE:
         if key == metric:
             return label
@@ -744,7 +746,7 @@ def _sweep_figures(ex: Experiment, parameter: str, rep: Report) -> None:
             )
         if not series:
             continue
-        label = _metric_label(metric)
+        label = metric_label(metric)
         slug = "".join(ch if ch.isalnum() else "-" for ch in f"{parameter}-{metric}")
         rep.figures.append(
             Figure(
@@ -796,7 +798,7 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
             "tab-metrics",
             "Headline metrics",
             ["metric", *(g.label for g in ex.groups)],
-            [[_metric_label(m), *(ex.show(g, m) for g in ex.groups)] for m in metrics],
+            [[metric_label(m), *(ex.show(g, m) for g in ex.groups)] for m in metrics],
             [False, *([True] * len(ex.groups))],
             note="Mean over seeds (95% interval). 'never in k of n seeds': some seeds never "
             "reached it, so no mean exists.",
@@ -811,7 +813,7 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
             rows.append(
                 [
                     str(r["policy"]),
-                    _metric_label(str(r["metric"])),
+                    metric_label(str(r["metric"])),
                     str(int(r["pairs"])),
                     _signed(r["mean"], r["ci_low"], r["ci_high"]),
                 ]
@@ -851,7 +853,7 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
         vals = []
         for m in shown_metrics:
             x = wide.at[str(r["cell_id"]), m] if str(r["cell_id"]) in wide.index else math.nan
-            vals.append(_one(float(x), m))
+            vals.append(format_metric(float(x), m))
         rows.append(
             [
                 str(r["cell_id"]),
@@ -865,7 +867,7 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
         Table(
             "tab-cells",
             "Cells",
-            ["cell", *cols, "status", *(_metric_label(m) for m in shown_metrics), "error"],
+            ["cell", *cols, "status", *(metric_label(m) for m in shown_metrics), "error"],
             rows,
             [
                 False,
@@ -881,7 +883,7 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
     )
 
 
-def _one(x: float, metric: str) -> str:
+def format_metric(x: float, metric: str) -> str:
     if math.isnan(x):
         return "n/a"
     if math.isinf(x):

@@ -1,9 +1,12 @@
-"""Reading results folders: a run's, or a comparison's or batch's.
+"""Reading results folders: a run's, a comparison's or batch's, a policy
+search's or a robustness study's.
 
 Reports never re-run simulations; they read what ``modsim run``,
-``modsim compare`` and ``modsim batch`` wrote. The kind of folder is told
-by the files present: ``experiment.json`` marks a comparison or batch (its
-``kind`` says which), ``summary.json`` a single run.
+``modsim compare``, ``modsim batch``, ``modsim optimize`` and
+``modsim robustness`` wrote. The kind of folder is told by the files
+present: ``experiment.json`` names its ``kind`` (compare, batch,
+optimization, robustness), ``robustness.json`` alone marks a robustness
+study, ``summary.json`` a single run.
 """
 
 from __future__ import annotations
@@ -11,15 +14,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from simulator.errors import ModsimError
 
+if TYPE_CHECKING:
+    from simulator.experiments.robustness import RobustnessResult
+    from simulator.experiments.search import SearchResult
+
 RUN_FILES = ("summary.json", "thresholds.csv", "daily.csv", "timeline.csv", "backlog.csv")
 EXPERIMENT_FILES = ("experiment.json", "cells.csv", "results.csv", "summary.csv")
 EXPERIMENT_KINDS = ("compare", "batch")
+KINDS = (*EXPERIMENT_KINDS, "optimization", "robustness")
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,28 @@ class ExperimentFolder:
         return [str(p) for p in self.manifest.get("parameters", [])]
 
 
-ResultsFolder = RunFolder | ExperimentFolder
+@dataclass(frozen=True)
+class SearchFolder:
+    """What ``modsim optimize`` wrote (with its robustness study, if one was run)."""
+
+    path: Path
+    result: SearchResult
+    robustness: RobustnessResult | None = None
+
+    kind = "optimization"
+
+
+@dataclass(frozen=True)
+class RobustnessFolder:
+    """What ``modsim robustness`` wrote."""
+
+    path: Path
+    result: RobustnessResult
+
+    kind = "robustness"
+
+
+ResultsFolder = RunFolder | ExperimentFolder | SearchFolder | RobustnessFolder
 
 
 def _json(path: Path) -> Any:
@@ -92,13 +121,25 @@ def load_results(path: str | Path) -> ResultsFolder:
     root = Path(path)
     if not root.is_dir():
         raise ModsimError(f"{root}: no such results folder")
+    from simulator.report.search_files import ROBUSTNESS_FILE, read_robustness, read_search
+
     if (root / "experiment.json").is_file():
-        return _load_experiment(root)
+        manifest = _json(root / "experiment.json")
+        kind = manifest.get("kind") if isinstance(manifest, dict) else None
+        if kind == "optimization":
+            result, robustness = read_search(root)
+            return SearchFolder(root, result, robustness)
+        if kind == "robustness":
+            return RobustnessFolder(root, read_robustness(root))
+        return _load_experiment(root, manifest)
+    if (root / ROBUSTNESS_FILE).is_file():
+        return RobustnessFolder(root, read_robustness(root))
     if (root / "summary.json").is_file():
         return _load_run(root)
     raise ModsimError(
         f"{root}: not a results folder (expected summary.json from `modsim run`, "
-        "or experiment.json from `modsim compare` or `modsim batch`)"
+        "experiment.json from `modsim compare`, `batch` or `optimize`, or robustness.json "
+        "from `modsim robustness`)"
     )
 
 
@@ -123,12 +164,11 @@ def _load_run(root: Path) -> RunFolder:
     )
 
 
-def _load_experiment(root: Path) -> ExperimentFolder:
-    manifest = _json(root / "experiment.json")
+def _load_experiment(root: Path, manifest: Any) -> ExperimentFolder:
     kind = manifest.get("kind") if isinstance(manifest, dict) else None
     if kind not in EXPERIMENT_KINDS:
         raise ModsimError(
-            f"{root / 'experiment.json'}: kind {kind!r} is not one of {', '.join(EXPERIMENT_KINDS)}"
+            f"{root / 'experiment.json'}: kind {kind!r} is not one of {', '.join(KINDS)}"
         )
     missing = _missing(root, EXPERIMENT_FILES)
     if missing:

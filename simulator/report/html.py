@@ -1,7 +1,7 @@
 """The self-contained HTML report of a results folder, and its Markdown twin.
 
-``write_report(results_dir, out)`` reads a run's, comparison's or batch's
-results folder (never re-running anything), builds one
+``write_report(results_dir, out)`` reads a run's, comparison's, batch's,
+policy search's or robustness study's results folder (never re-running anything), builds one
 :class:`~simulator.report.context.Report` and renders it twice: HTML with the
 figures inline as SVG (no network, no external file; prints in black and
 white) and Markdown with the same sentences and tables for pasting into
@@ -11,13 +11,20 @@ documents. For a single run the Markdown twin is the run's own
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import jinja2
 
 from simulator.api import versions
 from simulator.report.context import DEFAULT_TARGET, Report, experiment_report, run_report
-from simulator.report.folders import ExperimentFolder, ResultsFolder, RunFolder, load_results
+from simulator.report.folders import (
+    ResultsFolder,
+    RobustnessFolder,
+    RunFolder,
+    SearchFolder,
+    load_results,
+)
 from simulator.report.markdown import render_run_markdown
 
 _ENV = jinja2.Environment(
@@ -41,8 +48,20 @@ _MD.filters["mdcell"] = lambda text: str(text).replace("|", "\\|").replace("\n",
 
 def build_report(folder: ResultsFolder, target: float = DEFAULT_TARGET) -> Report:
     """What the report says, from a loaded results folder."""
+    from simulator.report.search import (
+        robustness_figures,
+        robustness_report,
+        search_figures,
+        search_report,
+    )
+
     if isinstance(folder, RunFolder):
         return run_report(folder, target)
+    if isinstance(folder, SearchFolder):
+        figures = search_figures(folder.result, folder.robustness)
+        return search_report(folder.result, folder.robustness, figures)
+    if isinstance(folder, RobustnessFolder):
+        return robustness_report(folder.result, robustness_figures(folder.result))
     return experiment_report(folder, target)
 
 
@@ -54,7 +73,9 @@ def render_html(report: Report) -> str:
     )
 
 
-def render_twin(folder: ResultsFolder, report: Report, html_name: str) -> str:
+def render_twin(
+    folder: ResultsFolder, report: Report, html_name: str, figure_prefix: str = ""
+) -> str:
     """The Markdown twin: the same sentences, tables and numbers as the HTML."""
     if isinstance(folder, RunFolder):
         return render_run_markdown(
@@ -64,8 +85,16 @@ def render_twin(folder: ResultsFolder, report: Report, html_name: str) -> str:
             folder.teams,
             folder.within_weekly,
         )
-    assert isinstance(folder, ExperimentFolder)
-    return _MD.get_template("experiment.md.j2").render(r=report, html_name=html_name)
+    return render_markdown(report, html_name, figure_prefix)
+
+
+def render_markdown(report: Report, html_name: str, figure_prefix: str = "") -> str:
+    """A report's Markdown twin: its sentences and tables; figures saved as PNG
+    in the results folder are shown (``figure_prefix`` is that folder relative
+    to the Markdown file), the others named in the HTML."""
+    return _MD.get_template("experiment.md.j2").render(
+        r=report, html_name=html_name, prefix=figure_prefix
+    )
 
 
 def write_report(
@@ -81,7 +110,8 @@ def write_report(
     md_path = html_path.with_suffix(".md")
     report = build_report(folder, target)
     html = render_html(report)
-    twin = render_twin(folder, report, html_path.name)
+    prefix = os.path.relpath(folder.path.resolve(), md_path.parent.resolve())
+    twin = render_twin(folder, report, html_path.name, "" if prefix == "." else prefix + "/")
     write_atomic(html_path, lambda p: write_text(p, html))
     write_atomic(md_path, lambda p: write_text(p, twin))
     return html_path, md_path

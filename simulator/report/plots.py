@@ -61,7 +61,7 @@ class Series:
     hi: Values | None = None
 
 
-def _styled() -> AbstractContextManager[Any]:
+def styled() -> AbstractContextManager[Any]:
     # matplotlib types rc keys as literals; ours are checked by matplotlib at run time
     return plt.rc_context(_RC)  # type: ignore[arg-type]
 
@@ -137,7 +137,7 @@ def _line(ax: Axes, s: Series, i: int, markevery: int | None = None) -> None:
 
 def latency_cdf(series: Sequence[Series], thresholds: Sequence[float]) -> str:
     """Share of violating posts removed within t, per policy, with threshold lines."""
-    with _styled():
+    with styled():
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         for i, s in enumerate(series):
             _line(ax, s, i, markevery=4)
@@ -172,7 +172,7 @@ def over_time(
     dates: Sequence[str],
 ) -> str:
     """Harmful exposure per day (top) and review backlog (bottom), days on x."""
-    with _styled():
+    with styled():
         rows = 2 if backlog else 1
         fig, axes = plt.subplots(rows, 1, figsize=(7.5, 2.9 * rows + 0.6), sharex=True)
         axs: list[Axes] = list(np.atleast_1d(axes))
@@ -230,7 +230,7 @@ def over_time(
 
 def frontier(points: Sequence[Point], x_label: str, y_label: str) -> str:
     """Harmful exposure against wrongful removals: one labelled point per policy."""
-    with _styled():
+    with styled():
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
         for i, p in enumerate(points):
             st = style(i)
@@ -269,7 +269,7 @@ def frontier(points: Sequence[Point], x_label: str, y_label: str) -> str:
 
 def bars(items: Sequence[Point], x_label: str, title: str, percent: bool = True) -> str:
     """Horizontal bars (label, value in ``x``, optional interval), values written on them."""
-    with _styled():
+    with styled():
         fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(items) + 1.2))
         ys = np.arange(len(items))[::-1]
         for i, (y, p) in enumerate(zip(ys, items, strict=True)):
@@ -297,7 +297,7 @@ def bars(items: Sequence[Point], x_label: str, title: str, percent: bool = True)
 
 def sweep(series: Sequence[Series], parameter: str, metric: str, percent: bool = False) -> str:
     """A headline metric against a swept parameter, one line per group, 95% bands."""
-    with _styled():
+    with styled():
         fig, ax = plt.subplots(figsize=(6.5, 3.8))
         for i, s in enumerate(series):
             _line(ax, s, i)

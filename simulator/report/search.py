@@ -1,284 +1,590 @@
-"""Reports of a policy search and of a robustness study: files, plots, Markdown.
+"""What the report of a policy search, or of a robustness study, says.
 
-Plot functions return matplotlib figures so that any report (this Markdown
-one, the HTML report) can embed them; :func:`write_search` and
-:func:`write_robustness` write a results folder. Nothing here re-runs a
-simulation: everything is read from the results.
+One :class:`~simulator.report.context.Report` is built from a search's
+results (and its robustness study, when there is one) and rendered twice,
+like every other report: HTML with the figures inline as SVG, and its
+Markdown twin with the same sentences and tables. Nothing here re-runs a
+simulation. The words are for the people who decide: what was asked, what
+is recommended and at what cost, how sure we are, and whether the answer
+still holds when the assumptions are wrong.
 """
 
 from __future__ import annotations
 
-import json
+import io
 import math
-from dataclasses import replace
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import yaml
+import numpy as np
 
-from simulator.report.markdown import _ENV
+from simulator.config.search import parse_constraint
+from simulator.report import plots
+from simulator.report.context import Figure, Report, Table, format_metric, metric_label
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure as MplFigure
 
     from simulator.experiments.robustness import RobustnessResult
     from simulator.experiments.search import SearchResult
 
-
-def _write(path: Path, text: str) -> None:
-    from simulator.experiments.store import write_atomic
-
-    def write(p: Path) -> None:
-        p.write_text(text, encoding="utf-8")
-
-    write_atomic(path, write)
+VERDICT = {"holds": "holds", "fails": "fails", "undecided": "undecided at the seed cap"}
 
 
-def _figure_file(fig: Figure, path: Path) -> None:
-    from simulator.experiments.store import write_atomic
+@dataclass(frozen=True)
+class Drawn:
+    """A figure drawn once, kept as inline SVG (HTML) and PNG bytes (a file the
+    Markdown twin links)."""
 
-    def save(p: Path) -> None:
-        fig.savefig(p, format="png", dpi=110, bbox_inches="tight")
-
-    write_atomic(path, save)
+    svg: str
+    png: bytes
 
 
-def pareto_figure(result: SearchResult) -> Figure:
+def draw(build: Callable[[], MplFigure], title: str) -> Drawn:
+    """Build a matplotlib figure in the report style; return it as SVG and PNG."""
+    with plots.styled():
+        fig = build()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+        return Drawn(plots.to_svg(fig, title), buf.getvalue())
+
+
+# --- figures ------------------------------------------------------------------
+
+
+def _axis_label(metric: str, currency: str) -> str:
+    label = metric_label(metric)
+    return f"{label} ({currency})" if metric.startswith("cost_") and currency else label
+
+
+def pareto_figure(result: SearchResult) -> MplFigure:
     """Every evaluated candidate on the first two objectives (or the first
     against the trial number): feasible ones filled, the Pareto front joined,
-    the recommendation starred."""
-    import matplotlib
+    the recommendation starred with its 95% intervals."""
+    import matplotlib.pyplot as plt
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7.0, 4.6))
-    ax = fig.add_subplot()
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
     t = result.trials
     objectives = [o.metric for o in result.spec.objectives]
-    if t.empty:
+    done = t[t["state"] == "COMPLETE"] if len(t) else t
+    if done.empty:
         ax.text(0.5, 0.5, "no trial finished", ha="center", va="center")
         return fig
-    done = t[t["state"] == "COMPLETE"]
-    xcol = objectives[0]
-    ycol = objectives[1] if len(objectives) > 1 else "trial"
-    x, y = (xcol, ycol) if ycol != "trial" else ("trial", xcol)
-    bad = done[~done["feasible"]]
-    good = done[done["feasible"]]
-    ax.scatter(bad[x], bad[y], marker="x", color="#b0b0b0", label="infeasible or undecided")
-    ax.scatter(good[x], good[y], color="#1f77b4", label="feasible")
+    x, y = (objectives[0], objectives[1]) if len(objectives) > 1 else ("trial", objectives[0])
+    currency = result.base.costs.currency
+    bad = done[~done["feasible"].astype(bool)]
+    good = done[done["feasible"].astype(bool)]
+    ax.scatter(bad[x], bad[y], marker="x", color="#999999", label="infeasible or undecided")
+    ax.scatter(good[x], good[y], marker="o", color=plots.COLOURS[0], label="feasible")
     front = result.pareto.sort_values(x) if len(result.pareto) else result.pareto
     if len(front) > 1:
-        ax.plot(front[x], front[y], color="#1f77b4", lw=1, label="Pareto front")
+        ax.plot(front[x], front[y], color=plots.COLOURS[0], lw=1, ls="--", label="Pareto front")
     rec = result.recommendation
     if rec is not None:
-        ax.scatter(
-            [rec[x]], [rec[y]], marker="*", s=260, color="#d62728", label="recommended", zorder=3
+
+        def err(m: str) -> list[list[float]] | None:
+            lo, hi = rec.get(f"{m}_ci_low"), rec.get(f"{m}_ci_high")
+            if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+                return None
+            return [[max(rec[m] - lo, 0.0)], [max(hi - rec[m], 0.0)]]
+
+        ax.errorbar(
+            [rec[x]],
+            [rec[y]],
+            xerr=err(x),
+            yerr=err(y),
+            marker="*",
+            markersize=16,
+            color=plots.COLOURS[1],
+            capsize=3,
+            linestyle="none",
+            label="recommended (95% interval)",
+            zorder=3,
         )
-    ax.set_xlabel(_label(x))
-    ax.set_ylabel(_label(y))
-    ax.set_title(f"{result.spec.name}: candidates ({len(done)} evaluated)")
+    ax.set_xlabel(_axis_label(x, currency))
+    ax.set_ylabel(_axis_label(y, currency))
+    ax.ticklabel_format(style="plain", useOffset=False)
+    ax.set_title(f"{len(done)} candidates evaluated", fontsize=10)
     ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
     return fig
 
 
-def sensitivity_figure(result: RobustnessResult) -> Figure:
-    """One panel per headline metric: each uncertain input's normalised
-    sensitivity index, per policy (bars, largest first)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+def sensitivity_figure(result: RobustnessResult) -> MplFigure:
+    """One panel per headline metric: each uncertain input's share of the
+    sensitivity, one bar per policy (colour and hatch), largest at the top."""
+    import matplotlib.pyplot as plt
 
     s = result.sensitivity
     metrics = list(dict.fromkeys(s["metric"])) if len(s) else []
-    fig = Figure(figsize=(7.0, 2.2 + 1.6 * max(1, len(metrics))))
+    policies = list(dict.fromkeys(s["policy"])) if len(s) else []
+    inputs = list(dict.fromkeys(s["input"])) if len(s) else []
+    height = 1.2 + max(1, len(metrics)) * (0.5 + 0.28 * len(inputs) * max(1, len(policies)))
+    fig, axes = plt.subplots(max(1, len(metrics)), 1, figsize=(7.0, height), squeeze=False)
     if not metrics:
-        fig.add_subplot().text(0.5, 0.5, "no sensitivity computed", ha="center")
+        axes[0, 0].text(0.5, 0.5, "no sensitivity computed", ha="center", va="center")
         return fig
-    axes = fig.subplots(len(metrics), 1, squeeze=False)[:, 0]
-    for ax, metric in zip(axes, metrics, strict=True):
+    width = 0.8 / len(policies)
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
         sub = s[s["metric"] == metric]
         table = sub.pivot_table(index="input", columns="policy", values="share", sort=False)
+        table = table.reindex(columns=policies)
         table = table.loc[table.mean(axis=1).sort_values().index]
-        table.plot.barh(ax=ax, legend=ax is axes[0])
-        ax.set_title(_label(metric), fontsize=9)
-        ax.set_xlabel("share of the sensitivity (normalised index)")
-        ax.set_ylabel("")
+        ys = np.arange(len(table))
+        for i, policy in enumerate(policies):
+            ax.barh(
+                ys + (i - (len(policies) - 1) / 2) * width,
+                table[policy].fillna(0.0).to_numpy(),
+                height=width,
+                color="white",
+                edgecolor=plots.COLOURS[i % len(plots.COLOURS)],
+                hatch=plots.HATCHES[(i + 1) % len(plots.HATCHES)],
+                linewidth=1.2,
+                label=policy,
+            )
+        ax.set_yticks(ys, list(table.index), fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.set_title(metric_label(metric), fontsize=9)
+        ax.grid(axis="y", visible=False)
+    axes[-1, 0].set_xlabel("share of the sensitivity (normalised index)")
+    axes[0, 0].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 
 
-def _label(metric: str) -> str:
-    return metric.replace("_", " ")
+# --- formatting -----------------------------------------------------------------
 
 
-def policy_yaml(policy: Any, comment: str = "") -> str:
-    """A PlatformPolicy as a ready-to-use YAML file (defaults left out)."""
-    data = policy.model_dump(mode="json", exclude_defaults=True)
-    data = {"kind": "PlatformPolicy", "version": 1, **data}
-    head = "".join(f"# {line}\n" for line in comment.splitlines())
-    return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-
-def _fmt(x: Any, digits: int = 3) -> str:
-    if x is None:
+def format_value(x: Any, metric: str, currency: str = "") -> str:
+    """A metric's value for people (shares as %, durations, counts; costs with currency)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, float):
-        if math.isnan(x):
-            return "n/a"
-        if math.isinf(x):
-            return "never" if x > 0 else "-inf"
-        if abs(x) >= 1000:
-            return f"{x:,.0f}"
-        return f"{x:.{digits}g}"
-    return str(x)
+    text = format_metric(float(x), metric)
+    return (
+        f"{text} {currency}"
+        if metric.startswith("cost_") and currency and text[0].isdigit()
+        else text
+    )
 
 
-_ENV.filters.update(fmt=_fmt, label=_label)
+def _interval(row: dict[str, Any] | Any, metric: str, currency: str = "") -> str:
+    lo, hi = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
+    if lo is None or hi is None or (isinstance(lo, float) and math.isnan(lo)):
+        return "n/a"
+    return f"{format_value(lo, metric, currency)} to {format_value(hi, metric, currency)}"
 
 
-def search_context(result: SearchResult) -> dict[str, Any]:
-    """What the Markdown (or an HTML) template needs about a search."""
+def constraint_metric(text: str) -> str:
+    return parse_constraint(text)[0]
+
+
+def _bound_value(x: Any, text: str) -> str:
+    return format_value(x, constraint_metric(text))
+
+
+def _seed_use(seeds: Any) -> str:
+    if seeds is None:
+        return ""
+    lo, hi, total = int(seeds.min()), int(seeds.max()), int(seeds.sum())
+    each = f"{lo} seeds each" if lo == hi else f"{lo} to {hi} seeds"
+    return f" ({each}, {total} runs in all)"
+
+
+def _level(confidence: float) -> str:
+    return f"{100 * confidence:g}%"
+
+
+def _changes(changes: Sequence[str]) -> str:
+    return "; ".join(changes) if len(changes) else "no change to the base policy"
+
+
+# --- the search report ----------------------------------------------------------
+
+
+def search_report(
+    result: SearchResult,
+    robustness: RobustnessResult | None = None,
+    figures: dict[str, Drawn] | None = None,
+) -> Report:
+    """The report of a search (and of its robustness study, if given).
+    ``figures`` are already drawn ones by name (``pareto``, ``sensitivity``)."""
+    figures = dict(figures or {})
     spec = result.spec
+    currency = result.base.costs.currency
+    level = _level(spec.seeds.confidence)
     t = result.trials
     done = t[t["state"] == "COMPLETE"] if len(t) else t
-    constraint_cols = [f"{c} | estimate" for c in spec.constraints]
-    pareto_rows = []
-    for _, row in result.pareto.iterrows():
-        pareto_rows.append(
-            {
-                "trial": int(row["trial"]),
-                "objectives": [
-                    (row[o.metric], row[f"{o.metric}_ci_low"], row[f"{o.metric}_ci_high"])
-                    for o in spec.objectives
-                ],
-                "constraints": [
-                    (row[f"{c} | estimate"], row[f"{c} | bound"], row[f"{c} | status"])
-                    for c in spec.constraints
-                ],
-                "seeds": int(row["seeds"]),
-                "changes": row["changes"],
-            }
-        )
+    feasible = int(done["feasible"].astype(bool).sum()) if len(done) else 0
     rec = result.recommendation
-    return {
-        "spec": spec,
-        "base": result.base,
-        "evaluated": len(done),
-        "feasible": int(done["feasible"].sum()) if len(done) else 0,
-        "seeds_used": int(done["seeds"].sum()) if len(done) else 0,
-        "seeds_min": int(done["seeds"].min()) if len(done) else 0,
-        "seeds_max": int(done["seeds"].max()) if len(done) else 0,
-        "pareto": pareto_rows,
-        "rec": rec,
-        "rec_objectives": [
-            (o, rec[o.metric], rec[f"{o.metric}_ci_low"], rec[f"{o.metric}_ci_high"])
+    rep = Report(kind="optimization", title=f"modsim optimize: {spec.name}", summary=[])
+    if spec.description:
+        rep.summary.append(spec.description.strip())
+    asked = ", ".join(f"{metric_label(o.metric)} ({o.direction})" for o in spec.objectives)
+    rep.summary.append(
+        f"The question: starting from the policy '{result.base.name}', which values of "
+        f"{', '.join(spec.search)} give the best {asked}"
+        + (f", while {' and '.join(spec.constraints)}?" if spec.constraints else "?")
+    )
+    if rec is not None:
+        first = spec.objectives[0].metric
+        rep.summary.append(
+            f"Recommended: {_changes(rec['changes'])}. It is the feasible candidate with the "
+            f"best {metric_label(first)}: {format_value(rec[first], first, currency)} "
+            f"(95% interval {_interval(rec, first, currency)}), over {rec['seeds']} seeds."
+        )
+        for o in spec.objectives[1:]:
+            rep.summary.append(
+                f"With it, {metric_label(o.metric)} is "
+                f"{format_value(rec[o.metric], o.metric, currency)} "
+                f"(95% interval {_interval(rec, o.metric, currency)})."
+            )
+        for c in spec.constraints:
+            rep.summary.append(
+                f"'{c}': the estimate is {_bound_value(rec[f'{c} | estimate'], c)}; with "
+                f"{level} confidence the true value is "
+                f"{'at most' if parse_constraint(c)[1] == '<=' else 'at least'} "
+                f"{_bound_value(rec[f'{c} | bound'], c)}, so the constraint "
+                f"{VERDICT.get(rec[f'{c} | status'], rec[f'{c} | status'])}."
+            )
+        for name, (lo, hi) in (rec.get("raw_thresholds") or {}).items():
+            span = (
+                f"{lo:.3f}"
+                if lo == hi
+                else f"{lo:.3f} to {hi:.3f} (each seed trains its own classifier)"
+            )
+            rep.summary.append(
+                f"The prefilter's {name} threshold is a target on the classifier's validation "
+                f"sample, so it survives a retrained model; in these runs it became a raw score "
+                f"of {span}."
+            )
+    else:
+        rep.summary.append(
+            "No candidate was shown to meet every constraint. Widen the search ranges, raise "
+            "`trials`, or raise `seeds.max` if candidates ended undecided (see the table of "
+            "every candidate)."
+        )
+    seeds = done["seeds"] if len(done) else None
+    rep.summary.append(
+        f"How it was answered: {len(done)} candidates were simulated on the same seeds "
+        "(common random numbers), so they differ only by their rules. Each ran at least "
+        f"{spec.seeds.min} seeds; {spec.seeds.step} more were added at a time, up to "
+        f"{spec.seeds.max}, until every constraint was decided at {level} one-sided confidence"
+        + _seed_use(seeds)
+        + f". Feasible: {feasible} of {len(done)}."
+    )
+    if robustness is not None:
+        rep.summary.extend(robustness_sentences(robustness))
+    rep.notes.append(
+        "A candidate is feasible only if every constraint holds by its one-sided interval: a "
+        "yes/no outcome (such as suspended) is a share of runs with an exact binomial bound, "
+        "any other metric a mean with a Student-t bound. One still undecided at the seed cap "
+        "counts as infeasible."
+    )
+    if result.recommended is not None:
+        rep.notes.append(
+            "The recommended policy is written out as recommended.yaml, ready for "
+            "`modsim run` or `modsim compare`; the trial history is trials.csv."
+        )
+    if "pareto" in figures:
+        rep.figures.append(
+            Figure(
+                "fig-pareto",
+                "The trade-off (Pareto front)",
+                "Every evaluated candidate: feasible ones as circles, the others as crosses; "
+                "the dashed line joins the feasible candidates no other feasible one beats on "
+                "every objective; the star is the recommendation with its 95% intervals.",
+                figures["pareto"].svg,
+                file="pareto.png",
+            )
+        )
+    if robustness is not None and "sensitivity" in figures:
+        rep.figures.append(_sensitivity_figure(robustness, figures["sensitivity"]))
+    if rec is not None:
+        rep.tables.extend(_recommendation_tables(result, rec, level))
+    rep.tables.append(_pareto_table(result, level))
+    rep.tables.append(_trials_table(result))
+    if robustness is not None:
+        rep.tables.extend(robustness_tables(robustness))
+        rep.notes.extend(robustness.notes)
+    rep.inputs = _search_inputs(result) + (
+        robustness_inputs(robustness) if robustness is not None else []
+    )
+    return rep
+
+
+def _recommendation_tables(result: SearchResult, rec: dict[str, Any], level: str) -> list[Table]:
+    spec = result.spec
+    currency = result.base.costs.currency
+    objectives = [o.metric for o in spec.objectives]
+    rows = [
+        [
+            metric_label(m) + (" (objective)" if m in objectives else ""),
+            format_value(rec[m], m, currency),
+            _interval(rec, m, currency),
+        ]
+        for m in dict.fromkeys(
+            [*objectives, "cost_per_day", "views_before_removal", "wrongful_removals", "suspended"]
+        )
+        if m in rec
+    ]
+    figures = Table(
+        "tbl-recommended",
+        "The recommended policy: its figures",
+        ["figure", "mean over seeds", "95% interval"],
+        rows,
+        [False, True, False],
+        note="Intervals are computed for the objectives; other figures are means over the "
+        f"candidate's {rec['seeds']} seeds.",
+    )
+    constraints = Table(
+        "tbl-constraints",
+        "The recommended policy: constraints",
+        ["constraint", "estimate", f"{level} one-sided bound", "verdict"],
+        [
+            [
+                c,
+                _bound_value(rec[f"{c} | estimate"], c),
+                _bound_value(rec[f"{c} | bound"], c),
+                VERDICT.get(rec[f"{c} | status"], str(rec[f"{c} | status"])),
+            ]
+            for c in spec.constraints
+        ],
+        [False, True, True, False],
+        note="" if spec.constraints else "The search had no constraint.",
+    )
+    changed = []
+    for line in rec["changes"]:
+        path, _, values = line.partition(": ")
+        old, _, new = values.partition(" -> ")
+        changed.append([path, old, new])
+    changes = Table(
+        "tbl-changes",
+        "The recommended policy: changes from the base",
+        ["field", "base", "recommended"],
+        changed,
+        [False, False, False],
+        note="" if changed else "The base policy already meets every constraint.",
+    )
+    return [figures, constraints, changes]
+
+
+def _pareto_table(result: SearchResult, level: str) -> Table:
+    spec = result.spec
+    currency = result.base.costs.currency
+    header = ["trial"]
+    header += [f"{metric_label(o.metric)} (95% interval)" for o in spec.objectives]
+    header += [f"{c} (estimate, {level} bound)" for c in spec.constraints]
+    header += ["seeds", "changes from the base"]
+    rows = []
+    for _, row in result.pareto.iterrows():
+        cells = [str(int(row["trial"]))]
+        cells += [
+            f"{format_value(row[o.metric], o.metric, currency)} "
+            f"({_interval(row, o.metric, currency)})"
             for o in spec.objectives
         ]
-        if rec
-        else [],
-        "rec_constraints": [
-            (c, rec[f"{c} | estimate"], rec[f"{c} | bound"], rec[f"{c} | status"])
+        cells += [
+            f"{_bound_value(row[f'{c} | estimate'], c)} ({_bound_value(row[f'{c} | bound'], c)})"
             for c in spec.constraints
         ]
-        if rec
-        else [],
-        "constraint_cols": constraint_cols,
-        "confidence": spec.seeds.confidence,
-    }
-
-
-def robustness_context(result: RobustnessResult) -> dict[str, Any]:
-    ranking = (
-        result.sensitivity.sort_values(["metric", "policy", "rank"])
-        if len(result.sensitivity)
-        else result.sensitivity
+        cells += [str(int(row["seeds"])), _changes(row["changes"])]
+        rows.append(cells)
+    numeric = [True] + [True] * (len(spec.objectives) + len(spec.constraints)) + [True, False]
+    return Table(
+        "tbl-pareto",
+        "The Pareto front: feasible candidates no other feasible one beats on every objective",
+        header,
+        rows,
+        numeric,
+        note="" if rows else "No feasible candidate, so no front.",
     )
-    top: list[dict[str, Any]] = []
-    for (metric, policy), g in ranking.groupby(["metric", "policy"], sort=False):
-        top.append(
-            {
-                "metric": metric,
-                "policy": policy,
-                "order": [(r["input"], r["share"]) for _, r in g.iterrows()],
-            }
-        )
-    return {
-        "rob": result,
-        "rob_table": result.table.to_dict("records"),
-        "rob_constraints": result.constraints,
-        "rob_ranking": top,
-    }
 
 
-def render_search(result: SearchResult, robustness: RobustnessResult | None = None) -> str:
-    context = search_context(result) | {"robust": robustness is not None}
-    if robustness is not None:
-        context |= robustness_context(robustness)
-    return _ENV.get_template("search.md.j2").render(**context)
+def _trials_table(result: SearchResult) -> Table:
+    spec = result.spec
+    currency = result.base.costs.currency
+    header = ["trial", "state", "seeds", "feasible"]
+    header += [metric_label(o.metric) for o in spec.objectives]
+    header += [*spec.constraints, "changes from the base"]
+    rows = []
+    for _, row in result.trials.iterrows():
+        cells = [str(int(row["trial"])), str(row["state"]).lower(), str(int(row["seeds"]))]
+        cells.append("yes" if bool(row["feasible"]) else "no")
+        cells += [format_value(row.get(o.metric), o.metric, currency) for o in spec.objectives]
+        cells += [VERDICT.get(str(row.get(f"{c} | status")), "n/a") for c in spec.constraints]
+        error = row.get("error")
+        text = _changes(row["changes"])
+        cells.append(f"{text} (failed: {error})" if isinstance(error, str) and error else text)
+        rows.append(cells)
+    numeric = [True, False, True, False] + [True] * len(spec.objectives)
+    numeric += [False] * len(spec.constraints) + [False]
+    return Table(
+        "tbl-trials",
+        "Every candidate evaluated",
+        header,
+        rows,
+        numeric,
+        note="" if rows else "No trial finished.",
+    )
 
 
-def render_robustness(result: RobustnessResult) -> str:
-    return _ENV.get_template("robustness.md.j2").render(**robustness_context(result))
-
-
-def _records(frame: pd.DataFrame) -> pd.DataFrame:
-    # Lists and dicts (params, changes) as JSON text, so CSV readers see one cell.
-    out = frame.copy()
-    for col in ("params", "changes", "raw_thresholds"):
-        if col in out:
-            out[col] = out[col].map(lambda v: json.dumps(v, default=str))
+def _search_inputs(result: SearchResult) -> list[str]:
+    spec = result.spec
+    out = [
+        f"Scenario: {spec.scenario}; base policy: {spec.policy} ('{result.base.name}'); "
+        f"hosts: {', '.join(spec.hosts) or 'none'}."
+    ]
+    for path, value in spec.overrides.items():
+        out.append(f"Fixed before searching: {path} = {value}.")
+    for path, p in spec.search.items():
+        if p.choices is not None:
+            space = "one of " + ", ".join(map(str, p.choices))
+        else:
+            space = f"{p.low:g} to {p.high:g}" + (f" in steps of {p.step:g}" if p.step else "")
+            space += " (whole numbers)" if p.integer else ""
+            space += " (log scale)" if p.log else ""
+        out.append(f"Searched {path}: {space}.")
+    out.append(
+        f"Trial budget {spec.trials}; optuna sampler {spec.sampler}; base seed {spec.seed}; "
+        f"seeds per candidate {spec.seeds.min} to {spec.seeds.max} in steps of "
+        f"{spec.seeds.step}; confidence {_level(spec.seeds.confidence)}."
+    )
     return out
 
 
-def write_search(
-    result: SearchResult, root: Path, robustness: RobustnessResult | None = None
-) -> SearchResult:
-    """Write the search's files to ``root``; return the result with their names."""
-    root = Path(root)
-    files: dict[str, str] = {}
-    trials = root / "trials.csv"
-    _write(trials, _records(result.trials).to_csv(index=False))
-    files["trials"] = str(trials)
-    pareto = root / "pareto.csv"
-    _write(pareto, _records(result.pareto).to_csv(index=False))
-    files["pareto"] = str(pareto)
-    plot = root / "pareto.png"
-    _figure_file(pareto_figure(result), plot)
-    files["plot"] = str(plot)
-    if result.recommended is not None:
-        rec = root / "recommended.yaml"
-        comment = (
-            f"Recommended by `modsim optimize` ({result.spec.name}): the cheapest candidate\n"
-            "that met every constraint by its one-sided interval. Changes from the base:\n"
-            + "\n".join(f"  {c}" for c in result.recommendation["changes"])  # type: ignore[index]
+# --- robustness -----------------------------------------------------------------
+
+
+def robustness_sentences(rob: RobustnessResult) -> list[str]:
+    out = [
+        f"Robustness: each policy was run in {rob.points} scenarios drawn from the ranges of "
+        f"{len(rob.ranges)} uncertain inputs ({rob.method} design, {rob.seeds} seed(s) each, the "
+        "same seeds in every scenario)."
+    ]
+    for _, row in rob.table.iterrows():
+        text = (
+            f"'{row['policy']}' met every constraint in {int(row['meeting_all'])} of "
+            f"{int(row['scenarios'])} scenarios "
+            f"({format_value(row['share_meeting_all'], 'suspended')})"
         )
-        _write(rec, policy_yaml(result.recommended, comment))
-        files["recommended"] = str(rec)
-    report = root / "report.md"
-    _write(report, render_search(result, robustness))
-    files["report"] = str(report)
-    return replace(result, files=files)
+        worst = [
+            f"worst {constraint_metric(c).replace('_', ' ')} {_bound_value(row[f'worst: {c}'], c)}"
+            for c in rob.constraints
+            if f"worst: {c}" in row
+        ]
+        out.append(text + (f"; {', '.join(worst)}." if worst else "."))
+    s = rob.sensitivity
+    if len(s):
+        for (metric, policy), g in s.sort_values("rank").groupby(["metric", "policy"], sort=False):
+            top = g.iloc[0]
+            out.append(
+                f"{metric_label(metric).capitalize()} under '{policy}' depends most on "
+                f"{top['input']} ({100 * top['share']:.0f}% of the sensitivity)."
+            )
+    return out
 
 
-def write_robustness(result: RobustnessResult, root: Path) -> dict[str, str]:
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    files = {
-        "runs": root / "robustness_runs.csv",
-        "table": root / "robustness.csv",
-        "sensitivity": root / "sensitivity.csv",
+def _sensitivity_figure(rob: RobustnessResult, drawn: Drawn) -> Figure:
+    what = "mean absolute elementary effect (Morris mu*)"
+    if rob.method == "sobol":
+        what = "total-order Sobol index"
+    return Figure(
+        "fig-sensitivity",
+        "Which assumptions matter most",
+        f"Each uncertain input's share of the sensitivity ({what}, normalised to sum to one), "
+        "per headline metric and policy; the longest bar moves the metric most.",
+        drawn.svg,
+        file="sensitivity.png",
+    )
+
+
+def robustness_tables(rob: RobustnessResult) -> list[Table]:
+    header = ["policy", "scenarios", "meets every constraint"]
+    header += [f"worst {c}" for c in rob.constraints]
+    rows = []
+    for _, row in rob.table.iterrows():
+        cells = [
+            str(row["policy"]),
+            str(int(row["scenarios"])),
+            f"{format_value(row['share_meeting_all'], 'suspended')} "
+            f"({int(row['meeting_all'])} of {int(row['scenarios'])})",
+        ]
+        cells += [_bound_value(row.get(f"worst: {c}"), c) for c in rob.constraints]
+        rows.append(cells)
+    table = Table(
+        "tbl-robustness",
+        "Robustness: the share of scenarios in which each policy meets every constraint",
+        header,
+        rows,
+        [False, True, True] + [True] * len(rob.constraints),
+        note="'Worst' is the least favourable value of the constraint's metric over the "
+        "scenarios (its mean over the seeds of that scenario); robustness_runs.csv names the "
+        "inputs of each scenario.",
+    )
+    ranges = Table(
+        "tbl-uncertain",
+        "The uncertain inputs and their ranges",
+        ["input", "from", "to"],
+        [[path, str(lo), str(hi)] for path, (lo, hi) in rob.ranges.items()],
+        [False, False, False],
+    )
+    s = rob.sensitivity
+    ranking = [
+        [
+            metric_label(r["metric"]),
+            str(r["policy"]),
+            str(int(r["rank"])),
+            str(r["input"]),
+            f"{r['share']:.2f}",
+        ]
+        for _, r in (s.sort_values(["metric", "policy", "rank"]) if len(s) else s).iterrows()
+    ]
+    sens = Table(
+        "tbl-sensitivity",
+        "Sensitivity ranking: which inputs each headline metric depends on",
+        ["metric", "policy", "rank", "input", "share"],
+        ranking,
+        [False, False, True, False, True],
+        note="Rank 1 moves the metric most; shares sum to one per metric and policy."
+        if ranking
+        else "No sensitivity could be computed (see the notes).",
+    )
+    return [table, ranges, sens]
+
+
+def robustness_inputs(rob: RobustnessResult) -> list[str]:
+    return [
+        f"Robustness study '{rob.name}': {rob.method} design, {rob.points} scenarios, "
+        f"{rob.seeds} seed(s) per scenario; constraints: "
+        f"{', '.join(rob.constraints) or 'none'}."
+    ]
+
+
+def robustness_report(rob: RobustnessResult, figures: dict[str, Drawn] | None = None) -> Report:
+    figures = dict(figures or {})
+    rep = Report(
+        kind="robustness",
+        title=f"modsim robustness: {rob.name}",
+        summary=robustness_sentences(rob),
+        notes=list(rob.notes),
+    )
+    if "sensitivity" in figures:
+        rep.figures.append(_sensitivity_figure(rob, figures["sensitivity"]))
+    rep.tables = robustness_tables(rob)
+    rep.inputs = robustness_inputs(rob)
+    return rep
+
+
+def search_figures(result: SearchResult, robustness: RobustnessResult | None) -> dict[str, Drawn]:
+    out = {"pareto": draw(lambda: pareto_figure(result), "Pareto front of the policy search")}
+    if robustness is not None:
+        out |= robustness_figures(robustness)
+    return out
+
+
+def robustness_figures(rob: RobustnessResult) -> dict[str, Drawn]:
+    return {
+        "sensitivity": draw(
+            lambda: sensitivity_figure(rob), "Sensitivity of the headline metrics to each input"
+        )
     }
-    _write(files["runs"], result.runs.to_csv(index=False))
-    _write(files["table"], result.table.to_csv(index=False))
-    _write(files["sensitivity"], result.sensitivity.to_csv(index=False))
-    plot = root / "sensitivity.png"
-    _figure_file(sensitivity_figure(result), plot)
-    report = root / "robustness.md"
-    _write(report, render_robustness(result))
-    return {k: str(v) for k, v in files.items()} | {"plot": str(plot), "report": str(report)}
