@@ -1,11 +1,16 @@
-"""Helpers for tests: load bundled files, change fields of frozen models."""
+"""Helpers for tests: load bundled files, change fields of frozen models, a
+small Optimization document, and an executor that counts (and interrupts) runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from simulator.config import load_file
+from simulator.experiments.executors import Executor, Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,3 +29,46 @@ def tweak(model: Any, **changes: Any) -> Any:
             node = node[key]
         node[keys[-1]] = value
     return type(model).model_validate(data)
+
+
+def optimization_doc(**changes: Any) -> dict[str, Any]:
+    """A small policy search on the quick world (scale mode): the jury's size
+    against its backlog. Top-level keys in ``changes`` replace the defaults."""
+    doc: dict[str, Any] = {
+        "kind": "Optimization",
+        "version": 1,
+        "name": "small jury",
+        "scenario": str(ROOT / "scenarios/quick.yaml"),
+        "policy": str(ROOT / "policies/jury-only.yaml"),
+        "hosts": [str(ROOT / "policies/host-notice-and-strike.yaml")],
+        "overrides": {"scenario.content.texts.mode": "sampled", "costs.juror_hourly": 10.0},
+        "search": {"jury.pool_size": {"choices": [20, 40, 80, 160, 320, 640]}},
+        "objectives": [{"metric": "cost_per_day"}, {"metric": "views_before_removal"}],
+        "constraints": ["jury_backlog_max <= 50"],
+        "trials": 8,
+        "seeds": {"min": 3, "max": 12, "step": 3, "confidence": 0.95},
+    }
+    doc.update(changes)
+    return doc
+
+
+def write_doc(tmp_path: Path, doc: dict[str, Any], name: str = "opt.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class Counting(Executor):
+    """A serial executor that records the cells it runs and can stop midway
+    (raising KeyboardInterrupt, as Ctrl-C would, once ``stop_after`` ran)."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.ran: list[str] = []
+        self.stop_after = stop_after
+
+    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome[Any]]:
+        for i, item in enumerate(items):
+            if self.stop_after is not None and len(self.ran) >= self.stop_after:
+                raise KeyboardInterrupt
+            self.ran.append(item.cell_id)
+            yield Outcome(i, fn(item))
