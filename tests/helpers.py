@@ -1,11 +1,16 @@
-"""Helpers for tests: load bundled files, change fields of frozen models."""
+"""Helpers for tests: load bundled files, change fields of frozen models, a
+small Optimization document, and an executor that counts (and interrupts) runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from simulator.config import load_file
+from simulator.experiments.executors import Executor, Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,3 +50,25 @@ def optimization_doc(**changes: Any) -> dict[str, Any]:
     }
     doc.update(changes)
     return doc
+
+
+def write_doc(tmp_path: Path, doc: dict[str, Any], name: str = "opt.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class Counting(Executor):
+    """A serial executor that records the cells it runs and can stop midway
+    (raising KeyboardInterrupt, as Ctrl-C would, once ``stop_after`` ran)."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.ran: list[str] = []
+        self.stop_after = stop_after
+
+    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome[Any]]:
+        for i, item in enumerate(items):
+            if self.stop_after is not None and len(self.ran) >= self.stop_after:
+                raise KeyboardInterrupt
+            self.ran.append(item.cell_id)
+            yield Outcome(i, fn(item))

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
-from helpers import ROOT, bundled, optimization_doc, tweak
+from helpers import ROOT, Counting, bundled, optimization_doc, tweak, write_doc
 from typer.testing import CliRunner
 
 import simulator
@@ -18,7 +16,7 @@ from simulator.cli import app
 from simulator.config import Optimization, PlatformPolicy, load_file
 from simulator.errors import ConfigError
 from simulator.experiments.design import make_cell, replication_seed, run_cell
-from simulator.experiments.executors import Executor, Outcome, SerialExecutor
+from simulator.experiments.executors import SerialExecutor
 from simulator.experiments.robustness import robustness
 from simulator.experiments.search import (
     FAILS,
@@ -132,16 +130,6 @@ def test_fields_of_a_disabled_section_are_not_changes(jury_only: PlatformPolicy)
 
 
 # The Optimization document ------------------------------------------------------------
-def _spec(**changes: Any) -> dict[str, Any]:
-    return optimization_doc(**changes)
-
-
-def _write(tmp_path: Path, doc: dict[str, Any], name: str = "opt.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
-
-
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -156,7 +144,7 @@ def _write(tmp_path: Path, doc: dict[str, Any], name: str = "opt.yaml") -> Path:
 def test_bad_documents_are_refused_with_file_and_field(
     tmp_path: Path, change: dict[str, Any], message: str
 ) -> None:
-    path = _write(tmp_path, _spec(**change))
+    path = write_doc(tmp_path, optimization_doc(**change))
     with pytest.raises(ConfigError, match=message) as info:
         load_file(path)
     assert info.value.file is not None and info.value.line is not None
@@ -177,7 +165,7 @@ def test_bundled_example_is_valid() -> None:
 # The search -----------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", SEEDS)
 def test_recommended_policy_is_feasible_with_fresh_seeds(tmp_path: Path, seed: int) -> None:
-    path = _write(tmp_path, _spec(seed=seed))
+    path = write_doc(tmp_path, optimization_doc(seed=seed))
     result = optimize(path, executor=SerialExecutor())
     assert result.recommended is not None
     rec = result.recommendation
@@ -204,36 +192,21 @@ def test_recommended_policy_is_feasible_with_fresh_seeds(tmp_path: Path, seed: i
     assert result.recommended.jury.pool_size == rec["params"]["jury.pool_size"]
 
 
-class _Counting(Executor):
-    """A serial executor that records the cells it runs and can stop midway."""
-
-    def __init__(self, stop_after: int | None = None) -> None:
-        self.ran: list[str] = []
-        self.stop_after = stop_after
-
-    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome[Any]]:
-        for i, item in enumerate(items):
-            if self.stop_after is not None and len(self.ran) >= self.stop_after:
-                raise KeyboardInterrupt
-            self.ran.append(item.cell_id)
-            yield Outcome(i, fn(item))
-
-
 def test_an_interrupted_search_resumes_without_repeating_finished_work(tmp_path: Path) -> None:
-    path = _write(tmp_path, _spec(trials=6))
+    path = write_doc(tmp_path, optimization_doc(trials=6))
     out = tmp_path / "out"
-    first = _Counting(stop_after=5)
+    first = Counting(stop_after=5)
     with pytest.raises(KeyboardInterrupt):
         optimize(path, out=out, executor=first)
     finished = {p.stem for p in (out / "cells").glob("*.json")}
     assert len(finished) == 5  # every run finished before the interruption was kept
-    second = _Counting()
+    second = Counting()
     result = optimize(path, out=out, executor=second)
     assert not set(second.ran) & finished, "a finished run was repeated"
     complete = result.trials[result.trials["state"] == "COMPLETE"]
     assert len(complete) == 6
     # A third call has nothing left to do.
-    third = _Counting()
+    third = Counting()
     again = optimize(path, out=out, executor=third)
     assert third.ran == [] and again.resumed_trials == 6
     assert (out / "trials.csv").is_file() and (out / "pareto.png").is_file()
@@ -273,7 +246,9 @@ def test_sensitivity_ranks_the_dominant_input_first(seed: int, quick_sampled: An
 
 # CLI -------------------------------------------------------------------------------------
 def test_cli_optimize_writes_a_ready_policy_and_refuses_bad_files(tmp_path: Path) -> None:
-    path = _write(tmp_path, _spec(trials=3, search={"jury.pool_size": {"choices": [320, 640]}}))
+    path = write_doc(
+        tmp_path, optimization_doc(trials=3, search={"jury.pool_size": {"choices": [320, 640]}})
+    )
     out = tmp_path / "res"
     runner = CliRunner()
     res = runner.invoke(app, ["optimize", str(path), "--out", str(out), "-w", "1", "-q"])
@@ -284,7 +259,7 @@ def test_cli_optimize_writes_a_ready_policy_and_refuses_bad_files(tmp_path: Path
     assert "## The recommended policy: changes from the base" in (out / "report.md").read_text(
         encoding="utf-8"
     )
-    bad = _write(tmp_path, _spec(constraints=["nonsense <= 1"]), "bad.yaml")
+    bad = write_doc(tmp_path, optimization_doc(constraints=["nonsense <= 1"]), "bad.yaml")
     res = runner.invoke(app, ["optimize", str(bad), "--out", str(tmp_path / "x")])
     assert res.exit_code == 2
     assert "unknown metric" in res.output

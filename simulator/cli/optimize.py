@@ -72,6 +72,11 @@ def _show_search(result: SearchResult) -> None:
 
 
 def _show_robustness(result: RobustnessResult) -> None:
+    console.print(
+        f"{result.resumed_runs + result.new_runs} robustness runs "
+        f"({result.resumed_runs} found finished, {result.new_runs} run now)",
+        highlight=False,
+    )
     table = Table(title=f"robustness over {result.points} scenarios ({result.method} design)")
     table.add_column("policy")
     table.add_column("meets every constraint", justify="right")
@@ -150,12 +155,15 @@ def optimize_command(
             policies = [result.base] + (
                 [result.recommended] if result.recommended is not None else []
             )
+            # The search's folder keeps these runs too (optimize already
+            # wiped it if --force was given: wiping again would lose the search).
             rob = robustness_study(
                 file,
                 policies,
                 workers=workers,
                 scheduler=scheduler,
                 progress=run_tick,  # type: ignore[arg-type]
+                out=out,
             )
             write_robustness(rob, out, report=False)
             result = write_search(result, out, rob)
@@ -179,16 +187,21 @@ def robustness_command(
             "--policy", "-p", help="Policies to test (default: the document's base policy)"
         ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Results folder")] = Path(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results folder (resumable)")] = Path(
         "results/robustness"
     ),
     workers: Workers = None,
     scheduler: Scheduler = None,
+    force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Run policies over scenarios drawn from the uncertain inputs' ranges: the
     share of scenarios meeting every constraint, the worst case, and which
-    inputs the headline metrics depend on most (SALib Morris or Sobol)."""
+    inputs the headline metrics depend on most (SALib Morris or Sobol).
+
+    Each finished run is kept in the results folder (cells/); running the same
+    command again after an interruption runs only the runs left.
+    """
     _, run_tick = _ticker(not quiet, "robustness")
 
     def go() -> tuple[RobustnessResult, dict[str, str]]:
@@ -198,6 +211,8 @@ def robustness_command(
             workers=workers,
             scheduler=scheduler,
             progress=run_tick,  # type: ignore[arg-type]
+            out=out,
+            force=force,
         )
         return rob, write_robustness(rob, out)
 

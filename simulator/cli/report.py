@@ -1,6 +1,6 @@
 """``modsim report``: a self-contained HTML report (and its Markdown twin) from
-a results folder written by ``run``, ``compare`` or ``batch``. Nothing is
-re-simulated."""
+a results folder written by ``run``, ``compare``, ``batch``, ``optimize`` or
+``robustness``. Nothing is re-simulated."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def write_report_quietly(results: Path) -> Path:
 
 @app.command()
 def report(
-    results: Annotated[Path, typer.Argument(help="Results folder of modsim run, compare or batch")],
+    results: Annotated[Path, typer.Argument(help="Results folder of modsim run, compare, batch, optimize or robustness")],
     out: Annotated[
         Path | None,
         typer.Option(

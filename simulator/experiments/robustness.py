@@ -15,6 +15,10 @@ answers:
 Every scenario runs on the same seeds (replication seeds of the base seed),
 so differences between scenarios come from the inputs, not from the stream's
 luck; a policy path applies its value to every policy evaluated.
+
+With an output folder every finished run is kept in ``cells/`` (as a batch or
+a search keeps them), so an interrupted study, run again, runs only what is
+left; a search's folder can hold its robustness runs too.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from simulator.experiments.design import (
 )
 from simulator.experiments.executors import Executor, make_executor
 from simulator.experiments.search import apply_values, load_optimization, run_metrics
+from simulator.experiments.store import ResultStore
 
 RunProgress = Callable[[int, int], None]
 """Called with (runs finished, runs in the study)."""
@@ -69,6 +74,10 @@ class RobustnessResult:
     points: int
     seeds: int
     notes: list[str] = field(default_factory=list)
+    new_runs: int = 0
+    """Simulation runs done by this call."""
+    resumed_runs: int = 0
+    """Runs found finished in the output folder and not run again."""
 
 
 def _bounds(spec: Uncertain) -> tuple[float, float, dt.datetime | None]:
@@ -131,6 +140,8 @@ def robustness(
     scheduler: Any = None,
     executor: Executor | None = None,
     progress: RunProgress | None = None,
+    out: Source | None = None,
+    force: bool = False,
 ) -> RobustnessResult:
     """Evaluate ``policies`` over scenarios drawn from ``uncertain`` ranges.
 
@@ -142,6 +153,11 @@ def robustness(
     harmful exposure and suspension). ``method`` is ``morris`` (``samples``
     trajectories on ``levels`` levels: samples x (inputs + 1) scenarios) or
     ``sobol`` (samples x (inputs + 2) scenarios).
+
+    With ``out`` every finished run is kept in ``out/cells/`` and a second call
+    runs only the runs not found there (``force`` wipes the folder first). A
+    folder that already describes an experiment (a search's) keeps its
+    ``experiment.json``; a new one is marked as a robustness study.
     """
     if method not in ("morris", "sobol"):
         raise ModsimError(f"method must be 'morris' or 'sobol', got {method!r}")
@@ -207,18 +223,38 @@ def robustness(
     if invalid:
         notes.append(f"{len(invalid)} scenario x policy combinations were invalid and skipped")
 
-    results: list[CellResult | None] = [None] * len(cells)
-    if executor is None:
-        executor = make_executor(workers, scheduler, tasks=len(cells))
-    done = 0
-    with executor:
-        for outcome in executor.run(run_cell, cells):
-            results[outcome.index] = outcome.value or CellResult(
-                cells[outcome.index].cell_id, STATUS_FAILED, error=outcome.error
-            )
-            done += 1
-            if progress:
-                progress(done, len(cells))
+    store = ResultStore.open(out, force) if out is not None else None
+    finished: dict[str, CellResult] = {}
+    if store is not None:
+        store.ensure_manifest({"kind": "robustness", "name": name})
+        finished = store.finished()
+    results: list[CellResult | None] = [finished.get(c.cell_id) for c in cells]
+    # Equal cells (a design point repeated, or equal once rounded) run once.
+    todo: dict[str, list[int]] = {}
+    for i, cell in enumerate(cells):
+        if results[i] is None:
+            todo.setdefault(cell.cell_id, []).append(i)
+    resumed = len({c.cell_id for c in cells if c.cell_id in finished})
+    done = len(cells) - sum(len(at) for at in todo.values())
+    if progress and done:
+        progress(done, len(cells))
+    first = [cells[at[0]] for at in todo.values()]
+    if first:
+        if executor is None:
+            executor = make_executor(workers, scheduler, tasks=len(first))
+        with executor:
+            for outcome in executor.run(run_cell, first):
+                cell = first[outcome.index]
+                result = outcome.value or CellResult(
+                    cell.cell_id, STATUS_FAILED, error=outcome.error
+                )
+                if store is not None and result.ok:
+                    store.write_cell(result)
+                for i in todo[cell.cell_id]:
+                    results[i] = result
+                done += len(todo[cell.cell_id])
+                if progress:
+                    progress(done, len(cells))
 
     per: dict[tuple[int, str], list[dict[str, float]]] = {}
     errors: dict[tuple[int, str], str] = dict(invalid)
@@ -308,6 +344,8 @@ def robustness(
         points=len(x),
         seeds=seeds,
         notes=notes,
+        new_runs=len(first),
+        resumed_runs=resumed,
     )
 
 
@@ -348,10 +386,12 @@ def robustness_study(
     scheduler: Any = None,
     executor: Executor | None = None,
     progress: RunProgress | None = None,
+    out: Source | None = None,
+    force: bool = False,
 ) -> RobustnessResult:
     """The robustness study an Optimization document describes, for
     ``policies`` (default: its base policy), on its scenario, hosts, overrides
-    and constraints."""
+    and constraints; ``out`` and ``force`` as in :func:`robustness`."""
     from simulator.experiments.search import _problem
 
     if isinstance(spec, Optimization):
@@ -379,6 +419,8 @@ def robustness_study(
         scheduler=scheduler,
         executor=executor,
         progress=progress,
+        out=out,
+        force=force,
     )
 
 

@@ -4,8 +4,9 @@ so an interrupted experiment resumes where it stopped.
 Layout (the README documents it for readers of these folders)::
 
     OUT/
-      experiment.json      what the folder holds: kind (batch or compare), name, cells,
-                           sweep parameters; marks the folder as resumable
+      experiment.json      what the folder holds: kind (batch, compare, optimization or
+                           robustness), name, cells, sweep parameters; marks the folder
+                           as resumable
       design.csv           one row per cell: cell_id, scenario, policy, host,
                            sweep parameters, replication, seed
       cells/<cell_id>.json one file per finished cell, written atomically when it
@@ -100,6 +101,13 @@ class ResultStore:
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         _write_json(self.root / MANIFEST, manifest)
+
+    def ensure_manifest(self, manifest: dict[str, Any]) -> None:
+        """Write ``manifest`` unless the folder already has one: a study that
+        keeps its runs in another experiment's folder (a robustness study in
+        its search's) leaves that folder's description alone."""
+        if not (self.root / MANIFEST).is_file():
+            self.write_manifest(manifest)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> Path:
         path = self.root / name
