@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html as htmllib
 import json
 import os
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from browser import check_page, find_chromium
 from experiment_folders import write_experiment
-from helpers import optimization_doc
+from helpers import optimization_doc, write_doc
 from typer.testing import CliRunner
 
 import simulator
@@ -25,6 +26,7 @@ from simulator.experiments.search import optimize
 from simulator.metrics.curves import latency_cdf
 from simulator.report.folders import RobustnessFolder, SearchFolder, load_results
 from simulator.report.html import build_report, render_twin, write_report
+from simulator.report.markdown import number
 from simulator.report.search_files import write_robustness, write_search
 
 RUN_FIGURES = ["fig-latency", "fig-time", "fig-utilisation"]
@@ -84,6 +86,9 @@ def search_dir(tmp_path_factory) -> Path:
     robustness study, written as `modsim optimize --robustness` writes it."""
     doc = optimization_doc(
         search={"jury.pool_size": {"choices": [40, 160, 640]}},
+        # a YAML date-time (not a string): the report must not depend on which it was
+        overrides=optimization_doc()["overrides"]
+        | {"scenario.start": dt.datetime(2021, 3, 1), "scenario.days": 5},
         trials=4,
         seeds={"min": 3, "max": 6, "step": 3, "confidence": 0.9},
         robustness={
@@ -95,8 +100,7 @@ def search_dir(tmp_path_factory) -> Path:
         },
     )
     base = tmp_path_factory.mktemp("search")
-    spec = base / "opt.yaml"
-    spec.write_text(json.dumps(doc), encoding="utf-8")  # JSON is YAML
+    spec = write_doc(base, doc)
     out = base / "search"
     result = optimize(spec, out=out, executor=SerialExecutor())
     assert result.recommended is not None, "the fixture needs a feasible candidate"
@@ -270,14 +274,17 @@ def test_search_report_carries_the_answer_and_is_rebuilt_from_the_folder(search_
     (row,) = _cells(html, "tbl-changes")
     assert row == ["jury.pool_size", "1000", str(rec["params"]["jury.pool_size"])]
     cost = _cells(html, "tbl-recommended")[0]
-    assert cost[1] == f"{rec['cost_per_day']:,.0f} USD"
+    assert cost[1] == f"{number(rec['cost_per_day'])} USD"
     assert (
         cost[2]
-        == f"{rec['cost_per_day_ci_low']:,.0f} USD to {rec['cost_per_day_ci_high']:,.0f} USD"
+        == f"{number(rec['cost_per_day_ci_low'])} USD to {number(rec['cost_per_day_ci_high'])} USD"
     )
     (constraint,) = _cells(html, "tbl-constraints")
     assert constraint[0] == "jury_backlog_max <= 50" and constraint[3] == "holds"
     assert float(constraint[2].replace(",", "")) <= 50
+    # Wrongful removals were not weighed by this search: the summary says so, with the figure.
+    assert f"It also removed {number(rec['wrongful_removals'])} legitimate posts" in html
+    assert "Fixed before searching: scenario.start = &#34;2021-03-01T00:00:00&#34;." in html
     # One row per evaluated trial; the front holds only feasible ones.
     assert len(_cells(html, "tbl-trials")) == len(result.trials)
     assert all(

@@ -12,6 +12,7 @@ still holds when the assumptions are wrong.
 from __future__ import annotations
 
 import io
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -238,6 +239,17 @@ def search_report(
                 f"{format_value(rec[o.metric], o.metric, currency)} "
                 f"(95% interval {_interval(rec, o.metric, currency)})."
             )
+        used = [o.metric for o in spec.objectives] + [m for m, _, _ in spec.parsed_constraints()]
+        weighed = any(m.startswith("wrongful_removals") for m in used) or (
+            result.base.costs.per_wrongful_removal > 0 and any(m.startswith("cost_") for m in used)
+        )
+        if not weighed and "wrongful_removals" in rec:
+            rep.summary.append(
+                f"It also removed {format_value(rec['wrongful_removals'], 'wrongful_removals')} "
+                "legitimate posts per run (mean over seeds), which this search did not weigh: "
+                "to weigh them, make wrongful_removals an objective or constraint, or give "
+                "costs.per_wrongful_removal a price."
+            )
         for c in spec.constraints:
             rep.summary.append(
                 f"'{c}': the estimate is {_bound_value(rec[f'{c} | estimate'], c)}; with "
@@ -322,9 +334,7 @@ def _recommendation_tables(result: SearchResult, rec: dict[str, Any], level: str
             format_value(rec[m], m, currency),
             _interval(rec, m, currency),
         ]
-        for m in dict.fromkeys(
-            [*objectives, "cost_per_day", "views_before_removal", "wrongful_removals", "suspended"]
-        )
+        for m in dict.fromkeys([*objectives, *ALSO_SHOWN, "suspended"])
         if m in rec
     ]
     figures = Table(
@@ -400,23 +410,34 @@ def _pareto_table(result: SearchResult, level: str) -> Table:
     )
 
 
+ALSO_SHOWN = ("cost_per_day", "views_before_removal", "wrongful_removals")
+"""Figures every candidate is shown with, objectives or not: what it costs,
+what harm it leaves up, and what legitimate speech it takes down."""
+
+
+def _shown_metrics(result: SearchResult) -> list[str]:
+    wanted = [o.metric for o in result.spec.objectives] + list(ALSO_SHOWN)
+    return [m for m in dict.fromkeys(wanted) if m in result.trials]
+
+
 def _trials_table(result: SearchResult) -> Table:
     spec = result.spec
     currency = result.base.costs.currency
+    shown = _shown_metrics(result)
     header = ["trial", "state", "seeds", "feasible"]
-    header += [metric_label(o.metric) for o in spec.objectives]
+    header += [metric_label(m) for m in shown]
     header += [*spec.constraints, "changes from the base"]
     rows = []
     for _, row in result.trials.iterrows():
         cells = [str(int(row["trial"])), str(row["state"]).lower(), str(int(row["seeds"]))]
         cells.append("yes" if bool(row["feasible"]) else "no")
-        cells += [format_value(row.get(o.metric), o.metric, currency) for o in spec.objectives]
+        cells += [format_value(row.get(m), m, currency) for m in shown]
         cells += [VERDICT.get(str(row.get(f"{c} | status")), "n/a") for c in spec.constraints]
         error = row.get("error")
         text = _changes(row["changes"])
         cells.append(f"{text} (failed: {error})" if isinstance(error, str) and error else text)
         rows.append(cells)
-    numeric = [True, False, True, False] + [True] * len(spec.objectives)
+    numeric = [True, False, True, False] + [True] * len(shown)
     numeric += [False] * len(spec.constraints) + [False]
     return Table(
         "tbl-trials",
@@ -434,8 +455,9 @@ def _search_inputs(result: SearchResult) -> list[str]:
         f"Scenario: {spec.scenario}; base policy: {spec.policy} ('{result.base.name}'); "
         f"hosts: {', '.join(spec.hosts) or 'none'}."
     ]
-    for path, value in spec.overrides.items():
-        out.append(f"Fixed before searching: {path} = {value}.")
+    # JSON values: the same text whether the spec was just parsed or read back.
+    for path, value in spec.model_dump(mode="json")["overrides"].items():
+        out.append(f"Fixed before searching: {path} = {json.dumps(value)}.")
     for path, p in spec.search.items():
         if p.choices is not None:
             space = "one of " + ", ".join(map(str, p.choices))
