@@ -25,7 +25,10 @@ def write_report_quietly(results: Path) -> Path:
 
 @app.command()
 def report(
-    results: Annotated[Path, typer.Argument(help="Results folder of modsim run, compare, batch, optimize or robustness")],
+    results: Annotated[
+        Path,
+        typer.Argument(help="Results folder of modsim run, compare, batch, optimize or robustness"),
+    ],
     out: Annotated[
         Path | None,
         typer.Option(

@@ -64,6 +64,7 @@ def pareto_figure(result: SearchResult) -> MplFigure:
     against the trial number): feasible ones filled, the Pareto front joined,
     the recommendation starred with its 95% intervals."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     fig, ax = plt.subplots(figsize=(7.0, 4.6))
     t = result.trials
@@ -105,7 +106,9 @@ def pareto_figure(result: SearchResult) -> MplFigure:
         )
     ax.set_xlabel(_axis_label(x, currency))
     ax.set_ylabel(_axis_label(y, currency))
-    ax.ticklabel_format(style="plain", useOffset=False)
+    thousands = FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}")
+    ax.xaxis.set_major_formatter(thousands)
+    ax.yaxis.set_major_formatter(thousands)
     ax.set_title(f"{len(done)} candidates evaluated", fontsize=10)
     ax.legend(fontsize=8)
     return fig
