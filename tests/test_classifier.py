@@ -18,6 +18,7 @@ from simulator.classifier import (
     TrainedClassifier,
     evaluate,
     load_model,
+    mix_weights,
     save_model,
     threshold_for,
     train_on_file,
@@ -324,6 +325,42 @@ def test_threshold_for_recall_is_the_largest_keeping_it(
     higher = np.unique(v.loc[v["score"] > t, "score"])
     if higher.size:
         assert _precision_recall(v, higher[0])[1] < target
+
+
+STREAM_SHARES = dict(zip(CLASSES, [0.002, 0.008, 0.02, 0.2, 0.77], strict=True))
+
+
+@pytest.mark.parametrize("target", [0.5, 0.8])
+def test_a_precision_target_on_the_stream_mix_holds_at_that_mix(
+    trained: TrainedClassifier, target: float
+) -> None:
+    v = trained.validation
+    w = mix_weights(v, STREAM_SHARES)
+    for name, share in STREAM_SHARES.items():  # each class carries its stream share
+        assert w[(v["label"] == name).to_numpy()].sum() == pytest.approx(share)
+
+    def precision_at_mix(th: float) -> float:
+        flagged = (v["score"] >= th).to_numpy()
+        return float(w[flagged & v["violating"].to_numpy()].sum() / w[flagged].sum())
+
+    t = threshold_for(v, precision=target, weights=w)
+    assert precision_at_mix(t) >= target
+    lower = np.unique(v.loc[v["score"] < t, "score"])
+    assert all(precision_at_mix(s) < target for s in lower[-50:])
+    # Violating posts are rarer in the stream: the same precision needs a stricter cut.
+    plain = threshold_for(v, precision=target)
+    assert t > plain
+    # Weights that keep the sample's own mix change nothing.
+    assert threshold_for(v, precision=target, weights=np.full(len(v), 3.0)) == plain
+
+
+def test_reweighting_needs_every_class_and_only_classes(trained: TrainedClassifier) -> None:
+    v = trained.validation
+    with pytest.raises(ValueError, match=r"no posts of class \['benign'\]"):
+        mix_weights(v[v["label"] != "benign"], STREAM_SHARES)
+    odd = v.assign(label=np.where(v["label"] == "benign", "spam", v["label"]))
+    with pytest.raises(ValueError, match=r"labels \['spam'\] that are not content classes"):
+        mix_weights(odd, STREAM_SHARES)
 
 
 def test_threshold_for_explains_impossible_targets() -> None:

@@ -18,6 +18,7 @@ in the sampled run from 0.9 to 0.8 must be detected.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import tweak
 from scipy import stats
@@ -118,3 +119,40 @@ def test_the_mode_checks_detect_a_real_difference(
     shifted = Simulation(world(quick, "sampled"), policy(ai_first, auto=0.8), seed=1000).run()
     ks_p, z = differences(text, shifted)
     assert ks_p < 0.001 or z > 4
+
+
+def test_a_precision_target_on_the_stream_mix_is_what_the_stream_sees(
+    quick_sampled: Scenario, ai_first: PlatformPolicy
+) -> None:
+    """The same 80% precision target, met on the validation sample's own mix
+    (40% violating) or on the scenario's (about 1%): only the second is the
+    precision the prefilter's automatic removals have in the run."""
+    import simulator
+
+    calm = tweak(quick_sampled, surges=[])  # surges change the mix; the target uses the base one
+    realised: dict[str, list[float]] = {"validation": [], "stream": []}
+    for mix in realised:
+        target = {"precision": 0.8, "mix": mix}
+        policy = tweak(ai_first, prefilter__auto_remove_above=target, prefilter__review_above=1.0)
+        for seed in (0, 1, 2):
+            c = simulator.simulate(calm, policy, [], seed=seed).summary["classifier"]
+            assert c["thresholds"][0]["target"] == (
+                {"precision": 0.8} if mix == "validation" else target
+            )
+            realised[mix].append(c["in_run"]["precision"])
+    assert min(realised["stream"]) >= 0.7
+    assert max(realised["validation"]) < 0.5
+    off = {m: abs(float(np.mean(p)) - 0.8) for m, p in realised.items()}
+    assert off["stream"] < off["validation"]
+
+
+def test_a_stream_target_without_a_stream_mix_is_a_clear_error(ai_first: PlatformPolicy) -> None:
+    from simulator.errors import ModsimError
+    from simulator.stages.prefilter import resolve_thresholds
+
+    cfg = tweak(ai_first, prefilter__auto_remove_above={"precision": 0.8, "mix": "stream"})
+    validation = pd.DataFrame(
+        {"score": [0.9, 0.2], "violating": [True, False], "label": ["incitement", "benign"]}
+    )
+    with pytest.raises(ModsimError, match=r"auto_remove_above: .*needs a scenario with content"):
+        resolve_thresholds(cfg.prefilter, validation, cfg.name, None)

@@ -10,7 +10,7 @@
 * :class:`ScoreModel` -- scale mode: per-class score distributions instead of real texts.
 """
 
-from simulator.classifier.evaluation import ClassifierReport, evaluate, threshold_for
+from simulator.classifier.evaluation import ClassifierReport, evaluate, mix_weights, threshold_for
 from simulator.classifier.modelfile import load_model, save_model
 from simulator.classifier.pipeline import build_pipeline
 from simulator.classifier.scoremodel import ScoreModel
@@ -28,6 +28,7 @@ __all__ = [
     "build_pipeline",
     "evaluate",
     "load_model",
+    "mix_weights",
     "save_model",
     "threshold_for",
     "train_on_file",

@@ -12,7 +12,7 @@ removals of news and heated political speech policy teams ask about).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,8 +273,34 @@ def evaluate(
     )
 
 
+def mix_weights(validation: pd.DataFrame, shares: Mapping[str, float]) -> np.ndarray:
+    """Row weights that give the validation sample a class mix of ``shares``
+    (class name -> share of posts): each class's rows share its weight equally."""
+    labels = validation["label"].astype(str)
+    counts = labels.value_counts()
+    total = float(sum(shares.values()))
+    unknown = sorted(set(counts.index) - set(shares))
+    if unknown:
+        raise ValueError(
+            f"the validation sample has labels {unknown} that are not content classes; "
+            "it cannot be reweighted to a stream's class mix"
+        )
+    missing = sorted(c for c, v in shares.items() if v > 0 and c not in counts.index)
+    if missing:
+        raise ValueError(
+            f"the validation sample has no posts of class {missing}; "
+            "it cannot be reweighted to a stream's class mix"
+        )
+    per_row = {c: shares[c] / total / counts[c] for c in counts.index}
+    return labels.map(per_row).to_numpy(dtype=np.float64)
+
+
 def threshold_for(
-    validation: pd.DataFrame, *, precision: float | None = None, recall: float | None = None
+    validation: pd.DataFrame,
+    *,
+    precision: float | None = None,
+    recall: float | None = None,
+    weights: np.ndarray | None = None,
 ) -> float:
     """The raw score threshold (flag when ``score >= threshold``) meeting a target.
 
@@ -282,6 +308,8 @@ def threshold_for(
     validation sample reaches the target (the most recall at that precision).
     With ``recall``: the largest threshold keeping recall at or above the
     target (the fewest flags at that recall). Exactly one target must be given.
+    ``weights`` (one per row, see :func:`mix_weights`) measure both on another
+    class mix than the sample's own.
     """
     if (precision is None) == (recall is None):
         raise ValueError("give exactly one of precision= or recall=")
@@ -291,26 +319,31 @@ def threshold_for(
         raise ValueError(f"target {what} must be in (0, 1], got {target}")
     y = validation["violating"].to_numpy(dtype=bool)
     s = validation["score"].to_numpy(dtype=np.float64)
-    positives = int(y.sum())
+    w = np.ones(len(s)) if weights is None else np.asarray(weights, dtype=np.float64)
+    positives = float(w[y].sum())
     if positives == 0:
         raise ValueError("the validation sample has no violating posts; no threshold can be set")
     order = np.argsort(-s, kind="stable")
-    s_sorted, y_sorted = s[order], y[order]
-    tp = np.cumsum(y_sorted)
+    s_sorted, y_sorted, w_sorted = s[order], y[order], w[order]
+    tp = np.cumsum(w_sorted * y_sorted)
+    flagged = np.cumsum(w_sorted)
     # a threshold equal to a score flags every post with that score: keep the last of each tie
     last = np.r_[s_sorted[1:] != s_sorted[:-1], True]
     cut_scores = s_sorted[last]
-    n_flagged = np.flatnonzero(last) + 1
+    n_flagged = flagged[last]
     tp_at = tp[last]
-    prec = tp_at / n_flagged
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 where only weightless rows
+        prec = np.nan_to_num(tp_at / n_flagged, nan=0.0)
     rec = tp_at / positives
     eps = 1e-12
     if precision is not None:
         ok = np.flatnonzero(prec >= target - eps)
         if ok.size == 0:
+            where = "the validation sample" + (
+                " at the stream's mix" if weights is not None else ""
+            )
             raise ValueError(
-                f"no threshold reaches precision {target:.3f} on the validation sample "
-                f"(best is {prec.max():.3f})"
+                f"no threshold reaches precision {target:.3f} on {where} (best is {prec.max():.3f})"
             )
         return float(cut_scores[ok[-1]])
     ok = np.flatnonzero(rec >= target - eps)

@@ -67,6 +67,17 @@ class ScoreTarget(ConfigModel):
         Probability | None,
         Field(description="highest threshold whose recall stays at or above this (fewest flags)"),
     ] = None
+    mix: Annotated[
+        Literal["validation", "stream"],
+        Field(
+            description=(
+                "class mix the target is met on: `validation` (the validation sample as it "
+                "is, often far richer in violating posts than a stream) or `stream` (its "
+                "classes reweighted to the scenario's class_shares, so that the precision is "
+                "the one the stream will see outside surges)"
+            )
+        ),
+    ] = "validation"
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ScoreTarget:
@@ -78,9 +89,12 @@ class ScoreTarget(ConfigModel):
         return self
 
     def describe(self) -> str:
-        if self.precision is not None:
-            return f"precision {self.precision:g}"
-        return f"recall {self.recall:g}"
+        what = (
+            f"precision {self.precision:g}"
+            if self.precision is not None
+            else f"recall {self.recall:g}"
+        )
+        return what + (" on the stream's class mix" if self.mix == "stream" else "")
 
 
 def _threshold_kind(value: Any) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +33,7 @@ from simulator.classifier import (
     ScoreModel,
     TrainedClassifier,
     load_model,
+    mix_weights,
     threshold_for,
     train_synthetic,
 )
@@ -73,17 +75,21 @@ class ResolvedThreshold:
     def to_dict(self) -> dict[str, Any]:
         target = None
         if self.target is not None:
-            target = self.target.model_dump(exclude_none=True)
+            target = self.target.model_dump(exclude_none=True, exclude_defaults=True)
         return {"name": self.name, "score": self.score, "target": target, "capped": self.capped}
 
 
 def resolve_thresholds(
-    cfg: Prefilter, validation: pd.DataFrame, policy: str = ""
+    cfg: Prefilter,
+    validation: pd.DataFrame,
+    policy: str = "",
+    stream_mix: Mapping[str, float] | None = None,
 ) -> tuple[ResolvedThreshold, ResolvedThreshold]:
     """``(auto_remove_above, review_above)`` as raw scores for a classifier's validation sample.
 
     A raw score stays as given; a target is met on ``validation`` with
-    :func:`~simulator.classifier.threshold_for`. Raises a
+    :func:`~simulator.classifier.threshold_for`, reweighted to ``stream_mix``
+    (class -> share, see :func:`stream_mix`) when the target says ``mix: stream``. Raises a
     :class:`~simulator.errors.ModsimError` when a target cannot be met. A review
     target that lands above the removal threshold is lowered to it (``capped``):
     no post is then sent to review by score alone.
@@ -96,7 +102,17 @@ def resolve_thresholds(
             out.append(ResolvedThreshold(name, float(value)))
             continue
         try:
-            score = threshold_for(validation, precision=value.precision, recall=value.recall)
+            weights = None
+            if value.mix == "stream":
+                if stream_mix is None:
+                    raise ValueError(
+                        "a target on the stream's class mix needs a scenario with "
+                        "content.class_shares (a synthetic stream)"
+                    )
+                weights = mix_weights(validation, stream_mix)
+            score = threshold_for(
+                validation, precision=value.precision, recall=value.recall, weights=weights
+            )
         except ValueError as exc:
             raise ModsimError(f"{where}prefilter.{name}: {exc}") from None
         out.append(ResolvedThreshold(name, score, value))
@@ -120,12 +136,13 @@ class PrefilterStage:
         score_model: ScoreModel | None = None,
         policy: str = "",
         workers: int = 1,
+        mix: Mapping[str, float] | None = None,
     ) -> None:
         self._cfg = cfg
         self._classifier = classifier
         self._mode = mode
         self._score_model = score_model or ScoreModel.from_validation(classifier.validation)
-        self._auto, self._review = resolve_thresholds(cfg, classifier.validation, policy)
+        self._auto, self._review = resolve_thresholds(cfg, classifier.validation, policy, mix)
         self._scorer: ParallelScorer | None = None
         if mode == "text" and workers > 1:
             self._scorer = ParallelScorer(classifier, workers)
@@ -177,7 +194,23 @@ def prefilter_stage(
     clf = classifier or classifier_for(cfg, scenario, seeds)
     mode = scenario.content.texts.mode
     model = score_model_for(clf, scenario, seeds) if mode == "sampled" else None
-    return PrefilterStage(cfg, clf, mode, score_model=model, policy=policy.name, workers=workers)
+    return PrefilterStage(
+        cfg,
+        clf,
+        mode,
+        score_model=model,
+        policy=policy.name,
+        workers=workers,
+        mix=stream_mix(scenario),
+    )
+
+
+def stream_mix(scenario: Scenario) -> dict[str, float] | None:
+    """The scenario's class shares by class name (None for a replayed stream)."""
+    shares = scenario.content.class_shares
+    if shares is None:
+        return None
+    return dict(zip(CLASSES, shares.as_list(), strict=True))
 
 
 def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> None:
@@ -188,7 +221,7 @@ def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> No
     if not policy.prefilter.enabled:
         return
     clf = classifier_for(policy.prefilter, scenario, SeedTree(seed))
-    resolve_thresholds(policy.prefilter, clf.validation, policy.name)
+    resolve_thresholds(policy.prefilter, clf.validation, policy.name, stream_mix(scenario))
 
 
 # Finding the classifier ------------------------------------------------------------
