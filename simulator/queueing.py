@@ -479,19 +479,7 @@ class _JuryCase(_Case):
         arrived: float,
         kind: int,
     ) -> None:
-        # written out rather than super().__init__(): this runs once per case
-        self.seq = seq
-        self.kind = kind
-        self.post_id = post_id
-        self.cls = cls
-        self.violating = violating
-        self.priority = priority
-        self.arrived = arrived
-        self.started = math.nan
-        self.votes_started = 0
-        self.votes_done = 0
-        self.status = _ACTIVE
-        self.twin: _Case | None = None
+        super().__init__(seq, post_id, cls, violating, priority, arrived, kind)
         self.voters: list[int] = []
         self.removes = 0
         self.keeps = 0

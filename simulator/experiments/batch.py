@@ -7,6 +7,7 @@ Batch`` file or model, expands it into cells and runs them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,22 +86,23 @@ def run_cells(
     progress: CellProgress | None = None,
 ) -> tuple[list[CellResult], int]:
     """Run every cell not already finished in ``store``; return the results in
-    design order and how many were found finished.
+    design order and how many distinct cells were found finished.
 
-    Each result is written to the store as it arrives, so an interruption
-    loses at most the cells that were running.
+    Equal cells (the same id: the same inputs and seed, as a repeated design
+    point gives) run once and share the result. Each result is written to the
+    store as it arrives, so an interruption loses at most the cells that were
+    running. Progress counts cells, equal ones included.
     """
-    wanted = {c.cell_id for c in cells}
+    copies = Counter(c.cell_id for c in cells)
     results: dict[str, CellResult] = {}
     if store is not None:
-        results = {k: r for k, r in store.finished().items() if k in wanted and r.ok}
+        results = {k: r for k, r in store.finished().items() if k in copies and r.ok}
     resumed = len(results)
     # Cells sharing a seed run next to each other: a policy's synthetic
     # classifier is trained once per seed and process, then cached.
-    todo = sorted(
-        (c for c in cells if c.cell_id not in results), key=lambda c: (c.replication, c.seed)
-    )
-    done, failed = resumed, 0
+    distinct = {c.cell_id: c for c in cells if c.cell_id not in results}
+    todo = sorted(distinct.values(), key=lambda c: (c.replication, c.seed))
+    done, failed = sum(copies[k] for k in results), 0
     if progress:
         progress(done, failed, len(cells))
     if todo:
@@ -113,11 +115,26 @@ def run_cells(
                 if store is not None:
                     store.write_cell(result)
                 results[cell.cell_id] = result
-                done += 1
-                failed += not result.ok
+                done += copies[cell.cell_id]
+                failed += copies[cell.cell_id] * (not result.ok)
                 if progress:
                     progress(done, failed, len(cells))
     return [results[c.cell_id] for c in cells], resumed
+
+
+def resolve_document(
+    doc: M | Source,
+    model_type: type[M],
+    load: Callable[[Source], tuple[M, Path]],
+    base_dir: Source | None = None,
+) -> tuple[M, Path | None]:
+    """A document given as a model or as the path of its file, and the folder
+    its file paths are relative to: ``base_dir`` if given, else the file's."""
+    base = Path(base_dir) if base_dir is not None else None
+    if isinstance(doc, model_type):
+        return doc, base
+    model, folder = load(doc)  # type: ignore[arg-type]
+    return model, base or folder
 
 
 def tables(
@@ -191,12 +208,7 @@ def run_batch(
     ``workers`` local processes (default: one per CPU; 1 runs here). With
     ``out``, each finished cell is saved there and a re-run resumes.
     """
-    if isinstance(batch, Batch):
-        model, base = batch, Path(base_dir) if base_dir is not None else None
-    else:
-        model, base = load_batch(batch)
-        if base_dir is not None:
-            base = Path(base_dir)
+    model, base = resolve_document(batch, Batch, load_batch, base_dir)
     file = None if isinstance(batch, Batch) else str(batch)
     scenarios = [load_as(s, Scenario, base) for s in model.scenarios]
     policies = [load_as(p, PlatformPolicy, base) for p in model.policies]

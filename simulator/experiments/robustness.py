@@ -27,7 +27,6 @@ import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,14 +36,11 @@ from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.config.batch import sweep_target
 from simulator.config.search import Optimization, Uncertain, parse_constraint
 from simulator.errors import ConfigError, ModsimError
-from simulator.experiments.batch import Source, load_as
+from simulator.experiments.batch import Source, load_as, resolve_document, run_cells
 from simulator.experiments.design import (
-    STATUS_FAILED,
     Cell,
-    CellResult,
     make_cell,
     replication_seed,
-    run_cell,
 )
 from simulator.experiments.executors import Executor, make_executor
 from simulator.experiments.search import apply_values, load_optimization, run_metrics
@@ -224,45 +220,21 @@ def robustness(
         notes.append(f"{len(invalid)} scenario x policy combinations were invalid and skipped")
 
     store = ResultStore.open(out, force) if out is not None else None
-    finished: dict[str, CellResult] = {}
     if store is not None:
         store.ensure_manifest({"kind": "robustness", "name": name})
-        finished = store.finished()
-    results: list[CellResult | None] = [finished.get(c.cell_id) for c in cells]
-    # Equal cells (a design point repeated, or equal once rounded) run once.
-    todo: dict[str, list[int]] = {}
-    for i, cell in enumerate(cells):
-        if results[i] is None:
-            todo.setdefault(cell.cell_id, []).append(i)
-    resumed = len({c.cell_id for c in cells if c.cell_id in finished})
-    done = len(cells) - sum(len(at) for at in todo.values())
-    if progress and done:
-        progress(done, len(cells))
-    first = [cells[at[0]] for at in todo.values()]
-    if first:
-        if executor is None:
-            executor = make_executor(workers, scheduler, tasks=len(first))
-        with executor:
-            for outcome in executor.run(run_cell, first):
-                cell = first[outcome.index]
-                result = outcome.value or CellResult(
-                    cell.cell_id, STATUS_FAILED, error=outcome.error
-                )
-                if store is not None and result.ok:
-                    store.write_cell(result)
-                for i in todo[cell.cell_id]:
-                    results[i] = result
-                done += len(todo[cell.cell_id])
-                if progress:
-                    progress(done, len(cells))
+    if executor is None:
+        executor = make_executor(workers, scheduler, tasks=len(cells))
+    tick = None if progress is None else (lambda done, _failed, total: progress(done, total))
+    results, resumed = run_cells(cells, executor, store, tick)
+    new_runs = len({c.cell_id for c in cells}) - resumed
 
     per: dict[tuple[int, str], list[dict[str, float]]] = {}
     errors: dict[tuple[int, str], str] = dict(invalid)
     for key, res in zip(where, results, strict=True):
-        if res is not None and res.ok and res.summary is not None:
+        if res.ok and res.summary is not None:
             per.setdefault(key, []).append(run_metrics(res.summary))
         else:
-            errors[key] = (res.error if res else None) or "no result"
+            errors[key] = res.error or "no result"
     rows: list[dict[str, Any]] = []
     for k in range(len(x)):
         for pol in pols:
@@ -344,7 +316,7 @@ def robustness(
         points=len(x),
         seeds=seeds,
         notes=notes,
-        new_runs=len(first),
+        new_runs=new_runs,
         resumed_runs=resumed,
     )
 
@@ -394,10 +366,7 @@ def robustness_study(
     and constraints; ``out`` and ``force`` as in :func:`robustness`."""
     from simulator.experiments.search import _problem
 
-    if isinstance(spec, Optimization):
-        model, base = spec, Path(base_dir) if base_dir is not None else None
-    else:
-        model, base = load_optimization(spec)
+    model, base = resolve_document(spec, Optimization, load_optimization, base_dir)
     if model.robustness is None:
         raise ModsimError(f"{model.name}: the document has no `robustness` section")
     problem = _problem(model, base)

@@ -52,7 +52,7 @@ from simulator.config.batch import sweep_target
 from simulator.config.search import Optimization, Param
 from simulator.errors import ConfigError, ModsimError
 from simulator.experiments import stats
-from simulator.experiments.batch import Source, load_as
+from simulator.experiments.batch import Source, load_as, resolve_document
 from simulator.experiments.design import (
     STATUS_FAILED,
     Cell,
@@ -354,13 +354,16 @@ def _record(cand: _Candidate, problem: _Problem, confidence: float) -> tuple[dic
         "params": cand.params,
         "raw_thresholds": {k: [min(v), max(v)] for k, v in raw.items()},
         "seeds": n,
-        "means": {m: _json_num(v["mean"]) for m, v in means.items()},
+        "means": {m: to_json_number(v["mean"]) for m, v in means.items()},
         "intervals": {
-            o.metric: [_json_num(means[o.metric]["ci_low"]), _json_num(means[o.metric]["ci_high"])]
+            o.metric: [
+                to_json_number(means[o.metric]["ci_low"]),
+                to_json_number(means[o.metric]["ci_high"]),
+            ]
             for o in spec.objectives
             if o.metric in means
         },
-        "constraints": [{k: _json_num(v) for k, v in c.items()} for c in checks],
+        "constraints": [{k: to_json_number(v) for k, v in c.items()} for c in checks],
         "feasible": bool(n and all(c["status"] == HOLDS for c in checks)),
         "changes": cand.changes,
         "cells": sorted(r.cell_id for r in cand.results.values()),
@@ -368,13 +371,15 @@ def _record(cand: _Candidate, problem: _Problem, confidence: float) -> tuple[dic
     return record, done
 
 
-def _json_num(v: Any) -> Any:
+def to_json_number(v: Any) -> Any:
+    """A float for plain JSON: NaN becomes null, infinities "inf" and "-inf"."""
     if isinstance(v, float) and not math.isfinite(v):
         return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
     return v
 
 
-def _num(v: Any) -> float:
+def from_json_number(v: Any) -> float:
+    """The float :func:`to_json_number` wrote."""
     if v is None:
         return math.nan
     if v == "inf":
@@ -405,12 +410,7 @@ def optimize(
     With ``out`` the study and every finished run are kept there and a second
     call resumes (an interruption loses at most the runs under way).
     """
-    if isinstance(spec, Optimization):
-        model, base = spec, Path(base_dir) if base_dir is not None else None
-    else:
-        model, base = load_optimization(spec)
-        if base_dir is not None:
-            base = Path(base_dir)
+    model, base = resolve_document(spec, Optimization, load_optimization, base_dir)
     if trials is not None:
         model = model.model_copy(update={"trials": trials})
     problem = _problem(model, base)
@@ -541,7 +541,7 @@ def _search(
 
 
 def _objective(record: dict[str, Any], metric: str) -> float:
-    value = _num(record["means"].get(metric))
+    value = from_json_number(record["means"].get(metric))
     if math.isnan(value):
         raise ModsimError(f"objective {metric!r}: the runs report no such value")
     # optuna takes infinities; clip so that "never" still sorts last.
@@ -604,17 +604,20 @@ def _trial_row(t: FrozenTrial, rec: dict[str, Any], spec: Optimization) -> dict[
         row[path] = value
     means = rec.get("means", {})
     for o in spec.objectives:
-        row[o.metric] = _num(means.get(o.metric))
+        row[o.metric] = from_json_number(means.get(o.metric))
         lo, hi = rec.get("intervals", {}).get(o.metric, [None, None])
-        row[f"{o.metric}_ci_low"], row[f"{o.metric}_ci_high"] = _num(lo), _num(hi)
+        row[f"{o.metric}_ci_low"], row[f"{o.metric}_ci_high"] = (
+            from_json_number(lo),
+            from_json_number(hi),
+        )
     for c in rec.get("constraints", []):
         text = c["constraint"]
-        row[f"{text} | estimate"] = _num(c["estimate"])
-        row[f"{text} | bound"] = _num(c["limit"])
+        row[f"{text} | estimate"] = from_json_number(c["estimate"])
+        row[f"{text} | bound"] = from_json_number(c["limit"])
         row[f"{text} | status"] = c["status"]
     for metric in ("cost_per_day", "suspended", "views_before_removal", "wrongful_removals"):
         if metric not in row:
-            row[metric] = _num(means.get(metric))
+            row[metric] = from_json_number(means.get(metric))
     return row
 
 

@@ -25,7 +25,7 @@ from simulator.report.folders import (
     SearchFolder,
     load_results,
 )
-from simulator.report.markdown import render_run_markdown
+from simulator.report.markdown import MARKDOWN_ENV, render_run_markdown
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("simulator", "report/templates"),
@@ -35,15 +35,8 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-_MD = jinja2.Environment(
-    loader=jinja2.PackageLoader("simulator", "report/templates"),
-    autoescape=False,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
-_MD.filters["mdcell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
+# The Markdown twin renders with the run report's environment (same filters).
+_MD = MARKDOWN_ENV
 
 
 def build_report(folder: ResultsFolder, target: float = DEFAULT_TARGET) -> Report:

@@ -65,7 +65,16 @@ def money(x: float | None, currency: str = "", digits: int = 0) -> str:
     return f"{x:,.{digits}f} {currency}".rstrip()
 
 
-_ENV.filters.update(hours=hours, share=share, number=number, date=date, ratio=ratio, money=money)
+def mdcell(text: object) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+_ENV.filters.update(
+    hours=hours, share=share, number=number, date=date, ratio=ratio, money=money, mdcell=mdcell
+)
+MARKDOWN_ENV = _ENV
+"""The Markdown templates' environment: every report's twin renders with it."""
 
 
 def render_markdown(result: RunResult) -> str:

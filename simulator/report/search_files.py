@@ -14,7 +14,6 @@ so ``modsim report`` rebuilds the same report from the folder alone.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,9 +54,11 @@ def policy_yaml(policy: Any, comment: str = "") -> str:
 
 
 def _json_value(v: Any) -> Any:
-    """Plain JSON: NaN becomes null and infinities "inf"/"-inf" (as in study records)."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    """Plain JSON, numbers as in study records (:func:`to_json_number`)."""
+    from simulator.experiments.search import to_json_number
+
+    if isinstance(v, float):
+        return to_json_number(v)
     if isinstance(v, dict):
         return {k: _json_value(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
@@ -65,14 +66,6 @@ def _json_value(v: Any) -> Any:
     if hasattr(v, "item"):  # numpy scalars
         return _json_value(v.item())
     return v
-
-
-def _number(v: Any) -> float:
-    if v is None:
-        return math.nan
-    if v in ("inf", "-inf"):
-        return math.inf if v == "inf" else -math.inf
-    return float(v)
 
 
 def _records(frame: pd.DataFrame) -> pd.DataFrame:
@@ -171,10 +164,12 @@ def read_search(root: Path) -> tuple[SearchResult, RobustnessResult | None]:
         rec_trial = state["recommended_trial"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModsimError(f"{path}: not a modsim search record ({exc})") from None
+    from simulator.experiments.search import from_json_number
+
     for col in trials.columns:
         if col in _NOT_NUMBERS or col in spec.search or col.endswith(" | status"):
             continue
-        trials[col] = trials[col].map(_number).astype(float)
+        trials[col] = trials[col].map(from_json_number).astype(float)
     if trials.empty:
         pareto = trials
     else:
