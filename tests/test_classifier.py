@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,10 @@ import pandas as pd
 import pytest
 import skops.io as sio
 from scipy import stats
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from simulator.classifier import (
     ClassifierReport,
@@ -25,6 +31,7 @@ from simulator.classifier import (
     train_synthetic,
 )
 from simulator.classifier.modelfile import _bundle
+from simulator.classifier.pipeline import build_pipeline
 from simulator.errors import DataFileError, ModelFileError
 from simulator.stream.texts import TextGenerator
 from simulator.taxonomy import CLASSES, N_CLASSES
@@ -152,6 +159,116 @@ def test_truncated_and_missing_and_foreign_files_are_refused(
     sio.dump({"weights": [1, 2, 3]}, foreign)
     with pytest.raises(ModelFileError, match=r"foreign\.skops: not a modsim classifier file"):
         load_model(foreign)
+
+
+def _bad_pipeline(kind: str) -> Pipeline:
+    """Pipelines made only of trusted types that modsim still cannot use."""
+    if kind == "unfitted":
+        return build_pipeline(0)
+    if kind == "numeric":
+        numbers = np.arange(20.0).reshape(10, 2)
+        return Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(
+            numbers, np.arange(10) % 2
+        )
+    if kind == "three-classes":
+        texts = ["alpha beta", "gamma delta", "epsilon zeta"] * 4
+        return Pipeline([("words", TfidfVectorizer()), ("model", LogisticRegression())]).fit(
+            texts, ["x", "y", "z"] * 4
+        )
+    raise AssertionError(kind)
+
+
+@pytest.fixture(scope="module")
+def small() -> TrainedClassifier:
+    return train_synthetic(np.random.default_rng(3), n_per_class=150)
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("unfitted", "pipeline is not fitted"),
+        ("numeric", "pipeline does not score texts: ValueError: could not convert string"),
+        (
+            "three-classes",
+            r"pipeline must tell violating \(True\) from non-violating.*'x', 'y', 'z'",
+        ),
+    ],
+)
+def test_pipelines_modsim_cannot_use_are_refused_on_load(
+    small: TrainedClassifier, tmp_path: Path, kind: str, message: str
+) -> None:
+    bundle = _bundle(small)
+    bundle["pipeline"] = _bad_pipeline(kind)
+    path = tmp_path / f"{kind}.skops"
+    sio.dump(bundle, path)
+    with pytest.raises(ModelFileError, match=rf"{kind}\.skops: model file's {message}"):
+        load_model(path)
+
+
+def _bad_validation(n: int, kind: str) -> dict[str, list[object]]:
+    rows = np.arange(n)
+    sample: dict[str, list[object]] = {
+        "score": [float(v) for v in np.linspace(0.0, 1.0, n)],
+        "violating": [bool(v) for v in rows % 2 == 0],
+        "label": [None] * n,
+        "in_template": [True] * n,
+    }
+    if kind == "empty":
+        return {column: [] for column in sample}
+    if kind in ("nan", "above-one", "negative", "text-score", "bool-score"):
+        bad = {"nan": float("nan"), "above-one": 1.5, "negative": -0.1}
+        bad |= {"text-score": "0.5", "bool-score": True}
+        sample["score"][n // 2] = bad[kind]
+    elif kind == "no-violating":
+        sample["violating"] = [False] * n
+    elif kind == "no-legitimate":
+        sample["violating"] = [True] * n
+    elif kind == "text-flags":
+        sample["violating"][1] = "yes"
+    elif kind == "numeric-labels":
+        sample["label"][0] = 3
+    return sample
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("empty", "validation sample is empty"),
+        ("nan", r"column 'score' must hold scores in \[0, 1\]; row 6 is nan"),
+        ("above-one", r"column 'score' must hold scores in \[0, 1\]; row 6 is 1\.5"),
+        ("negative", r"column 'score' .* row 6 is -0\.1"),
+        ("text-score", r"column 'score' .* row 6 is '0\.5'"),
+        ("bool-score", r"column 'score' .* row 6 is True"),
+        ("no-violating", "has no violating rows; thresholds stated as precision or recall"),
+        ("no-legitimate", "has no non-violating rows"),
+        ("text-flags", r"column 'violating' must hold booleans; row 2 is 'yes'"),
+        ("numeric-labels", r"column 'label' must hold class names or nulls; row 1 is 3"),
+    ],
+)
+def test_validation_samples_modsim_cannot_use_are_refused_on_load(
+    small: TrainedClassifier, tmp_path: Path, kind: str, message: str
+) -> None:
+    bundle = _bundle(small)
+    bundle["validation"] = _bad_validation(11, kind)
+    path = tmp_path / f"{kind}.skops"
+    sio.dump(bundle, path)
+    with pytest.raises(ModelFileError, match=rf"{kind}\.skops: model file's validation sample"):
+        load_model(path)
+    with pytest.raises(ModelFileError, match=message):
+        load_model(path)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_saved_models_follow_the_umask_as_results_do(
+    small: TrainedClassifier, tmp_path: Path, umask: int
+) -> None:
+    old = os.umask(umask)
+    try:
+        save_model(small, tmp_path / "model.skops")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "model.skops").stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["model.skops"]  # no temporary left
 
 
 # --- training on a user's file ---------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,11 +14,14 @@ import pytest
 import skops.io as sio
 import yaml
 from helpers import ROOT, tweak
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 from typer.testing import CliRunner
 
 from simulator.api import simulate
 from simulator.classifier import TrainedClassifier, threshold_for, train_synthetic
 from simulator.classifier.modelfile import _bundle
+from simulator.classifier.pipeline import build_pipeline
 from simulator.cli import app
 from simulator.config import PlatformPolicy, Scenario
 from simulator.errors import ModsimError
@@ -165,6 +169,58 @@ def test_untrusted_model_file_is_refused_with_exit_code_2(
         app, ["run", str(ROOT / "scenarios/quick.yaml"), "-p", str(policy), "--out", str(out)]
     )
     assert res.exit_code == 2 and "untrusted types" in res.output
+    assert not out.exists()  # refused before anything was written
+
+
+def _spoiled(bundle: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A model bundle of trusted types only, with content modsim cannot use."""
+    n = len(bundle["validation"]["score"])
+    if kind == "unfitted":
+        bundle["pipeline"] = build_pipeline(0)
+    elif kind == "numeric":
+        bundle["pipeline"] = Pipeline([("model", LogisticRegression())]).fit(
+            np.arange(10.0).reshape(5, 2), [0, 1, 0, 1, 0]
+        )
+    elif kind == "empty":
+        bundle["validation"] = {column: [] for column in bundle["validation"]}
+    elif kind == "nan":
+        bundle["validation"]["score"] = [float("nan")] * n
+    elif kind == "above-one":
+        bundle["validation"]["score"] = [2.0] * n
+    elif kind == "no-violating":
+        bundle["validation"]["violating"] = [False] * n
+    return bundle
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("unfitted", "pipeline is not fitted"),
+        ("numeric", "pipeline does not score texts"),
+        ("empty", "validation sample is empty"),
+        ("nan", "validation sample: column 'score' must hold scores in [0, 1]; row 1 is nan"),
+        ("above-one", "validation sample: column 'score' must hold scores in [0, 1]; row 1 is 2.0"),
+        ("no-violating", "validation sample has no violating rows"),
+    ],
+)
+def test_model_files_with_unusable_content_exit_2_naming_the_file(
+    tmp_path: Path, small_model: TrainedClassifier, kind: str, message: str
+) -> None:
+    path = tmp_path / f"{kind}.skops"
+    sio.dump(_spoiled(_bundle(small_model), kind), path)
+    res = runner.invoke(app, ["classifier", "evaluate", str(path)])
+    assert res.exit_code == 2, res.output
+    flat = " ".join(res.output.split())
+    assert f"{kind}.skops: model file's {message}" in flat
+    assert "Traceback" not in res.output
+
+    policy = own_model_policy(tmp_path / "policy.yaml", path.name)
+    out = tmp_path / "run"
+    res = runner.invoke(
+        app, ["run", str(ROOT / "scenarios/quick.yaml"), "-p", str(policy), "--out", str(out)]
+    )
+    assert res.exit_code == 2, res.output
+    assert message in " ".join(res.output.split()) and "Traceback" not in res.output
     assert not out.exists()  # refused before anything was written
 
 

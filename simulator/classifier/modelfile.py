@@ -8,19 +8,28 @@ instantiates a file only when every type skops does not already trust is on
 :data:`ALLOWED_TYPES` -- the few sklearn internals our own pipeline uses.
 Anything else is refused with a :class:`~simulator.errors.ModelFileError`
 naming the file and the offending types.
+
+Trusted types can still hold nonsense -- an unfitted pipeline, one that takes
+numbers rather than texts, a validation sample with no violating rows or with
+scores outside [0, 1] -- so a loaded file's content is checked too
+(:func:`check_pipeline`, :func:`validation_from`) and refused with the same
+error, naming the file and what is wrong, before anything uses it.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import skops.io as sio
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from simulator.classifier.training import VALIDATION_COLUMNS, TrainedClassifier
 from simulator.errors import ModelFileError
@@ -56,31 +65,122 @@ def _bundle(clf: TrainedClassifier) -> dict[str, Any]:
     }
 
 
+def _temporary_file(path: Path) -> Path:
+    """A new, empty file beside ``path`` with the permissions the umask gives, as results
+    have (``tempfile.mkstemp`` would make it readable by its owner only)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    os.close(fd)
+    return tmp
+
+
 def save_model(clf: TrainedClassifier, path: Path) -> None:
     """Write ``clf`` to a skops file at ``path`` (atomically: a failed save leaves no file)."""
     path = Path(path)
     bundle = _bundle(clf)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        tmp = _temporary_file(path)
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot write model file: {exc}") from exc
-    os.close(fd)
     try:
         sio.dump(bundle, tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot write model file: {exc}") from exc
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp.exists():
+            tmp.unlink()
 
 
-def _validation_from(raw: Any, path: Path) -> pd.DataFrame:
+# What a loaded file must hold ---------------------------------------------------------
+
+PROBE_TEXTS: tuple[str, ...] = (
+    "I will find you and hurt you.",
+    "Le conseil municipal vote le budget jeudi.",
+    "",
+    "l0l   ¿qué? 🙂",
+)
+"""Texts a loaded pipeline must score, as probabilities, before modsim uses it."""
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_pipeline(pipeline: Any, path: Path) -> Pipeline:
+    """``pipeline`` if it is a fitted violating / non-violating classifier of texts whose
+    probabilities on :data:`PROBE_TEXTS` lie in [0, 1]; else a :class:`ModelFileError`."""
+    if not isinstance(pipeline, Pipeline):
+        raise ModelFileError(f"{path}: model file holds no fitted pipeline")
+    try:
+        check_is_fitted(pipeline)
+    except NotFittedError:
+        raise ModelFileError(f"{path}: model file's pipeline is not fitted") from None
+    classes = getattr(pipeline, "classes_", None)
+    if classes is None or np.asarray(classes).tolist() != [False, True]:
+        raise ModelFileError(
+            f"{path}: model file's pipeline must tell violating (True) from non-violating "
+            f"(False) posts; its classes are {_shown(classes)}"
+        )
+    try:
+        proba = np.asarray(pipeline.predict_proba(list(PROBE_TEXTS)), dtype=np.float64)
+    except Exception as exc:
+        # whatever step chokes on a text, it means one thing to the user
+        raise ModelFileError(
+            f"{path}: model file's pipeline does not score texts: {type(exc).__name__}: {exc}"
+        ) from None
+    expected = (len(PROBE_TEXTS), 2)
+    if proba.shape != expected:
+        raise ModelFileError(
+            f"{path}: model file's pipeline gives probabilities of shape {proba.shape} "
+            f"for {expected[0]} texts; expected {expected}"
+        )
+    if not np.all((proba >= 0.0) & (proba <= 1.0)):  # NaN fails both comparisons
+        raise ModelFileError(
+            f"{path}: model file's pipeline gives scores outside [0, 1]: {_shown(proba[:, 1])}"
+        )
+    return pipeline
+
+
+def _is_score(value: Any) -> bool:
+    # NaN fails both comparisons
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
+_COLUMNS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("score", _is_score, "scores in [0, 1]"),
+    ("violating", lambda v: isinstance(v, bool), "booleans"),
+    ("label", lambda v: v is None or isinstance(v, str), "class names or nulls"),
+    ("in_template", lambda v: isinstance(v, bool), "booleans"),
+)
+
+
+def validation_from(raw: Any, path: Path) -> pd.DataFrame:
+    """A loaded bundle's validation sample as a frame, if thresholds can be set on it:
+    non-empty, every score in [0, 1], and both violating and non-violating rows (a
+    precision or recall target and scale mode's score model need both); else a
+    :class:`ModelFileError` naming the column and row."""
     if not isinstance(raw, dict) or set(raw) != set(VALIDATION_COLUMNS):
         raise ModelFileError(f"{path}: model file has no valid validation sample")
     lengths = {len(v) for v in raw.values() if isinstance(v, list)}
     if len(lengths) != 1 or not all(isinstance(v, list) for v in raw.values()):
         raise ModelFileError(f"{path}: model file's validation columns differ in length")
+    if not raw["score"]:
+        raise ModelFileError(f"{path}: model file's validation sample is empty")
+    for column, ok, expected in _COLUMNS:
+        bad = next((i for i, v in enumerate(raw[column]) if not ok(v)), None)
+        if bad is not None:
+            raise ModelFileError(
+                f"{path}: model file's validation sample: column {column!r} must hold "
+                f"{expected}; row {bad + 1} is {_shown(raw[column][bad])}"
+            )
+    for flag, name in ((True, "violating"), (False, "non-violating")):
+        if flag not in raw["violating"]:
+            raise ModelFileError(
+                f"{path}: model file's validation sample has no {name} rows; thresholds "
+                "stated as precision or recall, and scale mode, need both kinds"
+            )
     return pd.DataFrame(
         {
             "score": np.asarray(raw["score"], dtype=np.float64),
@@ -92,7 +192,8 @@ def _validation_from(raw: Any, path: Path) -> pd.DataFrame:
 
 
 def load_model(path: Path) -> TrainedClassifier:
-    """Read a model written by :func:`save_model`, refusing any type not on the allow-list."""
+    """Read a model written by :func:`save_model`, refusing any type not on the allow-list
+    and any content modsim could not use."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")
@@ -125,10 +226,8 @@ def load_model(path: Path) -> TrainedClassifier:
             f"{path}: model file format version {version!r} is not supported "
             f"(this modsim reads version {FORMAT_VERSION})"
         )
-    pipeline = bundle.get("pipeline")
-    if not isinstance(pipeline, Pipeline):
-        raise ModelFileError(f"{path}: model file holds no fitted pipeline")
     metadata = bundle.get("metadata")
     if not isinstance(metadata, dict):
         raise ModelFileError(f"{path}: model file has no metadata mapping")
-    return TrainedClassifier(pipeline, _validation_from(bundle.get("validation"), path), metadata)
+    validation = validation_from(bundle.get("validation"), path)
+    return TrainedClassifier(check_pipeline(bundle.get("pipeline"), path), validation, metadata)
