@@ -1,0 +1,371 @@
+"""Reading a platform's post log (CSV, TSV or Parquet) and checking every row.
+
+:class:`LogReader` reads the columns a scenario maps, chunk by chunk with
+pyarrow, so a log of millions of rows is read with flat memory;
+:class:`LogParser` turns a chunk's raw values into hours since the scenario
+start, class codes and numbers, and finds the bad rows, each with its 1-based
+data-row number (the header is not a row) and column, for a message that
+names the file, the rows and the column. :mod:`simulator.stream.replay` turns
+the parsed rows into the posts of a run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from simulator.config.scenario import Scenario
+from simulator.config.stream import LogColumns, Stream
+from simulator.errors import DataFileError
+from simulator.taxonomy import CLASS_INDEX, CLASSES
+
+UNKNOWN = -1
+"""Class code of a post whose log row carries no label (before estimation)."""
+
+MAX_ROWS_SHOWN = 5
+"""Data-row numbers a message names before saying how many more."""
+
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def rows_text(rows: np.ndarray) -> str:
+    """1-based data-row numbers (the header is not a row) for a message."""
+    shown = ", ".join(str(int(r)) for r in rows[:MAX_ROWS_SHOWN])
+    more = f" and {len(rows) - MAX_ROWS_SHOWN} more" if len(rows) > MAX_ROWS_SHOWN else ""
+    return f"data row{'s' if len(rows) > 1 else ''} {shown}{more}"
+
+
+def _file_format(path: Path, cfg: Stream) -> str:
+    if cfg.format != "auto":
+        return cfg.format
+    suffix = path.suffix.lower()
+    formats = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+    if suffix not in formats:
+        raise DataFileError(
+            f"{path}: cannot tell the format from the suffix {suffix!r}; "
+            "use .csv, .tsv or .parquet, or set stream.format"
+        )
+    return formats[suffix]
+
+
+@dataclass
+class LogChunk:
+    """Raw columns of consecutive log rows (role -> pandas Series) and their row numbers."""
+
+    columns: dict[str, pd.Series]
+    rows: np.ndarray
+
+
+class LogReader:
+    """Reads the mapped columns of a log in chunks; every problem is a DataFileError."""
+
+    def __init__(self, cfg: Stream) -> None:
+        assert cfg.path is not None and cfg.columns is not None
+        self.cfg = cfg
+        self.path = Path(cfg.path)
+        self.format = _file_format(self.path, cfg)
+        mapping: LogColumns = cfg.columns
+        self.roles = {role: name for role, name in mapping.model_dump().items() if name is not None}
+        if not self.path.is_file():
+            raise DataFileError(f"{self.path}: post log not found")
+        if self.path.stat().st_size == 0:
+            raise DataFileError(f"{self.path}: the file is empty (no header, no rows)")
+        found = self._column_names()
+        missing = [f"{role} -> {name!r}" for role, name in self.roles.items() if name not in found]
+        if missing:
+            raise DataFileError(
+                f"{self.path}: missing column(s) {', '.join(missing)} (stream.columns); "
+                f"columns found: {found[:30]}"
+            )
+
+    def _csv_options(
+        self, handler: Any = None
+    ) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+        encoding = self.cfg.encoding.lower().replace("_", "-")
+        read = pacsv.ReadOptions(
+            use_threads=False,  # so the bad-row handler sees rows in file order
+            block_size=max(1 << 20, self.cfg.chunk_rows * 256),
+            encoding="utf8" if encoding in ("utf-8", "utf8") else self.cfg.encoding,
+        )
+        parse = pacsv.ParseOptions(
+            delimiter="\t" if self.format == "tsv" else ",",
+            newlines_in_values=True,
+            invalid_row_handler=handler,
+        )
+        names = list(dict.fromkeys(self.roles.values()))
+        # Binary, not string: invalid UTF-8 is then ours to locate by row.
+        convert = pacsv.ConvertOptions(
+            include_columns=names,
+            column_types={n: pa.binary() for n in names},
+            strings_can_be_null=False,
+        )
+        return read, parse, convert
+
+    def _column_names(self) -> list[str]:
+        try:
+            if self.format == "parquet":
+                return list(pq.ParquetFile(self.path).schema_arrow.names)
+            # Reading the header parses the first block: skip bad rows here, the
+            # chunked read reports them with their numbers.
+            read, parse, _ = self._csv_options(lambda row: "skip")
+            with pacsv.open_csv(self.path, read_options=read, parse_options=parse) as reader:
+                return list(reader.schema.names)
+        except (pa.ArrowInvalid, OSError, UnicodeDecodeError, LookupError) as exc:
+            raise DataFileError(
+                f"{self.path}: cannot read as {self.format.upper()}: {exc}"
+            ) from None
+
+    def chunks(self) -> Iterator[LogChunk]:
+        """The mapped columns, chunk by chunk, each with its 1-based data-row numbers."""
+        if self.format == "parquet":
+            yield from self._parquet_chunks()
+        else:
+            yield from self._csv_chunks()
+
+    def _parquet_chunks(self) -> Iterator[LogChunk]:
+        names = list(dict.fromkeys(self.roles.values()))
+        start = 1
+        try:
+            for batch in pq.ParquetFile(self.path).iter_batches(
+                batch_size=self.cfg.chunk_rows, columns=names
+            ):
+                frame = batch.to_pandas()
+                rows = np.arange(start, start + len(frame), dtype=np.int64)
+                start += len(frame)
+                yield LogChunk({role: frame[name] for role, name in self.roles.items()}, rows)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataFileError(f"{self.path}: cannot read as PARQUET: {exc}") from None
+
+    def _csv_chunks(self) -> Iterator[LogChunk]:
+        malformed: list[int] = []
+
+        def on_invalid(row: Any) -> str:
+            # Physical line number; the header is line 1, so data row = line - 1
+            # (exact unless a quoted value spans lines before it).
+            malformed.append(int(row.number) - 1 if row.number is not None else -1)
+            return "skip"
+
+        read, parse, convert = self._csv_options(on_invalid)
+        kept = 0
+        try:
+            with pacsv.open_csv(
+                self.path, read_options=read, parse_options=parse, convert_options=convert
+            ) as reader:
+                for batch in reader:
+                    if malformed and self.cfg.on_bad_rows == "error":
+                        raise DataFileError(
+                            f"{self.path}: {rows_text(np.asarray(malformed))}: wrong number "
+                            f"of fields (expected {len(reader.schema.names)}); fix the quoting "
+                            "or set stream.on_bad_rows: skip"
+                        )
+                    rows = self._row_numbers(kept, batch.num_rows, malformed)
+                    kept += batch.num_rows
+                    cols = {
+                        role: self._decode(batch.column(name), name, rows)
+                        for role, name in self.roles.items()
+                    }
+                    yield LogChunk(cols, rows)
+        except (pa.ArrowInvalid, OSError, UnicodeDecodeError, LookupError) as exc:
+            raise DataFileError(
+                f"{self.path}: cannot read as {self.format.upper()}: {exc}"
+            ) from None
+        if malformed and self.cfg.on_bad_rows == "error":
+            raise DataFileError(
+                f"{self.path}: {rows_text(np.asarray(malformed))}: wrong number of fields; "
+                "fix the quoting or set stream.on_bad_rows: skip"
+            )
+        self.malformed = malformed
+
+    @staticmethod
+    def _row_numbers(kept_before: int, n: int, malformed: list[int]) -> np.ndarray:
+        """Data-row numbers of ``n`` kept rows, counting the malformed rows skipped."""
+        k = np.arange(kept_before, kept_before + n, dtype=np.int64)
+        if not malformed:
+            return k + 1
+        skipped = np.sort(np.asarray(malformed, dtype=np.int64))
+        kept_before_skip = skipped - 1 - np.arange(len(skipped))
+        return k + 1 + np.searchsorted(kept_before_skip, k, side="right")
+
+    def _decode(self, column: pa.ChunkedArray, name: str, rows: np.ndarray) -> pd.Series:
+        try:
+            return column.cast(pa.string()).to_pandas()
+        except pa.ArrowInvalid:
+            values = column.to_pylist()
+            bad = []
+            for i, v in enumerate(values):
+                try:
+                    v.decode("utf-8")
+                except UnicodeDecodeError:
+                    bad.append(rows[i])
+            raise DataFileError(
+                f"{self.path}: column {name!r} is not valid UTF-8 at "
+                f"{rows_text(np.asarray(bad))}; set stream.encoding (e.g. latin-1 or cp1252)"
+            ) from None
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+
+@dataclass
+class LogRows:
+    """Parsed, valid rows inside the scenario period (columns as arrays)."""
+
+    row: np.ndarray
+    created: np.ndarray
+    code: np.ndarray
+    views: np.ndarray
+    followers: np.ndarray
+    order: np.ndarray
+    text: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def take(self, idx: np.ndarray) -> LogRows:
+        return LogRows(*(getattr(self, f)[idx] for f in _ROW_FIELDS))
+
+    @staticmethod
+    def concat(parts: list[LogRows]) -> LogRows:
+        return LogRows(*(np.concatenate([getattr(p, f) for p in parts]) for f in _ROW_FIELDS))
+
+
+_ROW_FIELDS = ("row", "created", "code", "views", "followers", "order", "text")
+
+
+class LogParser:
+    """Turns raw chunks into hours since the start, class codes and numbers; finds bad rows."""
+
+    def __init__(self, scenario: Scenario, path: Path) -> None:
+        cfg = scenario.stream
+        self.cfg = cfg
+        self.path = path
+        self.columns = cfg.columns
+        self.zone = scenario.timezone
+        self.file_zone = cfg.time_zone or scenario.timezone
+        self.start = pd.Timestamp(scenario.start.replace(tzinfo=None))
+        self.end_hours = scenario.hours
+        self.label_codes = {name: CLASS_INDEX[name] for name in CLASSES}
+        self.label_codes.update({k: CLASS_INDEX[v] for k, v in cfg.labels.items()})
+
+    def parse(self, chunk: LogChunk) -> tuple[LogRows, dict[str, np.ndarray], int]:
+        """Valid rows inside the period, bad rows by column, and rows outside the period."""
+        cols, n = chunk.columns, len(chunk.rows)
+        bad: dict[str, np.ndarray] = {}
+        created = self._hours(cols["created_at"])
+        bad["created_at"] = ~np.isfinite(created)
+        text = cols["text"]
+        bad["text"] = text.isna().to_numpy()
+        code = np.full(n, UNKNOWN, dtype=np.int8)
+        if "label" in cols:
+            code, bad["label"] = self._labels(cols["label"])
+        views = self._number(cols.get("views"), n, bad, "views")
+        followers = self._number(cols.get("followers"), n, bad, "followers")
+        order = np.zeros(n, dtype=np.float64)
+        if "post_id" in cols:
+            order = pd.to_numeric(cols["post_id"], errors="coerce").to_numpy(dtype=np.float64)
+            bad["post_id"] = ~np.isfinite(order)
+        any_bad = np.zeros(n, dtype=bool)
+        for mask in bad.values():
+            any_bad |= mask
+        inside = ~any_bad & (created >= 0.0) & (created < self.end_hours)
+        outside = int((~any_bad & ~inside).sum())
+        rows = LogRows(
+            chunk.rows[inside],
+            created[inside],
+            code[inside],
+            views[inside],
+            followers[inside],
+            order[inside],
+            text.to_numpy(dtype=object)[inside],
+        )
+        return rows, {k: chunk.rows[m] for k, m in bad.items() if m.any()}, outside
+
+    def describe(self, column: str, rows: np.ndarray) -> str:
+        what = {
+            "created_at": f"missing or unparseable {self.cfg.timestamps} timestamp",
+            "text": "missing text",
+            "label": "label that is neither a class name nor in stream.labels",
+            "views": "views that are not a number >= 0",
+            "followers": "follower count that is not a number >= 0",
+            "post_id": "missing or non-numeric post id",
+        }[column]
+        name = getattr(self.columns, column)
+        return f"{self.path}: column {name!r}: {what} at {rows_text(rows)}"
+
+    # The pieces ---------------------------------------------------------------------
+    def _number(
+        self, values: pd.Series | None, n: int, bad: dict[str, np.ndarray], role: str
+    ) -> np.ndarray:
+        if values is None:
+            return np.full(n, np.nan)
+        blank = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
+        number = pd.to_numeric(values.where(~blank), errors="coerce").to_numpy(dtype=np.float64)
+        bad[role] = ~blank & ~(np.isfinite(number) & (number >= 0))
+        return np.where(bad[role], np.nan, number)  # NaN: filled in by the model
+
+    def _labels(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        text = values.astype("string").str.strip()
+        blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
+        mapped = text.map(self.label_codes, na_action="ignore")
+        code = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype=np.float64)
+        unknown = ~blank & ~np.isfinite(code)
+        return np.where(np.isfinite(code), code, UNKNOWN).astype(np.int8), unknown
+
+    def _hours(self, values: pd.Series) -> np.ndarray:
+        kind = self.cfg.timestamps
+        if kind == "hours":
+            return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+        if kind == "unix_seconds":
+            secs = pd.to_numeric(values, errors="coerce")
+            stamps = pd.to_datetime(secs, unit="s", utc=True, errors="coerce")
+            return self._from_aware(pd.Series(stamps))
+        if pd.api.types.is_datetime64_any_dtype(values):
+            if getattr(values.dt, "tz", None) is not None:
+                return self._from_aware(values)
+            return self._from_naive(values)
+        text = values.astype("string").str.strip()
+        aware = text.str.contains(_OFFSET, na=False).to_numpy(dtype=bool)
+        out = np.full(len(text), np.nan)
+        if aware.any():
+            stamps = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+            out[aware] = self._from_aware(pd.Series(stamps))
+        if (~aware).any():
+            naive = pd.to_datetime(text[~aware], format="ISO8601", errors="coerce")
+            out[~aware] = self._from_naive(pd.Series(naive))
+        return out
+
+    def _from_naive(self, stamps: pd.Series) -> np.ndarray:
+        stamps = pd.Series(pd.to_datetime(stamps, errors="coerce"))
+        if self.file_zone != self.zone:
+            # Ambiguous wall times (the hour repeated when clocks go back) are read
+            # as standard time; times skipped when clocks go forward move forward.
+            local = stamps.dt.tz_localize(
+                self.file_zone,
+                ambiguous=np.zeros(len(stamps), dtype=bool),
+                nonexistent="shift_forward",
+            )
+            return self._from_aware(local)
+        return self._since_start(stamps)
+
+    def _from_aware(self, stamps: pd.Series) -> np.ndarray:
+        # The scenario's clock is local wall time (its daily rhythm, its dates).
+        local = stamps.dt.tz_convert(ZoneInfo(self.zone)).dt.tz_localize(None)
+        return self._since_start(local)
+
+    def _since_start(self, naive: pd.Series) -> np.ndarray:
+        delta = (naive - self.start).to_numpy(dtype="timedelta64[ns]")
+        hours = delta.astype(np.int64) / 3.6e12
+        return np.where(np.isnat(delta), np.nan, hours)
