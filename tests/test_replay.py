@@ -6,6 +6,7 @@ mostly from a synthetic run's own post table.
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -339,3 +340,127 @@ def test_config_rules_for_a_file_stream(quick: Scenario, tmp_path: Path) -> None
         load_text(base + "stream: {source: file}\n")
     with pytest.raises(ConfigError, match="only for `source: file`"):
         load_text(base + "stream: {path: x.csv}\n")
+
+
+# --- hostile logs ---------------------------------------------------------------------------
+
+HEADER = b"created_at,text,cls\n"
+
+
+def test_skip_leaves_out_rows_that_are_not_valid_utf8(small: Scenario, tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_bytes(
+        HEADER
+        + b"2021-03-01 01:00,ok,benign\n"
+        + b"2021-03-01 02:00,caf\xe9,benign\n"
+        + b"2021-03-01 03:00,fine,bad\xffclass\n"
+        + b"2021-03-01 04:00,good,benign\n"
+    )
+    s = stream(replay_of(small, log, on_bad_rows="skip", columns={**COLS, "label": "cls"}))
+    assert s.generate_day(0, 0).text == ["ok", "good"]
+    rep = s.meta["replay"]
+    assert rep["skipped_by_column"] == {"text": 1, "label": 1}
+    assert rep["skipped_rows_first"] == {"text": [2], "label": [3]}
+    with pytest.raises(DataFileError, match=r"column 'text' is not valid UTF-8 at data row 2"):
+        stream(replay_of(small, log, columns={**COLS, "label": "cls"}))
+
+
+@pytest.mark.parametrize("blank", [b"", b'""', b'"   "', b"\t"])
+def test_a_blank_text_is_refused_as_the_readme_says(
+    small: Scenario, tmp_path: Path, blank: bytes
+) -> None:
+    log = tmp_path / "log.csv"
+    log.write_bytes(HEADER + b"2021-03-01 01:00,a,benign\n2021-03-01 02:00," + blank + b",benign\n")
+    with pytest.raises(DataFileError) as info:
+        stream(replay_of(small, log))
+    assert str(log) in str(info.value)
+    assert "column 'text': missing or blank text at data row 2" in str(info.value)
+    s = stream(replay_of(small, log, on_bad_rows="skip"))
+    assert s.meta["replay"]["skipped_by_column"] == {"text": 1}
+
+
+def test_repeated_rows_are_refused_or_skipped(small: Scenario, tmp_path: Path) -> None:
+    once = b"2021-03-01 01:00,a,benign\n"
+    log = tmp_path / "log.csv"
+    # row 3 repeats row 1; row 4 differs from row 1 only in its label
+    log.write_bytes(
+        HEADER + once + b"2021-03-01 02:00,b,benign\n" + once + once[:-7] + b"incitement\n"
+    )
+    sc = replay_of(small, log, columns={**COLS, "label": "cls"})
+    with pytest.raises(DataFileError, match=str(log)) as info:
+        stream(sc)
+    assert "data row 3 repeats data row 1" in str(info.value)
+    s = stream(replay_of(small, log, on_bad_rows="skip", columns={**COLS, "label": "cls"}))
+    assert s.generate_day(0, 0).text == ["a", "a", "b"]
+    rep = s.meta["replay"]
+    assert rep["rows_used"] == 3 and s.hourly_rate.sum() == 3
+    assert rep["skipped_by_column"] == {"(repeated row)": 1}
+    assert rep["skipped_rows_first"] == {"(repeated row)": [3]}
+
+
+def test_a_repeated_post_id_is_refused(small: Scenario, tmp_path: Path) -> None:
+    log = write_log(
+        tmp_path / "log.csv",
+        {
+            "created_at": ["2021-03-01 01:00", "2021-03-01 02:00", "2021-03-01 03:00"],
+            "text": ["a", "b", "c"],
+            "id": [7, 8, 7],
+        },
+    )
+    with pytest.raises(DataFileError) as info:
+        stream(replay_of(small, log, columns={**COLS, "post_id": "id"}))
+    assert "column 'id': data row 3 repeats the post id of data row 1" in str(info.value)
+    s = stream(replay_of(small, log, on_bad_rows="skip", columns={**COLS, "post_id": "id"}))
+    assert s.generate_day(0, 0).text == ["a", "b"]
+
+
+@pytest.mark.parametrize("column", ["views", "followers"])
+@pytest.mark.parametrize("value", ["1e300", "inf", "-1", "20000000000"])
+def test_views_and_followers_are_bounded(
+    small: Scenario, tmp_path: Path, column: str, value: str
+) -> None:
+    log = write_log(
+        tmp_path / "log.csv",
+        {"created_at": ["2021-03-01 01:00", "2021-03-01 02:00"], "text": ["a", "b"],
+         column: ["10000000000", value]},
+    )  # fmt: skip
+    cols: dict[str, Any] = {**COLS, column: column}
+    extra = {"views_per_follower": 0.5} if column == "followers" else {}
+    with pytest.raises(DataFileError) as info:
+        stream(replay_of(small, log, columns=cols, **extra))
+    assert f"column {column!r}" in str(info.value) and "at data row 2" in str(info.value)
+    assert "10,000,000,000" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "suffix, fmt", [(".csv.gz", "csv"), (".csv", "csv"), (".csv", "auto"), (".tsv", "tsv")]
+)
+def test_compressed_logs_are_refused_before_reading(
+    small: Scenario, tmp_path: Path, suffix: str, fmt: str
+) -> None:
+    log = tmp_path / f"log{suffix}"
+    log.write_bytes(gzip.compress(HEADER + b"2021-03-01 01:00,a,benign\n" * 1000))
+    with pytest.raises(DataFileError, match="gzip-compressed") as info:
+        stream(replay_of(small, log, format=fmt))
+    assert str(log) in str(info.value)
+
+
+def test_row_and_size_caps(small: Scenario, tmp_path: Path) -> None:
+    rows = HEADER + b"".join(b"2021-03-01 0%d:00,a,benign\n" % h for h in range(6))
+    log = tmp_path / "log.csv"
+    log.write_bytes(rows)
+    with pytest.raises(DataFileError, match=r"more than 5 data rows \(stream.max_rows\)"):
+        stream(replay_of(small, log, max_rows=5))
+    with pytest.raises(
+        DataFileError, match=rf"{len(rows)} bytes, more than 100 \(stream.max_bytes\)"
+    ):
+        stream(replay_of(small, log, max_bytes=100))
+    assert stream(replay_of(small, log, max_rows=6, max_bytes=len(rows))).hourly_rate.sum() == 6
+    pq_log = tmp_path / "log.parquet"
+    pd.read_csv(log).to_parquet(pq_log)
+    with pytest.raises(DataFileError, match=r"6 data rows, more than 5 \(stream.max_rows\)"):
+        stream(replay_of(small, pq_log, max_rows=5))
+    with pytest.raises(
+        DataFileError, match=r"bytes uncompressed, more than 10 \(stream.max_bytes\)"
+    ):
+        stream(replay_of(small, pq_log, max_bytes=10))

@@ -109,6 +109,14 @@ class Stream(ConfigModel):
         ),
     ]
     chunk_rows: Annotated[int, Field(ge=1000, description="rows read at a time")] = 200_000
+    max_rows: Annotated[
+        int,
+        Field(ge=1, description="a log with more data rows is refused (raise it for a larger log)"),
+    ] = 50_000_000
+    max_bytes: Annotated[
+        int,
+        Field(ge=1, description="a log larger than this (Parquet: uncompressed) is refused"),
+    ] = 10_000_000_000
     training_rows: Annotated[
         int,
         Field(

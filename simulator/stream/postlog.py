@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +34,19 @@ UNKNOWN = -1
 
 MAX_ROWS_SHOWN = 5
 """Data-row numbers a message names before saying how many more."""
+
+MAX_VIEWS = 10_000_000_000
+"""Largest lifetime view count or follower count a log may hold (more people than exist)."""
+
+_COMPRESSED = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"\x04\x22\x4d\x18": "lz4",
+    b"PK\x03\x04": "zip",
+}
+"""Leading bytes of the compressed formats pyarrow (or a careless export) would hand over."""
 
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 
@@ -63,10 +76,12 @@ def _file_format(path: Path, cfg: Stream) -> str:
 
 @dataclass
 class LogChunk:
-    """Raw columns of consecutive log rows (role -> pandas Series) and their row numbers."""
+    """Raw columns of consecutive log rows (role -> pandas Series) and their row numbers;
+    ``undecodable`` marks, by role, values that were not valid text (read as missing)."""
 
     columns: dict[str, pd.Series]
     rows: np.ndarray
+    undecodable: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class LogReader:
@@ -83,6 +98,7 @@ class LogReader:
             raise DataFileError(f"{self.path}: post log not found")
         if self.path.stat().st_size == 0:
             raise DataFileError(f"{self.path}: the file is empty (no header, no rows)")
+        self._check_size()
         found = self._column_names()
         missing = [f"{role} -> {name!r}" for role, name in self.roles.items() if name not in found]
         if missing:
@@ -90,6 +106,51 @@ class LogReader:
                 f"{self.path}: missing column(s) {', '.join(missing)} (stream.columns); "
                 f"columns found: {found[:30]}"
             )
+
+    def _check_size(self) -> None:
+        """Refuse compressed text and logs beyond ``max_rows`` / ``max_bytes`` before reading:
+        a few megabytes of gzip can hold gigabytes of rows."""
+        cfg = self.cfg
+        if self.format == "parquet":
+            try:
+                meta = pq.ParquetFile(self.path).metadata
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise DataFileError(f"{self.path}: cannot read as PARQUET: {exc}") from None
+            size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            if meta.num_rows > cfg.max_rows:
+                raise DataFileError(
+                    f"{self.path}: {meta.num_rows:,} data rows, more than {cfg.max_rows:,} "
+                    "(stream.max_rows); raise it to replay this log"
+                )
+            what = "bytes uncompressed"
+        else:
+            with self.path.open("rb") as f:
+                head = f.read(8)
+            kind = next((k for magic, k in _COMPRESSED.items() if head.startswith(magic)), None)
+            if kind is not None:
+                raise DataFileError(
+                    f"{self.path}: the file is {kind}-compressed; modsim reads plain "
+                    f"{self.format.upper()} (decompress it first) or Parquet"
+                )
+            size, what = self.path.stat().st_size, "bytes"
+        if size > cfg.max_bytes:
+            raise DataFileError(
+                f"{self.path}: {size} {what}, more than {cfg.max_bytes} (stream.max_bytes); "
+                "raise it to replay this log"
+            )
+
+    def _too_many_rows(self) -> DataFileError:
+        return DataFileError(
+            f"{self.path}: more than {self.cfg.max_rows:,} data rows (stream.max_rows); "
+            "raise it to replay this log"
+        )
+
+    def _open_csv(self, read: Any, parse: Any, convert: Any = None) -> Any:
+        # No compression inferred from the suffix: compressed files were refused above.
+        source = pa.input_stream(str(self.path), compression=None)
+        return pacsv.open_csv(
+            source, read_options=read, parse_options=parse, convert_options=convert
+        )
 
     def _csv_options(
         self, handler: Any = None
@@ -121,7 +182,7 @@ class LogReader:
             # Reading the header parses the first block: skip bad rows here, the
             # chunked read reports them with their numbers.
             read, parse, _ = self._csv_options(lambda row: "skip")
-            with pacsv.open_csv(self.path, read_options=read, parse_options=parse) as reader:
+            with self._open_csv(read, parse) as reader:
                 return list(reader.schema.names)
         except (pa.ArrowInvalid, OSError, UnicodeDecodeError, LookupError) as exc:
             raise DataFileError(
@@ -145,6 +206,8 @@ class LogReader:
                 frame = batch.to_pandas()
                 rows = np.arange(start, start + len(frame), dtype=np.int64)
                 start += len(frame)
+                if start - 1 > self.cfg.max_rows:  # the metadata said otherwise
+                    raise self._too_many_rows()
                 yield LogChunk({role: frame[name] for role, name in self.roles.items()}, rows)
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataFileError(f"{self.path}: cannot read as PARQUET: {exc}") from None
@@ -161,9 +224,7 @@ class LogReader:
         read, parse, convert = self._csv_options(on_invalid)
         kept = 0
         try:
-            with pacsv.open_csv(
-                self.path, read_options=read, parse_options=parse, convert_options=convert
-            ) as reader:
+            with self._open_csv(read, parse, convert) as reader:
                 for batch in reader:
                     if malformed and self.cfg.on_bad_rows == "error":
                         raise DataFileError(
@@ -173,11 +234,15 @@ class LogReader:
                         )
                     rows = self._row_numbers(kept, batch.num_rows, malformed)
                     kept += batch.num_rows
-                    cols = {
-                        role: self._decode(batch.column(name), name, rows)
-                        for role, name in self.roles.items()
-                    }
-                    yield LogChunk(cols, rows)
+                    if kept + len(malformed) > self.cfg.max_rows:
+                        raise self._too_many_rows()
+                    cols: dict[str, pd.Series] = {}
+                    undecodable: dict[str, np.ndarray] = {}
+                    for role, name in self.roles.items():
+                        cols[role], bad = self._decode(batch.column(name), name, rows)
+                        if bad is not None:
+                            undecodable[role] = bad
+                    yield LogChunk(cols, rows, undecodable)
         except (pa.ArrowInvalid, OSError, UnicodeDecodeError, LookupError) as exc:
             raise DataFileError(
                 f"{self.path}: cannot read as {self.format.upper()}: {exc}"
@@ -199,21 +264,30 @@ class LogReader:
         kept_before_skip = skipped - 1 - np.arange(len(skipped))
         return k + 1 + np.searchsorted(kept_before_skip, k, side="right")
 
-    def _decode(self, column: pa.ChunkedArray, name: str, rows: np.ndarray) -> pd.Series:
+    def _decode(
+        self, column: pa.ChunkedArray, name: str, rows: np.ndarray
+    ) -> tuple[pd.Series, np.ndarray | None]:
+        """The column as text, and a mask of the values that are not valid UTF-8 (None when
+        all are): refused, or with ``on_bad_rows: skip`` read as missing for the parser to
+        leave out."""
         try:
-            return column.cast(pa.string()).to_pandas()
+            return column.cast(pa.string()).to_pandas(), None
         except pa.ArrowInvalid:
-            values = column.to_pylist()
-            bad = []
-            for i, v in enumerate(values):
-                try:
-                    v.decode("utf-8")
-                except UnicodeDecodeError:
-                    bad.append(rows[i])
+            pass
+        texts: list[str | None] = []
+        for value in column.to_pylist():
+            try:
+                texts.append(None if value is None else value.decode("utf-8"))
+            except UnicodeDecodeError:
+                texts.append(None)
+        # CSV values are never null here (strings_can_be_null=False): None marks a bad one
+        bad = np.fromiter((t is None for t in texts), dtype=bool, count=len(texts))
+        if self.cfg.on_bad_rows == "error":
             raise DataFileError(
                 f"{self.path}: column {name!r} is not valid UTF-8 at "
-                f"{rows_text(np.asarray(bad))}; set stream.encoding (e.g. latin-1 or cp1252)"
+                f"{rows_text(rows[bad])}; set stream.encoding (e.g. latin-1 or cp1252)"
             ) from None
+        return pd.Series(texts, dtype=object), bad
 
 
 # --- parsing ----------------------------------------------------------------------------
@@ -267,7 +341,7 @@ class LogParser:
         created = self._hours(cols["created_at"])
         bad["created_at"] = ~np.isfinite(created)
         text = cols["text"]
-        bad["text"] = text.isna().to_numpy()
+        bad["text"] = text.isna().to_numpy() | (text.astype(str).str.strip() == "").to_numpy()
         code = np.full(n, UNKNOWN, dtype=np.int8)
         if "label" in cols:
             code, bad["label"] = self._labels(cols["label"])
@@ -277,6 +351,9 @@ class LogParser:
         if "post_id" in cols:
             order = pd.to_numeric(cols["post_id"], errors="coerce").to_numpy(dtype=np.float64)
             bad["post_id"] = ~np.isfinite(order)
+        for role, mask in chunk.undecodable.items():
+            # read as missing, which a label or a number may be: not valid text is bad
+            bad[role] = bad.get(role, np.zeros(n, dtype=bool)) | mask
         any_bad = np.zeros(n, dtype=bool)
         for mask in bad.values():
             any_bad |= mask
@@ -296,14 +373,40 @@ class LogParser:
     def describe(self, column: str, rows: np.ndarray) -> str:
         what = {
             "created_at": f"missing or unparseable {self.cfg.timestamps} timestamp",
-            "text": "missing text",
+            "text": "missing or blank text",
             "label": "label that is neither a class name nor in stream.labels",
-            "views": "views that are not a number >= 0",
-            "followers": "follower count that is not a number >= 0",
+            "views": f"views that are not a number from 0 to {MAX_VIEWS:,}",
+            "followers": f"follower count that is not a number from 0 to {MAX_VIEWS:,}",
             "post_id": "missing or non-numeric post id",
         }[column]
         name = getattr(self.columns, column)
         return f"{self.path}: column {name!r}: {what} at {rows_text(rows)}"
+
+    def repeat_keys(self, chunk: LogChunk, rows: LogRows) -> np.ndarray:
+        """A 64-bit key for each of ``rows`` (parsed from ``chunk``): its post id when one is
+        mapped, else a hash of its raw values in every mapped column. Equal keys mark a post
+        the log holds twice."""
+        if "post_id" in chunk.columns:
+            return (rows.order + 0.0).view(np.uint64)  # + 0.0: -0.0 is 0.0
+        at = np.searchsorted(chunk.rows, rows.row)  # chunk rows ascend
+        raw = pd.DataFrame(
+            {role: values.iloc[at].to_numpy() for role, values in chunk.columns.items()}
+        )
+        return pd.util.hash_pandas_object(raw, index=False).to_numpy(dtype=np.uint64)
+
+    def describe_repeats(self, repeats: np.ndarray, firsts: np.ndarray) -> str:
+        """The message for data rows ``repeats`` that repeat data rows ``firsts``."""
+        id_column = self.columns.post_id if self.columns is not None else None
+        what = "the post id of " if id_column else ""
+        pairs = ", ".join(
+            f"data row {r} repeats {what}data row {f}"
+            for r, f in zip(repeats[:MAX_ROWS_SHOWN].tolist(), firsts.tolist(), strict=False)
+        )
+        if len(repeats) > MAX_ROWS_SHOWN:
+            pairs += f" and {len(repeats) - MAX_ROWS_SHOWN} more"
+        if id_column:
+            return f"{self.path}: column {id_column!r}: {pairs}"
+        return f"{self.path}: {pairs} (the same value in every mapped column)"
 
     # The pieces ---------------------------------------------------------------------
     def _number(
@@ -313,7 +416,7 @@ class LogParser:
             return np.full(n, np.nan)
         blank = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
         number = pd.to_numeric(values.where(~blank), errors="coerce").to_numpy(dtype=np.float64)
-        bad[role] = ~blank & ~(np.isfinite(number) & (number >= 0))
+        bad[role] = ~blank & ~((number >= 0) & (number <= MAX_VIEWS))  # NaN fails both
         return np.where(bad[role], np.nan, number)  # NaN: filled in by the model
 
     def _labels(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

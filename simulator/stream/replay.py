@@ -130,7 +130,8 @@ class ReplayStream:
         self._with_text = with_text
         self._reader = LogReader(cfg)
         self._parser = LogParser(scenario, self._reader.path)
-        self._scan()
+        self._repeats = np.empty(0, dtype=np.int64)
+        self._leave_out_repeats(*self._scan())
         self._imputer = self._make_imputer() if self._unlabelled else None
         self._chunks: Iterator[LogChunk] = iter(())
         self._pending: dict[int, list[LogRows]] = {}
@@ -169,7 +170,7 @@ class ReplayStream:
             if chunk is None:
                 break
             self._read_upto = int(chunk.rows[-1]) if len(chunk.rows) else self._read_upto
-            rows, _, _ = self._parser.parse(chunk)
+            rows = self._parse(chunk)[0]
             rows_day = (rows.created // 24).astype(np.int64)
             for d in np.unique(rows_day[rows_day >= day]).tolist():
                 self._pending.setdefault(d, []).append(rows.take(rows_day == d))
@@ -177,7 +178,37 @@ class ReplayStream:
         return self._posts(LogRows.concat(parts) if parts else None, day, first_id)
 
     # Scan ---------------------------------------------------------------------------
-    def _scan(self) -> None:
+    def _parse(self, chunk: LogChunk) -> tuple[LogRows, dict[str, np.ndarray], int]:
+        """:meth:`LogParser.parse`, leaving out the rows that repeat an earlier one."""
+        rows, bad, outside = self._parser.parse(chunk)
+        if self._repeats.size:
+            rows = rows.take(~np.isin(rows.row, self._repeats))
+        return rows, bad, outside
+
+    def _leave_out_repeats(self, key: np.ndarray, row: np.ndarray) -> None:
+        """Refuse a log that holds a post twice (equal ``key``, see
+        :meth:`LogParser.repeat_keys`) or, with ``on_bad_rows: skip``, scan it again
+        without the later copies."""
+        order = np.lexsort((row, key))
+        key, row = key[order], row[order]
+        starts = np.r_[True, key[1:] != key[:-1]]
+        again = np.flatnonzero(~starts)
+        if again.size == 0:
+            return
+        first = row[np.maximum.accumulate(np.where(starts, np.arange(key.size), 0))][again]
+        by_row = np.argsort(row[again], kind="stable")
+        repeats, firsts = row[again][by_row], first[by_row]
+        if self._scenario.stream.on_bad_rows == "error":
+            raise DataFileError(
+                self._parser.describe_repeats(repeats, firsts)
+                + "; fix the log or set stream.on_bad_rows: skip (keeps the first)"
+            )
+        self._repeats = repeats
+        self._scan()
+
+    def _scan(self) -> tuple[np.ndarray, np.ndarray]:
+        """Check every row and keep aggregates (see the module doc); return each used row's
+        repeat key and data-row number (on the first scan only)."""
         sc, cfg = self._scenario, self._scenario.stream
         hours = int(sc.hours)
         per_hour = np.zeros(hours)
@@ -189,9 +220,11 @@ class ReplayStream:
         skipped_rows: dict[str, list[int]] = {}
         sample: dict[bool, list[str]] = {True: [], False: []}
         t_min, t_max = math.inf, -math.inf
+        keys: list[np.ndarray] = []
+        key_rows: list[np.ndarray] = []
         for chunk in self._reader.chunks():
             rows_read += len(chunk.rows)
-            rows, bad, out = self._parser.parse(chunk)
+            rows, bad, out = self._parse(chunk)
             for column, bad_rows in bad.items():
                 if cfg.on_bad_rows == "error":
                     raise DataFileError(
@@ -204,6 +237,9 @@ class ReplayStream:
             outside += out
             if len(rows) == 0:
                 continue
+            if not self._repeats.size:
+                keys.append(self._parser.repeat_keys(chunk, rows))
+                key_rows.append(rows.row)
             t_min, t_max = min(t_min, rows.created.min()), max(t_max, rows.created.max())
             per_hour += np.bincount(rows.created.astype(np.int64), minlength=hours)[:hours]
             day = (rows.created // 24).astype(np.int64)
@@ -220,6 +256,11 @@ class ReplayStream:
         if malformed:
             skipped["(malformed row)"] = len(malformed)
             skipped_rows["(malformed row)"] = sorted(malformed)[:MAX_ROWS_SHOWN]
+        if self._repeats.size:
+            by_id = cfg.columns is not None and cfg.columns.post_id is not None
+            name = "post_id" if by_id else "(repeated row)"
+            skipped[name] = len(self._repeats)
+            skipped_rows[name] = self._repeats[:MAX_ROWS_SHOWN].tolist()
         used = int(per_hour.sum())
         if rows_read == 0:
             raise DataFileError(f"{self._reader.path}: no data rows (only a header)")
@@ -248,6 +289,9 @@ class ReplayStream:
             "unlabelled_posts": unlabelled,
             "labelled_by_class": {c: int(labelled[i]) for i, c in enumerate(CLASSES)},
         }
+        if not keys:
+            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        return np.concatenate(keys), np.concatenate(key_rows)
 
     # Estimating unlabelled classes ------------------------------------------------------
     def _make_imputer(self) -> _Imputer:
