@@ -382,16 +382,21 @@ def test_a_blank_text_is_refused_as_the_readme_says(
 def test_repeated_rows_are_refused_or_skipped(small: Scenario, tmp_path: Path) -> None:
     once = b"2021-03-01 01:00,a,benign\n"
     log = tmp_path / "log.csv"
-    # row 3 repeats row 1; row 4 differs from row 1 only in its label
+    # row 3 is row 1 again (its label aside: the same time and text is the same post);
+    # row 4 has row 1's text at another time
     log.write_bytes(
-        HEADER + once + b"2021-03-01 02:00,b,benign\n" + once + once[:-7] + b"incitement\n"
+        HEADER
+        + once
+        + b"2021-03-01 02:00,b,benign\n"
+        + once.replace(b"benign", b"incitement")
+        + b"2021-03-01 03:00,a,benign\n"
     )
     sc = replay_of(small, log, columns={**COLS, "label": "cls"})
     with pytest.raises(DataFileError, match=str(log)) as info:
         stream(sc)
     assert "data row 3 repeats data row 1" in str(info.value)
     s = stream(replay_of(small, log, on_bad_rows="skip", columns={**COLS, "label": "cls"}))
-    assert s.generate_day(0, 0).text == ["a", "a", "b"]
+    assert s.generate_day(0, 0).text == ["a", "b", "a"]
     rep = s.meta["replay"]
     assert rep["rows_used"] == 3 and s.hourly_rate.sum() == 3
     assert rep["skipped_by_column"] == {"(repeated row)": 1}

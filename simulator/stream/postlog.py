@@ -319,6 +319,14 @@ class LogRows:
 _ROW_FIELDS = ("row", "created", "code", "views", "followers", "order", "text")
 
 
+def _blank(values: np.ndarray) -> np.ndarray:
+    """Which values are strings of nothing but white space (a loop: pandas's ``str.strip``
+    is several times slower)."""
+    return np.fromiter(
+        (isinstance(v, str) and not v.strip() for v in values), dtype=bool, count=len(values)
+    )
+
+
 class LogParser:
     """Turns raw chunks into hours since the start, class codes and numbers; finds bad rows."""
 
@@ -340,8 +348,8 @@ class LogParser:
         bad: dict[str, np.ndarray] = {}
         created = self._hours(cols["created_at"])
         bad["created_at"] = ~np.isfinite(created)
-        text = cols["text"]
-        bad["text"] = text.isna().to_numpy() | (text.astype(str).str.strip() == "").to_numpy()
+        text = cols["text"].to_numpy(dtype=object)
+        bad["text"] = pd.isna(text) | _blank(text)
         code = np.full(n, UNKNOWN, dtype=np.int8)
         if "label" in cols:
             code, bad["label"] = self._labels(cols["label"])
@@ -366,7 +374,7 @@ class LogParser:
             views[inside],
             followers[inside],
             order[inside],
-            text.to_numpy(dtype=object)[inside],
+            text[inside],
         )
         return rows, {k: chunk.rows[m] for k, m in bad.items() if m.any()}, outside
 
@@ -382,17 +390,15 @@ class LogParser:
         name = getattr(self.columns, column)
         return f"{self.path}: column {name!r}: {what} at {rows_text(rows)}"
 
-    def repeat_keys(self, chunk: LogChunk, rows: LogRows) -> np.ndarray:
-        """A 64-bit key for each of ``rows`` (parsed from ``chunk``): its post id when one is
-        mapped, else a hash of its raw values in every mapped column. Equal keys mark a post
-        the log holds twice."""
-        if "post_id" in chunk.columns:
+    def repeat_keys(self, rows: LogRows) -> np.ndarray:
+        """A 64-bit key for each parsed row: its post id when one is mapped, else a hash of
+        its creation time and text. Equal keys mark a post the log holds twice."""
+        if self.columns is not None and self.columns.post_id is not None:
             return (rows.order + 0.0).view(np.uint64)  # + 0.0: -0.0 is 0.0
-        at = np.searchsorted(chunk.rows, rows.row)  # chunk rows ascend
-        raw = pd.DataFrame(
-            {role: values.iloc[at].to_numpy() for role, values in chunk.columns.items()}
-        )
-        return pd.util.hash_pandas_object(raw, index=False).to_numpy(dtype=np.uint64)
+        # Python's own string hash (keys are compared only within one scan, so its
+        # per-process salt does not matter); texts are strings, checked by parse
+        text = np.fromiter(map(hash, rows.text), dtype=np.int64, count=len(rows)).view(np.uint64)
+        return (rows.created + 0.0).view(np.uint64) * np.uint64(1_000_003) ^ text
 
     def describe_repeats(self, repeats: np.ndarray, firsts: np.ndarray) -> str:
         """The message for data rows ``repeats`` that repeat data rows ``firsts``."""
@@ -406,7 +412,7 @@ class LogParser:
             pairs += f" and {len(repeats) - MAX_ROWS_SHOWN} more"
         if id_column:
             return f"{self.path}: column {id_column!r}: {pairs}"
-        return f"{self.path}: {pairs} (the same value in every mapped column)"
+        return f"{self.path}: {pairs} (the same creation time and text)"
 
     # The pieces ---------------------------------------------------------------------
     def _number(

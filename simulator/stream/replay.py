@@ -238,7 +238,7 @@ class ReplayStream:
             if len(rows) == 0:
                 continue
             if not self._repeats.size:
-                keys.append(self._parser.repeat_keys(chunk, rows))
+                keys.append(self._parser.repeat_keys(rows))
                 key_rows.append(rows.row)
             t_min, t_max = min(t_min, rows.created.min()), max(t_max, rows.created.max())
             per_hour += np.bincount(rows.created.astype(np.int64), minlength=hours)[:hours]
