@@ -8,8 +8,9 @@ of millions of rows replays with flat memory, like the synthetic stream:
 1. **Scan** (once, at construction): every chunk is parsed and checked; bad
    rows are refused (``on_bad_rows: error``) with the file, the data-row
    numbers and the column, or left out and counted (``skip``). The scan keeps
-   only aggregates: posts per hour, the last row of each day, label counts,
-   and a capped sample of labelled texts.
+   aggregates -- posts per hour, the last row of each day, label counts, a
+   capped sample of labelled texts -- and a 64-bit key per row, to find the
+   posts a log holds twice (refused, or scanned again without the copies).
 2. **Replay**: the file is read again, sequentially; a day's posts are handed
    out once the reader has passed that day's last row. A time-ordered log
    therefore holds about one day in memory; a shuffled one holds more, but
