@@ -24,7 +24,7 @@ from typing import Any, Literal
 MISSING = "n/a"
 NEVER = "never"
 
-Unit = Literal["share", "hours", "number", "days"]
+Unit = Literal["share", "hours", "number"]
 
 
 def is_missing(x: Any) -> bool:
@@ -143,11 +143,6 @@ def hours_tick(h: float) -> str:
     return f"{h / 24:g} d"
 
 
-def day(x: float | None) -> str:
-    """A day of the run: ``day 3.5``; ``never`` for None or infinite."""
-    return NEVER if x is None or not math.isfinite(x) else f"day {x:.1f}"
-
-
 def days(x: float) -> str:
     """A number of days, one decimal: ``3.5``."""
     return f"{x:.1f}"
@@ -170,7 +165,7 @@ def interval(mean: float, lo: float, hi: float, show: Callable[[float], str]) ->
         return NEVER
     if is_missing(lo) or is_missing(hi):
         return show(mean)
-    return f"{show(mean)} ({show(lo)} to {show(hi)})"
+    return f"{show(mean)} ({span(show(lo), show(hi))})"
 
 
 def plus_minus(mean: float, lo: float, hi: float, as_share: bool = False) -> str:
@@ -209,7 +204,6 @@ UNITS: dict[Unit, Callable[[float], str]] = {
     "share": share,
     "hours": hours,
     "number": number,
-    "days": day,
 }
 """How a value in each unit is written."""
 

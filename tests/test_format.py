@@ -53,7 +53,7 @@ def test_shares_ratios_money_dates():
     assert fmt.money(None) == "n/a"
     assert fmt.date("2021-03-01T12:34:56") == "2021-03-01 12:34"
     assert fmt.date(None) == "never"
-    assert fmt.day(3.25) == "day 3.2"
+    assert fmt.days(3.25) == "3.2"
 
 
 def test_intervals():
