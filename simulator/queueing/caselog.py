@@ -96,7 +96,7 @@ class CaseLog:
     @classmethod
     def from_records(cls, records: Sequence[Record]) -> CaseLog:
         """Build a log from row tuples in column order."""
-        table = np.array(list(records), dtype=_RECORD)
+        table = np.fromiter(records, dtype=_RECORD, count=len(records))
         return cls(**{name: np.ascontiguousarray(table[name]) for name in _COLUMNS})
 
     @classmethod

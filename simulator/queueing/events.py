@@ -18,6 +18,7 @@ __all__ = [
     "EXPIRE",
     "FOLLOW",
     "IDLE",
+    "REVIEWERS_OWN",
     "SESSION",
     "Event",
 ]
@@ -33,3 +34,6 @@ SESSION = 4  # a juror comes on duty (juror pools only)
 IDLE = 5  # an idle juror's patience runs out (juror pools only)
 FOLLOW = 6  # a follow-up case arrives
 EXPEDITE = 7  # noticed posts' cases move to the head of the line
+
+REVIEWERS_OWN = frozenset({CAPACITY, SESSION, IDLE})
+"""Kinds the reviewers put on the heap and run themselves (besides COMPLETE)."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from heapq import heappush
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +36,7 @@ class JuryCase(Case):
 
     def __init__(
         self,
+        target: int,  # first, so that a partial can fix it cheaply
         seq: int,
         post_id: int,
         cls: int,
@@ -44,7 +44,6 @@ class JuryCase(Case):
         priority: float,
         arrived: float,
         kind: int,
-        target: int = 0,
     ) -> None:
         super().__init__(seq, post_id, cls, violating, priority, arrived, kind)
         self.voters: list[int] = []
@@ -74,7 +73,7 @@ class Jurors(Reviewers):
         self._first_k = spec.rule == "first_k_agree"
         # votes a case asks for before leaving the line the first time
         first_target = spec.votes_to_remove if self._first_k else spec.votes_per_case
-        self.new_case = partial(JuryCase, target=first_target)
+        self.new_case = partial(JuryCase, first_target)
         self._idle_hours = pool.idle_hours
         self._record = pool.record_votes
         n = pool.size
@@ -96,6 +95,7 @@ class Jurors(Reviewers):
         self._votes_by_juror = [0] * n
         self._vote_log: list[tuple[int, int, int, float]] = []
         self._schedule_session()
+        self.work, self._counts = self._build_work()
 
     # -- read-only state --------------------------------------------------------------------
 
@@ -124,125 +124,132 @@ class Jurors(Reviewers):
 
     # -- what the loop calls ----------------------------------------------------------------
 
-    def assign(self, now: float) -> None:
-        """Free jurors take the first case in line they have not voted on."""
-        free = self._free
-        line = self._line.entries
-        if free and line:
-            pop = self._line.pop
-            is_free, idle_armed, idle_token = self._is_free, self._idle_armed, self._idle_token
-            votes_by_juror = self._votes_by_juror
-            events, next_id, next_duration = self._events, self._next_id, self._next_duration
-            committed, busy = self._committed, self._busy
-            deferred: list[Entry] = []
-            case: Any  # a JuryCase
-            while free and line:
-                entry = line[0]
-                case = entry[2]
-                if case.status != ACTIVE:  # expired or closed while waiting
-                    pop()
-                    case.in_line = False
-                    continue
-                voters = case.voters
-                pick = 0
-                for juror in free:
-                    if juror not in voters:
-                        break
-                    pick += 1
-                else:  # every free juror has voted on it: look further down the line
-                    deferred.append(pop())
-                    continue
-                juror = free.pop(pick)
-                is_free[juror] = False
-                if idle_armed[juror]:
-                    idle_armed[juror] = False
-                    idle_token[juror] += 1
-                voters.append(juror)
-                votes_by_juror[juror] += 1
-                started = case.votes_started
-                if started == 0:
-                    case.started = now
-                    self._started += 1
-                case.votes_started = started + 1
-                if started + 1 >= case.target:
-                    pop()
-                    case.in_line = False
-                if self._record:
-                    self._vote_log.append((case.post_id, case.seq, juror, now))
-                duration = next_duration()
-                committed += duration
-                busy += 1
-                heappush(events, (now + duration, COMPLETE, next_id(), (case, juror)))
-            self._committed, self._busy = committed, busy
-            if deferred:
-                self._line.restore(deferred)
-        # jurors who just became free and found nothing to do wait a while, then leave
-        fresh = self._fresh
-        if fresh:
-            is_free, idle_armed = self._is_free, self._idle_armed
-            for juror in fresh:
-                if is_free[juror] and not idle_armed[juror]:
-                    idle_armed[juror] = True
-                    heappush(
-                        self._events,
-                        (now + self._idle_hours, IDLE, self._next_id(),
-                         (juror, self._idle_token[juror])),
-                    )  # fmt: skip
-            fresh.clear()
+    def _build_work(
+        self,
+    ) -> tuple[
+        Callable[[tuple[JuryCase, int] | None, float], None], Callable[[], tuple[int, float, int]]
+    ]:
+        # everything but the counters is fixed for the queue's life: read from the
+        # closure, which is cheaper than attributes in a call made for nearly every event
+        needed, k, first_k, accuracy = self._needed, self._k, self._first_k, self._accuracy
+        free, fresh, is_free, reviews_left = (
+            self._free,
+            self._fresh,
+            self._is_free,
+            self._reviews_left,
+        )
+        idle_armed, idle_token, idle_hours = self._idle_armed, self._idle_token, self._idle_hours
+        votes_by_juror, vote_log, record = self._votes_by_juror, self._vote_log, self._record
+        line, pop, restore = self._waiting, self._pop, self._line.restore
+        events, next_id, leave = self._events, self._next_id, self._leave
+        next_duration, next_uniform = self._next_duration, self._next_uniform
+        end_session, ask_for_more = self._end_session, self._ask_for_more
 
-    def complete(self, payload: tuple[JuryCase, int], now: float) -> None:
-        """A juror's vote is in: draw it with their accuracy, decide if the votes can."""
-        self._busy -= 1
-        case, juror = payload
-        done = case.votes_done + 1
-        case.votes_done = done
-        if case.status == ACTIVE:
-            correct = self._next_uniform() < self._accuracy[juror][case.cls]
-            if correct == case.violating:
-                case.removes += 1
-            else:
-                case.keeps += 1
-            removes, keeps, k = case.removes, case.keeps, self._k
-            if self._first_k:
-                if removes >= k:
-                    self._leave(case, now, DECIDED_REMOVE, removes)
-                elif keeps >= k or done == self._needed:  # agreed to keep, or split
-                    self._leave(case, now, DECIDED_KEEP, removes)
+        busy, committed, started_cases = 0, 0.0, 0
+
+        def work(vote: tuple[JuryCase, int] | None, now: float) -> None:
+            """Count a juror's vote; then free jurors take the first case in line they can."""
+            nonlocal busy, committed, started_cases
+            if vote is not None:  # drawn now, with the juror's accuracy
+                busy -= 1
+                case, juror = vote
+                done = case.votes_done + 1
+                case.votes_done = done
+                if case.status == ACTIVE:
+                    if (next_uniform() < accuracy[juror][case.cls]) == case.violating:
+                        case.removes += 1
+                    else:
+                        case.keeps += 1
+                    removes, keeps = case.removes, case.keeps
+                    if not first_k:
+                        if done == needed:
+                            leave(
+                                case, now, DECIDED_REMOVE if removes >= k else DECIDED_KEEP, removes
+                            )
+                    elif removes >= k:
+                        leave(case, now, DECIDED_REMOVE, removes)
+                    elif keeps >= k or done == needed:  # agreed to keep, or split
+                        leave(case, now, DECIDED_KEEP, removes)
+                    else:
+                        ask_for_more(case, done)
+                elif case.status == MOOT and done == case.votes_started:
+                    leave(case, now, CLOSED, 0)  # closed; its last vote is in
+                left = reviews_left[juror] - 1
+                reviews_left[juror] = left
+                if left:
+                    free.append(juror)
+                    is_free[juror] = True
+                    fresh.append(juror)
                 else:
-                    # the votes so far cannot decide: ask for as many more as
-                    # could settle it, and put the case back in line
-                    target = min(self._needed, done + k - max(removes, keeps))
-                    if target > case.target:
-                        case.target = target
-                        if not case.in_line:
-                            case.in_line = True
-                            self._line.put_back(case)
-            elif done == self._needed:
-                self._leave(case, now, DECIDED_REMOVE if removes >= k else DECIDED_KEEP, removes)
-        elif case.status == MOOT and done == case.votes_started:
-            self._leave(case, now, CLOSED, 0)  # closed; its last vote is in
-        left = self._reviews_left[juror] - 1
-        self._reviews_left[juror] = left
-        if left:
-            self._free.append(juror)
-            self._is_free[juror] = True
-            self._fresh.append(juror)
-        else:
-            self._end_session(juror, now)
+                    end_session(juror, now)
 
-    def handle(self, kind: int, payload: tuple[int, int], now: float) -> None:
-        if kind == SESSION:  # a juror comes on duty, unless already there
-            juror, reviews = payload
-            self._schedule_session()
-            if not self._on_duty[juror]:
-                self._on_duty[juror] = True
-                self._on_duty_since[juror] = now
-                self._sessions_started += 1
-                self._reviews_left[juror] = reviews
-                self._free.append(juror)
-                self._is_free[juror] = True
-                self._fresh.append(juror)
-        elif kind == IDLE:  # an idle juror leaves, unless they took a case meanwhile
+            if free and line:
+                deferred: list[Entry] = []
+                while free and line:
+                    case = line[0][2]  # type: ignore[assignment]  # a JuryCase
+                    if case.status != ACTIVE:  # expired or closed while waiting
+                        pop()
+                        case.in_line = False
+                        continue
+                    voters = case.voters
+                    pick = 0
+                    for juror in free:
+                        if juror not in voters:
+                            break
+                        pick += 1
+                    else:  # every free juror has voted on it: look further down the line
+                        deferred.append(pop())
+                        continue
+                    juror = free.pop(pick)
+                    is_free[juror] = False
+                    if idle_armed[juror]:
+                        idle_armed[juror] = False
+                        idle_token[juror] += 1
+                    voters.append(juror)
+                    votes_by_juror[juror] += 1
+                    started = case.votes_started
+                    if started == 0:
+                        case.started = now
+                        started_cases += 1
+                    case.votes_started = started + 1
+                    if started + 1 >= case.target:
+                        pop()
+                        case.in_line = False
+                    if record:
+                        vote_log.append((case.post_id, case.seq, juror, now))
+                    duration = next_duration()
+                    committed += duration
+                    busy += 1
+                    heappush(events, (now + duration, COMPLETE, next_id(), (case, juror)))
+                if deferred:
+                    restore(deferred)
+            # jurors who just became free and found nothing to do wait a while, then leave
+            if fresh:
+                for juror in fresh:
+                    if is_free[juror] and not idle_armed[juror]:
+                        idle_armed[juror] = True
+                        heappush(
+                            events, (now + idle_hours, IDLE, next_id(), (juror, idle_token[juror]))
+                        )
+                fresh.clear()
+
+        def counts() -> tuple[int, float, int]:
+            return busy, committed, started_cases
+
+        return work, counts
+
+    def _ask_for_more(self, case: JuryCase, done: int) -> None:
+        """The votes so far cannot decide: ask for as many more as could settle
+        it (first k to agree), and put the case back in line."""
+        target = min(self._needed, done + self._k - max(case.removes, case.keeps))
+        if target > case.target:
+            case.target = target
+            if not case.in_line:
+                case.in_line = True
+                self._line.put_back(case)
+
+    def handle(self, kind: int, payload: tuple[int, int], now: float) -> bool:
+        if kind == IDLE:  # an idle juror leaves, unless they took a case meanwhile
             juror, token = payload
             if self._idle_token[juror] == token:
                 self._free.remove(juror)
@@ -250,8 +257,21 @@ class Jurors(Reviewers):
                 self._idle_armed[juror] = False
                 self._idle_token[juror] = token + 1
                 self._end_session(juror, now)
-        else:
-            super().handle(kind, payload, now)
+            return False  # one juror fewer (or none) frees no case
+        if kind == SESSION:  # a juror comes on duty, unless already there
+            juror, reviews = payload
+            self._schedule_session()
+            if self._on_duty[juror]:
+                return False
+            self._on_duty[juror] = True
+            self._on_duty_since[juror] = now
+            self._sessions_started += 1
+            self._reviews_left[juror] = reviews
+            self._free.append(juror)
+            self._is_free[juror] = True
+            self._fresh.append(juror)
+            return True
+        return super().handle(kind, payload, now)
 
     def _end_session(self, juror: int, now: float) -> None:
         self._on_duty[juror] = False

@@ -17,8 +17,8 @@ It merges two sources in time order:
   :mod:`simulator.queueing.events`): vote completions, expiry deadlines,
   closures, notices, follow-up cases and the reviewers' own events.
 
-After each event the reviewers' ``assign`` lets free reviewers take cases
-from the head of the line.
+After each event the reviewers' ``work`` counts the vote that came in, if
+any, and lets free reviewers take cases from the head of the line.
 
 A ``followup`` callback may answer a decided case with a new case for the
 same post in the same queue (a re-report after a "keep", an appeal after a
@@ -50,7 +50,15 @@ from simulator.queueing.caselog import (
     Record,
 )
 from simulator.queueing.cases import ACTIVE, MOOT, Case, WaitingLine
-from simulator.queueing.events import CLOSE, COMPLETE, EXPEDITE, EXPIRE, FOLLOW, Event
+from simulator.queueing.events import (
+    CLOSE,
+    COMPLETE,
+    EXPEDITE,
+    EXPIRE,
+    FOLLOW,
+    REVIEWERS_OWN,
+    Event,
+)
 from simulator.queueing.jurors import Jurors
 from simulator.queueing.reviewers import Reviewers
 from simulator.queueing.servers import Servers
@@ -97,6 +105,8 @@ class ReviewQueue:
         self._arrival_cursor = 0
 
         self._line = WaitingLine(fifo=spec.priority == "fifo")
+        self._fifo = self._line.fifo
+        self._push_line = self._line.push
 
         # expiry: deadlines follow arrival order, so one armed event at a time suffices
         self._expire_after = float(spec.expire_after_hours)
@@ -296,7 +306,7 @@ class ReviewQueue:
         self._left = []
         events = self._events
         reviewers = self._reviewers
-        assign, complete, handle = reviewers.assign, reviewers.complete, reviewers.handle
+        work, handle = reviewers.work, reviewers.handle
         arrive = self._arrive
         arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrival_lists
         a_pos, a_len = self._arrival_cursor, len(arr_t)
@@ -304,23 +314,25 @@ class ReviewQueue:
         now = self._now
 
         while True:
+            vote = None
             if events and events[0][0] <= t_arrival:  # the next event comes first
                 if events[0][0] > t:
                     break
                 now, kind, _, payload = heappop(events)
                 if kind == COMPLETE:
-                    complete(payload, now)
+                    vote = payload
+                elif kind in REVIEWERS_OWN:
+                    if not handle(kind, payload, now):
+                        continue  # it cannot have given a free reviewer a case
                 elif kind == EXPIRE:
                     self._expire(now)
                 elif kind == EXPEDITE:
                     self._expedite(payload)
                 elif kind == CLOSE:
                     self._close_post(payload, now)
-                elif kind == FOLLOW:
+                else:  # FOLLOW
                     post_id, cls, violating, priority, case_kind = payload
                     arrive(post_id, cls, violating, priority, case_kind, now)
-                else:
-                    handle(kind, payload, now)
             else:  # the next arrival comes first
                 if t_arrival > t:
                     break
@@ -331,7 +343,7 @@ class ReviewQueue:
                 )  # fmt: skip
                 a_pos += 1
                 t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
-            assign(now)
+            work(vote, now)  # count the vote if one came in; free reviewers take cases
 
         self._arrival_cursor = a_pos
         self._now = t
@@ -374,15 +386,16 @@ class ReviewQueue:
                 (post_id, now, math.nan, now, CLOSED, 0, 0, cls, violating, priority, kind)
             )
             return
-        case = self._new_case(next(self._ids), post_id, cls, violating, priority, now, kind)
+        seq = next(self._ids)
+        case = self._new_case(seq, post_id, cls, violating, priority, now, kind)
         case.twin = self._active.get(post_id)
         self._active[post_id] = case
         self._n_active += 1
         self._n_entered += 1
         if self._urgent and post_id in self._urgent:
             self._line.to_head(case)
-        else:
-            self._line.add(case)
+        else:  # ``WaitingLine.add`` written out: this runs for every case
+            self._push_line((0.0 if self._fifo else -priority, seq, case))
         if self._expire_after < _INF:
             self._expiry_watch.append(case)
             if not self._expiry_armed:

@@ -61,6 +61,7 @@ class Servers(Reviewers):
         self._capacity_changes = [(float(h), int(servers[h])) for h in change_hours]
         self._capacity_cursor = 0
         self._schedule_capacity_change()
+        self.work, self._counts = self._build_work()
 
     @property
     def capacity(self) -> int:
@@ -70,54 +71,67 @@ class Servers(Reviewers):
         """The duty roster counted in whole hours (as the run log has always done)."""
         return float(self._spec.servers[: math.ceil(end)].sum())
 
-    def assign(self, now: float) -> None:
-        busy, capacity = self._busy, self._capacity
-        line = self._line.entries
-        if busy >= capacity or not line:
-            return
-        pop, needed = self._line.pop, self._needed
-        events, next_id, next_duration = self._events, self._next_id, self._next_duration
-        committed = self._committed
-        while busy < capacity and line:
-            case = line[0][2]
-            # expired or closed while waiting, or an entry left behind when the
-            # case was expedited to the head
-            if case.status != ACTIVE or case.votes_started >= needed:
-                pop()
-                continue
-            started = case.votes_started
-            if started == 0:
-                case.started = now
-                self._started += 1
-            case.votes_started = started + 1
-            if started + 1 == needed:
-                pop()
-            duration = next_duration()
-            committed += duration
-            busy += 1
-            heappush(events, (now + duration, COMPLETE, next_id(), case))
-        self._busy, self._committed = busy, committed
+    def _build_work(
+        self,
+    ) -> tuple[Callable[[Case | None, float], None], Callable[[], tuple[int, float, int]]]:
+        # everything but the counters is fixed for the queue's life: read from the
+        # closure, which is cheaper than attributes in a call made for nearly every event
+        needed, to_remove, cdfs = self._needed, self._to_remove, self._cdfs
+        line, pop, events, next_id = self._waiting, self._pop, self._events, self._next_id
+        next_duration, next_uniform, leave = self._next_duration, self._next_uniform, self._leave
 
-    def complete(self, payload: Case, now: float) -> None:
-        self._busy -= 1
-        case = payload
-        done = case.votes_done + 1
-        case.votes_done = done
-        if case.status == ACTIVE:
-            needed = self._needed
-            if done == needed:
-                correct = bisect_right(self._cdfs[case.cls], self._next_uniform())
-                removes = correct if case.violating else needed - correct
-                status = DECIDED_REMOVE if removes >= self._to_remove else DECIDED_KEEP
-                self._leave(case, now, status, removes)
-        elif done == case.votes_started:  # closed; its last vote is in
-            self._leave(case, now, CLOSED, 0)
+        busy, committed, started_cases = 0, 0.0, 0
 
-    def handle(self, kind: int, payload: int, now: float) -> None:
+        def work(vote: Case | None, now: float) -> None:
+            nonlocal busy, committed, started_cases
+            capacity = self._capacity
+            if vote is not None:  # a vote is in; the decision is drawn when the last one is
+                busy -= 1
+                case = vote
+                done = case.votes_done + 1
+                case.votes_done = done
+                if case.status == ACTIVE:
+                    if done == needed:
+                        correct = bisect_right(cdfs[case.cls], next_uniform())
+                        removes = correct if case.violating else needed - correct
+                        status = DECIDED_REMOVE if removes >= to_remove else DECIDED_KEEP
+                        leave(case, now, status, removes)
+                elif done == case.votes_started:  # closed; its last vote is in
+                    leave(case, now, CLOSED, 0)
+            if busy >= capacity or not line:
+                return
+            # free reviewers take the head of the line; a case stays at the head
+            # until all the votes it needs have started
+            while busy < capacity and line:
+                case = line[0][2]
+                # expired or closed while waiting, or an entry left behind when the
+                # case was expedited to the head
+                if case.status != ACTIVE or case.votes_started >= needed:
+                    pop()
+                    continue
+                started = case.votes_started
+                if started == 0:
+                    case.started = now
+                    started_cases += 1
+                case.votes_started = started + 1
+                if started + 1 == needed:
+                    pop()
+                duration = next_duration()
+                committed += duration
+                busy += 1
+                heappush(events, (now + duration, COMPLETE, next_id(), case))
+
+        def counts() -> tuple[int, float, int]:
+            return busy, committed, started_cases
+
+        return work, counts
+
+    def handle(self, kind: int, payload: int, now: float) -> bool:
         if kind != CAPACITY:
-            super().handle(kind, payload, now)
+            return super().handle(kind, payload, now)
         self._capacity = payload
         self._schedule_capacity_change()
+        return True
 
     def _schedule_capacity_change(self) -> None:
         if self._capacity_cursor < len(self._capacity_changes):
