@@ -6,7 +6,7 @@ through expiry, closure and notices. What differs between teams - who is on
 duty, which case a free reviewer takes, how votes become a decision - lives
 in a :class:`Reviewers` object:
 
-* :meth:`~Reviewers.work` runs after every event: it counts the vote that
+* :attr:`~Reviewers.work` runs after every event: it counts the vote that
   came in if the event was one (deciding the case if the votes suffice),
   then lets free reviewers take cases from the head of the line and
   schedules their votes' completion (one call, not two: it runs for nearly
