@@ -2,19 +2,34 @@
 
     python benchmarks/run.py            # everything (several minutes)
     python benchmarks/run.py --quick    # smaller sizes, for a smoke check
+    python benchmarks/run.py --quick --against main --only queue,jurors
+                                        # same-run ratios against another commit
 
 Each measurement runs in its own process, so peak memory (ru_maxrss) is that
 run's alone. Not part of the test suite: timing goals live here, never in tests.
 SimPy is a benchmark-only dependency (``pip install -e ".[bench]"``).
+
+``--against REF`` checks out REF in a temporary git worktree and runs every
+measurement on both trees (PYTHONPATH pointing at each), alternating
+new/old/new/old ``--repeats`` times so that drifting machine load hits both
+alike; it keeps each tree's best run and adds a column with the ratio
+new/old of the measured CPU time (or peak memory): above 1 is slower. CPU
+time, not wall time: on a shared machine a process's wall time depends on
+what else runs; its CPU time much less.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +44,8 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
     from simulator.api import simulate
     from simulator.config import load_policy, load_scenario
 
-    sc = load_scenario(ROOT / spec["scenario"]).model
+    root = Path(spec.get("root", ROOT))  # the tree whose scenarios and policies to use
+    sc = load_scenario(root / spec["scenario"]).model
     update: dict[str, Any] = {}
     if "days" in spec:
         update["days"] = spec["days"]
@@ -54,24 +70,67 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
         texts = sc.content.texts.model_copy(update={"mode": spec["mode"]})
         update["content"] = sc.content.model_copy(update={"texts": texts})
     sc = type(sc).model_validate({**sc.model_dump(), **{k: v for k, v in update.items()}})
-    policy = load_policy(ROOT / spec["policy"]).model
+    policy = load_policy(root / spec["policy"]).model
     if policy.prefilter.enabled:
         # Train the classifier before the clock starts: a one-off per process.
         from simulator.seeding import SeedTree
         from simulator.stages.prefilter import classifier_for
 
         classifier_for(policy.prefilter, sc, SeedTree(spec.get("seed", 0)))
-    hosts = [ROOT / h for h in spec.get("hosts", [])]
-    t0 = time.perf_counter()
+    hosts = [root / h for h in spec.get("hosts", [])]
+    t0, c0 = time.perf_counter(), time.process_time()
     result = simulate(sc, policy, hosts, seed=spec.get("seed", 0))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     posts = result.summary["posts"]["created"]
     return {
         "posts": posts,
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "posts_per_second": posts / seconds,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "suspended_at": result.summary["enforcement"]["suspended_at"],
+    }
+
+
+def _child_jurors(spec: dict[str, Any]) -> dict[str, Any]:
+    """Our review queue with a juror pool: sessions, five votes a case, four to remove."""
+    import numpy as np
+
+    from simulator.queueing import JurorPool, ReviewQueue, TeamSpec
+    from simulator.taxonomy import N_CLASSES
+
+    n, jurors, hours = spec["cases"], spec["jurors"], spec["hours"]
+    rng = np.random.default_rng(1)
+    arrivals = np.sort(rng.uniform(0, hours, n))
+    # about a tenth of the pool on duty for sessions of ~15 reviews (~20 minutes)
+    sessions = int(jurors * 0.1 * hours * 3)
+    pool = JurorPool(
+        accuracy=rng.uniform(0.7, 1.0, (jurors, N_CLASSES)),
+        session_start=np.sort(rng.uniform(0, hours, sessions)),
+        session_juror=rng.integers(0, jurors, sessions),
+        session_reviews=rng.geometric(1 / 15, sessions),
+        idle_hours=1 / 6,
+    )
+    team = TeamSpec(
+        name="jury",
+        servers=np.array([jurors // 10]),
+        votes_per_case=5,
+        votes_to_remove=4,
+        review_minutes=1.5,
+        jurors=pool,
+    )
+    queue = ReviewQueue(team, np.random.default_rng(2))
+    classes = rng.integers(0, N_CLASSES, n).astype(np.int8)
+    t0, c0 = time.perf_counter(), time.process_time()
+    queue.submit(np.arange(n), arrivals, classes, rng.random(n) < 0.2)
+    log = queue.run_until(float(hours))
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "cases": n,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "cases_per_second": n / seconds,
+        "left": len(log),
     }
 
 
@@ -97,10 +156,10 @@ def _child_queue(spec: dict[str, Any]) -> dict[str, Any]:
         accuracy=np.ones(N_CLASSES),
     )
     queue = ReviewQueue(team, np.random.default_rng(2))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     queue.submit(np.arange(n), arrivals, np.zeros(n, dtype=np.int8), np.zeros(n, dtype=bool))
     log = queue.run_until(float(arrivals[-1]) + 1000)
-    ours = time.perf_counter() - t0
+    ours, cpu = time.perf_counter() - t0, time.process_time() - c0
     our_waits = log.wait[~np.isnan(log.wait)]
 
     waits: list[float] = []
@@ -133,6 +192,8 @@ def _child_queue(spec: dict[str, Any]) -> dict[str, Any]:
     ks = stats.ks_2samp(our_waits[warm::lag], np.asarray(waits)[warm::lag])
     return {
         "cases": n,
+        "seconds": ours,
+        "cpu_seconds": cpu,
         "ours_cases_per_second": n / ours,
         "simpy_cases_per_second": n / theirs,
         "ratio": theirs / ours,
@@ -142,20 +203,85 @@ def _child_queue(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _in_child(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+_CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "run": _child_run,
+    "queue": _child_queue,
+    "jurors": _child_jurors,
+}
+
+
+def _in_child(kind: str, spec: dict[str, Any], tree: Path | None = None) -> dict[str, Any]:
+    """Run one measurement in a fresh process: on ``tree``'s code if given."""
+    env = None
+    if tree is not None:
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        spec = {**spec, "root": str(tree)}
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, json.dumps(spec)],
         capture_output=True,
         text=True,
         check=False,
-        cwd=ROOT,
+        cwd=tree or ROOT,
+        env=env,
     )
     if out.returncode != 0:
         raise RuntimeError(f"{kind} {spec} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    if tree is not None and not Path(result["code"]).is_relative_to(tree):
+        raise RuntimeError(f"{kind}: ran the code in {result['code']}, not in {tree}")
+    return result
+
+
+@contextmanager
+def _worktree(ref: str) -> Iterator[Path]:
+    """A temporary detached git worktree of ``ref``, removed afterwards."""
+    parent = Path(tempfile.mkdtemp(prefix="modsim-bench-"))
+    tree = parent / "tree"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "--quiet", str(tree), ref],
+        cwd=ROOT,
+        check=True,
+    )
+    try:
+        yield tree
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+class _Measure:
+    """Runs measurements on this tree, and with ``against`` on that tree too, alternating."""
+
+    def __init__(self, against: Path | None, repeats: int) -> None:
+        self.against = against
+        self.repeats = repeats
+
+    def __call__(
+        self, kind: str, spec: dict[str, Any], key: str = "cpu_seconds"
+    ) -> tuple[dict[str, Any], float | None]:
+        """The best run (lowest ``key``) on this tree, and the ratio new/old of ``key``."""
+        if self.against is None:
+            return _in_child(kind, spec), None
+        new: list[dict[str, Any]] = []
+        old: list[dict[str, Any]] = []
+        for _ in range(self.repeats):
+            new.append(_in_child(kind, spec, ROOT))
+            old.append(_in_child(kind, spec, self.against))
+        best_new = min(new, key=lambda r: r[key])
+        best_old = min(old, key=lambda r: r[key])
+        print(
+            f"    {kind} {key}: new {[round(r[key], 3) for r in new]}, "
+            f"old {[round(r[key], 3) for r in old]}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return best_new, best_new[key] / best_old[key]
 
 
 # --- the table -------------------------------------------------------------------------
+
+
+GROUPS = ("scale", "ai", "text", "memory", "queue", "jurors")
 
 
 def main() -> None:
@@ -163,87 +289,122 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke check)")
+    parser.add_argument(
+        "--against",
+        metavar="REF",
+        help="a git ref: run every measurement on it too and show the ratio new/old",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per tree with --against (best kept)"
+    )
+    parser.add_argument(
+        "--only",
+        metavar="GROUPS",
+        help=f"comma-separated measurement groups to run, of: {', '.join(GROUPS)}",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, spec = args.child[0], json.loads(args.child[1])
-        print(json.dumps({"run": _child_run, "queue": _child_queue}[kind](spec)))
-        return
+        result = _CHILDREN[kind](spec)
+        import simulator
 
+        result["code"] = str(Path(simulator.__file__).resolve().parent.parent)
+        print(json.dumps(result))
+        return
+    only = set(GROUPS) if args.only is None else set(args.only.split(","))
+    if only - set(GROUPS):
+        parser.error(f"--only: unknown groups {sorted(only - set(GROUPS))}; known: {GROUPS}")
+    if args.against is None:
+        _table(args.quick, only, _Measure(None, 1), None)
+    else:
+        with _worktree(args.against) as tree:
+            _table(args.quick, only, _Measure(tree, args.repeats), args.against)
+
+
+def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    quick = args.quick
     parler = "scenarios/parler-like.yaml"
     host = "policies/host-notice-and-strike.yaml"
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
 
-    def add(name: str, value: str, target: str) -> None:
-        rows.append((name, value, target))
-        print(f"  {name}: {value}  (target {target})", file=sys.stderr, flush=True)
+    def add(name: str, value: str, target: str, ratio: float | None = None) -> None:
+        shown = "" if ratio is None else f"{ratio:.3f}"
+        rows.append((name, value, target, shown))
+        vs = "" if ratio is None else f", new/old {shown}"
+        print(f"  {name}: {value}  (target {target}{vs})", file=sys.stderr, flush=True)
 
     full_days = 14 if quick else 75
-    r = _in_child(
-        "run",
-        {
-            "scenario": parler,
-            "policy": "policies/jury-only.yaml",
-            "hosts": [host],
-            "days": full_days,
-        },
-    )
-    add(
-        f"Parler-like, full scale, scale mode, jury-only, {full_days} days",
-        f"{r['seconds']:.1f} s, {r['posts'] / 1e6:.1f} M posts, {r['peak_mb']:.0f} MB peak",
-        "< 120 s, < 2048 MB (75 days)",
-    )
-    add(
-        "scale mode throughput (jury-only)",
-        f"{r['posts_per_second'] / 1e6:.2f} M posts/s",
-        ">= 1 M posts/s",
-    )
-    r = _in_child(
-        "run",
-        {
-            "scenario": parler,
-            "policy": "policies/jury-plus-ai.yaml",
-            "hosts": [host],
-            "days": full_days,
-        },
-    )
-    add(
-        "scale mode throughput (jury + AI prefilter)",
-        f"{r['posts_per_second'] / 1e6:.2f} M posts/s",
-        ">= 1 M posts/s",
-    )
+    if "scale" in only:
+        r, ratio = measure(
+            "run",
+            {
+                "scenario": parler,
+                "policy": "policies/jury-only.yaml",
+                "hosts": [host],
+                "days": full_days,
+            },
+        )
+        add(
+            f"Parler-like, full scale, scale mode, jury-only, {full_days} days",
+            f"{r['seconds']:.1f} s, {r['posts'] / 1e6:.1f} M posts, {r['peak_mb']:.0f} MB peak",
+            "< 120 s, < 2048 MB (75 days)",
+            ratio,
+        )
+        add(
+            "scale mode throughput (jury-only)",
+            f"{r['posts_per_second'] / 1e6:.2f} M posts/s",
+            ">= 1 M posts/s",
+        )
+    if "ai" in only:
+        r, ratio = measure(
+            "run",
+            {
+                "scenario": parler,
+                "policy": "policies/jury-plus-ai.yaml",
+                "hosts": [host],
+                "days": full_days,
+            },
+        )
+        add(
+            "scale mode throughput (jury + AI prefilter)",
+            f"{r['posts_per_second'] / 1e6:.2f} M posts/s",
+            ">= 1 M posts/s",
+            ratio,
+        )
 
-    text = _in_child(
-        "run",
-        {
-            "scenario": "scenarios/quick.yaml",
-            "policy": "policies/ai-first.yaml",
-            "days": 2 if quick else 7,
-            "users_scale": 2.0,
-        },
-    )
-    add(
-        "text mode throughput (ai-first, quick x2)",
-        f"{text['posts_per_second']:,.0f} posts/s",
-        ">= 20,000 posts/s",
-    )
+    if "text" in only:
+        text, ratio = measure(
+            "run",
+            {
+                "scenario": "scenarios/quick.yaml",
+                "policy": "policies/ai-first.yaml",
+                "days": 2 if quick else 7,
+                "users_scale": 2.0,
+            },
+        )
+        add(
+            "text mode throughput (ai-first, quick x2)",
+            f"{text['posts_per_second']:,.0f} posts/s",
+            ">= 20,000 posts/s",
+            ratio,
+        )
 
-    for flat in (False, True):
+    for flat in (False, True) if "memory" in only else ():
         mems = {}
         label = "constant volume, no surges" if flat else "the scenario's growth and surges"
         for days in (7, 35, 70) if not quick else (3, 7):
             # No host, so no suspension cuts the run short.
             spec = {"scenario": parler, "policy": "policies/jury-only.yaml", "days": days}
-            m = _in_child("run", {**spec, "flat": flat})
+            m, ratio = measure("run", {**spec, "flat": flat}, key="peak_mb")
             mems[days] = m["peak_mb"]
             add(
                 f"peak memory, {days} days full scale ({label})",
                 f"{m['peak_mb']:.0f} MB ({m['posts'] / 1e6:.1f} M posts)",
                 "",
+                ratio,
             )
         first, last = min(mems), max(mems)
         add(
@@ -252,24 +413,43 @@ def main() -> None:
             "within 10%",
         )
 
-    q = _in_child("queue", {"servers": 20, "load": 0.9, "cases": 50_000 if quick else 300_000})
-    add(
-        "review queue vs SimPy (M/M/20, load 0.9)",
-        f"{q['ratio']:.1f}x ({q['ours_cases_per_second']:,.0f} vs "
-        f"{q['simpy_cases_per_second']:,.0f} cases/s)",
-        ">= 10x",
-    )
-    add(
-        "same wait distribution (two-sample KS)",
-        f"D = {q['ks_statistic']:.4f}, p = {q['ks_pvalue']:.3f} (n = {q['ks_samples']} each)",
-        "p not small",
-    )
+    if "queue" in only:
+        q, ratio = measure(
+            "queue", {"servers": 20, "load": 0.9, "cases": 50_000 if quick else 300_000}
+        )
+        add(
+            "review queue vs SimPy (M/M/20, load 0.9)",
+            f"{q['ratio']:.1f}x ({q['ours_cases_per_second']:,.0f} vs "
+            f"{q['simpy_cases_per_second']:,.0f} cases/s)",
+            ">= 10x",
+            ratio,
+        )
+        add(
+            "same wait distribution (two-sample KS)",
+            f"D = {q['ks_statistic']:.4f}, p = {q['ks_pvalue']:.3f} (n = {q['ks_samples']} each)",
+            "p not small",
+        )
 
-    table = Table(title="modsim benchmarks" + (" (--quick)" if quick else ""))
-    for col in ("measure", "result", "target"):
+    if "jurors" in only:
+        j, ratio = measure(
+            "jurors", {"cases": 20_000 if quick else 100_000, "jurors": 300, "hours": 200}
+        )
+        add(
+            "review queue with a juror pool (5 votes, 4 to remove)",
+            f"{j['cases_per_second']:,.0f} cases/s",
+            "",
+            ratio,
+        )
+
+    title = "modsim benchmarks" + (" (--quick)" if quick else "")
+    table = Table(title=title)
+    columns = ["measure", "result", "target"]
+    if against is not None:
+        columns.append(f"new/old vs {against}")
+    for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*row[: len(columns)])
     Console().print(table)
 
 

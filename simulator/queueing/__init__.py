@@ -1,0 +1,56 @@
+"""The review queue that juries and paid staff share, as a package.
+
+One idea per module:
+
+* :mod:`~simulator.queueing.teams` - team specs (:class:`TeamSpec`,
+  :class:`JurorPool`): who reviews, how many are on duty, how they vote;
+* :mod:`~simulator.queueing.caselog` - the log of cases that left
+  (:class:`CaseLog`) and its vocabulary (status and kind codes);
+* :mod:`~simulator.queueing.events` - the event heap's entries and their
+  order at equal times;
+* :mod:`~simulator.queueing.cases` - a case's state while in the system and
+  the line it waits in;
+* :mod:`~simulator.queueing.queue` - :class:`ReviewQueue`, the one event
+  loop;
+* :mod:`~simulator.queueing.reviewers` - the strategy the loop calls for
+  what differs between teams, with two kinds:
+  :mod:`~simulator.queueing.servers` (interchangeable reviewers, paid staff)
+  and :mod:`~simulator.queueing.jurors` (individual jurors: sessions,
+  per-juror votes, first-k-agree).
+"""
+
+from simulator.queueing.caselog import (
+    CLOSED,
+    DECIDED_KEEP,
+    DECIDED_REMOVE,
+    EXPIRED,
+    KIND_APPEAL,
+    KIND_ESCALATION,
+    KIND_NAMES,
+    KIND_REPORT,
+    PENDING,
+    STATUS_NAMES,
+    CaseLog,
+)
+from simulator.queueing.queue import Followup, ReviewQueue
+from simulator.queueing.teams import PRIORITIES, JurorPool, Priority, TeamSpec
+
+__all__ = [
+    "CLOSED",
+    "DECIDED_KEEP",
+    "DECIDED_REMOVE",
+    "EXPIRED",
+    "KIND_APPEAL",
+    "KIND_ESCALATION",
+    "KIND_NAMES",
+    "KIND_REPORT",
+    "PENDING",
+    "PRIORITIES",
+    "STATUS_NAMES",
+    "CaseLog",
+    "Followup",
+    "JurorPool",
+    "Priority",
+    "ReviewQueue",
+    "TeamSpec",
+]

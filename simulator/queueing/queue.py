@@ -1,0 +1,483 @@
+"""The review queue that juries and paid staff share: one heap-based event loop.
+
+A team works through cases - reported or flagged posts - one vote at a time.
+A case needs ``votes_per_case`` votes; who casts them and how they become a
+decision is the team's :class:`~simulator.queueing.reviewers.Reviewers`
+strategy (interchangeable servers, or individual jurors). Cases not started
+within ``expire_after_hours`` of arriving expire unseen; a post removed by
+another channel closes its case; a host's notice moves a post's cases to the
+head of the line.
+
+The loop in :meth:`ReviewQueue.run_until` is the only place where time moves.
+It merges two sources in time order:
+
+* a sorted buffer of future arrivals (filled by :meth:`ReviewQueue.submit`
+  in vectorised chunks, consumed by a cursor), and
+* a heap of ``(time, kind, id, payload)`` events (see
+  :mod:`simulator.queueing.events`): vote completions, expiry deadlines,
+  closures, notices, follow-up cases and the reviewers' own events.
+
+After each event the reviewers' ``work`` counts the vote that came in, if
+any, and lets free reviewers take cases from the head of the line.
+
+A ``followup`` callback may answer a decided case with a new case for the
+same post in the same queue (a re-report after a "keep", an appeal after a
+"remove"); it runs inside the loop, so the follow-up is exact however a run
+is cut into :meth:`ReviewQueue.run_until` calls.
+
+Time is float hours since the scenario start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from heapq import heappop, heappush
+from itertools import count
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.queueing.caselog import (
+    CLOSED,
+    DECIDED_KEEP,
+    EXPIRED,
+    KIND_NAMES,
+    PENDING,
+    CaseLog,
+    Record,
+)
+from simulator.queueing.cases import ACTIVE, MOOT, Case, WaitingLine
+from simulator.queueing.events import (
+    CLOSE,
+    COMPLETE,
+    EXPEDITE,
+    EXPIRE,
+    FOLLOW,
+    REVIEWERS_OWN,
+    Event,
+)
+from simulator.queueing.jurors import Jurors
+from simulator.queueing.reviewers import Reviewers
+from simulator.queueing.servers import Servers
+from simulator.queueing.teams import TeamSpec
+from simulator.taxonomy import N_CLASSES
+
+__all__ = ["Followup", "ReviewQueue"]
+
+_INF = math.inf
+
+Followup = Callable[[int, int, int, int, int, float], "tuple[float, float, int] | None"]
+"""``followup(post_id, kind, status, remove_votes, votes, now)`` -> ``(time, priority,
+kind)`` of a new case for the same post in the same queue, or None. Called when a
+case is decided."""
+
+
+class ReviewQueue:
+    """A team's queue of cases, simulated event by event.
+
+    Feed it cases with :meth:`submit` (and closures with :meth:`close`), then
+    advance it with :meth:`run_until`, which returns the cases that left.
+    All randomness comes from ``rng``.
+    """
+
+    def __init__(
+        self, spec: TeamSpec, rng: np.random.Generator, followup: Followup | None = None
+    ) -> None:
+        self._spec = spec
+        self._followup = followup
+        self._now = 0.0
+        self._events: list[Event] = []
+        self._ids = count()
+
+        # arrivals not yet processed, sorted by time; numpy for merging, lists for the loop
+        self._arrival_cols: tuple[np.ndarray, ...] = (
+            np.empty(0, np.float64),
+            np.empty(0, np.int64),
+            np.empty(0, np.int8),
+            np.empty(0, np.bool_),
+            np.empty(0, np.float64),
+            np.empty(0, np.int8),
+        )
+        self._arrival_lists: tuple[list[Any], ...] = ([], [], [], [], [], [])
+        self._arrival_cursor = 0
+
+        self._line = WaitingLine(fifo=spec.priority == "fifo")
+        self._fifo = self._line.fifo
+        self._push_line = self._line.push
+
+        # expiry: deadlines follow arrival order, so one armed event at a time suffices
+        self._expire_after = float(spec.expire_after_hours)
+        self._expiry_watch: deque[Case] = deque()
+        self._expiry_armed = False
+
+        # post id -> its latest case in the system; earlier ones hang off ``Case.twin``
+        self._active: dict[int, Case] = {}
+        self._closed_posts: dict[int, float] = {}  # post id -> time it was closed
+        self._urgent: set[int] = set()  # posts whose cases go to the head of the line
+        self._n_active = 0
+        self._n_entered = 0  # cases that arrived into the system
+        self._n_dropped = 0  # cases that left before their first vote started
+        self._left: list[Record] = []
+
+        strategy = Servers if spec.jurors is None else Jurors
+        self._reviewers: Reviewers = strategy(
+            spec, rng, self._line, self._events, self._ids.__next__, self._leave
+        )
+        self._new_case = self._reviewers.new_case
+
+    # -- read-only state ----------------------------------------------------------------
+
+    @property
+    def spec(self) -> TeamSpec:
+        return self._spec
+
+    @property
+    def now(self) -> float:
+        """Time (hours) the queue has been simulated up to."""
+        return self._now
+
+    @property
+    def pending(self) -> int:
+        """Cases waiting for their first vote."""
+        return self._n_entered - self._n_dropped - self._reviewers.cases_started
+
+    @property
+    def in_system(self) -> int:
+        """Cases that arrived and have not left (waiting or being voted on)."""
+        return self._n_active
+
+    @property
+    def in_service(self) -> int:
+        """Votes in progress."""
+        return self._reviewers.in_service
+
+    @property
+    def capacity(self) -> int:
+        """Reviewers on duty now."""
+        return self._reviewers.capacity
+
+    @property
+    def sessions_started(self) -> int:
+        """Juror sessions begun so far (0 without a juror pool)."""
+        return self._reviewers.sessions_started
+
+    @property
+    def votes_by_juror(self) -> np.ndarray:
+        """Votes each juror of the pool has started (empty without a pool)."""
+        return self._reviewers.votes_by_juror
+
+    @property
+    def vote_log(self) -> pd.DataFrame:
+        """Who voted on which case, when (only if the pool records votes).
+
+        Columns: post_id, case (a per-queue case number), juror, started.
+        """
+        return self._reviewers.vote_log
+
+    def available_hours(self, end: float) -> float:
+        """Reviewer-hours on duty from time 0 to ``end`` (<= :attr:`now` for pools).
+
+        Interchangeable reviewers: the duty roster counted in whole hours (as
+        the run log has always done). A juror pool: time jurors spent in
+        sessions, whether voting or waiting for work.
+        """
+        return self._reviewers.available_hours(end, self._now)
+
+    @property
+    def busy_hours(self) -> float:
+        """Reviewer-hours spent voting up to :attr:`now` (votes in progress count in part)."""
+        ahead = sum(e[0] - self._now for e in self._events if e[1] == COMPLETE)
+        return self._reviewers.committed_hours - ahead
+
+    @property
+    def capacity_hours(self) -> float:
+        """Reviewer-hours on duty from time 0 up to :attr:`now`."""
+        servers = self._spec.servers
+        hours = math.floor(self._now)
+        within = min(hours, servers.size)
+        total = float(servers[:within].sum()) + float(servers[-1]) * max(hours - servers.size, 0)
+        return total + (self._now - hours) * self._spec.servers_at(self._now)
+
+    # -- input --------------------------------------------------------------------------
+
+    def submit(
+        self,
+        post_ids: np.ndarray,
+        times: np.ndarray,
+        classes: np.ndarray,
+        violating: np.ndarray,
+        priorities: np.ndarray | None = None,
+        kinds: np.ndarray | None = None,
+    ) -> None:
+        """Add cases arriving at ``times`` (any order, none before :attr:`now`).
+
+        Cases arriving at the same time are taken in submission order.
+        ``kinds`` (codes of :data:`KIND_NAMES`) default to reports.
+        """
+        t = np.asarray(times, dtype=np.float64)
+        size = t.size
+        ids = np.asarray(post_ids)
+        cls = np.asarray(classes)
+        viol = np.asarray(violating)
+        prio = np.zeros(size) if priorities is None else np.asarray(priorities, dtype=np.float64)
+        kind = np.zeros(size, np.int8) if kinds is None else np.asarray(kinds)
+        for name, arr in (
+            ("kinds", kind),
+            ("post_ids", ids),
+            ("times", t),
+            ("classes", cls),
+            ("violating", viol),
+            ("priorities", prio),
+        ):
+            if arr.shape != (size,):
+                raise ValueError(
+                    f"submit: {name} must be a 1-D array as long as times ({size}), "
+                    f"got shape {arr.shape}"
+                )
+        if size == 0:
+            return
+        if not np.all(np.isfinite(t)) or t.min() < self._now:
+            raise ValueError(
+                f"submit: times must be finite and >= now ({self._now}), "
+                f"got min {np.nanmin(t) if np.any(np.isfinite(t)) else t[0]}"
+            )
+        if not np.issubdtype(cls.dtype, np.integer) or cls.min() < 0 or cls.max() >= N_CLASSES:
+            raise ValueError(
+                f"submit: classes must be integer codes in [0, {N_CLASSES}), "
+                f"got {cls.dtype} in [{cls.min()}, {cls.max()}]"
+            )
+        if viol.dtype != np.bool_:
+            raise ValueError(f"submit: violating must be a boolean array, got {viol.dtype}")
+        if not np.all(np.isfinite(prio)):
+            raise ValueError("submit: priorities must be finite")
+        if not np.all((kind >= 0) & (kind < len(KIND_NAMES))):
+            raise ValueError(f"submit: kinds must be codes in [0, {len(KIND_NAMES)})")
+
+        start = self._arrival_cursor
+        merged = [
+            np.concatenate([old[start:], new.astype(old.dtype, copy=False)])
+            for old, new in zip(self._arrival_cols, (t, ids, cls, viol, prio, kind), strict=True)
+        ]
+        order = np.argsort(merged[0], kind="stable")
+        cols = tuple(col[order] for col in merged)
+        self._arrival_cols = cols
+        self._arrival_lists = tuple(col.tolist() for col in cols)
+        self._arrival_cursor = 0
+
+    def close(self, post_id: int, time: float) -> None:
+        """The post was removed by another channel at ``time`` (>= :attr:`now`).
+
+        From then on, its cases that have not started voting are dropped, and
+        the decision of cases being voted on is moot; both leave as CLOSED
+        (the latter when their votes in progress finish). Cases for the post
+        that arrive later are closed on arrival.
+        """
+        if not (math.isfinite(time) and time >= self._now):
+            raise ValueError(f"close: time must be finite and >= now ({self._now}), got {time}")
+        heappush(self._events, (float(time), CLOSE, next(self._ids), int(post_id)))
+
+    def expedite(self, post_ids: np.ndarray, time: float) -> None:
+        """From ``time`` (>= :attr:`now`), the posts' cases go to the head of the line.
+
+        Waiting cases move at once; cases arriving later are put at the head
+        on arrival. (A host's notice makes these posts the team's next job.)
+        """
+        if not (math.isfinite(time) and time >= self._now):
+            raise ValueError(f"expedite: time must be finite and >= now ({self._now}), got {time}")
+        ids = tuple(int(p) for p in np.asarray(post_ids).tolist())
+        if ids:
+            heappush(self._events, (float(time), EXPEDITE, next(self._ids), ids))
+
+    # -- the event loop -------------------------------------------------------------------
+
+    def run_until(self, t: float) -> CaseLog:
+        """Process every event up to and including time ``t``; return the cases that left."""
+        if not (math.isfinite(t) and t >= self._now):
+            raise ValueError(f"run_until: t must be finite and >= now ({self._now}), got {t}")
+        self._advance(t)
+        left, self._left = self._left, []
+        return CaseLog.from_records(left)
+
+    def _advance(self, t: float) -> None:
+        """Run every event with time <= ``t`` in order, then set the clock to ``t``."""
+        self._left = []
+        events = self._events
+        reviewers = self._reviewers
+        work, handle = reviewers.work, reviewers.handle
+        arrive = self._arrive
+        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrival_lists
+        a_pos, a_len = self._arrival_cursor, len(arr_t)
+        t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
+        now = self._now
+
+        while True:
+            vote = None
+            if events and events[0][0] <= t_arrival:  # the next event comes first
+                if events[0][0] > t:
+                    break
+                now, kind, _, payload = heappop(events)
+                if kind == COMPLETE:
+                    vote = payload
+                elif kind in REVIEWERS_OWN:
+                    if not handle(kind, payload, now):
+                        continue  # it cannot have given a free reviewer a case
+                elif kind == EXPIRE:
+                    self._expire(now)
+                elif kind == EXPEDITE:
+                    self._expedite(payload)
+                elif kind == CLOSE:
+                    self._close_post(payload, now)
+                else:  # FOLLOW
+                    post_id, cls, violating, priority, case_kind = payload
+                    arrive(post_id, cls, violating, priority, case_kind, now)
+            else:  # the next arrival comes first
+                if t_arrival > t:
+                    break
+                now = t_arrival
+                arrive(
+                    arr_id[a_pos], arr_cls[a_pos], arr_viol[a_pos], arr_prio[a_pos],
+                    arr_kind[a_pos], now,
+                )  # fmt: skip
+                a_pos += 1
+                t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
+            work(vote, now)  # count the vote if one came in; free reviewers take cases
+
+        self._arrival_cursor = a_pos
+        self._now = t
+
+    def drain(self) -> CaseLog:
+        """Cases still in the system, or submitted and not yet arrived, as PENDING.
+
+        A snapshot: the queue is not changed. Every submitted case appears
+        exactly once in the logs returned by :meth:`run_until` and a final
+        :meth:`drain`.
+        """
+        in_system = sorted(
+            (case for post_id in self._active for case in self._cases_of(post_id)),
+            key=lambda c: c.seq,
+        )
+        records = [case.record(math.nan, PENDING, 0) for case in in_system]
+        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrival_lists
+        records.extend(
+            (arr_id[i], arr_t[i], math.nan, math.nan, PENDING, 0, 0, arr_cls[i], arr_viol[i],
+             arr_prio[i], arr_kind[i])
+            for i in range(self._arrival_cursor, len(arr_t))
+        )  # fmt: skip
+        # follow-up cases scheduled but not arrived yet
+        records.extend(
+            (post_id, time, math.nan, math.nan, PENDING, 0, 0, cls, viol, prio, kind)
+            for time, event, _, (post_id, cls, viol, prio, kind) in sorted(
+                e for e in self._events if e[1] == FOLLOW
+            )
+        )
+        return CaseLog.from_records(records)
+
+    # -- per-case steps (called from the loop) --------------------------------------------
+
+    def _arrive(
+        self, post_id: int, cls: int, violating: bool, priority: float, kind: int, now: float
+    ) -> None:
+        if self._closed_posts and post_id in self._closed_posts:
+            # the post was removed before its case arrived
+            self._left.append(
+                (post_id, now, math.nan, now, CLOSED, 0, 0, cls, violating, priority, kind)
+            )
+            return
+        seq = next(self._ids)
+        case = self._new_case(seq, post_id, cls, violating, priority, now, kind)
+        case.twin = self._active.get(post_id)
+        self._active[post_id] = case
+        self._n_active += 1
+        self._n_entered += 1
+        if self._urgent and post_id in self._urgent:
+            self._line.to_head(case)
+        else:  # ``WaitingLine.add`` written out: this runs for every case
+            self._push_line((0.0 if self._fifo else -priority, seq, case))
+        if self._expire_after < _INF:
+            self._expiry_watch.append(case)
+            if not self._expiry_armed:
+                self._arm_expiry(now + self._expire_after)
+
+    def _leave(self, case: Case, now: float, status: int, remove_votes: int) -> None:
+        case.status = status
+        post_id = case.post_id
+        if self._active[post_id] is case:
+            twin = case.twin
+            while twin is not None and twin.status >= 0:  # skip twins that already left
+                twin = twin.twin
+            if twin is None:
+                del self._active[post_id]
+            else:
+                self._active[post_id] = twin
+        self._n_active -= 1
+        self._left.append(
+            (post_id, case.arrived, case.started, now, status, remove_votes, case.votes_started,
+             case.cls, case.violating, case.priority, case.kind)
+        )  # fmt: skip
+        if self._followup is not None and status <= DECIDED_KEEP:
+            follow = self._followup(
+                post_id, case.kind, status, remove_votes, case.votes_started, now
+            )
+            if follow is not None:
+                time, priority, kind = follow
+                if not time >= now:
+                    raise ValueError(f"followup: a case at {time} is before now ({now})")
+                heappush(
+                    self._events,
+                    (time, FOLLOW, next(self._ids),
+                     (post_id, case.cls, case.violating, priority, kind)),
+                )  # fmt: skip
+
+    def _expedite(self, post_ids: tuple[int, ...]) -> None:
+        for post_id in post_ids:
+            self._urgent.add(post_id)
+            for case in reversed(self._cases_of(post_id)):
+                if case.status == ACTIVE and case.votes_started == 0:
+                    self._line.to_head(case)
+
+    def _arm_expiry(self, deadline: float) -> None:
+        heappush(self._events, (deadline, EXPIRE, next(self._ids), None))
+        self._expiry_armed = True
+
+    def _expire(self, now: float) -> None:
+        """Expire the waiting cases whose deadline has come; arm the next deadline."""
+        self._expiry_armed = False
+        watch = self._expiry_watch
+        while watch:
+            case = watch[0]
+            if case.status != ACTIVE or case.votes_started:
+                watch.popleft()
+                continue
+            deadline = case.arrived + self._expire_after
+            if deadline > now:
+                self._arm_expiry(deadline)
+                return
+            watch.popleft()
+            self._n_dropped += 1
+            self._leave(case, deadline, EXPIRED, 0)
+
+    def _close_post(self, post_id: int, now: float) -> None:
+        self._closed_posts.setdefault(post_id, now)
+        for case in self._cases_of(post_id):
+            if case.status != ACTIVE:
+                continue
+            if case.votes_started == 0:
+                self._n_dropped += 1
+                self._leave(case, now, CLOSED, 0)
+            elif case.votes_done == case.votes_started:  # between votes, none in progress
+                self._leave(case, now, CLOSED, 0)
+            else:
+                case.status = MOOT  # leaves when its votes in progress finish
+
+    def _cases_of(self, post_id: int) -> list[Case]:
+        """The post's cases still in the system, latest first."""
+        cases = []
+        case = self._active.get(post_id)
+        while case is not None:
+            if case.status < 0:
+                cases.append(case)
+            case = case.twin
+        return cases

@@ -1,0 +1,182 @@
+"""Who reviews a queue's cases: the strategy that the queue's one event loop calls.
+
+The loop in :class:`~simulator.queueing.queue.ReviewQueue` is the same for
+every team: it merges arrivals with the event heap and runs cases in, out and
+through expiry, closure and notices. What differs between teams - who is on
+duty, which case a free reviewer takes, how votes become a decision - lives
+in a :class:`Reviewers` object:
+
+* :attr:`~Reviewers.work` runs after every event: it counts the vote that
+  came in if the event was one (deciding the case if the votes suffice),
+  then lets free reviewers take cases from the head of the line and
+  schedules their votes' completion (one call, not two: it runs for nearly
+  every event);
+* :meth:`~Reviewers.handle` runs the strategy's own events (changes of
+  capacity, juror sessions, idle timeouts) and says whether ``work`` could
+  find anything to do after them.
+
+Two strategies exist: interchangeable reviewers
+(:class:`~simulator.queueing.servers.Servers`) and individual jurors
+(:class:`~simulator.queueing.jurors.Jurors`).
+
+Vote durations and the uniforms that decide votes come from the queue's
+generator in fixed blocks, drawn when the previous block runs out, so results
+depend only on the inputs and the seed - not on how a run is cut into
+``run_until`` calls.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from itertools import chain, repeat
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.queueing.cases import Case, WaitingLine
+from simulator.queueing.events import Event
+from simulator.queueing.teams import TeamSpec
+
+__all__ = ["BLOCK", "Leave", "Reviewers", "duration_draws", "uniform_draws"]
+
+BLOCK = 4096  # random numbers drawn per call to the generator
+
+Leave = Callable[[Case, float, int, int], None]
+"""``leave(case, now, status, remove_votes)``: the case leaves the system."""
+
+
+def _one_at_a_time(draw_block: Callable[[], list[float]]) -> Callable[[], float]:
+    """A function returning the next number of blocks drawn on demand."""
+    return chain.from_iterable(iter(draw_block, None)).__next__
+
+
+def duration_draws(spec: TeamSpec, rng: np.random.Generator) -> Callable[[], float]:
+    """Vote durations in hours, one per call (mean and CV as the spec says)."""
+    mean = spec.review_minutes / 60.0
+    cv = spec.review_cv
+    if cv == 0:
+        return repeat(mean).__next__
+    if cv == 1:
+
+        def draw_block() -> list[float]:
+            return rng.exponential(mean, BLOCK).tolist()
+
+    else:
+        sigma2 = math.log1p(cv * cv)
+        mu = math.log(mean) - sigma2 / 2
+        sigma = math.sqrt(sigma2)
+
+        def draw_block() -> list[float]:
+            return rng.lognormal(mu, sigma, BLOCK).tolist()
+
+    return _one_at_a_time(draw_block)
+
+
+def uniform_draws(rng: np.random.Generator) -> Callable[[], float]:
+    """Uniforms on [0, 1), one per call."""
+    return _one_at_a_time(lambda: rng.random(BLOCK).tolist())
+
+
+class Reviewers(ABC):
+    """The reviewers of one queue: the part of its event loop that differs between teams.
+
+    The queue hands over its waiting line, its event heap, its id counter and
+    the function that makes a case leave; the reviewers push their own events
+    (vote completions and any of theirs) on that heap.
+    """
+
+    new_case: Callable[[int, int, int, bool, float, float, int], Case]
+    """``new_case(seq, post_id, cls, violating, priority, arrived, kind)``: open a case."""
+
+    def __init__(
+        self,
+        spec: TeamSpec,
+        rng: np.random.Generator,
+        line: WaitingLine,
+        events: list[Event],
+        next_id: Callable[[], int],
+        leave: Leave,
+    ) -> None:
+        self._spec = spec
+        self._line = line
+        self._waiting = line.entries  # the line's entries and its pop, read in the hot path
+        self._pop = line.pop
+        self._events = events
+        self._next_id = next_id
+        self._leave = leave
+        self._next_duration = duration_draws(spec, rng)
+        self._next_uniform = uniform_draws(rng)
+
+    # -- what the loop calls --------------------------------------------------------------
+
+    work: Callable[[Any, float], None]
+    """``work(vote, now)`` after an event: count ``vote`` if one came in, then free
+    reviewers take cases. ``vote`` is the payload the reviewers put on a COMPLETE
+    event, or None if the event was anything else.
+
+    An attribute, not a method: the reviewers build it as a closure (see
+    :meth:`_build_work`), whose variables are cheaper to read and write than
+    attributes in a call made for nearly every event. Its counters - votes in
+    progress, hours of votes started, cases started - are closure variables
+    too, read through ``_counts``."""
+
+    _counts: Callable[[], tuple[int, float, int]]
+    """``_counts()`` -> (votes in progress, hours of votes started, cases started)."""
+
+    @abstractmethod
+    def _build_work(
+        self,
+    ) -> tuple[Callable[[Any, float], None], Callable[[], tuple[int, float, int]]]:
+        """Build :attr:`work` and ``_counts`` (once, at the end of ``__init__``)."""
+
+    def handle(self, kind: int, payload: Any, now: float) -> bool:
+        """Run one of the reviewers' own events; say whether :meth:`work` may find work.
+
+        False means the event cannot have let a free reviewer take a case (a
+        juror leaving, say), so the loop skips :meth:`work` for it.
+        """
+        raise ValueError(f"{type(self).__name__}: no event of kind {kind}")
+
+    # -- read-only state --------------------------------------------------------------------
+
+    @property
+    def in_service(self) -> int:
+        """Votes in progress."""
+        return self._counts()[0]
+
+    @property
+    def committed_hours(self) -> float:
+        """Total duration of every vote started so far, in hours."""
+        return self._counts()[1]
+
+    @property
+    def cases_started(self) -> int:
+        """Cases whose first vote has started."""
+        return self._counts()[2]
+
+    @property
+    @abstractmethod
+    def capacity(self) -> int:
+        """Reviewers on duty now."""
+
+    @abstractmethod
+    def available_hours(self, end: float, now: float) -> float:
+        """Reviewer-hours on duty from time 0 to ``end`` (the queue's time is ``now``)."""
+
+    @property
+    def sessions_started(self) -> int:
+        """Juror sessions begun so far (0 without a juror pool)."""
+        return 0
+
+    @property
+    def votes_by_juror(self) -> np.ndarray:
+        """Votes each juror of the pool has started (empty without a pool)."""
+        return np.empty(0, dtype=np.int64)
+
+    @property
+    def vote_log(self) -> pd.DataFrame:
+        """Who voted on which case, when: post_id, case, juror, started (if recorded)."""
+        return pd.DataFrame([], columns=["post_id", "case", "juror", "started"])
