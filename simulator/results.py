@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from simulator import metrics
-from simulator.engine import RunLog
+from simulator.runlog import RunLog
 
 
 @dataclass(frozen=True)
