@@ -12,13 +12,19 @@ Data flows one way. For each chunk of simulated days the engine
    and posts with an open case in memory (memory stays flat).
 
 Only the review queue couples posts to each other, so only it is an event
-loop. Cases that follow a decision - an escalation to staff, an appeal
-against a removal, a re-report after a "keep" - are routed by
-:class:`Followups`: into the same queue from inside its loop (exact whatever
-the chunking), or into a queue that runs later at the same stop.
+loop. The engine holds the chunk loop alone; the mechanisms it composes live
+with their kind:
+
+- the posts held in memory: :mod:`simulator.stages.platform`;
+- cases that follow a decision (escalations, appeals, re-reports):
+  :mod:`simulator.stages.followups`;
+- the platform's answer to a host's notice: :mod:`simulator.stages.notices`;
+- enforcers and the app stores' delisting: :mod:`simulator.enforcement`;
+- the counts and rows of settled posts, and the run log:
+  :mod:`simulator.runlog`.
 
 The engine prints nothing and writes nothing: rows go to an optional sink, and
-everything metrics need comes back as a :class:`RunLog`.
+everything metrics need comes back as a :class:`~simulator.runlog.RunLog`.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from simulator.config.scenario import Scenario
 from simulator.enforcement import Delisting, Enforcer, Notice
 from simulator.errors import ModsimError
 from simulator.queueing import KIND_APPEAL, CaseLog, ReviewQueue
-from simulator.runlog import RunLog
+from simulator.runlog import PostSink, PostTally, RunLog
 from simulator.seeding import SeedTree
 from simulator.stages.appeals import AppealStage, appeals_team
 from simulator.stages.followups import Followups
@@ -48,13 +54,12 @@ from simulator.stages.reports import ReportStage
 from simulator.stages.staff import staff_team
 from simulator.stream.replay import open_stream
 from simulator.stream.synthetic import Posts
-from simulator.taxonomy import CHANNEL_INDEX, N_CLASSES, VIOLATING
+from simulator.taxonomy import CHANNEL_INDEX, VIOLATING
 
 if TYPE_CHECKING:
     from simulator.classifier import TrainedClassifier
     from simulator.stages.prefilter import PrefilterStage
 
-PostSink = Callable[[pd.DataFrame], None]
 Progress = Callable[[float], None]
 
 
@@ -64,7 +69,7 @@ class Simulation:
     ``table`` chooses which posts reach the sink: ``all`` of them, or only the
     ``touched`` ones (violating, or reported, flagged, queued or removed);
     untouched legitimate posts are the same under every policy and are
-    summarised by counts.
+    summarised by counts. :meth:`run` is the one entry point.
     """
 
     def __init__(
@@ -140,16 +145,13 @@ class Simulation:
         self.enforcers = [Enforcer(h, self.seeds) for h in self.hosts]
         self.delisting = Delisting(scenario, self.enforcers, self.seeds)
         self.notices = NoticeResponse(policy, self._state, self.queues, self.seeds)
-        self._created_by_class = np.zeros(N_CLASSES, dtype=np.int64)
-        self._labelled_by_class = np.zeros(N_CLASSES, dtype=np.int64)
-        self._created_by_hour = np.zeros(hours)
-        self._violating_by_hour = np.zeros(hours)
-        self._wrong: list[pd.DataFrame] = []
+        self.tally = PostTally(hours, table, self.with_text, self.partial_labels)
         self._case_logs: dict[str, list[CaseLog]] = {t: [] for t in self.queues}
         self._notices: list[Notice] = []
 
     # The run -------------------------------------------------------------------
     def run(self, sink: PostSink | None = None, progress: Progress | None = None) -> RunLog:
+        """Run the whole horizon (or up to a takedown); rows of settled posts go to ``sink``."""
         try:
             return self._run(sink, progress)
         finally:
@@ -184,12 +186,12 @@ class Simulation:
                     break
 
             for cols, mask in settled:
-                self._emit(cols, mask, end, sink)
+                self.tally.settle(cols, mask, end, sink)
             c = state.cols
             if c is not None:
                 done = ~VIOLATING[c.cls] & (c.case_open == 0) & ~self.notices.sweepable(c, t1)
                 if done.any():
-                    self._emit(c, done, end, sink)
+                    self.tally.settle(c, done, end, sink)
                     state.cols = c.take(~done)
             if progress is not None:
                 progress(min(1.0, t1 / horizon))
@@ -199,9 +201,9 @@ class Simulation:
         for team, queue in self.queues.items():
             self._case_logs[team].append(queue.drain())
         final = state.cols if state.cols is not None else PostColumns.empty(self.with_text)
-        self._emit(final, ~VIOLATING[final.cls], end, sink)
+        self.tally.settle(final, ~VIOLATING[final.cls], end, sink)
         viol = final.take(VIOLATING[final.cls] & (final.created_at < end))
-        self._emit(viol, np.ones(len(viol), dtype=bool), end, sink)
+        self.tally.settle(viol, np.ones(len(viol), dtype=bool), end, sink)
         return self._log(
             viol.frame(end, with_text=self.with_text, with_labels=self.partial_labels),
             end,
@@ -337,48 +339,13 @@ class Simulation:
             self.followups.apply(team, log, self.queues)
 
     # Output ---------------------------------------------------------------------
-    def _emit(self, cols: PostColumns, mask: np.ndarray, end: float, sink: PostSink | None) -> None:
-        """Count the posts ``cols[mask]`` created before ``end``; hand their rows to the sink.
-
-        Works on the mask rather than on copies: most emitted posts are
-        untouched legitimate posts that only need counting.
-        """
-        mask = mask & (cols.created_at < end)
-        if not mask.any():
-            return
-        hours = len(self._created_by_hour)
-        bins = np.minimum(cols.created_at[mask].astype(np.int64), hours - 1)
-        cls = cols.cls[mask]
-        violating = VIOLATING[cls]
-        self._created_by_class += np.bincount(cls, minlength=N_CLASSES)
-        self._labelled_by_class += np.bincount(cls[cols.labelled[mask]], minlength=N_CLASSES)
-        self._created_by_hour += np.bincount(bins, minlength=hours)
-        self._violating_by_hour += np.bincount(bins[violating], minlength=hours)
-        removed = cols.removed_at <= end
-        wrong = mask & removed & ~VIOLATING[cols.cls]
-        if wrong.any():
-            self._wrong.append(
-                cols.take(wrong).frame(end, self.with_text, with_labels=self.partial_labels)
-            )
-        if sink is None:
-            return
-        if self.table == "touched":
-            mask = mask & (
-                VIOLATING[cols.cls] | np.isfinite(cols.case_at) | removed | (cols.reported_at < end)
-            )
-        if mask.any():
-            sink(cols.take(mask).frame(end, self.with_text, with_labels=self.partial_labels))
-
     def _log(self, violating: pd.DataFrame, end: float, suspended_by: str | None) -> RunLog:
         suspended = suspended_by is not None
         legit_live = 0
-        wrong = (
-            pd.concat(self._wrong, ignore_index=True)
-            if self._wrong
-            else _empty_frame(self.with_text, self.partial_labels)
-        )
+        tally = self.tally
+        wrong = tally.wrongly_removed()
         if suspended:
-            legit_created = int(self._created_by_class[~VIOLATING].sum())
+            legit_created = int(tally.created_by_class[~VIOLATING].sum())
             legit_live = legit_created - len(wrong)
         return RunLog(
             scenario=self.scenario,
@@ -390,9 +357,9 @@ class Simulation:
             suspended_by=suspended_by,
             violating=violating,
             wrongly_removed=wrong,
-            created_by_class=self._created_by_class,
-            created_by_hour=self._created_by_hour,
-            violating_by_hour=self._violating_by_hour,
+            created_by_class=tally.created_by_class,
+            created_by_hour=tally.created_by_hour,
+            violating_by_hour=tally.violating_by_hour,
             cases={t: _cases_until(logs, end) for t, logs in self._case_logs.items()},
             capacity_hours={t: q.available_hours(end) for t, q in self.queues.items()},
             busy_hours={t: float(q.busy_hours) for t, q in self.queues.items()},
@@ -410,7 +377,7 @@ class Simulation:
                 {t.name: t.to_dict() for t in self.prefilter.thresholds} if self.prefilter else {}
             ),
             meta=dict(getattr(self.stream, "meta", {})),
-            labelled_by_class=self._labelled_by_class.copy(),
+            labelled_by_class=tally.labelled_by_class.copy(),
             not_made_by_class=self.delisting.not_made_by_class(end),
             jurors=self._juror_stats(),
         )
@@ -436,7 +403,3 @@ def _cases_until(logs: list[CaseLog], end: float) -> pd.DataFrame:
     never reached anyone and must not count as pending."""
     frame = CaseLog.concat(logs).to_frame()
     return frame[frame["arrived"] < end].reset_index(drop=True)
-
-
-def _empty_frame(with_text: bool, with_labels: bool = False) -> pd.DataFrame:
-    return PostColumns.empty(with_text).frame(0.0, with_text, with_labels)
