@@ -45,7 +45,7 @@ class Followups:
     it decides a case (see :data:`simulator.queueing.Followup`): it answers
     with a follow-up case for the same queue (an appeal it hears itself, a
     re-report), or marks the case as escalated. Follow-ups for queues that run
-    later at the same stop are submitted in batches by the engine.
+    later at the same stop are submitted in batches by :meth:`apply`.
     All draws are keyed by post id and round, so order of calls does not matter.
     """
 
