@@ -208,14 +208,14 @@ class PlatformState:
     def count_created(self, times: np.ndarray) -> None:
         """Count posts made at ``times`` in the hourly histogram."""
         hist = self.created_per_hour
-        hist += np.bincount(hour_bins(times, hist), minlength=len(hist))
+        hist += np.bincount(_hour_bins(times, hist), minlength=len(hist))
 
     def count_removed(self, times: np.ndarray, sign: int) -> None:
         """Count (``sign=+1``) or uncount (``-1``) removals at ``times``."""
         hist = self.removed_per_hour
-        hist += sign * np.bincount(hour_bins(times, hist), minlength=len(hist))
+        hist += sign * np.bincount(_hour_bins(times, hist), minlength=len(hist))
 
 
-def hour_bins(times: np.ndarray, hist: np.ndarray) -> np.ndarray:
+def _hour_bins(times: np.ndarray, hist: np.ndarray) -> np.ndarray:
     """The bins of the hourly histogram ``hist`` that ``times`` fall in."""
     return np.clip(times.astype(np.int64), 0, len(hist) - 1)
