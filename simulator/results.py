@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from simulator import metrics
+from simulator.format import threshold
 from simulator.runlog import RunLog
 
 
@@ -72,7 +72,7 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
         "views before removal": v["views_before_removal"]["total"],
     }
     for w in v["within"]:
-        row[f"removed within {_hours(w['threshold_hours'])}"] = w["share"]
+        row[f"removed within {threshold(w['threshold_hours'])}"] = w["share"]
     row["wrongful removals"] = summary["legitimate"]["wrongly_removed"]
     for team, r in summary["review"].items():
         row[f"{team} backlog max"] = r["backlog_max"]
@@ -80,10 +80,3 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
     e = summary["enforcement"]
     row["suspended at"] = e["suspended_at"] or "never"
     return row
-
-
-def _hours(h: float) -> str:
-    if h >= 24 and math.isclose(h % 24, 0):
-        d = int(h // 24)
-        return f"{d} day" + ("s" if d > 1 else "")
-    return f"{h:g} h"

@@ -23,10 +23,10 @@ from simulator.errors import ModsimError
 from simulator.experiments.executors import SerialExecutor
 from simulator.experiments.robustness import robustness_study
 from simulator.experiments.search import optimize
+from simulator.format import number
 from simulator.metrics.curves import latency_cdf
 from simulator.report.folders import RobustnessFolder, SearchFolder, load_results
 from simulator.report.html import build_report, render_twin, write_report
-from simulator.report.markdown import number
 from simulator.report.search_files import write_robustness, write_search
 
 RUN_FIGURES = ["fig-latency", "fig-time", "fig-utilisation"]

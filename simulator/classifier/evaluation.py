@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from simulator import format as fmt
 from simulator.classifier.training import TrainedClassifier
 
 CALIBRATION_BINS = 10
@@ -59,10 +60,9 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    if isinstance(value, float | np.floating):
-        return f"{value:.3f}"
+    """A cell of a measures table: floats to three decimals, ``-`` when missing."""
+    if value is None or isinstance(value, float | np.floating):
+        return fmt.ratio(value, missing="-")
     return str(value)
 
 
@@ -123,7 +123,7 @@ class ClassifierReport:
             "## Classifier",
             "",
             f"Source: {source}; validation texts: {self.n_validation} "
-            f"(violating share {self.prevalence:.3f}).",
+            f"(violating share {fmt.ratio(self.prevalence)}).",
             "",
             "| measure | all | seen templates | held-out templates |",
             "|---|---|---|---|",
@@ -133,8 +133,8 @@ class ClassifierReport:
             f"| {_fmt(self.average_precision_in_template)} "
             f"| {_fmt(self.average_precision_heldout_template)} |",
             "",
-            f"Brier score {self.brier_score:.4f}; expected calibration error "
-            f"{self.expected_calibration_error:.4f}.",
+            f"Brier score {fmt.ratio(self.brier_score, 4)}; expected calibration error "
+            f"{fmt.ratio(self.expected_calibration_error, 4)}.",
             "",
             "### At each threshold",
             "",

@@ -19,6 +19,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from simulator import format as fmt
 from simulator.cli.app import app, console, guarded, write_atomic, write_text
 from simulator.config import load_file
 from simulator.config.policy import PlatformPolicy
@@ -80,12 +81,11 @@ def _languages(spec: str) -> dict[str, float]:
 
 
 def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "-"
+    """A cell of a measures table: floats to three decimals, flags as yes/no."""
     if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.3f}"
+        return fmt.yes_no(value)
+    if value is None or isinstance(value, float):
+        return fmt.ratio(value, missing="-")
     return str(value)
 
 
@@ -102,8 +102,8 @@ def _print_report(report: Any, resolved: list[tuple[str, str, float]] | None = N
     """The measures of a :class:`~simulator.classifier.ClassifierReport`, as tables."""
     source = report.metadata.get("evaluated_on") or report.metadata.get("source", "unknown")
     console.print(
-        f"validation: {report.n_validation:,} texts never trained on "
-        f"({100 * report.prevalence:.1f}% violating), from {source}"
+        f"validation: {fmt.number(report.n_validation)} texts never trained on "
+        f"({fmt.share(report.prevalence)} violating), from {source}"
     )
     headline = Table(title="Ranking quality", title_justify="left")
     for column in ("measure", "all", "seen templates", "held-out templates"):
@@ -122,8 +122,8 @@ def _print_report(report: Any, resolved: list[tuple[str, str, float]] | None = N
     )
     console.print(headline)
     console.print(
-        f"Brier score {report.brier_score:.4f}; "
-        f"expected calibration error {report.expected_calibration_error:.4f}"
+        f"Brier score {fmt.ratio(report.brier_score, 4)}; "
+        f"expected calibration error {fmt.ratio(report.expected_calibration_error, 4)}"
     )
     if report.roc_auc_heldout_template is None:
         console.print(
@@ -132,13 +132,14 @@ def _print_report(report: Any, resolved: list[tuple[str, str, float]] | None = N
         )
     for name, stated, score in resolved or []:
         became = f"{stated} became the raw score" if stated else "raw score"
-        console.print(f"{name}: {became} {score:.4f}")
+        console.print(f"{name}: {became} {fmt.ratio(score, 4)}")
     console.print(_table("At each threshold", report.thresholds))
     rates = report.class_rates.pivot_table(
         index=["label", "violating", "n"], columns="threshold", values="error_rate"
     ).reset_index()
     rates.columns = [
-        f"error at {c:g}" if isinstance(c, float) else str(c) for c in rates.columns.tolist()
+        f"error at {fmt.as_written(c)}" if isinstance(c, float) else str(c)
+        for c in rates.columns.tolist()
     ]
     console.print(
         _table("Per class error rate (violating: share missed; legitimate: share flagged)", rates)

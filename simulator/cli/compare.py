@@ -3,7 +3,6 @@ intervals over seeds and paired differences against the first policy."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from simulator import format as fmt
 from simulator.cli.app import DEFAULT_HOST, app, bundled, console, err_console, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers, cell_progress, report_cells
 from simulator.cli.report import write_report_quietly
@@ -19,33 +19,11 @@ from simulator.experiments.compare import Comparison, compare
 _SHARES = ("removed_within_", "utilisation", "suspended")
 
 
-def _fmt(x: float, share: bool) -> str:
-    if math.isnan(x):
-        return "n/a"
-    if math.isinf(x):
-        return "never" if x > 0 else "-inf"
-    if share and abs(x) <= 1.0:
-        return f"{100 * x:.1f}%"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
-
-
-def _interval(mean: float, lo: float, hi: float, share: bool) -> str:
-    # Student-t intervals are symmetric: mean ± half-width says it in less space.
-    if math.isnan(lo) or math.isinf(mean):
-        return _fmt(mean, share)
-    half = (hi - lo) / 2
-    if share and abs(mean) <= 1.0:
-        return f"{_fmt(mean, share)} ± {100 * half:.1f}"
-    return f"{_fmt(mean, share)} ± {_fmt(half, False)}"
-
-
 def _cell(row: pd.Series, share: bool) -> str:
     n, never = int(row["n"]), int(row["n_never"])
     if never and never < n:
         return f"never in {never}/{n} seeds"
-    return _interval(row["mean"], row["ci_low"], row["ci_high"], share)
+    return fmt.plus_minus(row["mean"], row["ci_low"], row["ci_high"], share)
 
 
 def comparison_table(result: Comparison) -> Table:
@@ -72,7 +50,7 @@ def comparison_table(result: Comparison) -> Table:
                 d = diffs[(diffs["policy"] == pol) & (diffs["metric"] == metric)]
                 if len(d) and int(d.iloc[0]["pairs"]):
                     r = d.iloc[0]
-                    cells.append(_interval(r["mean"], r["ci_low"], r["ci_high"], share))
+                    cells.append(fmt.plus_minus(r["mean"], r["ci_low"], r["ci_high"], share))
                 else:
                     cells.append("n/a")
         table.add_row(*cells)

@@ -13,7 +13,8 @@ from simulator.cli.app import app, console, err_console, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers
 from simulator.experiments.robustness import RobustnessResult, robustness_study
 from simulator.experiments.search import SearchResult, optimize
-from simulator.report.search import constraint_metric, format_value
+from simulator.format import decimal, metric_value
+from simulator.report.search import constraint_metric
 from simulator.report.search_files import write_robustness, write_search
 
 
@@ -36,9 +37,9 @@ def _show_search(result: SearchResult) -> None:
             table.add_row(
                 str(row["trial"]),
                 *[
-                    f"{format_value(row[o.metric], o.metric)} "
-                    f"({format_value(row[o.metric + '_ci_low'], o.metric)}"
-                    f" to {format_value(row[o.metric + '_ci_high'], o.metric)})"
+                    f"{metric_value(row[o.metric], o.metric)} "
+                    f"({metric_value(row[o.metric + '_ci_low'], o.metric)}"
+                    f" to {metric_value(row[o.metric + '_ci_high'], o.metric)})"
                     for o in spec.objectives
                 ],
                 str(row["seeds"]),
@@ -56,17 +57,17 @@ def _show_search(result: SearchResult) -> None:
         highlight=False,
     )
     console.print(
-        f"  {first}: {format_value(rec[first], first)} (95% interval "
-        f"{format_value(rec[first + '_ci_low'], first)} to "
-        f"{format_value(rec[first + '_ci_high'], first)})",
+        f"  {first}: {metric_value(rec[first], first)} (95% interval "
+        f"{metric_value(rec[first + '_ci_low'], first)} to "
+        f"{metric_value(rec[first + '_ci_high'], first)})",
         highlight=False,
     )
     level = round(100 * spec.seeds.confidence)
     for c in spec.constraints:
         console.print(
-            f"  {c}: estimate {format_value(rec[c + ' | estimate'], constraint_metric(c))}, "
+            f"  {c}: estimate {metric_value(rec[c + ' | estimate'], constraint_metric(c))}, "
             f"{level}% one-sided bound "
-            f"{format_value(rec[c + ' | bound'], constraint_metric(c))} -> {rec[c + ' | status']}",
+            f"{metric_value(rec[c + ' | bound'], constraint_metric(c))} -> {rec[c + ' | status']}",
             highlight=False,
         )
 
@@ -86,12 +87,12 @@ def _show_robustness(result: RobustnessResult) -> None:
         table.add_row(
             row["policy"],
             f"{row['meeting_all']} of {row['scenarios']}",
-            *[format_value(row[f"worst: {c}"], constraint_metric(c)) for c in result.constraints],
+            *[metric_value(row[f"worst: {c}"], constraint_metric(c)) for c in result.constraints],
         )
     console.print(table)
     s = result.sensitivity
     for (metric, policy), g in s.sort_values("rank").groupby(["metric", "policy"], sort=False):
-        order = " > ".join(f"{r['input']} ({r['share']:.2f})" for _, r in g.iterrows())
+        order = " > ".join(f"{r['input']} ({decimal(r['share'], 2)})" for _, r in g.iterrows())
         console.print(f"sensitivity of {metric} under {policy}: {order}", highlight=False)
     for note in result.notes:
         err_console.print(f"[yellow]note:[/] {note}", highlight=False)

@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from simulator import format as fmt
 from simulator.api import simulate
 from simulator.checks import Finding, check_run, raise_errors
 from simulator.cli.app import (
@@ -106,14 +107,15 @@ def print_summary(result: RunResult) -> None:
 
 
 def _fmt(value: Any, key: str = "") -> str:
+    """A headline figure by its key: shares as %, other floats to one decimal."""
     if value is None:
-        return "never" if "latency" in key else "n/a"
+        return fmt.NEVER if "latency" in key else fmt.MISSING
     if isinstance(value, float):
         if key.startswith("removed within") or "utilisation" in key:
-            return f"{100 * value:.1f}%"
-        return f"{value:,.1f}"
+            return fmt.share(value)
+        return fmt.decimal(value)
     if isinstance(value, int):
-        return f"{value:,}"
+        return fmt.number(value)
     return str(value)
 
 

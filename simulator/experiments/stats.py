@@ -12,6 +12,7 @@ A paired difference is defined only where both runs of a pair are finite;
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,8 +38,29 @@ def mean_ci(values: Sequence[float] | np.ndarray, level: float = LEVEL) -> dict[
     if n == 1:
         return out | {"mean": mean, "std": math.nan, "ci_low": math.nan, "ci_high": math.nan}
     std = float(x.std(ddof=1))
-    half = float(sps.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
+    half = float(t_half_width(std, n, level))
     return out | {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def t_half_width(std: Any, n: Any, level: float = LEVEL) -> Any:
+    """Half-width of the Student-t interval for a mean of ``n`` values whose
+    sample standard deviation is ``std`` (scalars or arrays, element-wise)."""
+    return sps.t.ppf(0.5 + level / 2, n - 1) * std / np.sqrt(n)
+
+
+def mean_band(rows: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column-wise mean and Student-t interval over ``rows`` (replications),
+    as :func:`mean_ci` per column but with every non-finite value left out: a
+    point of a curve that no replication reaches is NaN, and so is its band
+    where fewer than two replications reach it."""
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        finite = np.isfinite(rows)
+        n = np.sum(finite, axis=0)
+        mean = np.nanmean(np.where(finite, rows, np.nan), axis=0)
+        std = np.nanstd(np.where(finite, rows, np.nan), axis=0, ddof=1)
+        half = np.where(n > 1, t_half_width(std, np.maximum(n, 2), level), np.nan)
+    return mean, mean - half, mean + half
 
 
 def summarize(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:

@@ -17,7 +17,8 @@ from pathlib import Path
 import jinja2
 
 from simulator.api import versions
-from simulator.report.context import DEFAULT_TARGET, Report, experiment_report, run_report
+from simulator.report.context import DEFAULT_TARGET, Report
+from simulator.report.experiment_report import experiment_report
 from simulator.report.folders import (
     ResultsFolder,
     RobustnessFolder,
@@ -26,6 +27,7 @@ from simulator.report.folders import (
     load_results,
 )
 from simulator.report.markdown import MARKDOWN_ENV, render_run_markdown
+from simulator.report.run import run_report
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("simulator", "report/templates"),

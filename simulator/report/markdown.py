@@ -1,13 +1,16 @@
-"""The Markdown report of one run (Jinja2 template; reads results, never re-runs)."""
+"""The Markdown report of one run (Jinja2 template; reads results, never re-runs),
+and the Markdown environment every report's twin renders with: its filters are
+the number formats of :mod:`simulator.format`."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jinja2
 import pandas as pd
 
+from simulator.format import date, hours, money, number, ratio, share
+from simulator.report.run import run_summary_sentences
 from simulator.results import RunResult, headline
 
 _ENV = jinja2.Environment(
@@ -18,51 +21,6 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-
-
-def hours(h: float | None) -> str:
-    """A duration for people: minutes, hours or days; 'never' for None."""
-    if h is None or (isinstance(h, float) and not math.isfinite(h)):
-        return "never"
-    if h < 1:
-        return f"{h * 60:.0f} min"
-    if h < 48:
-        return f"{h:.1f} h"
-    return f"{h / 24:.1f} days"
-
-
-def share(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{100 * x:.1f}%"
-
-
-def number(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, float) and not x.is_integer() and abs(x) < 1000:
-        return f"{x:,.1f}"
-    if isinstance(x, float):
-        return f"{round(x):,}"
-    return f"{int(x):,}"
-
-
-def date(iso: str | None) -> str:
-    return iso[:16].replace("T", " ") if iso else "never"
-
-
-def ratio(x: float | None, digits: int = 3) -> str:
-    """A unitless measure (AUC, score, F1) with fixed digits; 'n/a' when missing."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    return f"{x:.{digits}f}"
-
-
-def money(x: float | None, currency: str = "", digits: int = 0) -> str:
-    """An amount with thousands separators and its currency label."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    return f"{x:,.{digits}f} {currency}".rstrip()
 
 
 def mdcell(text: object) -> str:
@@ -96,9 +54,6 @@ def render_run_markdown(
 ) -> str:
     """A run's Markdown report from what its results folder holds (so a report
     read back from disk is the same as the one the run wrote)."""
-    # Imported here: the summary sentences live with the HTML report's context.
-    from simulator.report.context import run_summary_sentences
-
     context: dict[str, Any] = {
         "s": s,
         "verdict": run_summary_sentences(s),

@@ -26,6 +26,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from simulator.format import decimal, hours_tick, share
+
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2)))
@@ -144,7 +146,7 @@ def latency_cdf(series: Sequence[Series], thresholds: Sequence[float]) -> str:
         for h in thresholds:
             ax.axvline(h, color="#444444", linewidth=0.9, linestyle=(0, (2, 2)))
             ax.annotate(
-                _hours_label(h),
+                hours_tick(h),
                 xy=(h, 1.0),
                 xycoords=("data", "axes fraction"),
                 xytext=(2, -2),
@@ -157,7 +159,7 @@ def latency_cdf(series: Sequence[Series], thresholds: Sequence[float]) -> str:
         ax.set_ylim(0, 1.02)
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ticks = [1 / 60, 0.25, 1, 6, 24, 72, 168, 720, 2160]
-        ax.set_xticks(ticks, [_hours_label(t) for t in ticks])
+        ax.set_xticks(ticks, [hours_tick(t) for t in ticks])
         ax.set_xlabel("time since the post was made (log scale)")
         ax.set_ylabel("violating posts removed")
         ax.legend(loc="upper left", fontsize=8)
@@ -284,7 +286,7 @@ def bars(items: Sequence[Point], x_label: str, title: str, percent: bool = True)
                 linewidth=1.5,
                 capsize=3,
             )
-            text = f"{100 * p.x:.1f}%" if percent else f"{p.x:,.1f}"
+            text = share(p.x) if percent else decimal(p.x)
             ax.annotate(text, (p.x, y), xytext=(4, -4), textcoords="offset points", fontsize=8)
         ax.set_yticks(ys, [p.label for p in items])
         if percent:
@@ -320,11 +322,3 @@ def sweep(series: Sequence[Series], parameter: str, metric: str, percent: bool =
         if len(series) > 1:
             ax.legend(fontsize=8)
         return to_svg(fig, f"{metric} against {parameter}")
-
-
-def _hours_label(h: float) -> str:
-    if h < 1:
-        return f"{h * 60:.0f} min"
-    if h < 24 or not math.isclose(h % 24, 0):
-        return f"{h:g} h"
-    return f"{h / 24:g} d"

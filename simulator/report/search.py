@@ -11,171 +11,41 @@ still holds when the assumptions are wrong.
 
 from __future__ import annotations
 
-import io
 import json
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from simulator.config.search import parse_constraint
-from simulator.report import plots
-from simulator.report.context import Figure, Report, Table, format_metric, metric_label
+from simulator.format import (
+    MISSING,
+    as_written,
+    confidence_level,
+    decimal,
+    metric_value,
+    ratio,
+    share,
+    span,
+)
+from simulator.report.context import Figure, Report, Table
+from simulator.report.labels import metric_label
+from simulator.report.search_figures import Drawn, draw, pareto_figure, sensitivity_figure
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure as MplFigure
-
     from simulator.experiments.robustness import RobustnessResult
     from simulator.experiments.search import SearchResult
 
 VERDICT = {"holds": "holds", "fails": "fails", "undecided": "undecided at the seed cap"}
 
 
-@dataclass(frozen=True)
-class Drawn:
-    """A figure drawn once, kept as inline SVG (HTML) and PNG bytes (a file the
-    Markdown twin links)."""
-
-    svg: str
-    png: bytes
-
-
-def draw(build: Callable[[], MplFigure], title: str) -> Drawn:
-    """Build a matplotlib figure in the report style; return it as SVG and PNG."""
-    with plots.styled():
-        fig = build()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-        return Drawn(plots.to_svg(fig, title), buf.getvalue())
-
-
-# --- figures ------------------------------------------------------------------
-
-
-def _axis_label(metric: str, currency: str) -> str:
-    label = metric_label(metric)
-    return f"{label} ({currency})" if metric.startswith("cost_") and currency else label
-
-
-def pareto_figure(result: SearchResult) -> MplFigure:
-    """Every evaluated candidate on the first two objectives (or the first
-    against the trial number): feasible ones filled, the Pareto front joined,
-    the recommendation starred with its 95% intervals."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
-
-    fig, ax = plt.subplots(figsize=(7.0, 4.6))
-    t = result.trials
-    objectives = [o.metric for o in result.spec.objectives]
-    done = t[t["state"] == "COMPLETE"] if len(t) else t
-    if done.empty:
-        ax.text(0.5, 0.5, "no trial finished", ha="center", va="center")
-        return fig
-    x, y = (objectives[0], objectives[1]) if len(objectives) > 1 else ("trial", objectives[0])
-    currency = result.base.costs.currency
-    bad = done[~done["feasible"].astype(bool)]
-    good = done[done["feasible"].astype(bool)]
-    ax.scatter(bad[x], bad[y], marker="x", color="#999999", label="infeasible or undecided")
-    ax.scatter(good[x], good[y], marker="o", color=plots.COLOURS[0], label="feasible")
-    front = result.pareto.sort_values(x) if len(result.pareto) else result.pareto
-    if len(front) > 1:
-        ax.plot(front[x], front[y], color=plots.COLOURS[0], lw=1, ls="--", label="Pareto front")
-    rec = result.recommendation
-    if rec is not None:
-
-        def err(m: str) -> list[list[float]] | None:
-            lo, hi = rec.get(f"{m}_ci_low"), rec.get(f"{m}_ci_high")
-            if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-                return None
-            return [[max(rec[m] - lo, 0.0)], [max(hi - rec[m], 0.0)]]
-
-        ax.errorbar(
-            [rec[x]],
-            [rec[y]],
-            xerr=err(x),
-            yerr=err(y),
-            marker="*",
-            markersize=16,
-            color=plots.COLOURS[1],
-            capsize=3,
-            linestyle="none",
-            label="recommended (95% interval)",
-            zorder=3,
-        )
-    ax.set_xlabel(_axis_label(x, currency))
-    ax.set_ylabel(_axis_label(y, currency))
-    thousands = FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}")
-    ax.xaxis.set_major_formatter(thousands)
-    ax.yaxis.set_major_formatter(thousands)
-    ax.set_title(f"{len(done)} candidates evaluated", fontsize=10)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def sensitivity_figure(result: RobustnessResult) -> MplFigure:
-    """One panel per headline metric: each uncertain input's share of the
-    sensitivity, one bar per policy (colour and hatch), largest at the top."""
-    import matplotlib.pyplot as plt
-
-    s = result.sensitivity
-    metrics = list(dict.fromkeys(s["metric"])) if len(s) else []
-    policies = list(dict.fromkeys(s["policy"])) if len(s) else []
-    inputs = list(dict.fromkeys(s["input"])) if len(s) else []
-    height = 1.2 + max(1, len(metrics)) * (0.5 + 0.28 * len(inputs) * max(1, len(policies)))
-    fig, axes = plt.subplots(max(1, len(metrics)), 1, figsize=(7.0, height), squeeze=False)
-    if not metrics:
-        axes[0, 0].text(0.5, 0.5, "no sensitivity computed", ha="center", va="center")
-        return fig
-    width = 0.8 / len(policies)
-    for ax, metric in zip(axes[:, 0], metrics, strict=True):
-        sub = s[s["metric"] == metric]
-        table = sub.pivot_table(index="input", columns="policy", values="share", sort=False)
-        table = table.reindex(columns=policies)
-        table = table.loc[table.mean(axis=1).sort_values().index]
-        ys = np.arange(len(table))
-        for i, policy in enumerate(policies):
-            ax.barh(
-                ys + (i - (len(policies) - 1) / 2) * width,
-                table[policy].fillna(0.0).to_numpy(),
-                height=width,
-                color="white",
-                edgecolor=plots.COLOURS[i % len(plots.COLOURS)],
-                hatch=plots.HATCHES[(i + 1) % len(plots.HATCHES)],
-                linewidth=1.2,
-                label=policy,
-            )
-        ax.set_yticks(ys, list(table.index), fontsize=8)
-        ax.set_xlim(0, 1)
-        ax.set_title(metric_label(metric), fontsize=9)
-        ax.grid(axis="y", visible=False)
-    axes[-1, 0].set_xlabel("share of the sensitivity (normalised index)")
-    axes[0, 0].legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return fig
-
-
 # --- formatting -----------------------------------------------------------------
-
-
-def format_value(x: Any, metric: str, currency: str = "") -> str:
-    """A metric's value for people (shares as %, durations, counts; costs with currency)."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    text = format_metric(float(x), metric)
-    return (
-        f"{text} {currency}"
-        if metric.startswith("cost_") and currency and text[0].isdigit()
-        else text
-    )
 
 
 def _interval(row: dict[str, Any] | Any, metric: str, currency: str = "") -> str:
     lo, hi = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
     if lo is None or hi is None or (isinstance(lo, float) and math.isnan(lo)):
-        return "n/a"
-    return f"{format_value(lo, metric, currency)} to {format_value(hi, metric, currency)}"
+        return MISSING
+    return span(metric_value(lo, metric, currency), metric_value(hi, metric, currency))
 
 
 def constraint_metric(text: str) -> str:
@@ -183,7 +53,7 @@ def constraint_metric(text: str) -> str:
 
 
 def _bound_value(x: Any, text: str) -> str:
-    return format_value(x, constraint_metric(text))
+    return metric_value(x, constraint_metric(text))
 
 
 def _seed_use(seeds: Any) -> str:
@@ -192,10 +62,6 @@ def _seed_use(seeds: Any) -> str:
     lo, hi, total = int(seeds.min()), int(seeds.max()), int(seeds.sum())
     each = f"{lo} seeds each" if lo == hi else f"{lo} to {hi} seeds"
     return f" ({each}, {total} runs in all)"
-
-
-def _level(confidence: float) -> str:
-    return f"{100 * confidence:g}%"
 
 
 def _changes(changes: Sequence[str]) -> str:
@@ -215,7 +81,7 @@ def search_report(
     figures = dict(figures or {})
     spec = result.spec
     currency = result.base.costs.currency
-    level = _level(spec.seeds.confidence)
+    level = confidence_level(spec.seeds.confidence)
     t = result.trials
     done = t[t["state"] == "COMPLETE"] if len(t) else t
     feasible = int(done["feasible"].astype(bool).sum()) if len(done) else 0
@@ -233,13 +99,13 @@ def search_report(
         first = spec.objectives[0].metric
         rep.summary.append(
             f"Recommended: {_changes(rec['changes'])}. It is the feasible candidate with the "
-            f"best {metric_label(first)}: {format_value(rec[first], first, currency)} "
+            f"best {metric_label(first)}: {metric_value(rec[first], first, currency)} "
             f"(95% interval {_interval(rec, first, currency)}), over {rec['seeds']} seeds."
         )
         for o in spec.objectives[1:]:
             rep.summary.append(
                 f"With it, {metric_label(o.metric)} is "
-                f"{format_value(rec[o.metric], o.metric, currency)} "
+                f"{metric_value(rec[o.metric], o.metric, currency)} "
                 f"(95% interval {_interval(rec, o.metric, currency)})."
             )
         used = [o.metric for o in spec.objectives] + [m for m, _, _ in spec.parsed_constraints()]
@@ -248,7 +114,7 @@ def search_report(
         )
         if not weighed and "wrongful_removals" in rec:
             rep.summary.append(
-                f"It also removed {format_value(rec['wrongful_removals'], 'wrongful_removals')} "
+                f"It also removed {metric_value(rec['wrongful_removals'], 'wrongful_removals')} "
                 "legitimate posts per run (mean over seeds), which this search did not weigh: "
                 "to weigh them, make wrongful_removals an objective or constraint, or give "
                 "costs.per_wrongful_removal a price."
@@ -262,15 +128,15 @@ def search_report(
                 f"{VERDICT.get(rec[f'{c} | status'], rec[f'{c} | status'])}."
             )
         for name, (lo, hi) in (rec.get("raw_thresholds") or {}).items():
-            span = (
-                f"{lo:.3f}"
+            raw = (
+                ratio(lo)
                 if lo == hi
-                else f"{lo:.3f} to {hi:.3f} (each seed trains its own classifier)"
+                else f"{span(ratio(lo), ratio(hi))} (each seed trains its own classifier)"
             )
             rep.summary.append(
                 f"The prefilter's {name} threshold is a target on the classifier's validation "
                 f"sample, so it survives a retrained model; in these runs it became a raw score "
-                f"of {span}."
+                f"of {raw}."
             )
     else:
         rep.summary.append(
@@ -334,7 +200,7 @@ def _recommendation_tables(result: SearchResult, rec: dict[str, Any], level: str
     rows = [
         [
             metric_label(m) + (" (objective)" if m in objectives else ""),
-            format_value(rec[m], m, currency),
+            metric_value(rec[m], m, currency),
             _interval(rec, m, currency),
         ]
         for m in dict.fromkeys([*objectives, *ALSO_SHOWN, "suspended"])
@@ -392,7 +258,7 @@ def _pareto_table(result: SearchResult, level: str) -> Table:
     for _, row in result.pareto.iterrows():
         cells = [str(int(row["trial"]))]
         cells += [
-            f"{format_value(row[o.metric], o.metric, currency)} "
+            f"{metric_value(row[o.metric], o.metric, currency)} "
             f"({_interval(row, o.metric, currency)})"
             for o in spec.objectives
         ]
@@ -434,7 +300,7 @@ def _trials_table(result: SearchResult) -> Table:
     for _, row in result.trials.iterrows():
         cells = [str(int(row["trial"])), str(row["state"]).lower(), str(int(row["seeds"]))]
         cells.append("yes" if bool(row["feasible"]) else "no")
-        cells += [format_value(row.get(m), m, currency) for m in shown]
+        cells += [metric_value(row.get(m), m, currency) for m in shown]
         cells += [VERDICT.get(str(row.get(f"{c} | status")), "n/a") for c in spec.constraints]
         error = row.get("error")
         text = _changes(row["changes"])
@@ -465,14 +331,16 @@ def _search_inputs(result: SearchResult) -> list[str]:
         if p.choices is not None:
             space = "one of " + ", ".join(map(str, p.choices))
         else:
-            space = f"{p.low:g} to {p.high:g}" + (f" in steps of {p.step:g}" if p.step else "")
+            assert p.low is not None and p.high is not None  # a range when not choices
+            space = span(as_written(p.low), as_written(p.high))
+            space += f" in steps of {as_written(p.step)}" if p.step else ""
             space += " (whole numbers)" if p.integer else ""
             space += " (log scale)" if p.log else ""
         out.append(f"Searched {path}: {space}.")
     out.append(
         f"Trial budget {spec.trials}; optuna sampler {spec.sampler}; base seed {spec.seed}; "
         f"seeds per candidate {spec.seeds.min} to {spec.seeds.max} in steps of "
-        f"{spec.seeds.step}; confidence {_level(spec.seeds.confidence)}."
+        f"{spec.seeds.step}; confidence {confidence_level(spec.seeds.confidence)}."
     )
     return out
 
@@ -490,7 +358,7 @@ def robustness_sentences(rob: RobustnessResult) -> list[str]:
         text = (
             f"'{row['policy']}' met every constraint in {int(row['meeting_all'])} of "
             f"{int(row['scenarios'])} scenarios "
-            f"({format_value(row['share_meeting_all'], 'suspended')})"
+            f"({metric_value(row['share_meeting_all'], 'suspended')})"
         )
         worst = [
             f"worst {constraint_metric(c).replace('_', ' ')} {_bound_value(row[f'worst: {c}'], c)}"
@@ -504,7 +372,7 @@ def robustness_sentences(rob: RobustnessResult) -> list[str]:
             top = g.iloc[0]
             out.append(
                 f"{metric_label(metric).capitalize()} under '{policy}' depends most on "
-                f"{top['input']} ({100 * top['share']:.0f}% of the sensitivity)."
+                f"{top['input']} ({share(top['share'], 0)} of the sensitivity)."
             )
     return out
 
@@ -531,7 +399,7 @@ def robustness_tables(rob: RobustnessResult) -> list[Table]:
         cells = [
             str(row["policy"]),
             str(int(row["scenarios"])),
-            f"{format_value(row['share_meeting_all'], 'suspended')} "
+            f"{metric_value(row['share_meeting_all'], 'suspended')} "
             f"({int(row['meeting_all'])} of {int(row['scenarios'])})",
         ]
         cells += [_bound_value(row.get(f"worst: {c}"), c) for c in rob.constraints]
@@ -560,7 +428,7 @@ def robustness_tables(rob: RobustnessResult) -> list[Table]:
             str(r["policy"]),
             str(int(r["rank"])),
             str(r["input"]),
-            f"{r['share']:.2f}",
+            decimal(r["share"], 2),
         ]
         for _, r in (s.sort_values(["metric", "policy", "rank"]) if len(s) else s).iterrows()
     ]

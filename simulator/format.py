@@ -1,0 +1,224 @@
+"""How every number modsim shows is written: reports, their Markdown twins,
+figures' labels and the CLI's tables all call these functions, so one figure
+reads the same wherever it appears.
+
+A leaf (standard library only): the classifier, results, report and CLI
+layers all import it, which is why it sits at the top of the package rather
+than inside :mod:`simulator.report`. The names are the Jinja filters the
+report templates use (``number``, ``share``, ``hours``, ``date``, ``ratio``,
+``money``).
+
+Conventions: ``None`` or NaN is missing (``"n/a"`` unless a caller's table
+says otherwise); an infinite duration is ``"never"``. Metric names follow
+:func:`simulator.experiments.design.headline_metrics`; :func:`metric_value`
+picks a metric's unit from its name.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from typing import Any, Literal
+
+MISSING = "n/a"
+NEVER = "never"
+
+Unit = Literal["share", "hours", "number"]
+
+
+def is_missing(x: Any) -> bool:
+    """``None`` or a float NaN."""
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+# --- counts and amounts -------------------------------------------------------
+
+
+def number(x: float | None) -> str:
+    """A count or amount with thousands separators: ``12,345``; a small
+    fractional mean keeps one decimal (``12.5``)."""
+    if x is None:
+        return MISSING
+    if isinstance(x, float) and not x.is_integer() and abs(x) < 1000:
+        return f"{x:,.1f}"
+    if isinstance(x, float):
+        return f"{round(x):,}"
+    return f"{int(x):,}"
+
+
+def decimal(x: float, digits: int = 1) -> str:
+    """A float with fixed decimals and thousands separators: ``1,234.5``."""
+    return f"{x:,.{digits}f}"
+
+
+def signed(x: float) -> str:
+    """A difference with its sign, to one decimal at most: ``+12.5``, ``-3``, ``0``."""
+    return ("+" if x > 0 else "") + number(float(round(x, 1)))
+
+
+def as_written(x: float) -> str:
+    """A parameter as people write it, shortest form: ``0.05``, ``24``, ``1e+06``."""
+    return f"{x:g}"
+
+
+def significant(x: float, as_share: bool = False) -> str:
+    """A figure in a narrow table cell: three significant digits below 10, one
+    decimal below 1,000, whole numbers above; a share within [-1, 1] as a
+    percentage when ``as_share``."""
+    if math.isnan(x):
+        return MISSING
+    if math.isinf(x):
+        return NEVER if x > 0 else "-inf"
+    if as_share and abs(x) <= 1.0:
+        return share(x)
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
+
+
+def money(x: float | None, currency: str = "", digits: int = 0) -> str:
+    """An amount with thousands separators and its currency label."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return MISSING
+    return f"{x:,.{digits}f} {currency}".rstrip()
+
+
+# --- shares and unitless measures ---------------------------------------------
+
+
+def share(x: float | None, digits: int = 1) -> str:
+    """A share as a percentage: ``0.934`` is ``93.4%``."""
+    if is_missing(x):
+        return MISSING
+    assert x is not None
+    return f"{100 * x:.{digits}f}%"
+
+
+def confidence_level(confidence: float) -> str:
+    """A confidence level as people say it: ``0.9`` is ``90%``, ``0.975`` is ``97.5%``."""
+    return f"{100 * confidence:g}%"
+
+
+def ratio(x: Any, digits: int = 3, missing: str = MISSING) -> str:
+    """A unitless measure (AUC, score, F1) with fixed digits; ``missing`` when
+    absent or not finite."""
+    if x is None or (isinstance(x, numbers.Real) and not math.isfinite(x)):
+        return missing
+    return f"{x:.{digits}f}"
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+# --- durations and dates ------------------------------------------------------
+
+
+def hours(h: float | None) -> str:
+    """A duration for people: minutes, hours or days; ``never`` for None or infinite."""
+    if h is None or (isinstance(h, float) and not math.isfinite(h)):
+        return NEVER
+    if h < 1:
+        return f"{h * 60:.0f} min"
+    if h < 48:
+        return f"{h:.1f} h"
+    return f"{h / 24:.1f} days"
+
+
+def threshold(h: float) -> str:
+    """A time threshold as policies state it: ``24 h``, ``2 days``, ``0.5 h``."""
+    if h >= 24 and math.isclose(h % 24, 0):
+        d = int(h // 24)
+        return f"{d} day" + ("s" if d > 1 else "")
+    return f"{h:g} h"
+
+
+def hours_tick(h: float) -> str:
+    """A tick on a time axis: ``30 min``, ``6 h``, ``2 d``."""
+    if h < 1:
+        return f"{h * 60:.0f} min"
+    if h < 24 or not math.isclose(h % 24, 0):
+        return f"{h:g} h"
+    return f"{h / 24:g} d"
+
+
+def days(x: float) -> str:
+    """A number of days, one decimal: ``3.5``."""
+    return f"{x:.1f}"
+
+
+def date(iso: str | None) -> str:
+    """An ISO date-time to the minute: ``2021-03-01 12:00``; ``never`` for None."""
+    return iso[:16].replace("T", " ") if iso else NEVER
+
+
+# --- intervals ----------------------------------------------------------------
+
+
+def interval(mean: float, lo: float, hi: float, show: Callable[[float], str]) -> str:
+    """``mean (lo to hi)``, each written by ``show``; the mean alone when the
+    interval is undefined, ``never`` for an infinite mean."""
+    if is_missing(mean):
+        return MISSING
+    if math.isinf(mean):
+        return NEVER
+    if is_missing(lo) or is_missing(hi):
+        return show(mean)
+    return f"{show(mean)} ({span(show(lo), show(hi))})"
+
+
+def plus_minus(mean: float, lo: float, hi: float, as_share: bool = False) -> str:
+    """``mean ± half-width`` for a symmetric (Student-t) interval, in less
+    space than ``lo to hi``; a share's half-width in percentage points."""
+    if math.isnan(lo) or math.isinf(mean):
+        return significant(mean, as_share)
+    half = (hi - lo) / 2
+    if as_share and abs(mean) <= 1.0:
+        return f"{significant(mean, as_share)} ± {100 * half:.1f}"
+    return f"{significant(mean, as_share)} ± {significant(half)}"
+
+
+def span(lo: str, hi: str) -> str:
+    """Two written bounds: ``lo to hi``."""
+    return f"{lo} to {hi}"
+
+
+# --- metrics by name ----------------------------------------------------------
+
+
+def metric_unit(metric: str) -> Unit:
+    """The unit a headline metric is shown in, from its name."""
+    if (
+        metric.startswith("removed_within_")
+        or metric.endswith("_utilisation")
+        or metric == "suspended"
+    ):
+        return "share"
+    if metric.endswith("_hours"):
+        return "hours"
+    return "number"
+
+
+UNITS: dict[Unit, Callable[[float], str]] = {
+    "share": share,
+    "hours": hours,
+    "number": number,
+}
+"""How a value in each unit is written."""
+
+
+def metric_value(x: Any, metric: str, currency: str = "") -> str:
+    """A headline metric's value (shares as %, durations, counts; costs with
+    their currency); ``n/a`` when missing, ``never`` when infinite."""
+    if is_missing(x):
+        return MISSING
+    x = float(x)
+    if math.isnan(x):
+        return MISSING
+    if math.isinf(x):
+        return NEVER
+    text = days(x) if metric == "suspended_after_days" else UNITS[metric_unit(metric)](x)
+    if metric.startswith("cost_") and currency and text[0].isdigit():
+        return f"{text} {currency}"
+    return text

@@ -1,0 +1,43 @@
+"""What each headline metric is called in a report: its label, and the
+time thresholds hidden in ``removed_within_<hours>h`` names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from simulator.format import threshold
+
+HEADLINE = (
+    ("violating_posts", "violating posts"),
+    ("latency_p50_hours", "latency p50"),
+    ("latency_p90_hours", "latency p90"),
+    ("views_before_removal", "harmful exposure (views)"),
+    ("violating_never_removed", "never removed"),
+    ("wrongful_removals", "wrongful removals"),
+    ("suspended", "suspended (share of seeds)"),
+    ("suspended_after_days", "suspended after (days)"),
+)
+"""The headline metrics, in the order reports show them, with their labels."""
+
+WITHIN = "removed_within_"
+
+
+def metric_label(metric: str) -> str:
+    """A metric's name for people: ``latency_p90_hours`` is ``latency p90``."""
+    for key, label in HEADLINE:
+        if key == metric:
+            return label
+    if metric.startswith(WITHIN):
+        return "removed within " + threshold(threshold_hours(metric))
+    return metric.replace("_", " ")
+
+
+def threshold_hours(metric: str) -> float:
+    """The hours of a ``removed_within_<hours>h`` metric."""
+    return float(metric[len(WITHIN) : -1])
+
+
+def threshold_metrics(metrics: Sequence[str]) -> list[tuple[str, float]]:
+    """The ``removed_within_`` metrics with their hours, shortest first."""
+    out = [(m, threshold_hours(m)) for m in metrics if m.startswith(WITHIN)]
+    return sorted(out, key=lambda x: x[1])

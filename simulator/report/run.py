@@ -1,0 +1,265 @@
+"""What the report of one run says: its plain-words summary (also the
+opening of the run's ``report.md``), figures and tables, from its results
+folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from simulator.format import date, is_missing, number, ratio, share, threshold
+from simulator.report import plots
+from simulator.report.context import DEFAULT_TARGET, Figure, Report, Table
+from simulator.report.curves import cdf_xy, fixed, surge_bands
+from simulator.report.folders import RunFolder
+
+MARKED_EVENTS = {
+    "strike": "strike",
+    "emergency": "emergency",
+    "suspension_notice": "suspension notice",
+    "suspension": "suspension",
+}
+
+
+def run_summary_sentences(s: dict[str, Any], target: float = DEFAULT_TARGET) -> list[str]:
+    """The plain-words summary of one run (also the Markdown report's opening)."""
+    v, e = s["violating"], s["enforcement"]
+    out = []
+    met = [w for w in v["within"] if not is_missing(w["share"]) and w["share"] >= target]
+    missed = [w for w in v["within"] if not is_missing(w["share"]) and w["share"] < target]
+    parts = [f"{share(w['share'])} within {threshold(w['threshold_hours'])}" for w in v["within"]]
+    verdict = (
+        "meets "
+        + ", ".join(threshold(w["threshold_hours"]) for w in met)
+        + (" but misses " if missed else "")
+        if met
+        else "misses "
+    )
+    verdict += ", ".join(threshold(w["threshold_hours"]) for w in missed) if missed else ""
+    out.append(
+        f"Thresholds: {s['run']['policy']} {verdict.strip()} (a threshold is met when at least "
+        f"{share(target)} of violating posts come down within it). Removed: {'; '.join(parts)}."
+    )
+    if e["suspended"]:
+        out.append(
+            f"Takedown: yes. {e['suspended_by']} suspended the platform on "
+            f"{date(e['suspended_at'])}; {number(e['legitimate_posts_up_at_suspension'])} "
+            "legitimate posts went dark with it."
+        )
+    else:
+        notices = sum(h["notices"] for h in e["enforcers"])
+        out.append(
+            "Takedown: no. The platform was not suspended"
+            + (f" ({notices} notices were sent)." if e["enforcers"] else " (no enforcer).")
+        )
+    out.append(
+        f"Trade-off: violating posts were seen {number(v['views_before_removal']['total'])} "
+        f"times before they came down, {number(v['never_removed'])} of "
+        f"{number(v['count'])} were never removed, and {number(s['legitimate']['wrongly_removed'])}"
+        " legitimate posts were removed by mistake."
+    )
+    return out
+
+
+def run_inputs(s: dict[str, Any]) -> list[str]:
+    """What a run was made from: scenario, policy, enforcers, seed, files, versions."""
+    r = s["run"]
+    out = [
+        f"Scenario: {r['scenario']}; policy: {r['policy']}; enforcers: "
+        f"{', '.join(r['hosts']) or 'none'}; seed {r['seed']}; text mode: {r['text_mode']}; "
+        f"{date(r['start'])} to {date(r['end'])} ({r['days_simulated']} days).",
+    ]
+    inputs = s.get("inputs") or {}
+    for f in inputs.get("files", []):
+        if f.get("file"):
+            out.append(f"{f['kind']} file {f['file']} (sha256 {str(f.get('sha256', ''))[:16]})")
+    if inputs.get("versions"):
+        out.append("Versions: " + ", ".join(f"{k} {ver}" for k, ver in inputs["versions"].items()))
+    c = s.get("classifier") or {}
+    if c.get("enabled"):
+        val = c.get("validation", {})
+        out.append(
+            f"Classifier ({c.get('score_mode')} scores): ROC-AUC {ratio(val.get('roc_auc', 0))}, "
+            f"average precision {ratio(val.get('average_precision', 0))} on "
+            f"{number(val.get('n_validation'))} validation texts; precision in this run "
+            f"{share((c.get('in_run') or {}).get('precision'))}."
+        )
+    elif c:
+        out.append("Classifier: none (this policy has no AI prefilter).")
+    return out
+
+
+def _marks_from_events(
+    events: Sequence[dict[str, Any]], first_notice: bool = True
+) -> list[plots.Mark]:
+    marks: list[plots.Mark] = []
+    noticed: set[str] = set()
+    for e in events:
+        kind = str(e["event"])
+        if kind == "notice" and first_notice and e["enforcer"] not in noticed:
+            noticed.add(str(e["enforcer"]))
+            marks.append(plots.Mark(f"first notice ({e['enforcer']})", float(e["hour"]) / 24, 0))
+        elif kind in MARKED_EVENTS:
+            style = 1 if kind == "strike" else 3
+            marks.append(plots.Mark(MARKED_EVENTS[kind], float(e["hour"]) / 24, style))
+    return marks
+
+
+def _thresholds(within: Sequence[dict[str, Any]]) -> list[float]:
+    return [float(w["threshold_hours"]) for w in within]
+
+
+def run_report(folder: RunFolder, target: float = DEFAULT_TARGET) -> Report:
+    s = folder.summary
+    v = s["violating"]
+    rep = Report(
+        kind="run",
+        title=f"{s['run']['policy']} on {s['run']['scenario']}",
+        summary=run_summary_sentences(s, target),
+        inputs=run_inputs(s),
+        target=target,
+    )
+    curves = s.get("curves")
+    if curves:
+        x, y = cdf_xy(curves["latency_cdf"])
+        rep.figures.append(
+            Figure(
+                "fig-latency",
+                "How fast violating posts came down",
+                "Share of violating posts removed within each time (log scale), among posts "
+                "old enough; dashed vertical lines are the thresholds under test.",
+                plots.latency_cdf(
+                    [plots.Series(s["run"]["policy"], x, y)], _thresholds(v["within"])
+                ),
+            )
+        )
+        daily = curves["daily"]
+        days = np.asarray(daily["day"], dtype=np.float64) + 0.5
+        exposure = [plots.Series("harmful views", days, fixed(daily["harmful_views"]))]
+        backlog = [
+            plots.Series(
+                team,
+                folder.backlog.loc[folder.backlog["team"] == team, "hour"].to_numpy() / 24,
+                folder.backlog.loc[folder.backlog["team"] == team, "waiting"].to_numpy(),
+            )
+            for team in folder.teams
+        ]
+        rep.figures.append(
+            Figure(
+                "fig-time",
+                "Harmful exposure and backlog over time",
+                "Top: views of violating posts per day while they were up. Bottom: cases "
+                "waiting for review, hour by hour. Hatched grey: surges. Vertical lines: "
+                "first notice, strikes, emergency and suspension.",
+                plots.over_time(
+                    exposure,
+                    backlog,
+                    surge_bands(curves),
+                    _marks_from_events(folder.timeline.to_dict("records")),
+                    daily["date"],
+                ),
+            )
+        )
+    else:
+        rep.notes.append(
+            "This results folder predates latency curves in summary.json: re-run it for the "
+            "latency and time figures."
+        )
+    if s["review"]:
+        rep.figures.append(
+            Figure(
+                "fig-utilisation",
+                "Reviewer utilisation",
+                "Share of the reviewers' available hours spent reviewing, per team.",
+                plots.bars(
+                    [
+                        plots.Point(team, float(r["utilisation"] or 0), 0)
+                        for team, r in s["review"].items()
+                    ],
+                    "busy share of available hours",
+                    "Reviewer utilisation per team",
+                ),
+            )
+        )
+    rep.tables.append(_thresholds_table(v["within"], target))
+    rep.tables.append(
+        Table(
+            "tab-channels",
+            "Violating posts: how they came down",
+            ["channel", "posts"],
+            [[ch, number(n)] for ch, n in v["removed_by"].items()]
+            + [["never removed", number(v["never_removed"])]],
+            [False, True],
+        )
+    )
+    rep.tables.append(
+        Table(
+            "tab-review",
+            "Review teams",
+            ["team", "cases", "backlog peak", "peak at", "expired", "utilisation", "accuracy"],
+            [
+                [
+                    team,
+                    number(r["cases"]),
+                    number(r["backlog_max"]),
+                    date(r["backlog_max_at"]),
+                    number(r["expired"]),
+                    share(r["utilisation"]),
+                    share(r["decision_accuracy"]),
+                ]
+                for team, r in s["review"].items()
+            ],
+            [False, True, True, False, True, True, True],
+        )
+    )
+    tl = folder.timeline
+    rep.tables.append(
+        Table(
+            "tab-timeline",
+            "Enforcement timeline",
+            ["when", "enforcer", "event", "posts", "detail"],
+            [
+                [
+                    date(str(t["time"])),
+                    str(t["enforcer"]),
+                    str(t["event"]),
+                    str(t["posts"]),
+                    "" if is_missing(t["detail"]) else str(t["detail"]),
+                ]
+                for t in tl.to_dict("records")
+            ],
+            [False, False, False, True, False],
+            note="" if len(tl) else "No enforcement events.",
+        )
+    )
+    return rep
+
+
+def _thresholds_table(within: Sequence[dict[str, Any]], target: float) -> Table:
+    return Table(
+        "tab-thresholds",
+        "Thresholds compliance",
+        [
+            "threshold",
+            "eligible posts",
+            "removed within",
+            "breaches",
+            "share",
+            f"meets {share(target)}",
+        ],
+        [
+            [
+                threshold(w["threshold_hours"]),
+                number(w["eligible"]),
+                number(w["removed_within"]),
+                number(w["breaches"]),
+                share(w["share"]),
+                "n/a" if is_missing(w["share"]) else ("yes" if w["share"] >= target else "no"),
+            ]
+            for w in within
+        ],
+        [False, True, True, True, True, False],
+        note="Among violating posts created at least that long before the run ended.",
+    )

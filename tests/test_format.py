@@ -1,0 +1,102 @@
+"""How numbers are written: one function per kind of figure, the same text in
+reports, their Markdown twins and the CLI; and the one Student-t interval."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from simulator import format as fmt
+from simulator.experiments.stats import mean_band, mean_ci
+
+
+@pytest.mark.parametrize(
+    ("x", "text"),
+    [(None, "n/a"), (0, "0"), (12345, "12,345"), (12.5, "12.5"), (1234.5, "1,234"), (3.0, "3")],
+)
+def test_number(x, text):
+    assert fmt.number(x) == text
+
+
+@pytest.mark.parametrize(
+    ("h", "text"),
+    [(None, "never"), (math.inf, "never"), (0.25, "15 min"), (5.0, "5.0 h"), (72.0, "3.0 days")],
+)
+def test_hours(h, text):
+    assert fmt.hours(h) == text
+
+
+@pytest.mark.parametrize(
+    ("h", "duration", "tick"),
+    [
+        (0.5, "0.5 h", "30 min"),
+        (24.0, "1 day", "1 d"),
+        (48.0, "2 days", "2 d"),
+        (30.0, "30 h", "30 h"),
+    ],
+)
+def test_thresholds_and_ticks(h, duration, tick):
+    assert fmt.threshold(h) == duration
+    assert fmt.hours_tick(h) == tick
+
+
+def test_shares_ratios_money_dates():
+    assert fmt.share(0.934) == "93.4%"
+    assert fmt.share(math.nan) == fmt.share(None) == "n/a"
+    assert fmt.share(0.934, 0) == "93%"
+    assert fmt.confidence_level(0.975) == "97.5%"
+    assert fmt.ratio(0.91234) == "0.912"
+    assert fmt.ratio(math.nan, missing="-") == fmt.ratio(np.float32("nan"), missing="-") == "-"
+    assert fmt.money(1234.5, "EUR") == "1,234 EUR"
+    assert fmt.money(None) == "n/a"
+    assert fmt.date("2021-03-01T12:34:56") == "2021-03-01 12:34"
+    assert fmt.date(None) == "never"
+    assert fmt.days(3.25) == "3.2"
+
+
+def test_intervals():
+    assert fmt.interval(0.5, 0.4, 0.6, fmt.share) == "50.0% (40.0% to 60.0%)"
+    assert fmt.interval(0.5, math.nan, math.nan, fmt.share) == "50.0%"
+    assert fmt.interval(math.inf, math.nan, math.nan, fmt.hours) == "never"
+    assert fmt.interval(math.nan, 1, 2, fmt.number) == "n/a"
+    assert fmt.interval(12.34, -1.0, 25.7, fmt.signed) == "+12.3 (-1 to +25.7)"
+    assert fmt.plus_minus(0.5, 0.45, 0.55, as_share=True) == "50.0% ± 5.0"
+    assert fmt.plus_minus(2181.0, 2169.3, 2192.7) == "2,181 ± 11.7"
+    assert fmt.plus_minus(math.inf, math.nan, math.nan) == "never"
+
+
+@pytest.mark.parametrize(
+    ("metric", "x", "text"),
+    [
+        ("removed_within_24h", 0.9, "90.0%"),
+        ("latency_p90_hours", 30.0, "30.0 h"),
+        ("latency_p90_hours", math.inf, "never"),
+        ("views_before_removal", 1234567.0, "1,234,567"),
+        ("suspended_after_days", 3.25, "3.2"),
+        ("cost_per_day", 1500.0, "1,500 EUR"),
+        ("wrongful_removals", None, "n/a"),
+    ],
+)
+def test_metric_values_follow_their_unit(metric, x, text):
+    assert fmt.metric_value(x, metric, "EUR") == text
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mean_band_is_mean_ci_per_column(seed):
+    rng = np.random.default_rng(seed)
+    rows = rng.normal(10, 3, size=(int(rng.integers(2, 12)), 6))
+    rows[0, 1] = np.nan  # one replication never reaches this point
+    rows[1:, 2] = np.nan  # only one does: no band
+    rows[:, 3] = np.inf  # none does (finitely)
+    mean, lo, hi = mean_band(rows)
+    for j in range(rows.shape[1]):
+        col = rows[:, j]
+        ci = mean_ci(col[np.isfinite(col)])
+        assert np.allclose(
+            [mean[j], lo[j], hi[j]],
+            [ci["mean"], ci["ci_low"], ci["ci_high"]],
+            rtol=1e-12,
+            equal_nan=True,
+        )
