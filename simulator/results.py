@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 
 from simulator import metrics
-from simulator.engine import RunLog
 from simulator.format import threshold
+from simulator.runlog import RunLog
 
 
 @dataclass(frozen=True)

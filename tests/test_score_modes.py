@@ -24,7 +24,8 @@ from helpers import tweak
 from scipy import stats
 
 from simulator.config import PlatformPolicy, Scenario
-from simulator.engine import RunLog, Simulation
+from simulator.engine import Simulation
+from simulator.runlog import RunLog
 from simulator.stages.prefilter import SCORE_SAMPLE_PER_CLASS
 from simulator.taxonomy import CLASSES
 

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.engine import RunLog
 from simulator.metrics.classifier import classifier_summary
 from simulator.metrics.common import num, percentiles
 from simulator.metrics.cost import cost_summary
@@ -36,6 +35,7 @@ from simulator.metrics.latency import (
 )
 from simulator.metrics.replay import replay_summary
 from simulator.metrics.review import appeal_summary, backlog, juror_summary, team_summary
+from simulator.runlog import RunLog
 from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
 
 __all__ = [

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.engine import RunLog
 from simulator.metrics.common import num
+from simulator.runlog import RunLog
 
 # provenance worth showing; anything time-stamped is left out (see module docstring)
 _METADATA_KEYS = (

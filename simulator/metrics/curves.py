@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from simulator.engine import RunLog
 from simulator.metrics.common import num
 from simulator.metrics.latency import latency
 from simulator.metrics.review import backlog
+from simulator.runlog import RunLog
 from simulator.stream.synthetic import LN2, views_at
 
 LATENCY_GRID_HOURS: tuple[float, ...] = tuple(

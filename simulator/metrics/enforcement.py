@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from simulator.config.host import HostPolicy
-from simulator.engine import RunLog
 from simulator.metrics.common import num
+from simulator.runlog import RunLog
 from simulator.taxonomy import VIOLATING
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simulator.engine import RunLog
+from simulator.runlog import RunLog
 
 DEFAULT_THRESHOLDS_HOURS = (1.0, 24.0, 168.0)
 """EU terrorist-content removal orders (1 h), NetzDG manifestly unlawful (24 h)

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.engine import RunLog
 from simulator.metrics.common import num, percentiles
 from simulator.metrics.latency import thresholds
+from simulator.runlog import RunLog
 from simulator.taxonomy import VIOLATING
 
 

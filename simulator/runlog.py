@@ -1,0 +1,127 @@
+"""The run log: everything one simulated run produced that metrics need.
+
+The engine builds a :class:`RunLog` at the end of a run; metrics and results
+read it and never re-run anything. It lives apart from the engine so readers
+depend on the data, not on the machinery that made it. :class:`PostTally`
+builds its per-post part as posts settle (leave memory): counts for every
+post, rows for the posts metrics read one by one, and rows for the sink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from simulator.config.host import HostPolicy
+from simulator.config.policy import PlatformPolicy
+from simulator.config.scenario import Scenario
+from simulator.enforcement import EnforcementEvent, Notice
+from simulator.stages.platform import PostColumns
+from simulator.taxonomy import N_CLASSES, VIOLATING
+
+if TYPE_CHECKING:
+    from simulator.classifier import TrainedClassifier
+
+PostSink = Callable[[pd.DataFrame], None]
+"""Where the rows of settled posts go (the per-post table), one frame at a time."""
+
+
+@dataclass
+class RunLog:
+    """Everything a run produced that metrics need (the event log).
+
+    Violating posts are kept whole; legitimate posts are summarised by
+    counts, except those wrongly removed, which are kept whole too.
+    """
+
+    scenario: Scenario
+    policy: PlatformPolicy
+    hosts: tuple[HostPolicy, ...]
+    seed: int
+    end: float
+    suspended_at: float
+    suspended_by: str | None
+    violating: pd.DataFrame
+    wrongly_removed: pd.DataFrame
+    created_by_class: np.ndarray
+    created_by_hour: np.ndarray
+    violating_by_hour: np.ndarray
+    cases: dict[str, pd.DataFrame]
+    capacity_hours: dict[str, float]
+    busy_hours: dict[str, float]
+    events: list[EnforcementEvent]
+    notices: list[Notice]
+    expected_posts_lost: float
+    legit_live_at_suspension: int
+    classifier: TrainedClassifier | None = None
+    prefilter_thresholds: dict[str, dict[str, object]] = field(default_factory=dict)
+    """The prefilter's thresholds as the raw scores they became (targets resolved)."""
+    meta: dict[str, object] = field(default_factory=dict)
+    labelled_by_class: np.ndarray | None = None
+    """Posts created per class whose class is ground truth (``None``: all of them)."""
+    not_made_by_class: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES))
+    """Posts never made because an app store had delisted the platform (new users
+    stopped arriving), per class."""
+    jurors: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class PostTally:
+    """The per-post part of the run log, built as posts settle (entry point: :meth:`settle`).
+
+    ``table`` chooses which posts reach the sink: ``all`` of them, or only the
+    ``touched`` ones (violating, or reported, flagged, queued or removed).
+    """
+
+    def __init__(self, hours: int, table: str, with_text: bool, with_labels: bool) -> None:
+        self._table = table
+        self._with_text = with_text
+        self._with_labels = with_labels
+        self.created_by_class = np.zeros(N_CLASSES, dtype=np.int64)
+        self.labelled_by_class = np.zeros(N_CLASSES, dtype=np.int64)
+        self.created_by_hour = np.zeros(hours)
+        self.violating_by_hour = np.zeros(hours)
+        self._wrong: list[pd.DataFrame] = []
+
+    def settle(
+        self, cols: PostColumns, mask: np.ndarray, end: float, sink: PostSink | None
+    ) -> None:
+        """Count the posts ``cols[mask]`` created before ``end``; hand their rows to ``sink``.
+
+        Works on the mask rather than on copies: most emitted posts are
+        untouched legitimate posts that only need counting.
+        """
+        mask = mask & (cols.created_at < end)
+        if not mask.any():
+            return
+        hours = len(self.created_by_hour)
+        bins = np.minimum(cols.created_at[mask].astype(np.int64), hours - 1)
+        cls = cols.cls[mask]
+        violating = VIOLATING[cls]
+        self.created_by_class += np.bincount(cls, minlength=N_CLASSES)
+        self.labelled_by_class += np.bincount(cls[cols.labelled[mask]], minlength=N_CLASSES)
+        self.created_by_hour += np.bincount(bins, minlength=hours)
+        self.violating_by_hour += np.bincount(bins[violating], minlength=hours)
+        removed = cols.removed_at <= end
+        wrong = mask & removed & ~VIOLATING[cols.cls]
+        if wrong.any():
+            self._wrong.append(
+                cols.take(wrong).frame(end, self._with_text, with_labels=self._with_labels)
+            )
+        if sink is None:
+            return
+        if self._table == "touched":
+            mask = mask & (
+                VIOLATING[cols.cls] | np.isfinite(cols.case_at) | removed | (cols.reported_at < end)
+            )
+        if mask.any():
+            sink(cols.take(mask).frame(end, self._with_text, with_labels=self._with_labels))
+
+    def wrongly_removed(self) -> pd.DataFrame:
+        """Rows of the legitimate posts removed so far (every settled one)."""
+        if self._wrong:
+            return pd.concat(self._wrong, ignore_index=True)
+        return PostColumns.empty(self._with_text).frame(0.0, self._with_text, self._with_labels)

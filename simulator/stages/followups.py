@@ -1,0 +1,234 @@
+"""Follow-up routing: the cases a review decision opens, and where they go.
+
+A decision can open another case for the same post: a jury's close call is
+escalated to staff, an author appeals a removal, a post kept up is reported
+again. :class:`Followups` answers, inside a queue's event loop, with the
+follow-up that queue hears itself (exact whatever the chunking); after each
+queue has run to a stop, :meth:`Followups.apply` writes its decisions to the
+post-state table and submits the follow-ups that queues running later at the
+same stop hear. It also sets the line order (priority) of every case.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulator.config.policy import PlatformPolicy
+from simulator.queueing import (
+    DECIDED_KEEP,
+    DECIDED_REMOVE,
+    KIND_APPEAL,
+    KIND_ESCALATION,
+    KIND_REPORT,
+    CaseLog,
+    Followup,
+    ReviewQueue,
+)
+from simulator.seeding import SeedTree
+from simulator.stages.appeals import AppealStage, KeyedDraws
+from simulator.stages.jury import escalates
+from simulator.stages.platform import PlatformState, PostColumns
+from simulator.stages.reports import ReportStage
+from simulator.stream.synthetic import views_at
+from simulator.taxonomy import CHANNEL_INDEX, VIOLATING
+
+QUEUE_ORDER = ("jury", "staff", "appeals")
+"""The order queues run in at every stop."""
+
+
+class Followups:
+    """Cases that follow a decision: escalations, appeals, re-reports.
+
+    ``hook(team)`` is the callback a queue calls, inside its event loop, when
+    it decides a case (see :data:`simulator.queueing.Followup`): it answers
+    with a follow-up case for the same queue (an appeal it hears itself, a
+    re-report), or marks the case as escalated. Follow-ups for queues that run
+    later at the same stop are submitted in batches by :meth:`apply`.
+    All draws are keyed by post id and round, so order of calls does not matter.
+    """
+
+    def __init__(
+        self,
+        policy: PlatformPolicy,
+        state: PlatformState,
+        reports: ReportStage,
+        appeals: AppealStage,
+        seeds: SeedTree,
+    ) -> None:
+        self.policy = policy
+        self.state = state
+        self.reports = reports
+        self.appeals = appeals
+        self.appeal_team = policy.appeal_team() if self.appeals.active else None
+        self.rereports = KeyedDraws(seeds, "rereports")
+        self.rounds: dict[int, int] = {}  # post id -> re-reports so far
+        self.escalated: set[tuple[int, float]] = set()  # (post id, decision time)
+        jury = policy.jury
+        self.first_k = jury.rule == "first_k_agree"
+        self.k = jury.required_remove_votes()
+
+    def needed(self, team: str) -> bool:
+        """Whether the queue of ``team`` needs the in-loop hook."""
+        if team == "jury" and self.policy.jury.escalation.enabled:
+            return True
+        if self._hears_appeals(team):
+            return True
+        return self.policy.reports.rereports_after_keep > 0 and team == self.report_team
+
+    @property
+    def report_team(self) -> str:
+        return self.policy.reports.review_team
+
+    def _hears_appeals(self, team: str) -> bool:
+        """Appeals against ``team``'s removals that ``team`` hears itself.
+
+        The appeal team hears its own; a team that runs after the appeal team
+        at each stop hears appeals against its own removals too (an appeal is
+        never sent back to a queue that has already run).
+        """
+        target = self.appeal_team
+        if target is None or team == "appeals":
+            return False
+        return target == team or QUEUE_ORDER.index(target) < QUEUE_ORDER.index(team)
+
+    def later_appeal_team(self, team: str) -> str | None:
+        """The queue, running after ``team``, that hears appeals of its removals."""
+        target = self.appeal_team
+        if target is None or team == "appeals" or self._hears_appeals(team):
+            return None
+        return target
+
+    def hook(self, team: str) -> Followup:
+        state = self.state
+        escalation = self.policy.jury.escalation if team == "jury" else None
+        if escalation is not None and not escalation.enabled:
+            escalation = None
+        hears_appeals = self._hears_appeals(team)
+        max_rounds = self.policy.reports.rereports_after_keep if team == self.report_team else 0
+        n_reports = self.policy.reports.reports_to_queue
+
+        def followup(
+            post_id: int, kind: int, status: int, removes: int, votes: int, now: float
+        ) -> tuple[float, float, int] | None:
+            c = state.cols
+            assert c is not None
+            i = int(c.post_id.searchsorted(post_id))
+            if escalation is not None and kind == KIND_REPORT:
+                seen = float(c.reach[i]) * -math.expm1(-float(c.decay[i]) * (now - c.created_at[i]))
+                removed = status == DECIDED_REMOVE
+                if escalates(escalation, self.first_k, self.k, removed, removes, votes, seen):
+                    self.escalated.add((post_id, now))
+                    return None
+            if status == DECIDED_REMOVE:
+                if not hears_appeals or kind == KIND_APPEAL:
+                    return None
+                when = self.appeals.appeal_time(post_id, bool(VIOLATING[c.cls[i]]), now)
+                if not math.isfinite(when):
+                    return None
+                c.case_open[i] += 1
+                return when, self.priority_one(team, i, when), KIND_APPEAL
+            if kind != KIND_REPORT or max_rounds == 0:
+                return None
+            done = self.rounds.get(post_id, 0)
+            if done >= max_rounds:
+                return None
+            draws = [self.rereports.uniform(post_id, 1000 * done + j) for j in range(n_reports)]
+            created = c.created_at[i].item()
+            age = self.reports.next_case_after(
+                draws, c.cls[i].item(), c.reach[i].item(), c.decay[i].item(), now - created
+            )
+            if not math.isfinite(age):
+                return None
+            self.rounds[post_id] = done + 1
+            c.case_open[i] += 1
+            return created + age, self.priority_one(team, i, created + age), KIND_REPORT
+
+        return followup
+
+    def priority_one(self, team: str, i: int, t: float) -> float:
+        c = self.state.cols
+        assert c is not None
+        return float(self.priorities(team, c, np.array([i]), np.array([t]))[0])
+
+    def priorities(
+        self, team: str, cols: PostColumns, idx: np.ndarray, t: np.ndarray
+    ) -> np.ndarray:
+        """The line-order key of cases opening at ``t`` for posts ``cols[idx]``."""
+        rule = team_priority(self.policy, team)
+        if rule == "score":
+            return np.nan_to_num(cols.score[idx], nan=0.0)
+        if rule in ("reach", "reports"):
+            views = views_at(cols.reach[idx], cols.decay[idx], t - cols.created_at[idx])
+            if rule == "reach":
+                return views
+            return self.reports.expected_reports(cols.cls[idx], views)
+        return np.zeros(len(idx))
+
+    def apply(self, team: str, log: CaseLog, queues: dict[str, ReviewQueue]) -> None:
+        """Write the cases ``team`` decided (``log``) to the post-state table.
+
+        Removals and restorations (an upheld appeal) take effect; escalated
+        cases go to staff, and appeals against removals go to the queue that
+        hears them if it runs later at this stop.
+        """
+        state = self.state
+        cols = state.cols
+        assert cols is not None
+        idx = state.index(log.post_id)
+        np.subtract.at(cols.case_open, idx, 1)
+        appeal = log.kind == KIND_APPEAL
+        escalated = np.zeros(len(idx), dtype=bool)
+        if self.escalated:
+            escalated = np.array(
+                [(p, left) in self.escalated for p, left in zip(
+                    log.post_id.tolist(), log.left.tolist(), strict=True)]
+            )  # fmt: skip
+            self.escalated.difference_update(
+                zip(log.post_id[escalated].tolist(), log.left[escalated].tolist(), strict=True)
+            )
+            esc = np.flatnonzero(escalated)
+            self.submit(queues, "staff", cols, idx[esc], log.left[esc], KIND_ESCALATION)
+        removed = (log.status == DECIDED_REMOVE) & ~appeal & ~escalated
+        channel = CHANNEL_INDEX["staff" if team == "appeals" else team]
+        applied = state.remove(idx[removed], log.left[removed], channel)
+        restore = (log.status == DECIDED_KEEP) & appeal
+        if restore.any():
+            state.restore(idx[restore], log.left[restore])
+        later = self.later_appeal_team(team)
+        if later is not None and len(applied):
+            times = self.appeals.appeal_times(
+                cols.post_id[applied], VIOLATING[cols.cls[applied]], cols.removed_at[applied]
+            )
+            go = np.isfinite(times)
+            self.submit(queues, later, cols, applied[go], times[go], KIND_APPEAL)
+
+    def submit(
+        self,
+        queues: dict[str, ReviewQueue],
+        team: str,
+        cols: PostColumns,
+        idx: np.ndarray,
+        times: np.ndarray,
+        kind: int,
+    ) -> None:
+        """Open follow-up cases (escalations, appeals) for posts ``cols[idx]`` with ``team``."""
+        np.add.at(cols.case_open, idx, 1)
+        queues[team].submit(
+            cols.post_id[idx],
+            times,
+            cols.cls[idx],
+            VIOLATING[cols.cls[idx]],
+            self.priorities(team, cols, idx, times),
+            np.full(len(idx), kind, dtype=np.int8),
+        )
+
+
+def team_priority(policy: PlatformPolicy, team: str) -> str:
+    """The line-order rule of ``team`` (``fifo``, ``score``, ``reach`` or ``reports``)."""
+    if team == "jury":
+        return policy.jury.priority
+    if team == "staff":
+        return policy.staff.priority
+    return policy.appeals.priority

@@ -1,0 +1,221 @@
+"""The platform's post-state table: the posts held in memory and their fates.
+
+:class:`PostColumns` is a structure of arrays, one row per post: when it was
+made, its class and reach, its prefilter score, when it was reported, flagged,
+queued, removed (and by whom) or restored. :class:`PlatformState` holds the
+posts still in memory, applies removals and restorations, and keeps the
+hourly counts the enforcers query through
+:class:`simulator.enforcement.PlatformView`.
+
+Every stage that changes a post's fate (review queues, follow-ups, the notice
+response) writes here; the engine decides which rows are settled and emits
+them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from simulator.stream.synthetic import views_at
+from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
+
+TEAMS = ("jury", "staff")
+"""The teams a first case can go to; the ``team`` column holds an index into it."""
+NO_TEAM = -1
+"""The ``team`` of a post nobody queued."""
+
+
+@dataclass
+class PostColumns:
+    """Per-post state for posts still held in memory (a structure of arrays)."""
+
+    post_id: np.ndarray
+    created_at: np.ndarray
+    cls: np.ndarray
+    reach: np.ndarray
+    decay: np.ndarray
+    score: np.ndarray
+    reported_at: np.ndarray
+    flagged_at: np.ndarray
+    case_at: np.ndarray
+    team: np.ndarray
+    removed_at: np.ndarray
+    removed_by: np.ndarray
+    case_open: np.ndarray  # cases open for the post (a count: follow-ups can overlap)
+    labelled: np.ndarray
+    restored_at: np.ndarray  # after a successful appeal (inf: never)
+    text: list[str] | None
+
+    NUMERIC = (
+        "post_id",
+        "created_at",
+        "cls",
+        "reach",
+        "decay",
+        "score",
+        "reported_at",
+        "flagged_at",
+        "case_at",
+        "team",
+        "removed_at",
+        "removed_by",
+        "case_open",
+        "labelled",
+        "restored_at",
+    )
+
+    def __len__(self) -> int:
+        return len(self.post_id)
+
+    def take(self, idx: np.ndarray) -> PostColumns:
+        """The rows ``idx`` (a boolean mask or positions), as a new table."""
+        cols = {name: getattr(self, name)[idx] for name in self.NUMERIC}
+        pos = np.flatnonzero(idx) if idx.dtype == bool else idx
+        text = [self.text[i] for i in pos] if self.text is not None else None
+        return PostColumns(**cols, text=text)
+
+    @staticmethod
+    def empty(with_text: bool) -> PostColumns:
+        """A table with no rows (and the dtypes of a full one)."""
+        f = np.empty(0)
+        return PostColumns(
+            np.empty(0, dtype=np.int64),
+            f,
+            np.empty(0, dtype=np.int8),
+            f,
+            f,
+            f,
+            f,
+            f,
+            f,
+            np.empty(0, dtype=np.int8),
+            f,
+            np.empty(0, dtype=np.int8),
+            np.empty(0, dtype=np.int16),
+            np.empty(0, dtype=bool),
+            f,
+            [] if with_text else None,
+        )
+
+    @staticmethod
+    def concat(parts: list[PostColumns]) -> PostColumns:
+        """The rows of ``parts``, in order (text kept only if every part has it)."""
+        cols = {n: np.concatenate([getattr(p, n) for p in parts]) for n in PostColumns.NUMERIC}
+        text = None
+        if all(p.text is not None for p in parts):
+            text = [t for p in parts for t in (p.text or [])]
+        return PostColumns(**cols, text=text)
+
+    def frame(self, end: float, with_text: bool, with_labels: bool = False) -> pd.DataFrame:
+        """Rows for the per-post table; times in hours since the start."""
+        removed = np.where(self.removed_at <= end, self.removed_at, np.inf)
+        horizon = np.minimum(removed, end)
+        data: dict[str, object] = {
+            "post_id": self.post_id,
+            "created_at": self.created_at,
+            "cls": pd.Categorical.from_codes(self.cls, categories=list(CLASSES)),
+            "violating": VIOLATING[self.cls],
+            "reach": self.reach,
+            "score": self.score,
+            "reported_at": _nan_inf(self.reported_at, end),
+            "flagged_at": _nan_inf(self.flagged_at, end),
+            "case_at": _nan_inf(self.case_at, end),
+            "removed_at": _nan_inf(removed, end),
+            "removed_by": pd.Categorical.from_codes(
+                np.where(np.isfinite(removed), self.removed_by, 0),
+                categories=list(REMOVAL_CHANNELS),
+            ),
+            "views": views_at(self.reach, self.decay, horizon - self.created_at),
+            "restored_at": _nan_inf(self.restored_at, end),
+        }
+        if with_labels:
+            # A replay with partial ground truth: False where the class is estimated.
+            data["labelled"] = self.labelled
+        if with_text and self.text is not None:
+            data["text"] = self.text
+        return pd.DataFrame(data)
+
+
+def _nan_inf(times: np.ndarray, end: float) -> np.ndarray:
+    return np.where(times <= end, times, np.nan)
+
+
+class PlatformState:
+    """The posts held in memory and the removal bookkeeping the enforcers query."""
+
+    def __init__(self, hours: int) -> None:
+        self.cols: PostColumns | None = None
+        self.created_per_hour = np.zeros(hours + 1)
+        self.removed_per_hour = np.zeros(hours + 1)
+
+    def add(self, cols: PostColumns) -> None:
+        """Hold ``cols`` in memory too (their ids follow every held one)."""
+        self.cols = cols if self.cols is None else PostColumns.concat([self.cols, cols])
+
+    def index(self, post_ids: np.ndarray) -> np.ndarray:
+        """Rows of the posts ``post_ids`` (which must be held; ids are sorted)."""
+        assert self.cols is not None
+        idx = np.searchsorted(self.cols.post_id, post_ids)
+        return idx
+
+    # PlatformView ---------------------------------------------------------
+    def removed_at(self, post_ids: np.ndarray) -> np.ndarray:
+        if self.cols is None or len(post_ids) == 0:
+            return np.full(len(post_ids), np.inf)
+        return self.cols.removed_at[self.index(post_ids)]
+
+    def live_violating(self, t: float) -> np.ndarray:
+        c = self.cols
+        if c is None:
+            return np.empty(0, dtype=np.int64)
+        up = (c.removed_at > t) | (c.restored_at <= t)
+        mask = VIOLATING[c.cls] & (c.created_at <= t) & up
+        return c.post_id[mask]
+
+    def live_posts(self, t: float) -> float:
+        h = min(int(t), len(self.created_per_hour) - 1)
+        return float(self.created_per_hour[: h + 1].sum() - self.removed_per_hour[: h + 1].sum())
+
+    # Removals -------------------------------------------------------------
+    def remove(self, idx: np.ndarray, times: np.ndarray, channel: int) -> np.ndarray:
+        """Apply removals where earlier than any known one, or after a restoration;
+        return the index applied."""
+        assert self.cols is not None
+        c = self.cols
+        again = c.restored_at[idx] <= times  # restored by appeal, now removed again
+        earlier = (times < c.removed_at[idx]) | again
+        idx, times, again = idx[earlier], times[earlier], again[earlier]
+        prev = c.removed_at[idx]
+        self.count_removed(prev[np.isfinite(prev) & ~again], -1)
+        c.removed_at[idx] = times
+        c.removed_by[idx] = channel
+        c.restored_at[idx] = np.inf
+        self.count_removed(times, +1)
+        return idx
+
+    def restore(self, idx: np.ndarray, times: np.ndarray) -> None:
+        """Put removed posts back up (an appeal succeeded)."""
+        assert self.cols is not None
+        c = self.cols
+        down = np.isfinite(c.removed_at[idx]) & (c.removed_at[idx] <= times)
+        idx, times = idx[down], times[down]
+        c.restored_at[idx] = times
+        self.count_removed(times, -1)
+
+    def count_created(self, times: np.ndarray) -> None:
+        """Count posts made at ``times`` in the hourly histogram."""
+        hist = self.created_per_hour
+        hist += np.bincount(_hour_bins(times, hist), minlength=len(hist))
+
+    def count_removed(self, times: np.ndarray, sign: int) -> None:
+        """Count (``sign=+1``) or uncount (``-1``) removals at ``times``."""
+        hist = self.removed_per_hour
+        hist += sign * np.bincount(_hour_bins(times, hist), minlength=len(hist))
+
+
+def _hour_bins(times: np.ndarray, hist: np.ndarray) -> np.ndarray:
+    """The bins of the hourly histogram ``hist`` that ``times`` fall in."""
+    return np.clip(times.astype(np.int64), 0, len(hist) - 1)
