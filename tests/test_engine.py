@@ -217,3 +217,16 @@ def test_cli_bad_file_exit_code_2_names_the_line(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert f"{bad}:5" in res.output and "jury.pool_size" in res.output
     assert not (tmp_path / "o").exists()  # nothing written for a bad input
+
+
+def test_an_enormous_reach_spread_runs_and_every_rereport_follows_its_case(
+    quick_sampled: Scenario, jury_only: PlatformPolicy
+) -> None:
+    # reach.sigma 20 puts a re-report within float resolution of the decision it
+    # follows; the run used to stop with "followup: a case at ... is before now".
+    wild = tweak(quick_sampled, reach__sigma=20.0)
+    result = simulate(wild, jury_only, seed=3)
+    cases = result.cases["jury"]
+    left = cases["left"].dropna()
+    assert len(left) > 0
+    assert (left >= cases.loc[left.index, "arrived"]).all()

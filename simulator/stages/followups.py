@@ -143,7 +143,10 @@ class Followups:
                 return None
             self.rounds[post_id] = done + 1
             c.case_open[i] += 1
-            return created + age, self.priority_one(team, i, created + age), KIND_REPORT
+            # The next report comes after ``now`` by construction; with a huge reach the
+            # gap is below float resolution and ``created + age`` can round to before it.
+            when = max(created + age, now)
+            return when, self.priority_one(team, i, when), KIND_REPORT
 
         return followup
 
