@@ -11,11 +11,11 @@ from rich.table import Table
 
 from simulator.cli.app import app, console, err_console, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers
-from simulator.experiments.robustness import RobustnessResult, robustness_study
-from simulator.experiments.search import SearchResult, optimize
+from simulator.folders.robustness import RobustnessResult
+from simulator.folders.search import SearchResult
 from simulator.format import decimal, metric_value
 from simulator.report.search import constraint_metric
-from simulator.report.search_files import write_robustness, write_search
+from simulator.studies import robustness_study, search_study
 
 
 def _show_search(result: SearchResult) -> None:
@@ -142,33 +142,17 @@ def optimize_command(
     tick, run_tick = _ticker(not quiet, "search")
 
     def go() -> tuple[SearchResult, RobustnessResult | None]:
-        result = optimize(
+        return search_study(
             file,
             out=out,
             force=force,
             trials=trials,
+            robustness=robustness,
             workers=workers,
             scheduler=scheduler,
             progress=tick,  # type: ignore[arg-type]
+            robustness_progress=run_tick,  # type: ignore[arg-type]
         )
-        rob = None
-        if robustness:
-            policies = [result.base] + (
-                [result.recommended] if result.recommended is not None else []
-            )
-            # The search's folder keeps these runs too (optimize already
-            # wiped it if --force was given: wiping again would lose the search).
-            rob = robustness_study(
-                file,
-                policies,
-                workers=workers,
-                scheduler=scheduler,
-                progress=run_tick,  # type: ignore[arg-type]
-                out=out,
-            )
-            write_robustness(rob, out, report=False)
-            result = write_search(result, out, rob)
-        return result, rob
 
     result, rob = guarded(go)
     _show_search(result)
@@ -205,8 +189,8 @@ def robustness_command(
     """
     _, run_tick = _ticker(not quiet, "robustness")
 
-    def go() -> tuple[RobustnessResult, dict[str, str]]:
-        rob = robustness_study(
+    def go() -> RobustnessResult:
+        return robustness_study(
             file,
             [str(p) for p in policy or []],
             workers=workers,
@@ -215,8 +199,9 @@ def robustness_command(
             out=out,
             force=force,
         )
-        return rob, write_robustness(rob, out)
 
-    rob, files = guarded(go)
+    rob = guarded(go)
     _show_robustness(rob)
-    console.print(f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in files.values()))
+    console.print(
+        f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in rob.files.values())
+    )
