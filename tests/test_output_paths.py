@@ -18,16 +18,6 @@ EXAMPLE = ROOT / "examples/parler-not-suspended.yaml"
 
 
 @pytest.fixture(scope="module")
-def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One day of the quick world in scale mode: a run of a second or two."""
-    text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")
-    text = text.replace("days: 7", "days: 1").split("surges:")[0]
-    path = tmp_path_factory.mktemp("world") / "tiny.yaml"
-    path.write_text(text)
-    return path
-
-
-@pytest.fixture(scope="module")
 def run_folder(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "run"
     args = ["run", str(tiny_world), "-p", str(POLICY), "--no-host", "-q", "--out", str(out)]
