@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from simulator.errors import ModsimError
@@ -64,32 +64,34 @@ SORT_KEY = "post_id"
 RUN_FILES = (SUMMARY, "thresholds.csv", "daily.csv", "timeline.csv", "backlog.csv")
 """The files a complete run folder must hold."""
 
-_GROUP_ROWS = 131_072
+_GROUP_ROWS = 1_048_576
 """Rows per row group of ``posts.parquet``: fixed, so the file's bytes do not
-depend on how the run was chunked."""
-_MERGE_ROWS = 1_048_576
-"""Rows the merge holds at once, shared among the sorted sequences it reads."""
+depend on how the run was chunked (and large: small groups cost time)."""
+_SPILL_ROWS = 65_536
+"""Rows per spilled batch: what the merge holds of each sorted chain."""
 
 
 class ParquetSink:
     """Takes per-post rows as the run settles them; :meth:`close` leaves them,
     sorted by ``post_id``, in the file ``path``.
 
-    Each batch is sorted and appended to a spill file (a temporary name of its
-    own). Batches are then chained: a batch whose first id follows the last id
-    of a chain extends it, so the chains are sorted sequences (days settle in
-    order; the few posts held for review form a handful more). Closing merges
-    the chains, reading a slice of each at a time.
+    Each batch is sorted and appended to a spill file (Arrow IPC, lz4; a
+    temporary name of its own). Batches are chained: a batch whose first id
+    follows the last id of a chain extends it, so each chain is a sorted
+    sequence (days settle in order; posts held for review form a handful
+    more). Closing merges the chains into the Parquet file, reading one
+    spilled batch of each at a time.
     """
 
     def __init__(self, path: Path) -> None:
         self.final = Path(path)
         self.rows = 0
         self._spill: Path | None = None
-        self._writer: pq.ParquetWriter | None = None
-        self._groups = 0
+        self._writer: ipc.RecordBatchFileWriter | None = None
+        self._schema: pa.Schema | None = None
+        self._batches = 0
         self._chains: list[list[int]] = []
-        """Row groups of the spill file, per sorted chain."""
+        """Spilled batches, by index, per sorted chain."""
         self._chain_last: list[int] = []
 
     def __call__(self, frame: pd.DataFrame) -> None:
@@ -102,25 +104,28 @@ class ParquetSink:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         with reported(self.final, "write"):
             if self._writer is None:
+                self._schema = table.schema
                 self._spill = temporary(self.final)
-                self._writer = pq.ParquetWriter(self._spill, table.schema, compression="lz4")
-            self._writer.write_table(table.cast(self._writer.schema), row_group_size=_GROUP_ROWS)
-        groups = list(range(self._groups, self._groups + -(-len(frame) // _GROUP_ROWS)))
-        self._groups += len(groups)
-        self._chain(int(ids[0]), int(ids[-1]), groups)
+                options = ipc.IpcWriteOptions(compression="lz4")
+                self._writer = ipc.new_file(str(self._spill), self._schema, options=options)
+            batches = table.cast(self._schema).to_batches(max_chunksize=_SPILL_ROWS)
+            for batch in batches:
+                self._writer.write_batch(batch)
+        self._chain(int(ids[0]), int(ids[-1]), range(self._batches, self._batches + len(batches)))
+        self._batches += len(batches)
         self.rows += len(frame)
 
-    def _chain(self, first: int, last: int, groups: list[int]) -> None:
+    def _chain(self, first: int, last: int, batches: range) -> None:
         # The chain ending just below `first` (the tightest fit) takes the batch.
         best = -1
         for i, end in enumerate(self._chain_last):
             if end < first and (best < 0 or end > self._chain_last[best]):
                 best = i
         if best < 0:
-            self._chains.append(groups)
+            self._chains.append(list(batches))
             self._chain_last.append(last)
         else:
-            self._chains[best].extend(groups)
+            self._chains[best].extend(batches)
             self._chain_last[best] = last
 
     def close(self, ok: bool) -> Path | None:
@@ -140,41 +145,48 @@ class ParquetSink:
                 self._spill = None
 
     def _merge(self, out: Path) -> None:
-        assert self._spill is not None
-        spill = pq.ParquetFile(self._spill)
-        batch = max(1024, _MERGE_ROWS // max(1, len(self._chains)))
-        readers = [spill.iter_batches(batch_size=batch, row_groups=c) for c in self._chains]
-        heads = [_next(r) for r in readers]
-        pending: list[pa.Table] = []
-        held = 0
-        with pq.ParquetWriter(out, spill.schema_arrow, compression="zstd") as writer:
-            while any(h is not None for h in heads):
-                # Every row up to the smallest last id among the heads comes
-                # before anything not yet read: take those rows from each head.
-                frontier = min(_last(h) for h in heads if h is not None)
-                parts = []
-                for i, h in enumerate(heads):
-                    if h is None:
-                        continue
-                    n = int(np.searchsorted(_ids(h), frontier, side="right"))
-                    parts.append(h.slice(0, n))
-                    heads[i] = h.slice(n) if n < h.num_rows else _next(readers[i])
-                step = pa.Table.from_batches(parts, schema=spill.schema_arrow)
-                pending.append(step.take(pc.sort_indices(step, [(SORT_KEY, "ascending")])))
-                held += step.num_rows
-                while held >= _GROUP_ROWS:
-                    whole = pa.concat_tables(pending)
-                    writer.write_table(whole.slice(0, _GROUP_ROWS), row_group_size=_GROUP_ROWS)
-                    pending, held = [whole.slice(_GROUP_ROWS)], held - _GROUP_ROWS
-            if held:
-                writer.write_table(pa.concat_tables(pending), row_group_size=_GROUP_ROWS)
+        assert self._spill is not None and self._schema is not None
+        with pa.OSFile(str(self._spill), "rb") as source:
+            spill = ipc.open_file(source)
+            chains = [iter(c) for c in self._chains]
+
+            def next_batch(i: int) -> pa.RecordBatch | None:
+                index = next(chains[i], None)
+                return None if index is None else spill.get_batch(index)
+
+            heads = [next_batch(i) for i in range(len(chains))]
+            pending: list[pa.Table] = []
+            held = 0
+            with pq.ParquetWriter(out, self._schema, compression="zstd") as writer:
+                while any(h is not None for h in heads):
+                    # Every row up to the smallest last id among the heads comes
+                    # before any row not read yet: take those rows from each head.
+                    frontier = min(_last(h) for h in heads if h is not None)
+                    parts = []
+                    for i, h in enumerate(heads):
+                        if h is None:
+                            continue
+                        n = int(np.searchsorted(_ids(h), frontier, side="right"))
+                        parts.append(h.slice(0, n))
+                        heads[i] = h.slice(n) if n < h.num_rows else next_batch(i)
+                    step = _sorted(pa.Table.from_batches(parts, schema=self._schema))
+                    pending.append(step)
+                    held += step.num_rows
+                    while held >= _GROUP_ROWS:
+                        whole = pa.concat_tables(pending)
+                        writer.write_table(whole.slice(0, _GROUP_ROWS), row_group_size=_GROUP_ROWS)
+                        pending, held = [whole.slice(_GROUP_ROWS)], held - _GROUP_ROWS
+                if held:
+                    writer.write_table(pa.concat_tables(pending), row_group_size=_GROUP_ROWS)
 
 
-def _next(reader: Any) -> pa.RecordBatch | None:
-    for b in reader:
-        if b.num_rows:
-            return b
-    return None
+def _sorted(table: pa.Table) -> pa.Table:
+    """``table`` (sorted pieces one after another) sorted by post id."""
+    keys = table.column(SORT_KEY).to_numpy()
+    if len(keys) < 2 or (keys[1:] > keys[:-1]).all():
+        return table
+    # A stable sort of runs already in order is close to a merge (numpy's timsort).
+    return table.take(np.argsort(keys, kind="stable"))
 
 
 def _ids(batch: pa.RecordBatch) -> np.ndarray:
