@@ -2,12 +2,14 @@
 
 Every ``import`` and ``from ... import`` counts, at module level or inside a
 function or an ``if TYPE_CHECKING:`` block: a cycle dodged by a late import is
-still a cycle. The layers checked here are the README's "Architecture".
+still a cycle. The layers are read from the README's "Architecture" list, so the README
+cannot drift from the code.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,13 +18,21 @@ from helpers import ROOT
 
 PACKAGE = ROOT / "simulator"
 MAX_LINES = 600
-
-UPPER = ("folders", "experiments", "report", "studies", "cli")
-"""The top layers, lowest first: each imports only the layers before it and
-the mechanisms below them all."""
 ANYWHERE = {"simulator.folders.atomic"}
 """The one atomic write, a leaf (it imports only errors): every writer uses it,
-the classifier's model files too."""
+the classifier's model files too (the README says so)."""
+
+
+def readme_layers(text: str) -> list[list[str]]:
+    """The layers of the README's "Architecture" list, lowest first: the names
+    that open each numbered line (```config`, `errors`, ...: what they do``)."""
+    section = text.split("\n## Architecture\n", 1)[1].split("\n## ", 1)[0]
+    lines = re.findall(r"^\d+\. ((?:`[\w.]+`(?:, )?)+):", section, flags=re.M)
+    return [re.findall(r"`([\w.]+)`", line) for line in lines]
+
+
+LAYERS = readme_layers((ROOT / "README.md").read_text(encoding="utf-8"))
+RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 
 
 def modules(package: Path = PACKAGE) -> dict[str, Path]:
@@ -99,13 +109,13 @@ def cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
 
 
 def layer(module: str) -> int:
-    """0 for the mechanisms (config, stream, stages, engine, metrics, api, ...),
-    then 1 + the position of the module's top layer in UPPER."""
+    """The rank of a module's layer in the README's list (the package itself,
+    which imports nothing, lowest; ``python -m simulator``, which runs the CLI,
+    with the CLI)."""
     parts = module.split(".")
-    top = parts[1] if len(parts) > 1 else ""
-    if top == "__main__":
-        return len(UPPER)
-    return UPPER.index(top) + 1 if top in UPPER else 0
+    if len(parts) == 1:
+        return -1
+    return RANK["cli"] if parts[1] == "__main__" else RANK[parts[1]]
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +183,14 @@ def test_experiments_import_nothing_from_report(graph: dict[str, set[str]]) -> N
     assert bad == []
 
 
+def test_the_readme_names_every_part_of_the_package_once() -> None:
+    names = [n for layer in LAYERS for n in layer]
+    assert len(LAYERS) >= 5 and len(names) == len(set(names))
+    tops = {m.split(".")[1] for m in modules() if m.count(".")} - {"__main__"}
+    assert set(names) == tops
+    assert RANK["folders"] < RANK["experiments"] < RANK["report"] < RANK["studies"] < RANK["cli"]
+
+
 def test_layers_import_only_layers_below(graph: dict[str, set[str]]) -> None:
     bad = [
         f"{m} -> {d}"
@@ -181,8 +199,6 @@ def test_layers_import_only_layers_below(graph: dict[str, set[str]]) -> None:
         if layer(d) > layer(m) and d not in ANYWHERE
     ]
     assert bad == []
-    assert layer("simulator.folders.run") < layer("simulator.experiments.batch")
-    assert layer("simulator.report.html") < layer("simulator.studies") < layer("simulator.cli")
 
 
 def test_no_module_is_too_long() -> None:
