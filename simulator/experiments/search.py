@@ -22,6 +22,10 @@ evaluates them fairly and decides feasibility honestly:
   storage (``study.db``) and each finished run in ``cells/``; running the
   same search again skips finished trials, and a trial cut off mid-way is
   asked again with the same parameters and reuses its finished runs.
+
+The question itself is resolved in :mod:`~simulator.experiments.problem`,
+fields are set by path in :mod:`~simulator.experiments.fields`, and the
+intervals that decide feasibility are :mod:`~simulator.experiments.feasibility`'s.
 """
 
 from __future__ import annotations
