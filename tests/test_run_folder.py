@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 
 from simulator.cli import app
 from simulator.errors import ModsimError
-from simulator.folders.atomic import PARTIAL, temporary, write_atomic
+from simulator.folders.atomic import CLAIM, PARTIAL, temporary, write_atomic
+from simulator.folders.experiment import ResultStore
 from simulator.folders.load import load_results
-from simulator.folders.run import CLAIM, ParquetSink, RunWriter
+from simulator.folders.run import ParquetSink, RunWriter
 
 runner = CliRunner()
 POLICY = ROOT / "policies/jury-only.yaml"
@@ -101,6 +102,14 @@ def test_the_claim_is_exclusive_and_released(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), RunWriter(out, force=True):
         raise RuntimeError("a failing run")
     assert not (out / CLAIM).exists()
+
+
+def test_an_experiment_never_wipes_a_run_being_written(tmp_path: Path) -> None:
+    with RunWriter(tmp_path / "out") as writer:
+        (writer.root / "daily.csv").write_text("day\n")
+        with pytest.raises(ModsimError, match="another modsim is writing to this folder"):
+            ResultStore.open(writer.root, force=True)
+        assert (writer.root / "daily.csv").is_file() and (writer.root / CLAIM).is_file()
 
 
 def test_a_folder_with_other_files_is_refused_without_force(tmp_path: Path) -> None:

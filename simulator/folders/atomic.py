@@ -31,6 +31,16 @@ from simulator.errors import ModsimError
 
 PARTIAL = ".partial"
 """The suffix of every temporary file: what a crash may leave, never a result."""
+CLAIM = ".modsim-writing"
+"""Present in a results folder while a writer owns it (see :mod:`~simulator.folders.run`)."""
+
+
+def busy(folder: Path) -> ModsimError:
+    """The error for a folder another writer has claimed."""
+    return ModsimError(
+        f"{folder}: another modsim is writing to this folder; wait for it to finish or "
+        f"choose another --out (if no modsim is running, delete {Path(folder) / CLAIM})"
+    )
 
 
 @contextmanager

@@ -37,6 +37,8 @@ import pandas as pd
 
 from simulator.errors import ModsimError
 from simulator.folders.atomic import (
+    CLAIM,
+    busy,
     make_folder,
     missing,
     read_csv,
@@ -106,6 +108,8 @@ class ResultStore:
         path = Path(root)
         if path.exists() and not path.is_dir():
             raise ModsimError(f"{path}: exists and is not a folder")
+        if (path / CLAIM).exists():
+            raise busy(path)  # a run's folder, being written: not to be wiped or mixed in
         with reported(path, "use the folder"):
             if path.exists() and any(path.iterdir()):
                 if force:

@@ -45,6 +45,8 @@ import pyarrow.parquet as pq
 
 from simulator.errors import ModsimError
 from simulator.folders.atomic import (
+    CLAIM,
+    busy,
     make_folder,
     missing,
     read_csv,
@@ -56,8 +58,6 @@ from simulator.folders.atomic import (
 )
 from simulator.results import RunResult
 
-CLAIM = ".modsim-writing"
-"""Present while a writer owns the folder."""
 SUMMARY = "summary.json"
 POSTS = "posts.parquet"
 SORT_KEY = "post_id"
@@ -252,10 +252,7 @@ class RunWriter:
             try:
                 fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:
-                raise ModsimError(
-                    f"{self.root}: another modsim is writing to this folder; wait for it to "
-                    f"finish or choose another --out (if no modsim is running, delete {claim})"
-                ) from None
+                raise busy(self.root) from None
             with os.fdopen(fd, "w") as f:
                 f.write(f"{os.getpid()}\n")
         self._claimed = True
