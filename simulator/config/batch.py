@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from simulator.config.base import ConfigModel
+from simulator.config.common import Version
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
@@ -206,7 +207,7 @@ class Batch(ConfigModel):
     """Many runs: every scenario x policy x host setup x seed, at each sweep point."""
 
     kind: Literal["Batch"]
-    version: Literal[1]
+    version: Version
     name: str
     description: str = ""
     scenarios: Annotated[

@@ -21,6 +21,7 @@ from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.config.search import Optimization
+from simulator.config.yaml12 import LEGACY_BOOL, LEGACY_NUMBER, NUMBER, CoreLoader
 from simulator.errors import ConfigError
 
 KINDS: dict[str, type[BaseModel]] = {
@@ -55,8 +56,8 @@ class Loaded(Generic[M]):
     """1-based line of each field path, so later checks can point into the file."""
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader (no Python object tags) that refuses duplicate keys.
+class _Loader(CoreLoader):
+    """Safe loader (no Python object tags, YAML 1.2 scalars) that refuses duplicate keys.
 
     PyYAML's own constructors raise plain Python errors for some well-formed
     but impossible values (``2021-13-45``, ``!!float abc``, an integer of
@@ -91,7 +92,7 @@ def _no_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False) 
             )
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, str):
-            # YAML 1.1 reads `no:` (Norwegian), `on:`, `1:` and `~:` as non-text.
+            # `true:`, `1:`, `1.5:` and `~:` are read as non-text.
             raise ConfigError(
                 f"the key {key_node.value!r} is read as {type(key).__name__}, but keys are "
                 f'text: quote it ("{key_node.value}":)',
@@ -268,6 +269,9 @@ def _describe(err: Any, model: type[BaseModel]) -> tuple[Path_, str]:
     if kind == "missing":
         return loc, "required field is missing"
     msg = err["msg"]
+    if kind in _EXPECTED and "input" in err:
+        given = err["input"]
+        return loc, f"expected {_EXPECTED[kind]}; got {_shown(given)}{_type_hint(kind, given)}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
         # Cross-field checks start their message with the field at fault
@@ -277,14 +281,53 @@ def _describe(err: Any, model: type[BaseModel]) -> tuple[Path_, str]:
         if first and first[0] in (_allowed_keys(model, loc) or []):
             loc = (*loc, *first)
     if kind != "value_error" and "input" in err:
-        given = err["input"]
-        shown = (
-            f"a {'mapping' if isinstance(given, dict) else 'list'}"
-            if isinstance(given, dict | list)
-            else repr(given)[:80]
-        )
-        msg = f"expected: {msg[0].lower() + msg[1:]}; got {shown}"
+        msg = f"expected: {msg[0].lower() + msg[1:]}; got {_shown(err['input'])}"
     return loc, msg
+
+
+_EXPECTED = {
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "text",
+}
+"""Strict type errors, in the words of a YAML file."""
+
+
+def _shown(given: Any) -> str:
+    if isinstance(given, bool):
+        return "true" if given else "false"
+    if given is None:
+        return "null"
+    if isinstance(given, dict | list):
+        return f"a {'mapping' if isinstance(given, dict) else 'list'}"
+    return repr(given)[:80]
+
+
+def _type_hint(kind: str, given: Any) -> str:
+    """Why a value that looks right is not of the expected type, and the fix."""
+    number = kind in ("int_type", "int_from_float", "float_type")
+    if number and isinstance(given, bool):
+        return " (true and false are booleans, not numbers)"
+    if number and isinstance(given, str):
+        if NUMBER.match(given.strip()):
+            return " (a number in quotes is text: remove the quotes)"
+        if LEGACY_NUMBER.match(given.strip()):
+            return (
+                " (modsim reads YAML 1.2 numbers: hexadecimal, octal, leading zeros, "
+                "_ separators and 12:30 forms are text; write plain decimal digits)"
+            )
+    if kind != "float_type" and number and isinstance(given, float) and given.is_integer():
+        return f" (write {int(given)}, without a decimal point)"
+    if kind == "bool_type" and isinstance(given, str):
+        if given.strip() in LEGACY_BOOL:
+            return " (yes, no, on and off are text in YAML 1.2: write true or false)"
+        if given.strip().lower() in ("true", "false"):
+            return " (in quotes it is text: remove the quotes)"
+    if kind == "bool_type" and isinstance(given, int | float):
+        return " (write true or false)"
+    return ""
 
 
 def _path_of(token: str) -> Path_:
