@@ -202,6 +202,18 @@ class Scenario(ConfigModel):
         return name
 
     @model_validator(mode="after")
+    def _end_representable(self) -> Scenario:
+        # Checked before anything adds `days` to `start`. A day to spare: a
+        # local time near the end may be a day later in UTC.
+        start = self.start.replace(tzinfo=None)
+        if dt.datetime.max - start < dt.timedelta(days=self.days + 1):
+            raise ValueError(
+                f"start ({start:%Y-%m-%d %H:%M}) plus {self.days} day(s) ends after the last "
+                "date a run can reach (9999-12-30); start earlier or lower `days`"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _stream_inputs(self) -> Scenario:
         # A synthetic stream needs the population and class mix; a replayed log
         # brings its own posts, so generator settings there would be ignored
