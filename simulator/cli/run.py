@@ -17,7 +17,7 @@ from rich.table import Table
 
 from simulator import format as fmt
 from simulator.api import simulate
-from simulator.checks import Finding, check_run, raise_errors
+from simulator.checks import Finding, check_document, check_run, raise_errors
 from simulator.cli.app import (
     DEFAULT_HOSTS,
     DEFAULT_POLICY,
@@ -257,6 +257,12 @@ def validate(
     policies = [d for d in docs if isinstance(d.model, PlatformPolicy)]
     hosts = [d for d in docs if isinstance(d.model, HostPolicy)]
     shown: set[Finding] = set()  # a host's finding repeats for every policy: print it once
+    for d in docs:
+        # What a document is wrong about on its own, or in the documents it changes.
+        findings = check_document(d)
+        print_findings([f for f in findings if f not in shown])
+        shown.update(findings)
+        bad += sum(f.level == "error" for f in findings)
     for sc in scenarios:
         for pol in policies:
             findings = check_run(sc, pol, hosts)

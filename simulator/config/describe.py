@@ -63,6 +63,12 @@ def _is_tag(part: str | int) -> bool:
     return isinstance(part, str) and bool(re.match(r"^([a-z][a-z-]*\[|\[[\w-]+\]$)", part))
 
 
+def field_of(err: Any) -> Path_:
+    """The field an error was raised on, as pydantic locates it (a check across
+    fields is raised on the section that holds them)."""
+    return tuple(p for p in err["loc"] if not _is_tag(p))
+
+
 def describe_error(err: Any, model: type[BaseModel]) -> tuple[Path_, str]:
     raw_loc: Path_ = tuple(err["loc"])
     kind = err["type"]
