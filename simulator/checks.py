@@ -537,7 +537,8 @@ def _apply(
             msg = _fractions(msg)
         if shared[path] != len(loc) or shared[path] != len(sweep_target(path)[1]):
             msg = f"with this value, {target.path} is invalid: {format_path(loc)}: {msg}"
-        out.append(owner.at("error", where(path if shared[path] else None), msg + context))
+        blamed = path if shared[path] or len(values) == 1 else None
+        out.append(owner.at("error", where(blamed), msg + context))
     return None
 
 

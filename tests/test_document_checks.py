@@ -131,3 +131,20 @@ def test_a_scenario_with_a_few_posts_is_not_an_empty_world(tmp_path: Path) -> No
     path = tmp_path / "s.yaml"
     path.write_text(text)
     assert check_scenario(loaded(path)) == []
+
+
+def test_a_sweep_value_that_breaks_another_field_is_blamed_on_its_own_line(
+    tmp_path: Path,
+) -> None:
+    # 3 days end before the quick scenario's surge: the error is the surge's,
+    # the value at fault is days' second.
+    batch = tmp_path / "b.yaml"
+    batch.write_text(
+        "kind: Batch\nversion: 1\nname: b\n"
+        f"scenarios: [{ROOT / 'scenarios/quick.yaml'}]\n"
+        f"policies: [{ROOT / 'policies/jury-only.yaml'}]\n"
+        "sweep:\n  scenario.days:\n    - 7\n    - 3\n"
+    )
+    (finding,) = check_batch(loaded(batch))
+    assert (finding.line, finding.field) == (9, "sweep.scenario.days[1]")
+    assert "is invalid: surges[0]" in finding.message and "outside the scenario" in finding.message
