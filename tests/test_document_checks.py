@@ -15,9 +15,10 @@ import pytest
 from helpers import ROOT, optimization_doc, write_doc
 from typer.testing import CliRunner
 
-from simulator.checks import check_batch, check_optimization, check_run, check_scenario
+from simulator.checks import check_run, check_scenario
 from simulator.cli import app
 from simulator.config import load_file
+from simulator.document_checks import check_batch, check_optimization
 
 CORPUS = ROOT / "tests" / "malformed"
 runner = CliRunner()

@@ -18,10 +18,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from simulator.checks import check_batch, raise_errors
+from simulator.checks import raise_errors
 from simulator.cli.app import app, console, err_console, guarded
 from simulator.cli.report import write_report_quietly
 from simulator.config import load_file
+from simulator.document_checks import check_batch
 from simulator.experiments.batch import BatchResult, run_batch
 
 Workers = Annotated[

@@ -9,11 +9,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from simulator.checks import check_optimization, raise_errors
+from simulator.checks import raise_errors
 from simulator.cli.app import app, console, err_console, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers
 from simulator.cli.run import print_findings
 from simulator.config import load_file
+from simulator.document_checks import check_optimization
 from simulator.experiments.robustness import RobustnessResult, robustness_study
 from simulator.experiments.search import SearchResult, optimize
 from simulator.format import decimal, metric_value

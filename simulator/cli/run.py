@@ -17,7 +17,7 @@ from rich.table import Table
 
 from simulator import format as fmt
 from simulator.api import simulate
-from simulator.checks import Finding, check_document, check_run, raise_errors
+from simulator.checks import Finding, check_run, raise_errors
 from simulator.cli.app import (
     DEFAULT_HOSTS,
     DEFAULT_POLICY,
@@ -35,6 +35,7 @@ from simulator.cli.app import (
 )
 from simulator.cli.report import write_report_quietly
 from simulator.config import KINDS, HostPolicy, Loaded, PlatformPolicy, Scenario, load_file
+from simulator.document_checks import check_document
 from simulator.errors import ConfigError
 from simulator.report.markdown import render_markdown
 from simulator.results import RunResult, headline
