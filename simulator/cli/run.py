@@ -27,6 +27,7 @@ from simulator.cli.app import (
     progress_bar,
 )
 from simulator.config import KINDS, HostPolicy, Loaded, PlatformPolicy, Scenario, load_file
+from simulator.document_checks import check_document
 from simulator.errors import ConfigError
 from simulator.folders.atomic import make_folder, write_text
 from simulator.folders.run import RunWriter
@@ -185,6 +186,12 @@ def validate(
     policies = [d for d in docs if isinstance(d.model, PlatformPolicy)]
     hosts = [d for d in docs if isinstance(d.model, HostPolicy)]
     shown: set[Finding] = set()  # a host's finding repeats for every policy: print it once
+    for d in docs:
+        # What a document is wrong about on its own, or in the documents it changes.
+        findings = check_document(d)
+        print_findings([f for f in findings if f not in shown])
+        shown.update(findings)
+        bad += sum(f.level == "error" for f in findings)
     for sc in scenarios:
         for pol in policies:
             findings = check_run(sc, pol, hosts)
