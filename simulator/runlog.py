@@ -19,7 +19,7 @@ import pandas as pd
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
-from simulator.enforcement import EnforcementEvent, Notice
+from simulator.enforcement import EnforcementEvent, Notice, Trip
 from simulator.stages.platform import PostColumns
 from simulator.taxonomy import N_CLASSES, VIOLATING
 
@@ -67,6 +67,8 @@ class RunLog:
     """Posts never made because an app store had delisted the platform (new users
     stopped arriving), per class."""
     jurors: dict[str, np.ndarray] = field(default_factory=dict)
+    trips: list[Trip] = field(default_factory=list)
+    """Every enforcer rule that fired (strikes, emergencies), with the evidence."""
 
 
 class PostTally:
