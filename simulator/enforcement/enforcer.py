@@ -153,6 +153,11 @@ class Enforcer:
         """Every rule that fired, with the evidence behind it."""
         return list(self._trips)
 
+    def evidence(self, series: str) -> list[tuple[float, float]]:
+        """What it observed of one signal, ``(time, amount)`` in time order (a signal's
+        name; the known-posts signal is ``known_posts_up@<after_hours>``)."""
+        return self._ledger.entries(series)
+
     @property
     def notices(self) -> list[Notice]:
         return list(self._notices)

@@ -74,6 +74,10 @@ class Ledger:
         den.append(den[-1] + base)
         self._last.setdefault(key, []).append(amount)
 
+    def entries(self, key: str) -> list[tuple[float, float]]:
+        """Every observation of a series: ``(time, amount)``, in time order."""
+        return list(zip(self._times.get(key, []), self._last.get(key, []), strict=True))
+
     def mark(self) -> dict[str, int]:
         """A slate: how many entries each series holds now (evidence before it is used up)."""
         return {key: len(times) for key, times in self._times.items()}
