@@ -182,13 +182,14 @@ class ReviewQueue:
     def waiting_since(self, kinds: tuple[int, ...] = (KIND_REPORT, KIND_ESCALATION)) -> np.ndarray:
         """When each case of ``kinds`` (reports and escalations: not appeals) waiting
         for its first vote at :attr:`now` arrived."""
-        return np.array(
-            [
+        # Every waiting case is in the line (once); entries of cases that left or
+        # are being voted on are skipped.
+        return np.fromiter(
+            (
                 case.arrived
-                for post_id in self._active
-                for case in self._cases_of(post_id)
+                for _, _, case in self._line.entries
                 if case.status == ACTIVE and case.votes_started == 0 and case.kind in kinds
-            ],
+            ),
             dtype=np.float64,
         )
 
