@@ -291,3 +291,49 @@ def test_notices_go_out_only_in_office_hours(
     tl = b.timeline
     assert tl[tl["event"] == "notice"]["posts"].sum() == int((finds <= sent.max()).sum())
     assert len(sent) < len(set(finds.tolist()))  # letters gather the finds of closed hours
+
+
+def test_each_signal_adds_at_most_its_weight_and_a_strike_uses_up_its_evidence() -> None:
+    from simulator.config.host import Signals
+    from simulator.enforcement.signals import Ledger, Rule
+
+    both = Rule(
+        "emergency",
+        Signals.model_validate(
+            {
+                "found_posts": {"threshold": 3.0, "weight": 0.5, "window_hours": 24.0},
+                "backlog_age_hours": {"threshold": 30.0, "weight": 0.5, "window_hours": None},
+            }
+        ),
+    )
+    ledger = Ledger()
+    for t in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0):  # far past its threshold...
+        ledger.add("found_posts", t, 1.0)
+    fires, score, _ = both.judge(ledger, 6.0, {})
+    assert not fires and score == pytest.approx(0.5)  # ...it still adds only its weight
+    ledger.add("backlog_age_hours", 7.0, 29.0)
+    assert not both.judge(ledger, 7.0, {})[0]  # 0.5 + 0.5 * 29 / 30
+    ledger.add("backlog_age_hours", 8.0, 31.0)  # the latest statement counts
+    assert both.judge(ledger, 8.0, {})[0]
+    assert not both.judge(ledger, 30.5, {})[0]  # the finds left the 24-hour window
+    slate = ledger.mark()  # what a strike at 8.0 used up
+    assert both.judge(ledger, 8.0, slate)[1] == 0.0
+    alone = Rule("strike", Signals.model_validate({"found_posts": {"threshold": 3.0}}))
+    assert alone.judge(ledger, 3.0, {})[0] and not alone.judge(ledger, 2.0, {})[0]
+
+
+def test_every_weight_threshold_and_window_is_a_field_by_path(strike_host: HostPolicy) -> None:
+    from simulator.config.batch import set_fields
+    from simulator.errors import ConfigError
+
+    path = "suspension.emergency.signals.found_posts"
+    moved = set_fields(
+        strike_host,
+        {f"{path}.threshold": 25.0, f"{path}.weight": 0.7, f"{path}.window_hours": 12.0},
+    )
+    found = moved.suspension.emergency.signals.found_posts
+    assert (found.threshold, found.weight, found.window_hours) == (25.0, 0.7, 12.0)
+    with pytest.raises(ConfigError, match=f"{path}.weight"):
+        set_fields(strike_host, {f"{path}.weight": -1.0})
+    with pytest.raises(ConfigError, match=f"{path}.window_hours"):
+        set_fields(strike_host, {f"{path}.window_hours": 0.0})

@@ -118,13 +118,20 @@ NOTICE_SIGNALS = frozenset({"noticed_posts_up", "repeat_offences"})
 
 class Signal(ConfigModel):
     """One observed figure a rule weighs: it adds ``weight * value / threshold`` to the
-    rule's score, and the rule fires the moment its score reaches 1."""
+    rule's score, at most its weight; the rule fires the moment its score reaches 1."""
 
     threshold: Annotated[
-        PositiveFloat, Field(description="the value that fires the rule on its own at weight 1")
+        PositiveFloat,
+        Field(description="the value at which the signal adds its whole weight to the score"),
     ]
     weight: Annotated[
-        float, Field(ge=0, le=1000, description="how much this signal counts (0: not at all)")
+        float,
+        Field(
+            ge=0,
+            le=1000,
+            description="the most this signal adds to the score (1: it fires the rule "
+            "alone; 0: not at all)",
+        ),
     ] = 1.0
     window_hours: Annotated[
         PositiveFloat | None,

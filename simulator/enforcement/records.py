@@ -103,8 +103,9 @@ class SignalReading:
 
     @property
     def contribution(self) -> float:
-        """``weight * value / threshold``: what this signal adds to the score."""
-        return self.weight * self.value / self.threshold
+        """What this signal adds to the score: ``weight * value / threshold``, at most
+        its weight (a signal past its threshold counts fully, never more)."""
+        return self.weight * min(1.0, self.value / self.threshold)
 
 
 @dataclass(frozen=True)

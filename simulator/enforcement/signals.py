@@ -4,9 +4,12 @@ Every observation (a find, a notice's deadline, an audit, the platform's
 answer to a notice, the press taking notice) adds one entry to a signal's
 series in the :class:`Ledger`, in time order. A :class:`Rule` reads each of
 its signals over a trailing window and since its *slate* (the evidence a
-strike used up), and scores them: ``sum(weight * value / threshold)``. It
-fires the moment that score reaches 1, which can only happen when evidence
-comes in, so judging after each entry finds the exact moment.
+strike used up), and scores them: each adds ``weight * value / threshold``,
+at most its weight. It fires the moment the sum reaches 1, which can only
+happen when evidence comes in, so judging after each entry finds the exact
+moment. A signal of weight 1 fires the rule alone at its threshold; signals
+whose weights sum to 1 must all reach their thresholds; in between, partial
+evidence adds up.
 
 Three ways a series turns into a value:
 

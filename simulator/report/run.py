@@ -272,8 +272,9 @@ def run_report(folder: RunFolder, target: float = DEFAULT_TARGET) -> Report:
             WHY_COLUMNS,
             why,
             [False, False, False, True, False, False],
-            note="Each rule fires the moment its score (each signal's weight x observed / "
-            "threshold, summed) reaches 1; the platform's figures are its own at that moment."
+            note="Each rule fires the moment its score reaches 1: each signal adds its weight x "
+            "observed / threshold, at most its weight; the platform's figures are its own "
+            "at that moment."
             if why
             else "No enforcer rule fired.",
         )
