@@ -337,3 +337,63 @@ def test_every_weight_threshold_and_window_is_a_field_by_path(strike_host: HostP
         set_fields(strike_host, {f"{path}.weight": -1.0})
     with pytest.raises(ConfigError, match=f"{path}.window_hours"):
         set_fields(strike_host, {f"{path}.window_hours": 0.0})
+
+
+def test_a_run_says_why_in_its_summary_and_reports(
+    tmp_path, quick_sampled: Scenario, strike_host: HostPolicy
+) -> None:
+    import json
+
+    import yaml
+    from helpers import ROOT
+    from typer.testing import CliRunner
+
+    from simulator.cli import app
+
+    host = continuous(
+        strike_host,
+        **NEVER,
+        suspension__emergency__enabled=True,
+        suspension__emergency__signals={"found_posts": {"threshold": 8.0}},
+        suspension__emergency__notice_hours=2.0,
+    )
+    files = {}
+    for name, model in (("world", quick_sampled), ("host", host)):
+        files[name] = tmp_path / f"{name}.yaml"
+        files[name].write_text(yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False))
+    out = tmp_path / "run"
+    args = ["run", str(files["world"]), "-p", str(ROOT / "policies/jury-only.yaml")]
+    args += ["-H", str(files["host"]), "--seed", "2", "--posts", "none", "--out", str(out)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    e = json.loads((out / "summary.json").read_text())["enforcement"]
+    trip = e["enforcers"][0]["decided_by"]
+    assert trip["rule"] == "emergency" and trip["decisive"]
+    assert trip["signals"] == [
+        {
+            "signal": "found_posts",
+            "value": 8.0,
+            "threshold": 8.0,
+            "weight": 1.0,
+            "window_hours": 24.0,
+            "after_hours": None,
+            "contribution": 1.0,
+        }
+    ]
+    assert set(trip["platform"]) == {
+        "harmful_views_per_hour",
+        "violating_posts_up",
+        "reports_waiting",
+        "median_wait_hours",
+    }
+    assert trip["platform"]["harmful_views_per_hour"] > 0
+    assert e["why"] == trip["sentence"]
+    opening = "emergency clause: 8 violating posts found in 24 h (threshold 8) at "
+    assert e["why"].startswith(opening)
+    assert "harmful views/h" in e["why"]
+    md = (out / "report.md").read_text()
+    assert f"- Why: {e['why']}." in md
+    assert "## Why the enforcers acted" in md and "emergency clause (decisive)" in md
+    html = (out / "report.html").read_text()
+    assert "Why the enforcers acted" in html and "found_posts 8 of 8" in html
+    assert f"why: {e['why']}" in " ".join(res.output.split())

@@ -392,13 +392,13 @@ class Enforcer:
         if fires:
             self._emergency_fired = True
             hours = self._policy.suspension.emergency.notice_hours
-            decisive = self._schedule(
+            scheduled = self._schedule(
                 when + hours,
                 "emergency",
                 when,
                 f"emergency clause: {because(readings)}; {self._removal_word()} in {hours:g} hours",
             )
-            self._record(rule.name, when, score, readings, platform, 0, decisive)
+            self._record(rule.name, when, score, readings, platform, 0, scheduled)
 
     def _strike(
         self, when: float, score: float, readings: tuple[SignalReading, ...], platform: PlatformView
@@ -428,16 +428,16 @@ class Enforcer:
                     f"lead to {self._removal_word()}",
                 )
             )
-        decisive = False
+        scheduled = False
         if n >= rule.strikes_to_suspend:
             period = self._policy.suspension.notice_period_days
-            decisive = self._schedule(
+            scheduled = self._schedule(
                 when + period * 24.0,
                 "suspension_notice",
                 when,
                 f"{n} strikes; {self._removal_word()} after the {period:g}-day notice period",
             )
-        self._record("strike", when, score, readings, platform, n, decisive)
+        self._record("strike", when, score, readings, platform, n, scheduled)
 
     def _record(
         self,
@@ -447,10 +447,10 @@ class Enforcer:
         readings: tuple[SignalReading, ...],
         platform: PlatformView,
         number: int,
-        decisive: bool,
+        scheduled: bool,
     ) -> None:
         self._trips.append(
-            Trip(self._name, rule, when, score, readings, platform.figures(when), number, decisive)
+            Trip(self._name, rule, when, score, readings, platform.figures(when), number, scheduled)
         )
 
     def _removal_word(self) -> str:

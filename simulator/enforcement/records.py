@@ -114,7 +114,8 @@ class Trip:
 
     ``readings`` are the rule's signals as the enforcer observed them;
     ``figures`` the platform's own figures at that moment (what fed them).
-    ``decisive`` says whether this trip scheduled the removal that followed.
+    ``scheduled`` says whether it scheduled a removal (an earlier one than any
+    scheduled before; a later trip may bring it forward again).
     """
 
     enforcer: str
@@ -124,4 +125,4 @@ class Trip:
     readings: tuple[SignalReading, ...]
     figures: dict[str, float] = field(default_factory=dict)
     number: int = 0
-    decisive: bool = False
+    scheduled: bool = False

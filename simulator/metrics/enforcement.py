@@ -64,7 +64,8 @@ def _enforcer(log: RunLog, host: HostPolicy) -> dict[str, Any]:
 
     removal = "delisting" if host.effect == "delist" else "suspension"
     trips = [t for t in log.trips if t.enforcer == host.name]
-    removed = any(e.kind in ("suspension_notice", "emergency") for e in events)
+    # The rule whose removal stood: the last trip that scheduled one.
+    decided = next((t for t in reversed(trips) if t.scheduled), None)
     return {
         "name": host.name,
         "effect": host.effect,
@@ -78,17 +79,16 @@ def _enforcer(log: RunLog, host: HostPolicy) -> dict[str, Any]:
         "removal_notice_at": first("suspension_notice"),
         "removed_at": first(removal),
         "reinstated_at": first("reinstatement"),
-        "why": [trip_record(log, t) for t in trips],
-        # The rule whose removal stood: the last trip that scheduled one.
-        "decided_by": next(
-            (trip_record(log, t) for t in reversed(trips) if t.decisive and removed), None
-        ),
+        "why": [trip_record(log, t, t is decided) for t in trips],
+        "decided_by": trip_record(log, decided, True) if decided is not None else None,
     }
 
 
-def trip_record(log: RunLog, trip: Trip) -> dict[str, Any]:
+def trip_record(log: RunLog, trip: Trip, decisive: bool) -> dict[str, Any]:
     """One rule that fired: when, its score, each signal against its threshold, the
-    platform's figures at that moment, and all of it in one sentence."""
+    platform's figures at that moment, and all of it in one sentence. ``scheduled``:
+    it scheduled a removal; ``decisive``: the removal that stood is the one it
+    scheduled."""
     at = log.scenario.local_time(trip.time).isoformat()
     rule = "emergency clause" if trip.rule == "emergency" else f"strike {trip.number}"
     fed = figures_phrase(trip.figures)
@@ -98,7 +98,8 @@ def trip_record(log: RunLog, trip: Trip) -> dict[str, Any]:
         "at": at,
         "hour": trip.time,
         "score": round(trip.score, 6),
-        "decisive": trip.decisive,
+        "scheduled": trip.scheduled,
+        "decisive": decisive,
         "signals": [
             {
                 "signal": r.signal,

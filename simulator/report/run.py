@@ -76,7 +76,14 @@ def why_rows(e: dict[str, Any]) -> list[list[str]]:
                 [
                     date(t["at"]),
                     str(h["name"]),
-                    rule + (" (decisive)" if t["decisive"] else ""),
+                    rule
+                    + (
+                        " (decisive)"
+                        if t["decisive"]
+                        else " (scheduled a removal, brought forward later)"
+                        if t.get("scheduled")
+                        else ""
+                    ),
                     f"{t['score']:.2f}",
                     "; ".join(_signal_text(g) for g in t["signals"]),
                     _platform_text(t["platform"]),
