@@ -274,8 +274,8 @@ def test_precision_and_recall_targets_resolve_on_the_validation_sample(
     v = small_model.validation
     pol = tweak(
         ai_first,
-        prefilter__auto_remove_above={"precision": target},
-        prefilter__review_above={"recall": target},
+        prefilter__auto_remove_above={"precision": target, "mix": "validation"},
+        prefilter__review_above={"recall": target, "mix": "validation"},
     )
     auto, review = resolve_thresholds(pol.prefilter, v)
     assert auto.score == threshold_for(v, precision=target)
@@ -294,13 +294,13 @@ def test_targets_that_cannot_be_met_fail_clearly(
     v = small_model.validation.assign(score=np.linspace(0, 1, len(small_model.validation)))
     # scores unrelated to the labels: no threshold reaches precision 1
     v = v.assign(violating=np.resize([True, False], len(v)))
-    pol = tweak(ai_first, prefilter__auto_remove_above={"precision": 1.0})
+    pol = tweak(ai_first, prefilter__auto_remove_above={"precision": 1.0, "mix": "validation"})
     with pytest.raises(ModsimError, match=r"prefilter\.auto_remove_above: no threshold reaches"):
         resolve_thresholds(pol.prefilter, v, pol.name)
     crossed = tweak(
         ai_first,
-        prefilter__auto_remove_above={"recall": 0.99},
-        prefilter__review_above={"recall": 0.1},
+        prefilter__auto_remove_above={"recall": 0.99, "mix": "validation"},
+        prefilter__review_above={"recall": 0.1, "mix": "validation"},
     )
     auto, review = resolve_thresholds(crossed.prefilter, small_model.validation)
     # a review target above the removal threshold leaves no review band, instead of failing

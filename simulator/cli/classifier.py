@@ -22,7 +22,7 @@ from rich.table import Table
 from simulator import format as fmt
 from simulator.cli.app import app, console, guarded, write_atomic, write_text
 from simulator.config import load_file
-from simulator.config.policy import PlatformPolicy
+from simulator.config.policy import PlatformPolicy, ScoreTarget
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
@@ -78,6 +78,15 @@ def _languages(spec: str) -> dict[str, float]:
             )
         out[name] = value
     return out
+
+
+def _stream_targets(policy: PlatformPolicy) -> list[str]:
+    """The prefilter thresholds stated as targets on the stream's class mix."""
+    return [
+        name
+        for name in ("auto_remove_above", "review_above")
+        if isinstance(t := getattr(policy.prefilter, name), ScoreTarget) and t.mix == "stream"
+    ]
 
 
 def _fmt(value: Any) -> str:
@@ -244,6 +253,13 @@ def evaluate_cmd(
             "--policy", "-p", help="Also report at this PlatformPolicy's prefilter thresholds"
         ),
     ] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            help="Scenario whose expected class mix the policy's targets are met on "
+            "(needed for targets without `mix: validation`)"
+        ),
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option(help="Measure on this labelled file instead of the model's validation sample"),
@@ -259,20 +275,31 @@ def evaluate_cmd(
 
     def go() -> None:
         from simulator.classifier import evaluate, load_model, validate_on_file
-        from simulator.stages.prefilter import resolve_thresholds
+        from simulator.stages.prefilter import resolve_thresholds, stream_mix
 
         pol: PlatformPolicy | None = None
         if policy is not None:
             loaded = load_file(policy, expect="PlatformPolicy").model
             assert isinstance(loaded, PlatformPolicy)
             pol = loaded
+        mix = None
+        if scenario is not None:
+            sc = load_file(scenario, expect="Scenario").model
+            assert isinstance(sc, Scenario)
+            mix = stream_mix(sc)
+        if pol is not None and mix is None and _stream_targets(pol):
+            raise ModsimError(
+                f"{policy}: prefilter.{_stream_targets(pol)[0]} is a target on the stream's "
+                "class mix: give --scenario FILE (a scenario with content.class_shares) to "
+                "say which stream"
+            )
         clf = load_model(model)
         if data is not None:
             clf = validate_on_file(clf, data, text_col, label_col, positive_labels=positive_label)
         points = set(threshold or ([] if pol is not None else DEFAULT_THRESHOLDS))
         resolved: list[tuple[str, str, float]] = []
         if pol is not None:
-            for t in resolve_thresholds(pol.prefilter, clf.validation, pol.name):
+            for t in resolve_thresholds(pol.prefilter, clf.validation, pol.name, mix):
                 stated = t.target.describe() if t.target is not None else ""
                 resolved.append((f"prefilter.{t.name}", stated, t.score))
                 points.add(t.score)

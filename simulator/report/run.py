@@ -78,7 +78,15 @@ def run_inputs(s: dict[str, Any]) -> list[str]:
     if inputs.get("versions"):
         out.append("Versions: " + ", ".join(f"{k} {ver}" for k, ver in inputs["versions"].items()))
     c = s.get("classifier") or {}
-    if c.get("enabled"):
+    if c.get("enabled") and c.get("card"):
+        card = c["card"]
+        out.append(
+            f"Classifier card{' ' + repr(card['name']) if card.get('name') else ''} "
+            f"({card['form']}; scores drawn from its distributions): ROC-AUC "
+            f"{ratio(card.get('roc_auc_on_stream_mix'))} on the stream's expected class mix; "
+            f"precision in this run {share((c.get('in_run') or {}).get('precision'))}."
+        )
+    elif c.get("enabled"):
         val = c.get("validation", {})
         out.append(
             f"Classifier ({c.get('score_mode')} scores): ROC-AUC {ratio(val.get('roc_auc', 0))}, "
