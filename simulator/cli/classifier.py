@@ -22,7 +22,7 @@ from rich.table import Table
 from simulator import format as fmt
 from simulator.cli.app import app, console, guarded, write_atomic, write_text
 from simulator.config import load_file
-from simulator.config.policy import PlatformPolicy, ScoreTarget
+from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
@@ -78,15 +78,6 @@ def _languages(spec: str) -> dict[str, float]:
             )
         out[name] = value
     return out
-
-
-def _stream_targets(policy: PlatformPolicy) -> list[str]:
-    """The prefilter thresholds stated as targets on the stream's class mix."""
-    return [
-        name
-        for name in ("auto_remove_above", "review_above")
-        if isinstance(t := getattr(policy.prefilter, name), ScoreTarget) and t.mix == "stream"
-    ]
 
 
 def _fmt(value: Any) -> str:
@@ -275,23 +266,23 @@ def evaluate_cmd(
 
     def go() -> None:
         from simulator.classifier import evaluate, load_model, validate_on_file
-        from simulator.stages.prefilter import resolve_thresholds, stream_mix
+        from simulator.stages.prefilter import resolve_thresholds, score_model_for, stream_mix
 
         pol: PlatformPolicy | None = None
         if policy is not None:
             loaded = load_file(policy, expect="PlatformPolicy").model
             assert isinstance(loaded, PlatformPolicy)
             pol = loaded
-        mix = None
+        sc: Scenario | None = None
         if scenario is not None:
-            sc = load_file(scenario, expect="Scenario").model
-            assert isinstance(sc, Scenario)
-            mix = stream_mix(sc)
-        if pol is not None and mix is None and _stream_targets(pol):
+            loaded_sc = load_file(scenario, expect="Scenario").model
+            assert isinstance(loaded_sc, Scenario)
+            sc = loaded_sc
+        on_stream = pol.prefilter.stream_targets() if pol is not None else []
+        if on_stream and (sc is None or stream_mix(sc) is None):
             raise ModsimError(
-                f"{policy}: prefilter.{_stream_targets(pol)[0]} is a target on the stream's "
-                "class mix: give --scenario FILE (a scenario with content.class_shares) to "
-                "say which stream"
+                f"{policy}: prefilter.{on_stream[0]} is a target on the stream's class mix: "
+                "give --scenario FILE (a scenario with content.class_shares) to say which"
             )
         clf = load_model(model)
         if data is not None:
@@ -299,7 +290,10 @@ def evaluate_cmd(
         points = set(threshold or ([] if pol is not None else DEFAULT_THRESHOLDS))
         resolved: list[tuple[str, str, float]] = []
         if pol is not None:
-            for t in resolve_thresholds(pol.prefilter, clf.validation, pol.name, mix):
+            # met as a run with seed 0 meets them: on stream-like texts, at the stream's mix
+            scores = score_model_for(clf, sc, SeedTree(0)) if on_stream and sc else None
+            mix = stream_mix(sc) if sc is not None else None
+            for t in resolve_thresholds(pol.prefilter, clf.validation, pol.name, mix, scores):
                 stated = t.target.describe() if t.target is not None else ""
                 resolved.append((f"prefilter.{t.name}", stated, t.score))
                 points.add(t.score)

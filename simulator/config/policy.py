@@ -160,6 +160,14 @@ class Prefilter(ConfigModel):
     )
     review_team: Annotated[Team, Field(description="who reviews flagged posts")] = "staff"
 
+    def stream_targets(self) -> list[str]:
+        """The thresholds stated as targets on the stream's class mix."""
+        return [
+            name
+            for name in ("auto_remove_above", "review_above")
+            if isinstance(t := getattr(self, name), ScoreTarget) and t.mix == "stream"
+        ]
+
     @model_validator(mode="after")
     def _card_targets_on_the_stream(self) -> Prefilter:
         if self.model.source != "card":

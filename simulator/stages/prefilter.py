@@ -8,10 +8,13 @@ Three things happen once per run, before any post is scored:
   or built from the policy's classifier card (its stated score distributions;
   scores are then always drawn, as in scale mode, since a card has no texts
   to score);
-* thresholds stated as a target (``{precision: 0.95}``) become raw scores on
-  the classifier's validation sample reweighted to the stream's expected
-  class mix (:func:`resolve_thresholds`), or, for a card, on its score model;
-* in scale mode (``texts.mode: sampled``) the score model is measured: a
+* thresholds stated as a target (``{precision: 0.95}``) become raw scores
+  (:func:`resolve_thresholds`): by default on the stream's expected class mix,
+  with the classifier's scores on stream-like texts (the score model below)
+  or a card's stated ones; with ``mix: validation`` on the classifier's
+  validation sample as it is;
+* in scale mode (``texts.mode: sampled``), or for targets on the stream's
+  mix, the score model is measured: a
   fresh sample of the scenario's own texts, drawn like the stream draws them
   and never trained on, is scored for real, and each post's score is then a
   draw from its class's measured distribution. Measuring on stream-like texts
@@ -87,45 +90,53 @@ class ResolvedThreshold:
 
 def _meet(
     target: ScoreTarget,
-    measured: pd.DataFrame | ScoreModel,
+    validation: pd.DataFrame | None,
     stream_mix: Mapping[str, float] | None,
+    stream_scores: ScoreModel | None,
 ) -> float:
-    """The raw score meeting ``target`` on a validation sample or a card's score model."""
+    """The raw score meeting ``target`` (see :func:`resolve_thresholds`)."""
     if target.mix == "validation":
-        if isinstance(measured, ScoreModel):  # the policy's own validator refuses this
+        if validation is None:  # a card: the policy's own validator refuses this
             raise ValueError("a card has no validation sample; state the target on the stream")
-        return threshold_for(measured, precision=target.precision, recall=target.recall)
+        return threshold_for(validation, precision=target.precision, recall=target.recall)
     if stream_mix is None:
         raise ValueError(
             "a target on the stream's class mix (the default) needs a scenario with "
             "content.class_shares; for a replayed stream, add `mix: validation` to the "
             "target or give a raw score"
         )
-    if isinstance(measured, ScoreModel):
+    if stream_scores is not None:
         shares = [stream_mix[c] for c in CLASSES]
-        return threshold_on_mix(measured, shares, precision=target.precision, recall=target.recall)
-    weights = mix_weights(measured, stream_mix)
+        return threshold_on_mix(
+            stream_scores, shares, precision=target.precision, recall=target.recall
+        )
+    assert validation is not None
+    weights = mix_weights(validation, stream_mix)
     return threshold_for(
-        measured, precision=target.precision, recall=target.recall, weights=weights
+        validation, precision=target.precision, recall=target.recall, weights=weights
     )
 
 
 def resolve_thresholds(
     cfg: Prefilter,
-    validation: pd.DataFrame | ScoreModel,
+    validation: pd.DataFrame | None,
     policy: str = "",
     stream_mix: Mapping[str, float] | None = None,
+    stream_scores: ScoreModel | None = None,
 ) -> tuple[ResolvedThreshold, ResolvedThreshold]:
     """``(auto_remove_above, review_above)`` as raw scores for a classifier.
 
-    A raw score stays as given. A target is met on the classifier's validation
-    sample with :func:`~simulator.classifier.threshold_for`, reweighted to
-    ``stream_mix`` (class -> share, see :func:`stream_mix`) unless the target
-    says ``mix: validation``; for a card, ``validation`` is its score model and
-    the target is met on it exactly (:func:`~simulator.classifier.card.threshold_on_mix`).
-    Raises a :class:`~simulator.errors.ModsimError` when a target cannot be
-    met. A review target that lands above the removal threshold is lowered to
-    it (``capped``): no post is then sent to review by score alone.
+    A raw score stays as given. A target with ``mix: validation`` is met on
+    the classifier's ``validation`` sample
+    (:func:`~simulator.classifier.threshold_for`). A target on the stream's mix
+    (the default) is met on ``stream_mix`` (class -> share, see
+    :func:`stream_mix`): exactly on ``stream_scores`` when given (the
+    classifier's score model on stream-like texts, or a card's;
+    :func:`~simulator.classifier.card.threshold_on_mix`), else on the
+    validation sample reweighted to that mix. Raises a
+    :class:`~simulator.errors.ModsimError` when a target cannot be met. A
+    review target that lands above the removal threshold is lowered to it
+    (``capped``): no post is then sent to review by score alone.
     """
     where = f"policy {policy!r}: " if policy else ""
     out: list[ResolvedThreshold] = []
@@ -135,7 +146,7 @@ def resolve_thresholds(
             out.append(ResolvedThreshold(name, float(value)))
             continue
         try:
-            score = _meet(value, validation, stream_mix)
+            score = _meet(value, validation, stream_mix, stream_scores)
         except ValueError as exc:
             raise ModsimError(f"{where}prefilter.{name}: {exc}") from None
         out.append(ResolvedThreshold(name, score, value))
@@ -164,17 +175,20 @@ class PrefilterStage:
         self._cfg = cfg
         self._classifier = classifier
         self._scorer: ParallelScorer | None = None
+        validation: pd.DataFrame | None = None
         if isinstance(classifier, CardClassifier):
             self._mode = "sampled"  # a card has no text model: its scores are drawn
-            self._score_model = classifier.score_model
-            measured: pd.DataFrame | ScoreModel = classifier.score_model
+            score_model = classifier.score_model
+            self._score_model = score_model
         else:
             self._mode = mode
             self._score_model = score_model or ScoreModel.from_validation(classifier.validation)
-            measured = classifier.validation
+            validation = classifier.validation
             if mode == "text" and workers > 1:
                 self._scorer = ParallelScorer(classifier, workers)
-        self._auto, self._review = resolve_thresholds(cfg, measured, policy, mix)
+        self._auto, self._review = resolve_thresholds(
+            cfg, validation, policy, mix, stream_scores=score_model
+        )
 
     def close(self) -> None:
         """End any scoring worker processes."""
@@ -229,19 +243,31 @@ def prefilter_stage(
     clf = classifier_for(cfg, scenario, seeds) if classifier is None else classifier
     if cfg.model.source == "card":  # the policy's card, whatever model a caller passed
         clf = classifier_for(cfg, scenario, seeds)
-    mode = scenario.content.texts.mode
-    model = None
-    if mode == "sampled" and isinstance(clf, TrainedClassifier):
-        model = score_model_for(clf, scenario, seeds)
     return PrefilterStage(
         cfg,
         clf,
-        mode,
-        score_model=model,
+        scenario.content.texts.mode,
+        score_model=_stream_scores(cfg, clf, scenario, seeds),
         policy=policy.name,
         workers=workers,
         mix=stream_mix(scenario),
     )
+
+
+def _stream_scores(
+    cfg: Prefilter,
+    clf: TrainedClassifier | CardClassifier,
+    scenario: Scenario,
+    seeds: SeedTree,
+) -> ScoreModel | None:
+    """The classifier's scores on stream-like texts, where the run needs them: in scale
+    mode (posts draw from them) and for targets on the stream's mix (met on them, so
+    that the precision stated is the one the stream's own kind of text gets)."""
+    if isinstance(clf, CardClassifier):
+        return clf.score_model
+    sampled = scenario.content.texts.mode == "sampled"
+    on_stream = bool(cfg.stream_targets()) and scenario.content.class_shares is not None
+    return score_model_for(clf, scenario, seeds) if sampled or on_stream else None
 
 
 def stream_mix(scenario: Scenario) -> dict[str, float] | None:
@@ -267,9 +293,15 @@ def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> No
     """
     if not policy.prefilter.enabled:
         return
-    clf = classifier_for(policy.prefilter, scenario, SeedTree(seed))
-    measured = clf.score_model if isinstance(clf, CardClassifier) else clf.validation
-    resolve_thresholds(policy.prefilter, measured, policy.name, stream_mix(scenario))
+    seeds = SeedTree(seed)
+    clf = classifier_for(policy.prefilter, scenario, seeds)
+    resolve_thresholds(
+        policy.prefilter,
+        None if isinstance(clf, CardClassifier) else clf.validation,
+        policy.name,
+        stream_mix(scenario),
+        _stream_scores(policy.prefilter, clf, scenario, seeds),
+    )
 
 
 # Finding the classifier ------------------------------------------------------------
