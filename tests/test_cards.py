@@ -446,3 +446,18 @@ def test_the_bundled_compare_of_the_cards_reports_harm_and_wrongful_removals_per
     harm = summary[summary["metric"] == "views_before_removal"].set_index("policy")["mean"]
     # a stronger card at the same precision removes more violating posts, sooner
     assert harm["jury-plus-card-strong"] < harm["jury-plus-card-weak"] < harm["jury-only"]
+
+
+def test_the_readme_card_is_valid_and_a_card_can_be_swept() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = next(b.split("```")[0] for b in readme.split("```yaml\n")[1:] if "source: card" in b)
+    header = "kind: PlatformPolicy\nversion: 1\nname: ours\nstaff: {reviewers: 5}\n"
+    policy = load_text(header + "reports: {review_team: staff}\n" + block, file="README.md")
+    assert isinstance(policy, PlatformPolicy)
+    assert policy.prefilter.model.card is not None
+    assert policy.prefilter.model.card.form == "table"
+    from simulator.config import set_fields
+
+    weak = bundled("policies/jury-plus-card-weak.yaml")
+    swept = set_fields(weak, {"prefilter.model.card.binormal.violating.auc": 0.9})
+    assert swept.prefilter.model.card.binormal.violating.auc == 0.9

@@ -56,7 +56,7 @@ def _auc_in_range(v: float | None) -> float | None:
 
 
 class ProbitNormal(ConfigModel):
-    """Scores ``Phi(x)``, with ``x`` normal (mean, sd) on the probit scale."""
+    """Scores `Phi(x)`, with `x` normal (mean, sd) on the probit scale."""
 
     mean: Annotated[float, Field(ge=-8.0, le=8.0, description="mean of x")] = -2.0
     sd: Annotated[float, Field(gt=0.0, le=10.0, description="standard deviation of x")] = 1.0
@@ -119,8 +119,8 @@ class BinormalClasses(ConfigModel):
 class BetaShape(ConfigModel):
     """Scores following a beta(a, b) distribution (mean a / (a + b))."""
 
-    a: Annotated[float, Field(gt=0.0, le=10_000.0)]
-    b: Annotated[float, Field(gt=0.0, le=10_000.0)]
+    a: Annotated[float, Field(gt=0.0, le=10_000.0, description="first shape (weight near 1)")]
+    b: Annotated[float, Field(gt=0.0, le=10_000.0, description="second shape (weight near 0)")]
 
 
 class BetaClasses(ConfigModel):

@@ -88,11 +88,11 @@ class ScoreTarget(ConfigModel):
         Literal["validation", "stream"],
         Field(
             description=(
-                "class mix the target is met on: `stream` (the model's validation sample "
-                "reweighted to the class mix the scenario's stream is expected to have, "
-                "surges included, so that the precision is the one the run will see) or "
-                "`validation` (the validation sample as it is, often far richer in "
-                "violating posts than a stream; not for a card)"
+                "class mix the target is met on: `stream` (the class mix the scenario's "
+                "stream is expected to have, surges included, with the model's scores on "
+                "stream-like texts or a card's stated ones: the precision the run will see) "
+                "or `validation` (the model's validation sample as it is, often far richer "
+                "in violating posts than a stream; not for a card)"
             )
         ),
     ] = "stream"
@@ -138,7 +138,7 @@ class Prefilter(ConfigModel):
         Field(
             description=(
                 "score at or above which a post is removed automatically; or a target "
-                "such as `{precision: 0.95}` resolved on the classifier's validation sample"
+                "such as `{precision: 0.95}`, met on the stream's expected class mix"
             )
         ),
     ] = 0.98
