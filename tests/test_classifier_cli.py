@@ -26,7 +26,7 @@ from simulator.cli import app
 from simulator.config import PlatformPolicy, Scenario
 from simulator.errors import ModsimError
 from simulator.report.markdown import render_markdown
-from simulator.stages.prefilter import resolve_thresholds
+from simulator.stages.prefilter import SCORE_SAMPLE_PER_CLASS, resolve_thresholds
 from simulator.stream.texts import TextGenerator
 
 runner = CliRunner()
@@ -122,9 +122,16 @@ def test_model_trained_on_users_csv_runs_a_policy_end_to_end(
     assert c["model"]["trained_on"] == str(data)
     assert c["model"]["model_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     auto, review = c["thresholds"]
-    assert auto["target"] == {"precision": 0.98} and auto["precision"] >= 0.98
-    assert review["target"] == {"recall": 0.95}
-    assert review["recall"] >= 0.95 or (review["capped"] and review["score"] == auto["score"])
+    assert auto["target"] == {"precision": 0.98} and review["target"] == {"recall": 0.95}
+    # targets are met on the stream's mix, on the model's scores for stream-like texts: the
+    # run's own posts realise them up to sampling (the run's posts and the measured sample)
+    realised = {r["name"]: r for r in c["in_run"]["at_thresholds"]}
+    at_auto, at_review = realised["auto_remove_above"], realised["review_above"]
+    assert at_auto["precision"] > 0.9
+    if not review["capped"]:
+        n = at_review["flagged_violating"] / at_review["recall"]  # violating posts made
+        error = 4 * np.sqrt(0.95 * 0.05 * (1 / n + 1 / (2 * SCORE_SAMPLE_PER_CLASS)))
+        assert abs(at_review["recall"] - 0.95) < error
     # the scores in the run are the model's: exactly the posts at or above the resolved
     # removal threshold were removed by the prefilter
     posts = pd.read_parquet(out / "posts.parquet")
