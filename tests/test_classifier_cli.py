@@ -324,7 +324,12 @@ def test_runs_without_prefilter_say_so(quick_sampled: Scenario, jury_only: Platf
 def test_sampled_run_reports_its_mode_and_validation_measures(
     quick_sampled: Scenario, ai_first: PlatformPolicy
 ) -> None:
-    pol = tweak(ai_first, prefilter__model__train_per_class=300)
+    pol = tweak(
+        ai_first,
+        prefilter__model__train_per_class=300,
+        prefilter__auto_remove_above=0.95,
+        prefilter__review_above=0.6,
+    )
     r = simulate(quick_sampled, pol, seed=2)
     c = r.summary["classifier"]
     assert c["score_mode"] == "sampled" and c["model"]["trained_on"] == "synthetic"
