@@ -9,13 +9,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from simulator.cli.app import app, console, err_console, guarded
+from simulator.checks import raise_errors
+from simulator.cli.app import app, console, err_console, execution, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers
-from simulator.experiments.robustness import RobustnessResult, robustness_study
-from simulator.experiments.search import SearchResult, optimize
+from simulator.cli.run import print_findings
+from simulator.config import load_file
+from simulator.document_checks import check_optimization
+from simulator.folders.robustness import RobustnessResult
+from simulator.folders.search import SearchResult
 from simulator.format import decimal, metric_value
 from simulator.report.search import constraint_metric
-from simulator.report.search_files import write_robustness, write_search
+from simulator.studies import robustness_study, search_study
 
 
 def _show_search(result: SearchResult) -> None:
@@ -98,18 +102,12 @@ def _show_robustness(result: RobustnessResult) -> None:
         err_console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
-def _ticker(enabled: bool, what: str) -> tuple[object, object]:
-    if not enabled:
-        return None, None
-
-    def search_tick(done: int, total: int, runs: int) -> None:
-        err_console.print(f"  {done}/{total} candidates, {runs} runs", highlight=False)
-
-    def run_tick(done: int, total: int) -> None:
-        if done == total or done % max(1, total // 10) == 0:
-            err_console.print(f"  {done}/{total} runs", highlight=False)
-
-    return search_tick, run_tick
+def _check(file: Path) -> None:
+    """Overrides and searched values checked against the documents they change,
+    with this file's lines, before any run (warnings are printed)."""
+    findings = check_optimization(load_file(file, expect="Optimization"))  # type: ignore[arg-type]
+    raise_errors(findings)
+    print_findings(findings)
 
 
 @app.command("optimize")
@@ -139,36 +137,13 @@ def optimize_command(
     pareto.png), the recommended policy (recommended.yaml) and report.md.
     Running the same command again resumes the search (study.db).
     """
-    tick, run_tick = _ticker(not quiet, "search")
 
     def go() -> tuple[SearchResult, RobustnessResult | None]:
-        result = optimize(
-            file,
-            out=out,
-            force=force,
-            trials=trials,
-            workers=workers,
-            scheduler=scheduler,
-            progress=tick,  # type: ignore[arg-type]
-        )
-        rob = None
-        if robustness:
-            policies = [result.base] + (
-                [result.recommended] if result.recommended is not None else []
+        _check(file)
+        with execution("optimize", workers, scheduler, quiet) as how:
+            return search_study(
+                file, out=out, force=force, trials=trials, robustness=robustness, execution=how
             )
-            # The search's folder keeps these runs too (optimize already
-            # wiped it if --force was given: wiping again would lose the search).
-            rob = robustness_study(
-                file,
-                policies,
-                workers=workers,
-                scheduler=scheduler,
-                progress=run_tick,  # type: ignore[arg-type]
-                out=out,
-            )
-            write_robustness(rob, out, report=False)
-            result = write_search(result, out, rob)
-        return result, rob
 
     result, rob = guarded(go)
     _show_search(result)
@@ -203,20 +178,15 @@ def robustness_command(
     Each finished run is kept in the results folder (cells/); running the same
     command again after an interruption runs only the runs left.
     """
-    _, run_tick = _ticker(not quiet, "robustness")
 
-    def go() -> tuple[RobustnessResult, dict[str, str]]:
-        rob = robustness_study(
-            file,
-            [str(p) for p in policy or []],
-            workers=workers,
-            scheduler=scheduler,
-            progress=run_tick,  # type: ignore[arg-type]
-            out=out,
-            force=force,
-        )
-        return rob, write_robustness(rob, out)
+    def go() -> RobustnessResult:
+        _check(file)
+        with execution("robustness", workers, scheduler, quiet) as how:
+            policies = [str(p) for p in policy or []]
+            return robustness_study(file, policies, out=out, force=force, execution=how)
 
-    rob, files = guarded(go)
+    rob = guarded(go)
     _show_robustness(rob)
-    console.print(f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in files.values()))
+    console.print(
+        f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in rob.files.values())
+    )
