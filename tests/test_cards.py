@@ -231,8 +231,22 @@ prefilter:
             "prefilter.model.card.binormal.violating.auc",
             "expected a ROC-AUC above 0.5",
         ),
+        (
+            "      roc:\n        points:\n"
+            "          - {threshold: 0.3, fpr: 0.1, tpr: 0.9}\n"
+            "          - {threshold: 0.6, fpr: 0.2, tpr: 0.8}\n",
+            14,
+            "prefilter.model.card.roc.points[1].fpr",
+            "points[1].fpr (0.2) is above points[0].fpr (0.1): more legitimate posts cannot",
+        ),
     ],
-    ids=["recall-increasing", "missing-class", "probability-above-one", "auc-below-half"],
+    ids=[
+        "recall-increasing",
+        "missing-class",
+        "probability-above-one",
+        "auc-below-half",
+        "false-positives-increasing",
+    ],
 )
 def test_a_bad_card_is_refused_with_line_and_field(
     body: str, line: int, field: str, message: str

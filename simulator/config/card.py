@@ -297,10 +297,15 @@ def _check_rates(rates: Rates, key: str, tpr_name: str, fpr_name: str) -> None:
                 f"({tpr0:g}): recall cannot rise as the threshold rises"
             )
         if fpr1 > fpr0 + 1e-12:
+            stated = (
+                f"({fpr1:g}) is above {key}[{i - 1}].{fpr_name} ({fpr0:g})"
+                if fpr_name == "fpr"
+                else f"implies a false-positive rate of {fpr1:.4g}, above the {fpr0:.4g} "
+                f"at threshold {t0:g}"
+            )
             raise ValueError(
-                f"{key}[{i}].{fpr_name} implies a false-positive rate of {fpr1:.4g}, above "
-                f"the {fpr0:.4g} at threshold {t0:g}: more legitimate posts cannot be "
-                "flagged at a higher threshold"
+                f"{key}[{i}].{fpr_name} {stated}: more legitimate posts cannot be flagged "
+                "at a higher threshold"
             )
     auc = rates_auc(rates)
     if auc <= 0.5:
