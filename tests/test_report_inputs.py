@@ -1,0 +1,336 @@
+"""Reports of hostile inputs: a name with HTML, Markdown or mathtext in it
+reads as itself in report.md, report.html and the figures.
+
+Markdown is checked by parsing it (markdown-it, CommonMark with GitHub's
+tables and strikethrough), not by looking for strings: what a reader's
+viewer would render is what is tested.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pytest
+from helpers import bundled, tweak
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+import simulator
+from simulator.cli.run import write_run
+from simulator.report import plots
+from simulator.report.context import Figure, Report, Table
+from simulator.report.html import render_markdown, write_report
+from simulator.report.markdown import MARKDOWN_ENV, mdcell, mdtext
+from simulator.report.markdown import render_markdown as render_run_md
+
+MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+HOSTILE = [
+    "<b>bold</b><script>alert(1)</script>",
+    "[click](javascript:alert(1))",
+    "![img](http://example.com/y.png) [ref]: http://example.com",
+    "*em* _em_ **strong** __strong__ ~~gone~~",
+    "# heading",
+    "1. item",
+    "- item",
+    "+ item",
+    "=",
+    "a | b | c",
+    "line one\nline two\r\n| x | y |\n|---|---|\n# h",
+    "`code` and ```fence```",
+    "$x^2$ and $\\undefinedcmd$",
+    "&lt;b&gt; &#60; &amp; R&D",
+    "<http://example.com> <a@example.com>",
+    "back\\slash\\",
+    "    indented",
+    "> quote",
+    "snake_case _lead trail_ __dunder__",
+]
+"""Names that would be markup if written into Markdown as they are."""
+
+
+def _one_line(s: str) -> str:
+    """What a reader should see: the name on one line, without blanks at either end."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", s).strip(" ")
+
+
+def _inline(tokens: list[Token]) -> list[Token]:
+    return [t for t in tokens if t.type == "inline"]
+
+
+def _plain(inline: Token) -> str:
+    """The text of an inline token; fails if any markup came out of it."""
+    kinds = {c.type for c in inline.children or []}
+    assert kinds <= {"text", "text_special"}, f"markup in {inline.content!r}: {kinds}"
+    return "".join(c.content for c in inline.children or [])
+
+
+# --- the filter pair --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+@pytest.mark.parametrize("where", ["line start", "mid line", "list item", "bold"])
+def test_mdtext_reads_as_itself_wherever_it_stands(name: str, where: str) -> None:
+    text = mdtext(name)
+    line = {
+        "line start": text,
+        "mid line": f"Policy {text} ran.",
+        "list item": f"- {text}",
+        "bold": f"- **{text}.** rest",
+    }[where]
+    tokens = MD.parse(line + "\n")
+    shown = {
+        "line start": _one_line(name),
+        "mid line": f"Policy {_one_line(name)} ran.",
+        "list item": _one_line(name),
+        "bold": f"{_one_line(name)}.",
+    }[where]
+    assert not [t for t in tokens if t.type.startswith(("heading", "html", "code", "fence"))]
+    inlines = _inline(tokens)
+    assert len(inlines) == 1
+    if where == "bold":
+        # the template's own bold, around the literal name
+        kids = [k for k in inlines[0].children or [] if k.content or k.type != "text"]
+        assert [k.type for k in kids][:3] == ["strong_open", "text", "strong_close"]
+        assert kids[1].content == shown
+    else:
+        assert _plain(inlines[0]) == shown
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_mdcell_keeps_a_table_row_whole(name: str) -> None:
+    table = f"| a | b |\n|---|---|\n| {mdcell(name)} | z |\n| y | z |\n"
+    tokens = MD.parse(table)
+    rows = [t for t in tokens if t.type == "tr_open"]
+    cells = [t for t in tokens if t.type in ("th_open", "td_open")]
+    assert len(rows) == 3 and len(cells) == 6
+    assert _plain(_inline(tokens)[2]) == _one_line(name)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(st.text())
+def test_any_text_is_literal_in_prose_and_in_a_cell(name: str) -> None:
+    inline = _inline(MD.parse(f"Policy {mdtext(name)} ran.\n"))
+    assert len(inline) == 1 and _plain(inline[0]) == f"Policy {_one_line(name)} ran.".rstrip()
+    tokens = MD.parse(f"| a | b |\n|---|---|\n| {mdcell(name)} | z |\n")
+    assert len([t for t in tokens if t.type == "td_open"]) == 2
+    assert _plain(_inline(tokens)[2]) == _one_line(name)
+
+
+def test_plain_names_are_left_as_they_are() -> None:
+    for name in ("jury-only", "strict 24-hour host", "violent_news", "parler-like", "quick"):
+        assert mdtext(name) == name == mdcell(name)
+
+
+SAFE_FILTERS = {"mdtext", "mdcell", "number", "share", "hours", "ratio", "date", "urlencode"}
+"""Filters whose output is safe Markdown: the escaping pair, number formats,
+dates and URL quoting. (``money`` is not: its currency is the policy's text.)"""
+
+
+def _safe(node: jinja2.nodes.Node) -> bool:
+    nodes = jinja2.nodes
+    if isinstance(node, nodes.Const | nodes.TemplateData):
+        return True
+    if isinstance(node, nodes.Filter) and node.name == "join":
+        # a list joined after each item was escaped: map("mdcell") | join(" | ")
+        inner = node.node
+        return (
+            isinstance(inner, nodes.Filter)
+            and inner.name == "map"
+            and isinstance(inner.args[0], nodes.Const)
+            and inner.args[0].value in ("mdtext", "mdcell")
+        )
+    if isinstance(node, nodes.Filter):
+        return node.name in SAFE_FILTERS
+    if isinstance(node, nodes.CondExpr):
+        return _safe(node.expr1) and (node.expr2 is None or _safe(node.expr2))
+    if isinstance(node, nodes.Or):
+        return _safe(node.left) and _safe(node.right)
+    if isinstance(node, nodes.Concat):
+        return all(_safe(n) for n in node.nodes)
+    return False
+
+
+@pytest.mark.parametrize(
+    "template",
+    sorted(n for n in MARKDOWN_ENV.list_templates() if n.endswith(".md.j2")),
+)
+def test_every_value_a_markdown_template_shows_is_escaped_or_a_number(template: str) -> None:
+    source = MARKDOWN_ENV.loader.get_source(MARKDOWN_ENV, template)[0]  # type: ignore[union-attr]
+    tree = MARKDOWN_ENV.parse(source)
+    unsafe = [
+        f"line {node.lineno}: {{{{ {source.splitlines()[node.lineno - 1].strip()[:70]} }}}}"
+        for output in tree.find_all(jinja2.nodes.Output)
+        for node in output.nodes
+        if not _safe(node)
+    ]
+    assert not unsafe, "pass these through mdtext or mdcell:\n" + "\n".join(unsafe)
+
+
+# --- a run with hostile names -----------------------------------------------------------
+
+EVIL = "<b>x</b> | [y](javascript:alert(1)) *em* $x^2$ $\\undefinedcmd$\n# head"
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The quick world (scale mode) with every name it has made hostile."""
+    sc = tweak(bundled("scenarios/quick.yaml"), content__texts__mode="sampled", name="S" + EVIL)
+    surge = sc.model_dump()["surges"][0] | {"name": "surge" + EVIL}
+    sc = tweak(sc, surges=[surge])
+    policy = tweak(bundled("policies/jury-only.yaml"), name="P" + EVIL)
+    host = tweak(bundled("policies/host-strict-24h.yaml"), name="H" + EVIL)
+    out = tmp_path_factory.mktemp("hostile")
+    write_run(simulator.simulate(sc, policy, [host], seed=3), out)
+    write_report(out)
+    return out
+
+
+def _tables_are_whole(tokens: list[Token]) -> int:
+    """Every row of every table has as many cells as its header; the number of tables."""
+    tables, widths, width = 0, [], 0
+    for t in tokens:
+        if t.type == "table_open":
+            tables += 1
+            widths = []
+        elif t.type == "tr_open":
+            width = 0
+        elif t.type in ("th_open", "td_open"):
+            width += 1
+        elif t.type == "tr_close":
+            widths.append(width)
+        elif t.type == "table_close":
+            assert len(set(widths)) == 1, widths
+    return tables
+
+
+def test_hostile_names_stay_text_in_the_run_report(hostile_run: Path) -> None:
+    md = (hostile_run / "report.md").read_text()
+    tokens = MD.parse(md)
+    assert not [t for t in tokens if t.type.startswith(("html", "code", "fence"))]
+    kinds = {c.type for t in _inline(tokens) for c in t.children or []}
+    assert not kinds & {"link_open", "image", "em_open", "s_open"}
+    assert [t.tag for t in tokens if t.type == "heading_open"].count("h1") == 1
+    assert _tables_are_whole(tokens) >= 5
+    title = _inline(tokens)[0]
+    assert _plain(title) == f"modsim run: P{_one_line(EVIL)} on S{_one_line(EVIL)}"
+
+
+def test_hostile_names_are_escaped_in_the_html_report(hostile_run: Path) -> None:
+    page = (hostile_run / "report.html").read_text()
+    assert "<b>x</b>" not in page and 'href="javascript' not in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page
+    # in the figures the surge and the enforcer are named literally, dollars and all
+    assert "surge: surge&lt;b&gt;x&lt;/b&gt; | [y](javascript:alert(1)) *em* $x^2$" in page
+
+
+# --- figures -----------------------------------------------------------------------------
+
+DOLLARS = "a $\\undefinedcmd$ b $x^2$"
+"""A label mathtext cannot parse (the figure would fail to draw), and one it
+would render as math."""
+
+
+def _figures(label: str) -> dict[str, str]:
+    x = np.array([0.1, 1.0, 10.0, 100.0, 1000.0])
+    y = np.linspace(0.0, 1.0, 5)
+    series = [plots.Series(label, x, y), plots.Series(label + " 2", x, y)]
+    point = plots.Point(label, 1.0, 0.5)
+    return {
+        "latency": plots.latency_cdf(series, [1.0, 24.0]),
+        "time": plots.over_time(
+            series,
+            series,
+            [plots.Band(label, 1.0, 2.0)],
+            [plots.Mark(label, 1.5)],
+            [f"2021-03-0{d}" for d in range(1, 6)],
+        ),
+        "frontier": plots.frontier([point], label, label),
+        "bars": plots.bars([point], label, label),
+        "sweep": plots.sweep(series, label, label),
+    }
+
+
+def test_figure_labels_are_never_mathtext() -> None:
+    for name, svg in _figures(DOLLARS).items():
+        assert DOLLARS in svg, name
+
+
+def test_search_figures_take_hostile_policy_and_input_names() -> None:
+    import pandas as pd
+
+    from simulator.report.search_figures import draw, sensitivity_figure
+
+    class Study:
+        sensitivity = pd.DataFrame(
+            {
+                "metric": ["views_before_removal"] * 2,
+                "policy": [DOLLARS, "base"],
+                "input": ["jury.$x$", "jury.$x$"],
+                "share": [0.6, 0.4],
+            }
+        )
+
+    drawn = draw(lambda: sensitivity_figure(Study()), "sensitivity")  # type: ignore[arg-type]
+    assert DOLLARS in drawn.svg and "jury.$x$" in drawn.svg
+
+
+# --- the Markdown twin of any report -----------------------------------------------------
+
+
+def test_a_reports_markdown_twin_escapes_every_field() -> None:
+    report = Report(
+        kind="compare",
+        title="modsim compare: " + EVIL,
+        summary=[EVIL + " meets 24 h.", "- " + EVIL],
+        figures=[
+            Figure("fig-a", "Figure " + EVIL, "Caption " + EVIL, "<svg/>", file="fig.png"),
+            Figure("fig-b", "Inline " + EVIL, "Caption " + EVIL, "<svg/>"),
+        ],
+        tables=[
+            Table("tab-a", "Table " + EVIL, ["policy " + EVIL, "n"], [[EVIL, "1"]], [False, True]),
+            Table("tab-b", "Empty " + EVIL, ["x"], [], [False], note="Note " + EVIL),
+        ],
+        inputs=["Policy file " + EVIL],
+        notes=["Note " + EVIL],
+    )
+    md = render_markdown(report, "my <report>.html", figure_prefix="../my results (1)/")
+    tokens = MD.parse(md)
+    assert not [t for t in tokens if t.type.startswith(("html", "code", "fence"))]
+    assert [t.tag for t in tokens if t.type == "heading_open"].count("h1") == 1
+    assert _tables_are_whole(tokens) == 1
+    images = [c for t in _inline(tokens) for c in t.children or [] if c.type == "image"]
+    assert len(images) == 1
+    assert images[0].attrs["src"] == "../my%20results%20%281%29/fig.png"
+    assert _plain(images[0]) == "Figure " + _one_line(EVIL)
+    links = [c for t in _inline(tokens) for c in t.children or [] if c.type == "link_open"]
+    assert links == []
+    texts = [
+        _plain(t)
+        for t in _inline(tokens)
+        if {c.type for c in t.children or []} <= {"text", "text_special"}
+    ]
+    assert f"{_one_line(EVIL)} meets 24 h." in texts
+    assert "- " + _one_line(EVIL) in texts  # a summary line that looks like a list item
+    assert "Note " + _one_line(EVIL) in texts
+
+
+@pytest.fixture(scope="module")
+def plain_md() -> str:
+    """report.md of an ordinary run (the quick world in scale mode)."""
+    sc = tweak(bundled("scenarios/quick.yaml"), content__texts__mode="sampled")
+    result = simulator.simulate(sc, bundled("policies/jury-only.yaml"), seed=2)
+    return render_run_md(result)
+
+
+def test_each_plain_words_bullet_begins_its_own_line(plain_md: str) -> None:
+    plain = plain_md.split("## In plain words", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"\S- \*\*", plain) is None, "a bullet ran into the line before it"
+    bullets = re.findall(r"^- \*\*([^*]+?)\.\*\*", plain, re.M)
+    assert bullets[:3] == ["Violating posts", "Harmful exposure", "Wrongful removals"]
+    assert bullets[-1] == "Outcome"
