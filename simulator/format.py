@@ -5,8 +5,8 @@ reads the same wherever it appears.
 A leaf (standard library only): the classifier, results, report and CLI
 layers all import it, which is why it sits at the top of the package rather
 than inside :mod:`simulator.report`. The names are the Jinja filters the
-report templates use (``number``, ``share``, ``hours``, ``date``, ``ratio``,
-``money``).
+report templates use (``number``, ``counted``, ``share``, ``hours``, ``date``,
+``ratio``, ``money``).
 
 Conventions: ``None`` or NaN is missing (``"n/a"`` unless a caller's table
 says otherwise); an infinite duration is ``"never"``. Metric names follow
@@ -45,6 +45,17 @@ def number(x: float | None) -> str:
     if isinstance(x, float):
         return f"{round(x):,}"
     return f"{int(x):,}"
+
+
+def counted(n: float | None, noun: str, plural: str = "") -> str:
+    """A count with its noun, as a sentence says it: ``no notices``, ``1 notice``,
+    ``1,204 notices`` (``plural`` when adding an s is wrong)."""
+    many = plural or noun + "s"
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return f"{MISSING} {many}"
+    if n == 0:
+        return f"no {many}"
+    return f"{number(n)} {noun if n == 1 else many}"
 
 
 def decimal(x: float, digits: int = 1) -> str:

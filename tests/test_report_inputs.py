@@ -8,8 +8,10 @@ viewer would render is what is tested.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import numpy as np
@@ -27,6 +29,7 @@ from simulator.report.context import Figure, Report, Table
 from simulator.report.html import render_markdown, write_report
 from simulator.report.markdown import MARKDOWN_ENV, mdcell, mdtext
 from simulator.report.markdown import render_markdown as render_run_md
+from simulator.report.run import run_summary_sentences
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
@@ -127,9 +130,20 @@ def test_plain_names_are_left_as_they_are() -> None:
         assert mdtext(name) == name == mdcell(name)
 
 
-SAFE_FILTERS = {"mdtext", "mdcell", "number", "share", "hours", "ratio", "date", "urlencode"}
-"""Filters whose output is safe Markdown: the escaping pair, number formats,
-dates and URL quoting. (``money`` is not: its currency is the policy's text.)"""
+SAFE_FILTERS = {
+    "mdtext",
+    "mdcell",
+    "number",
+    "counted",
+    "share",
+    "hours",
+    "ratio",
+    "date",
+    "urlencode",
+}
+"""Filters whose output is safe Markdown: the escaping pair, number formats
+(``counted`` adds the template's own noun), dates and URL quoting. (``money``
+is not: its currency is the policy's text.)"""
 
 
 def _safe(node: jinja2.nodes.Node) -> bool:
@@ -170,6 +184,25 @@ def test_every_value_a_markdown_template_shows_is_escaped_or_a_number(template: 
         if not _safe(node)
     ]
     assert not unsafe, "pass these through mdtext or mdcell:\n" + "\n".join(unsafe)
+
+
+@pytest.mark.parametrize(
+    "template",
+    sorted(n for n in MARKDOWN_ENV.list_templates() if n.endswith(".md.j2")),
+)
+def test_no_line_of_text_loses_its_line_break_to_a_tag(template: str) -> None:
+    """With trim_blocks, a block tag eats the newline after it: a line of text
+    ending in one runs into the next line (the 'Harmful exposure' bullet did),
+    unless the tag ends in '+%}'."""
+    source = MARKDOWN_ENV.loader.get_source(MARKDOWN_ENV, template)[0]  # type: ignore[union-attr]
+    slips = [
+        f"line {i}: ...{line[-50:]}"
+        for i, line in enumerate(source.splitlines(), 1)
+        if line.endswith("%}")
+        and not line.endswith("+%}")
+        and not re.fullmatch(r"\s*(\{%[^}]*%\})+", line)
+    ]
+    assert not slips, "end these tags in '+%}':\n" + "\n".join(slips)
 
 
 # --- a run with hostile names -----------------------------------------------------------
@@ -334,3 +367,139 @@ def test_each_plain_words_bullet_begins_its_own_line(plain_md: str) -> None:
     bullets = re.findall(r"^- \*\*([^*]+?)\.\*\*", plain, re.M)
     assert bullets[:3] == ["Violating posts", "Harmful exposure", "Wrongful removals"]
     assert bullets[-1] == "Outcome"
+
+
+# --- empty runs read as sentences --------------------------------------------------------
+
+
+def _prose(md: str) -> list[str]:
+    """The report's sentences: every line that is not a table row, heading or blank."""
+    return [line for line in md.splitlines() if line and not line.startswith(("|", "#"))]
+
+
+def _run_md(tmp: Path, scenario: Any, policy: Any, hosts: list[Any]) -> tuple[str, str]:
+    """report.md and report.html of a run, as `modsim run` writes them."""
+    write_run(simulator.simulate(scenario, policy, hosts, seed=1), tmp)
+    write_report(tmp)
+    return (tmp / "report.md").read_text(), (tmp / "report.html").read_text()
+
+
+def _no_gaps(md: str) -> None:
+    """No sentence shows a placeholder where words belong."""
+    for line in _prose(md):
+        for gap in ("n/a", "median never", "p90 never", "misses (", "0 of 0", "()", " 1 notices"):
+            assert gap not in line, f"{gap!r} in {line!r}"
+
+
+@pytest.fixture(scope="module")
+def quick_sampled_world() -> Any:
+    return tweak(bundled("scenarios/quick.yaml"), content__texts__mode="sampled")
+
+
+def test_a_run_with_no_posts_says_so(tmp_path: Path, quick_sampled_world: Any) -> None:
+    nobody = tweak(
+        quick_sampled_world, population__daily_active_users=[{"date": "2021-03-01", "users": 0}]
+    )
+    md, page = _run_md(
+        tmp_path,
+        nobody,
+        bundled("policies/jury-plus-ai.yaml"),
+        [bundled("policies/host-strict-24h.yaml")],
+    )
+    _no_gaps(md)
+    prose = "\n".join(_prose(md))
+    for sentence in (
+        "- Thresholds: jury-plus-ai could not be measured against any threshold: no post was made.",
+        "- Takedown: no. The platform was not suspended (no notices were sent).",
+        "- Trade-off: none to weigh, as no post was made.",
+        "(7 days simulated), no post was made, so there was nothing to moderate.",
+        "- **Violating posts.** There were none, so nothing had to come down.",
+        "- **Wrongful removals.** None: no legitimate post was made.",
+        "- **Jury.** No case reached this team;",
+        "- **strict 24-hour host.** No notice; no strikes.",
+        "No post violated the rules, so there is no time to detect or to remove to report.",
+        "no juror voted.",
+        "The prefilter removed no post. It sent no violating posts to review.",
+        "0 USD over the run: 0 USD a day.",
+        "Legitimate speech lost: none",
+    ):
+        assert sentence in prose
+    # the HTML report opens with the same sentences
+    assert "could not be measured against any threshold: no post was made." in page
+    # a team with no case has no waits (not "never")
+    queues = md.split("## Review queues", 1)[1]
+    (row,) = [r for r in queues.splitlines() if r.startswith("| jury |")]
+    assert row.split("|")[8:11] == [" n/a ", " n/a ", " n/a "]
+
+
+def test_a_run_with_posts_but_none_violating(tmp_path: Path, quick_sampled_world: Any) -> None:
+    shares = {"violent_threat": 0, "incitement": 0, "violent_news": 0.03}
+    clean = tweak(
+        quick_sampled_world,
+        content__class_shares=quick_sampled_world.content.class_shares.model_dump() | shares,
+        surges=[],
+    )
+    md, _ = _run_md(tmp_path, clean, bundled("policies/jury-only.yaml"), [])
+    _no_gaps(md)
+    prose = "\n".join(_prose(md))
+    assert "could not be measured against any threshold: no post violated the rules." in prose
+    assert "- Trade-off: no post violated the rules, so none was seen;" in prose
+    assert "posts were made; none of them violated the rules" in prose
+    assert "- **Harmful exposure.** None: no violating post was there to be seen." in prose
+
+
+def test_a_run_that_removes_nothing(tmp_path: Path, quick_sampled_world: Any) -> None:
+    idle = tweak(bundled("policies/jury-only.yaml"), reports__enabled=False)
+    md, _ = _run_md(tmp_path, quick_sampled_world, idle, [])
+    prose = "\n".join(_prose(md))
+    assert re.search(
+        r"- \*\*Violating posts\.\*\* Moderation removed none of the [\d,]+ violating posts: "
+        r"every one stayed up until the run ended\.",
+        prose,
+    )
+    assert "- **Jury.** No case reached this team;" in prose
+    assert "- **Wrongful removals.** None of the " in prose
+    assert "misses 1 h, 1 day" in prose and "Removed: 0.0% within 1 h; 0.0% within 1 day." in prose
+
+
+def test_thresholds_no_post_was_old_enough_for(tmp_path: Path, quick_sampled_world: Any) -> None:
+    one_day = tweak(quick_sampled_world, days=1, surges=[])
+    host = tweak(bundled("policies/host-strict-24h.yaml"), thresholds_hours=[48.0])
+    result = simulator.simulate(one_day, bundled("policies/jury-only.yaml"), [host], seed=1)
+    first = run_summary_sentences(result.summary)[0]
+    assert first.endswith(
+        ". Not measured: 1 day, 2 days, 7 days (no violating post was old enough)."
+    )
+    # Were every violating post younger than every threshold, none could be measured.
+    s = copy.deepcopy(result.summary)
+    for w in s["violating"]["within"]:
+        w.update(eligible=0, removed_within=0, breaches=0, share=None)
+    assert run_summary_sentences(s)[0] == (
+        "Thresholds: jury-only could not be measured against any threshold: no violating post "
+        "was made long enough before the run ended."
+    )
+
+
+def test_a_threshold_longer_than_the_run_is_named_as_not_measured(hostile_run: Path) -> None:
+    md = (hostile_run / "report.md").read_text()
+    (line,) = [x for x in md.splitlines() if x.startswith("- Thresholds:")]
+    assert line.endswith("Not measured: 7 days (no violating post was old enough).")
+    assert "n/a" not in line
+
+
+def test_a_comparison_of_empty_runs_says_no_threshold_was_measured(
+    tmp_path: Path, quick_sampled_world: Any
+) -> None:
+    from experiment_folders import write_experiment
+
+    nobody = tweak(
+        quick_sampled_world, population__daily_active_users=[{"date": "2021-03-01", "users": 0}]
+    )
+    out = tmp_path / "cmp"
+    policies = [bundled("policies/jury-only.yaml"), bundled("policies/ai-first.yaml")]
+    write_experiment(out, "compare", nobody, policies, [], 2)
+    _, md_path = write_report(out)
+    md = md_path.read_text()
+    for name in ("jury-only", "ai-first"):
+        assert f"- {name}: no threshold could be measured (no violating post was made" in md
+    assert "meets no threshold" not in md

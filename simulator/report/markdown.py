@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from simulator.format import date, hours, money, number, ratio, share
+from simulator.format import counted, date, hours, money, number, ratio, share
 from simulator.report.run import run_summary_sentences
 from simulator.results import RunResult, headline
 
@@ -87,6 +87,7 @@ _ENV.filters.update(
     hours=hours,
     share=share,
     number=number,
+    counted=counted,
     date=date,
     ratio=ratio,
     money=money,
