@@ -9,6 +9,7 @@ viewer would render is what is tested.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,15 @@ from typing import Any
 import jinja2
 import numpy as np
 import pytest
-from helpers import bundled, tweak
+from helpers import ROOT, bundled, tweak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from typer.testing import CliRunner
 
 import simulator
-from simulator.cli.run import write_run
+from simulator.cli import app
 from simulator.report import plots
 from simulator.report.context import Figure, Report, Table
 from simulator.report.html import render_markdown, write_report
@@ -210,17 +212,29 @@ def test_no_line_of_text_loses_its_line_break_to_a_tag(template: str) -> None:
 EVIL = "<b>x</b> | [y](javascript:alert(1)) *em* $x^2$ $\\undefinedcmd$\n# head"
 
 
+def _renamed(relative: str, old: str, new: str, out: Path) -> Path:
+    """A bundled file with one name changed (written as a JSON string, which YAML reads)."""
+    text = (ROOT / relative).read_text().replace("mode: text", "mode: sampled")
+    assert f"name: {old}" in text
+    out.write_text(text.replace(f"name: {old}", f"name: {json.dumps(new)}", 1))
+    return out
+
+
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The quick world (scale mode) with every name it has made hostile."""
-    sc = tweak(bundled("scenarios/quick.yaml"), content__texts__mode="sampled", name="S" + EVIL)
-    surge = sc.model_dump()["surges"][0] | {"name": "surge" + EVIL}
-    sc = tweak(sc, surges=[surge])
-    policy = tweak(bundled("policies/jury-only.yaml"), name="P" + EVIL)
-    host = tweak(bundled("policies/host-strict-24h.yaml"), name="H" + EVIL)
-    out = tmp_path_factory.mktemp("hostile")
-    write_run(simulator.simulate(sc, policy, [host], seed=3), out)
-    write_report(out)
+    """`modsim run` on the quick world (scale mode) with every name it has made hostile."""
+    tmp = tmp_path_factory.mktemp("hostile")
+    world = _renamed("scenarios/quick.yaml", "quick", "S" + EVIL, tmp / "world.yaml")
+    surge = f"name: {json.dumps('surge' + EVIL)}"
+    world.write_text(world.read_text().replace("name: flashpoint", surge))
+    policy = _renamed("policies/jury-only.yaml", "jury-only", "P" + EVIL, tmp / "policy.yaml")
+    host = _renamed(
+        "policies/host-strict-24h.yaml", "strict 24-hour host", "H" + EVIL, tmp / "h.yaml"
+    )
+    out = tmp / "run"
+    args = ["run", str(world), "-p", str(policy), "-H", str(host), "--seed", "3", "-q"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
     return out
 
 
@@ -377,11 +391,9 @@ def _prose(md: str) -> list[str]:
     return [line for line in md.splitlines() if line and not line.startswith(("|", "#"))]
 
 
-def _run_md(tmp: Path, scenario: Any, policy: Any, hosts: list[Any]) -> tuple[str, str]:
-    """report.md and report.html of a run, as `modsim run` writes them."""
-    write_run(simulator.simulate(scenario, policy, hosts, seed=1), tmp)
-    write_report(tmp)
-    return (tmp / "report.md").read_text(), (tmp / "report.html").read_text()
+def _run_md(scenario: Any, policy: Any, hosts: list[Any]) -> str:
+    """report.md of a run (the library renders what `modsim run` writes)."""
+    return render_run_md(simulator.simulate(scenario, policy, hosts, seed=1))
 
 
 def _no_gaps(md: str) -> None:
@@ -396,12 +408,11 @@ def quick_sampled_world() -> Any:
     return tweak(bundled("scenarios/quick.yaml"), content__texts__mode="sampled")
 
 
-def test_a_run_with_no_posts_says_so(tmp_path: Path, quick_sampled_world: Any) -> None:
+def test_a_run_with_no_posts_says_so(quick_sampled_world: Any) -> None:
     nobody = tweak(
         quick_sampled_world, population__daily_active_users=[{"date": "2021-03-01", "users": 0}]
     )
-    md, page = _run_md(
-        tmp_path,
+    md = _run_md(
         nobody,
         bundled("policies/jury-plus-ai.yaml"),
         [bundled("policies/host-strict-24h.yaml")],
@@ -424,22 +435,20 @@ def test_a_run_with_no_posts_says_so(tmp_path: Path, quick_sampled_world: Any) -
         "Legitimate speech lost: none",
     ):
         assert sentence in prose
-    # the HTML report opens with the same sentences
-    assert "could not be measured against any threshold: no post was made." in page
     # a team with no case has no waits (not "never")
     queues = md.split("## Review queues", 1)[1]
     (row,) = [r for r in queues.splitlines() if r.startswith("| jury |")]
     assert row.split("|")[8:11] == [" n/a ", " n/a ", " n/a "]
 
 
-def test_a_run_with_posts_but_none_violating(tmp_path: Path, quick_sampled_world: Any) -> None:
+def test_a_run_with_posts_but_none_violating(quick_sampled_world: Any) -> None:
     shares = {"violent_threat": 0, "incitement": 0, "violent_news": 0.03}
     clean = tweak(
         quick_sampled_world,
         content__class_shares=quick_sampled_world.content.class_shares.model_dump() | shares,
         surges=[],
     )
-    md, _ = _run_md(tmp_path, clean, bundled("policies/jury-only.yaml"), [])
+    md = _run_md(clean, bundled("policies/jury-only.yaml"), [])
     _no_gaps(md)
     prose = "\n".join(_prose(md))
     assert "could not be measured against any threshold: no post violated the rules." in prose
@@ -448,9 +457,9 @@ def test_a_run_with_posts_but_none_violating(tmp_path: Path, quick_sampled_world
     assert "- **Harmful exposure.** None: no violating post was there to be seen." in prose
 
 
-def test_a_run_that_removes_nothing(tmp_path: Path, quick_sampled_world: Any) -> None:
+def test_a_run_that_removes_nothing(quick_sampled_world: Any) -> None:
     idle = tweak(bundled("policies/jury-only.yaml"), reports__enabled=False)
-    md, _ = _run_md(tmp_path, quick_sampled_world, idle, [])
+    md = _run_md(quick_sampled_world, idle, [])
     prose = "\n".join(_prose(md))
     assert re.search(
         r"- \*\*Violating posts\.\*\* Moderation removed none of the [\d,]+ violating posts: "
@@ -462,7 +471,7 @@ def test_a_run_that_removes_nothing(tmp_path: Path, quick_sampled_world: Any) ->
     assert "misses 1 h, 1 day" in prose and "Removed: 0.0% within 1 h; 0.0% within 1 day." in prose
 
 
-def test_thresholds_no_post_was_old_enough_for(tmp_path: Path, quick_sampled_world: Any) -> None:
+def test_thresholds_no_post_was_old_enough_for(quick_sampled_world: Any) -> None:
     one_day = tweak(quick_sampled_world, days=1, surges=[])
     host = tweak(bundled("policies/host-strict-24h.yaml"), thresholds_hours=[48.0])
     result = simulator.simulate(one_day, bundled("policies/jury-only.yaml"), [host], seed=1)
