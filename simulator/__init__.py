@@ -6,6 +6,7 @@ Library entry points (the CLI is a thin layer over these)::
     result = simulator.simulate("scenarios/quick.yaml", "policies/jury-only.yaml",
                                 hosts=["policies/host-notice-and-strike.yaml"], seed=1)
     result.summary["violating"]["latency_hours"]
+    simulator.estimate("scenarios/parler-like.yaml", "policies/jury-only.yaml").cpu_seconds
 
 Names are imported on first use, so ``import simulator`` stays cheap.
 """
@@ -31,6 +32,8 @@ _EXPORTS = {
     "optimize": "simulator.experiments.search",
     "robustness": "simulator.experiments.robustness",
     "Optimization": "simulator.config",
+    "estimate": "simulator.workload",
+    "Workload": "simulator.workload",
 }
 
 __all__ = sorted(_EXPORTS)

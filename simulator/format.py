@@ -137,6 +137,15 @@ def hours(h: float | None) -> str:
     return f"{h / 24:.1f} days"
 
 
+def seconds(x: float) -> str:
+    """A run time for people: ``40 s``, ``12 min``, ``3.5 h``."""
+    if x < 60:
+        return f"{x:.0f} s"
+    if x < 3600:
+        return f"{x / 60:.0f} min"
+    return f"{x / 3600:.1f} h"
+
+
 def threshold(h: float) -> str:
     """A time threshold as policies state it: ``24 h``, ``2 days``, ``0.5 h``."""
     if h >= 24 and math.isclose(h % 24, 0):
@@ -162,6 +171,17 @@ def days(x: float) -> str:
 def date(iso: str | None) -> str:
     """An ISO date-time to the minute: ``2021-03-01 12:00``; ``never`` for None."""
     return iso[:16].replace("T", " ") if iso else NEVER
+
+
+# --- sizes --------------------------------------------------------------------
+
+
+def size(n: float) -> str:
+    """Bytes for people, in powers of 1,000: ``820 kB``, ``56 MB``, ``1.4 GB``."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}" if n < 10 * scale else f"{n / scale:,.0f} {unit}"
+    return f"{n:.0f} bytes"
 
 
 # --- intervals ----------------------------------------------------------------

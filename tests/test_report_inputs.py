@@ -1,5 +1,8 @@
-"""Reports of hostile inputs: a name with HTML, Markdown or mathtext in it
-reads as itself in report.md, report.html and the figures.
+"""Reports of hostile and empty inputs, and the cost of a run before it starts.
+
+A name with HTML, Markdown or mathtext in it reads as itself in report.md,
+report.html and the figures; a run with nothing in it reads as sentences; a
+large run says what it will cost (``simulator.estimate``, ``modsim run``).
 
 Markdown is checked by parsing it (markdown-it, CommonMark with GitHub's
 tables and strikethrough), not by looking for strings: what a reader's
@@ -10,12 +13,14 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import ROOT, bundled, tweak
 from hypothesis import given, settings
@@ -26,6 +31,7 @@ from typer.testing import CliRunner
 
 import simulator
 from simulator.cli import app
+from simulator.format import number
 from simulator.report import plots
 from simulator.report.context import Figure, Report, Table
 from simulator.report.html import render_markdown, write_report
@@ -512,3 +518,148 @@ def test_a_comparison_of_empty_runs_says_no_threshold_was_measured(
     for name in ("jury-only", "ai-first"):
         assert f"- {name}: no threshold could be measured (no violating post was made" in md
     assert "meets no threshold" not in md
+
+
+# --- what a run will cost ------------------------------------------------------------------
+
+
+def _flat_world(days: int, users: float, rate: float) -> Any:
+    """The quick world in scale mode, with a constant population and no surge."""
+    return tweak(
+        bundled("scenarios/quick.yaml"),
+        content__texts__mode="sampled",
+        days=days,
+        surges=[],
+        population__daily_active_users=[{"date": "2021-03-01", "users": users}],
+        population__posts_per_user_per_day=rate,
+    )
+
+
+def test_estimate_scales_with_days_and_rate() -> None:
+    jury = bundled("policies/jury-only.yaml")
+    base = simulator.estimate(_flat_world(10, 10_000, 0.5), jury)
+    longer = simulator.estimate(_flat_world(20, 10_000, 0.5), jury)
+    busier = simulator.estimate(_flat_world(10, 10_000, 1.0), jury)
+    assert base.posts == pytest.approx(10_000 * 0.5 * 10)
+    assert longer.posts == pytest.approx(2 * base.posts)
+    assert busier.posts == pytest.approx(2 * base.posts)
+    assert longer.violating == pytest.approx(2 * base.violating)
+    # no classifier to train: CPU and the posts table grow in proportion
+    for more in (longer, busier):
+        assert more.table_rows == pytest.approx(2 * base.table_rows)
+        assert more.table_bytes == pytest.approx(2 * base.table_bytes)
+    assert longer.cpu_seconds == pytest.approx(2 * base.cpu_seconds)
+    assert base.cpu_seconds < busier.cpu_seconds < longer.cpu_seconds  # days cost too
+    # memory: a start, then a share per violating post and per day
+    third = simulator.estimate(_flat_world(30, 10_000, 0.5), jury)
+    grown = longer.memory_bytes - base.memory_bytes
+    assert grown > 0 and third.memory_bytes - longer.memory_bytes == pytest.approx(grown)
+    assert not base.large and base.to_dict()["posts"] == base.posts
+
+
+def test_texts_and_their_scoring_are_what_costs() -> None:
+    world = _flat_world(10, 10_000, 0.5)
+    texts = tweak(world, content__texts__mode="text")
+    jury, ai = bundled("policies/jury-only.yaml"), bundled("policies/jury-plus-ai.yaml")
+    scale = simulator.estimate(world, jury)
+    text = simulator.estimate(texts, jury)
+    scored = simulator.estimate(texts, ai, workers=1)
+    shared = simulator.estimate(texts, ai, workers=4)
+    assert scale.cpu_seconds < text.cpu_seconds < scored.cpu_seconds
+    assert scale.scored_texts == text.scored_texts == 0 and scored.scored_texts == text.posts
+    assert shared.cpu_seconds == scored.cpu_seconds
+    assert shared.wall_seconds == pytest.approx(scored.cpu_seconds - 0.75 * scored.scoring_seconds)
+    assert scored.memory_bytes > text.memory_bytes > scale.memory_bytes
+    # the posts table: every row, touched rows, or none
+    every = simulator.estimate(world, jury, table="all")
+    nothing = simulator.estimate(world, jury, table="none")
+    assert every.table_rows == pytest.approx(every.posts)
+    assert 0 < scale.table_rows < every.posts and nothing.table_rows == nothing.table_bytes == 0
+    with pytest.raises(ValueError, match="table: expected all, touched or none, got 'some'"):
+        simulator.estimate(world, jury, table="some")
+
+
+def test_the_main_job_and_a_ten_year_text_run_are_large() -> None:
+    main = simulator.estimate(ROOT / "scenarios/parler-like.yaml", ROOT / "policies/jury-only.yaml")
+    assert main.large and main.posts > 100e6
+    decade = tweak(bundled("scenarios/quick.yaml"), days=3650)  # text mode
+    long = simulator.estimate(decade, bundled("policies/jury-plus-ai.yaml"), workers=2)
+    assert long.large and long.cpu_seconds > 3600 and long.wall_seconds < long.cpu_seconds
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_estimate_agrees_with_a_real_run(seed: int, quick_sampled_world: Any) -> None:
+    jury = bundled("policies/jury-only.yaml")
+    work = simulator.estimate(quick_sampled_world, jury)
+    rows: list[int] = []
+    result = simulator.simulate(
+        quick_sampled_world, jury, seed=seed, sink=lambda frame: rows.append(len(frame))
+    )
+    made, violating = result.summary["posts"]["created"], result.summary["violating"]["count"]
+    # Poisson counts: within four standard deviations of the expectation
+    assert abs(made - work.posts) < 4 * math.sqrt(work.posts)
+    assert abs(violating - work.violating) < 4 * math.sqrt(work.violating)
+    # the touched rows come from a model of reporting: within 40%
+    assert sum(rows) == pytest.approx(work.table_rows, rel=0.4)
+
+
+def test_a_replayed_logs_rows_are_its_posts(tmp_path: Path, quick_sampled_world: Any) -> None:
+    from test_replay import replay_of
+
+    n = 5000
+    log = pd.DataFrame(
+        {
+            "created_at": np.linspace(0.0, 160.0, n),
+            "text": [f"post number {i}, with some words in it" for i in range(n)],
+        }
+    )
+    jury = bundled("policies/jury-only.yaml")
+    log.to_parquet(tmp_path / "log.parquet", index=False)
+    log.to_csv(tmp_path / "log.csv", index=False)
+    for name, tolerance in (("log.parquet", 0), ("log.csv", 0.05)):
+        replay = replay_of(quick_sampled_world, tmp_path / name, timestamps="hours")
+        work = simulator.estimate(replay, jury)
+        assert work.from_log and work.posts == pytest.approx(n, rel=tolerance)
+        # no label column: every post's class is estimated from its text
+        assert work.scored_texts == work.posts and work.scoring_seconds > 0
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(app, ["run", *args])
+
+
+def test_dry_run_checks_the_inputs_and_prints_the_estimate(tmp_path: Path) -> None:
+    out = tmp_path / "never"
+    world, jury = str(ROOT / "scenarios/parler-like.yaml"), str(ROOT / "policies/jury-only.yaml")
+    result = _run(world, "-p", jury, "--dry-run", "--quiet", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    work = simulator.estimate(world, jury)
+    text = result.output
+    assert f"dry run (nothing simulated or written): about {number(work.posts)} posts" in text
+    assert "over 75 days (expected from the scenario's population)" in text
+    for figure in ("CPU time       about", "memory         about", "posts.parquet  about"):
+        assert figure in text
+    assert not out.exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "policies/jury-only.yaml").read_text() + "juryy: {}\n")
+    refused = _run(world, "-p", str(bad), "--dry-run", "--out", str(out))
+    assert refused.exit_code == 2 and "juryy" in refused.output and not out.exists()
+
+
+def test_a_large_run_says_what_it_will_cost_before_it_starts(tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    world, jury = str(ROOT / "scenarios/parler-like.yaml"), str(ROOT / "policies/jury-only.yaml")
+    # The results folder is refused, so nothing runs; the estimate came first.
+    result = _run(world, "-p", jury, "--no-host", "--out", str(taken))
+    assert result.exit_code == 2
+    assert "a large run: about" in result.output
+    assert result.output.index("a large run") < result.output.index("error:")
+
+
+def test_a_small_run_starts_without_an_estimate(tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    result = _run(str(ROOT / "scenarios/quick.yaml"), "--no-host", "--out", str(taken))
+    assert result.exit_code == 2 and "error:" in result.output
+    assert "large run" not in result.output and "CPU time" not in result.output

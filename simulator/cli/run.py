@@ -34,6 +34,7 @@ from simulator.cli.app import (
     write_text,
 )
 from simulator.cli.report import write_report_quietly
+from simulator.cli.workload import announce_workload
 from simulator.config import KINDS, HostPolicy, Loaded, PlatformPolicy, Scenario, load_file
 from simulator.errors import ConfigError
 from simulator.report.markdown import render_markdown
@@ -159,6 +160,9 @@ def run(
     ] = min(2, os.cpu_count() or 1),
     force: Annotated[bool, typer.Option(help="Overwrite a non-empty results folder")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Check the inputs and print the cost estimate; run nothing")
+    ] = False,
 ) -> None:
     """Run one platform policy on a scenario under its enforcers; write summary, report, tables."""
     if posts not in ("all", "touched", "none"):
@@ -176,6 +180,13 @@ def run(
         raise_errors(findings)
         print_findings(findings)
         _check_prefilter(loaded[1].model, loaded[0].model, seed)
+        sc_model, pol_model = loaded[0].model, loaded[1].model
+        assert isinstance(sc_model, Scenario) and isinstance(pol_model, PlatformPolicy)
+        announce_workload(
+            sc_model, pol_model, table=posts, workers=workers, dry_run=dry_run, quiet=quiet
+        )
+        if dry_run:
+            return
         prepare_out(out, force)
         prepared.append(out)
         sink = ParquetSink(out / "posts.parquet") if posts != "none" else None
