@@ -99,7 +99,9 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
 
 
 def print_summary(result: RunResult) -> None:
-    table = Table(title=f"{result.summary['run']['policy']} on {result.summary['run']['scenario']}")
+    names = result.summary["run"]
+    # escape: names are the user's, and "[/x]" in one is a rich markup error.
+    table = Table(title=escape(f"{names['policy']} on {names['scenario']}"))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in headline(result.summary).items():
