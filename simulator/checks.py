@@ -5,7 +5,8 @@ thresholds in order, surges inside the scenario). Some configurations only
 stop making sense in combination: a jury with no juror ever on duty in the
 scenario's daily rhythm, a platform that answers notices after the host's
 deadline. :func:`check_run` finds them and says, with the numbers, what is
-wrong and how to fix it:
+wrong and how to fix it (with :func:`check_scenario`, which needs no policy:
+a scenario whose world has no posts):
 
 * ``error``: the run cannot mean anything; the CLI refuses it (exit code 2);
 * ``warning``: merely suspicious, e.g. a review team that can never keep up
@@ -30,15 +31,16 @@ import numpy as np
 from pydantic import BaseModel
 from scipy import stats
 
+from simulator.config.describe import Path_, format_path, line_for
 from simulator.config.host import HostPolicy
-from simulator.config.loader import Loaded, format_path
+from simulator.config.loader import Loaded
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.errors import ConfigError
 from simulator.queueing import TeamSpec
 from simulator.stages.jury import jurors_on_duty
 from simulator.stages.staff import staff_team
-from simulator.stream.synthetic import hourly_class_probs, hourly_rates
+from simulator.stream.synthetic import _interp_users, hourly_class_probs, hourly_rates
 
 Level = Literal["error", "warning"]
 M = TypeVar("M", bound=BaseModel)
@@ -107,13 +109,11 @@ class _Doc:
             self.lines = {}
 
     def finding(self, level: Level, field: str, message: str) -> Finding:
-        path = tuple(field.split("."))
-        line = None
-        for end in range(len(path), 0, -1):
-            if path[:end] in self.lines:
-                line = self.lines[path[:end]]
-                break
-        return Finding(level, message, self.file, line, format_path(path))
+        return self.at(level, tuple(field.split(".")), message)
+
+    def at(self, level: Level, path: Path_, message: str) -> Finding:
+        """A finding at a path of YAML keys (a key may hold dots: ``sweep``'s paths)."""
+        return Finding(level, message, self.file, line_for(path, self.lines), format_path(path))
 
 
 def report_probability(scenario: Scenario, policy: PlatformPolicy) -> np.ndarray:
@@ -178,8 +178,37 @@ def check_run(
     """
     sc, pol = _Doc(scenario), _Doc(policy)
     hs = [_Doc(h) for h in hosts]
-    out = _model_file(pol) + _teams(sc, pol) + _hosts(sc, pol, hs)
+    out = check_scenario(scenario) + _model_file(pol) + _teams(sc, pol) + _hosts(sc, pol, hs)
     return sorted(out, key=lambda f: f.level != "error")
+
+
+def check_scenario(scenario: Scenario | Loaded[Scenario]) -> list[Finding]:
+    """What is wrong with a scenario whatever the policy: an empty world.
+
+    A synthetic stream with (about) no posts would run and report nothing
+    without saying why: 0 daily active users, users only before or after the
+    run, or too few to post even once.
+    """
+    sc = _Doc(scenario)
+    s: Scenario = sc.model
+    if s.population is None:
+        return []  # a replayed log brings its own posts
+    expected = float(hourly_rates(s).sum())
+    if expected >= 1.0:
+        return []
+    hours = np.arange(int(s.hours), dtype=np.float64) + 0.5
+    peak = float(_interp_users(s, hours).max())
+    return [
+        sc.finding(
+            "error",
+            "population.daily_active_users",
+            f"the world is empty: at most {peak:,.4g} daily active users during the run "
+            f"({s.start:%Y-%m-%d} for {s.days} day(s)) x "
+            f"{s.population.posts_per_user_per_day:g} posts per user per day gives about "
+            f"{expected:.2g} posts, so a run would measure nothing; give the population "
+            "users on dates within the run",
+        )
+    ]
 
 
 def raise_errors(findings: Sequence[Finding]) -> None:

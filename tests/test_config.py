@@ -46,7 +46,7 @@ def test_wrong_type_names_what_was_expected_and_found() -> None:
     err = error_of(HOST + "strikes:\n  strikes_to_suspend: lots\n")
     assert err.line == 5
     assert err.field == "strikes.strikes_to_suspend"
-    assert "integer" in str(err) and "'lots'" in str(err)
+    assert "expected a whole number; got 'lots'" in str(err)
 
 
 def test_duplicate_key_is_an_error_with_both_lines() -> None:
@@ -142,3 +142,18 @@ def test_schema_command_writes_one_schema_per_kind(tmp_path: Path) -> None:
         schema = json.loads((tmp_path / f"{kind}.schema.json").read_text())
         assert schema["additionalProperties"] is False
         assert "kind" in schema["required"]
+
+
+def test_emoji_codes_in_names_and_keys_are_printed_verbatim(tmp_path: Path) -> None:
+    # rich turns ":x:" into an emoji unless told not to (issue 19, item 10).
+    named = tmp_path / "named.yaml"
+    named.write_text('kind: HostPolicy\nversion: 1\nname: ":x: host :smile:"\n')
+    keyed = tmp_path / "keyed.yaml"
+    keyed.write_text(HOST + '":x:": 1\n')
+    res = runner.invoke(app, ["validate", str(named), str(keyed)])
+    assert res.exit_code == 2, res.output
+    assert "':x: host :smile:'" in res.output
+    assert "unknown key ':x:'" in res.output
+    assert "\u274c" not in res.output and "\U0001f604" not in res.output
+    run = runner.invoke(app, ["run", "-p", str(keyed), "--no-host", "--out", str(tmp_path / "o")])
+    assert run.exit_code == 2 and "unknown key ':x:'" in run.output, run.output

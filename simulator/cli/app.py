@@ -25,8 +25,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+# emoji=False: messages quote user input, and rich would turn ":x:" in a name
+# or a key into an emoji.
+console = Console(stderr=False, emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 T = TypeVar("T")
 

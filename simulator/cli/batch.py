@@ -18,8 +18,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from simulator.checks import raise_errors
 from simulator.cli.app import app, console, err_console, guarded
 from simulator.cli.report import write_report_quietly
+from simulator.config import load_file
+from simulator.document_checks import check_batch
 from simulator.experiments.batch import BatchResult, run_batch
 
 Workers = Annotated[
@@ -104,6 +107,8 @@ def batch(
     """
 
     def go() -> BatchResult:
+        # Sweep values checked on the documents they change, with this file's lines.
+        raise_errors(check_batch(load_file(file, expect="Batch")))  # type: ignore[arg-type]
         show = not quiet and err_console.is_terminal
         with cell_progress(show, "batch") as tick:
             return run_batch(

@@ -9,8 +9,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from simulator.checks import raise_errors
 from simulator.cli.app import app, console, err_console, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers
+from simulator.cli.run import print_findings
+from simulator.config import load_file
+from simulator.document_checks import check_optimization
 from simulator.experiments.robustness import RobustnessResult, robustness_study
 from simulator.experiments.search import SearchResult, optimize
 from simulator.format import decimal, metric_value
@@ -98,6 +102,14 @@ def _show_robustness(result: RobustnessResult) -> None:
         err_console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
+def _check(file: Path) -> None:
+    """Overrides and searched values checked against the documents they change,
+    with this file's lines, before any run (warnings are printed)."""
+    findings = check_optimization(load_file(file, expect="Optimization"))  # type: ignore[arg-type]
+    raise_errors(findings)
+    print_findings(findings)
+
+
 def _ticker(enabled: bool, what: str) -> tuple[object, object]:
     if not enabled:
         return None, None
@@ -142,6 +154,7 @@ def optimize_command(
     tick, run_tick = _ticker(not quiet, "search")
 
     def go() -> tuple[SearchResult, RobustnessResult | None]:
+        _check(file)
         result = optimize(
             file,
             out=out,
@@ -206,6 +219,7 @@ def robustness_command(
     _, run_tick = _ticker(not quiet, "robustness")
 
     def go() -> tuple[RobustnessResult, dict[str, str]]:
+        _check(file)
         rob = robustness_study(
             file,
             [str(p) for p in policy or []],

@@ -36,6 +36,7 @@ from simulator.cli.app import (
 from simulator.cli.report import write_report_quietly
 from simulator.cli.workload import announce_workload
 from simulator.config import KINDS, HostPolicy, Loaded, PlatformPolicy, Scenario, load_file
+from simulator.document_checks import check_document
 from simulator.errors import ConfigError
 from simulator.report.markdown import render_markdown
 from simulator.results import RunResult, headline
@@ -270,6 +271,12 @@ def validate(
     policies = [d for d in docs if isinstance(d.model, PlatformPolicy)]
     hosts = [d for d in docs if isinstance(d.model, HostPolicy)]
     shown: set[Finding] = set()  # a host's finding repeats for every policy: print it once
+    for d in docs:
+        # What a document is wrong about on its own, or in the documents it changes.
+        findings = check_document(d)
+        print_findings([f for f in findings if f not in shown])
+        shown.update(findings)
+        bad += sum(f.level == "error" for f in findings)
     for sc in scenarios:
         for pol in policies:
             findings = check_run(sc, pol, hosts)

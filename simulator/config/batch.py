@@ -9,7 +9,8 @@ inside a PlatformPolicy, HostPolicy or Scenario. It may start with
 ``policy.``, ``host.`` or ``scenario.`` to say which; without a prefix it must
 exist in exactly one of the three. :func:`sweep_target` resolves a path and
 :func:`set_fields` applies values to a frozen model (re-validated), so a
-policy search can reuse both.
+policy search can reuse both; :func:`place_fields` does it without validating,
+for checks that want pydantic's own errors.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from pydantic import (
 )
 
 from simulator.config.base import ConfigModel
+from simulator.config.common import Version
+from simulator.config.describe import describe_error, format_path
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
@@ -105,12 +108,13 @@ def sweep_target(path: str) -> tuple[str, list[str]]:
     return matches[0], parts
 
 
-def set_fields(model: M, values: Mapping[str, Any]) -> M:
-    """A copy of a frozen config model with fields set by path, re-validated.
+def place_fields(model: BaseModel, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``model`` as data, with fields set by path; not validated (see :func:`set_fields`).
 
-    Paths are relative to the model (``jury.pool_size``) or carry its prefix
-    (``policy.jury.pool_size``). Bad paths or values raise ConfigError naming
-    the path.
+    A path may go through a value that holds no mapping yet: a threshold
+    given as a score (``prefilter.auto_remove_above.precision`` turns it into
+    the target ``{precision: ...}``) or an optional section left out
+    (``jury.population.session_reviews``).
     """
     data = model.model_dump()
     kind = next((t for t, m in TARGETS.items() if isinstance(model, m)), None)
@@ -122,7 +126,6 @@ def set_fields(model: M, values: Mapping[str, Any]) -> M:
             raise ConfigError(f"not a field of a {type(model).__name__}", field=path)
         node: Any = data
         for i, part in enumerate(parts):
-            last = i == len(parts) - 1
             key: str | int = part
             if isinstance(node, list):
                 key = int(part)
@@ -131,19 +134,29 @@ def set_fields(model: M, values: Mapping[str, Any]) -> M:
                         f"index {key} is out of range: the list has {len(node)} item(s)",
                         field=path,
                     )
-            if last:
+            if i == len(parts) - 1:
                 node[key] = value
             else:
+                if not isinstance(node[key], dict | list):
+                    node[key] = {}
                 node = node[key]
+    return data
+
+
+def set_fields(model: M, values: Mapping[str, Any]) -> M:
+    """A copy of a frozen config model with fields set by path, re-validated.
+
+    Paths are relative to the model (``jury.pool_size``) or carry its prefix
+    (``policy.jury.pool_size``). Bad paths or values raise ConfigError naming
+    the path.
+    """
+    data = place_fields(model, values)
     try:
         return type(model).model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        shown = f"; got {err['input']!r}" if not isinstance(err["input"], dict | list) else ""
-        raise ConfigError(
-            f"{where or 'value'}: {err['msg']}{shown}", field=", ".join(values)
-        ) from None
+        loc, msg = describe_error(exc.errors()[0], type(model))
+        where = format_path(loc) or "value"
+        raise ConfigError(f"{where}: {msg}", field=", ".join(values)) from None
 
 
 def _check_path(path: str) -> str:
@@ -206,7 +219,7 @@ class Batch(ConfigModel):
     """Many runs: every scenario x policy x host setup x seed, at each sweep point."""
 
     kind: Literal["Batch"]
-    version: Literal[1]
+    version: Version
     name: str
     description: str = ""
     scenarios: Annotated[

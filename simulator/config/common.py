@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, Strict, field_validator
 
 from simulator.config.base import ConfigModel
 from simulator.taxonomy import CLASSES
@@ -12,6 +14,36 @@ from simulator.taxonomy import CLASSES
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+
+_ISO_DATE = re.compile(r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ]|\s*$)")
+
+
+def _date_input(value: Any) -> Any:
+    """Dates come from YAML as date objects, or as text when written in a form
+    YAML does not read as a date (``2021-01-06T12:00``); from JSON as text.
+    Numbers are refused: pydantic would read them as Unix times."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError(
+        f"expected a date (2021-01-06) or date-time (2021-01-06T12:00:00), got {value!r}"
+    )
+
+
+Date = Annotated[dt.date, Strict(False), BeforeValidator(_date_input)]
+"""A date: a YAML date or ISO 8601 text (a date-time at midnight will do)."""
+DateTime = Annotated[dt.datetime, Strict(False), BeforeValidator(_date_input)]
+"""A date-time: a YAML date or date-time, or ISO 8601 text; a date means its midnight."""
+
+
+def _version_input(value: Any) -> Any:
+    # A Literal[1] takes True and 1.0 even in strict mode.
+    if isinstance(value, bool | float):
+        raise ValueError(f"expected version 1 (a whole number), got {value!r}")
+    return value
+
+
+Version = Annotated[Literal[1], BeforeValidator(_version_input)]
+"""The document format version (only 1 so far)."""
 
 
 class PerClass(ConfigModel):

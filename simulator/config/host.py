@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from simulator.config.base import ConfigModel
-from simulator.config.common import PositiveFloat, Probability
+from simulator.config.common import PositiveFloat, Probability, Version
 
 
 class Audit(ConfigModel):
@@ -141,7 +141,7 @@ class HostPolicy(ConfigModel):
     """An enforcer's rules: an infrastructure host, an app store or a regulator."""
 
     kind: Literal["HostPolicy"]
-    version: Literal[1]
+    version: Version
     name: str
     description: str = ""
     effect: Annotated[

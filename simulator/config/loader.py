@@ -8,7 +8,6 @@ line, the field path and what was expected.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -17,10 +16,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from simulator.config.batch import Batch
+from simulator.config.describe import Path_, format_path, validation_error
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.config.search import Optimization
+from simulator.config.yaml12 import CoreLoader
 from simulator.errors import ConfigError
 
 KINDS: dict[str, type[BaseModel]] = {
@@ -41,8 +42,6 @@ self-referencing aliases (``a: &a [*a]``) and bracket towers."""
 
 M = TypeVar("M", bound=BaseModel)
 
-Path_ = tuple[str | int, ...]
-
 
 @dataclass(frozen=True)
 class Loaded(Generic[M]):
@@ -55,8 +54,8 @@ class Loaded(Generic[M]):
     """1-based line of each field path, so later checks can point into the file."""
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader (no Python object tags) that refuses duplicate keys.
+class _Loader(CoreLoader):
+    """Safe loader (no Python object tags, YAML 1.2 scalars) that refuses duplicate keys.
 
     PyYAML's own constructors raise plain Python errors for some well-formed
     but impossible values (``2021-13-45``, ``!!float abc``, an integer of
@@ -91,7 +90,7 @@ def _no_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False) 
             )
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, str):
-            # YAML 1.1 reads `no:` (Norwegian), `on:`, `1:` and `~:` as non-text.
+            # `true:`, `1:`, `1.5:` and `~:` are read as non-text.
             raise ConfigError(
                 f"the key {key_node.value!r} is read as {type(key).__name__}, but keys are "
                 f'text: quote it ("{key_node.value}":)',
@@ -205,113 +204,6 @@ def parse_yaml(text: str, file: str = "<input>") -> tuple[Any, dict[Path_, int]]
         if loader is not None:
             loader.dispose()
     return data, lines
-
-
-def format_path(loc: Path_) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _line_for(loc: Path_, lines: dict[Path_, int]) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
-
-
-def _allowed_keys(model: type[BaseModel], loc: Path_) -> list[str] | None:
-    """The keys allowed in the mapping at ``loc`` of ``model``, if it is a model."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        fields = getattr(current, "model_fields", None)
-        if fields is None or part not in fields:
-            return None
-        annotation = fields[part].annotation
-        current = _model_in(annotation)
-        if current is None:
-            return None
-    fields = getattr(current, "model_fields", None)
-    return sorted(fields) if fields else None
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _is_tag(part: str | int) -> bool:
-    """pydantic's tags in a location, not keys: validator wrappers such as
-    ``function-after[...]``, a tagged union's ``[score]``, a mapping's ``[key]``."""
-    return isinstance(part, str) and bool(re.match(r"^([a-z][a-z-]*\[|\[[\w-]+\]$)", part))
-
-
-def _describe(err: Any, model: type[BaseModel]) -> tuple[Path_, str]:
-    raw_loc: Path_ = tuple(err["loc"])
-    kind = err["type"]
-    # The last part of an unknown-key error is the user's key, whatever it looks like.
-    keep_last = kind == "extra_forbidden" and raw_loc
-    head = raw_loc[:-1] if keep_last else raw_loc
-    loc: Path_ = tuple(p for p in head if not _is_tag(p)) + (raw_loc[-1:] if keep_last else ())
-    if kind == "extra_forbidden" and loc:
-        allowed = _allowed_keys(model, loc[:-1])
-        hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
-        return loc, f"unknown key {loc[-1]!r}{hint}"
-    if kind == "missing":
-        return loc, "required field is missing"
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-        # Cross-field checks start their message with the field at fault
-        # (`votes_to_remove`, `reports.review_team`, `surges[0]`): point at
-        # that field's line rather than at the section's.
-        first = _path_of(msg.split(" ", 1)[0])
-        if first and first[0] in (_allowed_keys(model, loc) or []):
-            loc = (*loc, *first)
-    if kind != "value_error" and "input" in err:
-        given = err["input"]
-        shown = (
-            f"a {'mapping' if isinstance(given, dict) else 'list'}"
-            if isinstance(given, dict | list)
-            else repr(given)[:80]
-        )
-        msg = f"expected: {msg[0].lower() + msg[1:]}; got {shown}"
-    return loc, msg
-
-
-def _path_of(token: str) -> Path_:
-    """``reports.review_team`` or ``surges[0]`` as a path; () if not a field path."""
-    if not re.fullmatch(r"[a-z_]+(\.[a-z_]+|\[\d+\])*", token):
-        return ()
-    parts: list[str | int] = []
-    for name, index in re.findall(r"([a-z_]+)|\[(\d+)\]", token):
-        parts.append(name if name else int(index))
-    return tuple(parts)
-
-
-def validation_error(
-    exc: ValidationError, model: type[BaseModel], lines: dict[Path_, int], file: str
-) -> ConfigError:
-    """Turn pydantic's errors into one ConfigError pointing at the first problem."""
-    errors = exc.errors()
-    loc, msg = _describe(errors[0], model)
-    if len(errors) > 1:
-        others = []
-        for err in errors[1:5]:
-            oloc, omsg = _describe(err, model)
-            line = _line_for(oloc, lines)
-            others.append(f"  line {line}: {format_path(oloc) or '(top)'}: {omsg}")
-        more = f"\n  ... and {len(errors) - 5} more" if len(errors) > 5 else ""
-        msg += f"\n{len(errors) - 1} more problem(s):\n" + "\n".join(others) + more
-    return ConfigError(msg, file=file, line=_line_for(loc, lines), field=format_path(loc) or None)
 
 
 def validate_data(

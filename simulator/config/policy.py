@@ -17,6 +17,7 @@ from simulator.config.common import (
     PerClassProbability,
     PositiveFloat,
     Probability,
+    Version,
     hourly_profile_validator,
 )
 
@@ -476,7 +477,7 @@ class PlatformPolicy(ConfigModel):
     """A platform's moderation policy."""
 
     kind: Literal["PlatformPolicy"]
-    version: Literal[1]
+    version: Version
     name: str
     description: str = ""
     prefilter: Prefilter = Prefilter()

@@ -10,10 +10,13 @@ from pydantic import Field, field_validator, model_validator
 
 from simulator.config.base import ConfigModel
 from simulator.config.common import (
+    Date,
+    DateTime,
     PerClassNonNegative,
     PerClassProbability,
     PositiveFloat,
     Probability,
+    Version,
     hourly_profile_validator,
 )
 from simulator.config.stream import Stream
@@ -24,7 +27,7 @@ _FLAT_DAY = [1.0] * 24
 class UsersAt(ConfigModel):
     """Daily active users on a date; values between dates are interpolated linearly."""
 
-    date: dt.date
+    date: Date
     # The upper bounds here stop numbers no world has (more users than people,
     # a post a second all day) before they overflow the Poisson draws.
     users: Annotated[float, Field(ge=0, le=1e10, description="daily active users on that date")]
@@ -63,7 +66,7 @@ class Surge(ConfigModel):
     """A named period when posting volume and the share of violating posts jump."""
 
     name: str
-    start: Annotated[dt.datetime, Field(description="local start time")]
+    start: Annotated[DateTime, Field(description="local start time")]
     hours: PositiveFloat
     volume_multiplier: Annotated[float, Field(default=1.0, ge=0, le=1000)]
     violating_multiplier: Annotated[
@@ -167,10 +170,10 @@ class Scenario(ConfigModel):
     """The world a policy is tried in: population, post stream, reach and audience."""
 
     kind: Literal["Scenario"]
-    version: Literal[1]
+    version: Version
     name: str
     description: str = ""
-    start: Annotated[dt.datetime, Field(description="local time the simulation starts")]
+    start: Annotated[DateTime, Field(description="local time the simulation starts")]
     timezone: Annotated[str, Field(description="IANA time zone, e.g. America/Los_Angeles")] = "UTC"
     days: Annotated[int, Field(gt=0, le=3650)]
     stream: Annotated[
@@ -197,6 +200,18 @@ class Scenario(ConfigModel):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {name!r} (expected an IANA name)") from exc
         return name
+
+    @model_validator(mode="after")
+    def _end_representable(self) -> Scenario:
+        # Checked before anything adds `days` to `start`. A day to spare: a
+        # local time near the end may be a day later in UTC.
+        start = self.start.replace(tzinfo=None)
+        if dt.datetime.max - start < dt.timedelta(days=self.days + 1):
+            raise ValueError(
+                f"start ({start:%Y-%m-%d %H:%M}) plus {self.days} day(s) ends after the last "
+                "date a run can reach (9999-12-30); start earlier or lower `days`"
+            )
+        return self
 
     @model_validator(mode="after")
     def _stream_inputs(self) -> Scenario:

@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from simulator.config.base import ConfigModel
 from simulator.config.batch import SweepPath, Value, sweep_target
-from simulator.config.common import Probability
+from simulator.config.common import DateTime, Probability, Version
 
 # The metrics a run reports (experiments.design.headline_metrics plus cost),
 # by exact name or pattern; checked when a document is loaded so that a typo
@@ -154,8 +154,8 @@ class SeedPlan(ConfigModel):
 class Uncertain(ConfigModel):
     """An uncertain input's range; numbers, or date-times for timing."""
 
-    low: float | dt.datetime
-    high: float | dt.datetime
+    low: float | DateTime
+    high: float | DateTime
 
     @model_validator(mode="after")
     def _order(self) -> Uncertain:
@@ -198,7 +198,7 @@ class Optimization(ConfigModel):
     """A policy search: the cheapest rules that keep a platform within its host's thresholds."""
 
     kind: Literal["Optimization"]
-    version: Literal[1]
+    version: Version
     name: str
     description: str = ""
     scenario: Annotated[str, Field(description="Scenario file, relative to this file")]

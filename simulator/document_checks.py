@@ -1,0 +1,272 @@
+"""Checks of documents that change other documents, before anything runs.
+
+An Optimization overrides fields of its scenario, policy and hosts and
+searches policy fields; a Batch sweeps fields of any of them. Each value is
+set on the documents it changes (by path, as the search and the batch will)
+and validated there, so that a bad one is reported at its own line in the
+search or batch file, with the field it sets:
+
+* a value the field cannot take (``scenario.days: 0``, ``jury.pool_size:
+  [200, many]``, a range of fractions for a count);
+* a value that breaks a rule across fields of the document it changes
+  (``jury.votes_to_remove: 9`` with 5 votes per case), or a combination of
+  swept values that does;
+* a scenario the values leave without posts (see
+  :func:`~simulator.checks.check_scenario`).
+
+Combinations of *searched* values that the policy refuses are left to the
+search, which skips them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from simulator.checks import (  # a sibling: shares the located-document helper
+    Finding,
+    _Doc,
+    check_scenario,
+)
+from simulator.config.batch import Batch, place_fields, sweep_target
+from simulator.config.describe import Path_, describe_error, field_of, format_path
+from simulator.config.host import HostPolicy
+from simulator.config.loader import Loaded, load_file
+from simulator.config.policy import PlatformPolicy
+from simulator.config.scenario import Scenario
+from simulator.config.search import Optimization
+from simulator.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+_MAX_FINDINGS = 20
+_WHOLE = ("int_type", "int_from_float")
+
+
+def check_document(loaded: Loaded[Any]) -> list[Finding]:
+    """The checks one document needs on its own (a policy or host needs a partner)."""
+    if isinstance(loaded.model, Scenario):
+        return check_scenario(loaded)
+    if isinstance(loaded.model, Optimization):
+        return check_optimization(loaded)
+    if isinstance(loaded.model, Batch):
+        return check_batch(loaded)
+    return []
+
+
+def check_optimization(search: Loaded[Optimization]) -> list[Finding]:
+    """Errors in a search's overrides and searched values, and in the world they make.
+
+    Loads the scenario, base policy and hosts the search names (relative to
+    its file) and applies the overrides, as ``modsim optimize`` will.
+    """
+    doc, spec = _Doc(search), search.model
+    out: list[Finding] = []
+    scenario = _load_named(doc, ("scenario",), spec.scenario, Scenario, out)
+    policy = _load_named(doc, ("policy",), spec.policy, PlatformPolicy, out)
+    hosts = [_load_named(doc, ("hosts", i), h, HostPolicy, out) for i, h in enumerate(spec.hosts)]
+    if scenario is None or policy is None or None in hosts:
+        return out
+    split: dict[str, dict[str, Any]] = {"scenario": {}, "policy": {}, "host": {}}
+    for path, value in spec.overrides.items():
+        split[sweep_target(path)[0]][path] = value
+
+    def where(path: str | None) -> Path_:
+        return ("overrides", path) if path else ("overrides",)
+
+    sc = _apply(scenario, split["scenario"], where, doc, out)
+    base = _apply(policy, split["policy"], where, doc, out)
+    for h in hosts:
+        _apply(h, split["host"], where, doc, out)  # type: ignore[arg-type]
+    if sc is not None:
+        changed: dict[str, tuple[Path_, Any]] = {
+            p: (("overrides", p), v) for p, v in split["scenario"].items()
+        }
+        out += _world(doc, scenario, sc, changed)
+    if base is not None:
+        out += _searched(doc, spec, base)
+    return out
+
+
+def check_batch(batch: Loaded[Batch]) -> list[Finding]:
+    """Errors in a batch's sweeps: each value (and each combination the batch
+    runs) set on every document it changes, and the world each scenario makes."""
+    doc, spec = _Doc(batch), batch.model
+    out: list[Finding] = []
+    files: dict[str, list[tuple[Path_, str]]] = {
+        "scenario": [(("scenarios", i), f) for i, f in enumerate(spec.scenarios)],
+        "policy": [(("policies", i), f) for i, f in enumerate(spec.policies)],
+        "host": [
+            (("hosts", i) if isinstance(entry, str) else ("hosts", i, j), f)
+            for i, entry in enumerate(spec.hosts)
+            for j, f in enumerate([entry] if isinstance(entry, str) else entry)
+        ],
+    }
+    kinds: dict[str, type[BaseModel]] = {
+        "scenario": Scenario,
+        "policy": PlatformPolicy,
+        "host": HostPolicy,
+    }
+    docs: dict[str, list[Any]] = {
+        t: [_load_named(doc, key, f, kinds[t], out) for key, f in entries]
+        for t, entries in files.items()
+    }
+    if out:
+        return out
+    swept: dict[str, list[str]] = {"scenario": [], "policy": [], "host": []}
+    for path in spec.sweep:
+        swept[sweep_target(path)[0]].append(path)
+    points = spec.points()
+    ranges = [p for p, v in spec.sweep.items() if not isinstance(v, list)]
+
+    def where(point: dict[str, Any]) -> Any:
+        def key(path: str | None) -> Path_:
+            if path is None:
+                return ("sweep",)
+            values = spec.sweep[path]
+            if not isinstance(values, list):
+                return ("sweep", path)  # a range: its values have no lines of their own
+            v = point[path]
+            return ("sweep", path, next(i for i, x in enumerate(values) if _same(x, v)))
+
+        return key
+
+    for target, paths in swept.items():
+        combos = {tuple((p, type(pt[p]).__name__, pt[p]) for p in paths): pt for pt in points}
+        for point in combos.values() if paths else []:
+            values = {p: point[p] for p in paths}
+            context = "" if len(values) < 2 else f" (in the combination {_show(values)})"
+            for loaded in docs[target]:
+                model = _apply(loaded, values, where(point), doc, out, ranges, context)
+                if model is not None and target == "scenario":
+                    changed = {p: (where(point)(p), point[p]) for p in paths}
+                    out += _world(doc, loaded, model, changed)
+                if len(out) >= _MAX_FINDINGS:
+                    return _first_per_line(out)
+    if not swept["scenario"]:
+        out += [f for s in docs["scenario"] for f in check_scenario(s)]
+    return _first_per_line(out)
+
+
+def _first_per_line(findings: list[Finding]) -> list[Finding]:
+    """One finding per line and field: a range's every value fails alike."""
+    return list({(f.file, f.line, f.field): f for f in reversed(findings)}.values())[::-1]
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _load_named(
+    owner: _Doc, key: Path_, relative: str, kind: type[M], out: list[Finding]
+) -> Loaded[M] | None:
+    """A document another names (relative to it); a problem is reported at the naming line."""
+    path = Path(relative)
+    if not path.is_absolute() and owner.file is not None:
+        path = Path(os.path.normpath(Path(owner.file).parent / path))
+    try:
+        return load_file(path, expect=kind.__name__)  # type: ignore[return-value]
+    except ConfigError as exc:
+        out.append(owner.at("error", key, f"cannot use this {kind.__name__}: {exc}"))
+        return None
+
+
+def _apply(
+    target: Loaded[M],
+    values: dict[str, Any],
+    where: Callable[[str | None], Path_],
+    owner: _Doc,
+    out: list[Finding],
+    ranges: Collection[str] = (),
+    context: str = "",
+) -> M | None:
+    """``target`` with ``values`` set by path and validated; on a problem, None
+    and a finding at the owner's line of the value most likely at fault."""
+    model = target.model
+    if not values:
+        return model
+    try:
+        return type(model).model_validate(place_fields(model, values))
+    except ConfigError as exc:
+        out.append(owner.at("error", where(exc.field), exc.message))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc, msg = describe_error(err, type(model))
+        shared = {p: _shared(sweep_target(p)[1], loc) for p in values}
+        path = max(shared, key=lambda p: shared[p])
+        if err["type"] in _WHOLE and path in ranges:
+            msg = _fractions(msg)
+        if shared[path] != len(loc) or shared[path] != len(sweep_target(path)[1]):
+            msg = f"with this value, {target.path} is invalid: {format_path(loc)}: {msg}"
+        blamed = path if shared[path] or len(values) == 1 else None
+        out.append(owner.at("error", where(blamed), msg + context))
+    return None
+
+
+def _show(values: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{p} = {v!r}" if isinstance(v, int | float | str) else f"{p} as given"
+        for p, v in values.items()
+    )
+
+
+def _fractions(msg: str) -> str:
+    return msg.split(" (write ")[0] + ": a range gives fractions unless it says `integer: true`"
+
+
+def _shared(parts: Sequence[str], loc: Path_) -> int:
+    n = 0
+    for a, b in zip(parts, loc, strict=False):
+        if a != str(b):
+            break
+        n += 1
+    return n
+
+
+def _world(
+    owner: _Doc, original: Loaded[Scenario], changed: Scenario, by: dict[str, tuple[Path_, Any]]
+) -> list[Finding]:
+    """:func:`check_scenario` on a scenario as changed by overrides or sweeps,
+    reported at the first changed value's line when anything was changed."""
+    if not by:
+        return check_scenario(original)
+    first = next(iter(by.values()))[0]
+    how = _show({p: v for p, (_, v) in by.items()})
+    return [
+        owner.at(f.level, first, f"with {how}, {original.path}: {f.field}: {f.message}")
+        for f in check_scenario(changed)
+    ]
+
+
+def _searched(doc: _Doc, spec: Optimization, base: PlatformPolicy) -> list[Finding]:
+    """Searched values the field cannot take at all (a word for a number, a
+    number out of range); combinations the policy refuses are the search's to skip."""
+    out: list[Finding] = []
+    for path, p in spec.search.items():
+        parts = sweep_target(path)[1]
+        tries: list[tuple[Path_, Any]]
+        if p.choices is not None:
+            tries = [(("choices", i), v) for i, v in enumerate(p.choices)]
+        else:
+            kind = int if p.integer else float
+            tries = [(("low",), kind(p.low or 0)), (("high",), kind(p.high or 0))]
+        for suffix, value in tries:
+            try:
+                type(base).model_validate(place_fields(base, {path: value}))
+            except ConfigError as exc:
+                out.append(doc.at("error", ("search", path), exc.message))
+                break
+            except ValidationError as exc:
+                for err in exc.errors():
+                    at = field_of(err)
+                    if _shared(parts, at) == len(parts) == len(at):
+                        msg = describe_error(err, type(base))[1]
+                        if err["type"] in _WHOLE and p.choices is None and not p.integer:
+                            msg = _fractions(msg)
+                        out.append(doc.at("error", ("search", path, *suffix), msg))
+                        break
+    return out
