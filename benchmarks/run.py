@@ -38,11 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # --- measurements, each run in a child process ---------------------------------------
 
 
-def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
-    import resource
-
-    from simulator.api import simulate
-    from simulator.config import load_policy, load_scenario
+def _scenario(spec: dict[str, Any]) -> Any:
+    """The scenario of a measurement: a bundled one, shortened, flattened or scaled."""
+    from simulator.config import load_scenario
 
     root = Path(spec.get("root", ROOT))  # the tree whose scenarios and policies to use
     sc = load_scenario(root / spec["scenario"]).model
@@ -69,7 +67,17 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
     if "mode" in spec:
         texts = sc.content.texts.model_copy(update={"mode": spec["mode"]})
         update["content"] = sc.content.model_copy(update={"texts": texts})
-    sc = type(sc).model_validate({**sc.model_dump(), **{k: v for k, v in update.items()}})
+    return type(sc).model_validate({**sc.model_dump(), **{k: v for k, v in update.items()}})
+
+
+def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
+    import resource
+
+    from simulator.api import simulate
+    from simulator.config import load_policy
+
+    root = Path(spec.get("root", ROOT))
+    sc = _scenario(spec)
     policy = load_policy(root / spec["policy"]).model
     if policy.prefilter.enabled:
         # Train the classifier before the clock starts: a one-off per process.
@@ -89,6 +97,56 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
         "posts_per_second": posts / seconds,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "suspended_at": result.summary["enforcement"]["suspended_at"],
+    }
+
+
+def _child_folder(spec: dict[str, Any]) -> dict[str, Any]:
+    """`modsim run` as a user runs it: the run and its results folder (per-post
+    table, tables, report), in a process of its own whose CPU time and peak
+    memory are measured."""
+    import resource
+
+    import pyarrow.parquet as pq
+    import yaml
+
+    root = Path(spec.get("root", ROOT))
+    sc = _scenario(spec)
+    with tempfile.TemporaryDirectory(prefix="modsim-bench-") as tmp:
+        world = Path(tmp) / "scenario.yaml"
+        data = {"kind": "Scenario", "version": 1, **sc.model_dump(mode="python")}
+        world.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        out = Path(tmp) / "out"
+        cmd = [
+            sys.executable,
+            "-m",
+            "simulator",
+            "run",
+            str(world),
+            "-p",
+            str(root / spec["policy"]),
+        ]
+        cmd += [a for h in spec.get("hosts", []) for a in ("-H", str(root / h))]
+        cmd += [
+            "--out",
+            str(out),
+            "--posts",
+            spec["posts"],
+            "--seed",
+            str(spec.get("seed", 0)),
+            "-q",
+        ]
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=root)
+        seconds = time.perf_counter() - t0
+        if done.returncode != 0:
+            raise RuntimeError(f"modsim run failed:\n{done.stderr[-3000:]}")
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rows = pq.ParquetFile(out / "posts.parquet").metadata.num_rows
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_mb": usage.ru_maxrss / 1024,
     }
 
 
@@ -205,6 +263,7 @@ def _child_queue(spec: dict[str, Any]) -> dict[str, Any]:
 
 _CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "run": _child_run,
+    "folder": _child_folder,
     "queue": _child_queue,
     "jurors": _child_jurors,
 }
@@ -281,7 +340,7 @@ class _Measure:
 # --- the table -------------------------------------------------------------------------
 
 
-GROUPS = ("scale", "ai", "text", "memory", "queue", "jurors")
+GROUPS = ("scale", "folder", "ai", "text", "memory", "queue", "jurors")
 
 
 def main() -> None:
@@ -358,6 +417,18 @@ def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) 
             f"{r['posts_per_second'] / 1e6:.2f} M posts/s",
             ">= 1 M posts/s",
         )
+    if "folder" in only:
+        days = 7 if quick else 21
+        for posts in ("touched", "all"):
+            spec = {"scenario": parler, "policy": "policies/jury-only.yaml", "hosts": [host]}
+            f, ratio = measure("folder", {**spec, "days": days, "posts": posts})
+            add(
+                f"modsim run to a folder, {days} days, --posts {posts}",
+                f"{f['seconds']:.1f} s, {f['cpu_seconds']:.1f} s CPU, "
+                f"{f['rows'] / 1e6:.1f} M rows, {f['peak_mb']:.0f} MB peak",
+                "",
+                ratio,
+            )
     if "ai" in only:
         r, ratio = measure(
             "run",

@@ -29,7 +29,7 @@ _EXPORTS = {
     "compare": "simulator.experiments.compare",
     "run_batch": "simulator.experiments.batch",
     "Batch": "simulator.config",
-    "optimize": "simulator.experiments.search",
+    "optimize": "simulator.studies",
     "robustness": "simulator.experiments.robustness",
     "Optimization": "simulator.config",
     "estimate": "simulator.workload",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from helpers import bundled, tweak
+from helpers import ROOT, bundled, tweak
 
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 
@@ -42,3 +44,13 @@ def strike_host() -> HostPolicy:
 @pytest.fixture(scope="session")
 def strict_host() -> HostPolicy:
     return bundled("policies/host-strict-24h.yaml")
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One day of the quick world in scale mode, as a file: a run of a second or two."""
+    text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")
+    text = text.replace("days: 7", "days: 1").split("surges:")[0]
+    path = tmp_path_factory.mktemp("world") / "tiny.yaml"
+    path.write_text(text)
+    return path

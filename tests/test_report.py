@@ -18,16 +18,15 @@ from typer.testing import CliRunner
 
 import simulator
 from simulator.cli import app
-from simulator.cli.run import write_run
 from simulator.errors import ModsimError
 from simulator.experiments.executors import SerialExecutor
 from simulator.experiments.robustness import robustness_study
-from simulator.experiments.search import optimize
+from simulator.folders.load import RobustnessFolder, SearchFolder, load_results
+from simulator.folders.run import write_run
 from simulator.format import number
 from simulator.metrics.curves import latency_cdf
-from simulator.report.folders import RobustnessFolder, SearchFolder, load_results
 from simulator.report.html import build_report, render_twin, write_report
-from simulator.report.search_files import write_robustness, write_search
+from simulator.studies import optimize, write_robustness, write_search
 
 RUN_FIGURES = ["fig-latency", "fig-time", "fig-utilisation"]
 RUN_TABLES = ["tab-thresholds", "tab-channels", "tab-review", "tab-timeline"]

@@ -20,7 +20,7 @@ from helpers import ROOT
 from typer.testing import CliRunner
 
 from simulator.cli import app
-from simulator.cli import run as run_cmd
+from simulator.folders.run import ParquetSink
 
 SEEDS = [1, 2, 3]
 POLICY = ROOT / "policies/jury-only.yaml"
@@ -133,16 +133,16 @@ def test_ctrl_c_leaves_no_complete_looking_output_and_says_how_to_resume(
     sampled_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "run"
-    real_call = run_cmd.ParquetSink.__call__
+    real_call = ParquetSink.__call__
     calls = []
 
-    def interrupt_on_third_chunk(self: run_cmd.ParquetSink, frame: object) -> None:
+    def interrupt_on_third_chunk(self: ParquetSink, frame: object) -> None:
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
         real_call(self, frame)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(run_cmd.ParquetSink, "__call__", interrupt_on_third_chunk)
+    monkeypatch.setattr(ParquetSink, "__call__", interrupt_on_third_chunk)
     args = ["--seed", "3", "--chunk-days", "1", "--posts", "all"]
     res = runner.invoke(
         app,
@@ -158,7 +158,7 @@ def test_ctrl_c_leaves_no_complete_looking_output_and_says_how_to_resume(
     # The printed command carries on to the very result an uninterrupted run gives.
     command = shlex.split(res.output.split("to resume:", 1)[1].split("  (", 1)[0])
     assert command[:2] == ["modsim", "run"] and "--seed" in command
-    monkeypatch.setattr(run_cmd.ParquetSink, "__call__", real_call)
+    monkeypatch.setattr(ParquetSink, "__call__", real_call)
     resumed = runner.invoke(app, command[1:])
     assert resumed.exit_code == 0, resumed.output
     modsim_run(sampled_world, tmp_path / "clean", *args)

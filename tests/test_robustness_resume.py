@@ -18,7 +18,7 @@ from simulator.cli import app
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.errors import ModsimError
 from simulator.experiments.robustness import RobustnessResult, robustness
-from simulator.experiments.store import ResultStore
+from simulator.folders.experiment import ResultStore
 
 
 @pytest.fixture

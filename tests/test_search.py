@@ -17,17 +17,10 @@ from simulator.config import Optimization, PlatformPolicy, load_file
 from simulator.errors import ConfigError
 from simulator.experiments.design import make_cell, replication_seed, run_cell
 from simulator.experiments.executors import SerialExecutor
+from simulator.experiments.feasibility import FAILS, HOLDS, decide, one_sided, run_metrics
+from simulator.experiments.fields import apply_values, changes
 from simulator.experiments.robustness import robustness
-from simulator.experiments.search import (
-    FAILS,
-    HOLDS,
-    apply_values,
-    changes,
-    decide,
-    one_sided,
-    optimize,
-    run_metrics,
-)
+from simulator.studies import optimize
 
 SEEDS = [0, 1, 2]
 
@@ -151,13 +144,13 @@ def test_bad_documents_are_refused_with_file_and_field(
 
 
 def test_bundled_example_is_valid() -> None:
-    from simulator.experiments.search import _problem
+    from simulator.experiments.problem import load_problem
 
     path = ROOT / "examples/parler-not-suspended.yaml"
     spec = load_file(path).model
     assert isinstance(spec, Optimization)
     assert spec.robustness is not None
-    problem = _problem(spec, path.parent)  # the overrides apply to the bundled files
+    problem = load_problem(spec, path.parent)  # the overrides apply to the bundled files
     assert problem.scenario.days == 12
     assert not problem.base.prefilter.enabled
 

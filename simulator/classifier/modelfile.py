@@ -18,8 +18,6 @@ error, naming the file and what is wrong, before anything uses it.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from simulator.classifier.training import VALIDATION_COLUMNS, TrainedClassifier
 from simulator.errors import ModelFileError
+from simulator.folders.atomic import write_atomic
 
 FORMAT = "modsim-classifier"
 FORMAT_VERSION = 1
@@ -65,31 +64,11 @@ def _bundle(clf: TrainedClassifier) -> dict[str, Any]:
     }
 
 
-def _temporary_file(path: Path) -> Path:
-    """A new, empty file beside ``path`` with the permissions the umask gives, as results
-    have (``tempfile.mkstemp`` would make it readable by its owner only)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    os.close(fd)
-    return tmp
-
-
 def save_model(clf: TrainedClassifier, path: Path) -> None:
-    """Write ``clf`` to a skops file at ``path`` (atomically: a failed save leaves no file)."""
-    path = Path(path)
+    """Write ``clf`` to a skops file at ``path`` (atomically: a failed save
+    leaves no file; with the umask's permissions, as results have)."""
     bundle = _bundle(clf)
-    try:
-        tmp = _temporary_file(path)
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot write model file: {exc}") from exc
-    try:
-        sio.dump(bundle, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot write model file: {exc}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(Path(path), lambda p: sio.dump(bundle, p))
 
 
 # What a loaded file must hold ---------------------------------------------------------

@@ -1,10 +1,9 @@
 """The Typer application and what every command shares: error handling,
-progress bars, atomic writes, results folders."""
+progress bars, bundled files. (Results folders and atomic writes are
+:mod:`simulator.folders`'.)"""
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -91,34 +90,6 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[float], None] 
     ) as bar:
         task = bar.add_task(label, total=1.0)
         yield lambda frac: bar.update(task, completed=frac)
-
-
-def prepare_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ModsimError(f"{out}: exists and is not a folder")
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise ModsimError(
-                f"{out}: results folder exists and is not empty; "
-                "choose another --out or pass --force"
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-
-
-def write_text(path: Path, content: str) -> None:
-    path.write_text(content, encoding="utf-8")
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary name and rename, so no half-written file remains."""
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def main() -> None:

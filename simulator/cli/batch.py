@@ -117,6 +117,6 @@ def batch(
 
     result = guarded(go)
     report_cells(result, out)
-    write_report_quietly(out)  # report.html and its Markdown twin
+    guarded(lambda: write_report_quietly(out))  # report.html and its Markdown twin
     if len(result.failed):
         raise typer.Exit(code=1)

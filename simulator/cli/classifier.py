@@ -20,11 +20,12 @@ import typer
 from rich.table import Table
 
 from simulator import format as fmt
-from simulator.cli.app import app, console, guarded, write_atomic, write_text
+from simulator.cli.app import app, console, guarded
 from simulator.config import load_file
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
+from simulator.folders.atomic import write_text
 from simulator.seeding import SeedTree
 
 classifier_app = typer.Typer(
@@ -280,7 +281,7 @@ def evaluate_cmd(
         _print_report(report, resolved)
         if json_out is not None:
             content = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
-            write_atomic(json_out, lambda p: write_text(p, content))
+            write_text(json_out, content)
             console.print(f"wrote {json_out}")
 
     guarded(go)

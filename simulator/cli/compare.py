@@ -111,7 +111,7 @@ def compare_command(
     if not quiet and len(result.summary):
         console.print(comparison_table(result))
     report_cells(result, out)
-    write_report_quietly(out)  # report.html and its Markdown twin
+    guarded(lambda: write_report_quietly(out))  # report.html and its Markdown twin
     console.print("paired differences in differences.csv")
     if len(result.failed):
         raise typer.Exit(code=1)

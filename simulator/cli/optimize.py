@@ -15,11 +15,11 @@ from simulator.cli.batch import Force, Quiet, Scheduler, Workers
 from simulator.cli.run import print_findings
 from simulator.config import load_file
 from simulator.document_checks import check_optimization
-from simulator.experiments.robustness import RobustnessResult, robustness_study
-from simulator.experiments.search import SearchResult, optimize
+from simulator.folders.robustness import RobustnessResult
+from simulator.folders.search import SearchResult
 from simulator.format import decimal, metric_value
 from simulator.report.search import constraint_metric
-from simulator.report.search_files import write_robustness, write_search
+from simulator.studies import robustness_study, search_study
 
 
 def _show_search(result: SearchResult) -> None:
@@ -155,33 +155,17 @@ def optimize_command(
 
     def go() -> tuple[SearchResult, RobustnessResult | None]:
         _check(file)
-        result = optimize(
+        return search_study(
             file,
             out=out,
             force=force,
             trials=trials,
+            robustness=robustness,
             workers=workers,
             scheduler=scheduler,
             progress=tick,  # type: ignore[arg-type]
+            robustness_progress=run_tick,  # type: ignore[arg-type]
         )
-        rob = None
-        if robustness:
-            policies = [result.base] + (
-                [result.recommended] if result.recommended is not None else []
-            )
-            # The search's folder keeps these runs too (optimize already
-            # wiped it if --force was given: wiping again would lose the search).
-            rob = robustness_study(
-                file,
-                policies,
-                workers=workers,
-                scheduler=scheduler,
-                progress=run_tick,  # type: ignore[arg-type]
-                out=out,
-            )
-            write_robustness(rob, out, report=False)
-            result = write_search(result, out, rob)
-        return result, rob
 
     result, rob = guarded(go)
     _show_search(result)
@@ -218,9 +202,9 @@ def robustness_command(
     """
     _, run_tick = _ticker(not quiet, "robustness")
 
-    def go() -> tuple[RobustnessResult, dict[str, str]]:
+    def go() -> RobustnessResult:
         _check(file)
-        rob = robustness_study(
+        return robustness_study(
             file,
             [str(p) for p in policy or []],
             workers=workers,
@@ -229,8 +213,9 @@ def robustness_command(
             out=out,
             force=force,
         )
-        return rob, write_robustness(rob, out)
 
-    rob, files = guarded(go)
+    rob = guarded(go)
     _show_robustness(rob)
-    console.print(f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in files.values()))
+    console.print(
+        f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in rob.files.values())
+    )

@@ -15,8 +15,8 @@ from simulator.report.context import DEFAULT_TARGET
 
 
 def write_report_quietly(results: Path) -> Path:
-    """The hook ``run``, ``compare`` and ``batch`` call at their end: ``report.html``
-    (and for experiments ``report.md``) in the results folder."""
+    """The hook ``compare`` and ``batch`` call at their end: ``report.html`` and
+    ``report.md`` in the results folder."""
     from simulator.report.html import write_report
 
     html, _ = write_report(results)

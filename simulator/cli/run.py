@@ -8,15 +8,11 @@ import shlex
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from simulator import format as fmt
-from simulator.api import simulate
 from simulator.checks import Finding, check_run, raise_errors
 from simulator.cli.app import (
     DEFAULT_HOSTS,
@@ -28,75 +24,16 @@ from simulator.cli.app import (
     err_console,
     fail,
     guarded,
-    prepare_out,
     progress_bar,
-    write_atomic,
-    write_text,
 )
-from simulator.cli.report import write_report_quietly
 from simulator.cli.workload import announce_workload
 from simulator.config import KINDS, HostPolicy, Loaded, PlatformPolicy, Scenario, load_file
 from simulator.document_checks import check_document
 from simulator.errors import ConfigError
-from simulator.report.markdown import render_markdown
+from simulator.folders.atomic import make_folder, write_text
+from simulator.folders.run import RunWriter
 from simulator.results import RunResult, headline
-
-
-class ParquetSink:
-    """Appends per-post rows to a Parquet file, one row group per batch."""
-
-    def __init__(self, path: Path) -> None:
-        self.final = path
-        self.tmp = path.with_name(f".{path.name}.partial")
-        self._writer: pq.ParquetWriter | None = None
-        self.rows = 0
-
-    def __call__(self, frame: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
-        self._writer.write_table(table.cast(self._writer.schema))
-        self.rows += len(frame)
-
-    def close(self, ok: bool) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        if ok and self.tmp.exists():
-            os.replace(self.tmp, self.final)
-        elif self.tmp.exists():
-            self.tmp.unlink()
-
-
-def write_run(result: RunResult, out: Path) -> list[Path]:
-    """Write the summary, report and tables of a run into ``out``."""
-    files = []
-
-    def text(name: str, content: str) -> None:
-        path = out / name
-        write_atomic(path, lambda p: write_text(p, content))
-        files.append(path)
-
-    def frame_csv(name: str, df: pd.DataFrame) -> None:
-        path = out / name
-        write_atomic(path, lambda p: df.to_csv(p, index=False))
-        files.append(path)
-
-    text("report.md", render_markdown(result))
-    frame_csv("thresholds.csv", result.within)
-    frame_csv("thresholds_weekly.csv", result.within_weekly)
-    frame_csv("daily.csv", result.daily)
-    frame_csv("timeline.csv", result.timeline)
-    frame_csv("backlog.csv", result.backlog)
-    for team, cases in result.cases.items():
-        path = out / f"cases_{team}.parquet"
-        write_atomic(path, lambda p, c=cases: c.to_parquet(p, index=False))  # type: ignore[misc]
-        files.append(path)
-    # Last, so that a folder with summary.json holds a complete run: one cut
-    # short (Ctrl-C, a full disk) lacks it.
-    text(
-        "summary.json", json.dumps(result.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
-    )
-    return files
+from simulator.studies import run_into
 
 
 def print_summary(result: RunResult) -> None:
@@ -174,7 +111,7 @@ def run(
     pol = policy or bundled(DEFAULT_POLICY)
     hosts = [] if no_host else (host or [bundled(h) for h in DEFAULT_HOSTS])
 
-    prepared: list[Path] = []  # set once the results folder is ours to write
+    claimed: list[bool] = []  # set once the results folder is ours to write
 
     def go() -> None:
         # Validate every input, alone and together, before touching the results folder.
@@ -190,30 +127,21 @@ def run(
         )
         if dry_run:
             return
-        prepare_out(out, force)
-        prepared.append(out)
-        sink = ParquetSink(out / "posts.parquet") if posts != "none" else None
-        ok = False
-        try:
+        with RunWriter(out, force) as writer:
+            claimed.append(True)
             show = not quiet and err_console.is_terminal
             with progress_bar(show, "simulating") as tick:
-                result = simulate(
+                result = run_into(
+                    writer,
                     sc,
                     pol,
                     hosts,
                     seed,
+                    posts=posts,
                     chunk_days=chunk_days,
-                    table="all" if posts == "all" else "touched",
-                    sink=sink,
-                    progress=tick,
                     workers=workers,
+                    progress=tick,
                 )
-            ok = True
-        finally:
-            if sink is not None:
-                sink.close(ok)
-        write_run(result, out)
-        write_report_quietly(out)  # report.html: the same numbers, with figures
         if not quiet:
             print_summary(result)
         console.print(
@@ -225,7 +153,7 @@ def run(
         # One run has no checkpoint: it starts again, and the same inputs and
         # seed give the same results. --force only if this run left files
         # behind (never to clear a folder it did not get to write to).
-        left = force or (bool(prepared) and out.exists() and any(out.iterdir()))
+        left = force or (bool(claimed) and out.exists() and any(out.iterdir()))
         args = ["modsim", "run", str(sc), "-p", str(pol)]
         args += [a for h in hosts for a in ("-H", str(h))] if hosts else ["--no-host"]
         args += ["--seed", str(seed), "--out", str(out), "--posts", posts]
@@ -304,9 +232,12 @@ def schema(
     ] = Path("schema"),
 ) -> None:
     """Write a JSON Schema for each document kind (for editors' YAML validation)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for kind, model in KINDS.items():
-        path = out / f"{kind}.schema.json"
-        content = json.dumps(model.model_json_schema(), indent=2) + "\n"
-        write_atomic(path, lambda p, c=content: write_text(p, c))  # type: ignore[misc]
-        console.print(f"wrote {path}")
+
+    def go() -> None:
+        make_folder(out)
+        for kind, model in KINDS.items():
+            path = out / f"{kind}.schema.json"
+            write_text(path, json.dumps(model.model_json_schema(), indent=2) + "\n")
+            console.print(f"wrote {path}")
+
+    guarded(go)

@@ -3,7 +3,7 @@
 The design (:mod:`~simulator.experiments.design`: which cells, with ids and
 seeds from their identity) is separate from where cells run
 (:mod:`~simulator.experiments.executors`) and from the results folder
-(:mod:`~simulator.experiments.store`); :mod:`~simulator.experiments.stats`
+(:mod:`~simulator.folders.experiment`); :mod:`~simulator.experiments.stats`
 turns replications into means, intervals and paired differences.
 """
 

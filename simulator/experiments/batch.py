@@ -20,15 +20,9 @@ from simulator.config import Batch, HostPolicy, PlatformPolicy, Scenario, load_f
 from simulator.config.loader import parse_yaml
 from simulator.errors import ConfigError
 from simulator.experiments import stats
-from simulator.experiments.design import (
-    STATUS_FAILED,
-    Cell,
-    CellResult,
-    expand,
-    run_cell,
-)
+from simulator.experiments.design import Cell, expand, run_cell
 from simulator.experiments.executors import Executor, make_executor
-from simulator.experiments.store import ResultStore
+from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -21,7 +21,7 @@ from simulator.experiments import stats
 from simulator.experiments.batch import GROUP, BatchResult, CellProgress, Source, execute, load_as
 from simulator.experiments.design import expand
 from simulator.experiments.executors import Executor
-from simulator.experiments.store import ResultStore
+from simulator.folders.experiment import ResultStore
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,11 @@ from typing import Any
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.config.batch import set_fields, sweep_target
 from simulator.errors import ConfigError
+from simulator.folders.experiment import STATUS_FAILED, STATUS_OK, CellResult
 from simulator.seeding import SeedTree
 
 NO_HOST = "none"
 """Label of a host setup with no enforcer."""
-
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
 
 
 def replication_seed(base: int, replication: int) -> int:
@@ -161,40 +159,6 @@ def expand(
             "remove the duplicate file or sweep value"
         )
     return cells
-
-
-@dataclass(frozen=True)
-class CellResult:
-    """What one cell produced: its status, headline metrics and run summary."""
-
-    cell_id: str
-    status: str
-    error: str | None = None
-    metrics: dict[str, float] | None = None
-    summary: dict[str, Any] | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == STATUS_OK
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "cell_id": self.cell_id,
-            "status": self.status,
-            "error": self.error,
-            "metrics": self.metrics,
-            "summary": self.summary,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CellResult:
-        return cls(
-            cell_id=data["cell_id"],
-            status=data["status"],
-            error=data.get("error"),
-            metrics=data.get("metrics"),
-            summary=data.get("summary"),
-        )
 
 
 def run_cell(cell: Cell) -> CellResult:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -43,37 +43,16 @@ from simulator.experiments.design import (
     replication_seed,
 )
 from simulator.experiments.executors import Executor, make_executor
-from simulator.experiments.search import apply_values, load_optimization, run_metrics
-from simulator.experiments.store import ResultStore
+from simulator.experiments.feasibility import run_metrics
+from simulator.experiments.fields import apply_values
+from simulator.experiments.problem import load_optimization, load_problem
+from simulator.folders.experiment import ResultStore
+from simulator.folders.robustness import RobustnessResult, write_robustness
 
 RunProgress = Callable[[int, int], None]
 """Called with (runs finished, runs in the study)."""
 
 DEFAULT_METRICS = ("views_before_removal", "suspended")
-
-
-@dataclass(frozen=True)
-class RobustnessResult:
-    """``runs``: one row per scenario point x policy (inputs, metric means over
-    seeds, whether each constraint was met). ``table``: per policy, the share
-    of scenarios meeting every constraint and the worst value of each
-    constrained metric. ``sensitivity``: per policy x metric x input, the
-    sensitivity index, its share of the total and its rank (1 = dominant)."""
-
-    name: str
-    runs: pd.DataFrame
-    table: pd.DataFrame
-    sensitivity: pd.DataFrame
-    constraints: list[str]
-    ranges: dict[str, tuple[str, str]]
-    method: str
-    points: int
-    seeds: int
-    notes: list[str] = field(default_factory=list)
-    new_runs: int = 0
-    """Simulation runs done by this call."""
-    resumed_runs: int = 0
-    """Runs found finished in the output folder and not run again."""
 
 
 def _bounds(spec: Uncertain) -> tuple[float, float, dt.datetime | None]:
@@ -153,7 +132,9 @@ def robustness(
     With ``out`` every finished run is kept in ``out/cells/`` and a second call
     runs only the runs not found there (``force`` wipes the folder first). A
     folder that already describes an experiment (a search's) keeps its
-    ``experiment.json``; a new one is marked as a robustness study.
+    ``experiment.json``; a new one is marked as a robustness study. At the end
+    the study's tables and record go there too (:mod:`simulator.folders.robustness`;
+    its report is written by :mod:`simulator.studies`).
     """
     if method not in ("morris", "sobol"):
         raise ModsimError(f"method must be 'morris' or 'sobol', got {method!r}")
@@ -303,7 +284,7 @@ def robustness(
                     }
                 )
     ranges = {p: (_show(specs[p].low), _show(specs[p].high)) for p in paths}
-    return RobustnessResult(
+    result = RobustnessResult(
         name=name,
         runs=runs_df,
         table=pd.DataFrame(table),
@@ -319,6 +300,9 @@ def robustness(
         new_runs=new_runs,
         resumed_runs=resumed,
     )
+    if store is not None:
+        result = replace(result, files=write_robustness(result, store.root))
+    return result
 
 
 def _show(v: Any) -> str:
@@ -364,12 +348,10 @@ def robustness_study(
     """The robustness study an Optimization document describes, for
     ``policies`` (default: its base policy), on its scenario, hosts, overrides
     and constraints; ``out`` and ``force`` as in :func:`robustness`."""
-    from simulator.experiments.search import _problem
-
     model, base = resolve_document(spec, Optimization, load_optimization, base_dir)
     if model.robustness is None:
         raise ModsimError(f"{model.name}: the document has no `robustness` section")
-    problem = _problem(model, base)
+    problem = load_problem(model, base)
     r = model.robustness
     return robustness(
         problem.scenario,

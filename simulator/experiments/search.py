@@ -22,6 +22,10 @@ evaluates them fairly and decides feasibility honestly:
   storage (``study.db``) and each finished run in ``cells/``; running the
   same search again skips finished trials, and a trial cut off mid-way is
   asked again with the same parameters and reuses its finished runs.
+
+The question itself is resolved in :mod:`~simulator.experiments.problem`,
+fields are set by path in :mod:`~simulator.experiments.fields`, and the
+intervals that decide feasibility are :mod:`~simulator.experiments.feasibility`'s.
 """
 
 from __future__ import annotations
@@ -29,227 +33,40 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
 from optuna.trial import FrozenTrial, TrialState
-from pydantic import BaseModel
-from scipy import stats as sps
 
-from simulator.config import HostPolicy, PlatformPolicy, Scenario, load_file, set_fields
-from simulator.config.batch import sweep_target
-from simulator.config.search import Optimization, Param
+from simulator.config import PlatformPolicy
+from simulator.config.search import Optimization
 from simulator.errors import ConfigError, ModsimError
 from simulator.experiments import stats
-from simulator.experiments.batch import Source, load_as, resolve_document
-from simulator.experiments.design import (
-    STATUS_FAILED,
-    Cell,
-    CellResult,
-    headline_metrics,
-    make_cell,
-    replication_seed,
-    run_cell,
-)
+from simulator.experiments.batch import Source, resolve_document
+from simulator.experiments.design import Cell, make_cell, replication_seed, run_cell
 from simulator.experiments.executors import Executor, make_executor
-from simulator.experiments.store import ResultStore
+from simulator.experiments.feasibility import FAILS, HOLDS, decide, run_metrics
+from simulator.experiments.fields import apply_values, changes, clean
+from simulator.experiments.problem import Problem, load_optimization, load_problem
+from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
+from simulator.folders.search import (
+    SearchResult,
+    from_json_number,
+    to_json_number,
+    write_search,
+)
 
 SearchProgress = Callable[[int, int, int], None]
 """Called with (trials finished, trial budget, runs finished so far)."""
 
-HOLDS, FAILS, UNDECIDED = "holds", "fails", "undecided"
-_THRESHOLD_LEAVES = ("precision", "recall")
-_INACTIVE = {"prefilter": "enabled", "reports": "enabled"}
-"""Sections whose other fields change nothing while their switch is off."""
 _ATTR = "modsim"
 _MAX_ASKS_PER_TRIAL = 20
 """Invalid candidates (rejected by the policy's own checks) cost no runs but
 are asked again; this caps how many a search may spend per evaluated trial."""
-
-
-# Fields by path ---------------------------------------------------------------
-def _get(data: Any, parts: Sequence[str]) -> Any:
-    node = data
-    for part in parts:
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return None
-    return node
-
-
-def apply_values(model: BaseModel, values: Mapping[str, Any]) -> Any:
-    """``set_fields`` that also accepts a threshold target by path.
-
-    ``prefilter.auto_remove_above.precision: 0.95`` turns a raw-score
-    threshold into the target ``{precision: 0.95}``: a searched policy then
-    states its thresholds as targets, which survive a retrained model.
-    """
-    data = model.model_dump()
-    plain: dict[str, Any] = {}
-    for path, value in values.items():
-        parts = path.split(".")
-        if parts[0] in ("policy", "host", "scenario"):
-            parts = parts[1:]
-        parent = _get(data, parts[:-1])
-        if parts[-1] in _THRESHOLD_LEAVES and not isinstance(parent, dict | list):
-            plain[".".join(parts[:-1])] = {parts[-1]: value}
-        else:
-            plain[path] = value
-    return set_fields(model, plain)
-
-
-def _split(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {"policy": {}, "host": {}, "scenario": {}}
-    for path, value in values.items():
-        target, parts = sweep_target(path)
-        out[target][".".join(parts)] = value
-    return out
-
-
-def changes(base: PlatformPolicy, candidate: PlatformPolicy, paths: Sequence[str]) -> list[str]:
-    """The searched fields whose value differs from the base policy's, as
-    ``path: old -> new``; fields of a section switched off are left out."""
-    old, new = base.model_dump(mode="json"), candidate.model_dump(mode="json")
-    out: list[str] = []
-    for path in paths:
-        parts = sweep_target(path)[1]
-        switch = _INACTIVE.get(parts[0])
-        if switch and parts[1:] != [switch] and not new[parts[0]][switch]:
-            continue
-        a, b = _get(old, parts), _get(new, parts)
-        if a is None and parts[-1] in _THRESHOLD_LEAVES:
-            a = _get(old, parts[:-1])  # a raw score before, a target now
-        if a != b:
-            out.append(f"{'.'.join(parts)}: {_show(a)} -> {_show(b)}")
-    return out
-
-
-def _clean(v: Any) -> Any:
-    """A float on a grid as written (0.83, not optuna's 0.8300000000000001)."""
-    return float(f"{v:.12g}") if isinstance(v, float) else v
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items() if x is not None) + "}"
-    if isinstance(v, bool):
-        return str(v).lower()
-    # 12 significant digits: a float step (0.01) shows as 0.84, not 0.8400000000000001.
-    return f"{v:.12g}" if isinstance(v, float) else str(v)
-
-
-# Metrics and intervals ----------------------------------------------------------
-def run_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
-    """A run's headline metrics (as batches report them) plus its cost."""
-    out = headline_metrics(dict(summary))
-    cost = summary.get("cost") or {}
-
-    def value(x: Any) -> float:
-        return math.nan if x is None else float(x)
-
-    out["cost_total"] = value(cost.get("total"))
-    out["cost_per_day"] = value(cost.get("per_day"))
-    out["cost_per_1000_posts"] = value(cost.get("per_1000_posts"))
-    for key in ("staff_hours_paid", "staff_hours_used", "juror_hours_on_duty", "juror_hours_used"):
-        out[key] = value(cost.get(key))
-    return out
-
-
-def one_sided(values: Sequence[float], op: str, confidence: float) -> dict[str, float]:
-    """The estimate and the one-sided bound that decides ``mean op bound``.
-
-    For ``<=`` the bound is an upper confidence bound, for ``>=`` a lower one;
-    ``other`` is the opposite bound (it decides that the constraint *fails*).
-    0/1 values get exact Clopper-Pearson bounds (a share of runs, such as the
-    share suspended); others a Student-t bound on the mean.
-    """
-    x = np.asarray(values, dtype=np.float64)
-    x = x[~np.isnan(x)]
-    n = len(x)
-    if n == 0:
-        return {"n": 0.0, "estimate": math.nan, "upper": math.nan, "lower": math.nan}
-    if np.isinf(x).any():
-        # An average over "never" has no finite value: no interval either.
-        est = float(x.mean())
-        return {"n": float(n), "estimate": est, "upper": est, "lower": est}
-    alpha = 1.0 - confidence
-    if np.isin(x, (0.0, 1.0)).all():
-        k = int(x.sum())
-        upper = 1.0 if k == n else float(sps.beta.ppf(1 - alpha, k + 1, n - k))
-        lower = 0.0 if k == 0 else float(sps.beta.ppf(alpha, k, n - k + 1))
-        return {"n": float(n), "estimate": k / n, "upper": upper, "lower": lower}
-    mean = float(x.mean())
-    if n == 1:
-        return {"n": 1.0, "estimate": mean, "upper": math.inf, "lower": -math.inf}
-    half = float(sps.t.ppf(confidence, n - 1)) * float(x.std(ddof=1)) / math.sqrt(n)
-    return {"n": float(n), "estimate": mean, "upper": mean + half, "lower": mean - half}
-
-
-def decide(values: Sequence[float], op: str, bound: float, confidence: float) -> dict[str, Any]:
-    """Whether ``mean(values) op bound`` holds, fails or is undecided at ``confidence``.
-
-    ``margin`` is what optuna sees as the constraint value: the decisive
-    bound's distance past ``bound`` (<= 0 exactly when the constraint holds).
-    """
-    b = one_sided(values, op, confidence)
-    if op == "<=":
-        limit, other = b["upper"], b["lower"]
-        holds, fails = limit <= bound, other > bound
-        margin = limit - bound
-    else:
-        limit, other = b["lower"], b["upper"]
-        holds, fails = limit >= bound, other < bound
-        margin = bound - limit
-    status = HOLDS if holds else FAILS if fails else UNDECIDED
-    if math.isnan(margin):
-        margin = math.inf
-    return {
-        "n": int(b["n"]),
-        "estimate": b["estimate"],
-        "limit": limit,
-        "status": status,
-        "margin": float(np.clip(margin, -1e12, 1e12)),
-    }
-
-
-# The search -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class SearchResult:
-    """What a search found, as tables for notebooks and reports.
-
-    ``trials``: one row per trial (parameters by path, seeds run, metric means
-    with intervals, constraint estimates with their one-sided bound and status,
-    feasibility, changes from the base). ``pareto``: the feasible trials no
-    other feasible trial beats on every objective. ``recommended``: the
-    cheapest feasible policy (best on the first objective; ties go to fewer
-    changes), or ``None`` when no candidate was shown feasible.
-    """
-
-    spec: Optimization
-    trials: pd.DataFrame
-    pareto: pd.DataFrame
-    recommended: PlatformPolicy | None
-    recommendation: dict[str, Any] | None
-    base: PlatformPolicy
-    runs: int = 0
-    """Simulation runs done by this call (runs found on disk are not counted)."""
-    resumed_trials: int = 0
-    """Trials found finished in the study and not evaluated again."""
-    files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -260,53 +77,6 @@ class _Candidate:
     changes: list[str]
     results: dict[int, CellResult] = field(default_factory=dict)
     error: str | None = None
-
-
-@dataclass
-class _Problem:
-    spec: Optimization
-    scenario: Scenario
-    base: PlatformPolicy
-    hosts: tuple[HostPolicy, ...]
-    constraints: list[tuple[str, str, float]]
-    distributions: dict[str, BaseDistribution]
-
-
-def load_optimization(path: Source) -> tuple[Optimization, Path]:
-    loaded = load_file(path, expect="Optimization")
-    return loaded.model, Path(path).parent  # type: ignore[return-value]
-
-
-def _problem(spec: Optimization, base_dir: Path | None) -> _Problem:
-    scenario = load_as(spec.scenario, Scenario, base_dir)
-    base = load_as(spec.policy, PlatformPolicy, base_dir)
-    hosts = [load_as(h, HostPolicy, base_dir) for h in spec.hosts]
-    fixed = _split(spec.overrides)
-    try:
-        scenario = apply_values(scenario, fixed["scenario"]) if fixed["scenario"] else scenario
-        base = apply_values(base, fixed["policy"]) if fixed["policy"] else base
-        hosts = [apply_values(h, fixed["host"]) if fixed["host"] else h for h in hosts]
-    except ConfigError as exc:
-        raise ConfigError(f"overrides: {exc.message}", field=exc.field) from None
-    return _Problem(
-        spec=spec,
-        scenario=scenario,
-        base=base,
-        hosts=tuple(hosts),
-        constraints=spec.parsed_constraints(),
-        distributions={p: distribution(p, prm) for p, prm in spec.search.items()},
-    )
-
-
-def distribution(path: str, p: Param) -> BaseDistribution:
-    """The optuna distribution of one searched field."""
-    if p.choices is not None:
-        return CategoricalDistribution(p.choices)
-    assert p.low is not None and p.high is not None
-    if p.integer:
-        step = int(p.step) if p.step is not None else 1
-        return IntDistribution(int(p.low), int(p.high), log=p.log, step=step)
-    return FloatDistribution(p.low, p.high, log=p.log, step=p.step)
 
 
 def _study_name(spec: Optimization) -> str:
@@ -327,7 +97,7 @@ def _sampler(spec: Optimization) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=8)
 
 
-def _record(cand: _Candidate, problem: _Problem, confidence: float) -> tuple[dict[str, Any], bool]:
+def _record(cand: _Candidate, problem: Problem, confidence: float) -> tuple[dict[str, Any], bool]:
     """The trial's record, and whether its evaluation is complete."""
     spec = problem.spec
     ok = [r for r in cand.results.values() if r.ok and r.summary is not None]
@@ -371,24 +141,6 @@ def _record(cand: _Candidate, problem: _Problem, confidence: float) -> tuple[dic
     return record, done
 
 
-def to_json_number(v: Any) -> Any:
-    """A float for plain JSON: NaN becomes null, infinities "inf" and "-inf"."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    return v
-
-
-def from_json_number(v: Any) -> float:
-    """The float :func:`to_json_number` wrote."""
-    if v is None:
-        return math.nan
-    if v == "inf":
-        return math.inf
-    if v == "-inf":
-        return -math.inf
-    return float(v)
-
-
 def optimize(
     spec: Optimization | Source,
     *,
@@ -408,12 +160,14 @@ def optimize(
     overrides the budget. Runs go to ``executor``, else a dask cluster at
     ``scheduler``, else ``workers`` local processes (default one per CPU).
     With ``out`` the study and every finished run are kept there and a second
-    call resumes (an interruption loses at most the runs under way).
+    call resumes (an interruption loses at most the runs under way); at the end
+    the search's record goes there too (:mod:`simulator.folders.search`; its
+    report is drawn by :func:`simulator.studies.optimize`).
     """
     model, base = resolve_document(spec, Optimization, load_optimization, base_dir)
     if trials is not None:
         model = model.model_copy(update={"trials": trials})
-    problem = _problem(model, base)
+    problem = load_problem(model, base)
     store = ResultStore.open(out, force) if out is not None else None
     storage: str | None = None
     if store is not None:
@@ -435,9 +189,7 @@ def optimize(
     runs = _search(problem, study, executor, store, finished, parallel, progress)
     result = collect(problem, study, runs=runs, resumed=resumed)
     if store is not None:
-        from simulator.report.search_files import write_search
-
-        result = write_search(result, store.root)
+        result = replace(result, files=write_search(result, store.root))
     return result
 
 
@@ -462,7 +214,7 @@ def _evaluated(study: optuna.Study) -> int:
 
 
 def _search(
-    problem: _Problem,
+    problem: Problem,
     study: optuna.Study,
     executor: Executor,
     store: ResultStore | None,
@@ -485,7 +237,7 @@ def _search(
             while len(active) < parallel and budget_left():
                 asks += 1
                 trial = study.ask(problem.distributions)
-                params = {p: _clean(trial.params[p]) for p in paths}
+                params = {p: clean(trial.params[p]) for p in paths}
                 try:
                     policy = apply_values(problem.base, params)
                 except ConfigError as exc:
@@ -548,9 +300,7 @@ def _objective(record: dict[str, Any], metric: str) -> float:
     return float(np.clip(value, -1e300, 1e300))
 
 
-def collect(
-    problem: _Problem, study: optuna.Study, runs: int = 0, resumed: int = 0
-) -> SearchResult:
+def collect(problem: Problem, study: optuna.Study, runs: int = 0, resumed: int = 0) -> SearchResult:
     """The trial history, Pareto front and recommendation of a study."""
     spec = problem.spec
     rows: list[dict[str, Any]] = []
@@ -576,7 +326,7 @@ def collect(
             _key=sign * feasible[first.metric].astype(float), _n=feasible["changes"].map(len)
         ).sort_values(["_key", "_n", "trial"])
         best = order.iloc[0]
-        policy = apply_values(problem.base, {k: _clean(v) for k, v in best["params"].items()})
+        policy = apply_values(problem.base, {k: clean(v) for k, v in best["params"].items()})
         recommended = policy.model_copy(
             update={
                 "name": f"{problem.base.name} (recommended by {spec.name})",
@@ -621,14 +371,4 @@ def _trial_row(t: FrozenTrial, rec: dict[str, Any], spec: Optimization) -> dict[
     return row
 
 
-__all__ = [
-    "SearchResult",
-    "apply_values",
-    "changes",
-    "collect",
-    "decide",
-    "load_optimization",
-    "one_sided",
-    "optimize",
-    "run_metrics",
-]
+__all__ = ["SearchResult", "collect", "optimize"]

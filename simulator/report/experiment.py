@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from simulator.folders.experiment import ExperimentFolder
 from simulator.format import MISSING, UNITS, interval, metric_unit
-from simulator.report.folders import ExperimentFolder
 
 MAX_LINES = 7
 """Series one figure draws at most; more would not be readable without colour."""

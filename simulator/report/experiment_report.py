@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.folders.experiment import ExperimentFolder
 from simulator.format import (
     date,
     days,
@@ -25,7 +26,6 @@ from simulator.format import (
 from simulator.report.context import DEFAULT_TARGET, Report, Table
 from simulator.report.experiment import MAX_LINES, Experiment, Group
 from simulator.report.experiment_figures import experiment_figures
-from simulator.report.folders import ExperimentFolder
 from simulator.report.labels import HEADLINE, metric_label, threshold_metrics
 from simulator.report.run import run_inputs
 

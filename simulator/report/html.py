@@ -17,15 +17,16 @@ from pathlib import Path
 import jinja2
 
 from simulator.api import versions
-from simulator.report.context import DEFAULT_TARGET, Report
-from simulator.report.experiment_report import experiment_report
-from simulator.report.folders import (
+from simulator.folders.atomic import write_text
+from simulator.folders.load import (
     ResultsFolder,
     RobustnessFolder,
     RunFolder,
     SearchFolder,
     load_results,
 )
+from simulator.report.context import DEFAULT_TARGET, Report
+from simulator.report.experiment_report import experiment_report
 from simulator.report.markdown import MARKDOWN_ENV, render_run_markdown
 from simulator.report.run import run_report
 
@@ -97,16 +98,28 @@ def write_report(
 ) -> tuple[Path, Path]:
     """Write ``out`` (default ``RESULTS/report.html``) and its Markdown twin
     (same name, ``.md``); return both paths."""
-    # the CLI's atomic write; imported here, as the CLI package imports this module
-    from simulator.cli.app import write_atomic, write_text
+    return write_folder_report(load_results(results), out, target)
 
-    folder = load_results(results)
+
+def write_folder_report(
+    folder: ResultsFolder, out: str | Path | None = None, target: float = DEFAULT_TARGET
+) -> tuple[Path, Path]:
+    """:func:`write_report` for a folder already read (a run's, before its
+    ``summary.json`` is written)."""
     html_path = Path(out) if out is not None else folder.path / "report.html"
     md_path = html_path.with_suffix(".md")
     report = build_report(folder, target)
     html = render_html(report)
     prefix = os.path.relpath(folder.path.resolve(), md_path.parent.resolve())
     twin = render_twin(folder, report, html_path.name, "" if prefix == "." else prefix + "/")
-    write_atomic(html_path, lambda p: write_text(p, html))
-    write_atomic(md_path, lambda p: write_text(p, twin))
+    write_text(html_path, html)
+    write_text(md_path, twin)
     return html_path, md_path
+
+
+def write_rendered(report: Report, root: Path) -> dict[str, str]:
+    """Write a report's HTML and Markdown twin into ``root``; their paths by role."""
+    html, md = Path(root) / "report.html", Path(root) / "report.md"
+    write_text(html, render_html(report))
+    write_text(md, render_markdown(report, html.name))
+    return {"report": str(html), "report_md": str(md)}

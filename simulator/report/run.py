@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from simulator.folders.run import RunFolder
 from simulator.format import counted, date, is_missing, number, ratio, share, threshold
 from simulator.report import plots
 from simulator.report.context import DEFAULT_TARGET, Figure, Report, Table
 from simulator.report.curves import cdf_xy, fixed, surge_bands
-from simulator.report.folders import RunFolder
 
 MARKED_EVENTS = {
     "strike": "strike",

@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simulator.config.search import parse_constraint
+from simulator.folders.robustness import RobustnessResult
+from simulator.folders.search import SearchResult
 from simulator.format import (
     MISSING,
     as_written,
@@ -30,10 +32,6 @@ from simulator.format import (
 from simulator.report.context import Figure, Report, Table
 from simulator.report.labels import metric_label
 from simulator.report.search_figures import Drawn, draw, pareto_figure, sensitivity_figure
-
-if TYPE_CHECKING:
-    from simulator.experiments.robustness import RobustnessResult
-    from simulator.experiments.search import SearchResult
 
 VERDICT = {"holds": "holds", "fails": "fails", "undecided": "undecided at the seed cap"}
 

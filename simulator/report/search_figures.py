@@ -12,15 +12,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulator.folders.robustness import RobustnessResult
+from simulator.folders.search import SearchResult
 from simulator.format import as_written, decimal
 from simulator.report import plots
 from simulator.report.labels import metric_label
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
-
-    from simulator.experiments.robustness import RobustnessResult
-    from simulator.experiments.search import SearchResult
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,72 @@
+"""The question a policy search asks, resolved: the scenario, base policy and
+hosts with the document's overrides applied, the constraints parsed, and the
+search space as optuna distributions (one per searched field).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from simulator.config import HostPolicy, PlatformPolicy, Scenario, load_file
+from simulator.config.search import Optimization, Param
+from simulator.errors import ConfigError
+from simulator.experiments.batch import Source, load_as
+from simulator.experiments.fields import apply_values, split_targets
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An Optimization document with its files loaded and overrides applied."""
+
+    spec: Optimization
+    scenario: Scenario
+    base: PlatformPolicy
+    hosts: tuple[HostPolicy, ...]
+    constraints: list[tuple[str, str, float]]
+    distributions: dict[str, BaseDistribution]
+
+
+def load_optimization(path: Source) -> tuple[Optimization, Path]:
+    loaded = load_file(path, expect="Optimization")
+    return loaded.model, Path(path).parent  # type: ignore[return-value]
+
+
+def load_problem(spec: Optimization, base_dir: Path | None) -> Problem:
+    """Load the document's files (relative to ``base_dir``) and apply its overrides."""
+    scenario = load_as(spec.scenario, Scenario, base_dir)
+    base = load_as(spec.policy, PlatformPolicy, base_dir)
+    hosts = [load_as(h, HostPolicy, base_dir) for h in spec.hosts]
+    fixed = split_targets(spec.overrides)
+    try:
+        scenario = apply_values(scenario, fixed["scenario"]) if fixed["scenario"] else scenario
+        base = apply_values(base, fixed["policy"]) if fixed["policy"] else base
+        hosts = [apply_values(h, fixed["host"]) if fixed["host"] else h for h in hosts]
+    except ConfigError as exc:
+        raise ConfigError(f"overrides: {exc.message}", field=exc.field) from None
+    return Problem(
+        spec=spec,
+        scenario=scenario,
+        base=base,
+        hosts=tuple(hosts),
+        constraints=spec.parsed_constraints(),
+        distributions={p: distribution(p, prm) for p, prm in spec.search.items()},
+    )
+
+
+def distribution(path: str, p: Param) -> BaseDistribution:
+    """The optuna distribution of one searched field."""
+    if p.choices is not None:
+        return CategoricalDistribution(p.choices)
+    assert p.low is not None and p.high is not None
+    if p.integer:
+        step = int(p.step) if p.step is not None else 1
+        return IntDistribution(int(p.low), int(p.high), log=p.log, step=step)
+    return FloatDistribution(p.low, p.high, log=p.log, step=p.step)
