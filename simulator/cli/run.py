@@ -117,7 +117,10 @@ def run(
 
     def go() -> None:
         # Validate every input, alone and together, before touching the results folder.
-        loaded = [load_file(path) for path in (sc, pol, *hosts)]
+        kinds = ("Scenario", "PlatformPolicy", *("HostPolicy" for _ in hosts))
+        loaded = [
+            load_file(path, expect=k) for path, k in zip((sc, pol, *hosts), kinds, strict=True)
+        ]
         findings = check_run(loaded[0], loaded[1], loaded[2:])  # type: ignore[arg-type]
         raise_errors(findings)
         print_findings(findings)
