@@ -522,6 +522,22 @@ def test_a_comparison_of_empty_runs_says_no_threshold_was_measured(
     assert "meets no threshold" not in md
 
 
+def test_hostile_names_and_paths_print_as_written_in_compare(tmp_path: Path) -> None:
+    # rich read "[/x]" in a policy name or a folder name as markup: a MarkupError
+    # after the comparison had finished, or a name printed with pieces missing.
+    world = _renamed("scenarios/quick.yaml", "quick", "quick", tmp_path / "world.yaml")
+    a = _renamed("policies/jury-only.yaml", "jury-only", "A [/x] [bold]b", tmp_path / "a.yaml")
+    b = _renamed("policies/ai-first.yaml", "ai-first", "B[/r]", tmp_path / "b.yaml")
+    out = tmp_path / "cmp [/y]"
+    args = ["compare", str(world), "-p", str(a), "-p", str(b), "--seeds", "2", "-w", "1"]
+    result = CliRunner().invoke(app, [*args, "--no-host", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "paired difference from A [/x] [bold]b" in text
+    assert "Δ B[/r]" in text  # a column header
+    assert f"results in {out}" in text
+
+
 # --- what a run will cost ------------------------------------------------------------------
 
 

@@ -151,7 +151,7 @@ def run(
         if not quiet:
             print_summary(result)
         console.print(
-            f"results in [bold]{out}[/]: summary.json, report.md, report.html, "
+            f"results in [bold]{escape(str(out))}[/]: summary.json, report.md, report.html, "
             "posts.parquet, tables"
         )
 
@@ -249,6 +249,6 @@ def schema(
         for kind, model in KINDS.items():
             path = out / f"{kind}.schema.json"
             write_text(path, json.dumps(model.model_json_schema(), indent=2) + "\n")
-            console.print(f"wrote {path}")
+            console.print(escape(f"wrote {path}"))
 
     guarded(go)
