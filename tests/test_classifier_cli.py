@@ -140,7 +140,7 @@ def test_model_trained_on_users_csv_runs_a_policy_end_to_end(
     assert c["in_run"]["auto_removed"] == int(by_prefilter.sum()) > 0
     assert c["in_run"]["auto_removed_violating"] == int((by_prefilter & posts["violating"]).sum())
     report = (out / "report.md").read_text()
-    assert "## Prefilter classifier" in report and "score mode `text`" in report
+    assert "## Prefilter classifier" in report and "score mode text" in report
     assert f"became the raw score {auto['score']:.4f}" in report
     assert str(data) in report
 
@@ -340,4 +340,4 @@ def test_sampled_run_reports_its_mode_and_validation_measures(
     assert c["in_run"]["auto_removed_violating"] == removed
     assert c["in_run"]["auto_removed_legitimate"] == wrong
     report = render_markdown(r)
-    assert "score mode `sampled`" in report and "no texts were scored" in report
+    assert "score mode sampled" in report and "no texts were scored" in report

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simulator import format as fmt
@@ -93,9 +94,11 @@ def _fmt(value: Any) -> str:
 def _table(title: str, frame: pd.DataFrame) -> Table:
     table = Table(title=title, title_justify="left")
     for column in frame.columns:
-        table.add_column(str(column), justify="left" if frame[column].dtype == object else "right")
+        table.add_column(
+            escape(str(column)), justify="left" if frame[column].dtype == object else "right"
+        )
     for row in frame.itertuples(index=False):
-        table.add_row(*(_fmt(v) for v in row))
+        table.add_row(*(escape(_fmt(v)) for v in row))
     return table
 
 
@@ -133,7 +136,7 @@ def _print_report(report: Any, resolved: list[tuple[str, str, float]] | None = N
         )
     for name, stated, score in resolved or []:
         became = f"{stated} became the raw score" if stated else "raw score"
-        console.print(f"{name}: {became} {fmt.ratio(score, 4)}")
+        console.print(escape(f"{name}: {became} {fmt.ratio(score, 4)}"))
     console.print(_table("At each threshold", report.thresholds))
     rates = report.class_rates.pivot_table(
         index=["label", "violating", "n"], columns="threshold", values="error_rate"
@@ -303,6 +306,6 @@ def evaluate_cmd(
         if json_out is not None:
             content = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
             write_text(json_out, content)
-            console.print(f"wrote {json_out}")
+            console.print(escape(f"wrote {json_out}"))
 
     guarded(go)
