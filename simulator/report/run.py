@@ -109,8 +109,9 @@ def run_inputs(s: dict[str, Any]) -> list[str]:
     c = s.get("classifier") or {}
     if c.get("enabled") and c.get("card"):
         card = c["card"]
+        named = f' "{card["name"]}"' if card.get("name") else ""
         out.append(
-            f"Classifier card{' ' + repr(card['name']) if card.get('name') else ''} "
+            f"Classifier card{named} "
             f"({card['form']}; scores drawn from its distributions): ROC-AUC "
             f"{ratio(card.get('roc_auc_on_stream_mix'))} on the stream's expected class mix; "
             f"precision in this run {share((c.get('in_run') or {}).get('precision'))}."
