@@ -8,11 +8,12 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simulator import format as fmt
-from simulator.cli.app import DEFAULT_HOST, app, bundled, console, err_console, guarded
-from simulator.cli.batch import Force, Quiet, Scheduler, Workers, cell_progress, report_cells
+from simulator.cli.app import DEFAULT_HOST, app, bundled, console, execution, guarded
+from simulator.cli.batch import Force, Quiet, Scheduler, Workers, report_cells
 from simulator.cli.report import write_report_quietly
 from simulator.experiments.compare import Comparison, compare
 
@@ -33,16 +34,18 @@ def comparison_table(result: Comparison) -> Table:
     policies = list(dict.fromkeys(summary["policy"]))
     seeds = int(result.cells["replication"].nunique()) if len(result.cells) else 0
     table = Table(
-        title=f"mean ± 95% interval over {seeds} seeds; Δ: paired difference from {policies[0]}"
+        title=escape(
+            f"mean ± 95% interval over {seeds} seeds; Δ: paired difference from {policies[0]}"
+        )
     )
     table.add_column("metric", no_wrap=True)
     for i, pol in enumerate(policies):
-        table.add_column(pol, justify="right")
+        table.add_column(escape(pol), justify="right")
         if i:
-            table.add_column(f"Δ {pol}", justify="right")
+            table.add_column(escape(f"Δ {pol}"), justify="right")
     for metric in dict.fromkeys(summary["metric"]):
         share = any(s in metric for s in _SHARES)
-        cells = [metric]
+        cells = [escape(metric)]
         for i, pol in enumerate(policies):
             row = summary[(summary["policy"] == pol) & (summary["metric"] == metric)]
             cells.append(_cell(row.iloc[0], share) if len(row) else "")
@@ -92,19 +95,9 @@ def compare_command(
     hosts = [] if no_host else (host or [bundled(DEFAULT_HOST)])
 
     def go() -> Comparison:
-        show = not quiet and err_console.is_terminal
-        with cell_progress(show, "compare") as tick:
+        with execution("compare", workers, scheduler, quiet) as how:
             return compare(
-                scenario,
-                policy,
-                hosts,
-                seeds,
-                seed,
-                out=out,
-                force=force,
-                workers=workers,
-                scheduler=scheduler,
-                progress=tick,
+                scenario, policy, hosts, seeds, seed, out=out, force=force, execution=how
             )
 
     result = guarded(go)

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simulator.checks import raise_errors
-from simulator.cli.app import app, console, err_console, guarded
+from simulator.cli.app import app, console, err_console, execution, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers
 from simulator.cli.run import print_findings
 from simulator.config import load_file
@@ -47,7 +48,7 @@ def _show_search(result: SearchResult) -> None:
                     for o in spec.objectives
                 ],
                 str(row["seeds"]),
-                "; ".join(row["changes"]) or "none",
+                escape("; ".join(row["changes"]) or "none"),
             )
         console.print(table)
     rec = result.recommendation
@@ -57,7 +58,7 @@ def _show_search(result: SearchResult) -> None:
     first = spec.objectives[0].metric
     console.print(
         f"[bold green]Recommended[/] (trial {rec['trial']}, {rec['seeds']} seeds): "
-        + ("; ".join(rec["changes"]) or "no change"),
+        + escape("; ".join(rec["changes"]) or "no change"),
         highlight=False,
     )
     console.print(
@@ -89,7 +90,7 @@ def _show_robustness(result: RobustnessResult) -> None:
         table.add_column(f"worst {c}", justify="right")
     for _, row in result.table.iterrows():
         table.add_row(
-            row["policy"],
+            escape(row["policy"]),
             f"{row['meeting_all']} of {row['scenarios']}",
             *[metric_value(row[f"worst: {c}"], constraint_metric(c)) for c in result.constraints],
         )
@@ -97,9 +98,9 @@ def _show_robustness(result: RobustnessResult) -> None:
     s = result.sensitivity
     for (metric, policy), g in s.sort_values("rank").groupby(["metric", "policy"], sort=False):
         order = " > ".join(f"{r['input']} ({decimal(r['share'], 2)})" for _, r in g.iterrows())
-        console.print(f"sensitivity of {metric} under {policy}: {order}", highlight=False)
+        console.print(escape(f"sensitivity of {metric} under {policy}: {order}"), highlight=False)
     for note in result.notes:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 
 def _check(file: Path) -> None:
@@ -108,20 +109,6 @@ def _check(file: Path) -> None:
     findings = check_optimization(load_file(file, expect="Optimization"))  # type: ignore[arg-type]
     raise_errors(findings)
     print_findings(findings)
-
-
-def _ticker(enabled: bool, what: str) -> tuple[object, object]:
-    if not enabled:
-        return None, None
-
-    def search_tick(done: int, total: int, runs: int) -> None:
-        err_console.print(f"  {done}/{total} candidates, {runs} runs", highlight=False)
-
-    def run_tick(done: int, total: int) -> None:
-        if done == total or done % max(1, total // 10) == 0:
-            err_console.print(f"  {done}/{total} runs", highlight=False)
-
-    return search_tick, run_tick
 
 
 @app.command("optimize")
@@ -151,28 +138,21 @@ def optimize_command(
     pareto.png), the recommended policy (recommended.yaml) and report.md.
     Running the same command again resumes the search (study.db).
     """
-    tick, run_tick = _ticker(not quiet, "search")
 
     def go() -> tuple[SearchResult, RobustnessResult | None]:
         _check(file)
-        return search_study(
-            file,
-            out=out,
-            force=force,
-            trials=trials,
-            robustness=robustness,
-            workers=workers,
-            scheduler=scheduler,
-            progress=tick,  # type: ignore[arg-type]
-            robustness_progress=run_tick,  # type: ignore[arg-type]
-        )
+        with execution("optimize", workers, scheduler, quiet) as how:
+            return search_study(
+                file, out=out, force=force, trials=trials, robustness=robustness, execution=how
+            )
 
     result, rob = guarded(go)
     _show_search(result)
     if rob is not None:
         _show_robustness(rob)
     console.print(
-        f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in result.files.values())
+        f"results in [bold]{escape(str(out))}[/]: "
+        + ", ".join(Path(f).name for f in result.files.values())
     )
 
 
@@ -200,22 +180,16 @@ def robustness_command(
     Each finished run is kept in the results folder (cells/); running the same
     command again after an interruption runs only the runs left.
     """
-    _, run_tick = _ticker(not quiet, "robustness")
 
     def go() -> RobustnessResult:
         _check(file)
-        return robustness_study(
-            file,
-            [str(p) for p in policy or []],
-            workers=workers,
-            scheduler=scheduler,
-            progress=run_tick,  # type: ignore[arg-type]
-            out=out,
-            force=force,
-        )
+        with execution("robustness", workers, scheduler, quiet) as how:
+            policies = [str(p) for p in policy or []]
+            return robustness_study(file, policies, out=out, force=force, execution=how)
 
     rob = guarded(go)
     _show_robustness(rob)
     console.print(
-        f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in rob.files.values())
+        f"results in [bold]{escape(str(out))}[/]: "
+        + ", ".join(Path(f).name for f in rob.files.values())
     )

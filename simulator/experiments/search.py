@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -48,7 +47,7 @@ from simulator.errors import ConfigError, ModsimError
 from simulator.experiments import stats
 from simulator.experiments.batch import Source, resolve_document
 from simulator.experiments.design import Cell, make_cell, replication_seed, run_cell
-from simulator.experiments.executors import Executor, make_executor
+from simulator.experiments.execution import Execution
 from simulator.experiments.feasibility import FAILS, HOLDS, decide, run_metrics
 from simulator.experiments.fields import apply_values, changes, clean
 from simulator.experiments.problem import Problem, load_optimization, load_problem
@@ -59,9 +58,6 @@ from simulator.folders.search import (
     to_json_number,
     write_search,
 )
-
-SearchProgress = Callable[[int, int, int], None]
-"""Called with (trials finished, trial budget, runs finished so far)."""
 
 _ATTR = "modsim"
 _MAX_ASKS_PER_TRIAL = 20
@@ -147,18 +143,16 @@ def optimize(
     out: Source | None = None,
     force: bool = False,
     trials: int | None = None,
-    workers: int | None = None,
-    scheduler: Any = None,
-    executor: Executor | None = None,
-    progress: SearchProgress | None = None,
+    execution: Execution | None = None,
     base_dir: Source | None = None,
 ) -> SearchResult:
     """Search policies for the best ones that meet the constraints.
 
     ``spec`` is an Optimization model or the path of a ``kind: Optimization``
     file (its file paths are relative to it, or to ``base_dir``). ``trials``
-    overrides the budget. Runs go to ``executor``, else a dask cluster at
-    ``scheduler``, else ``workers`` local processes (default one per CPU).
+    overrides the budget. Runs go where ``execution`` says
+    (:class:`~simulator.experiments.execution.Execution`: by default one local
+    process per CPU), which hears the progress in candidates evaluated.
     With ``out`` the study and every finished run are kept there and a second
     call resumes (an interruption loses at most the runs under way); at the end
     the search's record goes there too (:mod:`simulator.folders.search`; its
@@ -183,10 +177,7 @@ def optimize(
     )
     resumed = _requeue_interrupted(study)
     finished = store.finished() if store is not None else {}
-    if executor is None:
-        executor = make_executor(workers, scheduler)
-    parallel = model.parallel or getattr(executor, "workers", None) or 1
-    runs = _search(problem, study, executor, store, finished, parallel, progress)
+    runs = _search(problem, study, execution or Execution(), store, finished)
     result = collect(problem, study, runs=runs, resumed=resumed)
     if store is not None:
         result = replace(result, files=write_search(result, store.root))
@@ -213,16 +204,27 @@ def _evaluated(study: optuna.Study) -> int:
     return n
 
 
+def _progress(execution: Execution, study: optuna.Study, trials: int, runs: int) -> None:
+    """Candidates evaluated of the budget, those whose runs failed, and the runs so far."""
+    if execution.progress is None:
+        return  # counting reads every trial: not for nobody
+    failed = sum(
+        "error" in t.user_attrs.get(_ATTR, {})
+        for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    )
+    execution.update(_evaluated(study), trials, failed, "candidates", f"{runs} runs")
+
+
 def _search(
     problem: Problem,
     study: optuna.Study,
-    executor: Executor,
+    execution: Execution,
     store: ResultStore | None,
     finished: dict[str, CellResult],
-    parallel: int,
-    progress: SearchProgress | None,
 ) -> int:
     spec = problem.spec
+    executor = execution.executor_for()
+    parallel = spec.parallel or getattr(executor, "workers", None) or 1
     paths = list(spec.search)
     seed_of = [replication_seed(spec.seed, i) for i in range(spec.seeds.max)]
     active: list[_Candidate] = []
@@ -232,6 +234,7 @@ def _search(
     def budget_left() -> bool:
         return _evaluated(study) + len(active) < spec.trials and asks < max_asks
 
+    _progress(execution, study, spec.trials, runs)
     with executor:
         while True:
             while len(active) < parallel and budget_left():
@@ -287,8 +290,7 @@ def _search(
                 else:
                     still.append(cand)
             active = still
-            if progress:
-                progress(_evaluated(study), spec.trials, runs)
+            _progress(execution, study, spec.trials, runs)
     return runs
 
 
