@@ -140,6 +140,11 @@ class Ledger:
     def distinct(self) -> int:
         return len(self._done)
 
+    def ask(self, distributions: Mapping[str, BaseDistribution]) -> optuna.Trial:
+        """A proposal from the sampler, counted."""
+        self.asked += 1
+        return self._study.ask(dict(distributions))
+
     def finished(self, params: Mapping[str, Any]) -> FrozenTrial | None:
         """The finished candidate with these parameters, if one was proposed."""
         return self._done.get(key(params))

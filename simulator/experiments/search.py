@@ -248,7 +248,7 @@ def _search(
                 if ledger.asked >= MAX_ASKS_PER_TRIAL * spec.trials:
                     stopped = ASK_LIMIT
                     break
-                cand = _propose(problem, study, ledger, active)
+                cand = _propose(problem, ledger, active)
                 if cand is not None:
                     active.append(cand)
             if not active:
@@ -281,21 +281,18 @@ def _search(
     return runs, stopped
 
 
-def _propose(
-    problem: Problem, study: optuna.Study, ledger: Ledger, active: list[_Candidate]
-) -> _Candidate | None:
+def _propose(problem: Problem, ledger: Ledger, active: list[_Candidate]) -> _Candidate | None:
     """Ask the sampler for a candidate; return it if it is new and the policy
     allows it (a refused or repeated one is told its result here)."""
     paths = list(problem.spec.search)
-    trial = study.ask(problem.distributions)
-    ledger.asked += 1
+    trial = ledger.ask(problem.distributions)
     params = {p: clean(trial.params[p]) for p in paths}
     original = ledger.finished(params)
     if original is not None:
         ledger.repeat(trial, params, original)
         return None
     for cand in active:
-        if cand.params == params:
+        if key(cand.params) == key(params):
             cand.twins.append((trial, params))
             return None
     try:
