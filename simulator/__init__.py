@@ -6,6 +6,9 @@ Library entry points (the CLI is a thin layer over these)::
     result = simulator.simulate("scenarios/quick.yaml", "policies/jury-only.yaml",
                                 hosts=["policies/host-notice-and-strike.yaml"], seed=1)
     result.summary["violating"]["latency_hours"]
+    cmp = simulator.compare("scenarios/quick.yaml",
+                            ["policies/jury-only.yaml", "policies/ai-first.yaml"],
+                            execution=simulator.Execution(workers=2))
 
 Names are imported on first use, so ``import simulator`` stays cheap.
 """
@@ -26,6 +29,8 @@ _EXPORTS = {
     "ModsimError": "simulator.errors",
     "RunResult": "simulator.results",
     "compare": "simulator.experiments.compare",
+    "Execution": "simulator.experiments.execution",
+    "Tick": "simulator.experiments.execution",
     "run_batch": "simulator.experiments.batch",
     "Batch": "simulator.config",
     "optimize": "simulator.studies",

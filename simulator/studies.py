@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from simulator.api import Source, simulate
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
@@ -22,9 +21,7 @@ from simulator.config.search import Optimization
 from simulator.engine import Progress
 from simulator.experiments import robustness as rob_study
 from simulator.experiments import search
-from simulator.experiments.executors import Executor
-from simulator.experiments.robustness import RunProgress
-from simulator.experiments.search import SearchProgress
+from simulator.experiments.execution import Execution
 from simulator.folders import robustness as rob_folder
 from simulator.folders import search as search_folder
 from simulator.folders.atomic import write_bytes
@@ -111,41 +108,23 @@ def search_study(
     force: bool = False,
     trials: int | None = None,
     robustness: bool = False,
-    workers: int | None = None,
-    scheduler: Any = None,
-    executor: Executor | None = None,
-    progress: SearchProgress | None = None,
-    robustness_progress: RunProgress | None = None,
+    execution: Execution | None = None,
     base_dir: Source | None = None,
 ) -> tuple[SearchResult, RobustnessResult | None]:
     """A policy search (:func:`simulator.experiments.search.optimize`) with
     its report in ``out``; with ``robustness``, then the robustness study of
     the base and recommended policies, kept in the same folder and reported
-    with the search."""
+    with the search. Both run on ``execution``; its progress hears the search
+    in candidates, then the study in runs."""
     result = search.optimize(
-        spec,
-        out=out,
-        force=force,
-        trials=trials,
-        workers=workers,
-        scheduler=scheduler,
-        executor=executor,
-        progress=progress,
-        base_dir=base_dir,
+        spec, out=out, force=force, trials=trials, execution=execution, base_dir=base_dir
     )
     rob = None
     if robustness:
         policies = [result.base] + ([result.recommended] if result.recommended is not None else [])
         # Into the search's folder, never wiped again: optimize already did if asked.
         rob = rob_study.robustness_study(
-            spec,
-            policies,
-            base_dir=base_dir,
-            workers=workers,
-            scheduler=scheduler,
-            executor=executor,
-            progress=robustness_progress,
-            out=out,
+            spec, policies, base_dir=base_dir, execution=execution, out=out
         )
     if out is not None:
         result = replace(result, files=result.files | write_search_report(result, Path(out), rob))
@@ -158,10 +137,7 @@ def optimize(
     out: Source | None = None,
     force: bool = False,
     trials: int | None = None,
-    workers: int | None = None,
-    scheduler: Any = None,
-    executor: Executor | None = None,
-    progress: SearchProgress | None = None,
+    execution: Execution | None = None,
     base_dir: Source | None = None,
 ) -> SearchResult:
     """Search policies for the cheapest ones that meet the constraints; with
@@ -169,15 +145,7 @@ def optimize(
     second call resumes). The arguments are those of
     :func:`simulator.experiments.search.optimize`."""
     return search_study(
-        spec,
-        out=out,
-        force=force,
-        trials=trials,
-        workers=workers,
-        scheduler=scheduler,
-        executor=executor,
-        progress=progress,
-        base_dir=base_dir,
+        spec, out=out, force=force, trials=trials, execution=execution, base_dir=base_dir
     )[0]
 
 
@@ -206,24 +174,13 @@ def robustness_study(
     out: Source | None = None,
     force: bool = False,
     base_dir: Source | None = None,
-    workers: int | None = None,
-    scheduler: Any = None,
-    executor: Executor | None = None,
-    progress: RunProgress | None = None,
+    execution: Execution | None = None,
 ) -> RobustnessResult:
     """The robustness study an Optimization document describes
     (:func:`simulator.experiments.robustness.robustness_study`), with its
     figure and report in ``out``."""
     result = rob_study.robustness_study(
-        spec,
-        policies,
-        base_dir=base_dir,
-        workers=workers,
-        scheduler=scheduler,
-        executor=executor,
-        progress=progress,
-        out=out,
-        force=force,
+        spec, policies, out=out, force=force, base_dir=base_dir, execution=execution
     )
     if out is None:
         return result

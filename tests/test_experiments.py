@@ -34,6 +34,7 @@ from simulator.config.batch import Range
 from simulator.errors import ConfigError
 from simulator.experiments import compare, run_batch
 from simulator.experiments.design import expand, replication_seed
+from simulator.experiments.execution import Execution
 from simulator.experiments.executors import ProcessExecutor, SerialExecutor
 from simulator.experiments.stats import mean_ci
 from simulator.seeding import SeedTree
@@ -262,7 +263,9 @@ def test_compare_gives_every_policy_the_same_streams(
     own interval (over different streams) is not."""
     twin = tweak(jury_only, name="twin")
     small = tweak(jury_only, name="small jury", jury__pool_size=30)
-    result = compare(quick_sampled, [jury_only, twin, small], seeds=4, seed=seed, workers=1)
+    result = compare(
+        quick_sampled, [jury_only, twin, small], seeds=4, seed=seed, execution=Execution(workers=1)
+    )
     t = result.table
     assert len(t) == 3 * 4 * t["metric"].nunique()
     assert not t.duplicated(["policy", "replication", "metric"]).any()
@@ -331,7 +334,7 @@ def batch_file(files: dict[str, Path], d: Path, seeds: int = 5, **extra: Any) ->
 def serial_run(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Any:
     """2 scenarios x 3 policies x 2 hosts x 5 seeds, in this process."""
     d = tmp_path_factory.mktemp("serial")
-    return run_batch(batch_file(files, d), executor=SerialExecutor())
+    return run_batch(batch_file(files, d), execution=Execution(executor=SerialExecutor()))
 
 
 def test_batch_has_one_row_per_cell_and_metric(serial_run: Any) -> None:
@@ -359,7 +362,7 @@ def test_local_processes_give_the_serial_tables(
         scenarios=[str(files["quick"])],
         policies=[str(files["jury"]), str(files["jury_ai"])],
     )
-    result = run_batch(path, executor=ProcessExecutor(2))
+    result = run_batch(path, execution=Execution(executor=ProcessExecutor(2)))
     assert len(result.cells) == 1 * 2 * 2 * 2
     ids = set(result.cells["cell_id"])
     expected = serial_run.table[serial_run.table["cell_id"].isin(ids)].reset_index(drop=True)
@@ -379,7 +382,11 @@ def test_a_dask_cluster_gives_the_serial_tables(
         host="127.0.0.1",
         dashboard_address=None,
     ) as cluster:
-        result = run_batch(path, scheduler=cluster.scheduler_address, out=tmp_path / "out")
+        result = run_batch(
+            path,
+            execution=Execution(scheduler=cluster.scheduler_address),
+            out=tmp_path / "out",
+        )
     pd.testing.assert_frame_equal(result.table, serial_run.table)
     pd.testing.assert_frame_equal(result.cells, serial_run.cells)
     on_disk = pd.read_parquet(tmp_path / "out" / "results.parquet")
@@ -465,7 +472,7 @@ def test_killed_batch_resumes_to_the_same_table(files: dict[str, Path], tmp_path
     assert resumed["cell_id"].nunique() == total
     assert not resumed.duplicated(["cell_id", "metric"]).any()
     assert not list(out.rglob(".*.partial"))
-    whole = run_batch(path, executor=SerialExecutor())
+    whole = run_batch(path, execution=Execution(executor=SerialExecutor()))
     pd.testing.assert_frame_equal(resumed, whole.table)
     manifest = json.loads((out / "experiment.json").read_text())
     assert manifest["cells"] == total and manifest["parameters"] == ["jury.pool_size"]

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import simulator
 from simulator.cli import app
 from simulator.errors import ModsimError
+from simulator.experiments.execution import Execution
 from simulator.experiments.executors import SerialExecutor
 from simulator.experiments.robustness import robustness_study
 from simulator.folders.load import RobustnessFolder, SearchFolder, load_results
@@ -101,10 +102,10 @@ def search_dir(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("search")
     spec = write_doc(base, doc)
     out = base / "search"
-    result = optimize(spec, out=out, executor=SerialExecutor())
+    result = optimize(spec, out=out, execution=Execution(executor=SerialExecutor()))
     assert result.recommended is not None, "the fixture needs a feasible candidate"
     policies = [result.base, result.recommended]
-    rob = robustness_study(spec, policies, executor=SerialExecutor())
+    rob = robustness_study(spec, policies, execution=Execution(executor=SerialExecutor()))
     write_robustness(rob, out, report=False)
     write_search(result, out, rob)
     return out

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from simulator.cli import app
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.errors import ModsimError
+from simulator.experiments.execution import Execution
 from simulator.experiments.robustness import RobustnessResult, robustness
 from simulator.folders.experiment import ResultStore
 
@@ -48,7 +49,7 @@ def _manifest(out: Path) -> dict[str, Any]:
 
 def test_an_interrupted_study_resumes_without_repeating_runs(tmp_path: Path, study: Any) -> None:
     whole = Counting()
-    reference = study(out=tmp_path / "fresh", executor=whole)
+    reference = study(out=tmp_path / "fresh", execution=Execution(executor=whole))
     assert len(whole.ran) == len(set(whole.ran)) == reference.new_runs  # each run once
     assert reference.resumed_runs == 0
     assert len(reference.sensitivity), "the study should rank something"
@@ -56,14 +57,17 @@ def test_an_interrupted_study_resumes_without_repeating_runs(tmp_path: Path, stu
     out = tmp_path / "out"
     first = Counting(stop_after=4)
     with pytest.raises(KeyboardInterrupt):
-        study(out=out, executor=first)
+        study(out=out, execution=Execution(executor=first))
     kept = {p.stem for p in (out / "cells").glob("*.json")}
     assert kept == set(first.ran) and len(kept) == 4  # every finished run was kept
     assert _manifest(out) == {"kind": "robustness", "name": "robustness"}
 
     second = Counting()
     ticks: list[tuple[int, int]] = []
-    resumed = study(out=out, executor=second, progress=lambda d, t: ticks.append((d, t)))
+    resumed = study(
+        out=out,
+        execution=Execution(executor=second, progress=lambda t: ticks.append((t.done, t.total))),
+    )
     assert not set(second.ran) & kept, "a finished run was repeated"
     assert len(second.ran) == len(set(second.ran)) == len(whole.ran) - 4
     assert set(second.ran) | kept == set(whole.ran)
@@ -75,7 +79,7 @@ def test_an_interrupted_study_resumes_without_repeating_runs(tmp_path: Path, stu
     _same_tables(resumed, reference)
 
     third = Counting()
-    again = study(out=out, executor=third)
+    again = study(out=out, execution=Execution(executor=third))
     assert third.ran == [] and again.new_runs == 0
     assert again.resumed_runs == len(whole.ran)
     _same_tables(again, reference)
@@ -89,7 +93,7 @@ def test_a_search_folder_keeps_its_manifest_and_a_foreign_folder_is_refused(
     ResultStore.open(search).write_manifest({"kind": "optimization", "name": "small jury"})
     before = (search / "experiment.json").read_bytes()
     ran = Counting()
-    small(out=search, executor=ran)
+    small(out=search, execution=Execution(executor=ran))
     assert (search / "experiment.json").read_bytes() == before
     assert {p.stem for p in (search / "cells").glob("*.json")} == set(ran.ran)
 
@@ -97,10 +101,10 @@ def test_a_search_folder_keeps_its_manifest_and_a_foreign_folder_is_refused(
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(ModsimError, match="not empty"):
-        small(out=foreign, executor=Counting())
+        small(out=foreign, execution=Execution(executor=Counting()))
     assert (foreign / "notes.txt").is_file()
     wiped = Counting()
-    small(out=foreign, force=True, executor=wiped)
+    small(out=foreign, force=True, execution=Execution(executor=wiped))
     assert not (foreign / "notes.txt").exists()
     assert _manifest(foreign)["kind"] == "robustness"
     assert len(wiped.ran) == len(ran.ran)
@@ -109,7 +113,12 @@ def test_a_search_folder_keeps_its_manifest_and_a_foreign_folder_is_refused(
 def test_equal_cells_run_once(study: Any) -> None:
     # Every point rounds to a jury of 60: four scenarios, one run.
     ran = Counting()
-    result = study(uncertain={"jury.pool_size": (60, 60.4)}, samples=2, seeds=1, executor=ran)
+    result = study(
+        uncertain={"jury.pool_size": (60, 60.4)},
+        samples=2,
+        seeds=1,
+        execution=Execution(executor=ran),
+    )
     assert len(ran.ran) == result.new_runs == 1
     assert result.points == 4 and (result.runs["seeds"] == 1).all()
 

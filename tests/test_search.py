@@ -16,6 +16,7 @@ from simulator.cli import app
 from simulator.config import Optimization, PlatformPolicy, load_file
 from simulator.errors import ConfigError
 from simulator.experiments.design import make_cell, replication_seed, run_cell
+from simulator.experiments.execution import Execution
 from simulator.experiments.executors import SerialExecutor
 from simulator.experiments.feasibility import FAILS, HOLDS, decide, one_sided, run_metrics
 from simulator.experiments.fields import apply_values, changes
@@ -159,7 +160,7 @@ def test_bundled_example_is_valid() -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_recommended_policy_is_feasible_with_fresh_seeds(tmp_path: Path, seed: int) -> None:
     path = write_doc(tmp_path, optimization_doc(seed=seed))
-    result = optimize(path, executor=SerialExecutor())
+    result = optimize(path, execution=Execution(executor=SerialExecutor()))
     assert result.recommended is not None
     rec = result.recommendation
     assert rec is not None and rec["feasible"]
@@ -190,17 +191,17 @@ def test_an_interrupted_search_resumes_without_repeating_finished_work(tmp_path:
     out = tmp_path / "out"
     first = Counting(stop_after=5)
     with pytest.raises(KeyboardInterrupt):
-        optimize(path, out=out, executor=first)
+        optimize(path, out=out, execution=Execution(executor=first))
     finished = {p.stem for p in (out / "cells").glob("*.json")}
     assert len(finished) == 5  # every run finished before the interruption was kept
     second = Counting()
-    result = optimize(path, out=out, executor=second)
+    result = optimize(path, out=out, execution=Execution(executor=second))
     assert not set(second.ran) & finished, "a finished run was repeated"
     complete = result.trials[result.trials["state"] == "COMPLETE"]
     assert len(complete) == 6
     # A third call has nothing left to do.
     third = Counting()
-    again = optimize(path, out=out, executor=third)
+    again = optimize(path, out=out, execution=Execution(executor=third))
     assert third.ran == [] and again.resumed_trials == 6
     assert (out / "trials.csv").is_file() and (out / "pareto.png").is_file()
 
@@ -223,7 +224,7 @@ def test_sensitivity_ranks_the_dominant_input_first(seed: int, quick_sampled: An
         constraints=["jury_backlog_max <= 50"],
         samples=4,
         seed=seed,
-        executor=SerialExecutor(),
+        execution=Execution(executor=SerialExecutor()),
     )
     ranking = result.sensitivity[result.sensitivity["metric"] == "jury_backlog_max"]
     first = ranking.sort_values("rank").iloc[0]

@@ -21,6 +21,7 @@ import simulator
 from simulator.cli import app
 from simulator.config.search import Param
 from simulator.errors import ConfigError
+from simulator.experiments.execution import Execution
 from simulator.experiments.executors import Outcome
 from simulator.experiments.problem import distribution
 from simulator.experiments.proposals import PENALTY, RULES, reason, space_size
@@ -89,7 +90,7 @@ def test_refused_candidates_are_never_run_and_the_budget_buys_distinct_valid_one
     doc = votes_doc(trials=trials, sampler=sampler, seed=seed, parallel=parallel)
     path = write_doc(tmp_path, doc)
     ran = Watching()
-    result = optimize(path, executor=ran)
+    result = optimize(path, execution=Execution(executor=ran))
     p = result.proposals
     assert p is not None
     # It used to finish fewer candidates than asked for, some twice, with no word.
@@ -108,7 +109,7 @@ def test_refused_candidates_are_never_run_and_the_budget_buys_distinct_valid_one
 def test_refused_and_repeated_proposals_are_told_the_sampler_as_results(tmp_path: Path) -> None:
     path = write_doc(tmp_path, votes_doc(trials=8))
     out = tmp_path / "out"
-    result = optimize(path, out=out, executor=Counting())
+    result = optimize(path, out=out, execution=Execution(executor=Counting()))
     p = result.proposals
     assert p is not None and p.refused > 0 and p.duplicates > 0
     study = load_study(out)
@@ -149,7 +150,7 @@ def test_a_proposal_of_a_candidate_still_running_waits_for_its_result(tmp_path: 
     )
     out = tmp_path / "out"
     ran = Counting()
-    result = optimize(write_doc(tmp_path, doc), out=out, executor=ran)
+    result = optimize(write_doc(tmp_path, doc), out=out, execution=Execution(executor=ran))
     p = result.proposals
     assert p is not None and (p.evaluated, p.duplicates) == (3, p.asked - 3)
     assert len(ran.ran) == len(set(ran.ran)) == 6
@@ -171,9 +172,9 @@ def test_an_interrupted_search_resumes_each_candidate_once(tmp_path: Path) -> No
     out = tmp_path / "out"
     first = Counting(stop_after=5)  # mid-way through the second round of candidates
     with pytest.raises(KeyboardInterrupt):
-        optimize(path, out=out, executor=first)
+        optimize(path, out=out, execution=Execution(executor=first))
     second = Counting()
-    result = optimize(path, out=out, executor=second)
+    result = optimize(path, out=out, execution=Execution(executor=second))
     assert not set(first.ran[:5]) & set(second.ran), "a finished run was repeated"
     p = result.proposals
     assert p is not None and p.evaluated == len(result.trials) == 8
@@ -191,7 +192,7 @@ def test_a_tiny_space_ends_when_every_candidate_was_proposed(tmp_path: Path, sam
         sampler=sampler,
         seeds={"min": 2, "max": 2, "step": 1, "confidence": 0.9},
     )
-    result = optimize(write_doc(tmp_path, doc), executor=Counting())
+    result = optimize(write_doc(tmp_path, doc), execution=Execution(executor=Counting()))
     p = result.proposals
     assert p is not None
     assert (p.space, p.distinct, p.evaluated, p.refused, p.stopped) == (2, 2, 1, 1, EXHAUSTED)
@@ -247,7 +248,8 @@ def test_a_sampler_stuck_on_refused_candidates_stops_at_the_ask_limit(tmp_path: 
         trials=2,
     )
     ran = Counting()
-    result = optimize(write_doc(tmp_path, doc), executor=ran, out=tmp_path / "out")
+    path = write_doc(tmp_path, doc)
+    result = optimize(path, execution=Execution(executor=ran), out=tmp_path / "out")
     p = result.proposals
     assert p is not None
     assert (p.space, p.evaluated, p.stopped) == (76, 0, ASK_LIMIT)

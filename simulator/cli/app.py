@@ -1,5 +1,5 @@
 """The Typer application and what every command shares: error handling,
-progress bars, bundled files. (Results folders and atomic writes are
+the one progress bar, how experiments run, bundled files. (Results folders and atomic writes are
 :mod:`simulator.folders`'.)"""
 
 from __future__ import annotations
@@ -8,14 +8,23 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as Bar
 
 from simulator.errors import ModsimError
+from simulator.experiments.execution import Execution, Progress, Tick
 
 app = typer.Typer(
     name="modsim",
@@ -75,21 +84,43 @@ def guarded(fn: Callable[[], T], resume: Callable[[], str] | None = None) -> T:
 
 
 @contextmanager
-def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[float], None] | None]:
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Progress | None]:
+    """The progress bar of every command, on stderr: ``label``, done of
+    total, how many failed, the time taken and the time left. It takes the
+    experiments' :class:`~simulator.experiments.execution.Tick`; a new
+    ``unit`` (a search's candidates, then its robustness runs) gets its own
+    line. Yields ``None`` (no bar) unless ``enabled``."""
     if not enabled:
         yield None
         return
-    with Progress(
+    with Bar(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[unit]}, [red]{task.fields[failed]} failed[/]{task.fields[note]}"),
         TimeElapsedColumn(),
+        TextColumn("left"),
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
     ) as bar:
-        task = bar.add_task(label, total=1.0)
-        yield lambda frac: bar.update(task, completed=frac)
+        lines: dict[str, TaskID] = {}
+
+        def tick(t: Tick) -> None:
+            if t.unit not in lines:
+                lines[t.unit] = bar.add_task(label, total=t.total, unit=t.unit, failed=0, note="")
+            note = f", {escape(t.note)}" if t.note else ""
+            bar.update(lines[t.unit], completed=t.done, total=t.total, failed=t.failed, note=note)
+
+        yield tick
+
+
+@contextmanager
+def execution(label: str, workers: int | None, scheduler: Any, quiet: bool) -> Iterator[Execution]:
+    """How an experiment command runs: its ``--workers`` or ``--scheduler``,
+    and the progress bar unless ``--quiet`` (or stderr is not a terminal)."""
+    with progress_bar(label, not quiet and err_console.is_terminal) as tick:
+        yield Execution(workers=workers, scheduler=scheduler, progress=tick)
 
 
 def main() -> None:

@@ -1,25 +1,15 @@
 """``modsim batch``: every scenario x policy x host x seed (and sweep point) of a
-Batch file, in parallel, resumable; plus the progress bar experiments share."""
+Batch file, in parallel, resumable; plus the options experiments share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from simulator.checks import raise_errors
-from simulator.cli.app import app, console, err_console, guarded
+from simulator.cli.app import app, console, err_console, execution, guarded
 from simulator.cli.report import write_report_quietly
 from simulator.config import load_file
 from simulator.document_checks import check_batch
@@ -42,31 +32,6 @@ Force = Annotated[
     bool, typer.Option(help="Wipe the results folder first instead of resuming in it")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table")]
-
-
-@contextmanager
-def cell_progress(enabled: bool, label: str) -> Iterator[Callable[[int, int, int], None] | None]:
-    """A progress bar of cells done and failed, with the time left."""
-    if not enabled:
-        yield None
-        return
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("cells, [red]{task.fields[failed]} failed[/]"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None, failed=0)
-
-        def tick(done: int, failed: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, failed=failed)
-
-        yield tick
 
 
 def report_cells(result: BatchResult, out: Path) -> None:
@@ -109,11 +74,8 @@ def batch(
     def go() -> BatchResult:
         # Sweep values checked on the documents they change, with this file's lines.
         raise_errors(check_batch(load_file(file, expect="Batch")))  # type: ignore[arg-type]
-        show = not quiet and err_console.is_terminal
-        with cell_progress(show, "batch") as tick:
-            return run_batch(
-                file, out=out, force=force, workers=workers, scheduler=scheduler, progress=tick
-            )
+        with execution("batch", workers, scheduler, quiet) as how:
+            return run_batch(file, out=out, force=force, execution=how)
 
     result = guarded(go)
     report_cells(result, out)

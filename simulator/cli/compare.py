@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 
 from simulator import format as fmt
-from simulator.cli.app import DEFAULT_HOST, app, bundled, console, err_console, guarded
-from simulator.cli.batch import Force, Quiet, Scheduler, Workers, cell_progress, report_cells
+from simulator.cli.app import DEFAULT_HOST, app, bundled, console, execution, guarded
+from simulator.cli.batch import Force, Quiet, Scheduler, Workers, report_cells
 from simulator.cli.report import write_report_quietly
 from simulator.experiments.compare import Comparison, compare
 
@@ -92,19 +92,9 @@ def compare_command(
     hosts = [] if no_host else (host or [bundled(DEFAULT_HOST)])
 
     def go() -> Comparison:
-        show = not quiet and err_console.is_terminal
-        with cell_progress(show, "compare") as tick:
+        with execution("compare", workers, scheduler, quiet) as how:
             return compare(
-                scenario,
-                policy,
-                hosts,
-                seeds,
-                seed,
-                out=out,
-                force=force,
-                workers=workers,
-                scheduler=scheduler,
-                progress=tick,
+                scenario, policy, hosts, seeds, seed, out=out, force=force, execution=how
             )
 
     result = guarded(go)

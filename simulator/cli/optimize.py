@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simulator.checks import raise_errors
-from simulator.cli.app import app, console, err_console, guarded
+from simulator.cli.app import app, console, err_console, execution, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers
 from simulator.cli.run import print_findings
 from simulator.config import load_file
@@ -31,7 +32,7 @@ def _show_search(result: SearchResult) -> None:
         f"{result.runs} runs now); {int(done['feasible'].sum()) if len(done) else 0} feasible"
     )
     if result.proposals is not None:
-        console.print(proposals_sentence(result.proposals), highlight=False)
+        console.print(escape(proposals_sentence(result.proposals)), highlight=False)
         short = shortfall(result.proposals, spec.trials)
         if short:
             err_console.print(f"[yellow]warning:[/] {short}", highlight=False)
@@ -115,20 +116,6 @@ def _check(file: Path) -> None:
     print_findings(findings)
 
 
-def _ticker(enabled: bool, what: str) -> tuple[object, object]:
-    if not enabled:
-        return None, None
-
-    def search_tick(done: int, total: int, runs: int) -> None:
-        err_console.print(f"  {done}/{total} candidates, {runs} runs", highlight=False)
-
-    def run_tick(done: int, total: int) -> None:
-        if done == total or done % max(1, total // 10) == 0:
-            err_console.print(f"  {done}/{total} runs", highlight=False)
-
-    return search_tick, run_tick
-
-
 @app.command("optimize")
 def optimize_command(
     file: Annotated[Path, typer.Argument(help="Optimization YAML (kind: Optimization)")],
@@ -156,21 +143,13 @@ def optimize_command(
     pareto.png), the recommended policy (recommended.yaml) and report.md.
     Running the same command again resumes the search (study.db).
     """
-    tick, run_tick = _ticker(not quiet, "search")
 
     def go() -> tuple[SearchResult, RobustnessResult | None]:
         _check(file)
-        return search_study(
-            file,
-            out=out,
-            force=force,
-            trials=trials,
-            robustness=robustness,
-            workers=workers,
-            scheduler=scheduler,
-            progress=tick,  # type: ignore[arg-type]
-            robustness_progress=run_tick,  # type: ignore[arg-type]
-        )
+        with execution("optimize", workers, scheduler, quiet) as how:
+            return search_study(
+                file, out=out, force=force, trials=trials, robustness=robustness, execution=how
+            )
 
     result, rob = guarded(go)
     _show_search(result)
@@ -205,19 +184,12 @@ def robustness_command(
     Each finished run is kept in the results folder (cells/); running the same
     command again after an interruption runs only the runs left.
     """
-    _, run_tick = _ticker(not quiet, "robustness")
 
     def go() -> RobustnessResult:
         _check(file)
-        return robustness_study(
-            file,
-            [str(p) for p in policy or []],
-            workers=workers,
-            scheduler=scheduler,
-            progress=run_tick,  # type: ignore[arg-type]
-            out=out,
-            force=force,
-        )
+        with execution("robustness", workers, scheduler, quiet) as how:
+            policies = [str(p) for p in policy or []]
+            return robustness_study(file, policies, out=out, force=force, execution=how)
 
     rob = guarded(go)
     _show_robustness(rob)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +30,7 @@ from simulator.cli.app import (
 from simulator.config import KINDS, HostPolicy, Loaded, PlatformPolicy, Scenario, load_file
 from simulator.document_checks import check_document
 from simulator.errors import ConfigError
+from simulator.experiments.execution import Progress, Tick
 from simulator.folders.atomic import make_folder, write_text
 from simulator.folders.run import RunWriter
 from simulator.results import RunResult, headline
@@ -117,7 +119,8 @@ def run(
         with RunWriter(out, force) as writer:
             claimed.append(True)
             show = not quiet and err_console.is_terminal
-            with progress_bar(show, "simulating") as tick:
+            days = loaded[0].model.days  # type: ignore[attr-defined]
+            with progress_bar("simulating", show) as bar:
                 result = run_into(
                     writer,
                     sc,
@@ -127,7 +130,7 @@ def run(
                     posts=posts,
                     chunk_days=chunk_days,
                     workers=workers,
-                    progress=tick,
+                    progress=None if bar is None else _in_days(bar, days),
                 )
         if not quiet:
             print_summary(result)
@@ -148,6 +151,11 @@ def run(
         return shlex.join(args) + "  (the run starts again; same seed, same results)"
 
     guarded(go, resume)
+
+
+def _in_days(bar: Progress, days: int) -> Callable[[float], None]:
+    """The engine tells the share of the horizon done; the bar counts days."""
+    return lambda frac: bar(Tick(round(frac * days), days, unit="days"))
 
 
 def print_findings(findings: list[Finding]) -> None:

@@ -21,14 +21,12 @@ from simulator.config.loader import parse_yaml
 from simulator.errors import ConfigError
 from simulator.experiments import stats
 from simulator.experiments.design import Cell, expand, run_cell
-from simulator.experiments.executors import Executor, make_executor
+from simulator.experiments.execution import Execution
 from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
 
 M = TypeVar("M", bound=BaseModel)
 
 Source = str | Path
-CellProgress = Callable[[int, int, int], None]
-"""Called with (cells finished, of which failed, cells in the experiment)."""
 
 GROUP = ["scenario", "policy", "host"]
 
@@ -75,17 +73,18 @@ def load_batch(path: Source) -> tuple[Batch, Path]:
 
 def run_cells(
     cells: Sequence[Cell],
-    executor: Executor,
+    execution: Execution,
     store: ResultStore | None = None,
-    progress: CellProgress | None = None,
+    unit: str = "cells",
 ) -> tuple[list[CellResult], int]:
-    """Run every cell not already finished in ``store``; return the results in
-    design order and how many distinct cells were found finished.
+    """Run every cell not already finished in ``store`` on ``execution``'s
+    executor; return the results in design order and how many distinct cells
+    were found finished.
 
     Equal cells (the same id: the same inputs and seed, as a repeated design
     point gives) run once and share the result. Each result is written to the
     store as it arrives, so an interruption loses at most the cells that were
-    running. Progress counts cells, equal ones included.
+    running. Progress counts cells (as ``unit``), equal ones included.
     """
     copies = Counter(c.cell_id for c in cells)
     results: dict[str, CellResult] = {}
@@ -97,9 +96,9 @@ def run_cells(
     distinct = {c.cell_id: c for c in cells if c.cell_id not in results}
     todo = sorted(distinct.values(), key=lambda c: (c.replication, c.seed))
     done, failed = sum(copies[k] for k in results), 0
-    if progress:
-        progress(done, failed, len(cells))
+    execution.update(done, len(cells), failed, unit)
     if todo:
+        executor = execution.executor_for(len(todo))
         with executor:
             for outcome in executor.run(run_cell, todo):
                 cell = todo[outcome.index]
@@ -111,8 +110,7 @@ def run_cells(
                 results[cell.cell_id] = result
                 done += copies[cell.cell_id]
                 failed += copies[cell.cell_id] * (not result.ok)
-                if progress:
-                    progress(done, failed, len(cells))
+                execution.update(done, len(cells), failed, unit)
     return [results[c.cell_id] for c in cells], resumed
 
 
@@ -155,13 +153,11 @@ def execute(
     parameters: Sequence[str] = (),
     out: Source | None = None,
     force: bool = False,
-    workers: int | None = None,
-    scheduler: Any = None,
-    executor: Executor | None = None,
-    progress: CellProgress | None = None,
+    execution: Execution | None = None,
     manifest: dict[str, Any] | None = None,
 ) -> BatchResult:
-    """Run designed cells and build the result tables (written to ``out`` if given)."""
+    """Run designed cells on ``execution`` (default: :class:`Execution`'s)
+    and build the result tables (written to ``out`` if given)."""
     store = ResultStore.open(out, force) if out is not None else None
     if store is not None:
         store.write_manifest(
@@ -169,9 +165,7 @@ def execute(
         )
         design = pd.DataFrame([c.labels for c in cells])
         store.write_table("design.csv", design)
-    if executor is None:
-        executor = make_executor(workers, scheduler, tasks=len(cells))
-    results, resumed = run_cells(cells, executor, store, progress)
+    results, resumed = run_cells(cells, execution or Execution(), store)
     table, cells_df = tables(cells, results)
     summary = stats.summarize(table, [*GROUP, *parameters])
     result = BatchResult(table, cells_df, summary, list(parameters), resumed)
@@ -188,19 +182,16 @@ def run_batch(
     *,
     out: Source | None = None,
     force: bool = False,
-    workers: int | None = None,
-    scheduler: Any = None,
-    executor: Executor | None = None,
-    progress: CellProgress | None = None,
+    execution: Execution | None = None,
     base_dir: Source | None = None,
 ) -> BatchResult:
     """Run every scenario x policy x host setup x sweep point x seed of a batch.
 
     ``batch`` is a Batch model or the path of a ``kind: Batch`` file; the
     files it names are relative to that file (or to ``base_dir``). Cells run
-    on ``executor``, else on a dask cluster at ``scheduler``, else in
-    ``workers`` local processes (default: one per CPU; 1 runs here). With
-    ``out``, each finished cell is saved there and a re-run resumes.
+    as ``execution`` says (:class:`~simulator.experiments.execution.Execution`:
+    by default in one local process per CPU), which also hears the progress.
+    With ``out``, each finished cell is saved there and a re-run resumes.
     """
     model, base = resolve_document(batch, Batch, load_batch, base_dir)
     file = None if isinstance(batch, Batch) else str(batch)
@@ -220,10 +211,7 @@ def run_batch(
         parameters=list(model.sweep),
         out=out,
         force=force,
-        workers=workers,
-        scheduler=scheduler,
-        executor=executor,
-        progress=progress,
+        execution=execution,
         manifest={"kind": "batch", "name": model.name},
     )
 

@@ -11,16 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.errors import ModsimError
 from simulator.experiments import stats
-from simulator.experiments.batch import GROUP, BatchResult, CellProgress, Source, execute, load_as
+from simulator.experiments.batch import GROUP, BatchResult, Source, execute, load_as
 from simulator.experiments.design import expand
-from simulator.experiments.executors import Executor
+from simulator.experiments.execution import Execution
 from simulator.folders.experiment import ResultStore
 
 
@@ -43,17 +42,14 @@ def compare(
     *,
     out: Source | None = None,
     force: bool = False,
-    workers: int | None = None,
-    scheduler: Any = None,
-    executor: Executor | None = None,
-    progress: CellProgress | None = None,
+    execution: Execution | None = None,
 ) -> Comparison:
     """Run each policy on ``seeds`` replications of one scenario under ``hosts``
     (enforced together); compare them with the first.
 
-    ``seeds`` replications are derived from the base ``seed``. Executor
-    options and ``out`` (resumable results folder) are as in
-    :func:`~simulator.experiments.batch.run_batch`.
+    ``seeds`` replications are derived from the base ``seed``. ``execution``
+    (where the runs go, who hears the progress) and ``out`` (resumable
+    results folder) are as in :func:`~simulator.experiments.batch.run_batch`.
     """
     if len(policies) < 2:
         raise ModsimError("compare needs at least two policies (for one, use simulate or run)")
@@ -67,10 +63,7 @@ def compare(
         cells,
         out=out,
         force=force,
-        workers=workers,
-        scheduler=scheduler,
-        executor=executor,
-        progress=progress,
+        execution=execution,
         manifest={"kind": "compare", "name": " vs ".join(p.name for p in pols)},
     )
     baseline = pols[0].name

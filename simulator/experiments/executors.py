@@ -11,6 +11,8 @@ and each cell carries its own seed, so results do not depend on the executor.
   rather than forced at import, so callers' start method is left alone).
 * :class:`DaskExecutor`: a dask.distributed cluster, by scheduler address or
   an existing ``Client`` / ``LocalCluster``.
+
+Which one an experiment uses is its :class:`~simulator.experiments.execution.Execution`'s choice.
 """
 
 from __future__ import annotations
@@ -166,17 +168,3 @@ class DaskExecutor(Executor):
         finally:
             # Interrupted or done: cancel what is left so the cluster stops working for us.
             self._client.cancel([f for f in futures if not f.done()])
-
-
-def make_executor(
-    workers: int | None = None, scheduler: Any = None, tasks: int | None = None
-) -> Executor:
-    """The executor for CLI-style options: a dask scheduler if given, else
-    ``workers`` local processes (default one per CPU, never more than
-    ``tasks``); a single worker runs in this process."""
-    if scheduler is not None:
-        return DaskExecutor(scheduler)
-    n = workers if workers is not None else (os.cpu_count() or 1)
-    if tasks is not None:
-        n = min(n, tasks)
-    return SerialExecutor() if n <= 1 else ProcessExecutor(n)

@@ -132,6 +132,8 @@ class Ledger:
         self.asked = 0
         self.spent = 0
         """Distinct candidates that ran (evaluated or failed): what the budget counts."""
+        self.failed = 0
+        """Of those, the ones a run failed."""
         for t, rec, _ in recorded(study):
             self.asked += 1
             self._add(t, rec)
@@ -159,6 +161,7 @@ class Ledger:
             return
         self._done[k] = trial
         self.spent += outcome(rec) in (EVALUATED, FAILED)
+        self.failed += outcome(rec) == FAILED
 
     def refuse(self, trial: optuna.Trial, params: dict[str, Any], message: str) -> None:
         """Tell a candidate the policy's rules refuse: complete, infeasible, worst."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -42,15 +42,12 @@ from simulator.experiments.design import (
     make_cell,
     replication_seed,
 )
-from simulator.experiments.executors import Executor, make_executor
+from simulator.experiments.execution import Execution
 from simulator.experiments.feasibility import run_metrics
 from simulator.experiments.fields import apply_values
 from simulator.experiments.problem import load_optimization, load_problem
 from simulator.folders.experiment import ResultStore
 from simulator.folders.robustness import RobustnessResult, write_robustness
-
-RunProgress = Callable[[int, int], None]
-"""Called with (runs finished, runs in the study)."""
 
 DEFAULT_METRICS = ("views_before_removal", "suspended")
 
@@ -111,10 +108,7 @@ def robustness(
     seeds: int = 1,
     seed: int = 0,
     name: str = "robustness",
-    workers: int | None = None,
-    scheduler: Any = None,
-    executor: Executor | None = None,
-    progress: RunProgress | None = None,
+    execution: Execution | None = None,
     out: Source | None = None,
     force: bool = False,
 ) -> RobustnessResult:
@@ -127,7 +121,9 @@ def robustness(
     ``metrics`` are ranked by sensitivity (default: the constrained ones, else
     harmful exposure and suspension). ``method`` is ``morris`` (``samples``
     trajectories on ``levels`` levels: samples x (inputs + 1) scenarios) or
-    ``sobol`` (samples x (inputs + 2) scenarios).
+    ``sobol`` (samples x (inputs + 2) scenarios). The runs go where
+    ``execution`` says (:class:`~simulator.experiments.execution.Execution`),
+    which hears the progress in runs.
 
     With ``out`` every finished run is kept in ``out/cells/`` and a second call
     runs only the runs not found there (``force`` wipes the folder first). A
@@ -203,10 +199,7 @@ def robustness(
     store = ResultStore.open(out, force) if out is not None else None
     if store is not None:
         store.ensure_manifest({"kind": "robustness", "name": name})
-    if executor is None:
-        executor = make_executor(workers, scheduler, tasks=len(cells))
-    tick = None if progress is None else (lambda done, _failed, total: progress(done, total))
-    results, resumed = run_cells(cells, executor, store, tick)
+    results, resumed = run_cells(cells, execution or Execution(), store, unit="runs")
     new_runs = len({c.cell_id for c in cells}) - resumed
 
     per: dict[tuple[int, str], list[dict[str, float]]] = {}
@@ -338,16 +331,13 @@ def robustness_study(
     policies: Sequence[PlatformPolicy | Source] = (),
     *,
     base_dir: Source | None = None,
-    workers: int | None = None,
-    scheduler: Any = None,
-    executor: Executor | None = None,
-    progress: RunProgress | None = None,
+    execution: Execution | None = None,
     out: Source | None = None,
     force: bool = False,
 ) -> RobustnessResult:
     """The robustness study an Optimization document describes, for
     ``policies`` (default: its base policy), on its scenario, hosts, overrides
-    and constraints; ``out`` and ``force`` as in :func:`robustness`."""
+    and constraints; ``execution``, ``out`` and ``force`` as in :func:`robustness`."""
     model, base = resolve_document(spec, Optimization, load_optimization, base_dir)
     if model.robustness is None:
         raise ModsimError(f"{model.name}: the document has no `robustness` section")
@@ -366,10 +356,7 @@ def robustness_study(
         seeds=r.seeds,
         seed=model.seed,
         name=model.name,
-        workers=workers,
-        scheduler=scheduler,
-        executor=executor,
-        progress=progress,
+        execution=execution,
         out=out,
         force=force,
     )

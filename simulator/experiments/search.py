@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -53,7 +52,7 @@ from simulator.errors import ConfigError, ModsimError
 from simulator.experiments import stats
 from simulator.experiments.batch import Source, resolve_document
 from simulator.experiments.design import Cell, make_cell, replication_seed, run_cell
-from simulator.experiments.executors import Executor, make_executor
+from simulator.experiments.execution import Execution
 from simulator.experiments.feasibility import FAILS, HOLDS, decide, run_metrics
 from simulator.experiments.fields import apply_values, changes, clean
 from simulator.experiments.problem import Problem, load_optimization, load_problem
@@ -77,9 +76,6 @@ from simulator.folders.search import (
     to_json_number,
     write_search,
 )
-
-SearchProgress = Callable[[int, int, int], None]
-"""Called with (trials finished, trial budget, runs finished so far)."""
 
 
 @dataclass
@@ -162,18 +158,16 @@ def optimize(
     out: Source | None = None,
     force: bool = False,
     trials: int | None = None,
-    workers: int | None = None,
-    scheduler: Any = None,
-    executor: Executor | None = None,
-    progress: SearchProgress | None = None,
+    execution: Execution | None = None,
     base_dir: Source | None = None,
 ) -> SearchResult:
     """Search policies for the best ones that meet the constraints.
 
     ``spec`` is an Optimization model or the path of a ``kind: Optimization``
     file (its file paths are relative to it, or to ``base_dir``). ``trials``
-    overrides the budget. Runs go to ``executor``, else a dask cluster at
-    ``scheduler``, else ``workers`` local processes (default one per CPU).
+    overrides the budget. Runs go where ``execution`` says
+    (:class:`~simulator.experiments.execution.Execution`: by default one local
+    process per CPU), which hears the progress in candidates evaluated.
     With ``out`` the study and every finished run are kept there and a second
     call resumes (an interruption loses at most the runs under way); at the end
     the search's record goes there too (:mod:`simulator.folders.search`; its
@@ -198,10 +192,7 @@ def optimize(
     )
     resumed = _requeue_interrupted(study)
     finished = store.finished() if store is not None else {}
-    if executor is None:
-        executor = make_executor(workers, scheduler)
-    parallel = model.parallel or getattr(executor, "workers", None) or 1
-    runs, stopped = _search(problem, study, executor, store, finished, parallel, progress)
+    runs, stopped = _search(problem, study, execution or Execution(), store, finished)
     result = collect(problem, study, runs=runs, resumed=resumed, stopped=stopped)
     if store is not None:
         result = replace(result, files=write_search(result, store.root))
@@ -222,23 +213,29 @@ def _requeue_interrupted(study: optuna.Study) -> int:
     return sum(kind == EVALUATED for _, _, kind in recorded(study))
 
 
+def _progress(execution: Execution, ledger: Ledger, trials: int, runs: int) -> None:
+    """Candidates evaluated of the budget, those whose runs failed, and the runs so far."""
+    execution.update(ledger.spent, trials, ledger.failed, "candidates", f"{runs} runs")
+
+
 def _search(
     problem: Problem,
     study: optuna.Study,
-    executor: Executor,
+    execution: Execution,
     store: ResultStore | None,
     finished: dict[str, CellResult],
-    parallel: int,
-    progress: SearchProgress | None,
 ) -> tuple[int, str | None]:
     """Evaluate candidates until the budget is spent; return the runs done and,
     if the search stopped short of its budget, why (exhausted, ask limit)."""
     spec = problem.spec
+    executor = execution.executor_for()
+    parallel = spec.parallel or getattr(executor, "workers", None) or 1
     seed_of = [replication_seed(spec.seed, i) for i in range(spec.seeds.max)]
     ledger = Ledger(study, [o.direction for o in spec.objectives])
     space = space_size(problem.distributions)
     active: list[_Candidate] = []
     runs, stopped = 0, None
+    _progress(execution, ledger, spec.trials, runs)
     with executor:
         while True:
             while len(active) < parallel and ledger.spent + len(active) < spec.trials:
@@ -276,8 +273,7 @@ def _search(
                 if not result.ok:
                     cand.error = result.error
             active = [cand for cand in active if not _tell(cand, problem, study, ledger)]
-            if progress:
-                progress(ledger.spent, spec.trials, runs)
+            _progress(execution, ledger, spec.trials, runs)
     return runs, stopped
 
 
