@@ -223,9 +223,8 @@ def test_the_cli_and_the_report_say_what_was_asked_and_why_fewer_were_evaluated(
         f"{dupes} duplicate"
     )
     short = (
-        "Only 3 of the 6 candidates asked for were evaluated: the search space holds 4 "
-        "candidates and every one was proposed; 1 of the distinct candidates broke the "
-        "policy's rules."
+        "Only 3 of a budget of 6 candidates were evaluated: the search space holds 4 "
+        "candidates and every one was proposed (1 refused by the policy's rules)."
     )
     text = " ".join(res.output.split())
     assert sentence in text and f"warning: {short}" in text
@@ -256,7 +255,12 @@ def test_a_sampler_stuck_on_refused_candidates_stops_at_the_ask_limit(tmp_path: 
     assert p.asked == p.ask_limit == 40 and ran.ran == []
     assert_counts_add_up(result)
     assert result.recommended is None and len(result.trials) == 0
-    assert (tmp_path / "out" / "report.md").is_file()
+    report = " ".join((tmp_path / "out" / "report.md").read_text(encoding="utf-8").split())
+    assert f"40 proposals asked: {p.distinct} distinct candidates, 0 evaluated, " in report
+    assert (
+        "Only 0 of a budget of 2 candidates were evaluated: the sampler made 40 proposals, "
+        "the limit for this budget, without finding more new candidates the policy allows"
+    ) in report
 
 
 def test_space_size_counts_grids_and_knows_a_continuous_field() -> None:

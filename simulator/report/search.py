@@ -87,18 +87,18 @@ def shortfall(p: Proposals, budget: int) -> str | None:
     why = []
     if p.stopped == EXHAUSTED:
         space = "" if p.space is None else f" holds {_n(p.space, 'candidate')} and"
-        why.append(f"the search space{space} every one was proposed")
+        refused = f" ({p.refused} refused by the policy's rules)" if p.refused else ""
+        why.append(f"the search space{space} every one was proposed{refused}")
     elif p.stopped == ASK_LIMIT:
         why.append(
-            f"the sampler made {p.asked} proposals, the limit for this budget, and found "
-            "no more new candidates the policy allows (widen the search or change the sampler)"
+            f"the sampler made {p.asked} proposals, the limit for this budget, without "
+            "finding more new candidates the policy allows (widen the search or change "
+            "the sampler)"
         )
-    if p.refused and p.stopped is not None:
-        why.append(f"{p.refused} of the distinct candidates broke the policy's rules")
     if p.failed:
         why.append(f"{p.failed} failed in a run (see the table of every candidate)")
     return (
-        f"Only {p.evaluated} of the {budget} candidates asked for were evaluated"
+        f"Only {p.evaluated} of a budget of {budget} candidates were evaluated"
         + (": " + "; ".join(why) if why else "")
         + "."
     )
