@@ -6,6 +6,7 @@ Library entry points (the CLI is a thin layer over these)::
     result = simulator.simulate("scenarios/quick.yaml", "policies/jury-only.yaml",
                                 hosts=["policies/host-notice-and-strike.yaml"], seed=1)
     result.summary["violating"]["latency_hours"]
+    simulator.estimate("scenarios/parler-like.yaml", "policies/jury-only.yaml").cpu_seconds
     cmp = simulator.compare("scenarios/quick.yaml",
                             ["policies/jury-only.yaml", "policies/ai-first.yaml"],
                             execution=simulator.Execution(workers=2))
@@ -36,6 +37,8 @@ _EXPORTS = {
     "optimize": "simulator.studies",
     "robustness": "simulator.experiments.robustness",
     "Optimization": "simulator.config",
+    "estimate": "simulator.workload",
+    "Workload": "simulator.workload",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -145,7 +145,8 @@ class Simulation:
         self.enforcers = [Enforcer(h, self.seeds) for h in self.hosts]
         self.delisting = Delisting(scenario, self.enforcers, self.seeds)
         self.notices = NoticeResponse(policy, self._state, self.queues, self.seeds)
-        self.tally = PostTally(hours, table, self.with_text, self.partial_labels)
+        cuts = {t.name: t.score for t in self.prefilter.thresholds} if self.prefilter else None
+        self.tally = PostTally(hours, table, self.with_text, self.partial_labels, cuts)
         self._case_logs: dict[str, list[CaseLog]] = {t: [] for t in self.queues}
         self._notices: list[Notice] = []
 
@@ -380,6 +381,7 @@ class Simulation:
             labelled_by_class=tally.labelled_by_class.copy(),
             not_made_by_class=self.delisting.not_made_by_class(end),
             jurors=self._juror_stats(),
+            scored_at_or_above={k: v.copy() for k, v in tally.scored_at_or_above.items()},
         )
 
     def _juror_stats(self) -> dict[str, np.ndarray]:

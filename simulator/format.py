@@ -5,8 +5,8 @@ reads the same wherever it appears.
 A leaf (standard library only): the classifier, results, report and CLI
 layers all import it, which is why it sits at the top of the package rather
 than inside :mod:`simulator.report`. The names are the Jinja filters the
-report templates use (``number``, ``share``, ``hours``, ``date``, ``ratio``,
-``money``).
+report templates use (``number``, ``counted``, ``share``, ``hours``, ``date``,
+``ratio``, ``money``).
 
 Conventions: ``None`` or NaN is missing (``"n/a"`` unless a caller's table
 says otherwise); an infinite duration is ``"never"``. Metric names follow
@@ -45,6 +45,17 @@ def number(x: float | None) -> str:
     if isinstance(x, float):
         return f"{round(x):,}"
     return f"{int(x):,}"
+
+
+def counted(n: float | None, noun: str, plural: str = "") -> str:
+    """A count with its noun, as a sentence says it: ``no notices``, ``1 notice``,
+    ``1,204 notices`` (``plural`` when adding an s is wrong)."""
+    many = plural or noun + "s"
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return f"{MISSING} {many}"
+    if n == 0:
+        return f"no {many}"
+    return f"{number(n)} {noun if n == 1 else many}"
 
 
 def decimal(x: float, digits: int = 1) -> str:
@@ -126,6 +137,15 @@ def hours(h: float | None) -> str:
     return f"{h / 24:.1f} days"
 
 
+def seconds(x: float) -> str:
+    """A run time for people: ``40 s``, ``12 min``, ``3.5 h``."""
+    if x < 60:
+        return f"{x:.0f} s"
+    if x < 3600:
+        return f"{x / 60:.0f} min"
+    return f"{x / 3600:.1f} h"
+
+
 def threshold(h: float) -> str:
     """A time threshold as policies state it: ``24 h``, ``2 days``, ``0.5 h``."""
     if h >= 24 and math.isclose(h % 24, 0):
@@ -151,6 +171,17 @@ def days(x: float) -> str:
 def date(iso: str | None) -> str:
     """An ISO date-time to the minute: ``2021-03-01 12:00``; ``never`` for None."""
     return iso[:16].replace("T", " ") if iso else NEVER
+
+
+# --- sizes --------------------------------------------------------------------
+
+
+def size(n: float) -> str:
+    """Bytes for people, in powers of 1,000: ``820 kB``, ``56 MB``, ``1.4 GB``."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}" if n < 10 * scale else f"{n / scale:,.0f} {unit}"
+    return f"{n:.0f} bytes"
 
 
 # --- intervals ----------------------------------------------------------------

@@ -25,6 +25,7 @@ from simulator.taxonomy import N_CLASSES, VIOLATING
 
 if TYPE_CHECKING:
     from simulator.classifier import TrainedClassifier
+    from simulator.classifier.card import CardClassifier
 
 PostSink = Callable[[pd.DataFrame], None]
 """Where the rows of settled posts go (the per-post table), one frame at a time."""
@@ -57,7 +58,7 @@ class RunLog:
     notices: list[Notice]
     expected_posts_lost: float
     legit_live_at_suspension: int
-    classifier: TrainedClassifier | None = None
+    classifier: TrainedClassifier | CardClassifier | None = None
     prefilter_thresholds: dict[str, dict[str, object]] = field(default_factory=dict)
     """The prefilter's thresholds as the raw scores they became (targets resolved)."""
     meta: dict[str, object] = field(default_factory=dict)
@@ -67,6 +68,9 @@ class RunLog:
     """Posts never made because an app store had delisted the platform (new users
     stopped arriving), per class."""
     jurors: dict[str, np.ndarray] = field(default_factory=dict)
+    scored_at_or_above: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per prefilter threshold (by name): posts created per class whose score was at or
+    above it, whatever then happened to them (the classifier's operating point in the run)."""
 
 
 class PostTally:
@@ -76,10 +80,19 @@ class PostTally:
     ``touched`` ones (violating, or reported, flagged, queued or removed).
     """
 
-    def __init__(self, hours: int, table: str, with_text: bool, with_labels: bool) -> None:
+    def __init__(
+        self,
+        hours: int,
+        table: str,
+        with_text: bool,
+        with_labels: bool,
+        score_cuts: dict[str, float] | None = None,
+    ) -> None:
         self._table = table
         self._with_text = with_text
         self._with_labels = with_labels
+        self._cuts = dict(score_cuts or {})
+        self.scored_at_or_above = {name: np.zeros(N_CLASSES, dtype=np.int64) for name in self._cuts}
         self.created_by_class = np.zeros(N_CLASSES, dtype=np.int64)
         self.labelled_by_class = np.zeros(N_CLASSES, dtype=np.int64)
         self.created_by_hour = np.zeros(hours)
@@ -103,6 +116,10 @@ class PostTally:
         violating = VIOLATING[cls]
         self.created_by_class += np.bincount(cls, minlength=N_CLASSES)
         self.labelled_by_class += np.bincount(cls[cols.labelled[mask]], minlength=N_CLASSES)
+        if self._cuts:
+            score = cols.score[mask]
+            for name, cut in self._cuts.items():
+                self.scored_at_or_above[name] += np.bincount(cls[score >= cut], minlength=N_CLASSES)
         self.created_by_hour += np.bincount(bins, minlength=hours)
         self.violating_by_hour += np.bincount(bins[violating], minlength=hours)
         removed = cols.removed_at <= end

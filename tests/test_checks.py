@@ -200,3 +200,39 @@ def test_missing_model_file_is_refused_before_the_results_folder_is_touched(
     assert res.exit_code == 2
     assert "prefilter.model.path: model file" in res.output and "gone.skops not found" in res.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "blamed", "expected"),
+    [
+        (
+            ["policies/jury-only.yaml", "-p", "scenarios/quick.yaml"],
+            "policies/jury-only.yaml",
+            "Scenario",
+        ),
+        (
+            ["scenarios/quick.yaml", "-p", "scenarios/quick.yaml"],
+            "scenarios/quick.yaml",
+            "PlatformPolicy",
+        ),
+        (
+            ["scenarios/quick.yaml", "-H", "policies/jury-only.yaml"],
+            "policies/jury-only.yaml",
+            "HostPolicy",
+        ),
+    ],
+)
+def test_run_refuses_a_file_of_the_wrong_kind_at_its_kind_line(
+    tmp_path: Path, args: list[str], blamed: str, expected: str
+) -> None:
+    # Swapped arguments once reached the checks and stopped with an AttributeError.
+    out = tmp_path / "out"
+    full = [str(ROOT / a) if a.endswith(".yaml") else a for a in args]
+    res = runner.invoke(app, ["run", *full, "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    line = 1 + next(
+        i for i, t in enumerate((ROOT / blamed).read_text().splitlines()) if t.startswith("kind:")
+    )
+    assert f"{ROOT / blamed}:{line}: kind: expected a {expected} document" in res.output
+    assert "Traceback" not in res.output
+    assert not out.exists()

@@ -123,7 +123,7 @@ def test_summary_and_report_record_versions_seed_and_input_hashes(
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         entry = next(f for f in inputs["files"] if f["file"] == str(path))
         assert entry["sha256"] == digest
-        assert f"`{path}` (sha256 {digest})" in report
+        assert f"{path} (sha256 {digest})" in report
     for dist in ("numpy", "pandas", "scikit-learn"):
         assert inputs["versions"][dist] == metadata.version(dist)
         assert f"{dist} {metadata.version(dist)}" in report

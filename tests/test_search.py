@@ -110,10 +110,10 @@ def test_decide_says_holds_fails_or_undecided() -> None:
 
 # Fields by path -------------------------------------------------------------------
 def test_a_threshold_can_be_searched_as_a_target(jury_plus_ai: PlatformPolicy) -> None:
-    p = apply_values(jury_plus_ai, {"prefilter.auto_remove_above.precision": 0.9})
-    assert p.prefilter.auto_remove_above.precision == 0.9  # type: ignore[union-attr]
+    p = apply_values(jury_plus_ai, {"prefilter.auto_remove_above.precision": 0.95})
+    assert p.prefilter.auto_remove_above.precision == 0.95  # type: ignore[union-attr]
     diff = changes(jury_plus_ai, p, ["prefilter.auto_remove_above.precision", "jury.pool_size"])
-    assert diff == ["prefilter.auto_remove_above.precision: 0.99 -> 0.9"]
+    assert diff == ["prefilter.auto_remove_above.precision: 0.9 -> 0.95"]
 
 
 def test_fields_of_a_disabled_section_are_not_changes(jury_only: PlatformPolicy) -> None:

@@ -22,6 +22,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from simulator import format as fmt
 from simulator.classifier.training import TrainedClassifier
+from simulator.taxonomy import VIOLATING_CLASSES
 
 CALIBRATION_BINS = 10
 
@@ -275,10 +276,26 @@ def evaluate(
 
 def mix_weights(validation: pd.DataFrame, shares: Mapping[str, float]) -> np.ndarray:
     """Row weights that give the validation sample a class mix of ``shares``
-    (class name -> share of posts): each class's rows share its weight equally."""
-    labels = validation["label"].astype(str)
-    counts = labels.value_counts()
+    (class name -> share of posts): each class's rows share its weight equally.
+
+    A sample labelled only violating / non-violating (no class names: a team's
+    own data) is reweighted by group: violating rows share the violating
+    classes' weight.
+    """
     total = float(sum(shares.values()))
+    labels = validation["label"] if "label" in validation.columns else None
+    if labels is None or bool(labels.isna().all()):
+        violating = validation["violating"].to_numpy(dtype=bool)
+        share = sum(v for c, v in shares.items() if c in VIOLATING_CLASSES) / total
+        n_v, n_l = int(violating.sum()), int((~violating).sum())
+        if n_v == 0 or n_l == 0:
+            raise ValueError(
+                "the validation sample needs violating and non-violating posts "
+                "to be reweighted to a stream's class mix"
+            )
+        return np.where(violating, share / n_v, (1.0 - share) / n_l)
+    labels = labels.astype(str)
+    counts = labels.value_counts()
     unknown = sorted(set(counts.index) - set(shares))
     if unknown:
         raise ValueError(

@@ -29,15 +29,31 @@ def _quantile_table(scores: np.ndarray, max_points: int) -> np.ndarray:
     return ordered
 
 
+def _even(size: int) -> np.ndarray:
+    return np.linspace(0.0, 1.0, size) if size > 1 else np.zeros(1)
+
+
 class ScoreModel:
-    """Per-class empirical score distributions; :meth:`sample` is their quantile function.
+    """Per-class score distributions; :meth:`sample` is their quantile function.
+
+    Each class has a table of scores at probabilities ``grid`` (evenly spaced
+    from 0 to 1 unless given), and the quantile function interpolates linearly
+    between them, so the distribution between two table entries is uniform.
+    A model measured on a sample keeps its sorted scores; a model built from a
+    stated distribution (a classifier card) gives a grid dense where its tails
+    need it.
 
     ``kind`` is ``"class"`` when the validation labels were class names, or
     ``"violating"`` when only violating / non-violating was known (every class
     then shares its group's distribution).
     """
 
-    def __init__(self, quantiles: Mapping[int, np.ndarray], kind: str = "class") -> None:
+    def __init__(
+        self,
+        quantiles: Mapping[int, np.ndarray],
+        kind: str = "class",
+        grids: Mapping[int, np.ndarray] | None = None,
+    ) -> None:
         missing = sorted(set(range(N_CLASSES)) - set(quantiles))
         if missing:
             raise ValueError(f"score model needs a distribution for every class, missing {missing}")
@@ -52,10 +68,15 @@ class ScoreModel:
                 raise ValueError(f"class {code}: quantile table must be sorted ascending")
             tables[int(code)] = arr
         self._tables = tables
-        self._grids = {
-            code: np.linspace(0.0, 1.0, t.size) if t.size > 1 else np.zeros(1)
-            for code, t in tables.items()
-        }
+        self._grids = {code: _even(t.size) for code, t in tables.items()}
+        for code, grid in (grids or {}).items():
+            g = np.asarray(grid, dtype=np.float64)
+            key = int(code)
+            if key not in tables or g.shape != tables[key].shape:
+                raise ValueError(f"class {code}: a grid needs a quantile table of its length")
+            if g.size > 1 and (g[0] != 0.0 or g[-1] != 1.0 or np.any(np.diff(g) <= 0)):
+                raise ValueError(f"class {code}: a grid must rise strictly from 0 to 1")
+            self._grids[key] = g
         self._kind = kind
 
     @property
@@ -65,6 +86,28 @@ class ScoreModel:
     def quantiles(self, code: int) -> np.ndarray:
         """The sorted score table of one class (a copy)."""
         return self._tables[int(code)].copy()
+
+    def grid(self, code: int) -> np.ndarray:
+        """The probabilities the score table of one class is given at (a copy)."""
+        return self._grids[int(code)].copy()
+
+    def share_at_or_above(self, code: int, threshold: float | np.ndarray) -> np.ndarray:
+        """Exact share of the class's scores at or above ``threshold`` (the model's own
+        distribution, not a sample of it); vectorised over thresholds."""
+        table, grid = self._tables[int(code)], self._grids[int(code)]
+        t = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
+        if table.size == 1:
+            return np.where(t <= table[0], 1.0, 0.0)
+        # the first table entry at or above t; below it the quantile function rises
+        # linearly from the previous entry, so the probability below t is interpolated
+        i = np.searchsorted(table, t, side="left")
+        inside = (i > 0) & (i < table.size)
+        j = np.clip(i, 1, table.size - 1)
+        lo, hi = table[j - 1], table[j]
+        step = np.where(hi > lo, (t - lo) / np.where(hi > lo, hi - lo, 1.0), 1.0)
+        below = grid[j - 1] + step * (grid[j] - grid[j - 1])
+        below = np.where(inside, below, np.where(i == 0, 0.0, 1.0))
+        return np.clip(1.0 - below, 0.0, 1.0)
 
     @classmethod
     def from_validation(cls, validation: pd.DataFrame, max_points: int = MAX_POINTS) -> ScoreModel:
@@ -115,10 +158,18 @@ class ScoreModel:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-serialisable form (class names -> sorted score lists)."""
-        return {
+        out: dict[str, Any] = {
             "kind": self._kind,
             "quantiles": {CLASSES[code]: self._tables[code].tolist() for code in range(N_CLASSES)},
         }
+        uneven = {
+            CLASSES[code]: g.tolist()
+            for code, g in self._grids.items()
+            if not np.array_equal(g, _even(g.size))
+        }
+        if uneven:
+            out["grids"] = uneven
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScoreModel:
@@ -128,9 +179,13 @@ class ScoreModel:
             tables = {
                 CLASSES.index(name): np.asarray(v, dtype=np.float64) for name, v in raw.items()
             }
+            grids = {
+                CLASSES.index(name): np.asarray(v, dtype=np.float64)
+                for name, v in dict(data.get("grids") or {}).items()
+            }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a score model dictionary: {exc}") from exc
-        return cls(tables, kind=str(data.get("kind", "class")))
+        return cls(tables, kind=str(data.get("kind", "class")), grids=grids)
 
     def __repr__(self) -> str:
         sizes = {CLASSES[c]: t.size for c, t in self._tables.items()}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from simulator.checks import raise_errors
 from simulator.cli.app import app, console, err_console, execution, guarded
@@ -41,16 +42,17 @@ def report_cells(result: BatchResult, out: Path) -> None:
     resumed = f", {result.resumed} found finished and skipped" if result.resumed else ""
     console.print(f"{n} cells: {n - len(failed)} ok, {len(failed)} failed{resumed}")
     for _, row in failed.head(5).iterrows():
-        where = f"{row['cell_id']} ({row['policy']}, seed {row['seed']})"
+        where = escape(f"{row['cell_id']} ({row['policy']}, seed {row['seed']})")
         err_console.print(
-            f"[red]failed[/] {where}: {row['error']}",
+            f"[red]failed[/] {where}: {escape(str(row['error']))}",
             highlight=False,
             soft_wrap=True,
         )
     if len(failed) > 5:
         err_console.print(f"... and {len(failed) - 5} more (see cells.csv)")
     console.print(
-        f"results in [bold]{out}[/]: results.parquet, results.csv, summary.csv, cells.csv"
+        f"results in [bold]{escape(str(out))}[/]: "
+        "results.parquet, results.csv, summary.csv, cells.csv"
     )
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simulator import format as fmt
@@ -93,9 +94,11 @@ def _fmt(value: Any) -> str:
 def _table(title: str, frame: pd.DataFrame) -> Table:
     table = Table(title=title, title_justify="left")
     for column in frame.columns:
-        table.add_column(str(column), justify="left" if frame[column].dtype == object else "right")
+        table.add_column(
+            escape(str(column)), justify="left" if frame[column].dtype == object else "right"
+        )
     for row in frame.itertuples(index=False):
-        table.add_row(*(_fmt(v) for v in row))
+        table.add_row(*(escape(_fmt(v)) for v in row))
     return table
 
 
@@ -133,7 +136,7 @@ def _print_report(report: Any, resolved: list[tuple[str, str, float]] | None = N
         )
     for name, stated, score in resolved or []:
         became = f"{stated} became the raw score" if stated else "raw score"
-        console.print(f"{name}: {became} {fmt.ratio(score, 4)}")
+        console.print(escape(f"{name}: {became} {fmt.ratio(score, 4)}"))
     console.print(_table("At each threshold", report.thresholds))
     rates = report.class_rates.pivot_table(
         index=["label", "violating", "n"], columns="threshold", values="error_rate"
@@ -245,6 +248,13 @@ def evaluate_cmd(
             "--policy", "-p", help="Also report at this PlatformPolicy's prefilter thresholds"
         ),
     ] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            help="Scenario whose expected class mix the policy's targets are met on "
+            "(needed for targets without `mix: validation`)"
+        ),
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option(help="Measure on this labelled file instead of the model's validation sample"),
@@ -260,20 +270,34 @@ def evaluate_cmd(
 
     def go() -> None:
         from simulator.classifier import evaluate, load_model, validate_on_file
-        from simulator.stages.prefilter import resolve_thresholds
+        from simulator.stages.prefilter import resolve_thresholds, score_model_for, stream_mix
 
         pol: PlatformPolicy | None = None
         if policy is not None:
             loaded = load_file(policy, expect="PlatformPolicy").model
             assert isinstance(loaded, PlatformPolicy)
             pol = loaded
+        sc: Scenario | None = None
+        if scenario is not None:
+            loaded_sc = load_file(scenario, expect="Scenario").model
+            assert isinstance(loaded_sc, Scenario)
+            sc = loaded_sc
+        on_stream = pol.prefilter.stream_targets() if pol is not None else []
+        if on_stream and (sc is None or stream_mix(sc) is None):
+            raise ModsimError(
+                f"{policy}: prefilter.{on_stream[0]} is a target on the stream's class mix: "
+                "give --scenario FILE (a scenario with content.class_shares) to say which"
+            )
         clf = load_model(model)
         if data is not None:
             clf = validate_on_file(clf, data, text_col, label_col, positive_labels=positive_label)
         points = set(threshold or ([] if pol is not None else DEFAULT_THRESHOLDS))
         resolved: list[tuple[str, str, float]] = []
         if pol is not None:
-            for t in resolve_thresholds(pol.prefilter, clf.validation, pol.name):
+            # met as a run with seed 0 meets them: on stream-like texts, at the stream's mix
+            scores = score_model_for(clf, sc, SeedTree(0)) if on_stream and sc else None
+            mix = stream_mix(sc) if sc is not None else None
+            for t in resolve_thresholds(pol.prefilter, clf.validation, pol.name, mix, scores):
                 stated = t.target.describe() if t.target is not None else ""
                 resolved.append((f"prefilter.{t.name}", stated, t.score))
                 points.add(t.score)
@@ -282,6 +306,6 @@ def evaluate_cmd(
         if json_out is not None:
             content = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
             write_text(json_out, content)
-            console.print(f"wrote {json_out}")
+            console.print(escape(f"wrote {json_out}"))
 
     guarded(go)

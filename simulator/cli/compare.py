@@ -8,6 +8,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simulator import format as fmt
@@ -33,16 +34,18 @@ def comparison_table(result: Comparison) -> Table:
     policies = list(dict.fromkeys(summary["policy"]))
     seeds = int(result.cells["replication"].nunique()) if len(result.cells) else 0
     table = Table(
-        title=f"mean ± 95% interval over {seeds} seeds; Δ: paired difference from {policies[0]}"
+        title=escape(
+            f"mean ± 95% interval over {seeds} seeds; Δ: paired difference from {policies[0]}"
+        )
     )
     table.add_column("metric", no_wrap=True)
     for i, pol in enumerate(policies):
-        table.add_column(pol, justify="right")
+        table.add_column(escape(pol), justify="right")
         if i:
-            table.add_column(f"Δ {pol}", justify="right")
+            table.add_column(escape(f"Δ {pol}"), justify="right")
     for metric in dict.fromkeys(summary["metric"]):
         share = any(s in metric for s in _SHARES)
-        cells = [metric]
+        cells = [escape(metric)]
         for i, pol in enumerate(policies):
             row = summary[(summary["policy"] == pol) & (summary["metric"] == metric)]
             cells.append(_cell(row.iloc[0], share) if len(row) else "")

@@ -53,7 +53,7 @@ def _show_search(result: SearchResult) -> None:
                     for o in spec.objectives
                 ],
                 str(row["seeds"]),
-                "; ".join(row["changes"]) or "none",
+                escape("; ".join(row["changes"]) or "none"),
             )
         console.print(table)
     rec = result.recommendation
@@ -63,7 +63,7 @@ def _show_search(result: SearchResult) -> None:
     first = spec.objectives[0].metric
     console.print(
         f"[bold green]Recommended[/] (trial {rec['trial']}, {rec['seeds']} seeds): "
-        + ("; ".join(rec["changes"]) or "no change"),
+        + escape("; ".join(rec["changes"]) or "no change"),
         highlight=False,
     )
     console.print(
@@ -95,7 +95,7 @@ def _show_robustness(result: RobustnessResult) -> None:
         table.add_column(f"worst {c}", justify="right")
     for _, row in result.table.iterrows():
         table.add_row(
-            row["policy"],
+            escape(row["policy"]),
             f"{row['meeting_all']} of {row['scenarios']}",
             *[metric_value(row[f"worst: {c}"], constraint_metric(c)) for c in result.constraints],
         )
@@ -103,9 +103,9 @@ def _show_robustness(result: RobustnessResult) -> None:
     s = result.sensitivity
     for (metric, policy), g in s.sort_values("rank").groupby(["metric", "policy"], sort=False):
         order = " > ".join(f"{r['input']} ({decimal(r['share'], 2)})" for _, r in g.iterrows())
-        console.print(f"sensitivity of {metric} under {policy}: {order}", highlight=False)
+        console.print(escape(f"sensitivity of {metric} under {policy}: {order}"), highlight=False)
     for note in result.notes:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 
 def _check(file: Path) -> None:
@@ -156,7 +156,8 @@ def optimize_command(
     if rob is not None:
         _show_robustness(rob)
     console.print(
-        f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in result.files.values())
+        f"results in [bold]{escape(str(out))}[/]: "
+        + ", ".join(Path(f).name for f in result.files.values())
     )
 
 
@@ -194,5 +195,6 @@ def robustness_command(
     rob = guarded(go)
     _show_robustness(rob)
     console.print(
-        f"results in [bold]{out}[/]: " + ", ".join(Path(f).name for f in rob.files.values())
+        f"results in [bold]{escape(str(out))}[/]: "
+        + ", ".join(Path(f).name for f in rob.files.values())
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from simulator.cli.app import app, console, guarded
 from simulator.errors import ModsimError
@@ -73,4 +74,6 @@ def report(
         return write_report(results, html, target)
 
     html, md = guarded(go)
-    console.print(f"wrote [bold]{html}[/] and its Markdown twin [bold]{md}[/]")
+    console.print(
+        f"wrote [bold]{escape(str(html))}[/] and its Markdown twin [bold]{escape(str(md))}[/]"
+    )

@@ -27,6 +27,7 @@ from simulator.cli.app import (
     guarded,
     progress_bar,
 )
+from simulator.cli.workload import announce_workload
 from simulator.config import KINDS, HostPolicy, Loaded, PlatformPolicy, Scenario, load_file
 from simulator.document_checks import check_document
 from simulator.errors import ConfigError
@@ -38,7 +39,9 @@ from simulator.studies import run_into
 
 
 def print_summary(result: RunResult) -> None:
-    table = Table(title=f"{result.summary['run']['policy']} on {result.summary['run']['scenario']}")
+    names = result.summary["run"]
+    # escape: names are the user's, and "[/x]" in one is a rich markup error.
+    table = Table(title=escape(f"{names['policy']} on {names['scenario']}"))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in headline(result.summary).items():
@@ -99,6 +102,9 @@ def run(
     ] = min(2, os.cpu_count() or 1),
     force: Annotated[bool, typer.Option(help="Overwrite a non-empty results folder")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Check the inputs and print the cost estimate; run nothing")
+    ] = False,
 ) -> None:
     """Run one platform policy on a scenario under its enforcers; write summary, report, tables."""
     if posts not in ("all", "touched", "none"):
@@ -111,11 +117,21 @@ def run(
 
     def go() -> None:
         # Validate every input, alone and together, before touching the results folder.
-        loaded = [load_file(path) for path in (sc, pol, *hosts)]
+        kinds = ("Scenario", "PlatformPolicy", *("HostPolicy" for _ in hosts))
+        loaded = [
+            load_file(path, expect=k) for path, k in zip((sc, pol, *hosts), kinds, strict=True)
+        ]
         findings = check_run(loaded[0], loaded[1], loaded[2:])  # type: ignore[arg-type]
         raise_errors(findings)
         print_findings(findings)
         _check_prefilter(loaded[1].model, loaded[0].model, seed)
+        sc_model, pol_model = loaded[0].model, loaded[1].model
+        assert isinstance(sc_model, Scenario) and isinstance(pol_model, PlatformPolicy)
+        announce_workload(
+            sc_model, pol_model, table=posts, workers=workers, dry_run=dry_run, quiet=quiet
+        )
+        if dry_run:
+            return
         with RunWriter(out, force) as writer:
             claimed.append(True)
             show = not quiet and err_console.is_terminal
@@ -135,7 +151,7 @@ def run(
         if not quiet:
             print_summary(result)
         console.print(
-            f"results in [bold]{out}[/]: summary.json, report.md, report.html, "
+            f"results in [bold]{escape(str(out))}[/]: summary.json, report.md, report.html, "
             "posts.parquet, tables"
         )
 
@@ -233,6 +249,6 @@ def schema(
         for kind, model in KINDS.items():
             path = out / f"{kind}.schema.json"
             write_text(path, json.dumps(model.model_json_schema(), indent=2) + "\n")
-            console.print(f"wrote {path}")
+            console.print(escape(f"wrote {path}"))
 
     guarded(go)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from simulator.config.base import ConfigModel
+from simulator.config.card import ClassifierCard
 from simulator.config.common import (
     NonNegativeFloat,
     PerClassProbability,
@@ -33,13 +34,24 @@ class ModelRef(ConfigModel):
     """Which classifier the prefilter uses."""
 
     source: Annotated[
-        Literal["synthetic", "file"],
+        Literal["synthetic", "file", "card"],
         Field(
             description=(
-                "synthetic: trained at run start on the synthetic corpus; file: a skops file"
+                "synthetic: trained at run start on the synthetic corpus; file: a skops file; "
+                "card: the score distributions a `card` states (scores are drawn, never "
+                "computed from texts, whatever the scenario's texts.mode)"
             )
         ),
     ] = "synthetic"
+    card: Annotated[
+        ClassifierCard | None,
+        Field(
+            description=(
+                "a classifier card (source: card): the figures measured for the model, "
+                "as one of binormal, beta, table or roc"
+            )
+        ),
+    ] = None
     path: Annotated[
         str | None, Field(description="model file (skops), relative to this policy file")
     ] = None
@@ -51,13 +63,18 @@ class ModelRef(ConfigModel):
     def _path_for_file(self) -> ModelRef:
         if self.source == "file" and not self.path:
             raise ValueError("source 'file' needs `path` to a skops model file")
+        if self.source == "card" and self.card is None:
+            raise ValueError("source 'card' needs a `card` describing the model")
+        if self.source != "card" and self.card is not None:
+            raise ValueError(f"card is only read with `source: card` (source is {self.source!r})")
         return self
 
 
 class ScoreTarget(ConfigModel):
-    """A prefilter threshold stated as a target on the classifier's validation sample.
+    """A prefilter threshold stated as a target precision or recall.
 
-    It survives a model update: the raw score is recomputed for each model.
+    It survives a model update: the raw score is recomputed for each model,
+    by default on the stream's class mix.
     """
 
     precision: Annotated[
@@ -72,13 +89,14 @@ class ScoreTarget(ConfigModel):
         Literal["validation", "stream"],
         Field(
             description=(
-                "class mix the target is met on: `validation` (the validation sample as it "
-                "is, often far richer in violating posts than a stream) or `stream` (its "
-                "classes reweighted to the scenario's class_shares, so that the precision is "
-                "the one the stream will see outside surges)"
+                "class mix the target is met on: `stream` (the class mix the scenario's "
+                "stream is expected to have, surges included, with the model's scores on "
+                "stream-like texts or a card's stated ones: the precision the run will see) "
+                "or `validation` (the model's validation sample as it is, often far richer "
+                "in violating posts than a stream; not for a card)"
             )
         ),
-    ] = "validation"
+    ] = "stream"
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ScoreTarget:
@@ -95,7 +113,7 @@ class ScoreTarget(ConfigModel):
             if self.precision is not None
             else f"recall {self.recall:g}"
         )
-        return what + (" on the stream's class mix" if self.mix == "stream" else "")
+        return what + (" on the validation sample's class mix" if self.mix == "validation" else "")
 
 
 def _threshold_kind(value: Any) -> str:
@@ -121,7 +139,7 @@ class Prefilter(ConfigModel):
         Field(
             description=(
                 "score at or above which a post is removed automatically; or a target "
-                "such as `{precision: 0.95}` resolved on the classifier's validation sample"
+                "such as `{precision: 0.95}`, met on the stream's expected class mix"
             )
         ),
     ] = 0.98
@@ -142,6 +160,27 @@ class Prefilter(ConfigModel):
         5.0
     )
     review_team: Annotated[Team, Field(description="who reviews flagged posts")] = "staff"
+
+    def stream_targets(self) -> list[str]:
+        """The thresholds stated as targets on the stream's class mix."""
+        return [
+            name
+            for name in ("auto_remove_above", "review_above")
+            if isinstance(t := getattr(self, name), ScoreTarget) and t.mix == "stream"
+        ]
+
+    @model_validator(mode="after")
+    def _card_targets_on_the_stream(self) -> Prefilter:
+        if self.model.source != "card":
+            return self
+        for name in ("auto_remove_above", "review_above"):
+            value = getattr(self, name)
+            if isinstance(value, ScoreTarget) and value.mix == "validation":
+                raise ValueError(
+                    f"{name}.mix is `validation`, but a card has no validation sample: its "
+                    "targets are met on the stream's class mix (leave `mix` out)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _ordered(self) -> Prefilter:

@@ -8,6 +8,15 @@ Two views, side by side, because they answer different questions:
 * ``in_run``: what the prefilter actually removed in this run, and how many
   of those removals were of legitimate posts -- what it delivered here.
 
+For a classifier card, the first view is the card's: at each threshold the
+precision and recall its score distributions imply on the stream's expected
+class mix (and, for a table card, on the prevalence it was measured at).
+
+``in_run.at_thresholds`` is the classifier's operating point in the run, for
+both: of every post made, those whose score was at or above each threshold,
+whatever then happened to them -- precision and recall as realised on the
+stream that actually came (surges included).
+
 A run without a prefilter still gets the section (``enabled: false``), so
 every summary has the same shape. Volatile provenance (training time stamps)
 is left out: the same inputs and seed give the same summary.
@@ -15,10 +24,16 @@ is left out: the same inputs and seed give the same summary.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
+from simulator.config.card import TableCard
 from simulator.metrics.common import num
 from simulator.runlog import RunLog
+from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING
+
+if TYPE_CHECKING:
+    from simulator.classifier.card import CardClassifier
 
 # provenance worth showing; anything time-stamped is left out (see module docstring)
 _METADATA_KEYS = (
@@ -45,10 +60,13 @@ def classifier_summary(log: RunLog) -> dict[str, Any]:
         return {"enabled": False, "score_mode": mode}
     # Imported here: scikit-learn is only needed when a prefilter ran.
     from simulator.classifier import evaluate
+    from simulator.classifier.card import CardClassifier
 
     resolved = log.prefilter_thresholds
     names = [n for n in ("auto_remove_above", "review_above") if n in resolved]
     scores = [float(resolved[n]["score"]) for n in names]  # type: ignore[arg-type]
+    if isinstance(log.classifier, CardClassifier):
+        return card_summary(log, log.classifier, names, scores)
     report = evaluate(log.classifier, thresholds=sorted(set(scores)))
     data = report.to_dict()
     by_score = {row["threshold"]: row for row in data["thresholds"]}
@@ -92,6 +110,89 @@ def classifier_summary(log: RunLog) -> dict[str, Any]:
     }
 
 
+def card_summary(
+    log: RunLog, card: CardClassifier, names: Sequence[str], scores: Sequence[float]
+) -> dict[str, Any]:
+    """The ``classifier`` section for a card: what the card implies beside what the run saw."""
+    from simulator.classifier.card import auc_on_mix, figures_on_mix
+    from simulator.stages.prefilter import stream_mix
+
+    model = card.score_model
+    mix = stream_mix(log.scenario)
+    shares = [mix[c] for c in CLASSES] if mix is not None else None
+    spec = card.card.spec
+    stated = None
+    if isinstance(spec, TableCard):  # a group-level model: any split within a group will do
+        pi = spec.prevalence
+        n_v = int(VIOLATING.sum())
+        stated = [pi / n_v if v else (1.0 - pi) / (N_CLASSES - n_v) for v in VIOLATING]
+    thresholds = []
+    for name, score in zip(names, scores, strict=True):
+        row: dict[str, Any] = {**log.prefilter_thresholds[name]}
+        if shares is not None:
+            row.update(_plain(figures_on_mix(model, shares, score).to_dict()))
+        if stated is not None:
+            row["on_stated_prevalence"] = _plain(figures_on_mix(model, stated, score).to_dict())
+        thresholds.append(row)
+    class_rates = [
+        {
+            "name": name,
+            "label": label,
+            "violating": bool(VIOLATING[code]),
+            "flagged_share": num(float(model.share_at_or_above(code, score)[0])),
+        }
+        for name, score in zip(names, scores, strict=True)
+        for code, label in enumerate(CLASSES)
+    ]
+    c = card.card
+    return {
+        "enabled": True,
+        "score_mode": "sampled",
+        "model": {"source": "card", "form": c.form, "name": c.name},
+        "card": {
+            "form": c.form,
+            "name": c.name,
+            "description": c.description,
+            "stream_mix": {k: num(v) for k, v in mix.items()} if mix is not None else None,
+            "roc_auc_on_stream_mix": num(auc_on_mix(model, shares)) if shares else None,
+            "stated_prevalence": spec.prevalence if isinstance(spec, TableCard) else None,
+        },
+        "thresholds": thresholds,
+        "class_rates": class_rates,
+        "in_run": _in_run(log),
+    }
+
+
+def _plain(figures: dict[str, Any]) -> dict[str, Any]:
+    """Figures at a threshold (its value is the row's ``score`` already)."""
+    return {
+        k: (num(v) if isinstance(v, float) else v) for k, v in figures.items() if k != "threshold"
+    }
+
+
+def _at_thresholds(log: RunLog) -> list[dict[str, Any]]:
+    """Of every post made, those scored at or above each threshold: the realised rates."""
+    created = log.created_by_class
+    violating_made = int(created[VIOLATING].sum())
+    out = []
+    for name, counts in log.scored_at_or_above.items():
+        flagged, hits = int(counts.sum()), int(counts[VIOLATING].sum())
+        out.append(
+            {
+                "name": name,
+                "flagged": flagged,
+                "flagged_violating": hits,
+                "precision": num(hits / flagged) if flagged else None,
+                "recall": num(hits / violating_made) if violating_made else None,
+                "flagged_share_by_class": {
+                    label: num(int(counts[code]) / int(created[code])) if created[code] else None
+                    for code, label in enumerate(CLASSES)
+                },
+            }
+        )
+    return out
+
+
 def _in_run(log: RunLog) -> dict[str, Any]:
     violating = int((log.violating["removed_by"].astype(str) == "prefilter").sum())
     wrong = log.wrongly_removed
@@ -109,4 +210,5 @@ def _in_run(log: RunLog) -> dict[str, Any]:
             .astype(bool)
             .sum()
         ),
+        "at_thresholds": _at_thresholds(log),
     }

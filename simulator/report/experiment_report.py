@@ -58,9 +58,17 @@ def experiment_summary_sentences(ex: Experiment, target: float) -> list[str]:
             takedown = f"taken down in {k} of {len(susp)} seeds, after {days(when)} days{on}"
         else:
             takedown = f"never taken down ({len(susp)} seeds)"
+        if met or missed:
+            verdict = f"meets {', '.join(met) or 'no threshold'}" + (
+                f"; misses {', '.join(missed)}" if missed else ""
+            )
+        else:
+            verdict = (
+                "no threshold could be measured (no violating post was made long enough "
+                "before the end)"
+            )
         out.append(
-            f"{g.label}: meets {', '.join(met) or 'no threshold'}"
-            + (f"; misses {', '.join(missed)}" if missed else "")
+            f"{g.label}: {verdict}"
             + f"; {takedown}; harmful exposure {ex.show(g, 'views_before_removal')} views, "
             f"wrongful removals {ex.show(g, 'wrongful_removals')}."
         )

@@ -1,15 +1,21 @@
 """The Markdown report of one run (Jinja2 template; reads results, never re-runs),
 and the Markdown environment every report's twin renders with: its filters are
-the number formats of :mod:`simulator.format`."""
+the number formats of :mod:`simulator.format` and the pair that makes any
+outside string literal text, :func:`mdtext` for prose and :func:`mdcell` for
+table cells. Every string a template shows that modsim did not write itself
+(names, files, labels, parameter values, messages that quote them, and the
+sentences of a :class:`~simulator.report.context.Report`, which are plain
+text) passes through one of them; the HTML report escapes by autoescape."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jinja2
 import pandas as pd
 
-from simulator.format import date, hours, money, number, ratio, share
+from simulator.format import counted, date, hours, money, number, ratio, share
 from simulator.report.run import run_summary_sentences
 from simulator.results import RunResult, headline
 
@@ -23,13 +29,70 @@ _ENV = jinja2.Environment(
 )
 
 
+# Any line break or other control character: a name is shown on one line.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# An ampersand that would start an entity (``&lt;``, ``&#60;``), and an angle
+# bracket that would start an HTML tag, comment or autolink (``<b>``, ``</``,
+# ``<!--``, ``<https:``); any other (``R&D``, ``x <= 50``) reads as itself.
+_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+# Markdown's inline syntax: code, emphasis, links and images, strikethrough,
+# math (GitHub renders $...$), and the backslash that escapes them.
+_INLINE = re.compile(r"([\\`*\[\]~$])")
+# What opens a block when it starts a line: a heading, a list item, a quote,
+# a thematic break or setext underline. ("-5.0" or "2.2%" open nothing.)
+_BLOCK_START = re.compile(
+    r"^(\s*)(#{1,6}(?=\s|$)|[-+](?=\s|$)|\d{1,9}(?=[.)](?:\s|$))|[-=](?=[-=\s]*$)|>)"
+)
+
+
+def mdtext(text: object) -> str:
+    """Any string from outside modsim (a name, a file, a parameter value, a
+    message quoting one) as literal Markdown prose: what it reads is what
+    the reader sees. HTML is escaped (``<b>`` shows as ``<b>``), Markdown
+    syntax is backslash-escaped (no link, emphasis, code, heading, quote or
+    math comes out of a name), line breaks become spaces (a name cannot end
+    a list item or a table row) and blanks at either end go. Plain text is
+    left as it is: an underscore inside a word opens no emphasis
+    (``violent_news`` stays) and ``x <= 50`` starts no tag."""
+    # Blanks at either end would make an indented code block at a line's
+    # start, or undo the bold around a name.
+    s = _BREAKS.sub(" ", str(text)).strip(" ")
+    s = _TAG.sub("&lt;", _ENTITY.sub("&amp;", s))
+    s = _INLINE.sub(r"\\\1", s)
+    s = re.sub(r"_+", _underscores, s)
+    return _BLOCK_START.sub(_escape_block_start, s, count=1)
+
+
 def mdcell(text: object) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """:func:`mdtext` for a table cell: a pipe, which would end the cell, is escaped too."""
+    return mdtext(text).replace("|", "\\|")
+
+
+def _underscores(m: re.Match[str]) -> str:
+    """A run of underscores between two letters or digits opens no emphasis;
+    any other is escaped."""
+    s, i, j = m.string, m.start(), m.end()
+    inside = i > 0 and j < len(s) and s[i - 1].isalnum() and s[j].isalnum()
+    return m.group() if inside else "\\_" * (j - i)
+
+
+def _escape_block_start(m: re.Match[str]) -> str:
+    lead, marker = m.group(1), m.group(2)
+    # "1." becomes "1\.": the digits stay, the dot or bracket after them is escaped.
+    return lead + (marker + "\\" if marker.isdigit() else "\\" + marker)
 
 
 _ENV.filters.update(
-    hours=hours, share=share, number=number, date=date, ratio=ratio, money=money, mdcell=mdcell
+    hours=hours,
+    share=share,
+    number=number,
+    counted=counted,
+    date=date,
+    ratio=ratio,
+    money=money,
+    mdtext=mdtext,
+    mdcell=mdcell,
 )
 MARKDOWN_ENV = _ENV
 """The Markdown templates' environment: every report's twin renders with it."""

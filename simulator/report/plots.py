@@ -5,7 +5,9 @@ series differ by line style and marker as well as by colour (the Okabe-Ito
 palette), lines are labelled directly or in a legend, shaded bands are the
 95% intervals and say so, and text stays text in the SVG (searchable,
 selectable, scalable). The SVG is deterministic (fixed ids, no date) so the
-same results give the same report.
+same results give the same report. Every figure is drawn inside
+:func:`styled`, whose settings also keep any label literal: a name with
+``$...$`` in it is not read as mathtext.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ _RC: dict[str, Any] = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "legend.frameon": False,
+    # Labels carry names from the inputs (policies, teams, surges, parameter
+    # values): a "$" in one is a dollar sign, never mathtext (which would
+    # render it as math or fail to draw the figure).
+    "text.parse_math": False,
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from simulator.folders.run import RunFolder
-from simulator.format import date, is_missing, number, ratio, share, threshold
+from simulator.format import counted, date, is_missing, number, ratio, share, threshold
 from simulator.report import plots
 from simulator.report.context import DEFAULT_TARGET, Figure, Report, Table
 from simulator.report.curves import cdf_xy, fixed, surge_bands
@@ -26,41 +26,70 @@ MARKED_EVENTS = {
 def run_summary_sentences(s: dict[str, Any], target: float = DEFAULT_TARGET) -> list[str]:
     """The plain-words summary of one run (also the Markdown report's opening)."""
     v, e = s["violating"], s["enforcement"]
-    out = []
-    met = [w for w in v["within"] if not is_missing(w["share"]) and w["share"] >= target]
-    missed = [w for w in v["within"] if not is_missing(w["share"]) and w["share"] < target]
-    parts = [f"{share(w['share'])} within {threshold(w['threshold_hours'])}" for w in v["within"]]
-    verdict = (
-        "meets "
-        + ", ".join(threshold(w["threshold_hours"]) for w in met)
-        + (" but misses " if missed else "")
-        if met
-        else "misses "
-    )
-    verdict += ", ".join(threshold(w["threshold_hours"]) for w in missed) if missed else ""
-    out.append(
-        f"Thresholds: {s['run']['policy']} {verdict.strip()} (a threshold is met when at least "
-        f"{share(target)} of violating posts come down within it). Removed: {'; '.join(parts)}."
-    )
+    out = [_thresholds_sentence(s, target)]
     if e["suspended"]:
         out.append(
             f"Takedown: yes. {e['suspended_by']} suspended the platform on "
             f"{date(e['suspended_at'])}; {number(e['legitimate_posts_up_at_suspension'])} "
             "legitimate posts went dark with it."
         )
-    else:
+    elif e["enforcers"]:
         notices = sum(h["notices"] for h in e["enforcers"])
+        sent = "was" if notices == 1 else "were"
         out.append(
-            "Takedown: no. The platform was not suspended"
-            + (f" ({notices} notices were sent)." if e["enforcers"] else " (no enforcer).")
+            f"Takedown: no. The platform was not suspended ({counted(notices, 'notice')} {sent} "
+            "sent)."
         )
-    out.append(
-        f"Trade-off: violating posts were seen {number(v['views_before_removal']['total'])} "
-        f"times before they came down, {number(v['never_removed'])} of "
-        f"{number(v['count'])} were never removed, and {number(s['legitimate']['wrongly_removed'])}"
-        " legitimate posts were removed by mistake."
-    )
+    else:
+        out.append("Takedown: no. The platform was not suspended (no enforcer).")
+    wrong = s["legitimate"]["wrongly_removed"]
+    were = "was" if wrong == 1 else "were"
+    mistakes = f"{counted(wrong, 'legitimate post')} {were} removed by mistake"
+    if not s["posts"]["created"]:
+        out.append("Trade-off: none to weigh, as no post was made.")
+    elif not v["count"]:
+        out.append(f"Trade-off: no post violated the rules, so none was seen; {mistakes}.")
+    else:
+        out.append(
+            f"Trade-off: violating posts were seen {number(v['views_before_removal']['total'])} "
+            f"times before they came down, {number(v['never_removed'])} of "
+            f"{number(v['count'])} were never removed, and {mistakes}."
+        )
     return out
+
+
+def _thresholds_sentence(s: dict[str, Any], target: float) -> str:
+    """Which thresholds the run met and missed, and those it could not measure."""
+    v, policy = s["violating"], s["run"]["policy"]
+    within = v["within"]
+    measured = [w for w in within if not is_missing(w["share"])]
+    unmeasured = [threshold(w["threshold_hours"]) for w in within if is_missing(w["share"])]
+    if not v["count"]:
+        why = "no post was made" if not s["posts"]["created"] else "no post violated the rules"
+        return f"Thresholds: {policy} could not be measured against any threshold: {why}."
+    if not measured:
+        return (
+            f"Thresholds: {policy} could not be measured against any threshold: no violating "
+            "post was made long enough before the run ended."
+        )
+    met = [threshold(w["threshold_hours"]) for w in measured if w["share"] >= target]
+    missed = [threshold(w["threshold_hours"]) for w in measured if w["share"] < target]
+    if met and missed:
+        verdict = f"meets {', '.join(met)} but misses {', '.join(missed)}"
+    else:
+        verdict = f"meets {', '.join(met)}" if met else f"misses {', '.join(missed)}"
+    removed = "; ".join(
+        f"{share(w['share'])} within {threshold(w['threshold_hours'])}" for w in measured
+    )
+    not_measured = (
+        f" Not measured: {', '.join(unmeasured)} (no violating post was old enough)."
+        if unmeasured
+        else ""
+    )
+    return (
+        f"Thresholds: {policy} {verdict} (a threshold is met when at least {share(target)} of "
+        f"violating posts come down within it). Removed: {removed}.{not_measured}"
+    )
 
 
 def run_inputs(s: dict[str, Any]) -> list[str]:
@@ -78,7 +107,16 @@ def run_inputs(s: dict[str, Any]) -> list[str]:
     if inputs.get("versions"):
         out.append("Versions: " + ", ".join(f"{k} {ver}" for k, ver in inputs["versions"].items()))
     c = s.get("classifier") or {}
-    if c.get("enabled"):
+    if c.get("enabled") and c.get("card"):
+        card = c["card"]
+        named = f' "{card["name"]}"' if card.get("name") else ""
+        out.append(
+            f"Classifier card{named} "
+            f"({card['form']}; scores drawn from its distributions): ROC-AUC "
+            f"{ratio(card.get('roc_auc_on_stream_mix'))} on the stream's expected class mix; "
+            f"precision in this run {share((c.get('in_run') or {}).get('precision'))}."
+        )
+    elif c.get("enabled"):
         val = c.get("validation", {})
         out.append(
             f"Classifier ({c.get('score_mode')} scores): ROC-AUC {ratio(val.get('roc_auc', 0))}, "

@@ -174,9 +174,9 @@ def search_report(
                 else f"{span(ratio(lo), ratio(hi))} (each seed trains its own classifier)"
             )
             rep.summary.append(
-                f"The prefilter's {name} threshold is a target on the classifier's validation "
-                f"sample, so it survives a retrained model; in these runs it became a raw score "
-                f"of {raw}."
+                f"The prefilter's {name} threshold is a target (met on the stream's class mix "
+                f"unless it says `mix: validation`), so it survives a retrained model; in these "
+                f"runs it became a raw score of {raw}."
             )
     else:
         rep.summary.append(

@@ -4,10 +4,17 @@ Three things happen once per run, before any post is scored:
 
 * the classifier is found: trained on the scenario's synthetic corpus, or
   loaded from the policy's skops file (both cached, so every policy on the
-  same scenario and seed, and a second look at the same file, share one model);
-* thresholds stated as a target (``{precision: 0.95}``) become raw scores on
-  the classifier's validation sample (:func:`resolve_thresholds`);
-* in scale mode (``texts.mode: sampled``) the score model is measured: a
+  same scenario and seed, and a second look at the same file, share one model),
+  or built from the policy's classifier card (its stated score distributions;
+  scores are then always drawn, as in scale mode, since a card has no texts
+  to score);
+* thresholds stated as a target (``{precision: 0.95}``) become raw scores
+  (:func:`resolve_thresholds`): by default on the stream's expected class mix,
+  with the classifier's scores on stream-like texts (the score model below)
+  or a card's stated ones; with ``mix: validation`` on the classifier's
+  validation sample as it is;
+* in scale mode (``texts.mode: sampled``), or for targets on the stream's
+  mix, the score model is measured: a
   fresh sample of the scenario's own texts, drawn like the stream draws them
   and never trained on, is scored for real, and each post's score is then a
   draw from its class's measured distribution. Measuring on stream-like texts
@@ -37,12 +44,14 @@ from simulator.classifier import (
     threshold_for,
     train_synthetic,
 )
+from simulator.classifier.card import CardClassifier, threshold_on_mix
 from simulator.classifier.parallel import ParallelScorer
+from simulator.config.card import ClassifierCard
 from simulator.config.policy import PlatformPolicy, Prefilter, ScoreTarget
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
-from simulator.stream.synthetic import Posts
+from simulator.stream.synthetic import Posts, hourly_class_probs, hourly_rates
 from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING
 
 SCORE_SAMPLE_PER_CLASS = 2000
@@ -79,20 +88,55 @@ class ResolvedThreshold:
         return {"name": self.name, "score": self.score, "target": target, "capped": self.capped}
 
 
+def _meet(
+    target: ScoreTarget,
+    validation: pd.DataFrame | None,
+    stream_mix: Mapping[str, float] | None,
+    stream_scores: ScoreModel | None,
+) -> float:
+    """The raw score meeting ``target`` (see :func:`resolve_thresholds`)."""
+    if target.mix == "validation":
+        if validation is None:  # a card: the policy's own validator refuses this
+            raise ValueError("a card has no validation sample; state the target on the stream")
+        return threshold_for(validation, precision=target.precision, recall=target.recall)
+    if stream_mix is None:
+        raise ValueError(
+            "a target on the stream's class mix (the default) needs a scenario with "
+            "content.class_shares; for a replayed stream, add `mix: validation` to the "
+            "target or give a raw score"
+        )
+    if stream_scores is not None:
+        shares = [stream_mix[c] for c in CLASSES]
+        return threshold_on_mix(
+            stream_scores, shares, precision=target.precision, recall=target.recall
+        )
+    assert validation is not None
+    weights = mix_weights(validation, stream_mix)
+    return threshold_for(
+        validation, precision=target.precision, recall=target.recall, weights=weights
+    )
+
+
 def resolve_thresholds(
     cfg: Prefilter,
-    validation: pd.DataFrame,
+    validation: pd.DataFrame | None,
     policy: str = "",
     stream_mix: Mapping[str, float] | None = None,
+    stream_scores: ScoreModel | None = None,
 ) -> tuple[ResolvedThreshold, ResolvedThreshold]:
-    """``(auto_remove_above, review_above)`` as raw scores for a classifier's validation sample.
+    """``(auto_remove_above, review_above)`` as raw scores for a classifier.
 
-    A raw score stays as given; a target is met on ``validation`` with
-    :func:`~simulator.classifier.threshold_for`, reweighted to ``stream_mix``
-    (class -> share, see :func:`stream_mix`) when the target says ``mix: stream``. Raises a
-    :class:`~simulator.errors.ModsimError` when a target cannot be met. A review
-    target that lands above the removal threshold is lowered to it (``capped``):
-    no post is then sent to review by score alone.
+    A raw score stays as given. A target with ``mix: validation`` is met on
+    the classifier's ``validation`` sample
+    (:func:`~simulator.classifier.threshold_for`). A target on the stream's mix
+    (the default) is met on ``stream_mix`` (class -> share, see
+    :func:`stream_mix`): exactly on ``stream_scores`` when given (the
+    classifier's score model on stream-like texts, or a card's;
+    :func:`~simulator.classifier.card.threshold_on_mix`), else on the
+    validation sample reweighted to that mix. Raises a
+    :class:`~simulator.errors.ModsimError` when a target cannot be met. A
+    review target that lands above the removal threshold is lowered to it
+    (``capped``): no post is then sent to review by score alone.
     """
     where = f"policy {policy!r}: " if policy else ""
     out: list[ResolvedThreshold] = []
@@ -102,17 +146,7 @@ def resolve_thresholds(
             out.append(ResolvedThreshold(name, float(value)))
             continue
         try:
-            weights = None
-            if value.mix == "stream":
-                if stream_mix is None:
-                    raise ValueError(
-                        "a target on the stream's class mix needs a scenario with "
-                        "content.class_shares (a synthetic stream)"
-                    )
-                weights = mix_weights(validation, stream_mix)
-            score = threshold_for(
-                validation, precision=value.precision, recall=value.recall, weights=weights
-            )
+            score = _meet(value, validation, stream_mix, stream_scores)
         except ValueError as exc:
             raise ModsimError(f"{where}prefilter.{name}: {exc}") from None
         out.append(ResolvedThreshold(name, score, value))
@@ -131,7 +165,7 @@ class PrefilterStage:
     def __init__(
         self,
         cfg: Prefilter,
-        classifier: TrainedClassifier,
+        classifier: TrainedClassifier | CardClassifier,
         mode: str,
         score_model: ScoreModel | None = None,
         policy: str = "",
@@ -140,12 +174,21 @@ class PrefilterStage:
     ) -> None:
         self._cfg = cfg
         self._classifier = classifier
-        self._mode = mode
-        self._score_model = score_model or ScoreModel.from_validation(classifier.validation)
-        self._auto, self._review = resolve_thresholds(cfg, classifier.validation, policy, mix)
         self._scorer: ParallelScorer | None = None
-        if mode == "text" and workers > 1:
-            self._scorer = ParallelScorer(classifier, workers)
+        validation: pd.DataFrame | None = None
+        if isinstance(classifier, CardClassifier):
+            self._mode = "sampled"  # a card has no text model: its scores are drawn
+            score_model = classifier.score_model
+            self._score_model = score_model
+        else:
+            self._mode = mode
+            self._score_model = score_model or ScoreModel.from_validation(classifier.validation)
+            validation = classifier.validation
+            if mode == "text" and workers > 1:
+                self._scorer = ParallelScorer(classifier, workers)
+        self._auto, self._review = resolve_thresholds(
+            cfg, validation, policy, mix, stream_scores=score_model
+        )
 
     def close(self) -> None:
         """End any scoring worker processes."""
@@ -153,8 +196,13 @@ class PrefilterStage:
             self._scorer.close()
 
     @property
-    def classifier(self) -> TrainedClassifier:
+    def classifier(self) -> TrainedClassifier | CardClassifier:
         return self._classifier
+
+    @property
+    def score_model(self) -> ScoreModel:
+        """The per-class score distributions scale mode (and a card) draws from."""
+        return self._score_model
 
     @property
     def thresholds(self) -> tuple[ResolvedThreshold, ResolvedThreshold]:
@@ -163,6 +211,7 @@ class PrefilterStage:
 
     def scores(self, posts: Posts) -> np.ndarray:
         if self._mode == "text":
+            assert isinstance(self._classifier, TrainedClassifier)
             if posts.text is None:
                 raise ValueError("text mode needs post texts")
             # Generated texts repeat often; score each distinct text once.
@@ -191,26 +240,50 @@ def prefilter_stage(
 ) -> PrefilterStage:
     """The policy's prefilter for this scenario and seed, ready to score posts."""
     cfg = policy.prefilter
-    clf = classifier or classifier_for(cfg, scenario, seeds)
-    mode = scenario.content.texts.mode
-    model = score_model_for(clf, scenario, seeds) if mode == "sampled" else None
+    clf = classifier_for(cfg, scenario, seeds) if classifier is None else classifier
+    if cfg.model.source == "card":  # the policy's card, whatever model a caller passed
+        clf = classifier_for(cfg, scenario, seeds)
     return PrefilterStage(
         cfg,
         clf,
-        mode,
-        score_model=model,
+        scenario.content.texts.mode,
+        score_model=_stream_scores(cfg, clf, scenario, seeds),
         policy=policy.name,
         workers=workers,
         mix=stream_mix(scenario),
     )
 
 
+def _stream_scores(
+    cfg: Prefilter,
+    clf: TrainedClassifier | CardClassifier,
+    scenario: Scenario,
+    seeds: SeedTree,
+) -> ScoreModel | None:
+    """The classifier's scores on stream-like texts, where the run needs them: in scale
+    mode (posts draw from them) and for targets on the stream's mix (met on them, so
+    that the precision stated is the one the stream's own kind of text gets)."""
+    if isinstance(clf, CardClassifier):
+        return clf.score_model
+    sampled = scenario.content.texts.mode == "sampled"
+    on_stream = bool(cfg.stream_targets()) and scenario.content.class_shares is not None
+    return score_model_for(clf, scenario, seeds) if sampled or on_stream else None
+
+
 def stream_mix(scenario: Scenario) -> dict[str, float] | None:
-    """The scenario's class shares by class name (None for a replayed stream)."""
-    shares = scenario.content.class_shares
-    if shares is None:
+    """The class mix the scenario's stream is expected to have over the whole run, by
+    class name (None for a replayed stream).
+
+    Surges raise the violating share, and volume weights each hour: the class
+    shares alone (the mix outside surges) would set a precision target the run
+    then overshoots (0.4% violating posts outside surges in the Parler-like
+    scenario, 0.66% over the run).
+    """
+    if scenario.content.class_shares is None:
         return None
-    return dict(zip(CLASSES, shares.as_list(), strict=True))
+    rates = hourly_rates(scenario)
+    mix = rates @ hourly_class_probs(scenario) / rates.sum()
+    return {name: float(share) for name, share in zip(CLASSES, mix, strict=True)}
 
 
 def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> None:
@@ -220,8 +293,15 @@ def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> No
     """
     if not policy.prefilter.enabled:
         return
-    clf = classifier_for(policy.prefilter, scenario, SeedTree(seed))
-    resolve_thresholds(policy.prefilter, clf.validation, policy.name, stream_mix(scenario))
+    seeds = SeedTree(seed)
+    clf = classifier_for(policy.prefilter, scenario, seeds)
+    resolve_thresholds(
+        policy.prefilter,
+        None if isinstance(clf, CardClassifier) else clf.validation,
+        policy.name,
+        stream_mix(scenario),
+        _stream_scores(policy.prefilter, clf, scenario, seeds),
+    )
 
 
 # Finding the classifier ------------------------------------------------------------
@@ -253,10 +333,20 @@ def load_model_cached(path: Path) -> TrainedClassifier:
     return _load(str(resolved), stat.st_mtime_ns, stat.st_size)
 
 
-def classifier_for(cfg: Prefilter, scenario: Scenario, seeds: SeedTree) -> TrainedClassifier:
-    """The policy's classifier: loaded from its skops file, or trained on the
-    scenario's synthetic corpus (cached per seed and corpus settings, so every
-    policy on the same scenario and seed shares one model)."""
+@lru_cache(maxsize=8)
+def _card(card_json: str) -> CardClassifier:
+    return CardClassifier.from_card(ClassifierCard.model_validate_json(card_json))
+
+
+def classifier_for(
+    cfg: Prefilter, scenario: Scenario, seeds: SeedTree
+) -> TrainedClassifier | CardClassifier:
+    """The policy's classifier: built from its card, loaded from its skops file, or
+    trained on the scenario's synthetic corpus (cached per seed and corpus settings,
+    so every policy on the same scenario and seed shares one model)."""
+    if cfg.model.source == "card":
+        assert cfg.model.card is not None
+        return _card(cfg.model.card.model_dump_json())
     if cfg.model.source == "file":
         assert cfg.model.path is not None
         return load_model_cached(Path(cfg.model.path))
