@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from scipy import stats
 
 from simulator.config.describe import Path_, format_path, line_for
-from simulator.config.host import HostPolicy
+from simulator.config.host import NOTICE_SIGNALS, HostPolicy
 from simulator.config.loader import Loaded
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
@@ -347,11 +347,13 @@ def _hosts(sc: _Doc, pol: _Doc, hosts: list[_Doc]) -> list[Finding]:
                     f"({s.hours:g} h), so no post is old enough to be measured against it",
                 )
             )
-        every = host.notices.every_hours
         strikes = host.strikes.strikes_to_suspend
-        # Notices go out at checks every `every` hours; a strike is judged at
-        # the first check after a notice's deadline.
-        last_strike = math.ceil((strikes * every + remediation) / every - 1e-9) * every
+        # A strike on notices alone lands at a deadline, the window after its
+        # notice; notices go out no faster than the cadence (if any). Other
+        # signals could strike at any moment.
+        on_notices = {n for n, _ in host.strikes.signals.items()} <= NOTICE_SIGNALS
+        every = host.notices.every_hours or 0.0
+        last_strike = strikes * every + remediation if on_notices else 0.0
         earliest = last_strike + 24.0 * host.suspension.notice_period_days
         if not host.suspension.emergency.enabled and earliest >= s.hours:
             out.append(

@@ -6,8 +6,11 @@ Data flows one way. For each chunk of simulated days the engine
 2. applies the per-post, vectorised stages: prefilter scores and thresholds,
    user-report times, enforcers' outside-report times;
 3. hands the posts that open a review case to the review queues;
-4. steps through the enforcers' check times, running the queues up to each
-   one so that what an enforcer sees is exactly what is up at that moment;
+4. steps from one enforcer event to the next (a report reaching it, a
+   deadline, an audit, the platform's reply to a notice, the press taking
+   notice), running the queues up to each one so that what an enforcer sees
+   is exactly what is up at that moment; day ends are steps too, so the
+   steps never depend on the chunk size;
 5. emits the rows of posts whose fate is sealed, keeping only violating posts
    and posts with an open case in memory (memory stays flat).
 
@@ -39,7 +42,7 @@ import pandas as pd
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
-from simulator.enforcement import Delisting, Enforcer, Notice
+from simulator.enforcement import Delisting, Enforcer, LetterClock, Notice
 from simulator.errors import ModsimError
 from simulator.queueing import KIND_APPEAL, CaseLog, ReviewQueue
 from simulator.runlog import PostSink, PostTally, RunLog
@@ -49,7 +52,7 @@ from simulator.stages.followups import Followups
 from simulator.stages.jurors import JurorPlan, plan_jurors
 from simulator.stages.jury import jury_team
 from simulator.stages.notices import NoticeResponse
-from simulator.stages.platform import NO_TEAM, TEAMS, PlatformState, PostColumns
+from simulator.stages.platform import NO_TEAM, TEAMS, Outlook, PlatformState, PostColumns
 from simulator.stages.reports import ReportStage
 from simulator.stages.staff import staff_team
 from simulator.stream.replay import open_stream
@@ -142,7 +145,10 @@ class Simulation:
             raise ModsimError(
                 f"enforcers need distinct names (their random draws are keyed by name), got {names}"
             )
-        self.enforcers = [Enforcer(h, self.seeds) for h in self.hosts]
+        self.enforcers = [
+            Enforcer(h, self.seeds, LetterClock(h.notices, scenario.start)) for h in self.hosts
+        ]
+        self._outlook = Outlook(self._state, self.queues)
         self.delisting = Delisting(scenario, self.enforcers, self.seeds)
         self.notices = NoticeResponse(policy, self._state, self.queues, self.seeds)
         cuts = {t.name: t.score for t in self.prefilter.thresholds} if self.prefilter else None
@@ -300,22 +306,22 @@ class Simulation:
 
     # Time stepping ----------------------------------------------------------------
     def _step(self, t0: float, t1: float) -> None:
-        """Run the queues and the enforcers' checks through (t0, t1], up to a takedown."""
-        for t in self._stop_times(t0, t1):
-            if self._suspension_time() <= t:
-                break
-            self._run_queues(t)
-            self.delisting.take_effect(t)
+        """Run the queues and the enforcers through (t0, t1], event by event, up to a
+        takedown: each enforcer sees the platform as it is at each of its events."""
+        t = t0
+        while True:
+            nxt = max(t, min([t1, *(e.next_time(self._outlook) for e in self.enforcers)]))
+            if self._suspension_time() <= nxt:
+                return
+            self._run_queues(nxt)
+            self.delisting.take_effect(nxt)
             for enforcer in self.enforcers:
-                for notice in enforcer.check(t, self._state):
+                for notice in enforcer.advance(nxt, self._outlook):
                     self._notices.append(notice)
-                    self.notices.respond(notice)
-
-    def _stop_times(self, t0: float, t1: float) -> list[float]:
-        stops = {t1}
-        for enforcer in self.enforcers:
-            stops.update(enforcer.check_times(t0, t1).tolist())
-        return sorted(stops)
+                    enforcer.expect_reply(notice, self.notices.respond(notice))
+            t = nxt
+            if t >= t1 and all(e.next_time(self._outlook) > t1 for e in self.enforcers):
+                return
 
     def _takedowns(self) -> list[Enforcer]:
         return [e for e in self.enforcers if e.effect == "takedown"]
@@ -369,6 +375,10 @@ class Simulation:
                 key=lambda e: (e.time, e.enforcer),
             ),
             notices=list(self._notices),
+            trips=sorted(
+                (trip for enf in self.enforcers for trip in enf.trips),
+                key=lambda trip: (trip.time, trip.enforcer),
+            ),
             expected_posts_lost=float(self.stream.hourly_rate[int(end) :].sum())
             if suspended
             else 0.0,

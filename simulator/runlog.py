@@ -19,7 +19,7 @@ import pandas as pd
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
-from simulator.enforcement import EnforcementEvent, Notice
+from simulator.enforcement import EnforcementEvent, Notice, Trip
 from simulator.stages.platform import PostColumns
 from simulator.taxonomy import N_CLASSES, VIOLATING
 
@@ -71,6 +71,8 @@ class RunLog:
     scored_at_or_above: dict[str, np.ndarray] = field(default_factory=dict)
     """Per prefilter threshold (by name): posts created per class whose score was at or
     above it, whatever then happened to them (the classifier's operating point in the run)."""
+    trips: list[Trip] = field(default_factory=list)
+    """Every enforcer rule that fired (strikes, emergencies), with the evidence."""
 
 
 class PostTally:

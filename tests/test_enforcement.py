@@ -86,10 +86,10 @@ def test_platform_that_removes_nothing_is_suspended_when_the_rule_says(
         suspension__notice_period_days=period_days,
     )
     r = simulate(quick_sampled, do_nothing(jury_only), [host], seed=seed)
-    # From the rule alone: notice i goes out at check 24 i; it fails at its
-    # deadline 24 i + window, which the next check at or after it judges; the
-    # k-th failure starts the notice period.
-    judged = math.ceil((24.0 * strikes + window) / 24.0) * 24.0
+    # From the rule alone: notice i goes out at 24 i (the host's cadence); it
+    # fails at its deadline 24 i + window, the moment it is judged (not at a
+    # later check); the k-th failure starts the notice period.
+    judged = 24.0 * strikes + window
     expected = judged + 24.0 * period_days
     assert expected < quick_sampled.hours  # the test world is long enough
     suspension = events(r, "suspension")
@@ -104,30 +104,30 @@ def test_platform_that_removes_nothing_is_suspended_when_the_rule_says(
 def test_emergency_fires_before_the_notice_period_only_when_its_condition_holds(
     quick_sampled: Scenario, jury_only: PlatformPolicy, strike_host: HostPolicy, seed: int
 ) -> None:
-    # One strike starts a 30-day notice period: longer than the run.
+    # One strike starts a 30-day notice period: longer than the run. Letters go
+    # out the moment a post is found, so notice times are the find times.
     host = watcher(
         strike_host,
         detection__outside_reports_per_million_views=2000.0,
+        notices__every_hours=None,
         strikes__strikes_to_suspend=1,
         suspension__notice_period_days=30.0,
     )
     platform = do_nothing(jury_only)
     calm = simulate(quick_sampled, platform, [host], seed=seed)
     assert not calm.suspended
-    notices = events(calm, "notice")
-    # Each daily notice lists exactly the posts found in the 24 hours before it,
-    # which is what the emergency clause counts.
-    sizes = notices["posts"].to_numpy()
-    hours = notices["hour"].to_numpy()
-    assert len(sizes) >= 4 and sizes.max() > sizes.min()
-    limit = int(np.sort(sizes)[len(sizes) // 2])
-    if limit == sizes.min():
-        limit += 1
-    expected = hours[np.argmax(sizes >= limit)]
+    finds = np.repeat(events(calm, "notice")["hour"].to_numpy(), events(calm, "notice")["posts"])
+    # Finds in the 24 hours up to and including each find.
+    in_day = np.searchsorted(finds, finds, side="right") - np.searchsorted(
+        finds, finds - 24.0, side="right"
+    )
+    assert len(finds) >= 10 and in_day.max() > in_day.min()
+    limit = int(np.sort(in_day)[len(in_day) // 2]) + 1
+    expected = finds[np.argmax(in_day >= limit)]  # the limit-th find within a day
     armed = tweak(
         host,
         suspension__emergency__enabled=True,
-        suspension__emergency__found_posts_per_day=limit,
+        suspension__emergency__signals={"found_posts": {"threshold": float(limit)}},
         suspension__emergency__notice_hours=6.0,
     )
     r = simulate(quick_sampled, platform, [armed], seed=seed)
@@ -135,8 +135,14 @@ def test_emergency_fires_before_the_notice_period_only_when_its_condition_holds(
     assert emergency["hour"].tolist() == [expected]
     assert events(r, "suspension")["hour"].tolist() == [pytest.approx(expected + 6.0)]
     assert expected + 6.0 < 24.0 * 30  # before the notice period would have ended
+    trip = r.summary["enforcement"]["enforcers"][0]["decided_by"]
+    assert trip["rule"] == "emergency" and trip["hour"] == expected
+    assert trip["signals"][0]["value"] == limit and trip["signals"][0]["threshold"] == limit
     # A line never crossed: no emergency, no suspension within the run.
-    never = tweak(armed, suspension__emergency__found_posts_per_day=int(sizes.max()) + 1)
+    never = tweak(
+        armed,
+        suspension__emergency__signals={"found_posts": {"threshold": float(in_day.max() + 1)}},
+    )
     r2 = simulate(quick_sampled, platform, [never], seed=seed)
     assert events(r2, "emergency").empty and not r2.suspended
 
@@ -180,8 +186,8 @@ def test_a_delisting_thins_new_posts_and_a_takedown_ends_the_run(
     quick_sampled: Scenario, jury_only: PlatformPolicy, strike_host: HostPolicy, seed: int
 ) -> None:
     platform = do_nothing(jury_only)
-    # The store delists after its first failed notice (day 2); the host takes
-    # the platform down after three (day 4 plus one day's notice).
+    # The store delists at its first failed deadline (hour 36); the host takes
+    # the platform down after three (hour 84 plus one day's notice).
     store = watcher(
         strike_host, "store", notices__remediation_hours=12.0, strikes__strikes_to_suspend=1
     )
@@ -197,7 +203,8 @@ def test_a_delisting_thins_new_posts_and_a_takedown_ends_the_run(
     r = simulate(quick_sampled, platform, [store, host], seed=seed)
     delisted = events(r, "delisting", "store")["hour"].tolist()
     taken_down = events(r, "suspension", "host")["hour"].tolist()
-    assert delisted == [48.0] and taken_down == [120.0]
+    # Notices at 24, 48, 72 (the cadence) fail at 36, 60 and 84.
+    assert delisted == [36.0] and taken_down == [84.0 + 24.0]
     assert r.summary["enforcement"]["suspended_by"] == "host"  # the store did not end the run
     lost = r.summary["enforcement"]["posts_not_made_while_delisted"]
     # Every post the delisting took away is a post the host-only run had, and
@@ -211,7 +218,8 @@ def test_delisting_loses_the_growth_since_the_removal(
     quick_sampled: Scenario, jury_only: PlatformPolicy, strike_host: HostPolicy
 ) -> None:
     # Users grow from 20,000 to 30,000 over the week; a store with every new
-    # user delists at hour 48, so later posts are kept at users(48) / users(t).
+    # user delists at hour 36 (its first failed deadline), so posts of the days
+    # that start after it are kept at users(36) / users(t).
     store = watcher(
         strike_host, "store", notices__remediation_hours=12.0, strikes__strikes_to_suspend=1
     )
@@ -224,7 +232,7 @@ def test_delisting_loses_the_growth_since_the_removal(
     rates = hourly_rates(quick_sampled)
     hours = np.arange(48, int(quick_sampled.hours))
     users = _interp_users(quick_sampled, hours + 0.5)
-    base_users = _interp_users(quick_sampled, np.array([48.0]))[0]
+    base_users = _interp_users(quick_sampled, np.array([36.0]))[0]
     expected_lost = float((rates[hours] * (1 - base_users / users)).sum())
     for seed in SEEDS:
         e = simulate(quick_sampled, platform, [store], seed=seed).summary["enforcement"]
@@ -245,6 +253,7 @@ def test_reinstatement_after_remediation(
         strike_host,
         "store",
         detection__outside_reports_per_million_views=300.0,
+        notices__every_hours=None,  # a letter at each find: notice times are find times
         notices__remediation_hours=12.0,
         strikes__strikes_to_suspend=1,
         strikes__warning_at=None,
@@ -282,21 +291,20 @@ def test_known_posts_rule_strikes_and_warns_on_schedule(
 ) -> None:
     host = watcher(
         strike_host,
-        strikes__failure="known_posts_live",
-        strikes__known_posts_max=0,
-        strikes__known_posts_hours=30.0,
+        notices__every_hours=None,  # a letter at each find: notice times are find times
+        strikes__signals={"known_posts_up": {"threshold": 1.0, "after_hours": 30.0}},
         strikes__strikes_to_suspend=3,
         strikes__warning_at=1,
         suspension__notice_period_days=30.0,
     )
     r = simulate(quick_sampled, do_nothing(jury_only), [host], seed=seed)
     strikes = events(r, "strike")["hour"].tolist()
-    # Posts are found within minutes of the start; the first check at least 30
-    # hours after the first find is hour 48, and every later check finds newer
-    # posts past the 30 hours.
-    assert strikes[:3] == [48.0, 72.0, 96.0]
-    assert events(r, "warning")["hour"].tolist() == [48.0]
-    assert events(r, "suspension_notice")["hour"].tolist() == [96.0]
+    found = np.repeat(events(r, "notice")["hour"].to_numpy(), events(r, "notice")["posts"])
+    # Nothing comes down, so each found post is a strike 30 hours after it was
+    # found (each strike uses up its evidence), to the minute.
+    assert strikes[:3] == pytest.approx((found[:3] + 30.0).tolist())
+    assert events(r, "warning")["hour"].tolist() == [strikes[0]]
+    assert events(r, "suspension_notice")["hour"].tolist() == [strikes[2]]
     # A platform that removes noticed posts within the day never fails this rule.
     quick_fix = tweak(jury_only, notices__response_hours=1.0, notices__compliance=1.0)
     assert events(simulate(quick_sampled, quick_fix, [host], seed=seed), "strike").empty

@@ -130,7 +130,7 @@ def test_suspension_stops_the_platform(
     trigger = tweak(
         strict_host,
         detection__outside_reports_per_million_views=5000.0,
-        suspension__emergency__found_posts_per_day=5,
+        suspension__emergency__signals={"found_posts": {"threshold": 5.0}},
         suspension__emergency__notice_hours=0.0,
     )
     r = simulate(quick_sampled, jury_only, [trigger], seed=2)

@@ -47,6 +47,9 @@ def print_summary(result: RunResult) -> None:
     for key, value in headline(result.summary).items():
         table.add_row(key, _fmt(value, key))
     console.print(table)
+    why = result.summary["enforcement"].get("why")
+    if why:
+        console.print(f"why: {why}", highlight=False, soft_wrap=True)
 
 
 def _fmt(value: Any, key: str = "") -> str:

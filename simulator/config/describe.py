@@ -30,8 +30,8 @@ def line_for(loc: Path_, lines: dict[Path_, int]) -> int | None:
     return None
 
 
-def _allowed_keys(model: type[BaseModel], loc: Path_) -> list[str] | None:
-    """The keys allowed in the mapping at ``loc`` of ``model``, if it is a model."""
+def _model_at(model: type[BaseModel], loc: Path_) -> type[BaseModel] | None:
+    """The model of the mapping at ``loc`` of ``model``, if it is a model."""
     current: Any = model
     for part in loc:
         if isinstance(part, int):
@@ -39,12 +39,23 @@ def _allowed_keys(model: type[BaseModel], loc: Path_) -> list[str] | None:
         fields = getattr(current, "model_fields", None)
         if fields is None or part not in fields:
             return None
-        annotation = fields[part].annotation
-        current = _model_in(annotation)
+        current = _model_in(fields[part].annotation)
         if current is None:
             return None
-    fields = getattr(current, "model_fields", None)
+    return current
+
+
+def _allowed_keys(model: type[BaseModel], loc: Path_) -> list[str] | None:
+    """The keys allowed in the mapping at ``loc`` of ``model``, if it is a model."""
+    fields = getattr(_model_at(model, loc), "model_fields", None)
     return sorted(fields) if fields else None
+
+
+def _retired(model: type[BaseModel], loc: Path_) -> str:
+    """What replaced a key a model no longer takes (its ``RETIRED`` map), if any."""
+    retired = getattr(_model_at(model, loc[:-1]), "RETIRED", {})
+    why = retired.get(loc[-1]) if isinstance(loc[-1], str) else None
+    return f"; it was retired: {why}" if why else ""
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -79,7 +90,7 @@ def describe_error(err: Any, model: type[BaseModel]) -> tuple[Path_, str]:
     if kind == "extra_forbidden" and loc:
         allowed = _allowed_keys(model, loc[:-1])
         hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
-        return loc, f"unknown key {loc[-1]!r}{hint}"
+        return loc, f"unknown key {loc[-1]!r}{hint}{_retired(model, loc)}"
     if kind == "missing":
         return loc, "required field is missing"
     msg = err["msg"]

@@ -3,7 +3,7 @@ store, a regulator) watches a platform it does not run, and when it acts."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -12,10 +12,11 @@ from simulator.config.common import PositiveFloat, Probability, Version
 
 
 class Audit(ConfigModel):
-    """Periodic sampling of live posts by the enforcer's own staff."""
+    """Periodic sampling of live posts by the enforcer's own staff (a cadence by design:
+    an audit is a batch job, so it runs every ``every_days`` from the start)."""
 
-    # Lower bounds on intervals: the enforcer steps through every check and
-    # audit, so a nanosecond interval would hang the run (found by fuzzing).
+    # Lower bounds on intervals: the enforcer steps through every audit, so a
+    # nanosecond interval would hang the run (found by fuzzing).
     every_days: Annotated[float, Field(ge=1 / 24, description="days between audits")] = 7.0
     sample_size: Annotated[
         int, Field(ge=0, le=10_000_000, description="live posts sampled per audit")
@@ -23,17 +24,21 @@ class Audit(ConfigModel):
 
 
 class Press(ConfigModel):
-    """Press and watchdog escalation: after a surge, outsiders comb the platform."""
+    """Press and watchdog escalation: when harm surges, outsiders comb the platform."""
+
+    RETIRED: ClassVar[dict[str, str]] = {
+        "trigger_posts_per_day": "press attention now follows harmful views: give "
+        "trigger_views_per_hour (views per hour of violating posts still up) instead",
+    }
 
     enabled: bool = False
-    trigger_posts_per_day: Annotated[
-        int,
+    trigger_views_per_hour: Annotated[
+        PositiveFloat,
         Field(
-            ge=1,
-            description="violating posts made in the 24 hours before a check and still up "
-            "that draw press and watchdog attention (a surge)",
+            description="harmful views per hour (views of violating posts still up, summed) "
+            "that draw press and watchdog attention, the moment they are reached"
         ),
-    ] = 20000
+    ] = 50000.0
     reports_per_million_views: Annotated[
         float,
         Field(
@@ -58,35 +63,184 @@ class Detection(ConfigModel):
     press: Press = Press()
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class OfficeHours(ConfigModel):
+    """When the enforcer's staff send letters, in the scenario's local time."""
+
+    weekdays: Annotated[
+        list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]],
+        Field(
+            default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"],
+            min_length=1,
+            description="days letters go out",
+        ),
+    ]
+    start_hour: Annotated[float, Field(ge=0, lt=24, description="first hour letters go out")] = 9.0
+    end_hour: Annotated[
+        float, Field(gt=0, le=24, description="letters go out before this hour")
+    ] = 17.0
+
+    @model_validator(mode="after")
+    def _a_day_has_hours(self) -> OfficeHours:
+        if self.end_hour <= self.start_hour:
+            raise ValueError(
+                f"end_hour ({self.end_hour:g}) must be after start_hour ({self.start_hour:g})"
+            )
+        return self
+
+
 class Notices(ConfigModel):
     """Notices listing the violating posts found, with a window to remove them."""
 
     every_hours: Annotated[
-        float, Field(ge=0.1, description="how often the enforcer reviews its findings")
-    ] = 24.0
+        float | None,
+        Field(
+            ge=0.1,
+            description="a review cadence: letters go out only every this many hours from "
+            "the start (null: as soon as `min_posts` posts are found)",
+        ),
+    ] = None
+    office_hours: Annotated[
+        OfficeHours | None,
+        Field(description="letters go out only in office hours (null: at any hour)"),
+    ] = None
     min_posts: Annotated[int, Field(ge=1, description="posts found before a notice is sent")] = 1
     remediation_hours: Annotated[
         PositiveFloat, Field(description="time the platform has to remove noticed posts")
     ] = 72.0
 
 
-class Strikes(ConfigModel):
-    """What counts as a failure, and how many failures lead to suspension."""
+NOTICE_SIGNALS = frozenset({"noticed_posts_up", "repeat_offences"})
+"""Signals that move only when a notice's window ends."""
 
-    failure: Annotated[
-        Literal["noticed_post_live", "known_posts_live", "any"],
+
+class Signal(ConfigModel):
+    """One observed figure a rule weighs: it adds ``weight * value / threshold`` to the
+    rule's score, at most its weight; the rule fires the moment its score reaches 1."""
+
+    threshold: Annotated[
+        PositiveFloat,
+        Field(description="the value at which the signal adds its whole weight to the score"),
+    ]
+    weight: Annotated[
+        float,
         Field(
-            description="noticed_post_live: a noticed post still up when its window ends; "
-            "known_posts_live: more than `known_posts_max` posts the enforcer found still up "
-            "`known_posts_hours` after it found them; any: either"
+            ge=0,
+            le=1000,
+            description="the most this signal adds to the score (1: it fires the rule "
+            "alone; 0: not at all)",
         ),
-    ] = "noticed_post_live"
-    known_posts_max: Annotated[
-        int, Field(ge=0, description="known_posts_live: posts tolerated before a failure")
-    ] = 0
-    known_posts_hours: Annotated[
-        PositiveFloat, Field(description="known_posts_live: how long a found post may stay up")
+    ] = 1.0
+    window_hours: Annotated[
+        PositiveFloat | None,
+        Field(
+            description="trailing window the value is taken over (null: everything since "
+            "the rule last fired)"
+        ),
+    ] = 24.0
+
+
+class KnownPostsSignal(Signal):
+    """Found posts still up a set time after the enforcer found them."""
+
+    after_hours: Annotated[
+        PositiveFloat, Field(description="how long a found post may stay up")
     ] = 72.0
+
+
+class Signals(ConfigModel):
+    """What a rule weighs: each a figure the enforcer observes of the platform's
+    moderation, never the platform's internals (give only the ones it uses)."""
+
+    found_posts: Annotated[
+        Signal | None,
+        Field(
+            description="violating posts the enforcer found still up (outside reports, "
+            "press, audits)"
+        ),
+    ] = None
+    found_views: Annotated[
+        Signal | None,
+        Field(description="views the violating posts it found had when it found them"),
+    ] = None
+    noticed_posts_up: Annotated[
+        Signal | None,
+        Field(description="posts named in a notice still up when its window ended"),
+    ] = None
+    repeat_offences: Annotated[
+        Signal | None,
+        Field(description="notices whose window ended with posts still up (offences after notice)"),
+    ] = None
+    known_posts_up: Annotated[
+        KnownPostsSignal | None,
+        Field(description="found posts still up `after_hours` after they were found"),
+    ] = None
+    audit_prevalence: Annotated[
+        Signal | None,
+        Field(
+            description="violating share of the posts its audits sampled (a share: "
+            "threshold at most 1)"
+        ),
+    ] = None
+    backlog_age_hours: Annotated[
+        Signal | None,
+        Field(
+            description="median age (hours) of the reports waiting for review, as the "
+            "platform states it when it answers a notice"
+        ),
+    ] = None
+    backlog_reports: Annotated[
+        Signal | None,
+        Field(
+            description="reports waiting for review, as the platform states it when it "
+            "answers a notice"
+        ),
+    ] = None
+    press_attention: Annotated[
+        Signal | None,
+        Field(description="1 once the press took notice (detection.press), within the window"),
+    ] = None
+
+    def items(self) -> list[tuple[str, Signal]]:
+        """The signals given, by name, in a fixed order."""
+        return [(n, s) for n in type(self).model_fields if (s := getattr(self, n)) is not None]
+
+    @model_validator(mode="after")
+    def _can_fire(self) -> Signals:
+        given = self.items()
+        if not any(s.weight > 0 for _, s in given):
+            raise ValueError(
+                "give at least one signal with a positive weight: a rule that weighs "
+                "nothing could never fire"
+            )
+        if self.audit_prevalence is not None and self.audit_prevalence.threshold > 1:
+            raise ValueError(
+                f"audit_prevalence.threshold is a share of sampled posts (at most 1); "
+                f"got {self.audit_prevalence.threshold:g}"
+            )
+        return self
+
+
+class Strikes(ConfigModel):
+    """What counts as a failure (a strike), and how many lead to suspension."""
+
+    RETIRED: ClassVar[dict[str, str]] = {
+        "failure": "failures are now signals: noticed_post_live is "
+        "`signals: {noticed_posts_up: {threshold: 1}}`, known_posts_live is "
+        "`signals: {known_posts_up: {threshold: N + 1, after_hours: H}}`",
+        "known_posts_max": "use signals.known_posts_up.threshold (known_posts_max + 1)",
+        "known_posts_hours": "use signals.known_posts_up.after_hours",
+    }
+
+    signals: Annotated[
+        Signals,
+        Field(
+            description="a strike each time their score reaches 1; the evidence behind a "
+            "strike is used up by it"
+        ),
+    ] = Signals(noticed_posts_up=Signal(threshold=1.0))
     strikes_to_suspend: Annotated[int, Field(ge=1, le=1000)] = 3
     warning_at: Annotated[
         int | None,
@@ -106,10 +260,15 @@ class Strikes(ConfigModel):
 class Emergency(ConfigModel):
     """Skip the contractual notice period when harm crosses a line."""
 
+    RETIRED: ClassVar[dict[str, str]] = {
+        "found_posts_per_day": "use `signals: {found_posts: {threshold: N, window_hours: 24}}`",
+    }
+
     enabled: bool = False
-    found_posts_per_day: Annotated[
-        int, Field(ge=1, description="violating posts found in 24 hours that trigger it")
-    ] = 100
+    signals: Annotated[
+        Signals,
+        Field(description="the emergency clause fires the moment their score reaches 1"),
+    ] = Signals(found_posts=Signal(threshold=100.0))
     notice_hours: Annotated[
         float, Field(ge=0, description="time from the emergency notice to suspension")
     ] = 24.0
@@ -183,4 +342,22 @@ class HostPolicy(ConfigModel):
             )
         if self.effect == "takedown" and self.new_user_share != 1.0:
             raise ValueError("new_user_share applies to effect 'delist' only")
+        return self
+
+    @model_validator(mode="after")
+    def _signals_have_a_source(self) -> HostPolicy:
+        rules = [("strikes.signals", self.strikes.signals)]
+        if self.suspension.emergency.enabled:
+            rules.append(("suspension.emergency.signals", self.suspension.emergency.signals))
+        for path, signals in rules:
+            if signals.audit_prevalence is not None and self.detection.audit.sample_size == 0:
+                raise ValueError(
+                    f"{path}.audit_prevalence needs audits: set detection.audit.sample_size "
+                    "above 0, or the enforcer never samples anything"
+                )
+            if signals.press_attention is not None and not self.detection.press.enabled:
+                raise ValueError(
+                    f"{path}.press_attention needs detection.press.enabled: true, or the "
+                    "press never takes notice"
+                )
         return self

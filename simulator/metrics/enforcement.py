@@ -1,4 +1,5 @@
-"""Enforcers: notices, strikes, warnings, removals and reinstatements, and the
+"""Enforcers: notices, strikes, warnings, removals and reinstatements, why each
+rule fired (the signals and the platform's figures behind it), and the
 legitimate speech a takedown or a delisting silences."""
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from typing import Any
 import pandas as pd
 
 from simulator.config.host import HostPolicy
+from simulator.enforcement import Trip
+from simulator.enforcement.words import because, figures_phrase
+from simulator.format import date
 from simulator.metrics.common import num
 from simulator.runlog import RunLog
 from simulator.taxonomy import VIOLATING
@@ -20,6 +24,7 @@ def enforcement_summary(log: RunLog) -> dict[str, Any]:
     created = float(log.created_by_class.sum())
     legit_share = float(log.created_by_class[~VIOLATING].sum()) / created if created else 0.0
     not_made = log.not_made_by_class
+    enforcers = [_enforcer(log, h) for h in log.hosts]
     return {
         "suspended": suspended,
         "suspended_at": sc.local_time(log.suspended_at).isoformat() if suspended else None,
@@ -36,7 +41,16 @@ def enforcement_summary(log: RunLog) -> dict[str, Any]:
             "posts_not_made_while_delisted": int(not_made[~VIOLATING].sum()),
         },
         "posts_not_made_while_delisted": int(not_made.sum()),
-        "enforcers": [_enforcer(log, h) for h in log.hosts],
+        "enforcers": enforcers,
+        # The condition behind the takedown, in words (None without one).
+        "why": next(
+            (
+                h["decided_by"]["sentence"]
+                for h in enforcers
+                if suspended and h["name"] == log.suspended_by and h["decided_by"]
+            ),
+            None,
+        ),
     }
 
 
@@ -49,6 +63,9 @@ def _enforcer(log: RunLog, host: HostPolicy) -> dict[str, Any]:
         return next((sc.local_time(e.time).isoformat() for e in events if e.kind == kind), None)
 
     removal = "delisting" if host.effect == "delist" else "suspension"
+    trips = [t for t in log.trips if t.enforcer == host.name]
+    # The rule whose removal stood: the last trip that scheduled one.
+    decided = next((t for t in reversed(trips) if t.scheduled), None)
     return {
         "name": host.name,
         "effect": host.effect,
@@ -62,6 +79,41 @@ def _enforcer(log: RunLog, host: HostPolicy) -> dict[str, Any]:
         "removal_notice_at": first("suspension_notice"),
         "removed_at": first(removal),
         "reinstated_at": first("reinstatement"),
+        "why": [trip_record(log, t, t is decided) for t in trips],
+        "decided_by": trip_record(log, decided, True) if decided is not None else None,
+    }
+
+
+def trip_record(log: RunLog, trip: Trip, decisive: bool) -> dict[str, Any]:
+    """One rule that fired: when, its score, each signal against its threshold, the
+    platform's figures at that moment, and all of it in one sentence. ``scheduled``:
+    it scheduled a removal; ``decisive``: the removal that stood is the one it
+    scheduled."""
+    at = log.scenario.local_time(trip.time).isoformat()
+    rule = "emergency clause" if trip.rule == "emergency" else f"strike {trip.number}"
+    fed = figures_phrase(trip.figures)
+    return {
+        "rule": trip.rule,
+        "number": trip.number,
+        "at": at,
+        "hour": trip.time,
+        "score": round(trip.score, 6),
+        "scheduled": trip.scheduled,
+        "decisive": decisive,
+        "signals": [
+            {
+                "signal": r.signal,
+                "value": num(r.value),
+                "threshold": r.threshold,
+                "weight": r.weight,
+                "window_hours": r.window_hours,
+                "after_hours": r.after_hours,
+                "contribution": round(r.contribution, 6),
+            }
+            for r in trip.readings
+        ],
+        "platform": {k: num(v) for k, v in trip.figures.items()},
+        "sentence": f"{rule}: {because(trip.readings)} at {date(at)}" + (f", {fed}" if fed else ""),
     }
 
 

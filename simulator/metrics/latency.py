@@ -18,8 +18,9 @@ def thresholds(log: RunLog) -> list[float]:
     for host in log.hosts:
         found.update(host.thresholds_hours)
         found.add(host.notices.remediation_hours)
-        if host.strikes.failure in ("known_posts_live", "any"):
-            found.add(host.strikes.known_posts_hours)
+        known = host.strikes.signals.known_posts_up
+        if known is not None:
+            found.add(known.after_hours)
     return sorted(found)
 
 

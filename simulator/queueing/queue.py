@@ -44,7 +44,9 @@ from simulator.queueing.caselog import (
     CLOSED,
     DECIDED_KEEP,
     EXPIRED,
+    KIND_ESCALATION,
     KIND_NAMES,
+    KIND_REPORT,
     PENDING,
     CaseLog,
     Record,
@@ -176,6 +178,20 @@ class ReviewQueue:
         Columns: post_id, case (a per-queue case number), juror, started.
         """
         return self._reviewers.vote_log
+
+    def waiting_since(self, kinds: tuple[int, ...] = (KIND_REPORT, KIND_ESCALATION)) -> np.ndarray:
+        """When each case of ``kinds`` (reports and escalations: not appeals) waiting
+        for its first vote at :attr:`now` arrived."""
+        # Every waiting case is in the line (once); entries of cases that left or
+        # are being voted on are skipped.
+        return np.fromiter(
+            (
+                case.arrived
+                for _, _, case in self._line.entries
+                if case.status == ACTIVE and case.votes_started == 0 and case.kind in kinds
+            ),
+            dtype=np.float64,
+        )
 
     def available_hours(self, end: float) -> float:
         """Reviewer-hours on duty from time 0 to ``end`` (<= :attr:`now` for pools).

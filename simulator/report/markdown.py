@@ -16,7 +16,7 @@ import jinja2
 import pandas as pd
 
 from simulator.format import counted, date, hours, money, number, ratio, share
-from simulator.report.run import run_summary_sentences
+from simulator.report.run import WHY_COLUMNS, run_summary_sentences, why_rows
 from simulator.results import RunResult, headline
 
 _ENV = jinja2.Environment(
@@ -125,6 +125,8 @@ def render_run_markdown(
         "headline": headline(s),
         "weekly": _weekly(daily, teams),
         "within_weekly": _within_weekly(within_weekly),
+        "why": why_rows(s["enforcement"]),
+        "why_columns": WHY_COLUMNS,
     }
     return _ENV.get_template("run.md.j2").render(**context)
 

@@ -33,6 +33,8 @@ def run_summary_sentences(s: dict[str, Any], target: float = DEFAULT_TARGET) -> 
             f"{date(e['suspended_at'])}; {number(e['legitimate_posts_up_at_suspension'])} "
             "legitimate posts went dark with it."
         )
+        if e.get("why"):
+            out.append(f"Why: {e['why']}.")
     elif e["enforcers"]:
         notices = sum(h["notices"] for h in e["enforcers"])
         sent = "was" if notices == 1 else "were"
@@ -90,6 +92,61 @@ def _thresholds_sentence(s: dict[str, Any], target: float) -> str:
         f"Thresholds: {policy} {verdict} (a threshold is met when at least {share(target)} of "
         f"violating posts come down within it). Removed: {removed}.{not_measured}"
     )
+
+
+def why_rows(e: dict[str, Any]) -> list[list[str]]:
+    """Every enforcer rule that fired: when, whose, which rule, its score, each signal
+    observed against its threshold, and the platform's figures at that moment."""
+    rows = []
+    for h in e["enforcers"]:
+        for t in h.get("why", []):
+            rule = "emergency clause" if t["rule"] == "emergency" else f"strike {t['number']}"
+            rows.append(
+                [
+                    date(t["at"]),
+                    str(h["name"]),
+                    rule
+                    + (
+                        " (decisive)"
+                        if t["decisive"]
+                        else " (scheduled a removal, brought forward later)"
+                        if t.get("scheduled")
+                        else ""
+                    ),
+                    f"{t['score']:.2f}",
+                    "; ".join(_signal_text(g) for g in t["signals"]),
+                    _platform_text(t["platform"]),
+                ]
+            )
+    return rows
+
+
+def _signal_text(g: dict[str, Any]) -> str:
+    show = (lambda x: share(x, 2)) if g["signal"] == "audit_prevalence" else number
+    window = f", {threshold(g['window_hours'])}" if g.get("window_hours") else ""
+    weight = f" x{g['weight']:g}" if g["weight"] != 1 else ""
+    return f"{g['signal']} {show(g['value'])} of {show(g['threshold'])}{weight}{window}"
+
+
+def _platform_text(p: dict[str, Any]) -> str:
+    if not p:
+        return ""
+    return (
+        f"{number(p.get('harmful_views_per_hour'))} harmful views/h; "
+        f"{number(p.get('reports_waiting'))} reports waiting (median age "
+        f"{number(p.get('median_wait_hours'))} h); "
+        f"{number(p.get('violating_posts_up'))} violating posts up"
+    )
+
+
+WHY_COLUMNS = [
+    "when",
+    "enforcer",
+    "rule",
+    "score",
+    "signals: observed of threshold",
+    "platform then",
+]
 
 
 def run_inputs(s: dict[str, Any]) -> list[str]:
@@ -250,6 +307,21 @@ def run_report(folder: RunFolder, target: float = DEFAULT_TARGET) -> Report:
                 for team, r in s["review"].items()
             ],
             [False, True, True, False, True, True, True],
+        )
+    )
+    why = why_rows(s["enforcement"])
+    rep.tables.append(
+        Table(
+            "tab-why",
+            "Why the enforcers acted",
+            WHY_COLUMNS,
+            why,
+            [False, False, False, True, False, False],
+            note="Each rule fires the moment its score reaches 1: each signal adds its weight x "
+            "observed / threshold, at most its weight; the platform's figures are its own "
+            "at that moment."
+            if why
+            else "No enforcer rule fired.",
         )
     )
     tl = folder.timeline

@@ -92,10 +92,11 @@ class NoticeResponse:
             return np.zeros(len(cols), dtype=bool)
         return (cols.score >= sweep.review_above) & (cols.created_at > now - sweep.lookback_hours)
 
-    def respond(self, notice: Notice) -> None:
+    def respond(self, notice: Notice) -> float:
         """The platform's answer to a notice: its notice desk removes (a share of)
         the noticed posts; optionally they jump the review queue, and a sweep
-        sends lookalike posts to review."""
+        sends lookalike posts to review. Returns when the platform replies to
+        the enforcer (when its desk takes the notice up), stating its backlog."""
         state = self._state
         assert state.cols is not None
         if self._policy.notices.jump_queue:
@@ -113,8 +114,10 @@ class NoticeResponse:
         ):
             for queue in self._queues.values():
                 queue.close(pid, when)
+        reply = notice.time + self._policy.notices.response_hours
         if self._sweep_cfg is not None:
-            self._sweep(notice.time + self._policy.notices.response_hours)
+            self._sweep(reply)
+        return reply
 
     def _jump_queue(self, notice: Notice) -> None:
         """Noticed posts become their team's next job; posts nobody queued get a case."""

@@ -14,11 +14,15 @@ them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from simulator.enforcement.harm import view_rates
+from simulator.enforcement.records import QueueState
+from simulator.queueing import ReviewQueue
 from simulator.stream.synthetic import views_at
 from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
 
@@ -175,6 +179,25 @@ class PlatformState:
         mask = VIOLATING[c.cls] & (c.created_at <= t) & up
         return c.post_id[mask]
 
+    def views(self, post_ids: np.ndarray, t: float) -> np.ndarray:
+        assert self.cols is not None
+        c, idx = self.cols, self.index(post_ids)
+        until = np.minimum(c.removed_at[idx], t)
+        return views_at(c.reach[idx], c.decay[idx], np.maximum(until - c.created_at[idx], 0.0))
+
+    def harmful_views_per_hour(self, t: float) -> float:
+        """Views per hour at ``t`` of the violating posts up then (a removal counts
+        from its time, as in :mod:`simulator.enforcement.harm`)."""
+        c = self.cols
+        if c is None:
+            return 0.0
+        v = VIOLATING[c.cls] & (c.created_at <= t)
+        return float(
+            view_rates(
+                np.array([t]), c.created_at[v], c.reach[v] * c.decay[v], c.decay[v], c.removed_at[v]
+            )[0]
+        )
+
     def live_posts(self, t: float) -> float:
         h = min(int(t), len(self.created_per_hour) - 1)
         return float(self.created_per_hour[: h + 1].sum() - self.removed_per_hour[: h + 1].sum())
@@ -214,6 +237,43 @@ class PlatformState:
         """Count (``sign=+1``) or uncount (``-1``) removals at ``times``."""
         hist = self.removed_per_hour
         hist += sign * np.bincount(_hour_bins(times, hist), minlength=len(hist))
+
+
+class Outlook:
+    """What enforcers may ask of the platform: the post-state table and, for the
+    backlog the platform states when it answers a notice, its review queues
+    (a :class:`~simulator.enforcement.PlatformView`)."""
+
+    def __init__(self, state: PlatformState, queues: Mapping[str, ReviewQueue]) -> None:
+        self._state = state
+        self._queues = queues
+
+    def removed_at(self, post_ids: np.ndarray) -> np.ndarray:
+        return self._state.removed_at(post_ids)
+
+    def views(self, post_ids: np.ndarray, t: float) -> np.ndarray:
+        return self._state.views(post_ids, t)
+
+    def live_violating(self, t: float) -> np.ndarray:
+        return self._state.live_violating(t)
+
+    def live_posts(self, t: float) -> float:
+        return self._state.live_posts(t)
+
+    def queue_state(self, t: float) -> QueueState:
+        since = [q.waiting_since() for q in self._queues.values()]
+        arrived = np.concatenate(since) if since else np.empty(0)
+        age = float(np.median(t - arrived)) if len(arrived) else 0.0
+        return QueueState(len(arrived), age)
+
+    def figures(self, t: float) -> dict[str, float]:
+        backlog = self.queue_state(t)
+        return {
+            "harmful_views_per_hour": self._state.harmful_views_per_hour(t),
+            "violating_posts_up": float(len(self._state.live_violating(t))),
+            "reports_waiting": float(backlog.waiting),
+            "median_wait_hours": backlog.median_age_hours,
+        }
 
 
 def _hour_bins(times: np.ndarray, hist: np.ndarray) -> np.ndarray:

@@ -1,0 +1,68 @@
+"""The app stores' effect on new posts: new users stop arriving through a store
+that delisted the platform, so the posts they would have made are never made."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulator.config.scenario import Scenario
+from simulator.enforcement.enforcer import Enforcer
+from simulator.seeding import SeedTree
+from simulator.stream.synthetic import Posts, _interp_users
+from simulator.taxonomy import N_CLASSES
+
+
+class Delisting:
+    """The app stores' effect on new posts (its entry point: :meth:`keep`).
+
+    New users stop arriving through a store that delisted the platform, so
+    daily active users stay at most where they were when it did; posts are
+    thinned in proportion (a store's ``new_user_share`` of the lost growth).
+    The posts never made are counted per hour and class.
+    """
+
+    def __init__(self, scenario: Scenario, enforcers: list[Enforcer], seeds: SeedTree) -> None:
+        self._scenario = scenario
+        self._stores = [e for e in enforcers if e.effect == "delist"]
+        self._seeds = seeds
+        self._not_made = np.zeros((int(scenario.hours) + 1, N_CLASSES))
+
+    def take_effect(self, t: float) -> None:
+        """Delistings due by ``t`` take effect (they do not stop the run)."""
+        for store in self._stores:
+            if store.suspension_at <= t:
+                store.take_effect(store.suspension_at)
+
+    def keep(self, posts: Posts, day: int) -> np.ndarray | None:
+        """Which of a day's posts are still made (``None``: all of them).
+
+        Uses the removals known when the day starts (scheduled ones included).
+        """
+        if self._scenario.population is None:
+            return None  # a replayed log has no growth model to thin
+        t = posts.created_at
+        lost = np.zeros(len(t))
+        for store in self._stores:
+            for start, stop in store.removal_periods:
+                inside = (t >= start) & (t < stop)
+                if not inside.any():
+                    continue
+                base = _interp_users(self._scenario, np.array([start]))[0]
+                users = _interp_users(self._scenario, t[inside])
+                growth = np.clip(1.0 - base / np.maximum(users, 1e-9), 0.0, 1.0)
+                lost[inside] += store.policy.new_user_share * growth
+        if not lost.any():
+            return None
+        u = self._seeds.rng("delist", day).random(len(t))
+        keep: np.ndarray = u >= np.minimum(lost, 1.0)
+        gone = ~keep
+        hist = self._not_made
+        hours = np.clip(t[gone].astype(np.int64), 0, len(hist) - 1)
+        np.add.at(hist, (hours, posts.cls[gone]), 1)
+        return keep
+
+    def not_made_by_class(self, end: float) -> np.ndarray:
+        """Posts never made before ``end``, per class."""
+        return self._not_made[: math.ceil(end)].sum(axis=0)

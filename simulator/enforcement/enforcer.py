@@ -1,0 +1,532 @@
+"""One enforcer, watching continuously: every rule is judged at the moment of the
+event that can change it, never on a daily grid.
+
+The events, in time order:
+
+* a **find**: an outside report (a Poisson process in a post's views), or -
+  while the press pays attention - a press report, reaches the enforcer while
+  the post is still up;
+* an **audit** lands (every ``audit.every_days``: a batch job by design);
+* the **press takes notice**: the harmful view rate reaches its line
+  (:mod:`simulator.enforcement.harm`);
+* a notice's **deadline** passes (its window starts when the notice is sent);
+* a found post has been up ``after_hours`` (the known-posts signal);
+* the platform **answers a notice** and states its review backlog;
+* a **letter** goes out: as soon as ``min_posts`` posts are waiting to be
+  noticed, or at the next time the cadence and office hours allow.
+
+Each event adds evidence to the :class:`~simulator.enforcement.signals.Ledger`;
+after each one the strike rule and the emergency clause are judged, so a
+strike lands at the deadline that failed and an emergency at the find that
+tipped it. Enough strikes start the contractual notice period from the last
+one; the emergency clause starts its own, shorter clock. A delisting is lifted
+(reinstatement) at the moment every found post is down after a quiet spell.
+
+The engine drives it: :meth:`Enforcer.next_time` says when the enforcer next
+needs the platform as it is at that moment; the engine runs the platform up
+to then and calls :meth:`Enforcer.advance`, which returns the notices sent.
+"""
+
+from __future__ import annotations
+
+import math
+from heapq import heapify, heappop, heappush
+from itertools import count
+from typing import Any
+
+import numpy as np
+
+from simulator.config.host import HostPolicy
+from simulator.enforcement.clock import LetterClock
+from simulator.enforcement.harm import HarmWatch
+from simulator.enforcement.records import (
+    EnforcementEvent,
+    Notice,
+    PlatformView,
+    SignalReading,
+    Trip,
+)
+from simulator.enforcement.signals import Ledger, Rule
+from simulator.enforcement.words import POST_COUNTS, because
+from simulator.seeding import SeedTree
+from simulator.stream.synthetic import Posts, view_driven_times
+
+# Agenda entries at the same time run in this order: the platform's answer
+# and deadlines first (what happened by then), letters last (what to send).
+_REPLY, _DEADLINE, _KNOWN, _LETTER = range(4)
+
+
+class Enforcer:
+    """One enforcer's state and rules, stepped by the engine from event to event."""
+
+    def __init__(
+        self, policy: HostPolicy, seeds: SeedTree, letters: LetterClock | None = None
+    ) -> None:
+        self._policy = policy
+        self._name = policy.name
+        self._seeds = seeds
+        self._letters = letters if letters is not None else LetterClock(policy.notices)
+        self._per_view = policy.detection.outside_reports_per_million_views / 1e6
+        self._now = 0.0
+        # Reports on their way (time-sorted, consumed by a cursor): (time, post id).
+        self._cand_t = np.empty(0)
+        self._cand_id = np.empty(0, dtype=np.int64)
+        self._cand_pos = 0
+        self._agenda: list[tuple[float, int, int, Any]] = []
+        self._seq = count()
+        self._found_at: dict[int, float] = {}  # post id -> when the enforcer learned of it
+        self._last_find = -math.inf
+        self._unnoticed: list[int] = []
+        self._letter_at: float | None = None
+        self._notices: list[Notice] = []
+        self._sent: list[Notice] = []
+        self._strikes = 0
+        self._ledger = Ledger()
+        self._strike_rule = Rule("strike", policy.strikes.signals)
+        emergency = policy.suspension.emergency
+        self._emergency_rule = Rule("emergency", emergency.signals) if emergency.enabled else None
+        self._known_hours = sorted(
+            set(self._strike_rule.known_posts_hours)
+            | set(self._emergency_rule.known_posts_hours if self._emergency_rule else [])
+        )
+        self._strike_slate = self._ledger.mark()
+        self._cycle_slate = self._ledger.mark()
+        self._emergency_fired = False
+        self._suspension_at = math.inf
+        self._in_effect = False
+        self._periods: list[list[float]] = []  # [start, end] of each removal (end inf if open)
+        self._events: list[EnforcementEvent] = []
+        self._trips: list[Trip] = []
+        audit = policy.detection.audit
+        self._next_audit = audit.every_days * 24.0 if audit.sample_size > 0 else math.inf
+        # Press escalation: every violating post observed, to draw press reports
+        # once attention starts (memoryless in views, so exact after the fact).
+        press = policy.detection.press
+        self._press_on = press.enabled and press.reports_per_million_views > 0
+        self._watch = HarmWatch(press.trigger_views_per_hour) if press.enabled else None
+        self._press_window: tuple[float, float] | None = None
+        self._seen: list[tuple[np.ndarray, ...]] = []
+
+    # -- read-only state -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def policy(self) -> HostPolicy:
+        return self._policy
+
+    @property
+    def effect(self) -> str:
+        """``takedown`` (the platform goes offline) or ``delist`` (no new users)."""
+        return self._policy.effect
+
+    @property
+    def suspension_at(self) -> float:
+        """When the pending removal takes effect (``inf`` if none is scheduled)."""
+        return math.inf if self._in_effect else self._suspension_at
+
+    @property
+    def in_effect(self) -> bool:
+        """Whether the platform is removed by this enforcer right now."""
+        return self._in_effect
+
+    @property
+    def removal_periods(self) -> list[tuple[float, float]]:
+        """Known removal periods ``(start, end)``, including a scheduled one."""
+        out = [(s, e) for s, e in self._periods]
+        if not self._in_effect and math.isfinite(self._suspension_at):
+            out.append((self._suspension_at, math.inf))
+        return out
+
+    @property
+    def strikes(self) -> int:
+        return self._strikes
+
+    @property
+    def events(self) -> list[EnforcementEvent]:
+        return list(self._events)
+
+    @property
+    def trips(self) -> list[Trip]:
+        """Every rule that fired, with the evidence behind it."""
+        return list(self._trips)
+
+    def evidence(self, series: str) -> list[tuple[float, float]]:
+        """What it observed of one signal, ``(time, amount)`` in time order (a signal's
+        name; the known-posts signal is ``known_posts_up@<after_hours>``)."""
+        return self._ledger.entries(series)
+
+    @property
+    def notices(self) -> list[Notice]:
+        return list(self._notices)
+
+    @property
+    def found(self) -> int:
+        return len(self._found_at)
+
+    # -- what it is shown ------------------------------------------------------------------
+
+    def observe(self, violating: Posts, day: int) -> None:
+        """Draw when outside (and press) reports about these violating posts reach us."""
+        if len(violating) == 0:
+            return
+        if self._per_view > 0:
+            rng = self._seeds.rng("enforcer", self._name, day)
+            seen = view_driven_times(violating, np.full(len(violating), self._per_view), 1, rng)
+            self._add_candidates(seen, violating.post_id)
+        if self._watch is not None and self._press_window is None:
+            self._watch.add(
+                violating.post_id, violating.created_at, violating.reach, violating.decay
+            )
+        if self._press_on:
+            # One exponential per post: where, in views after attention starts,
+            # its first press report falls.
+            gap = self._seeds.rng("press", self._name, day).standard_exponential(len(violating))
+            cols = (violating.post_id, violating.created_at, violating.reach, violating.decay, gap)
+            if self._press_window is None:
+                self._seen.append(cols)
+            else:
+                self._add_press_reports(cols)
+
+    def _add_candidates(self, times: np.ndarray, ids: np.ndarray) -> None:
+        keep = np.isfinite(times)
+        t = np.concatenate([self._cand_t[self._cand_pos :], times[keep]])
+        i = np.concatenate([self._cand_id[self._cand_pos :], ids[keep]])
+        order = np.lexsort((i, t))
+        self._cand_t, self._cand_id, self._cand_pos = t[order], i[order], 0
+
+    def _add_press_reports(self, cols: tuple[np.ndarray, ...]) -> None:
+        assert self._press_window is not None
+        start, end = self._press_window
+        ids, created, reach, decay, gap = cols
+        rate = self._policy.detection.press.reports_per_million_views / 1e6
+        # Views already accrued when attention starts; the next report comes
+        # ``gap / rate`` views later (a Poisson process in views is memoryless).
+        before = reach * -np.expm1(-decay * np.maximum(start - created, 0.0))
+        target = before + gap / rate
+        hit = target < reach
+        times = np.full(len(ids), np.inf)
+        age = -np.log1p(-target[hit] / reach[hit]) / decay[hit]
+        times[hit] = created[hit] + age
+        times[times >= end] = np.inf
+        self._add_candidates(times, ids)
+
+    # -- stepping ----------------------------------------------------------------------------
+
+    def next_time(self, platform: PlatformView) -> float:
+        """When the enforcer next needs the platform as it is at that moment."""
+        times = [
+            self._agenda[0][0] if self._agenda else math.inf,
+            self._cand_t[self._cand_pos] if self._cand_pos < len(self._cand_t) else math.inf,
+            self._next_audit,
+            self._press_candidate(platform),
+        ]
+        clean = self._clean_at()
+        if clean > self._now:
+            times.append(clean)
+        if self.effect == "delist":
+            times.append(self.suspension_at)  # a delisting takes effect at its moment
+        return min(times)
+
+    def expect_reply(self, notice: Notice, at: float) -> None:
+        """The platform answers ``notice`` at ``at``, stating its review backlog."""
+        self._push(at, _REPLY, notice.number)
+
+    def advance(self, t: float, platform: PlatformView) -> list[Notice]:
+        """Handle every event up to ``t`` (the platform has been run up to ``t``);
+        return the notices sent."""
+        self._sent = []
+        self._maybe_reinstate(t, platform)
+        while True:
+            agenda = self._agenda[0][0] if self._agenda else math.inf
+            cand = self._cand_t[self._cand_pos] if self._cand_pos < len(self._cand_t) else math.inf
+            press = self._press_candidate(platform)
+            when = min(agenda, cand, self._next_audit, press)
+            if when > t:
+                break
+            if when == press:
+                self._press_check(when, platform)
+            elif when == agenda:
+                _, kind, _, payload = heappop(self._agenda)
+                self._dispatch(when, kind, payload, platform)
+            elif when == cand:
+                pid = int(self._cand_id[self._cand_pos])
+                self._cand_pos += 1
+                self._find(np.array([pid]), when, platform)
+            else:
+                self._audit(when, platform)
+            self._judge(when, platform)
+            self._schedule_letter(when)
+        self._now = t
+        return self._sent
+
+    def _push(self, when: float, kind: int, payload: Any) -> None:
+        heappush(self._agenda, (when, kind, next(self._seq), payload))
+
+    def _dispatch(self, when: float, kind: int, payload: Any, platform: PlatformView) -> None:
+        if kind == _REPLY:
+            state = platform.queue_state(when)
+            self._ledger.add("backlog_reports", when, float(state.waiting))
+            self._ledger.add("backlog_age_hours", when, state.median_age_hours)
+        elif kind == _DEADLINE:
+            notice: Notice = payload
+            up = int((platform.removed_at(notice.post_ids) > notice.deadline).sum())
+            self._ledger.add("noticed_posts_up", when, float(up))
+            self._ledger.add("repeat_offences", when, 1.0 if up else 0.0)
+        elif kind == _KNOWN:
+            pid, hours = payload
+            if platform.removed_at(np.array([pid]))[0] > when:
+                self._ledger.add(f"known_posts_up@{hours:g}", when, 1.0)
+        else:  # _LETTER
+            self._letter_at = None
+            self._send(when)
+
+    # -- detection ---------------------------------------------------------------------------
+
+    def _find(self, ids: np.ndarray, when: float, platform: PlatformView) -> None:
+        """Reports (or audit picks) of ``ids`` reach the enforcer at ``when``."""
+        fresh = np.array([p for p in ids.tolist() if p not in self._found_at], dtype=np.int64)
+        if len(fresh) == 0:
+            return
+        fresh = fresh[platform.removed_at(fresh) > when]
+        if len(fresh) == 0:
+            return
+        views = platform.views(fresh, when)
+        for pid in fresh.tolist():
+            self._found_at[pid] = when
+            self._unnoticed.append(pid)
+            for hours in self._known_hours:
+                self._push(when + hours, _KNOWN, (pid, hours))
+        self._last_find = when
+        self._ledger.add("found_posts", when, float(len(fresh)))
+        self._ledger.add("found_views", when, float(views.sum()))
+
+    def _audit(self, when: float, platform: PlatformView) -> None:
+        audit = self._policy.detection.audit
+        rng = self._seeds.rng("audit", self._name, int(when))
+        live = platform.live_violating(when)
+        total = max(platform.live_posts(when), float(len(live)), 1.0)
+        k = int(rng.binomial(audit.sample_size, min(1.0, len(live) / total)))
+        k = min(k, len(live))
+        if k:
+            self._find(np.sort(rng.choice(live, size=k, replace=False)), when, platform)
+        self._ledger.add("audit_prevalence", when, float(k), float(audit.sample_size))
+        self._events.append(EnforcementEvent(self._name, when, "audit", k))
+        self._next_audit += audit.every_days * 24.0
+
+    def _press_candidate(self, platform: PlatformView) -> float:
+        if self._watch is None or self._press_window is not None:
+            return math.inf
+        return self._watch.next_candidate(self._now, platform)
+
+    def _press_check(self, when: float, platform: PlatformView) -> None:
+        """At a candidate moment: did harmful views reach the press's line?"""
+        assert self._watch is not None
+        rate = self._watch.crossed(when, platform)
+        if rate is None:
+            return
+        press = self._policy.detection.press
+        self._press_window = (when, when + press.hours)
+        self._watch = None
+        if self._press_on:
+            for cols in self._seen:
+                self._add_press_reports(cols)
+        self._seen = []  # later posts get their press reports as they are observed
+        self._ledger.add("press_attention", when, 1.0)
+        self._events.append(
+            EnforcementEvent(
+                self._name,
+                when,
+                "press",
+                0,
+                f"harmful views reached {rate:,.0f} an hour (line "
+                f"{press.trigger_views_per_hour:,.0f}); press and watchdogs report for "
+                f"{press.hours:g} hours",
+            )
+        )
+
+    # -- notices -------------------------------------------------------------------------------
+
+    def _schedule_letter(self, now: float) -> None:
+        if self._letter_at is not None or len(self._unnoticed) < self._policy.notices.min_posts:
+            return
+        self._letter_at = self._letters.next(now)
+        self._push(self._letter_at, _LETTER, None)
+
+    def _send(self, when: float) -> None:
+        if len(self._unnoticed) < self._policy.notices.min_posts:
+            return
+        ids = np.array(self._unnoticed, dtype=np.int64)
+        self._unnoticed = []
+        notice = Notice(
+            self._name,
+            len(self._notices) + 1,
+            when,
+            when + self._policy.notices.remediation_hours,
+            ids,
+        )
+        self._notices.append(notice)
+        self._sent.append(notice)
+        self._push(notice.deadline, _DEADLINE, notice)
+        self._events.append(
+            EnforcementEvent(
+                self._name, when, "notice", len(ids), f"notice {notice.number}: {len(ids)} posts"
+            )
+        )
+
+    # -- judging ---------------------------------------------------------------------------------
+
+    def _judge(self, when: float, platform: PlatformView) -> None:
+        if self._in_effect:
+            return  # already removed: rules count again after a reinstatement
+        fires, score, readings = self._strike_rule.judge(self._ledger, when, self._strike_slate)
+        if fires:
+            self._strike_slate = self._ledger.mark()
+            self._strike(when, score, readings, platform)
+        rule = self._emergency_rule
+        if rule is None or self._emergency_fired:
+            return
+        fires, score, readings = rule.judge(self._ledger, when, self._cycle_slate)
+        if fires:
+            self._emergency_fired = True
+            hours = self._policy.suspension.emergency.notice_hours
+            scheduled = self._schedule(
+                when + hours,
+                "emergency",
+                when,
+                f"emergency clause: {because(readings)}; {self._removal_word()} in {hours:g} hours",
+            )
+            self._record(rule.name, when, score, readings, platform, 0, scheduled)
+
+    def _strike(
+        self, when: float, score: float, readings: tuple[SignalReading, ...], platform: PlatformView
+    ) -> None:
+        rule = self._policy.strikes
+        self._strikes += 1
+        n = self._strikes
+        self._events.append(
+            EnforcementEvent(
+                self._name,
+                when,
+                "strike",
+                _posts(readings),
+                f"{because(readings)} (strike {n} of {rule.strikes_to_suspend})"
+                if n <= rule.strikes_to_suspend
+                else f"{because(readings)} (strike {n}; {self._removal_word()} already notified)",
+            )
+        )
+        if rule.warning_at is not None and n == rule.warning_at:
+            self._events.append(
+                EnforcementEvent(
+                    self._name,
+                    when,
+                    "warning",
+                    0,
+                    f"formal warning: {n} strikes; {rule.strikes_to_suspend} "
+                    f"lead to {self._removal_word()}",
+                )
+            )
+        scheduled = False
+        if n >= rule.strikes_to_suspend:
+            period = self._policy.suspension.notice_period_days
+            scheduled = self._schedule(
+                when + period * 24.0,
+                "suspension_notice",
+                when,
+                f"{n} strikes; {self._removal_word()} after the {period:g}-day notice period",
+            )
+        self._record("strike", when, score, readings, platform, n, scheduled)
+
+    def _record(
+        self,
+        rule: str,
+        when: float,
+        score: float,
+        readings: tuple[SignalReading, ...],
+        platform: PlatformView,
+        number: int,
+        scheduled: bool,
+    ) -> None:
+        self._trips.append(
+            Trip(self._name, rule, when, score, readings, platform.figures(when), number, scheduled)
+        )
+
+    def _removal_word(self) -> str:
+        return "delisting" if self.effect == "delist" else "suspension"
+
+    def _schedule(self, effective: float, kind: str, now: float, detail: str) -> bool:
+        if not self._in_effect and effective < self._suspension_at:
+            self._suspension_at = effective
+            self._events.append(EnforcementEvent(self._name, now, kind, 0, detail))
+            return True
+        return False
+
+    # -- removal and reinstatement --------------------------------------------------------
+
+    def take_effect(self, t: float) -> None:
+        """The scheduled removal took effect at ``t``."""
+        self._in_effect = True
+        self._periods.append([t, math.inf])
+        if self.effect == "delist":
+            share = self._policy.new_user_share
+            detail = f"app removed from the store; {share:.0%} of new users stop arriving"
+        else:
+            detail = "platform taken offline"
+        self._events.append(
+            EnforcementEvent(
+                self._name, t, "delisting" if self.effect == "delist" else "suspension", 0, detail
+            )
+        )
+
+    def suspend(self, t: float) -> None:
+        """Record that the suspension took effect (alias of :meth:`take_effect`)."""
+        self.take_effect(t)
+
+    def _clean_at(self) -> float:
+        """When a removal in effect could be lifted, if every found post is down by then."""
+        rule = self._policy.reinstatement
+        if not (rule.enabled and self._in_effect):
+            return math.inf
+        return max(self._last_find, self._periods[-1][0]) + rule.clean_hours
+
+    def _maybe_reinstate(self, t: float, platform: PlatformView) -> None:
+        """Lift the removal at the moment every found post was down after a quiet spell.
+
+        The last removal may become known only after it happened (a review
+        decision); nothing the enforcer did since then could have differed,
+        so the reinstatement takes that moment.
+        """
+        clean = self._clean_at()
+        if clean > t:
+            return
+        ids = np.fromiter(self._found_at, dtype=np.int64, count=len(self._found_at))
+        down = platform.removed_at(ids)
+        if (down > t).any():
+            return
+        when = max(clean, float(down.max()) if len(down) else -math.inf)
+        self._periods[-1][1] = when
+        self._in_effect = False
+        self._suspension_at = math.inf
+        self._strikes = 0
+        self._agenda = [e for e in self._agenda if e[1] != _DEADLINE]
+        heapify(self._agenda)
+        self._strike_slate = self._cycle_slate = self._ledger.mark()
+        self._emergency_fired = False
+        self._events.append(
+            EnforcementEvent(
+                self._name,
+                when,
+                "reinstatement",
+                0,
+                f"every found post down and nothing new found for "
+                f"{self._policy.reinstatement.clean_hours:g} hours",
+            )
+        )
+
+
+def _posts(readings: tuple[SignalReading, ...]) -> int:
+    """The posts behind a strike: the count of its largest part, if that is a count."""
+    top = max(readings, key=lambda r: r.contribution, default=None)
+    return round(top.value) if top is not None and top.signal in POST_COUNTS else 0

@@ -1,0 +1,83 @@
+"""Why an enforcer acted, in words: each signal's reading against its threshold,
+and the platform's figures that fed it (for timelines, summaries and reports)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from simulator.enforcement.records import SignalReading
+from simulator.format import number, share
+
+POST_COUNTS = frozenset({"found_posts", "noticed_posts_up", "known_posts_up"})
+"""Signals whose value is a number of posts."""
+
+
+def _value(signal: str, x: float) -> str:
+    if signal == "audit_prevalence":
+        return share(x, 2)
+    if signal == "backlog_age_hours":
+        return f"{x:,.0f} h"
+    return number(float(x))
+
+
+def _in(r: SignalReading) -> str:
+    if r.window_hours is None:
+        return " since the rule last fired"
+    return f" in {r.window_hours:g} h"
+
+
+def reading_phrase(r: SignalReading) -> str:
+    """``23 violating posts found in 24 h (threshold 18)``."""
+    v, w = _value(r.signal, r.value), _in(r)
+    what = {
+        "found_posts": f"{v} violating posts found{w}",
+        "found_views": f"{v} views on the violating posts found{w}",
+        "noticed_posts_up": f"{v} noticed posts still up at their deadline{w}",
+        "repeat_offences": f"{v} notices failed{w} (posts still up at the deadline)",
+        "known_posts_up": f"{v} found posts still up {r.after_hours or 0:g} h after they were "
+        f"found{w}",
+        "audit_prevalence": f"{v} of audited posts violating{w}",
+        "backlog_age_hours": f"a {v} median age of waiting reports, as the platform stated it",
+        "backlog_reports": f"{v} reports waiting for review, as the platform stated it",
+        "press_attention": ("press attention" if r.value else "no press attention") + w,
+    }[r.signal]
+    weight = f", weight {r.weight:g}" if r.weight != 1 else ""
+    return f"{what} (threshold {_value(r.signal, r.threshold)}{weight})"
+
+
+def because(readings: Sequence[SignalReading]) -> str:
+    """The readings that counted, largest part first; the score when several did."""
+    parts = sorted((r for r in readings if r.contribution > 0), key=lambda r: -r.contribution)
+    if not parts:
+        return "no signal"
+    text = " and ".join(reading_phrase(r) for r in parts)
+    if len(parts) == 1 and parts[0].weight == 1:
+        return text
+    score = sum(r.contribution for r in parts)
+    return f"{text} (score {score:.2f} of 1)"
+
+
+FIGURE_WORDS = {
+    "harmful_views_per_hour": "harmful views an hour",
+    "violating_posts_up": "violating posts up",
+    "reports_waiting": "reports waiting for review",
+    "median_wait_hours": "median age of waiting reports (h)",
+}
+"""The platform's figures recorded with each decision, and their names in words."""
+
+
+def figures_phrase(figures: Mapping[str, float]) -> str:
+    """``fed by 31,400 harmful views/h and a 41 h median backlog age (26,012 waiting)``."""
+    if not figures:
+        return ""
+    parts = []
+    if "harmful_views_per_hour" in figures:
+        parts.append(f"{number(float(figures['harmful_views_per_hour']))} harmful views/h")
+    if figures.get("reports_waiting"):
+        parts.append(
+            f"a {figures.get('median_wait_hours', 0):,.0f} h median backlog age "
+            f"({number(float(figures['reports_waiting']))} reports waiting)"
+        )
+    if "violating_posts_up" in figures:
+        parts.append(f"{number(float(figures['violating_posts_up']))} violating posts up")
+    return "fed by " + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
