@@ -15,7 +15,8 @@ search or batch file, with the field it sets:
   :func:`~simulator.checks.check_scenario`).
 
 Combinations of *searched* values that the policy refuses are left to the
-search, which skips them.
+search, which never runs them and tells its sampler they are infeasible
+(:mod:`simulator.experiments.proposals`).
 """
 
 from __future__ import annotations

@@ -155,5 +155,5 @@ def test_emoji_codes_in_names_and_keys_are_printed_verbatim(tmp_path: Path) -> N
     assert "':x: host :smile:'" in res.output
     assert "unknown key ':x:'" in res.output
     assert "\u274c" not in res.output and "\U0001f604" not in res.output
-    run = runner.invoke(app, ["run", "-p", str(keyed), "--no-host", "--out", str(tmp_path / "o")])
+    run = runner.invoke(app, ["run", "-H", str(keyed), "--out", str(tmp_path / "o")])
     assert run.exit_code == 2 and "unknown key ':x:'" in run.output, run.output

@@ -19,7 +19,7 @@ from simulator.document_checks import check_optimization
 from simulator.folders.robustness import RobustnessResult
 from simulator.folders.search import SearchResult
 from simulator.format import decimal, metric_value
-from simulator.report.search import constraint_metric
+from simulator.report.search import constraint_metric, proposals_sentence, shortfall
 from simulator.studies import robustness_study, search_study
 
 
@@ -31,6 +31,11 @@ def _show_search(result: SearchResult) -> None:
         f"{len(done)} candidates evaluated ({result.resumed_trials} found finished, "
         f"{result.runs} runs now); {int(done['feasible'].sum()) if len(done) else 0} feasible"
     )
+    if result.proposals is not None:
+        console.print(escape(proposals_sentence(result.proposals)), highlight=False)
+        short = shortfall(result.proposals, spec.trials)
+        if short:
+            err_console.print(f"[yellow]warning:[/] {short}", highlight=False)
     if len(result.pareto):
         table = Table(title="Pareto front (feasible candidates; mean and 95% interval)")
         table.add_column("trial", justify="right")

@@ -15,8 +15,10 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from simulator.checks import raise_errors
 from simulator.config import HostPolicy, PlatformPolicy, Scenario, load_file
 from simulator.config.search import Optimization, Param
+from simulator.document_checks import check_optimization
 from simulator.errors import ConfigError
 from simulator.experiments.batch import Source, load_as
 from simulator.experiments.fields import apply_values, split_targets
@@ -35,7 +37,12 @@ class Problem:
 
 
 def load_optimization(path: Source) -> tuple[Optimization, Path]:
+    """An Optimization file and its folder, once its overrides and searched
+    values were checked against the documents they change: a bad one is a
+    ConfigError with this file's line and the field (as ``modsim optimize``
+    reports it), not an error in the changed document with neither."""
     loaded = load_file(path, expect="Optimization")
+    raise_errors(check_optimization(loaded))  # type: ignore[arg-type]
     return loaded.model, Path(path).parent  # type: ignore[return-value]
 
 

@@ -18,6 +18,11 @@ evaluates them fairly and decides feasibility honestly:
 * **Same executor as batches.** Cells (candidate x seed) run through
   :mod:`~simulator.experiments.executors` (serial, local processes, dask);
   several candidates are evaluated at once so that workers stay busy.
+* **Every proposal counted.** A candidate the policy's own rules refuse is
+  never run and is told the sampler as infeasible; one proposed again is not
+  run again; a small space ends when every candidate was proposed
+  (:mod:`~simulator.experiments.proposals`). The result says how many
+  proposals were asked, distinct, evaluated, refused and duplicated.
 * **Resumable.** With an output folder the study lives in optuna's SQLite
   storage (``study.db``) and each finished run in ``cells/``; running the
   same search again skips finished trials, and a trial cut off mid-way is
@@ -51,18 +56,26 @@ from simulator.experiments.execution import Execution
 from simulator.experiments.feasibility import FAILS, HOLDS, decide, run_metrics
 from simulator.experiments.fields import apply_values, changes, clean
 from simulator.experiments.problem import Problem, load_optimization, load_problem
+from simulator.experiments.proposals import (
+    ATTR,
+    EVALUATED,
+    FAILED,
+    MAX_ASKS_PER_TRIAL,
+    Ledger,
+    count,
+    key,
+    recorded,
+    space_size,
+)
 from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
 from simulator.folders.search import (
+    ASK_LIMIT,
+    EXHAUSTED,
     SearchResult,
     from_json_number,
     to_json_number,
     write_search,
 )
-
-_ATTR = "modsim"
-_MAX_ASKS_PER_TRIAL = 20
-"""Invalid candidates (rejected by the policy's own checks) cost no runs but
-are asked again; this caps how many a search may spend per evaluated trial."""
 
 
 @dataclass
@@ -73,6 +86,8 @@ class _Candidate:
     changes: list[str]
     results: dict[int, CellResult] = field(default_factory=dict)
     error: str | None = None
+    twins: list[tuple[optuna.Trial, dict[str, Any]]] = field(default_factory=list)
+    """Later proposals of the same candidate, told its result when it has one."""
 
 
 def _study_name(spec: Optimization) -> str:
@@ -177,8 +192,8 @@ def optimize(
     )
     resumed = _requeue_interrupted(study)
     finished = store.finished() if store is not None else {}
-    runs = _search(problem, study, execution or Execution(), store, finished)
-    result = collect(problem, study, runs=runs, resumed=resumed)
+    runs, stopped = _search(problem, study, execution or Execution(), store, finished)
+    result = collect(problem, study, runs=runs, resumed=resumed, stopped=stopped)
     if store is not None:
         result = replace(result, files=write_search(result, store.root))
     return result
@@ -186,33 +201,21 @@ def optimize(
 
 def _requeue_interrupted(study: optuna.Study) -> int:
     """Mark trials left running by an interrupted search as failed and ask
-    their parameters again first; return the trials already finished."""
+    their parameters again first (each candidate once); return the candidates
+    already evaluated."""
     storage = study._storage  # the public Study has no way to fail a stale trial
+    again: dict[str, FrozenTrial] = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        again.setdefault(key(t.params), t)
+    for t in again.values():
         study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    return sum(kind == EVALUATED for _, _, kind in recorded(study))
 
 
-def _evaluated(study: optuna.Study) -> int:
-    """Trials that count against the budget: complete, or failed in a run
-    (not those the policy's checks rejected, nor stale ones requeued)."""
-    n = 0
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)):
-        rec = t.user_attrs.get(_ATTR)
-        n += t.state == TrialState.COMPLETE or (rec is not None and "invalid" not in rec)
-    return n
-
-
-def _progress(execution: Execution, study: optuna.Study, trials: int, runs: int) -> None:
+def _progress(execution: Execution, ledger: Ledger, trials: int, runs: int) -> None:
     """Candidates evaluated of the budget, those whose runs failed, and the runs so far."""
-    if execution.progress is None:
-        return  # counting reads every trial: not for nobody
-    failed = sum(
-        "error" in t.user_attrs.get(_ATTR, {})
-        for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    )
-    execution.update(_evaluated(study), trials, failed, "candidates", f"{runs} runs")
+    execution.update(ledger.spent, trials, ledger.failed, "candidates", f"{runs} runs")
 
 
 def _search(
@@ -221,35 +224,30 @@ def _search(
     execution: Execution,
     store: ResultStore | None,
     finished: dict[str, CellResult],
-) -> int:
+) -> tuple[int, str | None]:
+    """Evaluate candidates until the budget is spent; return the runs done and,
+    if the search stopped short of its budget, why (exhausted, ask limit)."""
     spec = problem.spec
     executor = execution.executor_for()
     parallel = spec.parallel or getattr(executor, "workers", None) or 1
-    paths = list(spec.search)
     seed_of = [replication_seed(spec.seed, i) for i in range(spec.seeds.max)]
+    ledger = Ledger(study, [o.direction for o in spec.objectives])
+    space = space_size(problem.distributions)
     active: list[_Candidate] = []
-    asks, runs = 0, 0
-    max_asks = _MAX_ASKS_PER_TRIAL * spec.trials
-
-    def budget_left() -> bool:
-        return _evaluated(study) + len(active) < spec.trials and asks < max_asks
-
-    _progress(execution, study, spec.trials, runs)
+    runs, stopped = 0, None
+    _progress(execution, ledger, spec.trials, runs)
     with executor:
         while True:
-            while len(active) < parallel and budget_left():
-                asks += 1
-                trial = study.ask(problem.distributions)
-                params = {p: clean(trial.params[p]) for p in paths}
-                try:
-                    policy = apply_values(problem.base, params)
-                except ConfigError as exc:
-                    trial.set_user_attr(_ATTR, {"params": params, "invalid": exc.message})
-                    study.tell(trial, state=TrialState.FAIL)
-                    continue
-                active.append(
-                    _Candidate(trial, policy, params, changes(problem.base, policy, paths))
-                )
+            while len(active) < parallel and ledger.spent + len(active) < spec.trials:
+                if space is not None and ledger.distinct + len(active) >= space:
+                    stopped = EXHAUSTED
+                    break
+                if ledger.asked >= MAX_ASKS_PER_TRIAL * spec.trials:
+                    stopped = ASK_LIMIT
+                    break
+                cand = _propose(problem, ledger, active)
+                if cand is not None:
+                    active.append(cand)
             if not active:
                 break
             todo: list[tuple[_Candidate, Cell]] = []
@@ -274,24 +272,53 @@ def _search(
                 cand.results[cell.replication] = result
                 if not result.ok:
                     cand.error = result.error
-            still: list[_Candidate] = []
-            for cand in active:
-                record, done = _record(cand, problem, spec.seeds.confidence)
-                if cand.error is not None:
-                    record["error"] = cand.error
-                    cand.trial.set_user_attr(_ATTR, record)
-                    study.tell(cand.trial, state=TrialState.FAIL)
-                elif done:
-                    cand.trial.set_user_attr(_ATTR, record)
-                    for c in record["constraints"]:
-                        cand.trial.set_constraint(c["constraint"], c["margin"])
-                    values = [_objective(record, o.metric) for o in spec.objectives]
-                    study.tell(cand.trial, values)
-                else:
-                    still.append(cand)
-            active = still
-            _progress(execution, study, spec.trials, runs)
-    return runs
+            active = [cand for cand in active if not _tell(cand, problem, study, ledger)]
+            _progress(execution, ledger, spec.trials, runs)
+    return runs, stopped
+
+
+def _propose(problem: Problem, ledger: Ledger, active: list[_Candidate]) -> _Candidate | None:
+    """Ask the sampler for a candidate; return it if it is new and the policy
+    allows it (a refused or repeated one is told its result here)."""
+    paths = list(problem.spec.search)
+    trial = ledger.ask(problem.distributions)
+    params = {p: clean(trial.params[p]) for p in paths}
+    original = ledger.finished(params)
+    if original is not None:
+        ledger.repeat(trial, params, original)
+        return None
+    for cand in active:
+        if key(cand.params) == key(params):
+            cand.twins.append((trial, params))
+            return None
+    try:
+        policy = apply_values(problem.base, params)
+    except ConfigError as exc:
+        ledger.refuse(trial, params, exc.message)
+        return None
+    return _Candidate(trial, policy, params, changes(problem.base, policy, paths))
+
+
+def _tell(cand: _Candidate, problem: Problem, study: optuna.Study, ledger: Ledger) -> bool:
+    """Tell the study a candidate's result once it has one (and its twins the
+    same); return whether it was told."""
+    spec = problem.spec
+    record, done = _record(cand, problem, spec.seeds.confidence)
+    if cand.error is not None:
+        record |= {"error": cand.error, "outcome": FAILED}
+        cand.trial.set_user_attr(ATTR, record)
+        told = study.tell(cand.trial, state=TrialState.FAIL)
+    elif done:
+        cand.trial.set_user_attr(ATTR, record | {"outcome": EVALUATED})
+        for c in record["constraints"]:
+            cand.trial.set_constraint(c["constraint"], c["margin"])
+        told = study.tell(cand.trial, [_objective(record, o.metric) for o in spec.objectives])
+    else:
+        return False
+    ledger.done(told)
+    for twin, params in cand.twins:
+        ledger.repeat(twin, params, told)
+    return True
 
 
 def _objective(record: dict[str, Any], metric: str) -> float:
@@ -302,18 +329,26 @@ def _objective(record: dict[str, Any], metric: str) -> float:
     return float(np.clip(value, -1e300, 1e300))
 
 
-def collect(problem: Problem, study: optuna.Study, runs: int = 0, resumed: int = 0) -> SearchResult:
-    """The trial history, Pareto front and recommendation of a study."""
+def collect(
+    problem: Problem,
+    study: optuna.Study,
+    runs: int = 0,
+    resumed: int = 0,
+    stopped: str | None = None,
+) -> SearchResult:
+    """The trial history (each candidate that ran, once), Pareto front,
+    recommendation and proposal counts of a study; ``stopped`` says why the
+    search ended short of its budget, if it did."""
     spec = problem.spec
-    rows: list[dict[str, Any]] = []
-    for t in study.get_trials(deepcopy=False):
-        rec = t.user_attrs.get(_ATTR)
-        if rec is None or "invalid" in rec:
-            continue
-        rows.append(_trial_row(t, rec, spec))
+    rows = [
+        _trial_row(t, rec, spec) for t, rec, kind in recorded(study) if kind in (EVALUATED, FAILED)
+    ]
     trials = pd.DataFrame(rows)
+    counted = count(study, problem.distributions, spec.trials, stopped)
     if trials.empty:
-        return SearchResult(spec, trials, trials, None, None, problem.base, runs, resumed)
+        return SearchResult(
+            spec, trials, trials, None, None, problem.base, runs, resumed, proposals=counted
+        )
     trials = trials.sort_values("trial", ignore_index=True)
     done = trials[trials["state"] == "COMPLETE"]
     feasible = done[done["feasible"]]
@@ -337,7 +372,15 @@ def collect(problem: Problem, study: optuna.Study, runs: int = 0, resumed: int =
         )
         recommendation = best.drop(labels=["_key", "_n"]).to_dict()
     return SearchResult(
-        spec, trials, pareto, recommended, recommendation, problem.base, runs, resumed
+        spec,
+        trials,
+        pareto,
+        recommended,
+        recommendation,
+        problem.base,
+        runs,
+        resumed,
+        proposals=counted,
     )
 
 

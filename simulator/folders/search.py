@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,44 @@ from simulator.folders.atomic import write_text
 from simulator.folders.robustness import ROBUSTNESS_FILE, RobustnessResult, read_robustness
 
 SEARCH_FILE = "search.json"
+EXHAUSTED, ASK_LIMIT = "exhausted", "ask limit"
+"""Why a search stopped short of its trial budget (:attr:`Proposals.stopped`)."""
 _STRUCTURED = ("params", "changes", "raw_thresholds")
 _NOT_NUMBERS = {"trial", "state", "seeds", "feasible", "pareto", "error", *_STRUCTURED}
+
+
+@dataclass(frozen=True)
+class Proposals:
+    """What the sampler proposed over a whole study, and what became of it.
+
+    Every proposal (``asked``) is either a ``distinct`` candidate or one of
+    the ``duplicates`` of a candidate proposed before (not run again); each
+    distinct candidate was ``evaluated``, ``failed`` in a run, or ``refused``
+    by the policy's own rules (never run). ``refusals`` counts the refused
+    by reason. ``space`` is the number of candidates the search space holds
+    (``None`` when a field is continuous). ``stopped`` says why the search
+    ended before its trial budget: ``"exhausted"`` (every candidate of the
+    space was proposed) or ``"ask limit"`` (the sampler made
+    ``ask_limit`` proposals without finding enough new valid candidates).
+    """
+
+    asked: int = 0
+    distinct: int = 0
+    evaluated: int = 0
+    failed: int = 0
+    refused: int = 0
+    duplicates: int = 0
+    refusals: dict[str, int] = field(default_factory=dict)
+    space: int | None = None
+    stopped: str | None = None
+    ask_limit: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Proposals:
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -54,7 +90,9 @@ class SearchResult:
     runs: int = 0
     """Simulation runs done by this call (runs found on disk are not counted)."""
     resumed_trials: int = 0
-    """Trials found finished in the study and not evaluated again."""
+    """Candidates found finished in the study and not evaluated again."""
+    proposals: Proposals | None = None
+    """The study's proposals counted (``None`` in a record written before they were)."""
     files: dict[str, str] = field(default_factory=dict)
 
 
@@ -135,6 +173,7 @@ def write_search(result: SearchResult, root: Path) -> dict[str, str]:
         else result.recommended.model_dump(mode="json"),
         "recommended_trial": None if rec is None else int(rec["trial"]),
         "trials": _json_value(result.trials.to_dict("records")),
+        "proposals": None if result.proposals is None else result.proposals.to_dict(),
     }
     write_text(root / SEARCH_FILE, json.dumps(state, indent=1) + "\n")
     files["state"] = str(root / SEARCH_FILE)
@@ -169,6 +208,8 @@ def read_search(root: Path) -> tuple[SearchResult, RobustnessResult | None]:
         )
         trials = pd.DataFrame(state["trials"])
         rec_trial = state["recommended_trial"]
+        counted = state.get("proposals")
+        proposals = None if counted is None else Proposals.from_dict(counted)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModsimError(f"{path}: not a modsim search record ({exc})") from None
     for col in trials.columns:
@@ -185,6 +226,8 @@ def read_search(root: Path) -> tuple[SearchResult, RobustnessResult | None]:
         if match.empty:
             raise ModsimError(f"{path}: the recommended trial {rec_trial} is not in the record")
         recommendation = match.iloc[0].to_dict()
-    result = SearchResult(spec, trials, pareto, recommended, recommendation, base)
+    result = SearchResult(
+        spec, trials, pareto, recommended, recommendation, base, proposals=proposals
+    )
     robustness = read_robustness(root) if (Path(root) / ROBUSTNESS_FILE).is_file() else None
     return result, robustness

@@ -18,7 +18,7 @@ from typing import Any
 
 from simulator.config.search import parse_constraint
 from simulator.folders.robustness import RobustnessResult
-from simulator.folders.search import SearchResult
+from simulator.folders.search import ASK_LIMIT, EXHAUSTED, Proposals, SearchResult
 from simulator.format import (
     MISSING,
     as_written,
@@ -60,6 +60,48 @@ def _seed_use(seeds: Any) -> str:
     lo, hi, total = int(seeds.min()), int(seeds.max()), int(seeds.sum())
     each = f"{lo} seeds each" if lo == hi else f"{lo} to {hi} seeds"
     return f" ({each}, {total} runs in all)"
+
+
+def _n(count: int, noun: str, plural: str = "") -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def proposals_sentence(p: Proposals) -> str:
+    """What the sampler proposed and what became of it, in one sentence."""
+    parts = [_n(p.distinct, "distinct candidate"), f"{p.evaluated} evaluated"]
+    if p.failed:
+        parts.append(f"{p.failed} failed in a run")
+    if p.refused:
+        reasons = "; ".join(
+            text if len(p.refusals) == 1 else f"{n}: {text}" for text, n in p.refusals.items()
+        )
+        parts.append(f"{p.refused} refused by the policy's rules ({reasons})")
+    parts.append(_n(p.duplicates, "duplicate") + " (not run again)")
+    return f"{_n(p.asked, 'proposal')} asked: " + ", ".join(parts) + "."
+
+
+def shortfall(p: Proposals, budget: int) -> str | None:
+    """Why fewer candidates than the trial budget were evaluated, or ``None``."""
+    if p.evaluated >= budget:
+        return None
+    why = []
+    if p.stopped == EXHAUSTED:
+        space = "" if p.space is None else f" holds {_n(p.space, 'candidate')} and"
+        refused = f" ({p.refused} refused by the policy's rules)" if p.refused else ""
+        why.append(f"the search space{space} every one was proposed{refused}")
+    elif p.stopped == ASK_LIMIT:
+        why.append(
+            f"the sampler made {p.asked} proposals, the limit for this budget, without "
+            "finding more new candidates the policy allows (widen the search or change "
+            "the sampler)"
+        )
+    if p.failed:
+        why.append(f"{p.failed} failed in a run (see the table of every candidate)")
+    return (
+        f"Only {p.evaluated} of a budget of {budget} candidates were evaluated"
+        + (": " + "; ".join(why) if why else "")
+        + "."
+    )
 
 
 def _changes(changes: Sequence[str]) -> str:
@@ -151,6 +193,11 @@ def search_report(
         + _seed_use(seeds)
         + f". Feasible: {feasible} of {len(done)}."
     )
+    if result.proposals is not None:
+        rep.summary.append(proposals_sentence(result.proposals))
+        short = shortfall(result.proposals, spec.trials)
+        if short:
+            rep.summary.append(short)
     if robustness is not None:
         rep.summary.extend(robustness_sentences(robustness))
     rep.notes.append(

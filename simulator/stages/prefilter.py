@@ -281,8 +281,11 @@ def stream_mix(scenario: Scenario) -> dict[str, float] | None:
     """
     if scenario.content.class_shares is None:
         return None
-    rates = hourly_rates(scenario)
-    mix = rates @ hourly_class_probs(scenario) / rates.sum()
+    rates, probs = hourly_rates(scenario), hourly_class_probs(scenario)
+    total = rates.sum()
+    # A world expected to make no post (the library runs one; the CLI refuses it):
+    # the mix a post would have, each hour alike, so a target still has a meaning.
+    mix = rates @ probs / total if total > 0 else probs.mean(axis=0)
     return {name: float(share) for name, share in zip(CLASSES, mix, strict=True)}
 
 
