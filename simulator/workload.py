@@ -43,9 +43,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar, cast
 
-import numpy as np
-from scipy import stats
-
+from simulator.checks import report_probability
 from simulator.config import PlatformPolicy, Scenario, load_file
 from simulator.taxonomy import VIOLATING
 
@@ -199,25 +197,10 @@ def _expected_posts(sc: Scenario, pol: PlatformPolicy) -> tuple[float, float, fl
     violating = float(by_class[VIOLATING].sum())
     reported = 0.0
     if pol.reports.enabled:
-        per_view = np.asarray(sc.audience.reports_per_1000_views.as_list()) / 1000.0
-        per_view *= 1.0 - np.asarray(sc.audience.sympathy.as_list())
-        medians = np.asarray(sc.reach.median_views.as_list())
-        for c in np.flatnonzero(~VIOLATING):
-            share = _share_reported(
-                per_view[c] * medians[c], sc.reach.sigma, pol.reports.reports_to_queue
-            )
-            reported += float(by_class[c]) * share
+        # The same upper bound the load check uses: reports ignore earlier removals.
+        share = report_probability(sc, pol)
+        reported = float(by_class[~VIOLATING] @ share[~VIOLATING])
     return float(rates.sum()), violating, violating + reported
-
-
-def _share_reported(median_reports: float, sigma: float, needed: int) -> float:
-    """Share of posts whose lifetime reports reach ``needed``: reports are
-    Poisson given the post's reach, and reach is log-normal around its median."""
-    if median_reports <= 0:
-        return 0.0
-    z, w = np.polynomial.hermite_e.hermegauss(60)
-    mean_reports = median_reports * np.exp(sigma * z)
-    return float(np.dot(w, stats.poisson.sf(needed - 1, mean_reports)) / math.sqrt(2 * math.pi))
 
 
 def _log_rows(sc: Scenario) -> tuple[float, str]:
