@@ -41,10 +41,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TypeVar, cast
 
 from simulator.checks import report_probability
-from simulator.config import PlatformPolicy, Scenario, load_file
+from simulator.config import PlatformPolicy, Scenario
+from simulator.config.loader import load_as
 from simulator.taxonomy import VIOLATING
 
 LARGE_POSTS = 1_000_000
@@ -72,7 +72,6 @@ TABLE_BYTES_PER_ROW = {"all": 31.0, "touched": 45.0}
 TABLE_BYTES_PER_TEXT_ROW = 50.0
 
 Source = str | Path
-M = TypeVar("M", Scenario, PlatformPolicy)
 
 
 @dataclass(frozen=True)
@@ -127,8 +126,8 @@ def estimate(
         raise ValueError(f"table: expected all, touched or none, got {table!r}")
     if workers < 1:
         raise ValueError(f"workers: expected at least 1, got {workers}")
-    sc = _model(scenario, Scenario)
-    pol = _model(policy, PlatformPolicy)
+    sc = load_as(scenario, Scenario)
+    pol = load_as(policy, PlatformPolicy)
     text_mode = sc.content.texts.mode == "text"
     classifier = pol.prefilter.enabled or pol.notices.sweep.enabled
     cpu = SECONDS_PER_DAY * sc.days
@@ -177,14 +176,6 @@ def estimate(
         from_log=sc.stream.is_file,
         basis=basis,
     )
-
-
-def _model(obj: M | Source, kind: type[M]) -> M:
-    if isinstance(obj, kind):
-        return obj
-    if isinstance(obj, str | Path):
-        return cast(M, load_file(obj, expect=kind.__name__).model)
-    raise TypeError(f"expected a {kind.__name__} or a path, got {type(obj).__name__}")
 
 
 def _expected_posts(sc: Scenario, pol: PlatformPolicy) -> tuple[float, float, float]:

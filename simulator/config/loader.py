@@ -316,3 +316,15 @@ def load_policy(path: str | Path) -> Loaded[PlatformPolicy]:
 
 def load_host(path: str | Path) -> Loaded[HostPolicy]:
     return load_file(path, expect="HostPolicy")  # type: ignore[return-value]
+
+
+def load_as(obj: M | str | Path, kind: type[M], base: Path | None = None) -> M:
+    """A model as given, or loaded from a YAML path (relative to ``base``)."""
+    if isinstance(obj, kind):
+        return obj
+    if isinstance(obj, BaseModel):
+        raise TypeError(f"expected a {kind.__name__} or a path, got {type(obj).__name__}")
+    path = Path(obj)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    return load_file(path, expect=kind.__name__).model  # type: ignore[return-value]

@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from simulator.config import Batch, HostPolicy, PlatformPolicy, Scenario, load_file
-from simulator.config.loader import parse_yaml
+from simulator.config.loader import load_as, parse_yaml
 from simulator.errors import ConfigError
 from simulator.experiments import stats
 from simulator.experiments.design import Cell, expand, run_cell
@@ -51,18 +51,6 @@ class BatchResult:
     @property
     def failed(self) -> pd.DataFrame:
         return self.cells[self.cells["status"] == STATUS_FAILED]
-
-
-def load_as(obj: M | Source, kind: type[M], base: Path | None = None) -> M:
-    """A model as given, or loaded from a YAML path (relative to ``base``)."""
-    if isinstance(obj, kind):
-        return obj
-    if isinstance(obj, BaseModel):
-        raise TypeError(f"expected a {kind.__name__} or a path, got {type(obj).__name__}")
-    path = Path(obj)
-    if base is not None and not path.is_absolute():
-        path = base / path
-    return load_file(path, expect=kind.__name__).model  # type: ignore[return-value]
 
 
 def load_batch(path: Source) -> tuple[Batch, Path]:
