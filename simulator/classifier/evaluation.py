@@ -4,7 +4,8 @@ Everything here reads the classifier's validation sample (scores of texts it
 never trained on); nothing re-scores texts. :func:`evaluate` gives the standard
 measures -- ROC-AUC and average precision overall and split by whether the
 texts came from templates seen in training, precision / recall / F1 at chosen
-thresholds, a calibration table, and per-class error rates (the wrongful
+thresholds, a reliability table (is each score bin's violating share within
+sampling error of its mean score?), and per-class error rates (the wrongful
 removals of news and heated political speech policy teams ask about).
 :func:`threshold_for` turns a target precision or recall into a raw score.
 """
@@ -21,10 +22,15 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from simulator import format as fmt
+from simulator.classifier.calibration import (
+    MIN_BIN_POSTS,
+    RELIABILITY_BINS,
+    RELIABILITY_LEVEL,
+    reliability_table,
+    within_sampling_error,
+)
 from simulator.classifier.training import TrainedClassifier
 from simulator.taxonomy import VIOLATING_CLASSES
-
-CALIBRATION_BINS = 10
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -91,9 +97,13 @@ class ClassifierReport:
     thresholds: pd.DataFrame
     """threshold, n_flagged, flagged_share, precision, recall, f1."""
     calibration: pd.DataFrame
-    """bin_low, bin_high, mean_predicted, observed_rate, count (non-empty bins only)."""
+    """The reliability table (non-empty bins only): bin_low, bin_high, mean_predicted,
+    observed_rate, count, interval_low, interval_high, tested, within
+    (see :func:`~simulator.classifier.calibration.reliability_table`)."""
     class_rates: pd.DataFrame
     """label, violating, threshold, n, flagged_share, error_rate."""
+    calibrated: bool | None = None
+    """Every tested bin's mean score lies within its interval (None: no bin had enough posts)."""
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +122,7 @@ class ClassifierReport:
                 "expected_calibration_error": self.expected_calibration_error,
                 "thresholds": _records(self.thresholds),
                 "calibration": _records(self.calibration),
+                "calibrated": self.calibrated,
                 "class_rates": _records(self.class_rates),
                 "metadata": self.metadata,
             }
@@ -147,6 +158,8 @@ class ClassifierReport:
             "",
             "### Calibration",
             "",
+            calibration_verdict(self.calibrated),
+            "",
             _markdown_table(self.calibration),
             "",
         ]
@@ -180,27 +193,18 @@ def _threshold_table(y: np.ndarray, s: np.ndarray, thresholds: Sequence[float]) 
     return pd.DataFrame(rows)
 
 
-def _calibration_table(y: np.ndarray, s: np.ndarray, bins: int) -> pd.DataFrame:
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(s, edges[1:-1], right=False), 0, bins - 1)
-    rows = []
-    for b in range(bins):
-        mask = which == b
-        count = int(mask.sum())
-        if count == 0:
-            continue
-        rows.append(
-            {
-                "bin_low": float(edges[b]),
-                "bin_high": float(edges[b + 1]),
-                "mean_predicted": float(s[mask].mean()),
-                "observed_rate": float(y[mask].mean()),
-                "count": count,
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=["bin_low", "bin_high", "mean_predicted", "observed_rate", "count"]
+def calibration_verdict(calibrated: bool | None) -> str:
+    """The reliability check in one sentence: its answer, level and correction."""
+    how = (
+        f"each bin of at least {MIN_BIN_POSTS} posts, {RELIABILITY_LEVEL:.0%} Wilson intervals "
+        "with a Bonferroni correction over those bins"
     )
+    if calibrated is None:
+        return (
+            f"Within sampling error of the diagonal: not tested (no bin has {MIN_BIN_POSTS} posts)."
+        )
+    answer = "yes" if calibrated else "no"
+    return f"Within sampling error of the diagonal: {answer} ({how})."
 
 
 def _class_rates(validation: pd.DataFrame, thresholds: Sequence[float]) -> pd.DataFrame:
@@ -247,7 +251,7 @@ def evaluate(
     y = validation["violating"].to_numpy(dtype=bool)
     s = validation["score"].to_numpy(dtype=np.float64)
     seen = validation["in_template"].to_numpy(dtype=bool)
-    calibration = _calibration_table(y, s, CALIBRATION_BINS)
+    calibration = reliability_table(y, s, RELIABILITY_BINS)
     ece = float(
         (
             calibration["count"]
@@ -270,6 +274,7 @@ def evaluate(
         thresholds=_threshold_table(y, s, thresholds),
         calibration=calibration,
         class_rates=_class_rates(validation, thresholds),
+        calibrated=within_sampling_error(calibration),
         metadata=dict(clf.metadata),
     )
 

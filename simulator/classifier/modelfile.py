@@ -41,6 +41,9 @@ ALLOWED_TYPES: frozenset[str] = frozenset(
         # private helpers CalibratedClassifierCV keeps after fitting
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
+        # the synthetic-corpus model: isotonic calibration of a frozen, already fitted model
+        "sklearn.isotonic.IsotonicRegression",
+        "sklearn.frozen._frozen.FrozenEstimator",
         # the seeded calibration folds
         "sklearn.model_selection._split.StratifiedKFold",
     }

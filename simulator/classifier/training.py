@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from simulator.classifier.calibration import fit_calibrated
 from simulator.classifier.pipeline import CALIBRATION_FOLDS, build_pipeline
 from simulator.errors import DataFileError
 from simulator.stream.texts import TextGenerator
@@ -106,7 +107,8 @@ def train_synthetic(
 
     Validation holds fresh texts from the training templates (``in_template``
     True) and texts from held-out templates (False), ``max(200, n_per_class //
-    2)`` of each class for each.
+    2)`` of each class for each; a calibration sample, drawn the same way,
+    calibrates the scores (see :mod:`simulator.classifier.calibration`).
     """
     if n_per_class < 10:
         raise ValueError(f"n_per_class must be at least 10, got {n_per_class}")
@@ -116,9 +118,17 @@ def train_synthetic(
     n_val = max(200, n_per_class // 2)
     seen = generator.corpus(n_val, rng, split="train")
     unseen = generator.corpus(n_val, rng, split="heldout")
+    calibration = pd.concat(
+        [generator.corpus(n_val, rng, split="train"), generator.corpus(n_val, rng, split="heldout")]
+    )
 
-    pipeline = build_pipeline(random_state)
-    pipeline.fit(train["text"].tolist(), train["violating"].to_numpy(dtype=bool))
+    pipeline = fit_calibrated(
+        random_state,
+        train["text"].tolist(),
+        train["violating"].to_numpy(dtype=bool),
+        calibration["text"].tolist(),
+        calibration["violating"].to_numpy(dtype=bool),
+    )
     clf = TrainedClassifier(pipeline, pd.DataFrame(columns=list(VALIDATION_COLUMNS)))
     val = pd.concat([seen, unseen], ignore_index=True)
     in_template = np.r_[np.ones(len(seen), bool), np.zeros(len(unseen), bool)]
@@ -137,6 +147,8 @@ def train_synthetic(
             zip(generator.languages, generator.language_weights.tolist(), strict=True)
         ),
         "evasion_rate": evasion_rate,
+        "n_calibration": len(calibration),
+        "calibration": "isotonic, on a sample drawn like the validation sample",
     }
     return TrainedClassifier(pipeline, validation, meta)
 

@@ -149,6 +149,9 @@ def _print_report(report: Any, resolved: list[tuple[str, str, float]] | None = N
         _table("Per class error rate (violating: share missed; legitimate: share flagged)", rates)
     )
     console.print(_table("Calibration", report.calibration))
+    from simulator.classifier.evaluation import calibration_verdict
+
+    console.print(calibration_verdict(report.calibrated))
 
 
 @classifier_app.command("train")
