@@ -3,6 +3,7 @@ small Optimization document, and an executor that counts (and interrupts) runs."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,18 @@ class Counting(Executor):
                 raise KeyboardInterrupt
             self.ran.append(item.cell_id)
             yield Outcome(i, fn(item))
+
+
+@functools.lru_cache(maxsize=3)
+def default_model(seed: int) -> Any:
+    """The classifier a run of the quick world with ``seed`` trains (see stages.prefilter),
+    once per test session."""
+    from simulator.classifier import train_synthetic
+    from simulator.seeding import SeedTree
+
+    return train_synthetic(
+        SeedTree(seed).rng("classifier"),
+        n_per_class=2000,
+        languages={"en": 0.8, "fr": 0.2},
+        evasion_rate=0.05,
+    )

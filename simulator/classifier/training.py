@@ -30,6 +30,8 @@ VALIDATION_COLUMNS: tuple[str, ...] = ("score", "violating", "label", "in_templa
 _TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0"})
 _MAX_ROWS_IN_MESSAGE = 5
+CALIBRATION_SAMPLE_FACTOR = 4
+"""The synthetic model's calibration sample, in validation samples."""
 
 
 def modsim_version() -> str:
@@ -107,8 +109,9 @@ def train_synthetic(
 
     Validation holds fresh texts from the training templates (``in_template``
     True) and texts from held-out templates (False), ``max(200, n_per_class //
-    2)`` of each class for each; a calibration sample, drawn the same way,
-    calibrates the scores (see :mod:`simulator.classifier.calibration`).
+    2)`` of each class for each; a calibration sample, drawn the same way but
+    :data:`CALIBRATION_SAMPLE_FACTOR` times larger, calibrates the scores (see
+    :mod:`simulator.classifier.calibration`).
     """
     if n_per_class < 10:
         raise ValueError(f"n_per_class must be at least 10, got {n_per_class}")
@@ -118,8 +121,11 @@ def train_synthetic(
     n_val = max(200, n_per_class // 2)
     seen = generator.corpus(n_val, rng, split="train")
     unseen = generator.corpus(n_val, rng, split="heldout")
+    # larger than the validation sample, so that the isotonic map's own noise is small
+    # beside the validation sample's (the reliability check compares the two)
+    n_cal = CALIBRATION_SAMPLE_FACTOR * n_val
     calibration = pd.concat(
-        [generator.corpus(n_val, rng, split="train"), generator.corpus(n_val, rng, split="heldout")]
+        [generator.corpus(n_cal, rng, split="train"), generator.corpus(n_cal, rng, split="heldout")]
     )
 
     pipeline = fit_calibrated(
