@@ -24,6 +24,7 @@ whether the mean score lies inside it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -48,18 +49,23 @@ def fit_calibrated(
     violating: np.ndarray,
     calibration_texts: Sequence[str],
     calibration_violating: np.ndarray,
+    calibration_weight: np.ndarray | None = None,
 ) -> Pipeline:
     """The pipeline fitted on ``texts``, its scores mapped to probabilities by an isotonic
-    regression fitted on the calibration sample (which the model never trained on)."""
-    features = build_features().fit(list(texts))
+    regression fitted on the (weighted) calibration sample, which the model never trained on."""
+    features = build_features()
     model = build_model(random_state).fit(
-        features.transform(list(texts)), np.asarray(violating, dtype=bool)
+        features.fit_transform(list(texts)), np.asarray(violating, dtype=bool)
     )
     calibrated = CalibratedClassifierCV(FrozenEstimator(model), method="isotonic")
-    calibrated.fit(
-        features.transform(list(calibration_texts)),
-        np.asarray(calibration_violating, dtype=bool),
-    )
+    with warnings.catch_warnings():
+        # the weights are meant for the calibration alone: the frozen model is not refitted
+        warnings.filterwarnings("ignore", message=".*sample weights will only be used")
+        calibrated.fit(
+            features.transform(list(calibration_texts)),
+            np.asarray(calibration_violating, dtype=bool),
+            sample_weight=calibration_weight,
+        )
     return Pipeline([("features", features), ("classifier", calibrated)])
 
 

@@ -30,8 +30,8 @@ VALIDATION_COLUMNS: tuple[str, ...] = ("score", "violating", "label", "in_templa
 _TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0"})
 _MAX_ROWS_IN_MESSAGE = 5
-CALIBRATION_SAMPLE_FACTOR = 4
-"""The synthetic model's calibration sample, in validation samples."""
+CALIBRATION_SAMPLE_FACTOR = 3
+"""The synthetic model's held-out-template calibration texts, in validation samples."""
 
 
 def modsim_version() -> str:
@@ -109,8 +109,9 @@ def train_synthetic(
 
     Validation holds fresh texts from the training templates (``in_template``
     True) and texts from held-out templates (False), ``max(200, n_per_class //
-    2)`` of each class for each; a calibration sample, drawn the same way but
-    :data:`CALIBRATION_SAMPLE_FACTOR` times larger, calibrates the scores (see
+    2)`` of each class for each; a calibration sample with the same mix (its
+    held-out-template part :data:`CALIBRATION_SAMPLE_FACTOR` times larger, the
+    seen part weighted to match) calibrates the scores (see
     :mod:`simulator.classifier.calibration`).
     """
     if n_per_class < 10:
@@ -121,19 +122,20 @@ def train_synthetic(
     n_val = max(200, n_per_class // 2)
     seen = generator.corpus(n_val, rng, split="train")
     unseen = generator.corpus(n_val, rng, split="heldout")
-    # larger than the validation sample, so that the isotonic map's own noise is small
-    # beside the validation sample's (the reliability check compares the two)
+    # Held-out-template texts CALIBRATION_SAMPLE_FACTOR times the validation sample's, so
+    # that the isotonic map's own noise is small beside the validation sample's (the
+    # reliability check compares the two); seen-template texts, scored near 0 or 1 and
+    # adding little noise, as many as the validation sample's, weighted up to match.
     n_cal = CALIBRATION_SAMPLE_FACTOR * n_val
-    calibration = pd.concat(
-        [generator.corpus(n_cal, rng, split="train"), generator.corpus(n_cal, rng, split="heldout")]
-    )
-
+    cal_seen = generator.corpus(n_val, rng, split="train")
+    cal_unseen = generator.corpus(n_cal, rng, split="heldout")
     pipeline = fit_calibrated(
         random_state,
         train["text"].tolist(),
         train["violating"].to_numpy(dtype=bool),
-        calibration["text"].tolist(),
-        calibration["violating"].to_numpy(dtype=bool),
+        [*cal_seen["text"], *cal_unseen["text"]],
+        np.r_[cal_seen["violating"].to_numpy(bool), cal_unseen["violating"].to_numpy(bool)],
+        np.r_[np.full(len(cal_seen), float(CALIBRATION_SAMPLE_FACTOR)), np.ones(len(cal_unseen))],
     )
     clf = TrainedClassifier(pipeline, pd.DataFrame(columns=list(VALIDATION_COLUMNS)))
     val = pd.concat([seen, unseen], ignore_index=True)
@@ -153,7 +155,7 @@ def train_synthetic(
             zip(generator.languages, generator.language_weights.tolist(), strict=True)
         ),
         "evasion_rate": evasion_rate,
-        "n_calibration": len(calibration),
+        "n_calibration": len(cal_seen) + len(cal_unseen),
         "calibration": "isotonic, on a sample drawn like the validation sample",
     }
     return TrainedClassifier(pipeline, validation, meta)
