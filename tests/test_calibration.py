@@ -21,6 +21,8 @@ from simulator.classifier.calibration import (
     wilson_interval,
     within_sampling_error,
 )
+from simulator.stream.texts import TextGenerator
+from simulator.taxonomy import N_CLASSES
 
 
 @pytest.fixture(scope="module", params=[0, 1, 2])
@@ -88,3 +90,20 @@ def test_no_bin_large_enough_means_not_tested() -> None:
     table = reliability_table(scores > 0.5, scores)
     assert within_sampling_error(table) is None
     assert within_sampling_error(pd.DataFrame(table.iloc[0:0])) is None
+
+
+def test_calibrated_scores_rank_as_the_model_does(model: TrainedClassifier) -> None:
+    # an isotonic map alone is a step function: a fifth of the validation texts scored
+    # exactly 1.0, and precision targets fell between steps (tests/test_cards.py)
+    texts = TextGenerator({"en": 0.8, "fr": 0.2}, evasion_rate=0.05).generate(
+        np.repeat(np.arange(N_CLASSES, dtype=np.int8), 400), np.random.default_rng(3)
+    )
+    features, calibrated = model.pipeline.named_steps.values()
+    margins = calibrated.calibrated_classifiers_[0].estimator.decision_function(
+        features.transform(texts)
+    )
+    scores = model.score(texts)
+    order = np.argsort(margins, kind="stable")
+    assert np.all(np.diff(scores[order]) >= 0)
+    assert len(np.unique(scores)) >= 0.99 * len(np.unique(margins))
+    assert scores.min() > 0.0 and scores.max() < 1.0
