@@ -22,6 +22,7 @@ from simulator.errors import ConfigError
 from simulator.experiments import stats
 from simulator.experiments.design import Cell, expand, run_cell
 from simulator.experiments.execution import Execution
+from simulator.experiments.why import why_table
 from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
 
 M = TypeVar("M", bound=BaseModel)
@@ -47,6 +48,9 @@ class BatchResult:
     parameters: list[str] = field(default_factory=list)
     resumed: int = 0
     """Cells found finished on disk and not run again."""
+    why: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per setting x enforcer x rule: seeds removed, the rule tripped or avoided,
+    when, and how close it came (:func:`~simulator.experiments.why.why_table`)."""
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -156,8 +160,11 @@ def execute(
     results, resumed = run_cells(cells, execution or Execution(), store)
     table, cells_df = tables(cells, results)
     summary = stats.summarize(table, [*GROUP, *parameters])
-    result = BatchResult(table, cells_df, summary, list(parameters), resumed)
+    runs = {c.cell_id: r.summary for c, r in zip(cells, results, strict=True) if r.summary}
+    why = why_table(cells_df, runs, [*GROUP, *parameters])
+    result = BatchResult(table, cells_df, summary, list(parameters), resumed, why)
     if store is not None:
+        store.write_table("why.csv", why)
         store.write_table("cells.csv", cells_df)
         store.write_table("results.parquet", table)
         store.write_table("results.csv", table)
