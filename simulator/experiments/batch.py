@@ -150,6 +150,22 @@ def execute(
 ) -> BatchResult:
     """Run designed cells on ``execution`` (default: :class:`Execution`'s)
     and build the result tables (written to ``out`` if given)."""
+    result, _ = execute_cells(
+        cells, parameters=parameters, out=out, force=force, execution=execution, manifest=manifest
+    )
+    return result
+
+
+def execute_cells(
+    cells: Sequence[Cell],
+    *,
+    parameters: Sequence[str] = (),
+    out: Source | None = None,
+    force: bool = False,
+    execution: Execution | None = None,
+    manifest: dict[str, Any] | None = None,
+) -> tuple[BatchResult, list[CellResult]]:
+    """:func:`execute`, also returning each cell's result (its run summary) in design order."""
     store = ResultStore.open(out, force) if out is not None else None
     if store is not None:
         store.write_manifest(
@@ -169,7 +185,7 @@ def execute(
         store.write_table("results.parquet", table)
         store.write_table("results.csv", table)
         store.write_table("summary.csv", summary)
-    return result
+    return result, results
 
 
 def run_batch(
@@ -224,6 +240,7 @@ def _line_of(file: str, field_name: str | None) -> int | None:
 __all__ = [
     "BatchResult",
     "execute",
+    "execute_cells",
     "load_batch",
     "run_batch",
     "run_cells",

@@ -188,7 +188,7 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
                 "intervals.",
             )
         )
-    rep.tables.append(_why(ex))
+    rep.tables.append(why_section(ex))
     cells = ex.folder.cells
     table = ex.folder.table
     wide = (
@@ -243,7 +243,7 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
     )
 
 
-def _why(ex: Experiment) -> Table:
+def why_section(ex: Experiment) -> Table:
     """Per setting and enforcer: the outcome, and each rule tripped or avoided."""
     f = ex.folder
     why = why_table(f.cells, f.run_summaries, ex.columns)
