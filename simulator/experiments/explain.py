@@ -38,6 +38,7 @@ from simulator.experiments.batch import BatchResult, Source, execute_cells
 from simulator.experiments.design import Cell, make_cell, replication_seed
 from simulator.experiments.execution import Execution
 from simulator.experiments.fields import apply_values, changes, split_targets
+from simulator.folders.experiment import MANIFEST, read_manifest
 from simulator.folders.explain import write_explanation
 from simulator.folders.load import RunFolder, load_results
 
@@ -304,10 +305,13 @@ def explain_results(
     """:func:`explain` around the run kept in ``results`` (a ``modsim run`` folder):
     its input files (unchanged since the run) and seed; ``out`` defaults to
     ``RESULTS/explain``."""
-    folder = load_results(results)
+    root = Path(results)
+    kind = read_manifest(root).get("kind") if (root / MANIFEST).is_file() else None
+    folder = load_results(results) if kind is None else None
     if not isinstance(folder, RunFolder):
+        kind = kind or getattr(folder, "kind", "other")
         raise ModsimError(
-            f"{results}: a {folder.kind} results folder; explain takes the folder of one "
+            f"{results}: a results folder of kind {kind!r}; explain takes the folder of one "
             "run (`modsim run --out DIR`)"
         )
     inputs = folder.summary.get("inputs") or {}
