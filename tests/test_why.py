@@ -153,19 +153,24 @@ PLACEBO = Lever(
 )
 
 
-@pytest.fixture(scope="module")
-def explained(
-    world: Scenario, small_jury: PlatformPolicy, watchful_host: HostPolicy
-) -> Explanation:
+def explain_small(world: Scenario, policy: PlatformPolicy, host: HostPolicy) -> Explanation:
+    """The placebo, the jury's size and the prefilter around the small jury, seeds 0, 1, 2."""
     return explain(
         world,
-        small_jury,
-        [watchful_host],
+        policy,
+        [host],
         seed=0,
         seeds=3,
         levers=[PLACEBO, "jury-pool", "prefilter"],
         execution=simulator.Execution(executor=SerialExecutor()),
     )
+
+
+@pytest.fixture(scope="module")
+def explained(
+    world: Scenario, small_jury: PlatformPolicy, watchful_host: HostPolicy
+) -> Explanation:
+    return explain_small(world, small_jury, watchful_host)
 
 
 def test_doubling_the_jury_moves_or_averts_the_suspension(
@@ -204,15 +209,7 @@ def test_explain_is_reproducible(
     small_jury: PlatformPolicy,
     watchful_host: HostPolicy,
 ) -> None:
-    again = explain(
-        world,
-        small_jury,
-        [watchful_host],
-        seed=0,
-        seeds=3,
-        levers=[PLACEBO, "jury-pool", "prefilter"],
-        execution=simulator.Execution(executor=SerialExecutor()),
-    )
+    again = explain_small(world, small_jury, watchful_host)
     pd.testing.assert_frame_equal(again.table, explained.table)
 
 

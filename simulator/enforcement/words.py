@@ -79,10 +79,10 @@ def closest(readings: Sequence[SignalReading]) -> SignalReading | None:
 def short_reading(r: SignalReading) -> str:
     """``found posts 37 of 60 in 48 h``: a signal's value against its threshold."""
     window = "" if r.window_hours is None else f" in {r.window_hours:g} h"
-    return (
-        f"{SIGNAL_NAMES[r.signal]} {_value(r.signal, r.value)} of "
-        f"{_value(r.signal, r.threshold)}{window}"
-    )
+    name = SIGNAL_NAMES[r.signal]
+    if r.after_hours is not None:
+        name += f" {r.after_hours:g} h after they were found"
+    return f"{name} {_value(r.signal, r.value)} of {_value(r.signal, r.threshold)}{window}"
 
 
 FIGURE_WORDS = {

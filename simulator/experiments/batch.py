@@ -139,21 +139,11 @@ def tables(
     return table, cells_df
 
 
-def execute(
-    cells: Sequence[Cell],
-    *,
-    parameters: Sequence[str] = (),
-    out: Source | None = None,
-    force: bool = False,
-    execution: Execution | None = None,
-    manifest: dict[str, Any] | None = None,
-) -> BatchResult:
+def execute(cells: Sequence[Cell], **options: Any) -> BatchResult:
     """Run designed cells on ``execution`` (default: :class:`Execution`'s)
-    and build the result tables (written to ``out`` if given)."""
-    result, _ = execute_cells(
-        cells, parameters=parameters, out=out, force=force, execution=execution, manifest=manifest
-    )
-    return result
+    and build the result tables (written to ``out`` if given); the options
+    are :func:`execute_cells`'."""
+    return execute_cells(cells, **options)[0]
 
 
 def execute_cells(
@@ -165,7 +155,8 @@ def execute_cells(
     execution: Execution | None = None,
     manifest: dict[str, Any] | None = None,
 ) -> tuple[BatchResult, list[CellResult]]:
-    """:func:`execute`, also returning each cell's result (its run summary) in design order."""
+    """Run designed cells and build the result tables (written to ``out`` if
+    given); also return each cell's result (its run summary) in design order."""
     store = ResultStore.open(out, force) if out is not None else None
     if store is not None:
         store.write_manifest(

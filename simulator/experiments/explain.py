@@ -37,7 +37,7 @@ from simulator.errors import ConfigError, ModsimError
 from simulator.experiments.batch import BatchResult, Source, execute_cells
 from simulator.experiments.design import Cell, make_cell, replication_seed
 from simulator.experiments.execution import Execution
-from simulator.experiments.fields import apply_values, changes, split_targets
+from simulator.experiments.fields import apply_point, changes
 from simulator.folders.experiment import MANIFEST, read_manifest
 from simulator.folders.explain import write_explanation
 from simulator.folders.load import RunFolder, load_results
@@ -195,16 +195,6 @@ def choose_levers(names: Sequence[str] | None) -> list[Lever]:
     return [LEVERS[n] for n in dict.fromkeys(names)]
 
 
-def _apply(
-    sc: Scenario, pol: PlatformPolicy, hosts: Sequence[HostPolicy], values: dict[str, Any]
-) -> tuple[Scenario, PlatformPolicy, list[HostPolicy]]:
-    parts = split_targets(values)
-    sc = apply_values(sc, parts["scenario"]) if parts["scenario"] else sc
-    pol = apply_values(pol, parts["policy"]) if parts["policy"] else pol
-    hs = [apply_values(h, parts["host"]) if parts["host"] else h for h in hosts]
-    return sc, pol, hs
-
-
 def explain(
     scenario: Scenario | Source,
     policy: PlatformPolicy | Source,
@@ -245,7 +235,7 @@ def explain(
     cells: list[Cell] = []
     for name, variant in design:
         try:
-            s_v, p_v, h_v = _apply(sc, pol, hs, variant.values)
+            s_v, p_v, h_v = apply_point(variant.values, sc, pol, hs)
         except ConfigError as exc:
             skipped[name] = f"{variant.label} makes the policy invalid: {exc.message}"
             continue

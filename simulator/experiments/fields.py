@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from simulator.config import PlatformPolicy, set_fields
+from simulator.config import HostPolicy, PlatformPolicy, Scenario, set_fields
 from simulator.config.batch import sweep_target
 
 _THRESHOLD_LEAVES = ("precision", "recall")
@@ -60,6 +60,17 @@ def split_targets(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         target, parts = sweep_target(path)
         out[target][".".join(parts)] = value
     return out
+
+
+def apply_point(
+    point: Mapping[str, Any], sc: Scenario, pol: PlatformPolicy, hosts: Sequence[HostPolicy]
+) -> tuple[Scenario, PlatformPolicy, list[HostPolicy]]:
+    """Values by path set on the documents they name (a host's on every host)."""
+    split = split_targets(point)
+    s = apply_values(sc, split["scenario"]) if split["scenario"] else sc
+    p = apply_values(pol, split["policy"]) if split["policy"] else pol
+    h = [apply_values(x, split["host"]) if split["host"] else x for x in hosts]
+    return s, p, h
 
 
 def changes(base: PlatformPolicy, candidate: PlatformPolicy, paths: Sequence[str]) -> list[str]:
