@@ -125,8 +125,9 @@ def _peak(log: RunLog, peak: Peak | None) -> dict[str, Any]:
     near = closest(peak.readings)
     return {
         "score": round(peak.score, 6),
-        "at": log.scenario.local_time(peak.time).isoformat(),
-        "hour": peak.time,
+        # a score that never rose above 0 has no moment worth naming
+        "at": log.scenario.local_time(peak.time).isoformat() if peak.score > 0 else None,
+        "hour": peak.time if peak.score > 0 else None,
         "signals": [_signal(r) for r in peak.readings],
         "closest": near.signal if near is not None else None,
         "closest_text": short_reading(near) if near is not None else "",
