@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import bundled, tweak
+from helpers import ROOT, bundled, tweak
 from typer.testing import CliRunner
 
 import simulator
@@ -19,7 +19,7 @@ from simulator.cli import app
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.experiments.executors import SerialExecutor
 from simulator.experiments.explain import Explanation, Lever, Variant, explain
-from simulator.experiments.why import why_lines
+from simulator.experiments.why import why_lines, why_table
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "400"}  # rich wraps at the terminal's width; tests read whole lines
@@ -239,18 +239,23 @@ def test_explain_command_on_a_run_folder(
     assert res.exit_code == 0, res.output
     res = runner.invoke(
         app,
-        ["explain", str(run), "--lever", "jury-pool", "--seeds", "2", "-w", "1"],
+        [
+            *("explain", str(run), "--lever", "jury-pool", "--lever", "prefilter"),
+            *("--seeds", "2", "-w", "1"),
+            *("--prefilter-from", str(ROOT / "policies/jury-plus-card-strong.yaml")),
+        ],
         env=WIDE,
     )
     assert res.exit_code == 0, res.output
-    assert "Rank 1, jury-pool: x0.5 (jury.pool_size: 40 -> 20)" in res.output
+    assert "jury-pool: x0.5 (jury.pool_size: 40 -> 20)" in res.output
+    assert "prefilter: on (jury-plus-card-strong) (prefilter: off -> on)" in res.output
     for name in ("explain.csv", "explain.json", "explain.md", "explain.html", "why.csv"):
         assert (run / "explain" / name).is_file(), name
     md = (run / "explain" / "explain.md").read_text()
     assert "## Levers ranked by how far they move the decision" in md
     assert "the run's own seed" in md
     table = pd.read_csv(run / "explain" / "explain.csv")
-    assert list(table["lever"]) == ["base", "jury-pool", "jury-pool"]
+    assert sorted(table["lever"]) == ["base", "jury-pool", "jury-pool", "prefilter"]
     # the base's first seed is the run itself: its own seed, so the same decision
     cells = pd.read_csv(run / "explain" / "cells.csv", dtype={"cell_id": str})
     first = cells[(cells["lever"] == "base") & (cells["replication"] == 0)].iloc[0]
@@ -285,6 +290,9 @@ def test_explain_refuses_bad_input(
     run = tmp_path / "run"
     args = ["run", str(files["world"]), "-p", str(files["policy"]), "-H", str(files["host"])]
     assert runner.invoke(app, [*args, "--out", str(run)]).exit_code == 0
+    res = runner.invoke(app, ["explain", str(run), "--prefilter-from", str(tmp_path / "no.yaml")])
+    assert res.exit_code == 2
+    assert "no.yaml: file not found" in res.output
     res = runner.invoke(app, ["explain", str(run), "--lever", "jury-size"])
     assert res.exit_code == 2
     assert "unknown lever 'jury-size'; choose from jury-pool, votes, prefilter" in res.output
@@ -293,3 +301,41 @@ def test_explain_refuses_bad_input(
     res = runner.invoke(app, ["explain", str(run)])
     assert res.exit_code == 2
     assert "changed since the run" in res.output
+
+
+def _host(removed: str | None, scheduled: bool, strikes: int, tripped: str | None) -> dict:
+    rule = {"rule": "emergency"} if scheduled else None
+    peak = {"score": 1.0 if tripped else 0.5, "text": "found posts 3 of 6"}
+    return {
+        "name": "store",
+        "effect": "delist",
+        "removed_at": removed,
+        "decided_by": rule,
+        "rules": [
+            {"rule": "strike", "fired": strikes, "needed": 3, "tripped_at": tripped, "peak": peak},
+        ],
+    }
+
+
+def test_why_counts_strikes_of_the_seeds_that_avoided_the_rule_and_removals_not_reached() -> None:
+    start = "2021-03-01T00:00:00+00:00"
+    runs = {
+        # seed 1: three strikes (the rule reached a removal), delisted
+        "a": _host("2021-03-03T12:00:00+00:00", True, 3, "2021-03-02T12:00:00+00:00"),
+        # seed 2: one strike; a removal scheduled (by another rule) the run never reached
+        "b": _host(None, True, 1, None),
+    }
+    summaries = {
+        k: {"run": {"start": start}, "enforcement": {"enforcers": [h]}} for k, h in runs.items()
+    }
+    cells = pd.DataFrame({"cell_id": ["a", "b"], "policy": ["p", "p"]})
+    table = why_table(cells, summaries, ["policy"])
+    (line,) = why_lines(table, ["policy"])
+    assert line["outcome"] == (
+        "delisted in 1/2 seeds (median 2021-03-03 12:00) by the emergency clause; "
+        "scheduled in 1 more, the run ended first"
+    )
+    assert line["rules"] == [
+        "strike rule tripped in 1/2 seeds (median 2021-03-02 12:00), avoided in 1/2: "
+        "at most 1 of 3 strikes (at its highest: found posts 3 of 6)"
+    ]

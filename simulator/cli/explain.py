@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from simulator.cli.app import app, console, execution, guarded
+from simulator.cli.app import app, bundled, console, execution, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers, report_cells
 from simulator.experiments.explain import LEVERS, Explanation, choose_levers, explain_results
 from simulator.folders.explain import read_explanation
@@ -20,6 +20,8 @@ from simulator.report.explain import (
     ranking_rows,
     write_explain_report,
 )
+
+DEFAULT_CARD = "policies/jury-plus-card-typical.yaml"
 
 
 def ranking_table(out: Path) -> Table:
@@ -50,6 +52,14 @@ def explain_command(
         list[str] | None,
         typer.Option("--lever", "-l", help=f"Levers to try, repeatable: {', '.join(LEVERS)}"),
     ] = None,
+    prefilter_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--prefilter-from",
+            help="A policy whose prefilter the prefilter lever turns on "
+            "(default: the typical card, policies/jury-plus-card-typical.yaml)",
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Folder of the explanation (RESULTS/explain)")
     ] = None,
@@ -66,11 +76,15 @@ def explain_command(
     """
     where = out if out is not None else results / "explain"
 
+    card = bundled(DEFAULT_CARD) if prefilter_from is None else prefilter_from
+
     def go() -> Explanation:
         if lever:
             choose_levers(lever)  # an unknown name stops before anything runs
         with execution("explain", workers, scheduler, quiet) as how:
-            return explain_results(results, seeds, lever, out=where, force=force, execution=how)
+            return explain_results(
+                results, seeds, lever, prefilter_from=card, out=where, force=force, execution=how
+            )
 
     result = guarded(go)
     html, md = guarded(lambda: write_explain_report(where))

@@ -183,16 +183,20 @@ class Explanation:
     """Each lever tried, with its description."""
 
 
-def choose_levers(names: Sequence[str] | None) -> list[Lever]:
-    """The levers by name (all of them for ``None``); ModsimError for an unknown one."""
+def choose_levers(
+    names: Sequence[str] | None, prefilter_from: PlatformPolicy | Source | None = None
+) -> list[Lever]:
+    """The levers by name (all of them for ``None``), the prefilter's card taken from
+    ``prefilter_from`` if given; ModsimError for an unknown name."""
+    known = LEVERS | ({"prefilter": prefilter_lever(prefilter_from)} if prefilter_from else {})
     if names is None:
-        return list(LEVERS.values())
-    unknown = [n for n in names if n not in LEVERS]
+        return list(known.values())
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise ModsimError(
-            f"unknown lever {unknown[0]!r}; choose from {', '.join(LEVERS)} (repeat --lever)"
+            f"unknown lever {unknown[0]!r}; choose from {', '.join(known)} (repeat --lever)"
         )
-    return [LEVERS[n] for n in dict.fromkeys(names)]
+    return [known[n] for n in dict.fromkeys(names)]
 
 
 def explain(
@@ -203,6 +207,7 @@ def explain(
     seeds: int = 3,
     levers: Sequence[Lever | str] | None = None,
     *,
+    prefilter_from: PlatformPolicy | Source | None = None,
     out: Source | None = None,
     force: bool = False,
     execution: Execution | None = None,
@@ -212,8 +217,10 @@ def explain(
     decision on this scenario, policy and enforcers: every variant and the base on
     the same ``seeds`` seeds (``seed`` first, then its replication seeds).
 
-    With ``out``, the cells are kept there as a batch (resumable) and the ranking
-    in ``explain.csv`` and ``explain.json`` (with ``about``: what it explains)."""
+    The prefilter lever turns on the prefilter of ``prefilter_from`` (a policy; by
+    default the bundled typical card's). With ``out``, the cells are kept there as a
+    batch (resumable) and the ranking in ``explain.csv`` and ``explain.json`` (with
+    ``about``: what it explains)."""
     if seeds < 1:
         raise ModsimError(f"seeds must be at least 1, got {seeds}")
     if not hosts:
@@ -221,8 +228,11 @@ def explain(
     sc = load_as(scenario, Scenario)
     pol = load_as(policy, PlatformPolicy)
     hs = [load_as(h, HostPolicy) for h in hosts]
-    chosen = [lv if isinstance(lv, Lever) else choose_levers([lv])[0] for lv in levers or []]
-    chosen = chosen or list(LEVERS.values())
+    chosen = [
+        lv if isinstance(lv, Lever) else choose_levers([lv], prefilter_from)[0]
+        for lv in levers or []
+    ]
+    chosen = chosen or choose_levers(None, prefilter_from)
     seed_list = [seed, *(replication_seed(seed, i) for i in range(1, seeds))]
     design: list[tuple[str, Variant]] = [(BASE, Variant(BASE, {}))]
     skipped: dict[str, str] = {}
@@ -288,6 +298,7 @@ def explain_results(
     seeds: int = 3,
     levers: Sequence[Lever | str] | None = None,
     *,
+    prefilter_from: PlatformPolicy | Source | None = None,
     out: Source | None = None,
     force: bool = False,
     execution: Execution | None = None,
@@ -335,6 +346,7 @@ def explain_results(
         int(inputs.get("seed", 0)),
         seeds,
         levers,
+        prefilter_from=prefilter_from,
         out=out if out is not None else folder.path / "explain",
         force=force,
         execution=execution,

@@ -31,6 +31,7 @@ WHY_COLUMNS = [
     "removed",
     "removed_median_at",
     "decided",
+    "unreached",
     "tripped",
     "tripped_median_at",
     "fired_max",
@@ -39,7 +40,9 @@ WHY_COLUMNS = [
     "peak_max",
     "peak_text",
 ]
-"""The columns :func:`why_table` adds to the setting's labels."""
+"""The columns :func:`why_table` adds to the setting's labels (``fired_max``: the most
+strikes in a seed where the rule did not reach a removal; ``unreached``: seeds where a
+removal was scheduled but the run ended first)."""
 
 
 def _hours(start: dt.datetime, at: str | None) -> float:
@@ -87,6 +90,8 @@ def why_table(
                 "removed": int(np.isfinite(removed).sum()),
                 "removed_median_at": _median_at(start, removed),
                 "decided": ", ".join(f"{k}={v}" for k, v in sorted(decided.items())),
+                # a removal scheduled that the run did not reach (it ended first)
+                "unreached": sum(1 for h in hosts if not h.get("removed_at") and h["decided_by"]),
             }
             for rule in dict.fromkeys(x["rule"] for h in hosts for x in h.get("rules", [])):
                 rows.append(base | _rule_row(start, hosts, rule))
@@ -103,7 +108,7 @@ def _rule_row(start: dt.datetime, hosts: list[dict[str, Any]], rule: str) -> dic
         "rule": rule,
         "tripped": int(np.isfinite(tripped).sum()),
         "tripped_median_at": _median_at(start, tripped),
-        "fired_max": max((int(x["fired"]) for x in records), default=0),
+        "fired_max": max((int(x["fired"]) for x in avoided), default=0),
         "needed": int(records[0]["needed"]) if records else 1,
         "peak_median": float(np.median(peaks)) if peaks else float("nan"),
         "peak_max": max(peaks) if peaks else float("nan"),
@@ -144,15 +149,17 @@ def why_outcome(rows: pd.DataFrame) -> str:
     first = rows.iloc[0]
     n, k = int(first["seeds"]), int(first["removed"])
     word = _removal(str(first["effect"]))
+    late = int(first["unreached"])
     if not k:
-        return f"never {word} ({n} seeds)"
+        ended = f"; scheduled in {late}, the run ended first" if late else ""
+        return f"never {word} ({n} seeds{ended})"
     by = [
         f"{RULE_WORDS.get(r, r)}" + (f" in {c}" if int(c) != k else "")
         for r, c in (p.split("=") for p in str(first["decided"]).split(", ") if p)
     ]
-    return f"{word} in {k}/{n} seeds (median {date(first['removed_median_at'])})" + (
-        f" by the {' and '.join(by)}" if by else ""
-    )
+    ended = f"; scheduled in {late} more, the run ended first" if late else ""
+    by_rule = f" by the {' and '.join(by)}" if by else ""
+    return f"{word} in {k}/{n} seeds (median {date(first['removed_median_at'])}){by_rule}{ended}"
 
 
 def why_lines(table: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
