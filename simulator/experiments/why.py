@@ -135,7 +135,7 @@ def rule_phrase(row: Mapping[str, Any]) -> str:
             peak = f"at most {int(row['fired_max'])} of {int(row['needed'])} strikes"
         else:
             lo, hi = float(row["peak_median"]), float(row["peak_max"])
-            median = "" if n - k == 1 or np.isclose(lo, hi) else f", median {lo:.2f}"
+            median = "" if f"{lo:.2f}" == f"{hi:.2f}" else f", median {lo:.2f}"
             peak = f"peak score {hi:.2f} of 1{median}"
         text = f" (at its highest: {row['peak_text']})" if row["peak_text"] else ""
         parts.append(f"{where}: {peak}{text}")
