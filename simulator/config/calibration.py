@@ -15,7 +15,7 @@ target is one of four measures of a run:
 * ``backlog_at``: a review team's backlog (cases waiting) at a date-time;
 * ``noticed_by``: how many posts an enforcer had named in its notices by a date-time.
 
-Which enforcer names and teams exist is checked with the documents loaded
+Which enforcer names exist is checked with the documents loaded
 (:func:`simulator.document_checks.check_calibration`); everything else here.
 """
 
@@ -82,6 +82,8 @@ def check_measure_metric(name: str) -> str:
                 "violating.latency_hours.p90, cost.per_day"
             )
         return name
+    if name == "changes":
+        raise ValueError("'changes' counts a search's policy changes; a run has no such figure")
     return check_metric(name)
 
 
@@ -127,9 +129,10 @@ class Target(ConfigModel):
     enforcer: Annotated[
         str | None, Field(description="the enforcer's name (event, noticed_by)")
     ] = None
-    team: Annotated[Literal["jury", "staff"], Field(description="the review team (backlog_at)")] = (
-        "jury"
-    )
+    team: Annotated[
+        Literal["jury", "staff"] | None,
+        Field(description="the review team (backlog_at; default jury)"),
+    ] = None
     observed: Annotated[
         float | DateTime, Field(description="the figure seen (a date-time for an event)")
     ]
@@ -164,13 +167,17 @@ class Target(ConfigModel):
             raise ValueError(f"a {given[0]} target names its `enforcer`")
         if self.enforcer is not None and self.event is None and self.noticed_by is None:
             raise ValueError("`enforcer` belongs to event and noticed_by targets")
-        if "team" in self.model_fields_set and self.backlog_at is None:
+        if self.team is not None and self.backlog_at is None:
             raise ValueError("`team` belongs to backlog_at targets")
         for key in ("backlog_at", "noticed_by"):
             at = getattr(self, key)
             if at is not None:
                 _aware(at, key)
         return self
+
+    @property
+    def review_team(self) -> str:
+        return self.team or "jury"
 
     @property
     def measure(self) -> str:

@@ -63,7 +63,7 @@ def measure_words(t: Target) -> str:
     if t.event is not None:
         return f"{t.event} of {t.enforcer}"
     if t.backlog_at is not None:
-        return f"{t.team} backlog at {t.backlog_at.isoformat(sep=' ', timespec='minutes')}"
+        return f"{t.review_team} backlog at {t.backlog_at.isoformat(sep=' ', timespec='minutes')}"
     assert t.noticed_by is not None
     return f"posts noticed by {t.enforcer} by {t.noticed_by.isoformat(sep=' ', timespec='minutes')}"
 

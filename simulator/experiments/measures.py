@@ -71,7 +71,7 @@ def measure_one(result: RunResult, target: Target) -> float:
     if target.backlog_at is not None:
         hour = _hour(result, target.backlog_at)
         b = result.backlog
-        rows = b[(b["team"] == target.team) & (b["hour"] <= hour)]
+        rows = b[(b["team"] == target.review_team) & (b["hour"] <= hour)]
         # Before the run the queue is empty; after its end, as the run left it.
         return float(rows["waiting"].iloc[-1]) if len(rows) else 0.0
     assert target.noticed_by is not None

@@ -30,9 +30,6 @@ _TABLES = {
     "ranges": "ranges.csv",
     "tensions": "tensions.csv",
 }
-_TEXT = {"state", "error", "params", "target", "trust", "measure", "parameter", "prior"}
-_TEXT |= {"observed_text", "simulated_text", "low_text", "median_text", "high_text"}
-_TEXT |= {"first", "second", "sentence", "best_text", "accepted"}
 
 
 @dataclass(frozen=True)
@@ -99,12 +96,20 @@ def write_calibration(result: CalibrationResult, root: Path) -> dict[str, str]:
     return files
 
 
+def _numeric(v: Any) -> bool:
+    return (
+        v is None
+        or v in ("inf", "-inf")
+        or (isinstance(v, int | float) and not isinstance(v, bool))
+    )
+
+
 def _frame(records: list[dict[str, Any]], spec: Calibration) -> pd.DataFrame:
+    """A table as written: columns of numbers (null for NaN) back to floats,
+    free fields' values and text as they were."""
     frame = pd.DataFrame(records)
     for col in frame.columns:
-        if col in _TEXT or col in spec.free or frame[col].dtype == bool:
-            continue
-        if frame[col].map(lambda v: isinstance(v, bool)).any():
+        if col in spec.free or not frame[col].map(_numeric).all():
             continue
         frame[col] = frame[col].map(from_json_number).astype(float)
     return frame
