@@ -25,7 +25,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from simulator.config.base import ConfigModel
 from simulator.config.batch import host_item, sweep_target
@@ -58,15 +58,21 @@ _SUMMARY_PATTERNS = (
     rf"review\.{_TEAM}\.(decision_accuracy|backlog_max|backlog_end|utilisation)",
     rf"review\.{_TEAM}\.(wait_hours\.p(50|90)|wait_hours_mean)",
     rf"review\.{_TEAM}\.(reviewer_hours_available|reviewer_hours_used)",
+    rf"review\.{_TEAM}\.by_kind\.[a-z_]+\.(decided_remove|decided_keep|expired|closed|pending)",
+    rf"review\.{_TEAM}\.decisions_by_class\.{_CLASS}\.(removed|kept|correct_share)",
     r"jurors\.(pool_start|pool_end|joined|left|expected_on_duty_mean|sessions)",
     r"jurors\.(jurors_who_voted|share_of_votes_by_top_tenth)",
     r"jurors\.votes_per_active_juror\.p(50|90|99)",
     r"appeals\.(appealed|appealed_legitimate|appealed_violating|decided|restored|pending)",
     r"appeals\.(restored_legitimate|restored_violating|escalated_to_staff)",
+    r"appeals\.down_hours_of_restored(\.p(50|90)|_legitimate_total)",
     r"enforcement\.(legitimate_posts_up_at_suspension|expected_posts_not_made)",
     r"enforcement\.posts_not_made_while_delisted",
+    r"enforcement\.legitimate_speech_lost\.(posts_up_at_takedown|posts_not_made_while_delisted)",
+    r"enforcement\.legitimate_speech_lost\.expected_posts_not_made_after_takedown",
     r"cost\.(total|per_day|per_1000_posts|staff_hours_paid|staff_hours_used)",
     r"cost\.(juror_hours_on_duty|juror_hours_used|posts_scored|appeals_handled)",
+    r"cost\.by_item\.(staff|jurors|classifier|wrongful_removals|appeals)",
 )
 SUMMARY_PATH = re.compile("^(" + "|".join(f"(?:{p})" for p in _SUMMARY_PATTERNS) + ")$")
 
@@ -276,8 +282,17 @@ class Calibration(ConfigModel):
     ] = TrustWeights()
     trials: Annotated[int, Field(ge=1, le=100_000, description="candidates to evaluate")] = 50
     seeds: Annotated[
-        Annotated[int, Field(ge=1, le=1000)]
-        | Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=1000)],
+        Annotated[
+            Annotated[int, Field(ge=1, le=1000), Tag("[count]")]
+            | Annotated[
+                list[Annotated[int, Field(ge=0)]],
+                Field(min_length=1, max_length=1000),
+                Tag("[list]"),
+            ],
+            # A list is a list of seeds and anything else a count: an error
+            # then speaks of the one meant.
+            Discriminator(lambda v: "[list]" if isinstance(v, list) else "[count]"),
+        ],
         AfterValidator(_seeds),
         Field(
             description=(

@@ -111,6 +111,8 @@ def _frame(records: list[dict[str, Any]], spec: Calibration) -> pd.DataFrame:
     for col in frame.columns:
         if col in spec.free or not frame[col].map(_numeric).all():
             continue
+        if frame[col].map(lambda v: isinstance(v, int) and not isinstance(v, bool)).all():
+            continue  # counts stay whole numbers
         frame[col] = frame[col].map(from_json_number).astype(float)
     return frame
 
