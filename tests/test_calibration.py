@@ -171,6 +171,14 @@ def test_the_cli_prints_the_fit_and_writes_the_report(tmp_path: Path) -> None:
         assert (out / name).is_file(), name
     dry = runner.invoke(app, ["calibrate", str(path), "--dry-run"])
     assert dry.exit_code == 0 and "nothing was run" in dry.output
+    # The same command again: nothing left to do, no note. A changed question:
+    # a fresh study, and the user is told.
+    again = runner.invoke(app, ["calibrate", str(path), "--out", str(out), "--workers", "1"])
+    assert again.exit_code == 0 and "fresh study" not in again.output
+    changed = small(tmp_path, trials=4, free={PPU: {"low": 0.3, "high": 0.9}})
+    res = runner.invoke(app, ["calibrate", str(changed), "--out", str(out), "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "fresh study was started" in " ".join(res.output.split())
 
 
 BAD = [

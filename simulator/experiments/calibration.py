@@ -168,8 +168,18 @@ def calibrate(
         store.write_manifest({"kind": "calibration", "name": model.name})
         storage = f"sqlite:///{(store.root / 'study.db').resolve()}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    name = study_name(model, {"trials"})
+    notes: list[str] = []
+    if storage is not None:
+        earlier = optuna.get_all_study_names(storage)
+        if earlier and name not in earlier:
+            notes.append(
+                "The document changed since the last calibration in this folder: a fresh "
+                "study was started (the earlier one stays in study.db; --force wipes the "
+                "folder)."
+            )
     study = optuna.create_study(
-        study_name=study_name(model, {"trials"}),
+        study_name=name,
         storage=storage,
         direction="minimize",
         sampler=_sampler(model, 0),
@@ -179,6 +189,7 @@ def calibrate(
     finished = store.finished() if store is not None else {}
     runs, stopped = _fit(problem, study, execution or Execution(), store, finished)
     result = collect(problem, study, runs=runs, resumed=resumed, stopped=stopped)
+    result = replace(result, notes=notes + result.notes)
     if store is not None:
         result = replace(result, files=write_calibration(result, store.root))
     return result

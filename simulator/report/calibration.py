@@ -23,6 +23,11 @@ def _num(x: Any) -> str:
     return MISSING if x is None or (isinstance(x, float) and math.isnan(x)) else significant(x)
 
 
+def _value(v: Any) -> str:
+    """A free field's value as people write it: ``0.00134``, not 0.00134240292843."""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def calibration_sentences(result: CalibrationResult) -> list[str]:
     spec = result.spec
     c = result.candidates
@@ -150,7 +155,7 @@ def _candidates_table(result: CalibrationResult) -> Table:
     rows = [
         [
             str(int(r["candidate"])),
-            *[str(r[p]) for p in spec.free],
+            *[_value(r[p]) for p in spec.free],
             _num(r["distance"]),
             *[_num(r[f"{t.name} | error"]) for t in spec.targets],
             "yes" if r["accepted"] else "no",
