@@ -20,8 +20,9 @@ from typer.testing import CliRunner
 
 from simulator.api import simulate
 from simulator.cli import app
-from simulator.config import HostPolicy, PlatformPolicy, Scenario
+from simulator.config import HostPolicy, PlatformPolicy, Scenario, load_file
 from simulator.config.calibration import SUMMARY_PATH, Calibration, Target
+from simulator.document_checks import check_calibration
 from simulator.experiments.calibration import (
     UNDEFINED_ERROR,
     calibrate,
@@ -399,3 +400,13 @@ def test_every_numeric_leaf_of_a_run_summary_is_a_valid_summary_path(
     walk(summary, "")
     missing = [p for p in leaves if not SUMMARY_PATH.match(p)]
     assert not missing
+
+
+def test_the_bundled_calibration_passes_its_checks() -> None:
+    loaded = load_file(ROOT / "examples" / "parler-calibration.yaml")
+    assert check_calibration(loaded) == []  # type: ignore[arg-type]
+    spec = loaded.model
+    assert isinstance(spec, Calibration)
+    # Every target names its source, and the enforcers are the document's hosts.
+    assert all(t.source for t in spec.targets)
+    assert {t.trust for t in spec.targets} <= {"H", "M"}
