@@ -30,7 +30,7 @@ from simulator.folders.calibration import CalibrationResult
 from simulator.folders.robustness import ROBUSTNESS_FILE, RobustnessResult, read_robustness
 from simulator.folders.run import RunWriter
 from simulator.folders.search import SearchResult
-from simulator.report.calibration import calibration_report
+from simulator.report.calibration import calibration_figures, calibration_report
 from simulator.report.html import write_folder_report, write_rendered
 from simulator.report.search import (
     robustness_figures,
@@ -171,10 +171,12 @@ def calibrate(
     )
     if out is None:
         return result
-    # The record is already written (calibration.json); the report joins it.
-    return replace(
-        result, files=result.files | write_rendered(calibration_report(result), Path(out))
-    )
+    # The record is already written (calibration.json); the figure and report join it.
+    figures = calibration_figures(result)
+    write_bytes(Path(out) / "fit.png", figures["fit"].png)
+    report = calibration_report(result, figures)
+    files = {"fit_plot": str(Path(out) / "fit.png")} | write_rendered(report, Path(out))
+    return replace(result, files=result.files | files)
 
 
 # A robustness study ---------------------------------------------------------------------

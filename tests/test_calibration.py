@@ -168,7 +168,7 @@ def test_the_cli_prints_the_fit_and_writes_the_report(tmp_path: Path) -> None:
     res = runner.invoke(app, ["calibrate", str(path), "--out", str(out), "--workers", "1"])
     assert res.exit_code == 0, res.output
     assert "Fit per target" in res.output and "Accepted ranges" in res.output
-    for name in ("candidates.csv", "fit.csv", "ranges.csv", "calibration.json", "report.html"):
+    for name in ("candidates.csv", "fit.csv", "calibration.json", "fit.png", "report.html"):
         assert (out / name).is_file(), name
     dry = runner.invoke(app, ["calibrate", str(path), "--dry-run"])
     assert dry.exit_code == 0 and "nothing was run" in dry.output

@@ -9,14 +9,21 @@ other (HTML, and its Markdown twin); nothing here re-runs a simulation.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.folders.calibration import CalibrationResult
 from simulator.format import MISSING, share, significant
-from simulator.report.context import Report, Table
+from simulator.report import plots
+from simulator.report.context import Figure, Report, Table
+from simulator.report.search_figures import Drawn, draw
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure as MplFigure
 
 _TOP = 20
 """Candidates listed in the report (all are in candidates.csv)."""
+_CLIP = 6.0
+"""Errors beyond this many tolerances are drawn at the edge of the fit figure."""
 
 
 def _num(x: Any) -> str:
@@ -173,7 +180,51 @@ def _candidates_table(result: CalibrationResult) -> Table:
     )
 
 
-def calibration_report(result: CalibrationResult) -> Report:
+def fit_figure(result: CalibrationResult) -> MplFigure:
+    """Each target's signed error (in tolerances) in every candidate evaluated:
+    the band within tolerance shaded, accepted candidates filled."""
+    import matplotlib.pyplot as plt
+
+    spec = result.spec
+    c = result.candidates
+    done = c[c["state"] == "COMPLETE"] if len(c) else c
+    fig, ax = plt.subplots(figsize=(7.0, 0.6 * len(spec.targets) + 1.6))
+    ax.axvspan(-1, 1, color="#dddddd", label="within tolerance")
+    ax.axvline(0, color="#555555", lw=0.8)
+    for k, t in enumerate(spec.targets):
+        y = len(spec.targets) - 1 - k
+        errors = done[f"{t.name} | error"].astype(float).clip(-_CLIP, _CLIP)
+        acc = done["accepted"].astype(bool)
+        ax.scatter(
+            errors[~acc],
+            [y] * int((~acc).sum()),
+            marker="x",
+            color="#999999",
+            label="candidate" if k == 0 else None,
+        )
+        ax.scatter(
+            errors[acc],
+            [y] * int(acc.sum()),
+            marker="o",
+            color=plots.COLOURS[0],
+            label="accepted" if k == 0 else None,
+        )
+    ax.set_yticks(range(len(spec.targets)))
+    ax.set_yticklabels([f"{t.name} ({t.trust})" for t in reversed(spec.targets)])
+    ax.set_xlim(-_CLIP - 0.5, _CLIP + 0.5)
+    ax.set_ylim(-0.6, len(spec.targets) - 0.4)
+    ax.set_xlabel(f"simulated minus observed, in tolerances (beyond {_CLIP:g} drawn at the edge)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3, frameon=False)
+    return fig
+
+
+def calibration_figures(result: CalibrationResult) -> dict[str, Drawn]:
+    return {"fit": draw(lambda: fit_figure(result), "Fit of every candidate per target")}
+
+
+def calibration_report(
+    result: CalibrationResult, figures: dict[str, Drawn] | None = None
+) -> Report:
     spec = result.spec
     rep = Report(
         kind="calibration",
@@ -181,6 +232,18 @@ def calibration_report(result: CalibrationResult) -> Report:
         summary=calibration_sentences(result),
         notes=list(result.notes),
     )
+    if figures and "fit" in figures:
+        rep.figures.append(
+            Figure(
+                "fig-fit",
+                "How close each candidate came to each observed figure",
+                "Each target's simulated value (mean over seeds) minus the observed one, in "
+                "tolerances, for every candidate evaluated; the shaded band is within "
+                "tolerance; filled markers are the accepted candidates.",
+                figures["fit"].svg,
+                file="fit.png",
+            )
+        )
     if len(result.fit):
         rep.tables = [_fit_table(result), _ranges_table(result)]
         if len(result.tensions):

@@ -26,7 +26,7 @@ from simulator.folders.load import (
     SearchFolder,
     load_results,
 )
-from simulator.report.calibration import calibration_report
+from simulator.report.calibration import calibration_figures, calibration_report
 from simulator.report.context import DEFAULT_TARGET, Report
 from simulator.report.experiment_report import experiment_report
 from simulator.report.markdown import MARKDOWN_ENV, render_run_markdown
@@ -61,7 +61,7 @@ def build_report(folder: ResultsFolder, target: float = DEFAULT_TARGET) -> Repor
     if isinstance(folder, RobustnessFolder):
         return robustness_report(folder.result, robustness_figures(folder.result))
     if isinstance(folder, CalibrationFolder):
-        return calibration_report(folder.result)
+        return calibration_report(folder.result, calibration_figures(folder.result))
     return experiment_report(folder, target)
 
 
