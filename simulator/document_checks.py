@@ -256,8 +256,8 @@ def _searched(doc: _Doc, spec: Optimization, base: PlatformPolicy) -> list[Findi
 
 
 def _param_values(doc: _Doc, at: Path_, path: str, p: Param, model: BaseModel) -> list[Finding]:
-    """The first of a searched or free field's values (its choices, or the ends
-    of its range) that ``model`` cannot take, reported at ``at``."""
+    """Each of a searched or free field's values (its choices, or the ends of
+    its range) that ``model`` cannot take, reported at ``at`` and the value."""
     parts = sweep_target(path)[1]
     tries: list[tuple[Path_, Any]]
     if p.choices is not None:
@@ -265,11 +265,12 @@ def _param_values(doc: _Doc, at: Path_, path: str, p: Param, model: BaseModel) -
     else:
         kind = int if p.integer else float
         tries = [(("low",), kind(p.low or 0)), (("high",), kind(p.high or 0))]
+    out: list[Finding] = []
     for suffix, value in tries:
         try:
             type(model).model_validate(place_fields(model, {path: value}))
         except ConfigError as exc:
-            return [doc.at("error", at, exc.message)]
+            return [*out, doc.at("error", at, exc.message)]
         except ValidationError as exc:
             for err in exc.errors():
                 where = field_of(err)
@@ -277,8 +278,9 @@ def _param_values(doc: _Doc, at: Path_, path: str, p: Param, model: BaseModel) -
                     msg = describe_error(err, type(model))[1]
                     if err["type"] in _WHOLE and p.choices is None and not p.integer:
                         msg = _fractions(msg)
-                    return [doc.at("error", (*at, *suffix), msg)]
-    return []
+                    out.append(doc.at("error", (*at, *suffix), msg))
+                    break
+    return out
 
 
 def check_calibration(cal: Loaded[Calibration]) -> list[Finding]:
