@@ -311,7 +311,18 @@ def test_measures_read_events_notices_and_backlogs_from_the_run(
 ) -> None:
     sc = tweak(quick_sampled, days=3, surges=[])
     host = _watcher(strike_host)
-    result = simulate(sc, jury_only, [host], 1)
+    # A store that delists at its first strike, half a day after its notice.
+    store = tweak(
+        host,
+        name="store",
+        effect="delist",
+        notices__remediation_hours=6,
+        strikes__strikes_to_suspend=1,
+        suspension__notice_period_days=0.5,
+    )
+    result = simulate(sc, jury_only, [host, store], 1)
+    delisted = result.summary["enforcement"]["enforcers"][1]
+    assert delisted["removed_at"] is not None
     enforcer = result.summary["enforcement"]["enforcers"][0]
     assert enforcer["first_notice"] is not None
     first = dt.datetime.fromisoformat(enforcer["first_notice"])
@@ -330,7 +341,17 @@ def test_measures_read_events_notices_and_backlogs_from_the_run(
         _target(name="cases", metric="jury_cases", observed=0),
         _target(name="cases path", metric="review.jury.cases", observed=0),
     ]
+    targets += [
+        _target(name="final", event="final_notice", enforcer="store", observed=first),
+        _target(name="strike notice", event="removal_notice", enforcer="store", observed=first),
+        _target(name="delisted", event="removed", enforcer="store", observed=first),
+        _target(name="no final", event="final_notice", enforcer="watcher", observed=first),
+    ]
     m = measure(result, targets)
+    notice = dt.datetime.fromisoformat(delisted["removal_notice_at"])
+    assert m["final"] == m["strike notice"] == pytest.approx(notice.timestamp() / 3600)
+    assert m["delisted"] == pytest.approx(m["final"] + 12)  # the half-day notice period
+    assert math.isnan(m["no final"])
     assert m["first"] == pytest.approx(first.timestamp() / 3600)
     assert math.isnan(m["never"])  # did not happen: nan, never a made-up time
     assert m["all"] == enforcer["posts_noticed"] > 0

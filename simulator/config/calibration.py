@@ -10,8 +10,9 @@ target is one of four measures of a run:
   ``violating_removed``, ``suspended_after_days``) or a numeric path into a
   run's ``summary.json`` (``review.jury.backlog_max``, ``violating.removed``);
 * ``event``: when an enforcer's event happened (``first_notice``, ``press``,
-  ``emergency``, ``removal_notice`` (the final notice), ``removed``,
-  ``reinstated``), observed as a date-time with its time zone, tolerance in hours;
+  ``emergency``, ``removal_notice``, ``final_notice`` (the notice of the
+  removal that stood), ``removed``, ``reinstated``), observed as a date-time
+  with its time zone, tolerance in hours;
 * ``backlog_at``: a review team's backlog (cases waiting) at a date-time;
 * ``noticed_by``: how many posts an enforcer had named in its notices by a date-time.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
@@ -32,9 +34,21 @@ from simulator.config.batch import host_item, sweep_target
 from simulator.config.common import DateTime, Version
 from simulator.config.search import Param, check_metric
 
-EVENTS = ("first_notice", "press", "emergency", "removal_notice", "removed", "reinstated")
-"""The enforcer events a target may time (``removal_notice`` is the final notice
-before a suspension or delisting; ``removed`` the suspension or delisting)."""
+EventName = Literal[
+    "first_notice",
+    "press",
+    "emergency",
+    "removal_notice",
+    "final_notice",
+    "removed",
+    "reinstated",
+]
+"""The enforcer events a target may time: ``emergency`` when the emergency
+clause fired, ``removal_notice`` when strikes gave notice of removal,
+``final_notice`` whichever of the two scheduled the removal that stood (an
+app store's ultimatum, a host's last notice), ``removed`` the suspension or
+delisting."""
+EVENTS: tuple[str, ...] = typing.get_args(EventName)
 Trust = Literal["H", "M", "L"]
 _STRICT_TRUST: tuple[Trust, ...] = ("H", "M")
 TRUST_WEIGHTS = {"H": 1.0, "M": 0.5, "L": 0.25}
@@ -122,9 +136,8 @@ class Target(ConfigModel):
         Field(description="a run metric (jury_backlog_max) or summary path (violating.removed)"),
     ] = None
     event: Annotated[
-        Literal["first_notice", "press", "emergency", "removal_notice", "removed", "reinstated"]
-        | None,
-        Field(description="an enforcer event's time (removal_notice: the final notice)"),
+        EventName | None,
+        Field(description="an enforcer event's time (final_notice: the notice of the removal)"),
     ] = None
     backlog_at: Annotated[
         DateTime | None, Field(description="a team's backlog (cases waiting) at this time")

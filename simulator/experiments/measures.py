@@ -66,7 +66,13 @@ def measure_one(result: RunResult, target: Target) -> float:
         return run_metrics(summary).get(target.metric, math.nan)
     if target.event is not None:
         enforcer = _enforcer(summary, target.enforcer)
-        at = None if enforcer is None else enforcer.get(_EVENT_FIELD[target.event])
+        if enforcer is None:
+            return math.nan
+        if target.event == "final_notice":
+            # The rule that scheduled the removal that stood fired then.
+            at = (enforcer.get("decided_by") or {}).get("at")
+        else:
+            at = enforcer.get(_EVENT_FIELD[target.event])
         return math.nan if at is None else epoch_hours(dt.datetime.fromisoformat(at))
     if target.backlog_at is not None:
         hour = _hour(result, target.backlog_at)
