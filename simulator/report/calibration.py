@@ -42,8 +42,8 @@ def calibration_sentences(result: CalibrationResult) -> list[str]:
     out = [
         f"Calibration '{spec.name}': {done} candidates for {len(spec.free)} free field(s) "
         f"were each run on the same {len(result.seeds)} seed(s) (common random numbers) "
-        f"and compared with {len(spec.targets)} observed figures; {result.accepted} were "
-        f"accepted: {result.rule}."
+        f"and compared with {len(spec.targets)} observed figures; {result.accepted} "
+        f"{'was' if result.accepted == 1 else 'were'} accepted: {result.rule}."
     ]
     trust = spec.weights
     out.append(
