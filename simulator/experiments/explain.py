@@ -245,7 +245,7 @@ def explain(
     cells: list[Cell] = []
     for name, variant in design:
         try:
-            s_v, p_v, h_v = apply_point(variant.values, sc, pol, hs)
+            s_v, p_v, h_v = apply_point(sc, pol, hs, variant.values)
         except ConfigError as exc:
             skipped[name] = f"{variant.label} makes the policy invalid: {exc.message}"
             continue

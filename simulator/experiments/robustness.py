@@ -314,9 +314,10 @@ def _owner(path: str, sc: Scenario, pol: PlatformPolicy, hosts: Sequence[HostPol
 def _apply(
     point: Mapping[str, Any], sc: Scenario, pol: PlatformPolicy, hosts: Sequence[HostPolicy]
 ) -> tuple[Scenario, PlatformPolicy, list[HostPolicy]]:
-    if not hosts and any(sweep_target(path)[0] == "host" for path in point):
-        raise ConfigError("a host field is uncertain but no host is enforced", field="uncertain")
-    return apply_point(point, sc, pol, hosts)
+    try:
+        return apply_point(sc, pol, hosts, point)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, field="uncertain") from None
 
 
 def robustness_study(
