@@ -1,6 +1,7 @@
 """Enforcers: notices, strikes, warnings, removals and reinstatements, why each
-rule fired (the signals and the platform's figures behind it), and the
-legitimate speech a takedown or a delisting silences."""
+rule fired (the signals and the platform's figures behind it), how close each
+rule came (its peak score and the signals then), and the legitimate speech a
+takedown or a delisting silences."""
 
 from __future__ import annotations
 
