@@ -37,6 +37,10 @@ _EXPORTS = {
     "optimize": "simulator.studies",
     "robustness": "simulator.experiments.robustness",
     "Optimization": "simulator.config",
+    "calibrate": "simulator.studies",
+    "Calibration": "simulator.config",
+    "explain": "simulator.experiments.explain",
+    "explain_results": "simulator.experiments.explain",
     "estimate": "simulator.workload",
     "Workload": "simulator.workload",
 }

@@ -379,6 +379,7 @@ class Simulation:
                 (trip for enf in self.enforcers for trip in enf.trips),
                 key=lambda trip: (trip.time, trip.enforcer),
             ),
+            peaks=[peak for enf in self.enforcers for peak in enf.peaks],
             expected_posts_lost=float(self.stream.hourly_rate[int(end) :].sum())
             if suspended
             else 0.0,

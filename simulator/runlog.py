@@ -19,7 +19,7 @@ import pandas as pd
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
-from simulator.enforcement import EnforcementEvent, Notice, Trip
+from simulator.enforcement import EnforcementEvent, Notice, Peak, Trip
 from simulator.stages.platform import PostColumns
 from simulator.taxonomy import N_CLASSES, VIOLATING
 
@@ -73,6 +73,8 @@ class RunLog:
     above it, whatever then happened to them (the classifier's operating point in the run)."""
     trips: list[Trip] = field(default_factory=list)
     """Every enforcer rule that fired (strikes, emergencies), with the evidence."""
+    peaks: list[Peak] = field(default_factory=list)
+    """Each enforcer rule's highest score in the run, with its signals then."""
 
 
 class PostTally:

@@ -32,7 +32,7 @@ from simulator.studies import optimize, write_robustness, write_search
 RUN_FIGURES = ["fig-latency", "fig-time", "fig-utilisation"]
 RUN_TABLES = ["tab-thresholds", "tab-channels", "tab-review", "tab-timeline"]
 CMP_FIGURES = ["fig-latency", "fig-time", "fig-frontier", "fig-utilisation"]
-CMP_TABLES = ["tab-thresholds", "tab-metrics", "tab-differences", "tab-cells"]
+CMP_TABLES = ["tab-thresholds", "tab-metrics", "tab-differences", "tab-why", "tab-cells"]
 SEARCH_FIGURES = ["fig-pareto", "fig-sensitivity"]
 SEARCH_TABLES = [
     "tbl-recommended",

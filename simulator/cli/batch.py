@@ -8,13 +8,15 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from simulator.checks import raise_errors
 from simulator.cli.app import app, console, err_console, execution, guarded
 from simulator.cli.report import write_report_quietly
 from simulator.config import load_file
 from simulator.document_checks import check_batch
-from simulator.experiments.batch import BatchResult, run_batch
+from simulator.experiments.batch import GROUP, BatchResult, run_batch
+from simulator.experiments.why import why_lines
 
 Workers = Annotated[
     int | None,
@@ -56,6 +58,29 @@ def report_cells(result: BatchResult, out: Path) -> None:
     )
 
 
+def why_table(result: BatchResult) -> Table | None:
+    """Per setting and enforcer: the outcome over seeds, and each rule tripped or
+    avoided (how close it came); ``None`` without enforcers."""
+    columns = [*GROUP, *result.parameters]
+    lines = why_lines(result.why, columns)
+    if not lines:
+        return None
+    varying = [c for c in columns if result.why[c].nunique(dropna=False) > 1] or ["policy"]
+    table = Table(title="Why: each enforcer's rules, tripped or avoided, over the seeds")
+    table.add_column(escape(" / ".join(varying)))
+    table.add_column("enforcer")
+    table.add_column("outcome")
+    table.add_column("rules", overflow="fold")
+    for line in lines:
+        table.add_row(
+            escape(", ".join(str(line[c]) for c in varying)),
+            escape(str(line["enforcer"])),
+            escape(line["outcome"]),
+            escape("\n".join(line["rules"])),
+        )
+    return table
+
+
 @app.command()
 def batch(
     file: Annotated[Path, typer.Argument(help="Batch YAML (kind: Batch)")],
@@ -80,6 +105,9 @@ def batch(
             return run_batch(file, out=out, force=force, execution=how)
 
     result = guarded(go)
+    why = why_table(result)
+    if not quiet and why is not None:
+        console.print(why)
     report_cells(result, out)
     guarded(lambda: write_report_quietly(out))  # report.html and its Markdown twin
     if len(result.failed):

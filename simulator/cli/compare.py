@@ -13,7 +13,7 @@ from rich.table import Table
 
 from simulator import format as fmt
 from simulator.cli.app import DEFAULT_HOST, app, bundled, console, execution, guarded
-from simulator.cli.batch import Force, Quiet, Scheduler, Workers, report_cells
+from simulator.cli.batch import Force, Quiet, Scheduler, Workers, report_cells, why_table
 from simulator.cli.report import write_report_quietly
 from simulator.experiments.compare import Comparison, compare
 
@@ -103,6 +103,9 @@ def compare_command(
     result = guarded(go)
     if not quiet and len(result.summary):
         console.print(comparison_table(result))
+        why = why_table(result)
+        if why is not None:
+            console.print(why)
     report_cells(result, out)
     guarded(lambda: write_report_quietly(out))  # report.html and its Markdown twin
     console.print("paired differences in differences.csv")

@@ -42,6 +42,7 @@ from simulator.enforcement.harm import HarmWatch
 from simulator.enforcement.records import (
     EnforcementEvent,
     Notice,
+    Peak,
     PlatformView,
     SignalReading,
     Trip,
@@ -97,6 +98,7 @@ class Enforcer:
         self._periods: list[list[float]] = []  # [start, end] of each removal (end inf if open)
         self._events: list[EnforcementEvent] = []
         self._trips: list[Trip] = []
+        self._peaks: dict[str, Peak] = {}  # rule -> its highest score so far
         audit = policy.detection.audit
         self._next_audit = audit.every_days * 24.0 if audit.sample_size > 0 else math.inf
         # Press escalation: every violating post observed, to draw press reports
@@ -152,6 +154,12 @@ class Enforcer:
     def trips(self) -> list[Trip]:
         """Every rule that fired, with the evidence behind it."""
         return list(self._trips)
+
+    @property
+    def peaks(self) -> list[Peak]:
+        """Each rule's highest score in the run (strike first, then emergency), with
+        its signals then: a rule never judged (no event came) is left out."""
+        return [self._peaks[r] for r in ("strike", "emergency") if r in self._peaks]
 
     def evidence(self, series: str) -> list[tuple[float, float]]:
         """What it observed of one signal, ``(time, amount)`` in time order (a signal's
@@ -382,6 +390,7 @@ class Enforcer:
         if self._in_effect:
             return  # already removed: rules count again after a reinstatement
         fires, score, readings = self._strike_rule.judge(self._ledger, when, self._strike_slate)
+        self._peak("strike", when, score, readings)
         if fires:
             self._strike_slate = self._ledger.mark()
             self._strike(when, score, readings, platform)
@@ -389,6 +398,7 @@ class Enforcer:
         if rule is None or self._emergency_fired:
             return
         fires, score, readings = rule.judge(self._ledger, when, self._cycle_slate)
+        self._peak("emergency", when, score, readings)
         if fires:
             self._emergency_fired = True
             hours = self._policy.suspension.emergency.notice_hours
@@ -399,6 +409,13 @@ class Enforcer:
                 f"emergency clause: {because(readings)}; {self._removal_word()} in {hours:g} hours",
             )
             self._record(rule.name, when, score, readings, platform, 0, scheduled)
+
+    def _peak(
+        self, rule: str, when: float, score: float, readings: tuple[SignalReading, ...]
+    ) -> None:
+        best = self._peaks.get(rule)
+        if best is None or score > best.score:
+            self._peaks[rule] = Peak(self._name, rule, when, score, readings)
 
     def _strike(
         self, when: float, score: float, readings: tuple[SignalReading, ...], platform: PlatformView

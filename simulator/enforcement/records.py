@@ -1,6 +1,7 @@
 """What an enforcer leaves behind and what it may ask of the platform: the lines
 of its timeline, its notices, the record of each rule that fired (a
-:class:`Trip`, with the signals that fed it), and :class:`PlatformView`."""
+:class:`Trip`, with the signals that fed it), how close each rule came (its
+:class:`Peak`), and :class:`PlatformView`."""
 
 from __future__ import annotations
 
@@ -126,3 +127,16 @@ class Trip:
     figures: dict[str, float] = field(default_factory=dict)
     number: int = 0
     scheduled: bool = False
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The highest score a rule reached in a run, when it first reached it, and its
+    signals at that moment: how close a rule that never fired came (a rule that
+    fired peaks at 1 or more)."""
+
+    enforcer: str
+    rule: str
+    time: float
+    score: float
+    readings: tuple[SignalReading, ...]

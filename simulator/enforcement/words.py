@@ -16,7 +16,7 @@ def _value(signal: str, x: float) -> str:
     if signal == "audit_prevalence":
         return share(x, 2)
     if signal == "backlog_age_hours":
-        return f"{x:,.0f} h"
+        return f"{x:,.0f} h" if x >= 10 else f"{x:.1f} h"
     return number(float(x))
 
 
@@ -55,6 +55,34 @@ def because(readings: Sequence[SignalReading]) -> str:
         return text
     score = sum(r.contribution for r in parts)
     return f"{text} (score {score:.2f} of 1)"
+
+
+SIGNAL_NAMES = {
+    "found_posts": "found posts",
+    "found_views": "views on found posts",
+    "noticed_posts_up": "noticed posts up at their deadline",
+    "repeat_offences": "failed notices",
+    "known_posts_up": "found posts still up",
+    "audit_prevalence": "audited posts violating",
+    "backlog_age_hours": "median age of waiting reports",
+    "backlog_reports": "reports waiting",
+    "press_attention": "press attention",
+}
+"""Each signal's short name, for tables."""
+
+
+def closest(readings: Sequence[SignalReading]) -> SignalReading | None:
+    """The signal nearest its threshold (the largest ``value / threshold``)."""
+    return max(readings, key=lambda r: min(1.0, r.value / r.threshold), default=None)
+
+
+def short_reading(r: SignalReading) -> str:
+    """``found posts 37 of 60 in 48 h``: a signal's value against its threshold."""
+    window = "" if r.window_hours is None else f" in {r.window_hours:g} h"
+    name = SIGNAL_NAMES[r.signal]
+    if r.after_hours is not None:
+        name += f" {r.after_hours:g} h after they were found"
+    return f"{name} {_value(r.signal, r.value)} of {_value(r.signal, r.threshold)}{window}"
 
 
 FIGURE_WORDS = {

@@ -22,6 +22,7 @@ from simulator.errors import ConfigError
 from simulator.experiments import stats
 from simulator.experiments.design import Cell, expand, run_cell
 from simulator.experiments.execution import Execution
+from simulator.experiments.why import why_table
 from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
 
 M = TypeVar("M", bound=BaseModel)
@@ -47,6 +48,9 @@ class BatchResult:
     parameters: list[str] = field(default_factory=list)
     resumed: int = 0
     """Cells found finished on disk and not run again."""
+    why: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per setting x enforcer x rule: seeds removed, the rule tripped or avoided,
+    when, and how close it came (:func:`~simulator.experiments.why.why_table`)."""
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -135,7 +139,14 @@ def tables(
     return table, cells_df
 
 
-def execute(
+def execute(cells: Sequence[Cell], **options: Any) -> BatchResult:
+    """Run designed cells on ``execution`` (default: :class:`Execution`'s)
+    and build the result tables (written to ``out`` if given); the options
+    are :func:`execute_cells`'."""
+    return execute_cells(cells, **options)[0]
+
+
+def execute_cells(
     cells: Sequence[Cell],
     *,
     parameters: Sequence[str] = (),
@@ -143,9 +154,9 @@ def execute(
     force: bool = False,
     execution: Execution | None = None,
     manifest: dict[str, Any] | None = None,
-) -> BatchResult:
-    """Run designed cells on ``execution`` (default: :class:`Execution`'s)
-    and build the result tables (written to ``out`` if given)."""
+) -> tuple[BatchResult, list[CellResult]]:
+    """Run designed cells and build the result tables (written to ``out`` if
+    given); also return each cell's result (its run summary) in design order."""
     store = ResultStore.open(out, force) if out is not None else None
     if store is not None:
         store.write_manifest(
@@ -156,13 +167,16 @@ def execute(
     results, resumed = run_cells(cells, execution or Execution(), store)
     table, cells_df = tables(cells, results)
     summary = stats.summarize(table, [*GROUP, *parameters])
-    result = BatchResult(table, cells_df, summary, list(parameters), resumed)
+    runs = {c.cell_id: r.summary for c, r in zip(cells, results, strict=True) if r.summary}
+    why = why_table(cells_df, runs, [*GROUP, *parameters])
+    result = BatchResult(table, cells_df, summary, list(parameters), resumed, why)
     if store is not None:
+        store.write_table("why.csv", why)
         store.write_table("cells.csv", cells_df)
         store.write_table("results.parquet", table)
         store.write_table("results.csv", table)
         store.write_table("summary.csv", summary)
-    return result
+    return result, results
 
 
 def run_batch(
@@ -217,6 +231,7 @@ def _line_of(file: str, field_name: str | None) -> int | None:
 __all__ = [
     "BatchResult",
     "execute",
+    "execute_cells",
     "load_batch",
     "run_batch",
     "run_cells",

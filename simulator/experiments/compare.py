@@ -76,6 +76,7 @@ def compare(
         summary=result.summary,
         parameters=[],
         resumed=result.resumed,
+        why=result.why,
         differences=differences,
         baseline=baseline,
     )

@@ -1,6 +1,7 @@
 """Enforcers: notices, strikes, warnings, removals and reinstatements, why each
-rule fired (the signals and the platform's figures behind it), and the
-legitimate speech a takedown or a delisting silences."""
+rule fired (the signals and the platform's figures behind it), how close each
+rule came (its peak score and the signals then), and the legitimate speech a
+takedown or a delisting silences."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 import pandas as pd
 
 from simulator.config.host import HostPolicy
-from simulator.enforcement import Trip
-from simulator.enforcement.words import because, figures_phrase
+from simulator.enforcement import Peak, SignalReading, Trip
+from simulator.enforcement.words import because, closest, figures_phrase, short_reading
 from simulator.format import date
 from simulator.metrics.common import num
 from simulator.runlog import RunLog
@@ -81,6 +82,71 @@ def _enforcer(log: RunLog, host: HostPolicy) -> dict[str, Any]:
         "reinstated_at": first("reinstatement"),
         "why": [trip_record(log, t, t is decided) for t in trips],
         "decided_by": trip_record(log, decided, True) if decided is not None else None,
+        "rules": _rules(log, host),
+    }
+
+
+def _rules(log: RunLog, host: HostPolicy) -> list[dict[str, Any]]:
+    """Each removal rule: how often it fired, when it first reached a removal
+    (``tripped_at``: the strike that made enough, or the emergency clause), and its
+    peak score with the signals then (how close it came)."""
+    sc = log.scenario
+    peaks = {p.rule: p for p in log.peaks if p.enforcer == host.name}
+    trips = [t for t in log.trips if t.enforcer == host.name]
+    needed = {"strike": host.strikes.strikes_to_suspend, "emergency": 1}
+    rules = ["strike", "emergency"] if host.suspension.emergency.enabled else ["strike"]
+    out = []
+    for rule in rules:
+        fired = [t for t in trips if t.rule == rule]
+        tripped = next((t for t in fired if rule == "emergency" or t.number == needed[rule]), None)
+        out.append(
+            {
+                "rule": rule,
+                "fired": len(fired),
+                "needed": needed[rule],
+                "tripped_at": sc.local_time(tripped.time).isoformat() if tripped else None,
+                "peak": _peak(log, peaks.get(rule)),
+            }
+        )
+    return out
+
+
+def _peak(log: RunLog, peak: Peak | None) -> dict[str, Any]:
+    """A rule's highest score, when, each signal then, and the one nearest its threshold."""
+    if peak is None:  # never judged: no evidence came in
+        return {
+            "score": 0.0,
+            "at": None,
+            "hour": None,
+            "signals": [],
+            "closest": None,
+            "closest_text": "nothing observed",
+            "text": "nothing observed",
+        }
+    near = closest(peak.readings)
+    return {
+        "score": round(peak.score, 6),
+        # a score that never rose above 0 has no moment worth naming
+        "at": log.scenario.local_time(peak.time).isoformat() if peak.score > 0 else None,
+        "hour": peak.time if peak.score > 0 else None,
+        "signals": [_signal(r) for r in peak.readings],
+        "closest": near.signal if near is not None else None,
+        "closest_text": short_reading(near) if near is not None else "",
+        "text": ", ".join(
+            short_reading(r) for r in sorted(peak.readings, key=lambda r: -r.contribution)
+        ),
+    }
+
+
+def _signal(r: SignalReading) -> dict[str, Any]:
+    return {
+        "signal": r.signal,
+        "value": num(r.value),
+        "threshold": r.threshold,
+        "weight": r.weight,
+        "window_hours": r.window_hours,
+        "after_hours": r.after_hours,
+        "contribution": round(r.contribution, 6),
     }
 
 
@@ -100,18 +166,7 @@ def trip_record(log: RunLog, trip: Trip, decisive: bool) -> dict[str, Any]:
         "score": round(trip.score, 6),
         "scheduled": trip.scheduled,
         "decisive": decisive,
-        "signals": [
-            {
-                "signal": r.signal,
-                "value": num(r.value),
-                "threshold": r.threshold,
-                "weight": r.weight,
-                "window_hours": r.window_hours,
-                "after_hours": r.after_hours,
-                "contribution": round(r.contribution, 6),
-            }
-            for r in trip.readings
-        ],
+        "signals": [_signal(r) for r in trip.readings],
         "platform": {k: num(v) for k, v in trip.figures.items()},
         "sentence": f"{rule}: {because(trip.readings)} at {date(at)}" + (f", {fed}" if fed else ""),
     }

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.experiments.why import why_lines, why_table
 from simulator.folders.experiment import ExperimentFolder
 from simulator.format import (
     date,
@@ -187,6 +188,7 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
                 "intervals.",
             )
         )
+    rep.tables.append(why_section(ex))
     cells = ex.folder.cells
     table = ex.folder.table
     wide = (
@@ -238,6 +240,33 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
             ],
             note="One row per run (cell): its labels, seed, status and main figures.",
         )
+    )
+
+
+def why_section(ex: Experiment) -> Table:
+    """Per setting and enforcer: the outcome, and each rule tripped or avoided."""
+    f = ex.folder
+    why = why_table(f.cells, f.run_summaries, ex.columns)
+    rows = [
+        [
+            ", ".join(str(line[c]) for c in ex.varying),
+            str(line["enforcer"]),
+            line["outcome"],
+            "; ".join(line["rules"]),
+        ]
+        for line in why_lines(why, ex.columns)
+    ]
+    return Table(
+        "tab-why",
+        "Why the enforcers acted, or did not",
+        ["setting", "enforcer", "outcome", "rules: tripped, or how close they came"],
+        rows,
+        [False, False, False, False],
+        note="Over the seeds: when a rule reached a removal (median moment), and for the "
+        "seeds where it did not, its highest score (a rule fires at 1) with each signal "
+        "against its threshold at that moment."
+        if rows
+        else "No enforcer watched these runs.",
     )
 
 
