@@ -104,7 +104,7 @@ def _svm(c: float) -> Callable[[int], ClassifierMixin]:
 
 def _sgd(loss: str, alpha: float) -> Callable[[int], ClassifierMixin]:
     return lambda rs: SGDClassifier(
-        loss=loss, alpha=alpha, class_weight="balanced", max_iter=50, tol=1e-4, random_state=rs
+        loss=loss, alpha=alpha, class_weight="balanced", max_iter=200, tol=1e-4, random_state=rs
     )
 
 
