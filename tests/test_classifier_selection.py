@@ -264,3 +264,23 @@ def test_train_on_file_checks_the_language_column(tmp_path: Path) -> None:
         train_on_file(
             data, "body", "verdict", np.random.default_rng(0), {"remove"}, language_col="language"
         )
+
+
+def test_sample_writes_a_labelled_csv_shaped_like_a_teams_export(tmp_path: Path) -> None:
+    out = tmp_path / "labelled.csv"
+    args = ["classifier", "sample", "--out", str(out), "--per-class", "20", "--seed", "3"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["body", "verdict", "language"] and len(table) == 100
+    # two of the five classes violate
+    assert (table["verdict"] == "remove").sum() == 40 and set(table["verdict"]) == {
+        "remove",
+        "keep",
+    }
+    assert set(table["language"]) <= {"en", "fr"}
+    again = tmp_path / "again.csv"
+    assert runner.invoke(app, [*args[:3], str(again), *args[4:]]).exit_code == 0
+    assert again.read_bytes() == out.read_bytes()
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "exists" in refused.output

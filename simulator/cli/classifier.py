@@ -381,6 +381,47 @@ def train(
     guarded(go)
 
 
+@classifier_app.command("sample")
+def sample(
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write")],
+    per_class: Annotated[int, typer.Option(min=1, help="Posts per content class")] = 200,
+    languages: Annotated[
+        str, typer.Option(help="Language mix, e.g. en=0.8,fr=0.2")
+    ] = "en=0.7,fr=0.3",
+    evasion_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of evasively spelt posts")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option(min=0, help="Seed for every random draw")] = 0,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file")] = False,
+) -> None:
+    """Write a labelled CSV of synthetic posts shaped like a team's export: columns body,
+    verdict (remove or keep) and language -- to try `train --data` on."""
+
+    def go() -> None:
+        import numpy as np
+
+        from simulator.stream.texts import TextGenerator
+
+        if out.exists() and not force:
+            raise ModsimError(f"{out}: exists; choose another --out or pass --force")
+        try:
+            generator = TextGenerator(_languages(languages), evasion_rate=evasion_rate)
+        except ValueError as exc:
+            raise ModsimError(f"cannot build the synthetic corpus: {exc}") from None
+        corpus = generator.corpus(per_class, np.random.default_rng(seed))
+        table = pd.DataFrame(
+            {
+                "body": corpus["text"],
+                "verdict": np.where(corpus["violating"], "remove", "keep"),
+                "language": corpus["language"],
+            }
+        )
+        write_text(out, table.to_csv(index=False))
+        console.print(escape(f"wrote {out}: {len(table):,} posts"))
+
+    guarded(go)
+
+
 @classifier_app.command("evaluate")
 def evaluate_cmd(
     model: Annotated[Path, typer.Argument(help="Model file (.skops) written by `train`")],
