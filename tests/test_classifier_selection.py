@@ -5,6 +5,7 @@ prints the table and the choice, the model file remembers them with the columns,
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,23 @@ def test_evaluate_reads_the_columns_the_model_remembers(
     assert explicit.exit_code == 0, explicit.output
     assert remembered.output == explicit.output
     assert "300 texts" in remembered.output
+
+    # the remembered language column gives measures per language, which the JSON keeps
+    measures = tmp_path / "measures.json"
+    res = runner.invoke(
+        app,
+        ["classifier", "evaluate", str(model), "--data", str(test), "--json", str(measures)],
+    )
+    assert res.exit_code == 0 and "Per language (lang)" in res.output
+    rows = json.loads(measures.read_text())["by_language"]
+    languages = pd.read_csv(test)["lang"]
+    assert {r["language"]: r["n"] for r in rows} == languages.value_counts().to_dict()
+    assert all(0.5 < r["ROC-AUC"] <= 1 for r in rows)
+    missing = runner.invoke(
+        app,
+        ["classifier", "evaluate", str(model), "--data", str(test), "--language-col", "idiom"],
+    )
+    assert missing.exit_code == 2 and f"{test}: no column 'idiom'" in missing.output
 
     # a flag still overrides what the model remembers
     renamed = tmp_path / "renamed.csv"

@@ -173,9 +173,9 @@ def _read_table(path: Path) -> pd.DataFrame:
     raise DataFileError(f"{path}: unsupported file type {suffix!r}; use .csv, .tsv or .parquet")
 
 
-def read_columns(path: Path) -> list[str]:
-    """The column names of a labelled file, read as :func:`train_on_file` reads it."""
-    return [str(c) for c in _read_table(Path(path)).columns]
+def read_table(path: Path) -> pd.DataFrame:
+    """A labelled file as :func:`train_on_file` reads it (every column as text, for CSV)."""
+    return _read_table(Path(path))
 
 
 def _parse_labels(

@@ -197,6 +197,58 @@ def print_selection(record: dict[str, Any]) -> None:
     )
 
 
+def columns_of(data: Path) -> list[str]:
+    from simulator.classifier.training import read_table
+
+    return [str(c) for c in read_table(data).columns]
+
+
+def by_language(validation: pd.DataFrame, languages: pd.Series) -> pd.DataFrame:
+    """ROC-AUC and average precision of each language's rows (``languages`` aligned with
+    the validation sample's rows)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rows = []
+    names = languages.astype(str).to_numpy()
+    for name in sorted(set(names)):
+        mask = names == name
+        y = validation["violating"].to_numpy(dtype=bool)[mask]
+        s = validation["score"].to_numpy()[mask]
+        both = bool(y.any() and not y.all())
+        rows.append(
+            {
+                "language": name,
+                "n": int(mask.sum()),
+                "violating": float(y.mean()),
+                "ROC-AUC": float(roc_auc_score(y, s)) if both else None,
+                "average precision": float(average_precision_score(y, s)) if y.any() else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def language_column(
+    metadata: dict[str, Any], data: Path, language_col: str | None
+) -> pd.Series | None:
+    """The language of each row of ``data``: from ``language_col`` (which must exist), else
+    from the column the model was trained with when ``data`` has it, else None."""
+    from simulator.classifier.training import read_table
+
+    remembered = metadata.get("language_col")
+    name = language_col or (remembered if isinstance(remembered, str) else None)
+    if name is None:
+        return None
+    table = read_table(data)
+    if name not in table.columns:
+        if language_col is None:
+            console.print(escape(f"({data} has no column {name!r}: no measures per language)"))
+            return None
+        raise ModsimError(
+            f"{data}: no column {name!r}; columns found: {[str(c) for c in table.columns]}"
+        )
+    return table[name].fillna("(none)").rename(name)
+
+
 def remembered_columns(
     metadata: dict[str, Any],
     model: Path,
@@ -207,8 +259,6 @@ def remembered_columns(
 ) -> tuple[str, str, list[str] | None]:
     """The text and label columns and positive labels to read ``data`` with: as given, else
     as the model was trained with (checked to exist in ``data``), else ``text``/``label``."""
-    from simulator.classifier.training import read_columns
-
     found: list[str] | None = None
     chosen: list[str] = []
     for flag, given, key, fallback in (
@@ -219,7 +269,7 @@ def remembered_columns(
         if given is not None or not isinstance(remembered, str):
             chosen.append(given or fallback)
             continue
-        found = read_columns(data) if found is None else found
+        found = columns_of(data) if found is None else found
         if remembered not in found:
             raise ModsimError(
                 f"{data}: no column {remembered!r}, the {key.split('_')[0]} column {model} was "
@@ -446,6 +496,13 @@ def evaluate_cmd(
     text_col: EvalTextColOpt = None,
     label_col: EvalLabelColOpt = None,
     positive_label: PositiveOpt = None,
+    language_col: Annotated[
+        str | None,
+        typer.Option(
+            help="--data: column naming each post's language, for measures per language "
+            "(default: the one the model was trained with, if the file has it)"
+        ),
+    ] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write every measure to this JSON file")
     ] = None,
@@ -478,6 +535,9 @@ def evaluate_cmd(
                 clf.metadata, model, data, text_col, label_col, positive_label
             )
             clf = validate_on_file(clf, data, text, label, positive_labels=positives)
+            languages = language_column(clf.metadata, data, language_col)
+        elif language_col is not None:
+            raise ModsimError("--language-col only applies to --data")
         points = set(threshold or ([] if pol is not None else DEFAULT_THRESHOLDS))
         resolved: list[tuple[str, str, float]] = []
         if pol is not None:
@@ -490,8 +550,13 @@ def evaluate_cmd(
                 points.add(t.score)
         report = evaluate(clf, thresholds=sorted(points))
         _print_report(report, resolved)
+        measures = report.to_dict()
+        if data is not None and languages is not None:
+            per_language = by_language(clf.validation, languages)
+            console.print(_table(f"Per language ({languages.name})", per_language))
+            measures["by_language"] = per_language.to_dict(orient="records")
         if json_out is not None:
-            content = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+            content = json.dumps(measures, indent=2, default=str) + "\n"
             write_text(json_out, content)
             console.print(escape(f"wrote {json_out}"))
 
