@@ -4,7 +4,7 @@
     python benchmarks/classifier_selection.py run OUT_DIR/*.csv [--seeds 5] [--folds 5]
 
 ``run`` takes labelled CSV files (columns ``text`` and ``label``, 0/1; the file's
-stem names the dataset and language, e.g. ``germeval_de.csv``). For each file and
+stem names the dataset and language, e.g. ``germeval18_de.csv``). For each file and
 seed it holds back a stratified 25% (as `classifier train` does), fits the plain
 baseline -- TF-IDF word 1-2 + char_wb 2-5, logistic regression, sigmoid-calibrated
 -- and :func:`~simulator.classifier.selection.select_pipeline` on the other 75%,
@@ -21,11 +21,18 @@ repository. ``prepare`` turns these checkouts, cloned into RAW_DIR, into the CSV
 * ``git clone https://github.com/uds-lsv/GermEval-2018-Data`` (CC BY 4.0;
   Wiegand et al. 2018): German tweets, training and test sets pooled; label 1
   for ``OFFENSE``.
+* ``git clone https://github.com/abullard1/abullardUR-GermEval-Shared-Task-2025``:
+  a participant's copy of the GermEval 2025 violence-detection training set (7,783
+  German posts, most from a right-wing extremist movement, 2014-2016); label 1
+  for "disturbing positive statements about violence" (propensity, calls to,
+  support or glorification of violence). The copy states no licence for the data;
+  the shared task's terms apply.
 * ``git clone https://github.com/JAugusto97/ToLD-Br`` (CC BY-SA 4.0; Leite et al.,
   AACL 2020): Brazilian Portuguese tweets; label 1 when any annotator marked any
   kind of toxicity.
 
-None is about violence alone: they label hateful, offensive or toxic posts.
+Only the GermEval 2025 set is about violence; the others label hateful, offensive or
+toxic posts. Checkouts missing from RAW_DIR are skipped.
 """
 
 from __future__ import annotations
@@ -54,10 +61,8 @@ from simulator.classifier.selection import (
 VALIDATION_SHARE = 0.25
 
 
-def prepare(raw: Path, out: Path) -> list[Path]:
-    """Write ``text,label`` CSVs from the three checkouts in ``raw``; the paths written."""
-    out.mkdir(parents=True, exist_ok=True)
-    frames: dict[str, pd.DataFrame] = {}
+def _mlma(raw: Path) -> dict[str, pd.DataFrame]:
+    frames = {}
     with zipfile.ZipFile(raw / "MLMA_hate_speech" / "hate_speech_mlma.zip") as archive:
         for lang in ("en", "fr", "ar"):
             name = f"hate_speech_mlma/{lang}_dataset.csv"
@@ -65,7 +70,11 @@ def prepare(raw: Path, out: Path) -> list[Path]:
             frames[f"mlma_{lang}"] = pd.DataFrame(
                 {"text": table["tweet"], "label": (table["sentiment"] != "normal").astype(int)}
             )
-    germeval = pd.concat(
+    return frames
+
+
+def _germeval2018(raw: Path) -> dict[str, pd.DataFrame]:
+    table = pd.concat(
         pd.read_csv(
             raw / "GermEval-2018-Data" / f"germeval2018.{part}.txt",
             sep="\t",
@@ -75,17 +84,44 @@ def prepare(raw: Path, out: Path) -> list[Path]:
         )
         for part in ("training", "test")
     )
-    frames["germeval_de"] = pd.DataFrame(
-        {"text": germeval["text"], "label": (germeval["coarse"] == "OFFENSE").astype(int)}
-    )
-    told = pd.read_csv(raw / "ToLD-Br" / "ToLD-BR.csv")
-    toxic = told.drop(columns="text").sum(axis=1) > 0
-    frames["toldbr_pt"] = pd.DataFrame({"text": told["text"], "label": toxic.astype(int)})
+    offensive = (table["coarse"] == "OFFENSE").astype(int)
+    return {"germeval18_de": pd.DataFrame({"text": table["text"], "label": offensive})}
+
+
+def _germeval2025_violence(raw: Path) -> dict[str, pd.DataFrame]:
+    path = raw / VIO_COPY / "Competition-Solution/data/processed/vio/vio_cleaned_train.csv"
+    table = pd.read_csv(path, sep=";")
+    violent = table["VIO"].astype(str).str.lower().eq("true").astype(int)
+    return {"germeval25vio_de": pd.DataFrame({"text": table["description"], "label": violent})}
+
+
+def _toldbr(raw: Path) -> dict[str, pd.DataFrame]:
+    table = pd.read_csv(raw / "ToLD-Br" / "ToLD-BR.csv")
+    toxic = (table.drop(columns="text").sum(axis=1) > 0).astype(int)
+    return {"toldbr_pt": pd.DataFrame({"text": table["text"], "label": toxic})}
+
+
+VIO_COPY = "abullardUR-GermEval-Shared-Task-2025"
+CORPORA = {
+    "MLMA_hate_speech": _mlma,
+    "GermEval-2018-Data": _germeval2018,
+    VIO_COPY: _germeval2025_violence,
+    "ToLD-Br": _toldbr,
+}
+
+
+def prepare(raw: Path, out: Path) -> list[Path]:
+    """Write ``text,label`` CSVs from the checkouts found in ``raw``; the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, frame in frames.items():
-        path = out / f"{name}.csv"
-        frame.dropna().to_csv(path, index=False)
-        written.append(path)
+    for folder, read in CORPORA.items():
+        if not (raw / folder).is_dir():
+            print(f"{raw / folder}: not found, skipped", file=sys.stderr)
+            continue
+        for name, frame in read(raw).items():
+            path = out / f"{name}.csv"
+            frame.dropna().to_csv(path, index=False)
+            written.append(path)
     return written
 
 
