@@ -14,7 +14,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
-from simulator.classifier import load_model, train_on_file
+from simulator.classifier import TrainedClassifier, load_model, save_model, train_on_file
 from simulator.classifier.selection import (
     BASELINE,
     CANDIDATES,
@@ -302,3 +302,23 @@ def test_sample_writes_a_labelled_csv_shaped_like_a_teams_export(tmp_path: Path)
     assert again.read_bytes() == out.read_bytes()
     refused = runner.invoke(app, args)
     assert refused.exit_code == 2 and "exists" in refused.output
+
+
+@pytest.mark.parametrize("name", [c.name for c in CANDIDATES])
+def test_every_candidate_saves_to_a_model_file_that_loads(tmp_path: Path, name: str) -> None:
+    """A chosen pipeline must pass the model file's allow-list and content checks."""
+    data = imbalanced(12, 200, violating_share=0.3)
+    texts, y = data["text"].tolist(), data["violating"].to_numpy()
+    (candidate,) = candidates_named([name])
+    pipeline = calibrated(candidate, 0).fit(texts, y)
+    validation = pd.DataFrame(
+        {
+            "score": pipeline.predict_proba(texts)[:, 1],
+            "violating": y,
+            "label": pd.Series([None] * len(y), dtype=object),
+            "in_template": np.ones(len(y), dtype=bool),
+        }
+    )
+    save_model(TrainedClassifier(pipeline, validation, {"source": "test"}), tmp_path / "m.skops")
+    loaded = load_model(tmp_path / "m.skops")
+    assert np.allclose(loaded.score(texts[:20]), pipeline.predict_proba(texts[:20])[:, 1])
