@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from simulator.classifier.pipeline import CALIBRATION_FOLDS, build_pipeline
-from simulator.classifier.selection import DEFAULT_FOLDS, select_pipeline
+from simulator.classifier.pipeline import build_pipeline
+from simulator.classifier.selection import CALIBRATION_FOLDS, DEFAULT_FOLDS, select_pipeline
 from simulator.errors import DataFileError
 from simulator.stream.texts import TextGenerator
 from simulator.taxonomy import CLASSES, VIOLATING_CLASSES
