@@ -37,6 +37,8 @@ _EXPORTS = {
     "optimize": "simulator.studies",
     "robustness": "simulator.experiments.robustness",
     "Optimization": "simulator.config",
+    "calibrate": "simulator.studies",
+    "Calibration": "simulator.config",
     "estimate": "simulator.workload",
     "Workload": "simulator.workload",
 }

@@ -33,13 +33,14 @@ from simulator.checks import (  # a sibling: shares the located-document helper
     _Doc,
     check_scenario,
 )
-from simulator.config.batch import Batch, place_fields, sweep_target
+from simulator.config.batch import Batch, host_item, place_fields, sweep_target
+from simulator.config.calibration import Calibration
 from simulator.config.describe import Path_, describe_error, field_of, format_path
 from simulator.config.host import HostPolicy
 from simulator.config.loader import Loaded, load_file
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
-from simulator.config.search import Optimization
+from simulator.config.search import Optimization, Param
 from simulator.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -56,6 +57,8 @@ def check_document(loaded: Loaded[Any]) -> list[Finding]:
         return check_optimization(loaded)
     if isinstance(loaded.model, Batch):
         return check_batch(loaded)
+    if isinstance(loaded.model, Calibration):
+        return check_calibration(loaded)
     return []
 
 
@@ -248,26 +251,109 @@ def _searched(doc: _Doc, spec: Optimization, base: PlatformPolicy) -> list[Findi
     number out of range); combinations the policy refuses are the search's to skip."""
     out: list[Finding] = []
     for path, p in spec.search.items():
-        parts = sweep_target(path)[1]
-        tries: list[tuple[Path_, Any]]
-        if p.choices is not None:
-            tries = [(("choices", i), v) for i, v in enumerate(p.choices)]
-        else:
-            kind = int if p.integer else float
-            tries = [(("low",), kind(p.low or 0)), (("high",), kind(p.high or 0))]
-        for suffix, value in tries:
-            try:
-                type(base).model_validate(place_fields(base, {path: value}))
-            except ConfigError as exc:
-                out.append(doc.at("error", ("search", path), exc.message))
-                break
-            except ValidationError as exc:
-                for err in exc.errors():
-                    at = field_of(err)
-                    if _shared(parts, at) == len(parts) == len(at):
-                        msg = describe_error(err, type(base))[1]
-                        if err["type"] in _WHOLE and p.choices is None and not p.integer:
-                            msg = _fractions(msg)
-                        out.append(doc.at("error", ("search", path, *suffix), msg))
-                        break
+        out += _param_values(doc, ("search", path), path, p, base)
+    return out
+
+
+def _param_values(doc: _Doc, at: Path_, path: str, p: Param, model: BaseModel) -> list[Finding]:
+    """Each of a searched or free field's values (its choices, or the ends of
+    its range) that ``model`` cannot take, reported at ``at`` and the value."""
+    parts = sweep_target(path)[1]
+    tries: list[tuple[Path_, Any]]
+    if p.choices is not None:
+        tries = [(("choices", i), v) for i, v in enumerate(p.choices)]
+    else:
+        kind = int if p.integer else float
+        tries = [(("low",), kind(p.low or 0)), (("high",), kind(p.high or 0))]
+    out: list[Finding] = []
+    for suffix, value in tries:
+        try:
+            type(model).model_validate(place_fields(model, {path: value}))
+        except ConfigError as exc:
+            return [*out, doc.at("error", at, exc.message)]
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = field_of(err)
+                if _shared(parts, where) == len(parts) == len(where):
+                    msg = describe_error(err, type(model))[1]
+                    if err["type"] in _WHOLE and p.choices is None and not p.integer:
+                        msg = _fractions(msg)
+                    out.append(doc.at("error", (*at, *suffix), msg))
+                    break
+    return out
+
+
+def check_calibration(cal: Loaded[Calibration]) -> list[Finding]:
+    """Errors in a calibration's overrides, free fields and targets, checked on
+    the scenario, policy and hosts it names (relative to its file): a value a
+    field cannot take, an enforcer index or name the host setup does not have."""
+    doc, spec = _Doc(cal), cal.model
+    out: list[Finding] = []
+    scenario = _load_named(doc, ("scenario",), spec.scenario, Scenario, out)
+    policy = _load_named(doc, ("policy",), spec.policy, PlatformPolicy, out)
+    hosts = [_load_named(doc, ("hosts", i), h, HostPolicy, out) for i, h in enumerate(spec.hosts)]
+    if scenario is None or policy is None or None in hosts:
+        return out
+    named = [h.model.name for h in hosts if h is not None]
+    for i, t in enumerate(spec.targets):
+        if t.enforcer is not None and t.enforcer not in named:
+            known = ", ".join(repr(n) for n in named) or "none (the document names no hosts)"
+            out.append(
+                doc.at(
+                    "error",
+                    ("targets", i, "enforcer"),
+                    f"no enforcer is named {t.enforcer!r}; the hosts are: {known}",
+                )
+            )
+    docs: list[Loaded[Any]] = [scenario, policy, *[h for h in hosts if h is not None]]
+
+    def owners(section: str, path: str) -> list[tuple[int, str]]:
+        """The documents a path sets (by place in ``docs``) and its path inside each."""
+        item = host_item(path)
+        if item is not None:
+            if item[0] < len(hosts):
+                return [(2 + item[0], f"host.{item[1]}")]
+            out.append(
+                doc.at(
+                    "error",
+                    (section, path),
+                    f"there is no enforcer {item[0]}: the "
+                    f"document names {len(hosts)} host(s), counted from 0",
+                )
+            )
+            return []
+        target = sweep_target(path)[0]
+        if target == "host":
+            if not hosts:
+                out.append(doc.at("error", (section, path), "a host field, but no hosts"))
+            return [(2 + i, path) for i in range(len(hosts))]
+        return [(0 if target == "scenario" else 1, path)]
+
+    changed: list[dict[str, Any]] = [{} for _ in docs]
+    back: dict[str, str] = {}
+    for path, value in spec.overrides.items():
+        for k, inner in owners("overrides", path):
+            changed[k][inner] = value
+            back[inner] = path
+
+    def where(path: str | None) -> Path_:
+        return ("overrides", back.get(path, path)) if path else ("overrides",)
+
+    models: list[Any] = []
+    for loaded, values in zip(docs, changed, strict=True):
+        models.append(_apply(loaded, values, where, doc, out))
+    if models[0] is not None and changed[0]:
+        by: dict[str, tuple[Path_, Any]] = {
+            p: (("overrides", back[p]), v) for p, v in changed[0].items()
+        }
+        out += _world(doc, scenario, models[0], by)
+    elif models[0] is not None:
+        out += check_scenario(scenario)
+    for path, p in spec.free.items():
+        for k, inner in owners("free", path):
+            if models[k] is not None:
+                found = _param_values(doc, ("free", path), inner, p, models[k])
+                out += found
+                if found:
+                    break
     return out

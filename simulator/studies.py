@@ -17,17 +17,20 @@ from pathlib import Path
 
 from simulator.api import Source, simulate
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
+from simulator.config.calibration import Calibration
 from simulator.config.search import Optimization
 from simulator.engine import Progress
+from simulator.experiments import calibration, search
 from simulator.experiments import robustness as rob_study
-from simulator.experiments import search
 from simulator.experiments.execution import Execution
 from simulator.folders import robustness as rob_folder
 from simulator.folders import search as search_folder
 from simulator.folders.atomic import write_bytes
+from simulator.folders.calibration import CalibrationResult
 from simulator.folders.robustness import ROBUSTNESS_FILE, RobustnessResult, read_robustness
 from simulator.folders.run import RunWriter
 from simulator.folders.search import SearchResult
+from simulator.report.calibration import calibration_figures, calibration_report
 from simulator.report.html import write_folder_report, write_rendered
 from simulator.report.search import (
     robustness_figures,
@@ -149,6 +152,33 @@ def optimize(
     )[0]
 
 
+# A calibration --------------------------------------------------------------------------
+def calibrate(
+    spec: Calibration | Source,
+    *,
+    out: Source | None = None,
+    force: bool = False,
+    trials: int | None = None,
+    execution: Execution | None = None,
+    base_dir: Source | None = None,
+) -> CalibrationResult:
+    """Fit a Calibration's free fields to its observed targets
+    (:func:`simulator.experiments.calibration.calibrate`); with ``out``, keep
+    the study, its runs' measures, its record and its report there (a second
+    call resumes)."""
+    result = calibration.calibrate(
+        spec, out=out, force=force, trials=trials, execution=execution, base_dir=base_dir
+    )
+    if out is None:
+        return result
+    # The record is already written (calibration.json); the figure and report join it.
+    figures = calibration_figures(result)
+    write_bytes(Path(out) / "fit.png", figures["fit"].png)
+    report = calibration_report(result, figures)
+    files = {"fit_plot": str(Path(out) / "fit.png")} | write_rendered(report, Path(out))
+    return replace(result, files=result.files | files)
+
+
 # A robustness study ---------------------------------------------------------------------
 def write_robustness(result: RobustnessResult, root: Path, report: bool = True) -> dict[str, str]:
     """Write a robustness study's tables, record and figure to ``root`` and
@@ -188,6 +218,7 @@ def robustness_study(
 
 
 __all__ = [
+    "calibrate",
     "optimize",
     "robustness_study",
     "run_into",

@@ -1,6 +1,6 @@
 """One execution-options object for every experiment (issue 16): the
 :class:`Execution` a caller builds is the one that runs the cells of compare,
-batch, optimize and robustness, and its progress callback hears each of them
+batch, optimize, robustness and calibrate, and its progress callback hears each of them
 the same way; the CLI shows one bar for all of them, off with ``--quiet``."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from simulator.experiments.executors import (
     SerialExecutor,
 )
 from simulator.experiments.robustness import robustness
-from simulator.studies import optimize
+from simulator.studies import calibrate, optimize
 
 POLICY = str(ROOT / "policies/jury-only.yaml")
 OTHER = str(ROOT / "policies/jury-plus-ai.yaml")
@@ -82,11 +82,35 @@ def _robustness(tiny_world: Path, execution: Execution) -> Any:
     )
 
 
+def _calibrate(tiny_world: Path, execution: Execution, folder: Path) -> Any:
+    doc = {
+        "kind": "Calibration",
+        "version": 1,
+        "name": "tiny",
+        "scenario": str(tiny_world),
+        "policy": POLICY,
+        "hosts": [HOST],
+        "free": {"jury.active_share": {"low": 0.01, "high": 0.2}},
+        "targets": [
+            {
+                "name": "backlog",
+                "metric": "jury_backlog_max",
+                "observed": 10,
+                "tolerance": 5,
+                "trust": "H",
+            }
+        ],
+        "trials": 2,
+        "seeds": 2,
+    }
+    return calibrate(write_doc(folder, doc, "cal.yaml"), execution=execution)
+
+
 def _runs(kind: str, result: Any) -> int:
     """The runs an experiment says it made."""
     if kind in ("compare", "batch"):
         return len(result.cells) - result.resumed
-    if kind == "optimize":
+    if kind in ("optimize", "calibrate"):
         return int(result.runs)
     return int(result.new_runs)
 
@@ -96,8 +120,15 @@ EXPERIMENTS: dict[str, Callable[[Path, Execution, Path], Any]] = {
     "batch": _batch,
     "optimize": _optimize,
     "robustness": lambda world, ex, _: _robustness(world, ex),
+    "calibrate": _calibrate,
 }
-UNITS = {"compare": "cells", "batch": "cells", "optimize": "candidates", "robustness": "runs"}
+UNITS = {
+    "compare": "cells",
+    "batch": "cells",
+    "optimize": "candidates",
+    "robustness": "runs",
+    "calibrate": "candidates",
+}
 
 
 @pytest.mark.parametrize("kind", list(EXPERIMENTS))
@@ -120,7 +151,7 @@ def test_each_experiment_runs_on_the_execution_it_is_given(
     done = [t.done for t in ticks]
     assert done == sorted(done) and done[-1] == total
     assert all(0 <= t.failed <= t.done for t in ticks)
-    if kind == "optimize":
+    if kind in ("optimize", "calibrate"):
         assert total == 2 and ticks[-1].note == f"{result.runs} runs"
     else:
         assert total == len(executor.ran)

@@ -64,6 +64,12 @@ def test_robustness_out(unwritable: tuple[Path, str]) -> None:
     _refused(["robustness", str(EXAMPLE), "-q", "--out", str(path)], path, reason)
 
 
+def test_calibrate_out(unwritable: tuple[Path, str]) -> None:
+    path, reason = unwritable
+    example = ROOT / "examples/parler-calibration.yaml"
+    _refused(["calibrate", str(example), "-q", "--out", str(path)], path, reason)
+
+
 def test_report_out(run_folder: Path, unwritable: tuple[Path, str]) -> None:
     path, reason = unwritable
     html = path.with_name("x.html")  # beside `path`: in the file's "folder", or in /proc

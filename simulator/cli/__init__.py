@@ -7,6 +7,7 @@ module and registers itself on the shared :data:`app`.
 """
 
 from simulator.cli import batch as _batch  # noqa: F401  (registers batch)
+from simulator.cli import calibrate as _calibrate  # noqa: F401  (registers calibrate)
 from simulator.cli import classifier as _classifier  # noqa: F401  (registers classifier ...)
 from simulator.cli import compare as _compare  # noqa: F401  (registers compare)
 from simulator.cli import optimize as _optimize  # noqa: F401  (registers optimize, robustness)

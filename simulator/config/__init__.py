@@ -1,6 +1,7 @@
 """Configuration models (one per YAML document kind) and their loader."""
 
 from simulator.config.batch import Batch, set_fields, sweep_target
+from simulator.config.calibration import Calibration
 from simulator.config.host import HostPolicy
 from simulator.config.loader import (
     KINDS,
@@ -18,6 +19,7 @@ from simulator.config.search import Optimization
 __all__ = [
     "KINDS",
     "Batch",
+    "Calibration",
     "HostPolicy",
     "Loaded",
     "Optimization",

@@ -108,6 +108,19 @@ def sweep_target(path: str) -> tuple[str, list[str]]:
     return matches[0], parts
 
 
+def host_item(path: str) -> tuple[int, str] | None:
+    """A field of one enforcer of a host setup, by its place in the list:
+    ``hosts.1.detection.press.hours`` -> ``(1, "detection.press.hours")``
+    (a ``host.`` path sets the field on every enforcer); ``None`` for any
+    other path. The rest is checked as a HostPolicy path."""
+    parts = path.split(".")
+    if len(parts) < 3 or parts[0] != "hosts" or not parts[1].isdigit():
+        return None
+    rest = ".".join(parts[2:])
+    sweep_target(f"host.{rest}")
+    return int(parts[1]), rest
+
+
 def place_fields(model: BaseModel, values: Mapping[str, Any]) -> dict[str, Any]:
     """``model`` as data, with fields set by path; not validated (see :func:`set_fields`).
 

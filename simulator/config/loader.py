@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from simulator.config.batch import Batch
+from simulator.config.calibration import Calibration
 from simulator.config.describe import Path_, format_path, validation_error
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
@@ -30,6 +31,7 @@ KINDS: dict[str, type[BaseModel]] = {
     "HostPolicy": HostPolicy,
     "Batch": Batch,
     "Optimization": Optimization,
+    "Calibration": Calibration,
 }
 """Document kinds, by the value of their ``kind:`` key."""
 

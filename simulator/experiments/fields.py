@@ -3,7 +3,8 @@
 A searched or uncertain field is named by its path (``jury.pool_size``,
 ``prefilter.auto_remove_above.precision``, ``scenario.days``); the path's
 first part may say which document it belongs to (``policy``, ``host``,
-``scenario``; a policy's by default).
+``scenario``; a policy's by default). A ``host.`` path sets the field on
+every enforcer; ``hosts.<i>.`` on the i-th of the setup only.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from simulator.config import PlatformPolicy, set_fields
-from simulator.config.batch import sweep_target
+from simulator.config import HostPolicy, PlatformPolicy, Scenario, set_fields
+from simulator.config.batch import host_item, sweep_target
+from simulator.errors import ConfigError
 
 _THRESHOLD_LEAVES = ("precision", "recall")
 _INACTIVE = {"prefilter": "enabled", "reports": "enabled"}
@@ -55,11 +57,45 @@ def apply_values(model: BaseModel, values: Mapping[str, Any]) -> Any:
 
 
 def split_targets(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Values by the document they set: ``policy``, ``host`` (every enforcer),
+    ``scenario``, and ``hosts.<i>`` (one enforcer), each by its path inside it."""
     out: dict[str, dict[str, Any]] = {"policy": {}, "host": {}, "scenario": {}}
     for path, value in values.items():
+        item = host_item(path)
+        if item is not None:
+            out.setdefault(f"hosts.{item[0]}", {})[item[1]] = value
+            continue
         target, parts = sweep_target(path)
         out[target][".".join(parts)] = value
     return out
+
+
+def apply_point(
+    scenario: Scenario,
+    policy: PlatformPolicy,
+    hosts: Sequence[HostPolicy],
+    values: Mapping[str, Any],
+) -> tuple[Scenario, PlatformPolicy, list[HostPolicy]]:
+    """The scenario, policy and hosts with ``values`` set by path (see
+    :func:`split_targets`); ConfigError for a host field with no host to set
+    it on, or a value a document refuses."""
+    split = split_targets(values)
+    one = {int(k.split(".")[1]): v for k, v in split.items() if k.startswith("hosts.")}
+    if (split["host"] or one) and not hosts:
+        raise ConfigError("a host field is set but no host is enforced", field=next(iter(values)))
+    for i in one:
+        if i >= len(hosts):
+            raise ConfigError(
+                f"there is no enforcer {i}: the setup has {len(hosts)} (counted from 0)",
+                field=f"hosts.{i}",
+            )
+    sc = apply_values(scenario, split["scenario"]) if split["scenario"] else scenario
+    pol = apply_values(policy, split["policy"]) if split["policy"] else policy
+    out = []
+    for i, h in enumerate(hosts):
+        mine = split["host"] | one.get(i, {})
+        out.append(apply_values(h, mine) if mine else h)
+    return sc, pol, out
 
 
 def changes(base: PlatformPolicy, candidate: PlatformPolicy, paths: Sequence[str]) -> list[str]:

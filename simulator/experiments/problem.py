@@ -5,8 +5,10 @@ search space as optuna distributions (one per searched field).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from optuna.distributions import (
     BaseDistribution,
@@ -21,7 +23,7 @@ from simulator.config.search import Optimization, Param
 from simulator.document_checks import check_optimization
 from simulator.errors import ConfigError
 from simulator.experiments.batch import Source, load_as
-from simulator.experiments.fields import apply_values, split_targets
+from simulator.experiments.fields import apply_point
 
 
 @dataclass(frozen=True)
@@ -51,13 +53,7 @@ def load_problem(spec: Optimization, base_dir: Path | None) -> Problem:
     scenario = load_as(spec.scenario, Scenario, base_dir)
     base = load_as(spec.policy, PlatformPolicy, base_dir)
     hosts = [load_as(h, HostPolicy, base_dir) for h in spec.hosts]
-    fixed = split_targets(spec.overrides)
-    try:
-        scenario = apply_values(scenario, fixed["scenario"]) if fixed["scenario"] else scenario
-        base = apply_values(base, fixed["policy"]) if fixed["policy"] else base
-        hosts = [apply_values(h, fixed["host"]) if fixed["host"] else h for h in hosts]
-    except ConfigError as exc:
-        raise ConfigError(f"overrides: {exc.message}", field=exc.field) from None
+    scenario, base, hosts = with_overrides(scenario, base, hosts, spec.overrides)
     return Problem(
         spec=spec,
         scenario=scenario,
@@ -66,6 +62,19 @@ def load_problem(spec: Optimization, base_dir: Path | None) -> Problem:
         constraints=spec.parsed_constraints(),
         distributions={p: distribution(p, prm) for p, prm in spec.search.items()},
     )
+
+
+def with_overrides(
+    scenario: Scenario,
+    policy: PlatformPolicy,
+    hosts: Sequence[HostPolicy],
+    overrides: Mapping[str, Any],
+) -> tuple[Scenario, PlatformPolicy, list[HostPolicy]]:
+    """A document's fixed changes applied; an error names them as overrides."""
+    try:
+        return apply_point(scenario, policy, hosts, overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"overrides: {exc.message}", field=exc.field) from None
 
 
 def distribution(path: str, p: Param) -> BaseDistribution:

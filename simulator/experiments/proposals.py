@@ -34,6 +34,7 @@ and how many proposals the whole study has made, capped at
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -49,6 +50,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.trial import FrozenTrial, TrialState
+from pydantic import BaseModel
 
 from simulator.folders.search import Proposals
 
@@ -95,6 +97,31 @@ def recorded(study: optuna.Study) -> Iterator[tuple[FrozenTrial, dict[str, Any],
         k = key(rec["params"])
         yield t, rec, DUPLICATE if k in seen else outcome(rec)
         seen.add(k)
+
+
+def study_name(spec: BaseModel, budget: set[str]) -> str:
+    """A study's name from its document: the question (not the ``budget``
+    fields) names it, so raising the budget resumes the study and changing
+    what is asked starts a fresh one."""
+    identity = spec.model_dump(mode="json", exclude=budget)
+    digest = hashlib.blake2b(
+        json.dumps(identity, sort_keys=True).encode(), digest_size=6
+    ).hexdigest()
+    return f"{getattr(spec, 'name', 'study')}-{digest}"
+
+
+def requeue_interrupted(study: optuna.Study) -> int:
+    """Mark trials left running by an interrupted study as failed and ask
+    their parameters again first (each candidate once); return the candidates
+    already evaluated."""
+    storage = study._storage  # the public Study has no way to fail a stale trial
+    again: dict[str, FrozenTrial] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        again.setdefault(key(t.params), t)
+    for t in again.values():
+        study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
+    return sum(kind == EVALUATED for _, _, kind in recorded(study))
 
 
 def space_size(distributions: Mapping[str, BaseDistribution]) -> int | None:

@@ -44,7 +44,7 @@ from simulator.experiments.design import (
 )
 from simulator.experiments.execution import Execution
 from simulator.experiments.feasibility import run_metrics
-from simulator.experiments.fields import apply_values
+from simulator.experiments.fields import apply_point
 from simulator.experiments.problem import load_optimization, load_problem
 from simulator.folders.experiment import ResultStore
 from simulator.folders.robustness import RobustnessResult, write_robustness
@@ -314,16 +314,10 @@ def _owner(path: str, sc: Scenario, pol: PlatformPolicy, hosts: Sequence[HostPol
 def _apply(
     point: Mapping[str, Any], sc: Scenario, pol: PlatformPolicy, hosts: Sequence[HostPolicy]
 ) -> tuple[Scenario, PlatformPolicy, list[HostPolicy]]:
-    split: dict[str, dict[str, Any]] = {"scenario": {}, "policy": {}, "host": {}}
-    for path, v in point.items():
-        target, parts = sweep_target(path)
-        split[target][".".join(parts)] = v
-    if split["host"] and not hosts:
-        raise ConfigError("a host field is uncertain but no host is enforced", field="uncertain")
-    s = apply_values(sc, split["scenario"]) if split["scenario"] else sc
-    p = apply_values(pol, split["policy"]) if split["policy"] else pol
-    h = [apply_values(x, split["host"]) if split["host"] else x for x in hosts]
-    return s, p, h
+    try:
+        return apply_point(sc, pol, hosts, point)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, field="uncertain") from None
 
 
 def robustness_study(

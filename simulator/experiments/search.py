@@ -35,8 +35,6 @@ intervals that decide feasibility are :mod:`~simulator.experiments.feasibility`'
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -65,7 +63,9 @@ from simulator.experiments.proposals import (
     count,
     key,
     recorded,
+    requeue_interrupted,
     space_size,
+    study_name,
 )
 from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
 from simulator.folders.search import (
@@ -88,16 +88,6 @@ class _Candidate:
     error: str | None = None
     twins: list[tuple[optuna.Trial, dict[str, Any]]] = field(default_factory=list)
     """Later proposals of the same candidate, told its result when it has one."""
-
-
-def _study_name(spec: Optimization) -> str:
-    # The question (not the budget) names the study: raising `trials` resumes
-    # it; changing what is searched, asked or required starts a fresh one.
-    identity = spec.model_dump(mode="json", exclude={"trials", "parallel", "robustness"})
-    digest = hashlib.blake2b(
-        json.dumps(identity, sort_keys=True).encode(), digest_size=6
-    ).hexdigest()
-    return f"{spec.name}-{digest}"
 
 
 def _sampler(spec: Optimization) -> optuna.samplers.BaseSampler:
@@ -184,33 +174,19 @@ def optimize(
         storage = f"sqlite:///{(store.root / 'study.db').resolve()}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
-        study_name=_study_name(model),
+        study_name=study_name(model, {"trials", "parallel", "robustness"}),
         storage=storage,
         directions=[o.direction for o in model.objectives],
         sampler=_sampler(model),
         load_if_exists=True,
     )
-    resumed = _requeue_interrupted(study)
+    resumed = requeue_interrupted(study)
     finished = store.finished() if store is not None else {}
     runs, stopped = _search(problem, study, execution or Execution(), store, finished)
     result = collect(problem, study, runs=runs, resumed=resumed, stopped=stopped)
     if store is not None:
         result = replace(result, files=write_search(result, store.root))
     return result
-
-
-def _requeue_interrupted(study: optuna.Study) -> int:
-    """Mark trials left running by an interrupted search as failed and ask
-    their parameters again first (each candidate once); return the candidates
-    already evaluated."""
-    storage = study._storage  # the public Study has no way to fail a stale trial
-    again: dict[str, FrozenTrial] = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        again.setdefault(key(t.params), t)
-    for t in again.values():
-        study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
-    return sum(kind == EVALUATED for _, _, kind in recorded(study))
 
 
 def _progress(execution: Execution, ledger: Ledger, trials: int, runs: int) -> None:

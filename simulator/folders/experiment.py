@@ -53,7 +53,7 @@ CELLS = "cells"
 EXPERIMENT_FILES = (MANIFEST, "cells.csv", "results.csv", "summary.csv")
 """The files a finished comparison or batch folder must hold."""
 EXPERIMENT_KINDS = ("compare", "batch")
-KINDS = (*EXPERIMENT_KINDS, "optimization", "robustness")
+KINDS = (*EXPERIMENT_KINDS, "optimization", "robustness", "calibration")
 """The kinds ``experiment.json`` may name."""
 
 STATUS_OK = "ok"

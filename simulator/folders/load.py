@@ -1,11 +1,11 @@
 """Reading any results folder: a run's, a comparison's or batch's, a policy
-search's or a robustness study's.
+search's, a robustness study's or a calibration's.
 
 Reports never re-run simulations; they read what ``modsim run``,
 ``modsim compare``, ``modsim batch``, ``modsim optimize`` and
 ``modsim robustness`` wrote. The kind of folder is told by the files
 present: ``experiment.json`` names its ``kind`` (compare, batch,
-optimization, robustness), ``robustness.json`` alone marks a robustness
+optimization, robustness, calibration), ``robustness.json`` alone marks a robustness
 study, ``summary.json`` a single run. Each kind's own module reads it.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from simulator.errors import ModsimError
+from simulator.folders.calibration import CalibrationFolder, read_calibration
 from simulator.folders.experiment import (
     MANIFEST,
     ExperimentFolder,
@@ -24,7 +25,7 @@ from simulator.folders.robustness import ROBUSTNESS_FILE, RobustnessFolder, read
 from simulator.folders.run import SUMMARY, RunFolder, read_run
 from simulator.folders.search import SearchFolder, read_search
 
-ResultsFolder = RunFolder | ExperimentFolder | SearchFolder | RobustnessFolder
+ResultsFolder = RunFolder | ExperimentFolder | SearchFolder | RobustnessFolder | CalibrationFolder
 
 
 def load_results(path: str | Path) -> ResultsFolder:
@@ -40,6 +41,8 @@ def load_results(path: str | Path) -> ResultsFolder:
             return SearchFolder(root, result, robustness)
         if kind == "robustness":
             return RobustnessFolder(root, read_robustness(root))
+        if kind == "calibration":
+            return CalibrationFolder(root, read_calibration(root))
         return read_experiment(root, manifest)
     if (root / ROBUSTNESS_FILE).is_file():
         return RobustnessFolder(root, read_robustness(root))
@@ -47,12 +50,13 @@ def load_results(path: str | Path) -> ResultsFolder:
         return read_run(root)
     raise ModsimError(
         f"{root}: not a results folder (expected summary.json from `modsim run`, "
-        "experiment.json from `modsim compare`, `batch` or `optimize`, or robustness.json "
-        "from `modsim robustness`)"
+        "experiment.json from `modsim compare`, `batch`, `optimize` or `calibrate`, or "
+        "robustness.json from `modsim robustness`)"
     )
 
 
 __all__ = [
+    "CalibrationFolder",
     "ExperimentFolder",
     "ResultsFolder",
     "RobustnessFolder",

@@ -133,20 +133,20 @@ def policy_yaml(policy: Any, comment: str = "") -> str:
     return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def _json_value(v: Any) -> Any:
+def json_value(v: Any) -> Any:
     """Plain JSON, numbers as in study records (:func:`to_json_number`)."""
     if isinstance(v, float):
         return to_json_number(v)
     if isinstance(v, dict):
-        return {k: _json_value(x) for k, x in v.items()}
+        return {k: json_value(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
-        return [_json_value(x) for x in v]
+        return [json_value(x) for x in v]
     if hasattr(v, "item"):  # numpy scalars
-        return _json_value(v.item())
+        return json_value(v.item())
     return v
 
 
-def _records(frame: pd.DataFrame) -> pd.DataFrame:
+def csv_records(frame: pd.DataFrame) -> pd.DataFrame:
     # Lists and dicts (params, changes) as JSON text, so CSV readers see one cell.
     out = frame.copy()
     for col in _STRUCTURED:
@@ -162,7 +162,7 @@ def write_search(result: SearchResult, root: Path) -> dict[str, str]:
     files: dict[str, str] = {}
     for name, frame in (("trials", result.trials), ("pareto", result.pareto)):
         path = root / f"{name}.csv"
-        write_text(path, _records(frame).to_csv(index=False))
+        write_text(path, csv_records(frame).to_csv(index=False))
         files[name] = str(path)
     rec = result.recommendation
     state = {
@@ -172,7 +172,7 @@ def write_search(result: SearchResult, root: Path) -> dict[str, str]:
         if result.recommended is None
         else result.recommended.model_dump(mode="json"),
         "recommended_trial": None if rec is None else int(rec["trial"]),
-        "trials": _json_value(result.trials.to_dict("records")),
+        "trials": json_value(result.trials.to_dict("records")),
         "proposals": None if result.proposals is None else result.proposals.to_dict(),
     }
     write_text(root / SEARCH_FILE, json.dumps(state, indent=1) + "\n")

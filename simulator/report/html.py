@@ -19,12 +19,14 @@ import jinja2
 from simulator.api import versions
 from simulator.folders.atomic import write_text
 from simulator.folders.load import (
+    CalibrationFolder,
     ResultsFolder,
     RobustnessFolder,
     RunFolder,
     SearchFolder,
     load_results,
 )
+from simulator.report.calibration import calibration_figures, calibration_report
 from simulator.report.context import DEFAULT_TARGET, Report
 from simulator.report.experiment_report import experiment_report
 from simulator.report.markdown import MARKDOWN_ENV, render_run_markdown
@@ -58,6 +60,8 @@ def build_report(folder: ResultsFolder, target: float = DEFAULT_TARGET) -> Repor
         return search_report(folder.result, folder.robustness, figures)
     if isinstance(folder, RobustnessFolder):
         return robustness_report(folder.result, robustness_figures(folder.result))
+    if isinstance(folder, CalibrationFolder):
+        return calibration_report(folder.result, calibration_figures(folder.result))
     return experiment_report(folder, target)
 
 
