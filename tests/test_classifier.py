@@ -7,6 +7,7 @@ import os
 import pickle
 import stat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -274,6 +275,10 @@ def test_saved_models_follow_the_umask_as_results_do(
 # --- training on a user's file ---------------------------------------------------------------
 
 
+# one fast pipeline, three folds: these tests are about reading files, not choosing pipelines
+ONE_PIPELINE: dict[str, Any] = {"candidates": ["svm-c0.1"], "folds": 3}
+
+
 def _labelled_corpus(seed: int, n_per_class: int = 150) -> pd.DataFrame:
     return TextGenerator().corpus(n_per_class, np.random.default_rng(seed))
 
@@ -283,7 +288,7 @@ def test_train_on_csv_with_class_names(tmp_path: Path, seed: int) -> None:
     df = _labelled_corpus(seed)
     path = tmp_path / "posts.csv"
     df.rename(columns={"text": "body", "label": "category"}).to_csv(path, index=False)
-    clf = train_on_file(path, "body", "category", np.random.default_rng(seed))
+    clf = train_on_file(path, "body", "category", np.random.default_rng(seed), **ONE_PIPELINE)
     v = clf.validation
     assert len(v) == pytest.approx(0.25 * len(df), abs=2)
     assert set(v["label"]) <= set(CLASSES)
@@ -297,20 +302,20 @@ def test_train_on_parquet_with_booleans_and_custom_labels(tmp_path: Path) -> Non
     df = _labelled_corpus(3)
     flags = tmp_path / "flags.parquet"
     df[["text", "violating"]].to_parquet(flags)
-    clf = train_on_file(flags, "text", "violating", np.random.default_rng(0))
+    clf = train_on_file(flags, "text", "violating", np.random.default_rng(0), **ONE_PIPELINE)
     assert clf.validation["label"].isna().all()
     assert ScoreModel.from_validation(clf.validation).kind == "violating"
 
     custom = tmp_path / "custom.csv"
     df.assign(tag=np.where(df["violating"], "remove", "keep")).to_csv(custom, index=False)
     clf2 = train_on_file(
-        custom, "text", "tag", np.random.default_rng(0), positive_labels={"remove"}
+        custom, "text", "tag", np.random.default_rng(0), positive_labels={"remove"}, **ONE_PIPELINE
     )
     assert clf2.validation["violating"].mean() == pytest.approx(0.4, abs=0.02)
 
     ones = tmp_path / "ones.csv"
     df.assign(y=df["violating"].astype(int)).to_csv(ones, index=False)
-    clf3 = train_on_file(ones, "text", "y", np.random.default_rng(0))
+    clf3 = train_on_file(ones, "text", "y", np.random.default_rng(0), **ONE_PIPELINE)
     assert clf3.validation["violating"].mean() == pytest.approx(0.4, abs=0.02)
 
 

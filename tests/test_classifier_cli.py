@@ -100,7 +100,7 @@ def test_model_trained_on_users_csv_runs_a_policy_end_to_end(
     train = [
         "classifier", "train", "--data", str(data), "--text-col", "body",
         "--label-col", "verdict", "--positive-label", "remove", "--out", str(model),
-        "--seed", str(seed),
+        "--seed", str(seed), "--candidates", "svm-c0.1,sgd-log", "--folds", "3",
     ]  # fmt: skip
     res = runner.invoke(app, train)
     assert res.exit_code == 0, res.output

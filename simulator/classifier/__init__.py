@@ -3,6 +3,8 @@
 * :func:`build_pipeline` -- TF-IDF word + character n-grams, logistic regression, calibration.
 * :func:`train_synthetic`, :func:`train_on_file` -- a :class:`TrainedClassifier` with a
   scored validation sample.
+* :func:`select_pipeline` -- for a team's own data: the pipeline chosen among declared
+  candidates by cross-validation on the training split (what :func:`train_on_file` uses).
 * :func:`validate_on_file` -- measure a model on a labelled file of one's own.
 * :func:`evaluate` -- a :class:`ClassifierReport`; :func:`threshold_for` states a threshold
   as a target precision or recall.
@@ -14,6 +16,7 @@ from simulator.classifier.evaluation import ClassifierReport, evaluate, mix_weig
 from simulator.classifier.modelfile import load_model, save_model
 from simulator.classifier.pipeline import build_pipeline
 from simulator.classifier.scoremodel import ScoreModel
+from simulator.classifier.selection import Selection, select_pipeline
 from simulator.classifier.training import (
     TrainedClassifier,
     train_on_file,
@@ -24,12 +27,14 @@ from simulator.classifier.training import (
 __all__ = [
     "ClassifierReport",
     "ScoreModel",
+    "Selection",
     "TrainedClassifier",
     "build_pipeline",
     "evaluate",
     "load_model",
     "mix_weights",
     "save_model",
+    "select_pipeline",
     "threshold_for",
     "train_on_file",
     "train_synthetic",

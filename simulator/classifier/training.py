@@ -9,6 +9,7 @@ scale-mode score model -- is computed from that validation sample.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata as _metadata
@@ -20,7 +21,8 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from simulator.classifier.calibration import fit_calibrated
-from simulator.classifier.pipeline import CALIBRATION_FOLDS, build_pipeline
+from simulator.classifier.pipeline import CALIBRATION_FOLDS
+from simulator.classifier.selection import DEFAULT_FOLDS, select_pipeline
 from simulator.errors import DataFileError
 from simulator.stream.texts import TextGenerator
 from simulator.taxonomy import CLASSES, VIOLATING_CLASSES
@@ -191,6 +193,11 @@ def _read_table(path: Path) -> pd.DataFrame:
     raise DataFileError(f"{path}: unsupported file type {suffix!r}; use .csv, .tsv or .parquet")
 
 
+def read_table(path: Path) -> pd.DataFrame:
+    """A labelled file as :func:`train_on_file` reads it (every column as text, for CSV)."""
+    return _read_table(Path(path))
+
+
 def _parse_labels(
     values: pd.Series, path: Path, column: str, positive_labels: Collection[str] | None
 ) -> tuple[np.ndarray, list[str | None]]:
@@ -256,6 +263,15 @@ def _text_column(table: pd.DataFrame, path: Path, text_col: str, label_col: str)
     return texts
 
 
+def fingerprint(path: Path) -> str:
+    """``sha256:`` and the hex digest of the file's bytes: which data a model was trained on."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
 def train_on_file(
     path: Path,
     text_col: str,
@@ -263,12 +279,22 @@ def train_on_file(
     rng: np.random.Generator,
     positive_labels: Collection[str] | None = None,
     validation_share: float = 0.25,
+    *,
+    language_col: str | None = None,
+    candidates: Sequence[str] | None = None,
+    folds: int = DEFAULT_FOLDS,
+    n_jobs: int = 1,
 ) -> TrainedClassifier:
     """Train on a labelled CSV/TSV or Parquet file, validating on a stratified share of it.
 
     Labels may be booleans (or 0/1, true/false, yes/no), class names from
     :data:`simulator.taxonomy.CLASSES` (the violating classes map to True), or
-    any strings with ``positive_labels`` naming the violating ones.
+    any strings with ``positive_labels`` naming the violating ones. The pipeline
+    is chosen among ``candidates`` (names from
+    :data:`~simulator.classifier.selection.CANDIDATES`, all by default) by
+    ``folds``-fold cross-validation on the training share
+    (:func:`~simulator.classifier.selection.select_pipeline`). ``language_col``,
+    if given, must exist; it is recorded, for evaluating per language later.
     """
     if not 0.0 < validation_share < 1.0:
         raise ValueError(
@@ -277,9 +303,13 @@ def train_on_file(
     path = Path(path)
     table = _read_table(path)
     texts = _text_column(table, path, text_col, label_col)
+    if language_col is not None and language_col not in table.columns:
+        raise DataFileError(
+            f"{path}: no column {language_col!r}; columns found: {[str(c) for c in table.columns]}"
+        )
     violating, labels = _parse_labels(table[label_col], path, label_col, positive_labels)
 
-    min_per_side = CALIBRATION_FOLDS + 1
+    min_per_side = max(CALIBRATION_FOLDS, folds) + 1
     for flag, name in ((True, "violating"), (False, "non-violating")):
         count = int((violating == flag).sum())
         if count < min_per_side + 1:
@@ -297,9 +327,10 @@ def train_on_file(
 
     random_state = int(rng.integers(0, 2**31 - 1))
     train_texts = texts[~validation_mask].tolist()
-    pipeline = build_pipeline(random_state)
-    pipeline.fit(train_texts, violating[~validation_mask])
-    clf = TrainedClassifier(pipeline, pd.DataFrame(columns=list(VALIDATION_COLUMNS)))
+    selection = select_pipeline(
+        train_texts, violating[~validation_mask], random_state, candidates, folds, n_jobs
+    )
+    clf = TrainedClassifier(selection.pipeline, pd.DataFrame(columns=list(VALIDATION_COLUMNS)))
     val_labels = [lab for lab, keep in zip(labels, validation_mask, strict=True) if keep]
     validation = _validation_frame(
         clf.score(texts[validation_mask].tolist()),
@@ -307,16 +338,22 @@ def train_on_file(
         val_labels,
         np.ones(int(validation_mask.sum()), dtype=bool),
     )
-    meta = _base_metadata(rng, random_state) | {
-        "source": str(path),
-        "text_col": text_col,
-        "label_col": label_col,
-        "positive_labels": sorted(positive_labels) if positive_labels is not None else None,
-        "n_train": len(train_texts),
-        "n_validation": len(validation),
-        "validation_share": validation_share,
-    }
-    return TrainedClassifier(pipeline, validation, meta)
+    meta = (
+        _base_metadata(rng, random_state)
+        | {
+            "source": str(path),
+            "fingerprint": fingerprint(path),
+            "text_col": text_col,
+            "label_col": label_col,
+            "language_col": language_col,
+            "positive_labels": sorted(positive_labels) if positive_labels is not None else None,
+            "n_train": len(train_texts),
+            "n_validation": len(validation),
+            "validation_share": validation_share,
+        }
+        | selection.to_metadata()
+    )
+    return TrainedClassifier(selection.pipeline, validation, meta)
 
 
 def validate_on_file(

@@ -57,6 +57,15 @@ LabelColOpt = Annotated[
         "with --positive-label naming the violating ones"
     ),
 ]
+_REMEMBERED = " (default: the one the model was trained with, else '{}')"
+EvalTextColOpt = Annotated[
+    str | None,
+    typer.Option("--text-col", help="Column holding the post texts" + _REMEMBERED.format("text")),
+]
+EvalLabelColOpt = Annotated[
+    str | None,
+    typer.Option("--label-col", help="Column holding the labels" + _REMEMBERED.format("label")),
+]
 PositiveOpt = Annotated[
     list[str] | None,
     typer.Option("--positive-label", help="A label value meaning 'violating', repeatable"),
@@ -154,6 +163,128 @@ def _print_report(report: Any, resolved: list[tuple[str, str, float]] | None = N
     console.print(calibration_verdict(report.calibrated))
 
 
+def _names(spec: str | None) -> list[str] | None:
+    """``"baseline, svm-c0.1"`` -> ``["baseline", "svm-c0.1"]``; None for all candidates."""
+    if spec is None:
+        return None
+    return [name.strip() for name in spec.split(",") if name.strip()]
+
+
+def print_selection(record: dict[str, Any]) -> None:
+    """The cross-validation table a model file records, and the choice."""
+    scoring = "ROC-AUC" if record["scoring"] == "roc_auc" else record["scoring"]
+    table = Table(
+        title=f"Pipelines, by {record['folds']}-fold cross-validation on the training share",
+        title_justify="left",
+    )
+    for column in ("candidate", "features", "model", "ROC-AUC ± sd", "avg prec. ± sd", ""):
+        table.add_column(column, justify="right" if "±" in column else "left")
+    for row in record["table"]:
+        table.add_row(
+            escape(row["candidate"]),
+            escape(row["features"]),
+            escape(row["description"]),
+            f"{fmt.ratio(row['roc_auc_mean'])} ± {fmt.ratio(row['roc_auc_sd'])}",
+            f"{fmt.ratio(row['average_precision_mean'])} "
+            f"± {fmt.ratio(row['average_precision_sd'])}",
+            "chosen" if row["chosen"] else "",
+        )
+    console.print(table)
+    console.print(
+        escape(
+            f"chosen: {record['chosen']} (highest mean {scoring}), refitted on the whole "
+            f"training share and calibrated ({record['calibration']}). Features: TF-IDF of "
+            "word 1-2 and char_wb 2-5 grams, plain or with sublinear term frequencies"
+        ),
+        soft_wrap=True,
+    )
+
+
+def columns_of(data: Path) -> list[str]:
+    from simulator.classifier.training import read_table
+
+    return [str(c) for c in read_table(data).columns]
+
+
+def by_language(validation: pd.DataFrame, languages: pd.Series) -> pd.DataFrame:
+    """ROC-AUC and average precision of each language's rows (``languages`` aligned with
+    the validation sample's rows)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rows = []
+    names = languages.astype(str).to_numpy()
+    for name in sorted(set(names)):
+        mask = names == name
+        y = validation["violating"].to_numpy(dtype=bool)[mask]
+        s = validation["score"].to_numpy()[mask]
+        both = bool(y.any() and not y.all())
+        rows.append(
+            {
+                "language": name,
+                "n": int(mask.sum()),
+                "violating": float(y.mean()),
+                "ROC-AUC": float(roc_auc_score(y, s)) if both else None,
+                "average precision": float(average_precision_score(y, s)) if y.any() else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def language_column(
+    metadata: dict[str, Any], data: Path, language_col: str | None
+) -> pd.Series | None:
+    """The language of each row of ``data``: from ``language_col`` (which must exist), else
+    from the column the model was trained with when ``data`` has it, else None."""
+    from simulator.classifier.training import read_table
+
+    remembered = metadata.get("language_col")
+    name = language_col or (remembered if isinstance(remembered, str) else None)
+    if name is None:
+        return None
+    table = read_table(data)
+    if name not in table.columns:
+        if language_col is None:
+            console.print(escape(f"({data} has no column {name!r}: no measures per language)"))
+            return None
+        raise ModsimError(
+            f"{data}: no column {name!r}; columns found: {[str(c) for c in table.columns]}"
+        )
+    return table[name].fillna("(none)").rename(name)
+
+
+def remembered_columns(
+    metadata: dict[str, Any],
+    model: Path,
+    data: Path,
+    text_col: str | None,
+    label_col: str | None,
+    positive_label: list[str] | None,
+) -> tuple[str, str, list[str] | None]:
+    """The text and label columns and positive labels to read ``data`` with: as given, else
+    as the model was trained with (checked to exist in ``data``), else ``text``/``label``."""
+    found: list[str] | None = None
+    chosen: list[str] = []
+    for flag, given, key, fallback in (
+        ("--text-col", text_col, "text_col", "text"),
+        ("--label-col", label_col, "label_col", "label"),
+    ):
+        remembered = metadata.get(key)
+        if given is not None or not isinstance(remembered, str):
+            chosen.append(given or fallback)
+            continue
+        found = columns_of(data) if found is None else found
+        if remembered not in found:
+            raise ModsimError(
+                f"{data}: no column {remembered!r}, the {key.split('_')[0]} column {model} was "
+                f"trained with; columns found: {found}; name another with {flag}"
+            )
+        chosen.append(remembered)
+    positives = metadata.get("positive_labels")
+    if positive_label or not isinstance(positives, list):
+        positives = positive_label
+    return chosen[0], chosen[1], positives
+
+
 @classifier_app.command("train")
 def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (.skops)")],
@@ -181,14 +312,53 @@ def train(
         float | None,
         typer.Option(min=0.0, max=1.0, help="Synthetic corpus: share of evasive texts"),
     ] = None,
+    language_col: Annotated[
+        str | None, typer.Option(help="--data: column naming each post's language (recorded)")
+    ] = None,
+    candidates: Annotated[
+        str | None,
+        typer.Option(
+            help="--data: pipelines to choose among, comma-separated (default: all; "
+            "README lists them)"
+        ),
+    ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option(help="--data: choose among four pipelines only, one of each kind"),
+    ] = False,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            min=2, max=20, help="--data: cross-validation folds for the choice [default: 5]"
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="--data: processes for cross-validation (default: one per "
+            "fold, up to the CPUs available)",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed for every random draw")] = 0,
     threshold: ThresholdOpt = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing model file")] = False,
 ) -> None:
-    """Train the classifier, print its measures, and save it as a skops model file."""
+    """Train the classifier, print its measures, and save it as a skops model file.
+
+    With --data, the pipeline is chosen among declared candidates by stratified
+    cross-validation (ROC-AUC) on the training share; the table of scores and the
+    choice are printed and recorded in the model file.
+    """
 
     def go() -> None:
-        from simulator.classifier import evaluate, save_model, train_on_file, train_synthetic
+        from simulator.classifier import (
+            evaluate,
+            save_model,
+            selection,
+            train_on_file,
+            train_synthetic,
+        )
 
         if out.exists() and not force:
             raise ModsimError(f"{out}: exists; choose another --out or pass --force")
@@ -202,6 +372,14 @@ def train(
                     "--scenario, --languages and --evasion-rate describe the synthetic corpus; "
                     "drop them when training on --data"
                 )
+            if quick and candidates is not None:
+                raise ModsimError("give --quick or --candidates, not both")
+            names = list(selection.QUICK) if quick else _names(candidates)
+            k = folds or selection.DEFAULT_FOLDS
+            try:
+                selection.candidates_named(names)
+            except ValueError as exc:
+                raise ModsimError(f"--candidates: {exc}") from None
             clf = train_on_file(
                 data,
                 text_col,
@@ -209,10 +387,25 @@ def train(
                 rng,
                 positive_labels=positive_label,
                 validation_share=validation_share,
+                language_col=language_col,
+                candidates=names,
+                folds=k,
+                n_jobs=jobs or selection.default_jobs(k),
             )
+            print_selection(clf.metadata["selection"])
         else:
-            if positive_label:
-                raise ModsimError("--positive-label only applies to --data")
+            data_only = {
+                "--positive-label": bool(positive_label),
+                "--language-col": language_col is not None,
+                "--candidates": candidates is not None,
+                "--quick": quick,
+                "--folds": folds is not None,
+                "--jobs": jobs is not None,
+            }
+            given = [flag for flag, used in data_only.items() if used]
+            if given:
+                verb = "applies" if len(given) == 1 else "apply"
+                raise ModsimError(f"{', '.join(given)} only {verb} to --data")
             mix: dict[str, float] | None = None
             evasion = 0.0
             if scenario is not None:
@@ -241,6 +434,47 @@ def train(
     guarded(go)
 
 
+@classifier_app.command("sample")
+def sample(
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write")],
+    per_class: Annotated[int, typer.Option(min=1, help="Posts per content class")] = 200,
+    languages: Annotated[
+        str, typer.Option(help="Language mix, e.g. en=0.8,fr=0.2")
+    ] = "en=0.7,fr=0.3",
+    evasion_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of evasively spelt posts")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option(min=0, help="Seed for every random draw")] = 0,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file")] = False,
+) -> None:
+    """Write a labelled CSV of synthetic posts shaped like a team's export: columns body,
+    verdict (remove or keep) and language -- to try `train --data` on."""
+
+    def go() -> None:
+        import numpy as np
+
+        from simulator.stream.texts import TextGenerator
+
+        if out.exists() and not force:
+            raise ModsimError(f"{out}: exists; choose another --out or pass --force")
+        try:
+            generator = TextGenerator(_languages(languages), evasion_rate=evasion_rate)
+        except ValueError as exc:
+            raise ModsimError(f"cannot build the synthetic corpus: {exc}") from None
+        corpus = generator.corpus(per_class, np.random.default_rng(seed))
+        table = pd.DataFrame(
+            {
+                "body": corpus["text"],
+                "verdict": np.where(corpus["violating"], "remove", "keep"),
+                "language": corpus["language"],
+            }
+        )
+        write_text(out, table.to_csv(index=False))
+        console.print(escape(f"wrote {out}: {len(table):,} posts"))
+
+    guarded(go)
+
+
 @classifier_app.command("evaluate")
 def evaluate_cmd(
     model: Annotated[Path, typer.Argument(help="Model file (.skops) written by `train`")],
@@ -262,9 +496,16 @@ def evaluate_cmd(
         Path | None,
         typer.Option(help="Measure on this labelled file instead of the model's validation sample"),
     ] = None,
-    text_col: TextColOpt = "text",
-    label_col: LabelColOpt = "label",
+    text_col: EvalTextColOpt = None,
+    label_col: EvalLabelColOpt = None,
     positive_label: PositiveOpt = None,
+    language_col: Annotated[
+        str | None,
+        typer.Option(
+            help="--data: column naming each post's language, for measures per language "
+            "(default: the one the model was trained with, if the file has it)"
+        ),
+    ] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write every measure to this JSON file")
     ] = None,
@@ -293,7 +534,13 @@ def evaluate_cmd(
             )
         clf = load_model(model)
         if data is not None:
-            clf = validate_on_file(clf, data, text_col, label_col, positive_labels=positive_label)
+            text, label, positives = remembered_columns(
+                clf.metadata, model, data, text_col, label_col, positive_label
+            )
+            clf = validate_on_file(clf, data, text, label, positive_labels=positives)
+            languages = language_column(clf.metadata, data, language_col)
+        elif language_col is not None:
+            raise ModsimError("--language-col only applies to --data")
         points = set(threshold or ([] if pol is not None else DEFAULT_THRESHOLDS))
         resolved: list[tuple[str, str, float]] = []
         if pol is not None:
@@ -306,8 +553,13 @@ def evaluate_cmd(
                 points.add(t.score)
         report = evaluate(clf, thresholds=sorted(points))
         _print_report(report, resolved)
+        measures = report.to_dict()
+        if data is not None and languages is not None:
+            per_language = by_language(clf.validation, languages)
+            console.print(_table(f"Per language ({languages.name})", per_language))
+            measures["by_language"] = per_language.to_dict(orient="records")
         if json_out is not None:
-            content = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+            content = json.dumps(measures, indent=2, default=str) + "\n"
             write_text(json_out, content)
             console.print(escape(f"wrote {json_out}"))
 
