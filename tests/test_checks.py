@@ -90,7 +90,7 @@ def test_overload_warning_says_it_with_the_numbers() -> None:
     load = team_loads(scenario.model, policy.model)[0]  # type: ignore[arg-type]
     assert f"{load.capacity_per_hour:,.0f} cases an hour" in f.message
     assert f"{load.peak_per_hour:,.0f} cases an hour" in f.message
-    assert "1,000 jurors x 3% on duty x 40 votes/h / 5 votes per case" in f.message
+    assert "1,000 jurors x 6.4% on duty x 40 votes/h / 5 votes per case" in f.message
 
 
 def test_no_juror_ever_on_duty_is_an_error_that_run_refuses(
@@ -98,6 +98,8 @@ def test_no_juror_ever_on_duty_is_an_error_that_run_refuses(
 ) -> None:
     policy = tmp_path / "policy.yaml"
     text = (ROOT / "policies/jury-only.yaml").read_text()
+    # Ten volunteers at 3% on duty: 0.3 jurors at an average hour.
+    text = text.replace("active_share: 0.064", "active_share: 0.03")
     policy.write_text(text.replace("pool_size: 1000 ", "pool_size: 10   "))
     findings = check_run(quick, load_file(policy).model)  # type: ignore[arg-type]
     assert findings[0].level == "error" and "no juror is ever on duty" in findings[0].message

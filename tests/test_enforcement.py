@@ -337,7 +337,9 @@ def test_noticed_posts_that_jump_the_queue_come_down_sooner(
     host = tweak(host, strikes__strikes_to_suspend=50)
     # A slow notice desk and a small jury, so jumping the jury's line is what
     # can make noticed posts come down sooner.
-    slow = tweak(jury_only, notices__response_hours=96.0, jury__pool_size=300)
+    slow = tweak(
+        jury_only, notices__response_hours=96.0, jury__pool_size=300, jury__active_share=0.03
+    )
     jump = tweak(slow, notices__jump_queue=True)
     gained = 0
     for seed in SEEDS:

@@ -262,7 +262,7 @@ def test_compare_gives_every_policy_the_same_streams(
     streams: paired differences are exactly zero, although each policy's
     own interval (over different streams) is not."""
     twin = tweak(jury_only, name="twin")
-    small = tweak(jury_only, name="small jury", jury__pool_size=30)
+    small = tweak(jury_only, name="small jury", jury__pool_size=30, jury__active_share=0.03)
     result = compare(
         quick_sampled, [jury_only, twin, small], seeds=4, seed=seed, execution=Execution(workers=1)
     )
