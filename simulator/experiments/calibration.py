@@ -65,10 +65,9 @@ from simulator.experiments.proposals import (
     Ledger,
     count,
     key,
+    open_study,
     recorded,
-    requeue_interrupted,
     space_size,
-    study_name,
 )
 from simulator.folders.calibration import CalibrationResult, write_calibration
 from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
@@ -162,34 +161,19 @@ def calibrate(
     if trials is not None:
         model = model.model_copy(update={"trials": trials})
     problem = load_calibration_problem(model, base)
-    store = ResultStore.open(out, force) if out is not None else None
-    storage = None
-    if store is not None:
-        store.write_manifest({"kind": "calibration", "name": model.name})
-        storage = f"sqlite:///{(store.root / 'study.db').resolve()}"
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = study_name(model, {"trials"})
-    notes: list[str] = []
-    if storage is not None:
-        earlier = optuna.get_all_study_names(storage)
-        if earlier and name not in earlier:
-            notes.append(
-                "The document changed since the last calibration in this folder: a fresh "
-                "study was started (the earlier one stays in study.db; --force wipes the "
-                "folder)."
-            )
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage,
-        direction="minimize",
+    opened = open_study(
+        model,
+        kind="calibration",
+        budget={"trials"},
+        out=out,
+        force=force,
+        directions=["minimize"],
         sampler=_sampler(model, 0),
-        load_if_exists=True,
     )
-    resumed = requeue_interrupted(study)
-    finished = store.finished() if store is not None else {}
+    study, store, finished, resumed = opened.study, opened.store, opened.finished, opened.resumed
     runs, stopped = _fit(problem, study, execution or Execution(), store, finished)
     result = collect(problem, study, runs=runs, resumed=resumed, stopped=stopped)
-    result = replace(result, notes=notes + result.notes)
+    result = replace(result, notes=opened.notes + result.notes)
     if store is not None:
         result = replace(result, files=write_calibration(result, store.root))
     return result

@@ -40,6 +40,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -52,6 +53,7 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState
 from pydantic import BaseModel
 
+from simulator.folders.experiment import CellResult, ResultStore
 from simulator.folders.search import Proposals
 
 ATTR = "modsim"
@@ -122,6 +124,60 @@ def requeue_interrupted(study: optuna.Study) -> int:
     for t in again.values():
         study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
     return sum(kind == EVALUATED for _, _, kind in recorded(study))
+
+
+@dataclass
+class OpenStudy:
+    """A study opened for a search or a calibration: its optuna study, the
+    results folder's store (None without ``out``), the runs already finished
+    there, the candidates already evaluated, and what the user should hear
+    about the folder (a changed document starts a fresh study)."""
+
+    study: optuna.Study
+    store: ResultStore | None
+    finished: dict[str, CellResult]
+    resumed: int
+    notes: list[str]
+
+
+def open_study(
+    spec: BaseModel,
+    *,
+    kind: str,
+    budget: set[str],
+    out: Any,
+    force: bool,
+    directions: Sequence[Any],
+    sampler: optuna.samplers.BaseSampler,
+) -> OpenStudy:
+    """Open (or resume) the study a document asks for, in ``out`` when given:
+    the folder's manifest says ``kind``, optuna's storage is its ``study.db``,
+    trials an interruption left running are asked again first."""
+    store = ResultStore.open(out, force) if out is not None else None
+    storage: str | None = None
+    notes: list[str] = []
+    name = study_name(spec, budget)
+    if store is not None:
+        store.write_manifest({"kind": kind, "name": getattr(spec, "name", kind)})
+        storage = f"sqlite:///{(store.root / 'study.db').resolve()}"
+        earlier = optuna.get_all_study_names(storage)
+        if earlier and name not in earlier:
+            notes.append(
+                "The document changed since the last study in this folder: a fresh "
+                "study was started (the earlier one stays in study.db; --force wipes the "
+                "folder)."
+            )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        directions=list(directions),
+        sampler=sampler,
+        load_if_exists=True,
+    )
+    resumed = requeue_interrupted(study)
+    finished = store.finished() if store is not None else {}
+    return OpenStudy(study, store, finished, resumed, notes)
 
 
 def space_size(distributions: Mapping[str, BaseDistribution]) -> int | None:

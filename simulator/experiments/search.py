@@ -62,10 +62,9 @@ from simulator.experiments.proposals import (
     Ledger,
     count,
     key,
+    open_study,
     recorded,
-    requeue_interrupted,
     space_size,
-    study_name,
 )
 from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
 from simulator.folders.search import (
@@ -167,21 +166,16 @@ def optimize(
     if trials is not None:
         model = model.model_copy(update={"trials": trials})
     problem = load_problem(model, base)
-    store = ResultStore.open(out, force) if out is not None else None
-    storage: str | None = None
-    if store is not None:
-        store.write_manifest({"kind": "optimization", "name": model.name})
-        storage = f"sqlite:///{(store.root / 'study.db').resolve()}"
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=study_name(model, {"trials", "parallel", "robustness"}),
-        storage=storage,
+    opened = open_study(
+        model,
+        kind="optimization",
+        budget={"trials", "parallel", "robustness"},
+        out=out,
+        force=force,
         directions=[o.direction for o in model.objectives],
         sampler=_sampler(model),
-        load_if_exists=True,
     )
-    resumed = requeue_interrupted(study)
-    finished = store.finished() if store is not None else {}
+    study, store, finished, resumed = opened.study, opened.store, opened.finished, opened.resumed
     runs, stopped = _search(problem, study, execution or Execution(), store, finished)
     result = collect(problem, study, runs=runs, resumed=resumed, stopped=stopped)
     if store is not None:
