@@ -62,6 +62,19 @@ def check_document(loaded: Loaded[Any]) -> list[Finding]:
     return []
 
 
+def _load_setup(
+    doc: _Doc, spec: Optimization | Calibration, out: list[Finding]
+) -> tuple[Loaded[Scenario], Loaded[PlatformPolicy], list[Loaded[HostPolicy]]] | None:
+    """The scenario, policy and hosts a study names, loaded relative to its
+    file; None (their errors added to ``out``) if one could not be."""
+    scenario = _load_named(doc, ("scenario",), spec.scenario, Scenario, out)
+    policy = _load_named(doc, ("policy",), spec.policy, PlatformPolicy, out)
+    hosts = [_load_named(doc, ("hosts", i), h, HostPolicy, out) for i, h in enumerate(spec.hosts)]
+    if scenario is None or policy is None or any(h is None for h in hosts):
+        return None
+    return scenario, policy, [h for h in hosts if h is not None]
+
+
 def check_optimization(search: Loaded[Optimization]) -> list[Finding]:
     """Errors in a search's overrides and searched values, and in the world they make.
 
@@ -70,11 +83,10 @@ def check_optimization(search: Loaded[Optimization]) -> list[Finding]:
     """
     doc, spec = _Doc(search), search.model
     out: list[Finding] = []
-    scenario = _load_named(doc, ("scenario",), spec.scenario, Scenario, out)
-    policy = _load_named(doc, ("policy",), spec.policy, PlatformPolicy, out)
-    hosts = [_load_named(doc, ("hosts", i), h, HostPolicy, out) for i, h in enumerate(spec.hosts)]
-    if scenario is None or policy is None or None in hosts:
+    setup = _load_setup(doc, spec, out)
+    if setup is None:
         return out
+    scenario, policy, hosts = setup
     split: dict[str, dict[str, Any]] = {"scenario": {}, "policy": {}, "host": {}}
     for path, value in spec.overrides.items():
         split[sweep_target(path)[0]][path] = value
@@ -85,7 +97,7 @@ def check_optimization(search: Loaded[Optimization]) -> list[Finding]:
     sc = _apply(scenario, split["scenario"], where, doc, out)
     base = _apply(policy, split["policy"], where, doc, out)
     for h in hosts:
-        _apply(h, split["host"], where, doc, out)  # type: ignore[arg-type]
+        _apply(h, split["host"], where, doc, out)
     if sc is not None:
         changed: dict[str, tuple[Path_, Any]] = {
             p: (("overrides", p), v) for p, v in split["scenario"].items()
@@ -289,12 +301,11 @@ def check_calibration(cal: Loaded[Calibration]) -> list[Finding]:
     field cannot take, an enforcer index or name the host setup does not have."""
     doc, spec = _Doc(cal), cal.model
     out: list[Finding] = []
-    scenario = _load_named(doc, ("scenario",), spec.scenario, Scenario, out)
-    policy = _load_named(doc, ("policy",), spec.policy, PlatformPolicy, out)
-    hosts = [_load_named(doc, ("hosts", i), h, HostPolicy, out) for i, h in enumerate(spec.hosts)]
-    if scenario is None or policy is None or None in hosts:
+    setup = _load_setup(doc, spec, out)
+    if setup is None:
         return out
-    named = [h.model.name for h in hosts if h is not None]
+    scenario, policy, hosts = setup
+    named = [h.model.name for h in hosts]
     for i, t in enumerate(spec.targets):
         if t.enforcer is not None and t.enforcer not in named:
             known = ", ".join(repr(n) for n in named) or "none (the document names no hosts)"
@@ -305,7 +316,7 @@ def check_calibration(cal: Loaded[Calibration]) -> list[Finding]:
                     f"no enforcer is named {t.enforcer!r}; the hosts are: {known}",
                 )
             )
-    docs: list[Loaded[Any]] = [scenario, policy, *[h for h in hosts if h is not None]]
+    docs: list[Loaded[Any]] = [scenario, policy, *hosts]
 
     def owners(section: str, path: str) -> list[tuple[int, str]]:
         """The documents a path sets (by place in ``docs``) and its path inside each."""
