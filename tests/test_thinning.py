@@ -216,8 +216,8 @@ def test_a_classifier_scoring_texts_falls_back_to_the_full_draw_and_says_so() ->
     policy = tweak(bundled("policies/jury-plus-ai.yaml"), prefilter__model__train_per_class=50)
     sim = Simulation(world, policy, seed=0)
     assert sim.thinner is None
-    log = sim.run()
-    assert log.meta["thinning"] == "off: the classifier scores every post's text (text mode)"
+    summary = summarize(sim.run())
+    assert summary["run"]["thinning"] == "off: the classifier scores every post's text (text mode)"
 
 
 def test_a_table_of_every_post_falls_back_to_the_full_draw() -> None:
@@ -237,3 +237,19 @@ def test_off_by_default_and_unknown_values_refused() -> None:
     assert bundled("scenarios/quick.yaml").content.thinning == "off"
     with pytest.raises(ValueError, match="thinning"):
         tweak(_world("auto"), content__thinning="on")
+
+
+def test_a_delisting_thins_counted_posts_as_it_thins_drawn_ones() -> None:
+    store = bundled("policies/appstore-24h-ultimatum.yaml")
+    sim = Simulation(_world("auto"), _policy(), [store], seed=0)
+    sim.enforcers[0].take_effect(10.5)  # delisted from 10:30 on day 0
+    counts = np.full((24, 5), 1_000_000)
+    kept = sim.delisting.keep_counts(counts, 0)
+    # each hour's mean share of posts never made, on a fine grid of creation times
+    grid = (np.arange(24 * 4000) + 0.5) / 4000
+    lost = sim.delisting._lost(grid).reshape(24, -1).mean(axis=1)
+    assert lost[:10].max() == 0 and 0 < lost[10] < lost[11]
+    sd = np.sqrt(1e6 * lost * (1 - lost))[:, None]
+    assert np.all(np.abs(kept - 1e6 * (1 - lost)[:, None]) <= 5 * sd + 1)
+    not_made = sim.delisting.not_made_by_class(24.0)
+    np.testing.assert_array_equal(not_made, (counts - kept).sum(axis=0))
