@@ -94,6 +94,9 @@ def simulate(
         inputs={
             "seed": seed,
             "files": inputs,
+            # the documents as the run read them, so two results folders can be
+            # compared field by field (`modsim diff`)
+            "documents": [d.model_dump(mode="json") for d in (sc, pol, *hs)],
             "versions": versions(),
             "checks": [f.to_dict() for f in findings],
         },

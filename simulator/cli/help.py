@@ -21,6 +21,7 @@ ORDER = (
     "validate",
     "compare",
     "batch",
+    "diff",
     "explain",
     "report",
     "optimize",
@@ -53,6 +54,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "-p policies/jury-plus-ai.yaml --seeds 10",
     ),
     "batch": ("modsim batch batches/jury-size.yaml --out results/jury-size",),
+    "diff": (
+        "modsim diff results/q results/q-bigger-jury",
+        "modsim diff results/before results/after --out results/before-after",
+    ),
     "optimize": ("modsim optimize examples/parler-not-suspended.yaml --out results/parler-search",),
     "robustness": (
         "modsim robustness examples/parler-not-suspended.yaml "
