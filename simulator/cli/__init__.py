@@ -12,6 +12,7 @@ from simulator.cli import classifier as _classifier  # noqa: F401  (registers cl
 from simulator.cli import compare as _compare  # noqa: F401  (registers compare)
 from simulator.cli import diff as _diff  # noqa: F401  (registers diff)
 from simulator.cli import explain as _explain  # noqa: F401  (registers explain)
+from simulator.cli import export as _export  # noqa: F401  (registers export)
 from simulator.cli import optimize as _optimize  # noqa: F401  (registers optimize, robustness)
 from simulator.cli import report as _report  # noqa: F401  (registers report)
 from simulator.cli import run as _run  # noqa: F401  (registers run, validate, schema)

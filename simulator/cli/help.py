@@ -24,6 +24,7 @@ ORDER = (
     "diff",
     "explain",
     "report",
+    "export",
     "optimize",
     "robustness",
     "calibrate",
@@ -49,6 +50,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "schema": ("modsim schema --out schema/",),
     "report": ("modsim report results/q -o q.html",),
+    "export": ("modsim export results/jury-size --xlsx jury-size.xlsx",),
     "compare": (
         "modsim compare scenarios/quick.yaml -p policies/jury-only.yaml "
         "-p policies/jury-plus-ai.yaml --seeds 10",
