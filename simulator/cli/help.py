@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args, get_origin
 from typer.core import TyperGroup
 
 ORDER = (
+    "init",
     "run",
     "validate",
     "compare",
@@ -38,6 +39,7 @@ ORDER = (
 """Commands in the order a new user needs them; any other follows, by name."""
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
+    "init": ("modsim init my-platform", "modsim init my-platform --from parler"),
     "run": (
         "modsim run",
         "modsim run scenarios/quick.yaml -p policies/jury-only.yaml "
