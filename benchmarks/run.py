@@ -352,7 +352,7 @@ class _Measure:
 # --- the table -------------------------------------------------------------------------
 
 
-GROUPS = ("scale", "folder", "ai", "text", "memory", "queue", "jurors", "thin")
+GROUPS = ("scale", "folder", "ai", "text", "memory", "queue", "jurors", "thin", "accounts")
 
 
 def main() -> None:
@@ -543,6 +543,28 @@ def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) 
             f"{r['peak_mb']:.0f} MB peak{ended}",
             "< 600 s, < 2048 MB (1e9/day, 7 days)",
             ratio,
+        )
+
+    if "accounts" in only:
+        # The same stream with and without account enforcement (authors, strikes, bans).
+        spec = {"scenario": parler, "hosts": [host], "days": full_days}
+        runs = {}
+        for policy in ("jury-only", "jury-three-strikes"):
+            runs[policy], ratio = measure("run", {**spec, "policy": f"policies/{policy}.yaml"})
+            r = runs[policy]
+            add(
+                f"Parler-like, full scale, {full_days} days, {policy} + host",
+                f"{r['cpu_seconds']:.1f} s CPU ({r['seconds']:.0f} s wall), "
+                f"{r['posts'] / 1e6:.1f} M posts, {r['peak_mb']:.0f} MB peak",
+                "< 2048 MB",
+                ratio,
+            )
+        on, off = runs["jury-three-strikes"], runs["jury-only"]
+        add(
+            "accounts on / off (CPU per post; peak memory)",
+            f"{(on['cpu_seconds'] / on['posts']) / (off['cpu_seconds'] / off['posts']):.2f}x; "
+            f"{on['peak_mb'] / off['peak_mb']:.2f}x",
+            "< 1.5x",
         )
 
     title = "modsim benchmarks" + (" (--quick)" if quick else "")

@@ -179,6 +179,7 @@ def check_run(
     sc, pol = _Doc(scenario), _Doc(policy)
     hs = [_Doc(h) for h in hosts]
     out = check_scenario(scenario) + _model_file(pol) + _teams(sc, pol) + _hosts(sc, pol, hs)
+    out += _accounts(sc, pol)
     return sorted(out, key=lambda f: f.level != "error")
 
 
@@ -219,6 +220,21 @@ def raise_errors(findings: Sequence[Finding]) -> None:
     first = errors[0]
     more = "".join(f"\n  also: {f}" for f in errors[1:])
     raise ConfigError(first.message + more, file=first.file, line=first.line, field=first.field)
+
+
+def _accounts(sc: _Doc, pol: _Doc) -> list[Finding]:
+    """Account enforcement needs authors: the scenario's ``accounts:``."""
+    if not pol.model.accounts.enabled or sc.model.accounts is not None:
+        return []
+    return [
+        pol.finding(
+            "error",
+            "accounts.enabled",
+            f"the policy acts on accounts but the scenario ({sc.file or sc.model.name}) has no "
+            "`accounts:` section describing who posts: add one (scenarios/parler-like.yaml "
+            "has an example) or set accounts.enabled: false",
+        )
+    ]
 
 
 def _model_file(pol: _Doc) -> list[Finding]:

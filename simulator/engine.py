@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from simulator.accounts import plan_accounts
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
@@ -116,6 +117,16 @@ class Simulation:
         self.reports = ReportStage(policy.reports, scenario.audience)
         hours = int(scenario.hours)
         self._state = PlatformState(hours)
+        self.accounts = plan_accounts(
+            scenario,
+            policy.accounts,
+            self.seeds,
+            self.reports.reports_needed,
+            self.reports.per_view,
+            every_row=table == "all",
+        )
+        if self.accounts is not None:
+            self._state.watchers.append(self.accounts.watch)
         self.juror_plan: JurorPlan | None = None
         if policy.jury.pool_size > 0 and policy.jury.population is not None:
             self.juror_plan = plan_jurors(policy.jury, scenario, self.seeds)
@@ -168,6 +179,9 @@ class Simulation:
     # The run -------------------------------------------------------------------
     def run(self, sink: PostSink | None = None, progress: Progress | None = None) -> RunLog:
         """Run the whole horizon (or up to a takedown); rows of settled posts go to ``sink``."""
+        accounts = self.accounts
+        if accounts is not None and sink is not None:
+            rows, sink = sink, lambda frame: rows(accounts.with_author(frame))
         try:
             return self._run(sink, progress)
         finally:
@@ -227,11 +241,10 @@ class Simulation:
         self.tally.settle(final, ~VIOLATING[final.cls], end, sink)
         viol = final.take(VIOLATING[final.cls] & (final.created_at < end))
         self.tally.settle(viol, np.ones(len(viol), dtype=bool), end, sink)
-        return self._log(
-            viol.frame(end, with_text=self.with_text, with_labels=self.partial_labels),
-            end,
-            suspended_by,
-        )
+        frame = viol.frame(end, with_text=self.with_text, with_labels=self.partial_labels)
+        if self.accounts is not None:
+            frame = self.accounts.with_author(frame)
+        return self._log(frame, end, suspended_by)
 
     # Per-post stages (vectorised) -----------------------------------------------
     def _stage_posts(self, posts: Posts, day: int, thin: ThinDay | None = None) -> PostColumns:
@@ -277,6 +290,10 @@ class Simulation:
         if keep is not None:
             cols = cols.take(keep)
             posts = posts.take(keep)
+        if self.accounts is not None:  # posts of suspended or banned accounts are not made
+            made = self.accounts.stage(posts, cols, day, thin is not None)
+            if not made.all():
+                cols, posts = cols.take(made), posts.take(made)
         violating = VIOLATING[posts.cls]
         if violating.any():
             vposts = posts.take(violating)
@@ -288,6 +305,8 @@ class Simulation:
         """A thinned day's undrawn posts: thinned by a delisting as drawn ones are,
         and counted among the posts up (what an audit reads)."""
         untouched = self.delisting.keep_counts(thin.untouched, thin.day)
+        if self.accounts is not None:
+            untouched = self.accounts.thin_counts(untouched, thin.day)
         hist = self._state.created_per_hour
         hours = np.minimum(24 * thin.day + np.arange(24), len(hist) - 1)
         np.add.at(hist, hours, untouched.sum(axis=1))
@@ -371,6 +390,8 @@ class Simulation:
                 continue
             self._case_logs[team].append(log)
             self.followups.apply(team, log, self.queues)
+        if self.accounts is not None:
+            self.accounts.advance(t, self._state)
 
     # Output ---------------------------------------------------------------------
     def _log(self, violating: pd.DataFrame, end: float, suspended_by: str | None) -> RunLog:
@@ -421,6 +442,7 @@ class Simulation:
             not_made_by_class=self.delisting.not_made_by_class(end),
             jurors=self._juror_stats(),
             scored_at_or_above={k: v.copy() for k, v in tally.scored_at_or_above.items()},
+            accounts=self.accounts.log() if self.accounts is not None else None,
         )
 
     def _juror_stats(self) -> dict[str, np.ndarray]:

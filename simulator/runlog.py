@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from simulator.accounts.records import AccountLog
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
@@ -75,6 +76,8 @@ class RunLog:
     """Every enforcer rule that fired (strikes, emergencies), with the evidence."""
     peaks: list[Peak] = field(default_factory=list)
     """Each enforcer rule's highest score in the run, with its signals then."""
+    accounts: AccountLog | None = None
+    """Account enforcement (strikes, ladder actions, posts not made); None when off."""
 
 
 class PostTally:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
+from simulator.config.accounts import AccountEnforcement
 from simulator.config.base import ConfigModel
 from simulator.config.card import ClassifierCard
 from simulator.config.common import (
@@ -526,6 +527,7 @@ class PlatformPolicy(ConfigModel):
     notices: NoticeHandling = NoticeHandling()
     appeals: AppealReview = AppealReview()
     costs: Costs = Costs()
+    accounts: AccountEnforcement = AccountEnforcement()
 
     @field_validator("name")
     @classmethod

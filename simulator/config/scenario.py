@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from simulator.config.accounts import AccountPopulation
 from simulator.config.base import ConfigModel
 from simulator.config.common import (
     Date,
@@ -202,6 +203,15 @@ class Scenario(ConfigModel):
     audience: Audience
     surges: Annotated[list[Surge], Field(default_factory=list)]
     appeals: Appeals = Appeals()
+    accounts: Annotated[
+        AccountPopulation | None,
+        Field(
+            description=(
+                "the authors behind the posts: posting rates, repeat offenders, followers, "
+                "ban evasion (null: posts have no authors)"
+            )
+        ),
+    ] = None
 
     @field_validator("timezone")
     @classmethod
@@ -245,6 +255,11 @@ class Scenario(ConfigModel):
             if self.surges:
                 raise ValueError(
                     "surges shape a synthetic stream; remove them when replaying a file"
+                )
+            if self.accounts is not None:
+                raise ValueError(
+                    "accounts describe a synthetic stream's authors; a replayed log's "
+                    "authors are not read yet: remove `accounts` when replaying a file"
                 )
         return self
 

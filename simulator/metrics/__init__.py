@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.metrics.accounts import account_summary
 from simulator.metrics.classifier import classifier_summary
 from simulator.metrics.common import num, percentiles
 from simulator.metrics.cost import cost_summary
@@ -40,6 +41,7 @@ from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
 
 __all__ = [
     "DEFAULT_THRESHOLDS_HOURS",
+    "account_summary",
     "backlog",
     "classifier_summary",
     "cost_summary",
@@ -137,6 +139,9 @@ def summarize(log: RunLog) -> dict[str, Any]:
         "classifier": classifier_summary(log),
         "curves": curves(log),
     }
+    accounts = account_summary(log)
+    if accounts is not None:  # the policy acts on accounts
+        out["accounts"] = accounts
     replay = replay_summary(log)
     if replay is not None:  # a replayed post log: what was read, measured and estimated
         out["replay"] = replay

@@ -14,7 +14,7 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,11 +147,16 @@ def _nan_inf(times: np.ndarray, end: float) -> np.ndarray:
     return np.where(times <= end, times, np.nan)
 
 
+Watcher = Callable[[PostColumns, np.ndarray, np.ndarray, int], None]
+"""Told of removals ``(cols, rows, times, channel)``; channel -1: restorations."""
+
+
 class PlatformState:
     """The posts held in memory and the removal bookkeeping the enforcers query."""
 
     def __init__(self, hours: int) -> None:
         self.cols: PostColumns | None = None
+        self.watchers: list[Watcher] = []  # account enforcement hears of removals here
         self.created_per_hour = np.zeros(hours + 1)
         self.removed_per_hour = np.zeros(hours + 1)
 
@@ -217,6 +222,9 @@ class PlatformState:
         c.removed_by[idx] = channel
         c.restored_at[idx] = np.inf
         self.count_removed(times, +1)
+        fresh = ~np.isfinite(prev) | again  # not a removal moved earlier
+        for watch in self.watchers:
+            watch(c, idx[fresh], times[fresh], channel)
         return idx
 
     def restore(self, idx: np.ndarray, times: np.ndarray) -> None:
@@ -227,6 +235,8 @@ class PlatformState:
         idx, times = idx[down], times[down]
         c.restored_at[idx] = times
         self.count_removed(times, -1)
+        for watch in self.watchers:
+            watch(c, idx, times, -1)
 
     def count_created(self, times: np.ndarray) -> None:
         """Count posts made at ``times`` in the hourly histogram."""

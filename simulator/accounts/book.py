@@ -1,0 +1,339 @@
+"""The account book: strikes, the escalation ladder, suspensions, bans, evasion.
+
+A *person* is an author of the population (:mod:`simulator.accounts.population`);
+an *account* is what the platform acts on. A person's first account has the
+person's index as its id; a banned person who evades comes back under a new
+account (ids from ``population size`` upwards, in the order bans happen),
+with no strikes, and the same propensity and followers.
+
+State lives in arrays. Per person (the whole population): ``row``, an index
+into the *tracked* table (-1: never seen by enforcement). Per tracked person
+(those who made a violating post or had a post removed; far fewer): the
+current account and since when it exists, its first violation, the current
+block (``blocked_from``, ``blocked_until``, ``block_kind``: none, suspension,
+ban), and the last :data:`RING` strikes (time, weight, post). Actions are
+logged as rows (time, account, rung, ...), a handful of columns.
+
+Strikes come in as removals happen (:meth:`AccountBook.strike`) and are
+applied in time order up to each stop of the run (:meth:`AccountBook.advance`),
+so the ladder sees them in the order they happened whatever the chunk size.
+Per-account draws (who appeals, who evades, after how long) are keyed by
+account id (:class:`~simulator.stages.appeals.KeyedDraws`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from simulator.config.accounts import AccountEnforcement, Evasion
+from simulator.seeding import SeedTree
+from simulator.stages.appeals import KeyedDraws
+
+RING = 24
+"""Strikes kept per account (older ones have expired or no longer matter)."""
+NONE, SUSPENDED, BANNED = 0, 1, 2
+"""``block_kind`` codes."""
+_START_ROWS = 1024
+_FILL = {
+    "person": -1,
+    "account": -1,
+    "since": -np.inf,
+    "first_violation": np.inf,
+    "blocked_from": np.inf,
+    "blocked_until": -np.inf,
+    "block_kind": NONE,
+    "st_time": -np.inf,
+    "st_weight": 0.0,
+    "st_post": -1,
+}
+"""Each tracked column and the value of a row not yet used."""
+
+
+@dataclass(frozen=True)
+class Ban:
+    """A ban that stands, as the book decided it."""
+
+    person: int
+    time: float
+    channel: int
+    until: float
+    """When the person is back (under a new account), or inf."""
+
+
+class AccountBook:
+    """Per-account enforcement state (entry points: :meth:`strike`, :meth:`advance`,
+    :meth:`note_violations`, :meth:`blocked`)."""
+
+    def __init__(
+        self,
+        policy: AccountEnforcement,
+        evasion: Evasion,
+        persons: int,
+        offender: np.ndarray,
+        seeds: SeedTree,
+    ) -> None:
+        self.cfg = policy
+        self.evasion = evasion
+        self._offender = offender
+        self._weights = np.asarray(policy.strike_weight.as_list(), dtype=np.float64)
+        self._expiry = (
+            math.inf if policy.strike_expiry_days is None else 24.0 * policy.strike_expiry_days
+        )
+        self._draws = KeyedDraws(seeds, "accounts", "actions")
+        self.row = np.full(persons, -1, dtype=np.int32)
+        self._n = 0
+        self._alloc(_START_ROWS)
+        self._next_account = persons
+        self._pending: list[tuple[np.ndarray, ...]] = []
+        self.actions: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "time",
+                "person",
+                "account",
+                "rung",
+                "first_violation",
+                "offender",
+                "appealed",
+                "overturned",
+                "evaded",
+                "returns_at",
+                "account_since",
+            )
+        }
+        self.strikes_applied = 0
+        self.strikes_withdrawn = 0
+
+    # Storage --------------------------------------------------------------------
+    def _alloc(self, cap: int) -> None:
+        """Make room for ``cap`` tracked persons (the first call creates the columns)."""
+        if not hasattr(self, "person"):
+            self.person = np.full(cap, -1, dtype=np.int64)
+            self.account = np.full(cap, -1, dtype=np.int64)
+            self.since = np.full(cap, -np.inf)
+            self.first_violation = np.full(cap, np.inf)
+            self.blocked_from = np.full(cap, np.inf)
+            self.blocked_until = np.full(cap, -np.inf)
+            self.block_kind = np.full(cap, NONE, dtype=np.int8)
+            self.st_time = np.full((cap, RING), -np.inf)
+            self.st_weight = np.zeros((cap, RING))
+            self.st_post = np.full((cap, RING), -1, dtype=np.int64)
+            return
+        for name, fill in _FILL.items():
+            old = getattr(self, name)
+            new = np.full((cap, *old.shape[1:]), fill, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def rows_of(self, persons: np.ndarray) -> np.ndarray:
+        """Tracked rows of ``persons``, adding the ones not tracked yet."""
+        persons = np.asarray(persons, dtype=np.int64)
+        new = np.unique(persons[self.row[persons] < 0])
+        if len(new):
+            if self._n + len(new) > len(self.person):
+                self._alloc(max(2 * len(self.person), self._n + len(new)))
+            rows = np.arange(self._n, self._n + len(new))
+            self.row[new] = rows
+            self.person[rows] = new
+            self.account[rows] = new
+            self._n += len(new)
+        return self.row[persons].astype(np.int64)
+
+    @property
+    def tracked(self) -> int:
+        return self._n
+
+    # What the stream asks -----------------------------------------------------------
+    def blocked(self, persons: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Kind of block (0: none) of each person's account at each time."""
+        row = self.row[persons]
+        out = np.zeros(len(persons), dtype=np.int8)
+        seen = np.flatnonzero(row >= 0)
+        r, t = row[seen], times[seen]
+        inside = (self.blocked_from[r] <= t) & (t < self.blocked_until[r])
+        out[seen[inside]] = self.block_kind[r[inside]]
+        return out
+
+    def blocks_during(self, t0: float, t1: float) -> tuple[np.ndarray, ...]:
+        """Persons blocked at some time in ``[t0, t1)``: persons, from, until, kind."""
+        n = self._n
+        hit = (self.blocked_from[:n] < t1) & (self.blocked_until[:n] > t0)
+        hit &= self.block_kind[:n] != NONE
+        rows = np.flatnonzero(hit)
+        return (
+            self.person[rows],
+            self.blocked_from[rows],
+            self.blocked_until[rows],
+            self.block_kind[rows],
+        )
+
+    def note_violations(self, persons: np.ndarray, created: np.ndarray) -> None:
+        """Violating posts made (by the persons' current accounts) at ``created``."""
+        if len(persons) == 0:
+            return
+        rows = self.rows_of(persons)
+        np.minimum.at(self.first_violation, rows, created)
+
+    # Strikes --------------------------------------------------------------------
+    def strike(
+        self,
+        persons: np.ndarray,
+        post_ids: np.ndarray,
+        cls: np.ndarray,
+        created: np.ndarray,
+        times: np.ndarray,
+        channel: int,
+    ) -> None:
+        """Removals of posts (by ``persons``, made at ``created``) at ``times``:
+        strikes, applied in time order by :meth:`advance`."""
+        weight = self._weights[cls]
+        go = weight > 0
+        if go.any():
+            self._pending.append(
+                (
+                    times[go].astype(np.float64),
+                    post_ids[go].astype(np.int64),
+                    persons[go].astype(np.int64),
+                    weight[go],
+                    created[go].astype(np.float64),
+                    np.full(int(go.sum()), channel, dtype=np.int64),
+                )
+            )
+
+    def withdraw(self, persons: np.ndarray, post_ids: np.ndarray) -> None:
+        """Restored posts (an appeal upheld): their strikes stop counting (actions
+        already taken stand)."""
+        rows = self.row[persons]
+        for r, p in zip(rows.tolist(), post_ids.tolist(), strict=True):
+            if r < 0:
+                continue
+            slot = np.flatnonzero(self.st_post[r] == p)
+            if len(slot):
+                self.st_weight[r, slot] = 0.0
+                self.strikes_withdrawn += 1
+
+    def advance(self, t: float) -> list[Ban]:
+        """Apply the strikes of removals up to ``t``, in time order; return the bans
+        (for the posts that come down with their account)."""
+        if not self._pending:
+            return []
+        parts = [np.concatenate(col) for col in zip(*self._pending, strict=True)]
+        due = parts[0] <= t
+        self._pending = [tuple(p[~due] for p in parts)] if (~due).any() else []
+        if not due.any():
+            return []
+        times, posts, persons, weights, created, channels = (p[due] for p in parts)
+        order = np.lexsort((posts, times))
+        rows = self.rows_of(persons)
+        bans: list[Ban] = []
+        for i in order.tolist():
+            ban = self._apply_strike(
+                int(rows[i]), float(times[i]), int(posts[i]), float(weights[i]), float(created[i])
+            )
+            if ban:
+                until = float(self.blocked_until[rows[i]])
+                bans.append(Ban(int(persons[i]), float(times[i]), int(channels[i]), until))
+        return bans
+
+    def _apply_strike(self, r: int, t: float, post: int, weight: float, created: float) -> bool:
+        if created < self.since[r]:
+            return False  # a post of an earlier account: that account is gone
+        if self.block_kind[r] == BANNED and self.blocked_from[r] <= t < self.blocked_until[r]:
+            return False
+        times = self.st_time[r]
+        slot = int(np.argmin(times))
+        times[slot] = t
+        self.st_weight[r, slot] = weight
+        self.st_post[r, slot] = post
+        self.strikes_applied += 1
+        live = times > t - self._expiry
+        active = float(self.st_weight[r][live].sum())
+        before = active - weight
+        rung = -1
+        for i, step in enumerate(self.cfg.ladder):
+            if before < step.strikes <= active:
+                rung = i
+        if rung < 0:
+            return False
+        return self._act(r, t, rung)
+
+    def _act(self, r: int, t: float, rung: int) -> bool:
+        step = self.cfg.ladder[rung]
+        account = int(self.account[r])
+        log = self.actions
+        log["time"].append(t)
+        log["person"].append(int(self.person[r]))
+        log["account"].append(account)
+        log["rung"].append(rung)
+        log["first_violation"].append(float(self.first_violation[r]))
+        log["offender"].append(bool(self._offender[self.person[r]]))
+        log["account_since"].append(float(self.since[r]))
+        appealed = overturned = evaded = False
+        returns = math.inf
+        if step.action == "suspend":
+            assert step.days is not None
+            if not (self.blocked_from[r] <= t < self.blocked_until[r]):
+                self.blocked_from[r] = t
+                self.blocked_until[r] = t
+            self.blocked_until[r] = max(self.blocked_until[r], t + 24.0 * step.days)
+            self.block_kind[r] = SUSPENDED
+        elif step.action == "ban":
+            appealed, overturned, returns = self._ban(r, t, account)
+            evaded = math.isfinite(returns) and not overturned
+        log["appealed"].append(appealed)
+        log["overturned"].append(overturned)
+        log["evaded"].append(evaded)
+        log["returns_at"].append(returns)
+        return step.action == "ban" and not overturned
+
+    def _ban(self, r: int, t: float, account: int) -> tuple[bool, bool, float]:
+        """Ban the account at ``t``: the appeal, then evasion. Returns (appealed,
+        overturned, when the person is back: the appeal's decision or the new
+        account's start; inf: never)."""
+        self.block_kind[r] = BANNED
+        self.blocked_from[r] = t
+        self.blocked_until[r] = math.inf
+        appeal = self.cfg.appeals
+        draw = self._draws.uniform
+        if draw(account, 0) < appeal.share:
+            violated = self.first_violation[r] <= t
+            right = draw(account, 1) < appeal.accuracy
+            if right != violated:  # a right decision lifts only a ban without violations
+                back = t + appeal.decision_hours
+                self.blocked_until[r] = back
+                self._clear(r)
+                return True, True, back
+            appealed = True
+        else:
+            appealed = False
+        if draw(account, 2) < self.evasion.share:
+            delay = self.evasion.delay
+            z = float(special.ndtri(draw(account, 3)))
+            back = t + 24.0 * delay.median_days * math.exp(delay.sigma * z)
+            self.blocked_until[r] = back
+            self.account[r] = self._next_account
+            self._next_account += 1
+            self.since[r] = back
+            self.first_violation[r] = math.inf
+            self._clear(r)
+            return appealed, False, back
+        return appealed, False, math.inf
+
+    def _clear(self, r: int) -> None:
+        self.st_time[r] = -np.inf
+        self.st_weight[r] = 0.0
+        self.st_post[r] = -1
+
+    def active_strikes(self, persons: np.ndarray, t: float) -> np.ndarray:
+        """Active strikes of each person's current account at ``t``."""
+        rows = self.row[persons]
+        out = np.zeros(len(persons))
+        seen = np.flatnonzero(rows >= 0)
+        r = rows[seen]
+        live = (self.st_time[r] > t - self._expiry) & (self.st_time[r] <= t)
+        out[seen] = (self.st_weight[r] * live).sum(axis=1)
+        return out

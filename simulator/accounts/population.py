@@ -1,0 +1,191 @@
+"""The authors: a population of accounts as arrays, and who wrote which post.
+
+Every author ("person": the human behind one or more accounts, see
+:mod:`simulator.accounts.book`) is a row in a few arrays, drawn once per
+run from ``("accounts", "population")`` (the same under every policy):
+
+* a posting rate ``activity``: log-normal with ``activity_sigma`` (2.1 puts
+  80% of posts on the most active 10% of accounts);
+* ``offender``: a ``offender_share`` of accounts are repeat offenders, whose
+  propensity to post violating content is raised by the factor that gives
+  them ``offender_post_share`` of violating posts (in expectation:
+  ``r = P (1 - s) / (s (1 - P))``);
+* a follower score ``a`` (standard normal; followers = median x
+  exp(sigma a)), binned into :data:`TIERS` equal-count tiers;
+* ``joined``: accounts present at the start are up to ``initial_age_days``
+  old; new ones join at the start of the day the daily active users reach a
+  new high (``accounts_per_daily_user`` accounts per user).
+
+A post's author is a pure function of the post (its id, class, reach and day):
+two keyed uniforms (:class:`~simulator.stages.appeals.KeyedDraws`) pick a
+follower tier given the post's reach and then an author within the tier, with
+weight ``activity`` (times the offender factor for violating classes) among
+the accounts joined by that day. Nothing per post is stored, and the answer
+is the same whatever chunk, worker or stage asks.
+
+Followers drive reach through the tier: an account's follower score and the
+log reach of its posts are correlated (``followers_reach_correlation``, a
+Gaussian copula), so the tier is drawn given the post's reach. The reach of
+posts keeps the scenario's distribution exactly (the stream is unchanged);
+what changes is which accounts the far-reaching posts come from.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+from simulator.config.accounts import AccountPopulation
+from simulator.config.scenario import Scenario
+from simulator.seeding import SeedTree
+from simulator.stages.appeals import KeyedDraws
+from simulator.taxonomy import N_CLASSES, VIOLATING
+
+TIERS = 8
+"""Follower tiers (equal shares of accounts by follower count)."""
+_Z_STEP = 0.004
+_Z_TAIL = 12.0
+
+
+def offender_factor(cfg: AccountPopulation) -> float:
+    """How many times more likely a repeat offender's post is violating."""
+    s, p = cfg.offender_share, cfg.offender_post_share
+    return p * (1.0 - s) / (s * (1.0 - p))
+
+
+def accounts_by_day(scenario: Scenario, ratio: float) -> np.ndarray:
+    """Accounts joined by the start of each day: ``ratio`` x the highest daily
+    active users so far (the users at each day's middle, interpolated)."""
+    if scenario.population is None:  # the Scenario validator refuses accounts on a replay
+        raise ValueError("accounts need a synthetic stream's population")
+    points = scenario.population.daily_active_users
+    xs = np.array([scenario.hour_of(p.date) for p in points])
+    ys = np.array([p.users for p in points])
+    users = np.interp(24.0 * np.arange(scenario.days) + 12.0, xs, ys)
+    return np.ceil(ratio * np.maximum.accumulate(users)).astype(np.int64).clip(min=TIERS)
+
+
+class Population:
+    """The authors (entry points: :meth:`authors`, :meth:`untouched_tier_shares`)."""
+
+    def __init__(self, cfg: AccountPopulation, scenario: Scenario, seeds: SeedTree) -> None:
+        self.cfg = cfg
+        self.joined_by_day = accounts_by_day(scenario, cfg.accounts_per_daily_user)
+        n = int(self.joined_by_day[-1])
+        rng = seeds.rng("accounts", "population")
+        self.activity = np.exp(cfg.activity_sigma * rng.standard_normal(n))
+        self.offender = rng.random(n) < cfg.offender_share
+        self.factor = offender_factor(cfg)
+        self.follower_score = rng.standard_normal(n).astype(np.float32)
+        age = rng.random(n) * cfg.initial_age_days * 24.0
+        first = np.searchsorted(self.joined_by_day, np.arange(n), side="right")
+        # joined: hours since the start (negative for the accounts already there)
+        self.joined = np.where(np.arange(n) < self.joined_by_day[0], -age, 24.0 * first).astype(
+            np.float32
+        )
+        self.join_day = first.astype(np.int32)
+        self._bounds = special.ndtri(np.arange(1, TIERS) / TIERS)
+        self.tier = np.searchsorted(self._bounds, self.follower_score).astype(np.int8)
+        self._rho = cfg.followers_reach_correlation
+        self._s = math.sqrt(1.0 - self._rho**2)
+        # Per tier, its accounts in joining order and their cumulative weights
+        # (legitimate classes: activity; violating: activity x offender factor).
+        viol_weight = self.activity * np.where(self.offender, self.factor, 1.0)
+        self._members = [np.flatnonzero(self.tier == k) for k in range(TIERS)]
+        self._cum = [
+            (np.cumsum(self.activity[m]), np.cumsum(viol_weight[m])) for m in self._members
+        ]
+        self._draws = KeyedDraws(seeds, "accounts", "authors")
+
+    @property
+    def size(self) -> int:
+        return len(self.activity)
+
+    def weight(self, persons: np.ndarray, violating: bool) -> np.ndarray:
+        """Posting weight of ``persons`` for a violating or a legitimate class."""
+        w = self.activity[persons]
+        return w * np.where(self.offender[persons], self.factor, 1.0) if violating else w
+
+    def members_by_day(self, tier: int, day: int) -> int:
+        """Accounts of ``tier`` joined by the start of ``day``."""
+        return int(np.searchsorted(self.join_day[self._members[tier]], day, side="right"))
+
+    def tier_weight(self, day: int, violating: bool) -> np.ndarray:
+        """Total posting weight of each tier's accounts joined by ``day``."""
+        out = np.zeros(TIERS)
+        for k in range(TIERS):
+            n = self.members_by_day(k, day)
+            if n:
+                out[k] = self._cum[k][1 if violating else 0][n - 1]
+        return out
+
+    def authors(
+        self, post_id: np.ndarray, cls: np.ndarray, z: np.ndarray, day: np.ndarray
+    ) -> np.ndarray:
+        """The author (person index) of each post: ``z`` is the post's standardised
+        log reach, ``day`` the day it was made."""
+        out = np.empty(len(post_id), dtype=np.int64)
+        if len(post_id) == 0:
+            return out
+        u_tier = self._draws.uniforms(post_id, 0)
+        u_pick = self._draws.uniforms(post_id, 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            latent = self._rho * np.nan_to_num(z) + self._s * special.ndtri(u_tier)
+        tier = np.searchsorted(self._bounds, latent)
+        violating = VIOLATING[cls]
+        for d in np.unique(day):
+            for k in range(TIERS):
+                n = self.members_by_day(k, int(d))
+                for v in (False, True):
+                    rows = np.flatnonzero((day == d) & (tier == k) & (violating == v))
+                    if len(rows) == 0:
+                        continue
+                    kk, nn = (k, n) if n else self._busiest(int(d))
+                    cum = self._cum[kk][int(v)][:nn]
+                    pick = np.searchsorted(cum, u_pick[rows] * cum[-1], side="right")
+                    out[rows] = self._members[kk][np.minimum(pick, nn - 1)]
+        return out
+
+    def _busiest(self, day: int) -> tuple[int, int]:
+        """A tier with accounts by ``day`` (for a tier still empty in a tiny world)."""
+        counts = [self.members_by_day(k, day) for k in range(TIERS)]
+        k = int(np.argmax(counts))
+        return k, counts[k]
+
+    def tier_given_reach(self, z: np.ndarray) -> np.ndarray:
+        """P(tier | standardised log reach ``z``), shape ``(len(z), TIERS)``."""
+        edges = np.concatenate([[-np.inf], self._bounds, [np.inf]])
+        cdf = special.ndtr((edges[None, :] - self._rho * z[:, None]) / self._s)
+        return np.asarray(np.diff(cdf, axis=1))
+
+    def untouched_tier_shares(
+        self, reports_needed: int, km: np.ndarray, sigma: float
+    ) -> np.ndarray:
+        """Per class, the tiers' shares of the posts no user report reaches, shape
+        ``(classes, TIERS)``: ``P(tier | class, unreported)``, by quadrature over the
+        reach (the score is drawn independently of the author, so it cancels)."""
+        z = np.arange(-_Z_TAIL, _Z_TAIL + _Z_STEP, _Z_STEP)
+        phi = np.exp(-0.5 * z * z)
+        given = self.tier_given_reach(z)
+        out = np.empty((N_CLASSES, TIERS))
+        for c in range(N_CLASSES):
+            unreported = np.ones_like(z)
+            if reports_needed > 0 and km[c] > 0:
+                unreported = special.gammaincc(reports_needed, km[c] * np.exp(sigma * z))
+            dens = phi * unreported
+            share = np.trapezoid(dens[:, None] * given, z, axis=0)
+            out[c] = share / share.sum()
+        return out
+
+
+def standard_reach(
+    reach: np.ndarray, cls: np.ndarray, median: np.ndarray, sigma: float
+) -> np.ndarray:
+    """The standard normal draw behind each post's reach (``reach = median x
+    exp(sigma z)``); 0 where the class's median is 0."""
+    m = median[cls]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.log(reach / m) / sigma
+    return np.where(np.isfinite(z), z, 0.0)

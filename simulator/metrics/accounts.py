@@ -1,0 +1,79 @@
+"""Account enforcement figures: actions by rung, posts not made, wrongful bans.
+
+Conventions:
+
+* An account is *wrongly banned* when its ban stands (no appeal lifted it)
+  although the account had made no violating post by then: defined by its
+  posts, not by its propensity. The summary also counts bans of accounts that
+  are not repeat offenders by propensity (they may still have posted
+  something violating).
+* *Time from first violation to ban*: from the creation of the account's
+  first violating post to the ban, over banned accounts that had one.
+* *Posts not made*: posts the suspended or banned accounts would have made
+  (they are not made); violating ones counted exactly, legitimate ones no
+  stage would have touched in distribution.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simulator.metrics.common import num, percentiles
+from simulator.runlog import RunLog
+from simulator.taxonomy import CLASSES, VIOLATING
+
+
+def account_summary(log: RunLog) -> dict[str, Any] | None:
+    """The ``accounts`` section of a run's summary (None without account enforcement)."""
+    acc = log.accounts
+    if acc is None:
+        return None
+    a = acc.actions
+    actions = {label: 0 for label in acc.ladder}
+    bans = np.zeros(0, dtype=bool)
+    if len(a):
+        counts = a["rung"].value_counts()
+        actions = {label: int(counts.get(i, 0)) for i, label in enumerate(acc.ladder)}
+        is_ban = np.array([acc.ladder[r].endswith("ban") for r in a["rung"]], dtype=bool)
+        bans = is_ban & ~a["overturned"].to_numpy(dtype=bool)
+    times = a["time"].to_numpy(dtype=np.float64) if len(a) else np.zeros(0)
+    first = a["first_violation"].to_numpy(dtype=np.float64) if len(a) else np.zeros(0)
+    violated = first <= times
+    evaded = a["evaded"].to_numpy(dtype=bool) if len(a) else bans
+    returns = a["returns_at"].to_numpy(dtype=np.float64) if len(a) else times
+    accounts = a["account"].to_numpy() if len(a) else np.zeros(0, dtype=np.int64)
+    offender = a["offender"].to_numpy(dtype=bool) if len(a) else bans
+    appealed = a["appealed"].to_numpy(dtype=bool) if len(a) else bans
+    overturned = a["overturned"].to_numpy(dtype=bool) if len(a) else bans
+    prevented = acc.prevented_by_class
+    return {
+        "population": acc.population,
+        "repeat_offenders": acc.offenders,
+        "accounts_actioned": len(np.unique(accounts)),
+        "actions_by_rung": actions,
+        "banned": int(bans.sum()),
+        "wrongly_banned": int((bans & ~violated).sum()),
+        "banned_not_repeat_offenders": int((bans & ~offender).sum()),
+        "first_violation_to_ban_hours": percentiles(
+            times[bans & violated] - first[bans & violated], (50, 90)
+        ),
+        "posts_not_made": {c: num(float(prevented[i])) for i, c in enumerate(CLASSES)},
+        "violating_posts_not_made": {
+            "total": int(sum(int(v[VIOLATING].sum()) for v in acc.prevented_violating.values())),
+            **{
+                block: {c: int(v[i]) for i, c in enumerate(CLASSES) if VIOLATING[i]}
+                for block, v in acc.prevented_violating.items()
+            },
+        },
+        "posts_removed_with_account": acc.posts_removed_with_account,
+        "strikes": {"applied": acc.strikes_applied, "withdrawn": acc.strikes_withdrawn},
+        "ban_appeals": {"appealed": int(appealed.sum()), "overturned": int(overturned.sum())},
+        "evasion": {
+            "evaded": int(evaded.sum()),
+            "returned_by_end": int((evaded & (returns <= log.end)).sum()),
+            "new_accounts_actioned": len(np.unique(accounts[accounts >= acc.first_accounts])),
+            "new_accounts_banned": int((bans & (accounts >= acc.first_accounts)).sum()),
+        },
+    }

@@ -1,0 +1,290 @@
+"""Authors and account enforcement: strikes, the ladder, bans, ban evasion.
+
+Runs use the quick world in scale mode with an ``accounts:`` block; the book's
+rules are also tried on their own with hand-made strikes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import ROOT, bundled, tweak
+
+from simulator.accounts.book import AccountBook
+from simulator.accounts.population import Population, offender_factor
+from simulator.api import simulate
+from simulator.config import HostPolicy, PlatformPolicy, Scenario
+from simulator.config.accounts import AccountEnforcement, AccountPopulation, Evasion
+from simulator.engine import Simulation
+from simulator.errors import ModsimError
+from simulator.seeding import SeedTree
+from simulator.taxonomy import CLASS_INDEX
+
+POPULATION: dict[str, Any] = {
+    "offender_share": 0.05,
+    "offender_post_share": 0.8,
+    "evasion": {"share": 0.5, "delay": {"median_days": 1.0, "sigma": 0.5}},
+}
+THREE_STRIKES: dict[str, Any] = {
+    "enabled": True,
+    "ladder": [
+        {"strikes": 1, "action": "warn"},
+        {"strikes": 2, "action": "suspend", "days": 7.0},
+        {"strikes": 3, "action": "ban"},
+    ],
+    "appeals": {"share": 0.3},
+}
+WARN_ONLY: dict[str, Any] = {"enabled": True, "ladder": [{"strikes": 1, "action": "warn"}]}
+
+
+@pytest.fixture(scope="module")
+def world(quick_sampled: Scenario) -> Scenario:
+    return tweak(quick_sampled, accounts=POPULATION)
+
+
+@pytest.fixture(scope="module")
+def strikes(jury_only: PlatformPolicy) -> PlatformPolicy:
+    return tweak(jury_only, accounts=THREE_STRIKES)
+
+
+def summary_text(result: Any) -> str:
+    s = {k: v for k, v in result.summary.items() if k != "inputs"}  # the documents read
+    return json.dumps(s, sort_keys=True, default=str)
+
+
+def run_rows(
+    scenario: Scenario, policy: PlatformPolicy, seed: int, hosts: tuple[HostPolicy, ...] = ()
+) -> tuple[Any, pd.DataFrame]:
+    """A run and every post's row (with its author)."""
+    frames: list[pd.DataFrame] = []
+    sim = Simulation(scenario, policy, hosts, seed=seed, table="all")
+    log = sim.run(sink=frames.append)
+    return log, pd.concat(frames, ignore_index=True)
+
+
+# Off by default ----------------------------------------------------------------------------
+def test_a_policy_without_accounts_ignores_the_scenarios_authors(
+    quick_sampled: Scenario, world: Scenario, jury_only: PlatformPolicy
+) -> None:
+    plain = simulate(quick_sampled, jury_only, seed=3)
+    with_authors = simulate(world, jury_only, seed=3)
+    assert summary_text(plain) == summary_text(with_authors)
+    assert "accounts" not in with_authors.summary
+
+
+def test_accounts_need_the_scenarios_population(
+    quick_sampled: Scenario, strikes: PlatformPolicy
+) -> None:
+    with pytest.raises(ModsimError, match="the scenario has no `accounts:` section"):
+        simulate(quick_sampled, strikes, seed=0)
+
+
+# The population ------------------------------------------------------------------------------
+def test_offenders_make_their_share_of_violating_posts(world: Scenario) -> None:
+    cfg = world.accounts
+    assert cfg is not None
+    pop = Population(cfg, world, SeedTree(0))
+    factor = offender_factor(cfg)
+    viol = pop.activity * np.where(pop.offender, factor, 1.0)
+    share = viol[pop.offender].sum() / viol.sum()
+    # a finite population of ~30,000: the share is near its expectation
+    assert share == pytest.approx(cfg.offender_post_share, abs=0.05)
+    top = np.sort(pop.activity)[::-1]
+    top_tenth = top[: len(top) // 10].sum() / top.sum()
+    assert 0.7 < top_tenth < 0.9  # activity_sigma 2.1: the top 10% make ~80% of posts
+
+
+def test_authors_are_a_pure_function_of_the_post(world: Scenario) -> None:
+    cfg = world.accounts
+    assert cfg is not None
+    pop = Population(cfg, world, SeedTree(5))
+    rng = np.random.default_rng(1)
+    ids = np.arange(1000, 3000)
+    cls = rng.integers(0, 5, len(ids)).astype(np.int8)
+    z = rng.standard_normal(len(ids))
+    day = rng.integers(0, world.days, len(ids))
+    whole = pop.authors(ids, cls, z, day)
+    parts = np.concatenate(
+        [pop.authors(ids[i::3], cls[i::3], z[i::3], day[i::3]) for i in range(3)]
+    )
+    order = np.concatenate([np.arange(len(ids))[i::3] for i in range(3)])
+    assert np.array_equal(whole[order], parts)
+    joined_by = pop.joined_by_day[day]
+    assert (whole < joined_by).all()  # nobody writes before joining
+
+
+def test_followers_drive_reach(world: Scenario) -> None:
+    cfg = world.accounts
+    assert cfg is not None
+    pop = Population(cfg, world, SeedTree(2))
+    n = 40_000
+    z = np.random.default_rng(3).standard_normal(n)
+    persons = pop.authors(np.arange(n), np.full(n, 4, dtype=np.int8), z, np.zeros(n, dtype=int))
+    corr = np.corrcoef(z, pop.follower_score[persons])[0, 1]
+    assert corr > 0.3
+    flat = Population(
+        cfg.model_copy(update={"followers_reach_correlation": 0.0}), world, SeedTree(2)
+    )
+    persons = flat.authors(np.arange(n), np.full(n, 4, dtype=np.int8), z, np.zeros(n, dtype=int))
+    assert abs(np.corrcoef(z, flat.follower_score[persons])[0, 1]) < 0.05
+
+
+# The book: strikes, ladder, evasion ------------------------------------------------------------
+def book(
+    policy: dict[str, Any], evasion: dict[str, Any] | None = None, seed: int = 0
+) -> AccountBook:
+    return AccountBook(
+        AccountEnforcement.model_validate(policy),
+        Evasion.model_validate(evasion or {}),
+        persons=10,
+        offender=np.zeros(10, dtype=bool),
+        seeds=SeedTree(seed),
+    )
+
+
+def strike(b: AccountBook, person: int, post: int, t: float, created: float | None = None) -> None:
+    b.strike(
+        np.array([person]),
+        np.array([post]),
+        np.array([CLASS_INDEX["violent_threat"]], dtype=np.int8),
+        np.array([t - 1.0 if created is None else created]),
+        np.array([t]),
+        channel=2,
+    )
+
+
+def test_the_ladder_climbs_one_rung_a_strike_and_bans_block() -> None:
+    b = book(THREE_STRIKES)
+    for post, t in enumerate((10.0, 20.0, 30.0)):
+        strike(b, 3, post, t)
+    assert b.advance(25.0) == []
+    # the stream asks about the time ahead: suspended for 7 days from hour 20
+    kinds = b.blocked(np.array([3, 3, 3]), np.array([19.0, 25.0, 20.0 + 168.0]))
+    assert kinds.tolist() == [0, 1, 0]
+    bans = b.advance(40.0)
+    assert b.actions["rung"] == [0, 1, 2]
+    assert [ban.person for ban in bans] == [3]
+    kinds = b.blocked(np.array([3, 3, 4]), np.array([31.0, 1e6, 31.0]))
+    assert kinds.tolist() == [2, 2, 0]  # banned for good; others untouched
+
+
+def test_strikes_are_applied_in_time_order_whatever_order_they_arrive() -> None:
+    a, b = book(THREE_STRIKES), book(THREE_STRIKES)
+    for post, t in enumerate((10.0, 20.0, 30.0)):
+        strike(a, 1, post, t)
+    for post, t in reversed(list(enumerate((10.0, 20.0, 30.0)))):
+        strike(b, 1, post, t)
+    a.advance(100.0)
+    b.advance(100.0)
+    assert a.actions == b.actions
+
+
+def test_strikes_expire() -> None:
+    policy = dict(THREE_STRIKES, strike_expiry_days=1.0)
+    b = book(policy)
+    strike(b, 2, 0, 10.0)
+    strike(b, 2, 1, 50.0)  # the first strike expired at hour 34
+    b.advance(60.0)
+    assert b.actions["rung"] == [0, 0]  # warned twice, never suspended
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ban_evasion_comes_back_with_a_new_account_and_no_strikes(seed: int) -> None:
+    no_appeals = dict(THREE_STRIKES, appeals={"share": 0.0})
+    b = book(no_appeals, {"share": 1.0, "delay": {"median_days": 2.0, "sigma": 1.0}}, seed)
+    for post, t in enumerate((10.0, 20.0, 30.0)):
+        strike(b, 7, post, t)
+    (ban,) = b.advance(31.0)
+    back = ban.until
+    assert 30.0 < back < math.inf
+    assert b.blocked(np.array([7, 7]), np.array([back - 1e-6, back])).tolist() == [2, 0]
+    assert b.active_strikes(np.array([7]), back).tolist() == [0.0]
+    # a late removal of the old account's post does not strike the new account
+    strike(b, 7, 99, back + 1.0, created=29.0)
+    # the new account's first offence is a warning, not a ban
+    strike(b, 7, 100, back + 2.0, created=back + 1.0)
+    b.advance(back + 10.0)
+    assert b.actions["rung"] == [0, 1, 2, 0]
+    assert b.actions["account"][-1] == 10  # the first id after the population's
+
+
+def test_a_restored_post_withdraws_its_strike() -> None:
+    b = book(THREE_STRIKES)
+    strike(b, 1, 0, 10.0)
+    b.advance(11.0)
+    b.withdraw(np.array([1]), np.array([0]))
+    strike(b, 1, 1, 20.0)
+    b.advance(21.0)
+    assert b.actions["rung"] == [0, 0]  # the second strike is the only one counting
+
+
+# Runs ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [1, 2])
+def test_bans_prevent_the_banned_accounts_later_posts(
+    world: Scenario, jury_only: PlatformPolicy, seed: int
+) -> None:
+    no_evasion = tweak(world, accounts__evasion__share=0.0)
+    log, rows = run_rows(no_evasion, tweak(jury_only, accounts=THREE_STRIKES), seed)
+    assert log.accounts is not None
+    acts = log.accounts.actions
+    banned = acts[(acts["rung"] == 2) & ~acts["overturned"]]
+    assert len(banned) > 3
+    # Actions are known from the next day on (a day is drawn when it begins).
+    cut = np.ceil(banned["time"].to_numpy() / 24.0) * 24.0
+    by = dict(zip(banned["person"], cut, strict=True))
+    later = rows[rows["author"].isin(by)]
+    assert not (later["created_at"].to_numpy() >= later["author"].map(by).to_numpy()).any()
+    # The same stream with a ladder that only warns: those accounts did post later.
+    _, control = run_rows(no_evasion, tweak(jury_only, accounts=WARN_ONLY), seed)
+    after = control[control["author"].isin(by)]
+    made = (after["created_at"].to_numpy() >= after["author"].map(by).to_numpy()).sum()
+    assert made > 0
+    prevented = log.accounts.prevented_violating["ban"].sum()
+    assert prevented > 0
+
+
+def test_a_banned_accounts_pending_posts_come_down(
+    world: Scenario, jury_only: PlatformPolicy
+) -> None:
+    keep = simulate(
+        world, tweak(jury_only, accounts=dict(THREE_STRIKES, on_ban="keep_posts")), seed=2
+    )
+    remove = simulate(world, tweak(jury_only, accounts=THREE_STRIKES), seed=2)
+    assert keep.summary["accounts"]["posts_removed_with_account"] == 0
+    assert remove.summary["accounts"]["posts_removed_with_account"] > 0
+
+
+def test_results_are_the_same_whatever_the_chunk_size(
+    world: Scenario, strikes: PlatformPolicy, strike_host: HostPolicy
+) -> None:
+    runs = [simulate(world, strikes, [strike_host], seed=4, chunk_days=c) for c in (1, 3, 7)]
+    first = summary_text(runs[0])
+    assert json.loads(first)["accounts"]["banned"] > 0
+    for other in runs[1:]:
+        assert summary_text(other) == first
+
+
+def test_thinned_runs_act_on_accounts_the_same_whatever_the_chunk_size(
+    world: Scenario, strikes: PlatformPolicy
+) -> None:
+    thin = tweak(world, content__thinning="auto")
+    a = simulate(thin, strikes, seed=6, chunk_days=1)
+    b = simulate(thin, strikes, seed=6, chunk_days=4)
+    assert summary_text(a) == summary_text(b)
+    assert a.summary["accounts"]["banned"] > 0
+    legit = sum(a.summary["accounts"]["posts_not_made"][c] for c in ("benign", "heated_political"))
+    assert legit > 0  # counted posts of blocked accounts are not made either
+
+
+def test_the_bundled_three_strike_policy_validates() -> None:
+    policy = bundled("policies/jury-three-strikes.yaml")
+    assert policy.accounts.enabled
+    assert [r.action for r in policy.accounts.ladder] == ["warn", "suspend", "ban"]
+    scenario = bundled("scenarios/parler-like.yaml")
+    assert isinstance(scenario.accounts, AccountPopulation)
+    assert (ROOT / "policies/jury-three-strikes.yaml").exists()
