@@ -207,10 +207,10 @@ class Simulation:
                 thin = self.thinner.generate_day(day, next_id) if self.thinner else None
                 posts = thin.posts if thin else self.stream.generate_day(day, next_id)
                 next_id += thin.made if thin else len(posts)
-                cols = self._stage_posts(posts, day, thin)
+                cols, made = self._stage_posts(posts, day, thin)
                 if thin is not None:
                     counted.append((day, self._count_untouched(thin)))
-                settled.append((cols, ~self._admit(cols, t1)))
+                settled.append((cols, ~self._admit(cols, t1, made) & made))
                 day_end = 24.0 * (day + 1)
                 self._step(24.0 * day, day_end)
                 if self._suspension_time() <= day_end:
@@ -247,7 +247,11 @@ class Simulation:
         return self._log(frame, end, suspended_by)
 
     # Per-post stages (vectorised) -----------------------------------------------
-    def _stage_posts(self, posts: Posts, day: int, thin: ThinDay | None = None) -> PostColumns:
+    def _stage_posts(
+        self, posts: Posts, day: int, thin: ThinDay | None = None
+    ) -> tuple[PostColumns, np.ndarray]:
+        """The day's posts as the platform's columns, and which of them are made
+        (False: by a suspended or banned account; kept as rows, never counted)."""
         n = len(posts)
         inf = np.full(n, np.inf)
         if self.prefilter is not None:
@@ -290,16 +294,15 @@ class Simulation:
         if keep is not None:
             cols = cols.take(keep)
             posts = posts.take(keep)
+        made = np.ones(len(posts), dtype=bool)
         if self.accounts is not None:  # posts of suspended or banned accounts are not made
             made = self.accounts.stage(posts, cols, day, thin is not None)
-            if not made.all():
-                cols, posts = cols.take(made), posts.take(made)
-        violating = VIOLATING[posts.cls]
+        violating = VIOLATING[posts.cls] & made
         if violating.any():
             vposts = posts.take(violating)
             for enforcer in self.enforcers:
                 enforcer.observe(vposts, day)
-        return cols
+        return cols, made
 
     def _count_untouched(self, thin: ThinDay) -> np.ndarray:
         """A thinned day's undrawn posts: thinned by a delisting as drawn ones are,
@@ -312,15 +315,17 @@ class Simulation:
         np.add.at(hist, hours, untouched.sum(axis=1))
         return untouched
 
-    def _admit(self, cols: PostColumns, t1: float) -> np.ndarray:
-        """Hold in memory the posts whose fate is still open; queue their cases."""
+    def _admit(self, cols: PostColumns, t1: float, made: np.ndarray) -> np.ndarray:
+        """Hold in memory the posts made whose fate is still open; queue their cases."""
         state = self._state
-        state.count_created(cols.created_at)
-        state.count_removed(cols.removed_at[np.isfinite(cols.removed_at)], +1)
+        everyone = bool(made.all())
+        state.count_created(cols.created_at if everyone else cols.created_at[made])
+        removed = np.isfinite(cols.removed_at) & made
+        state.count_removed(cols.removed_at[removed], +1)
         # authors of posts the prefilter removed may appeal
         appeal_at = np.full(len(cols), np.inf)
         if self.followups.appeal_team is not None:
-            gone = np.flatnonzero(np.isfinite(cols.removed_at))  # a few, out of every post
+            gone = np.flatnonzero(removed)  # a few, out of every post
             appeal_at[gone] = self.followups.appeals.appeal_times(
                 cols.post_id[gone], VIOLATING[cols.cls[gone]], cols.removed_at[gone]
             )
@@ -330,7 +335,7 @@ class Simulation:
             | (np.isfinite(cols.removed_at) & (cols.removed_at > t1))
             | self.notices.sweepable(cols, t1)
             | np.isfinite(appeal_at)
-        )
+        ) & made
         held = cols.take(resident)
         state.add(held)
         for code, name in enumerate(TEAMS):

@@ -39,7 +39,6 @@ from simulator.config.accounts import AccountEnforcement
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
-from simulator.stages.appeals import KeyedDraws
 from simulator.stages.platform import PlatformState, PostColumns
 from simulator.stream.synthetic import Posts
 from simulator.taxonomy import CHANNEL_INDEX, N_CLASSES, VIOLATING
@@ -81,7 +80,6 @@ class Accounts:
         km = np.asarray(per_view) * self._median
         self._untouched_tiers = self.pop.untouched_tier_shares(reports_needed, km, self._sigma)
         self._channels = {CHANNEL_INDEX[c] for c in policy.strikes_from}
-        self._draws = KeyedDraws(seeds, "accounts", "untouched")
         self._seeds = seeds
         self._by_person: list[tuple[np.ndarray, np.ndarray]] = []  # per day, sorted by person
         self._muted = False
@@ -156,13 +154,16 @@ class Accounts:
         for code, name in ((SUSPENDED, "suspension"), (BANNED, "ban")):
             mine = cls[(kind == code) & VIOLATING[cls]]
             np.add.at(self.prevented_violating[name], mine, 1)
-        rest = np.flatnonzero(~touched)
+        share = self.blocked_share(day)
+        rest = np.flatnonzero(~touched) if share.any() else np.empty(0, dtype=np.int64)
         if len(rest):
-            share = self.blocked_share(day)
+            # One uniform per untouched post from the day's own generator: the
+            # untouched posts of a day are the same whatever the chunk size.
             hour = np.clip(posts.created_at[rest].astype(np.int64) - 24 * day, 0, 23)
-            gone = self._draws.uniforms(posts.post_id[rest]) < share[hour, posts.cls[rest]]
-            keep[rest[gone]] = False
-            np.add.at(self.prevented, posts.cls[rest[gone]], 1)
+            u = self._seeds.rng("accounts", "untouched", day).random(len(rest))
+            gone = rest[u < share[hour, posts.cls[rest]]]
+            keep[gone] = False
+            np.add.at(self.prevented, posts.cls[gone], 1)
         made = kind == 0
         persons, ids = persons[made], posts.post_id[exact][made]
         viol = VIOLATING[cls[made]]

@@ -93,7 +93,8 @@ class Population:
         # Per tier, its accounts in joining order and their cumulative weights
         # (legitimate classes: activity; violating: activity x offender factor).
         viol_weight = self.activity * np.where(self.offender, self.factor, 1.0)
-        self._members = [np.flatnonzero(self.tier == k) for k in range(TIERS)]
+        self._members = [np.flatnonzero(self.tier == k).astype(np.int32) for k in range(TIERS)]
+        self._member_days = [self.join_day[m] for m in self._members]
         self._cum = [
             (np.cumsum(self.activity[m]), np.cumsum(viol_weight[m])) for m in self._members
         ]
@@ -110,7 +111,7 @@ class Population:
 
     def members_by_day(self, tier: int, day: int) -> int:
         """Accounts of ``tier`` joined by the start of ``day``."""
-        return int(np.searchsorted(self.join_day[self._members[tier]], day, side="right"))
+        return int(np.searchsorted(self._member_days[tier], day, side="right"))
 
     def tier_weight(self, day: int, violating: bool) -> np.ndarray:
         """Total posting weight of each tier's accounts joined by ``day``."""
