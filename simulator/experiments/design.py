@@ -228,4 +228,13 @@ def headline_metrics(summary: dict[str, Any]) -> dict[str, float]:
     else:
         out["suspended_after_days"] = math.inf
     out["legitimate_posts_up_at_suspension"] = float(e["legitimate_posts_up_at_suspension"])
+    acc = summary.get("accounts")
+    if acc is not None:  # the policy acts on accounts
+        out["accounts_actioned"] = float(acc["accounts_actioned"])
+        out["accounts_banned"] = float(acc["banned"])
+        out["accounts_wrongly_banned"] = float(acc["wrongly_banned"])
+        out["violating_posts_not_made"] = float(acc["violating_posts_not_made"]["total"])
+        out["first_violation_to_ban_p50_hours"] = _value(
+            acc["first_violation_to_ban_hours"]["p50"]
+        )
     return out
