@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import ROOT, bundled, tweak
+from typer.testing import CliRunner
 
 from simulator.accounts.book import AccountBook
 from simulator.accounts.population import Population, offender_factor
 from simulator.api import simulate
+from simulator.cli import app
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.config.accounts import AccountEnforcement, AccountPopulation, Evasion
 from simulator.engine import Simulation
@@ -288,3 +291,32 @@ def test_the_bundled_three_strike_policy_validates() -> None:
     scenario = bundled("scenarios/parler-like.yaml")
     assert isinstance(scenario.accounts, AccountPopulation)
     assert (ROOT / "policies/jury-three-strikes.yaml").exists()
+
+
+# The command line ------------------------------------------------------------------------------
+def test_a_run_folder_reports_the_accounts(tmp_path: Path) -> None:
+    world = tmp_path / "world.yaml"
+    text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")
+    world.write_text(text + "accounts:\n  evasion: {share: 0.5}\n")
+    out = tmp_path / "run"
+    args = ["run", str(world), "-p", str(ROOT / "policies/jury-three-strikes.yaml"), "--no-host"]
+    res = CliRunner().invoke(app, [*args, "--out", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["accounts"]["accounts_actioned"] > 0
+    posts = pd.read_parquet(out / "posts.parquet")
+    assert (posts["author"] >= 0).all()
+    assert "## Accounts: strikes, suspensions, bans" in (out / "report.md").read_text()
+    assert 'id="tab-accounts"' in (out / "report.html").read_text()
+
+
+def test_a_policy_acting_on_accounts_needs_a_scenario_with_authors(tmp_path: Path) -> None:
+    policy = ROOT / "policies/jury-three-strikes.yaml"
+    args = ["run", str(ROOT / "scenarios/quick.yaml"), "-p", str(policy), "--no-host"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "x"), "-q"])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    lines = policy.read_text().splitlines()
+    line = lines.index("accounts:") + 2  # its `enabled: true` follows
+    assert lines[line - 1] == "  enabled: true"
+    assert f"{policy}:{line}: accounts.enabled: the policy acts on accounts" in res.output

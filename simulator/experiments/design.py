@@ -234,7 +234,5 @@ def headline_metrics(summary: dict[str, Any]) -> dict[str, float]:
         out["accounts_banned"] = float(acc["banned"])
         out["accounts_wrongly_banned"] = float(acc["wrongly_banned"])
         out["violating_posts_not_made"] = float(acc["violating_posts_not_made"]["total"])
-        out["first_violation_to_ban_p50_hours"] = _value(
-            acc["first_violation_to_ban_hours"]["p50"]
-        )
+        out["first_violation_to_ban_p50_hours"] = _value(acc["first_violation_to_ban_hours"]["p50"])
     return out

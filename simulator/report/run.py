@@ -358,6 +358,8 @@ def run_report(folder: RunFolder, target: float = DEFAULT_TARGET) -> Report:
             [False, True, True, False, True, True, True],
         )
     )
+    if "accounts" in s:  # the policy acts on accounts
+        rep.tables.append(_accounts_table(s["accounts"]))
     why = why_rows(s["enforcement"])
     rep.tables.append(
         Table(
@@ -421,4 +423,42 @@ def _thresholds_table(within: Sequence[dict[str, Any]], target: float) -> Table:
         ],
         [False, True, True, True, True, False],
         note="Among violating posts created at least that long before the run ended.",
+    )
+
+
+def _accounts_table(a: dict[str, Any]) -> Table:
+    """Account enforcement: actions by rung, bans, posts not made, evasion."""
+    ttb = a["first_violation_to_ban_hours"]
+    rows = [[f"rung {rung}", number(n)] for rung, n in a["actions_by_rung"].items()]
+    rows += [
+        ["accounts actioned", number(a["accounts_actioned"])],
+        ["accounts banned", number(a["banned"])],
+        ["legitimate accounts wrongly banned (no violating post)", number(a["wrongly_banned"])],
+        [
+            "first violation to ban, p50 / p90 (hours)",
+            " / ".join("n/a" if ttb[k] is None else f"{ttb[k]:.0f}" for k in ("p50", "p90")),
+        ],
+        [
+            "violating posts not made (blocked accounts)",
+            number(a["violating_posts_not_made"]["total"]),
+        ],
+        ["all posts not made", number(round(sum(a["posts_not_made"].values())))],
+        ["posts taken down with their account", number(a["posts_removed_with_account"])],
+        [
+            "bans appealed / overturned",
+            f"{a['ban_appeals']['appealed']} / {a['ban_appeals']['overturned']}",
+        ],
+        [
+            "banned authors back with a new account (by the end)",
+            number(a["evasion"]["returned_by_end"]),
+        ],
+    ]
+    return Table(
+        "tab-accounts",
+        "Accounts: strikes, suspensions, bans",
+        ["", "accounts or posts"],
+        rows,
+        [False, True],
+        note="A wrongly banned account made no violating post before its ban. Posts not made: "
+        "what suspended and banned accounts would have posted.",
     )
