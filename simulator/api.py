@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from simulator.checks import check_run
-from simulator.config import HostPolicy, PlatformPolicy, Scenario, load_file
+from simulator.config import HostPolicy, PlatformPolicy, Scenario, load_file, set_fields
 from simulator.engine import PostSink, Progress, Simulation
 from simulator.results import RunResult
 
@@ -36,11 +36,7 @@ def load(path: Source, overrides: Mapping[str, Any] | None = None) -> BaseModel:
     with ``overrides`` set by path (``{"days": 4, "jury.pool_size": 2000}``, as in a
     batch's sweep); ConfigError for an unknown path or a value the document refuses."""
     model = load_file(path).model
-    if overrides:
-        from simulator.experiments.fields import apply_values
-
-        model = apply_values(model, overrides)
-    return model
+    return set_fields(model, overrides) if overrides else model
 
 
 def _resolve(
