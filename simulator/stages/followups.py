@@ -112,8 +112,10 @@ class Followups:
     def prepare(self, cols: PostColumns, idx: np.ndarray) -> None:
         """Cases open for posts ``cols[idx]``: what the hook will need of them - their
         columns, the draws for an appeal and for a first re-report - in one go."""
-        if not self._hooked or len(idx) == 0:
-            return
+        if self._hooked and len(idx):
+            self._draw(cols, idx)
+
+    def _draw(self, cols: PostColumns, idx: np.ndarray) -> None:
         ids = cols.post_id[idx]
         appeals, delays = self.appeals.uniforms(ids)
         n = self.policy.reports.reports_to_queue
@@ -135,8 +137,7 @@ class Followups:
         """What :meth:`prepare` gives, for one post (one that arrived another way)."""
         c = self.state.cols
         assert c is not None
-        i = c.post_id.searchsorted(post_id)
-        self.prepare(c, np.array([i]))
+        self._draw(c, c.post_id.searchsorted([post_id]))
         return self._posts[post_id]
 
     def hook(self, team: str) -> Followup:
