@@ -225,7 +225,9 @@ def _child_queue(spec: dict[str, Any]) -> dict[str, Any]:
         t0, c0 = time.perf_counter(), time.process_time()
         queue.submit(np.arange(n), arrivals, np.zeros(n, dtype=np.int8), np.zeros(n, dtype=bool))
         log = queue.run_until(float(arrivals[-1]) + 1000)
-        return log, time.perf_counter() - t0, time.process_time() - c0, queue.fast_path
+        # (with --against an older tree, its queue may have no fast path)
+        fast_path = bool(getattr(queue, "fast_path", False))
+        return log, time.perf_counter() - t0, time.process_time() - c0, fast_path
 
     log, fast, cpu, on_fast_path = ours(general=False)
     general_log, general, general_cpu, _ = ours(general=True)
