@@ -555,7 +555,7 @@ def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) 
         add(
             "review queue with a juror pool (5 votes, 4 to remove), general loop",
             f"{j['cases_per_second']:,.0f} cases/s, {j['cpu_seconds']:.2f} s CPU",
-            "new/old CPU <= 0.5 vs 373d97c",
+            ">= 2x the loop of 373d97c (--against: new/old <= 0.5)",
             ratio,
         )
 
