@@ -317,6 +317,7 @@ class Simulation:
         for code, name in enumerate(TEAMS):
             mine = np.flatnonzero(held.team == code)
             if len(mine):
+                self.followups.prepare(held, mine)
                 self.queues[name].submit(
                     held.post_id[mine],
                     held.case_at[mine],
