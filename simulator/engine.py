@@ -48,7 +48,7 @@ from simulator.errors import ModsimError
 from simulator.queueing import KIND_APPEAL, CaseLog, ReviewQueue
 from simulator.runlog import PostSink, PostTally, RunLog
 from simulator.seeding import SeedTree
-from simulator.spill import SPILL_ROWS, Spill
+from simulator.spill import SPILL_ROWS, Spill, release_free_memory
 from simulator.stages.appeals import AppealStage, appeals_team
 from simulator.stages.followups import Followups
 from simulator.stages.jurors import JurorPlan, plan_jurors
@@ -397,9 +397,15 @@ class Simulation:
                 )
         appealing = np.flatnonzero(np.isfinite(appeal_at))
         if len(appealing):
+            # The held table is a copy once joined to the state: count the open
+            # appeal on the state's own row, or the post would settle (leave
+            # memory) before its appeal is heard.
+            state = self._state
+            assert state.cols is not None
+            rows = state.index(held.post_id[appealing])
             team = self.followups.appeal_team or ""
             times = appeal_at[appealing]
-            self.followups.submit(self.queues, team, held, appealing, times, KIND_APPEAL)
+            self.followups.submit(self.queues, team, state.cols, rows, times, KIND_APPEAL)
 
     # Time stepping ----------------------------------------------------------------
     def _step(self, t0: float, t1: float) -> None:
@@ -457,13 +463,13 @@ class Simulation:
         before its suspension is known, and reports may fall after the horizon:
         such cases never reached anyone and must not count as pending."""
         columns = self._spill.take(f"cases.{team}")
-        log = CaseLog.empty()
-        if columns is not None:
-            log = CaseLog(**{k: np.asarray(v) for k, v in columns.items()})
-        frame = log.to_frame()
-        return frame[frame["arrived"] < end].reset_index(drop=True)
+        if columns is None:
+            return CaseLog.empty().to_frame()
+        opened = np.asarray(columns["arrived"]) < end
+        return CaseLog(**{k: np.asarray(v)[opened] for k, v in columns.items()}).to_frame()
 
     def _log(self, end: float, suspended_by: str | None) -> RunLog:
+        release_free_memory()  # the days' freed arrays, before the final tables
         suspended = suspended_by is not None
         legit_live = 0
         tally = self.tally

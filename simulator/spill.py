@@ -47,6 +47,7 @@ class Spill:
         self._dir: Path | None = None
         self._held: dict[str, list[Columns]] = {}
         self._held_rows: dict[str, int] = {}
+        self._rows_of: dict[str, int] = {}  # rows per table, held or written
         self._writers: dict[str, ipc.RecordBatchStreamWriter] = {}
         self._text: dict[str, set[str]] = {}  # columns of str per table (lists, not arrays)
         self.written_rows = 0
@@ -67,6 +68,7 @@ class Spill:
         text.update(k for k, v in parts.items() if isinstance(v, list))
         self._held.setdefault(name, []).append(parts)
         self._held_rows[name] = self._held_rows.get(name, 0) + n
+        self._rows_of[name] = self._rows_of.get(name, 0) + n
         if self._rows is not None and self._held_rows[name] > self._rows:
             self._flush(name)
 
@@ -74,6 +76,7 @@ class Spill:
         """Table ``name``'s rows in the order appended, in parts; the table is then gone."""
         held = self._held.pop(name, [])
         self._held_rows.pop(name, None)
+        self._rows_of.pop(name, None)
         text = self._text.pop(name, set())
         writer = self._writers.pop(name, None)
         if writer is not None:
@@ -91,17 +94,29 @@ class Spill:
         yield from held
 
     def take(self, name: str) -> Columns | None:
-        """Table ``name`` whole (None if nothing was appended); the table is then gone."""
-        parts = list(self.drain(name))
-        if not parts:
-            return None
+        """Table ``name`` whole (None if nothing was appended); the table is then gone.
+
+        Parts are copied one at a time into columns of the table's full length,
+        so reading back costs the table and one part, not the table twice.
+        """
+        rows = self._rows_of.pop(name, 0)
         out: Columns = {}
-        for key, first in parts[0].items():
-            if isinstance(first, list):
-                out[key] = [s for p in parts for s in p[key]]
-            else:
-                out[key] = np.concatenate([p[key] for p in parts])
-        return out
+        at = 0
+        for part in self.drain(name):
+            n = _length(part)
+            for key, values in part.items():
+                if isinstance(values, list):
+                    text = out.setdefault(key, [])
+                    assert isinstance(text, list)
+                    text.extend(values)
+                    continue
+                column = out.get(key)
+                if column is None:
+                    column = out[key] = np.empty(rows, dtype=values.dtype)
+                assert isinstance(column, np.ndarray)
+                column[at : at + n] = values
+            at += n
+        return out if at else None
 
     def close(self) -> None:
         """Forget every table and remove the directory (safe to call twice)."""
@@ -110,6 +125,7 @@ class Spill:
         self._writers.clear()
         self._held.clear()
         self._held_rows.clear()
+        self._rows_of.clear()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
@@ -161,3 +177,19 @@ def _from_arrow(batch: pa.RecordBatch, text: set[str]) -> Columns:
         else:  # writable, and not tied to the batch's buffers
             out[key] = np.require(column.to_numpy(zero_copy_only=False), requirements="W")
     return out
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the system, where the C library can.
+
+    A run's days free their arrays, but glibc keeps much of that memory for
+    later (mid-sized blocks come from its heap, not from the system); the final
+    tables, built after the last day, would otherwise come on top of it. One
+    ``malloc_trim`` then costs milliseconds; elsewhere this does nothing.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        pass

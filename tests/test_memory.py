@@ -181,3 +181,22 @@ def test_memory_settings_are_checked(quick_sampled: Scenario, jury_only: Platfor
         simulate(quick_sampled, jury_only, slice_posts=0)
     with pytest.raises(ValueError, match="rows"):
         simulate(quick_sampled, jury_only, spill_rows=-1)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_restored_post_is_one_whose_appeal_was_upheld(
+    quick_sampled: Scenario, jury_plus_ai: PlatformPolicy, seed: int
+) -> None:
+    # Authors appeal the prefilter's removals from the first day on; a post must
+    # stay in memory until its appeal is heard, and the restoration reach it.
+    world = tweak(quick_sampled, appeals__share_if_legitimate=0.4, appeals__share_if_violating=0.2)
+    rows: list[pd.DataFrame] = []
+    r = simulate(world, jury_plus_ai, seed=seed, table="all", sink=rows.append)
+    posts = pd.concat(rows)
+    restored = posts[posts["restored_at"].notna()]
+    cases = pd.concat(list(r.cases.values()))
+    upheld = cases[(cases["kind_name"] == "appeal") & (cases["status_name"] == "decided_keep")]
+    assert len(restored) > 20
+    assert set(zip(restored["post_id"], restored["restored_at"], strict=True)) <= set(
+        zip(upheld["post_id"], upheld["left"], strict=True)
+    )

@@ -125,7 +125,11 @@ class PostColumns:
         self, end: float | np.ndarray, with_text: bool, with_labels: bool = False
     ) -> pd.DataFrame:
         """Rows for the per-post table; times in hours since the start (``end``:
-        when the run ended, or per row, when it had ended as the row settled)."""
+        when the run ended, or per row, when it had ended as the row settled).
+
+        The frame shares this table's arrays (no copy of a run's largest table):
+        call it on a table nothing changes any more (a :meth:`take`, rows read back).
+        """
         removed = np.where(self.removed_at <= end, self.removed_at, np.inf)
         horizon = np.minimum(removed, end)
         data: dict[str, object] = {
@@ -151,7 +155,7 @@ class PostColumns:
             data["labelled"] = self.labelled
         if with_text and self.text is not None:
             data["text"] = self.text
-        return pd.DataFrame(data)
+        return pd.DataFrame(data, copy=False)
 
 
 _DTYPES: dict[str, type] = {
