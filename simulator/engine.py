@@ -64,6 +64,7 @@ from simulator.taxonomy import CHANNEL_INDEX, VIOLATING
 if TYPE_CHECKING:
     from simulator.classifier import TrainedClassifier
     from simulator.stages.prefilter import PrefilterStage
+    from simulator.stream.thinning import ThinDay, Thinner
 
 Progress = Callable[[float], None]
 
@@ -172,6 +173,14 @@ class Simulation:
         self.slice_posts = slice_posts
         self._spill = Spill(spill_rows)
         self.tally = PostTally(hours, table, self.with_text, self.partial_labels, cuts, self._spill)
+        self.thinner: Thinner | None = None
+        self._thinning_note: str | None = None
+        if scenario.content.thinning != "off":
+            from simulator.stream.thinning import plan_thinning
+
+            self.thinner, self._thinning_note = plan_thinning(
+                scenario, policy, self.stream, self.reports, self.scorer, table, self.seeds
+            )
         self._case_logs: dict[str, list[CaseLog]] = {t: [] for t in self.queues}
         self._notices: list[Notice] = []
         # Without enforcers nothing reads a violating post once its fate is
@@ -202,12 +211,16 @@ class Simulation:
             d1 = min(d0 + self.chunk_days, sc.days)
             t1 = 24.0 * d1
             pending: list[Pending] = []
+            counted: list[tuple[int, np.ndarray]] = []  # thinned days' undrawn posts
             for day in range(d0, d1):
                 # A day's posts are made at its start and the day is then stepped
                 # through, so what enforcers decide reaches the posts of later days
                 # (a delisting) the same way whatever the chunk size.
-                next_id, waiting = self._stage_day(day, next_id, t1, sink)
+                thin = self.thinner.generate_day(day, next_id) if self.thinner else None
+                next_id, waiting = self._stage_day(day, next_id, t1, sink, thin)
                 pending.append(waiting)
+                if thin is not None:
+                    counted.append((day, self._count_untouched(thin)))
                 day_end = 24.0 * (day + 1)
                 self._step(24.0 * day, day_end)
                 if self._suspension_time() <= day_end:
@@ -218,6 +231,9 @@ class Simulation:
 
             for waiting in pending:
                 self._settle_pending(waiting, end, sink)
+            for day, untouched in counted:
+                assert self.thinner is not None
+                self.tally.count(self.thinner.made_before(untouched, day, end), day)
             c = state.cols
             if c is not None:
                 done = (
@@ -243,9 +259,10 @@ class Simulation:
 
     # Per-post stages (vectorised) -----------------------------------------------
     def _stage_day(
-        self, day: int, first_id: int, t1: float, sink: PostSink | None
+        self, day: int, first_id: int, t1: float, sink: PostSink | None, thin: ThinDay | None
     ) -> tuple[int, Pending]:
-        """Make the day's posts, slice by slice, and hold the ones whose fate is open.
+        """Make the day's posts, slice by slice, and hold the ones whose fate is open
+        (a thinned day's drawn posts come whole: they are few).
 
         Returns the next post id and the day's posts that settle once the chunk
         is stepped through: none when no takedown can end the run early (they
@@ -256,15 +273,19 @@ class Simulation:
         appeals: list[np.ndarray] = []
         violating: list[Posts] = []
         waiting: Pending = None
-        sliceable = isinstance(self.stream, SyntheticStream) and not self.with_text
-        if sliceable:
+        sliceable = isinstance(self.stream, SyntheticStream) and not self.with_text and not thin
+        if thin is not None:
+            slices = iter([thin.posts])
+        elif sliceable:
             assert isinstance(self.stream, SyntheticStream)
             slices = self.stream.day_slices(day, first_id, self.slice_posts)
         else:
             slices = iter([self.stream.generate_day(day, first_id)])
+        next_id = first_id + (thin.made if thin is not None else 0)
         for i, posts in enumerate(slices):
-            first_id += len(posts)
-            cols, vposts = self._stage_posts(posts, day, reports_rng)
+            if thin is None:
+                next_id += len(posts)
+            cols, vposts = self._stage_posts(posts, day, reports_rng, thin)
             violating.append(vposts)
             resident, appeal_at = self._hold(cols, t1)
             held.append(cols.take(resident))
@@ -282,7 +303,7 @@ class Simulation:
             for enforcer in self.enforcers:
                 enforcer.observe(vposts, day)
         self._admit(PostColumns.concat(held) if len(held) > 1 else held[0], np.concatenate(appeals))
-        return first_id, waiting
+        return next_id, waiting
 
     def _stash(self, day: int, cols: PostColumns, sink: PostSink | None) -> str:
         """Set a slice's settled posts aside until the chunk's end is known: whole
@@ -315,7 +336,7 @@ class Simulation:
                 self.tally.settle(cols, np.ones(n, dtype=bool), end, sink)
 
     def _stage_posts(
-        self, posts: Posts, day: int, reports_rng: np.random.Generator
+        self, posts: Posts, day: int, reports_rng: np.random.Generator, thin: ThinDay | None
     ) -> tuple[PostColumns, Posts]:
         """The per-post stages of a slice of a day: its columns and its violating posts."""
         n = len(posts)
@@ -328,6 +349,8 @@ class Simulation:
         else:
             score, auto, flag = np.full(n, np.nan), inf, inf
         reported = self.reports.report_times(posts, reports_rng)
+        if thin is not None:  # the legitimate posts' report times came with them
+            reported = thin.report_times(reported)
         case_at = np.minimum(flag, reported)
         case_at = np.where(case_at < auto, case_at, np.inf)
         report_team = TEAMS.index(self.policy.reports.review_team)
@@ -359,6 +382,15 @@ class Simulation:
             cols = cols.take(keep)
             posts = posts.take(keep)
         return cols, posts.take(VIOLATING[posts.cls])
+
+    def _count_untouched(self, thin: ThinDay) -> np.ndarray:
+        """A thinned day's undrawn posts: thinned by a delisting as drawn ones are,
+        and counted among the posts up (what an audit reads)."""
+        untouched = self.delisting.keep_counts(thin.untouched, thin.day)
+        hist = self._state.created_per_hour
+        hours = np.minimum(24 * thin.day + np.arange(24), len(hist) - 1)
+        np.add.at(hist, hours, untouched.sum(axis=1))
+        return untouched
 
     def _hold(self, cols: PostColumns, t1: float) -> tuple[np.ndarray, np.ndarray]:
         """Count a slice's posts; which of them stay in memory (their fate is
@@ -512,7 +544,8 @@ class Simulation:
             prefilter_thresholds=(
                 {t.name: t.to_dict() for t in self.prefilter.thresholds} if self.prefilter else {}
             ),
-            meta=dict(getattr(self.stream, "meta", {})),
+            meta=dict(getattr(self.stream, "meta", {}))
+            | ({"thinning": self._thinning_note} if self._thinning_note else {}),
             labelled_by_class=tally.labelled_by_class.copy(),
             not_made_by_class=self.delisting.not_made_by_class(end),
             jurors=self._juror_stats(),

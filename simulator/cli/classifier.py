@@ -22,6 +22,7 @@ from rich.table import Table
 
 from simulator import format as fmt
 from simulator.cli.app import app, console, guarded
+from simulator.cli.help import ModsimGroup
 from simulator.config import load_file
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
@@ -32,6 +33,7 @@ from simulator.seeding import SeedTree
 classifier_app = typer.Typer(
     name="classifier",
     help="Train, evaluate and save the prefilter's classifier (skops model files).",
+    cls=ModsimGroup,
     no_args_is_help=True,
 )
 app.add_typer(classifier_app, name="classifier")
@@ -447,8 +449,10 @@ def sample(
     seed: Annotated[int, typer.Option(min=0, help="Seed for every random draw")] = 0,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file")] = False,
 ) -> None:
-    """Write a labelled CSV of synthetic posts shaped like a team's export: columns body,
-    verdict (remove or keep) and language -- to try `train --data` on."""
+    """Write a labelled CSV of synthetic posts to try `train --data` on.
+
+    Shaped like a team's export: columns body, verdict (remove or keep) and language.
+    """
 
     def go() -> None:
         import numpy as np

@@ -175,9 +175,7 @@ class SyntheticStream:
             reach = self.reach_of(cls, reach_rng.standard_normal(stop - start))
             decay = np.full(stop - start, self.decay)
             score_u = score_rng.random(stop - start)
-            text = None
-            if self._texts is not None:
-                text = self._texts.generate(cls, self._seeds.rng("texts", day))
+            text = self.texts_for(cls, day)
             ids = np.arange(first_id + start, first_id + stop, dtype=np.int64)
             yield Posts(ids, created, cls, reach, decay, score_u, text)
 
@@ -185,7 +183,7 @@ class SyntheticStream:
         """The day's generator and its post counts per (hour, class), shape ``(24, classes)``.
 
         :meth:`day_slices` goes on drawing the posts' attributes from the same
-        generator.
+        generator; :mod:`simulator.stream.thinning` draws the same counts.
         """
         rng = self._seeds.rng("stream", day)
         hours = np.arange(24 * day, 24 * day + 24)
@@ -202,6 +200,12 @@ class SyntheticStream:
         reach_cfg = self._scenario.reach
         median = np.asarray(reach_cfg.median_views.as_list())[cls]
         return np.asarray(median * np.exp(reach_cfg.sigma * z), dtype=np.float64)
+
+    def texts_for(self, cls: np.ndarray, day: int) -> list[str] | None:
+        """Texts for posts of classes ``cls`` made on ``day`` (None in scale mode)."""
+        if self._texts is None:
+            return None
+        return self._texts.generate(cls, self._seeds.rng("texts", day))
 
 
 def _within(ends: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -278,9 +282,16 @@ def view_driven_times(
     """
     size = len(posts)
     g = rng.standard_gamma(float(n), size=size) if n > 1 else rng.standard_exponential(size)
-    total = per_view * posts.reach
+    return intensity_times(posts.created_at, per_view * posts.reach, posts.decay, g)
+
+
+def intensity_times(
+    created: np.ndarray, total: np.ndarray, decay: np.ndarray, g: np.ndarray
+) -> np.ndarray:
+    """Absolute time at which a view-driven process of lifetime intensity ``total``
+    reaches cumulative intensity ``g`` (``inf`` where the post's life falls short)."""
     hit = g < total  # the post's whole life produces at least n events
-    times = np.full(size, np.inf)
-    age = -np.log1p(-g[hit] / total[hit]) / posts.decay[hit]
-    times[hit] = posts.created_at[hit] + age
+    times = np.full(len(g), np.inf)
+    age = -np.log1p(-g[hit] / total[hit]) / decay[hit]
+    times[hit] = created[hit] + age
     return times
