@@ -297,7 +297,7 @@ class Simulation:
                 not sliceable or self.slice_posts is None or len(posts) < self.slice_posts
             )
             # a day in one piece stays in memory, as it always did
-            waiting = (cols, ~resident) if whole else self._stash(day, cols.take(~resident), sink)
+            waiting = (cols, ~resident) if whole else self._stash(day, cols, ~resident, sink)
         vposts = Posts.concat(violating) if len(violating) > 1 else violating[0]
         if len(vposts):
             for enforcer in self.enforcers:
@@ -305,22 +305,23 @@ class Simulation:
         self._admit(PostColumns.concat(held) if len(held) > 1 else held[0], np.concatenate(appeals))
         return next_id, waiting
 
-    def _stash(self, day: int, cols: PostColumns, sink: PostSink | None) -> str:
-        """Set a slice's settled posts aside until the chunk's end is known: whole
-        rows of the posts some stage touched (or of all, for a full table), and
-        what the counts need of the rest."""
+    def _stash(
+        self, day: int, cols: PostColumns, settled: np.ndarray, sink: PostSink | None
+    ) -> str:
+        """Set a slice's settled posts (``cols[settled]``) aside until the chunk's end
+        is known: whole rows of the posts some stage touched (or of all, for a full
+        table), and only what the counts need of the rest (most of them)."""
         name = f"pending.{day}"
-        full = sink is not None and self.table == "all"
-        plain = (
+        if sink is not None and self.table == "all":
+            self._spill.append(name, cols.take(settled).columns())
+            return name
+        plain = settled & (
             ~np.isfinite(cols.reported_at)
             & ~np.isfinite(cols.flagged_at)
             & ~np.isfinite(cols.removed_at)
         )
-        if full or not plain.any():
-            self._spill.append(name, cols.columns())
-            return name
-        self._spill.append(name, cols.take(~plain).columns())
-        self._spill.append(f"{name}.counted", cols.take(plain).columns(_COUNTED))
+        self._spill.append(name, cols.take(settled & ~plain).columns())
+        self._spill.append(f"{name}.counted", {c: getattr(cols, c)[plain] for c in _COUNTED})
         return name
 
     def _settle_pending(self, waiting: Pending, end: float, sink: PostSink | None) -> None:

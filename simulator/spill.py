@@ -6,8 +6,12 @@ removals, the review teams' case logs. Held in memory they make a run's
 memory grow with its length. A :class:`Spill` keeps up to ``rows`` rows of
 each named table in memory and appends the rest, in batches, to an Arrow IPC
 stream in a temporary directory of its own; reading a table back yields its
-rows in the order they were appended, a batch at a time (:meth:`Spill.drain`)
-or whole (:meth:`Spill.take`).
+rows in the order they were appended, a batch at a time (:meth:`Spill.drain`,
+read-only arrays) or whole (:meth:`Spill.take`).
+
+Arrow's buffers come from the C heap (its system pool), not from Arrow's own
+allocator: that one keeps what it freed for itself, beside the heap numpy
+uses, and a long run's memory would hold both.
 
 The directory appears only when a table first outgrows ``rows`` (small runs
 never touch the disk), and goes when the spill closes, whether the run
@@ -86,7 +90,11 @@ class Spill:
             writer.close()
             path = self._path(name)
             try:
-                with pa.OSFile(str(path), "rb") as source, ipc.open_stream(source) as reader:
+                pool = pa.system_memory_pool()
+                with (
+                    pa.OSFile(str(path), "rb", memory_pool=pool) as source,
+                    ipc.open_stream(source, memory_pool=pool) as reader,
+                ):
                     for batch in reader:
                         yield _from_arrow(batch, text)
             finally:
@@ -151,8 +159,9 @@ class Spill:
 
         if self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="modsim-spill-", dir=self._parent))
+        pool = pa.system_memory_pool()
         for parts in self._held.pop(name):
-            batch = pa.record_batch({k: pa.array(v) for k, v in parts.items()})
+            batch = pa.record_batch({k: pa.array(v, memory_pool=pool) for k, v in parts.items()})
             writer = self._writers.get(name)
             if writer is None:
                 writer = ipc.new_stream(str(self._path(name)), batch.schema)
@@ -174,8 +183,8 @@ def _from_arrow(batch: pa.RecordBatch, text: set[str]) -> Columns:
     for key, column in zip(batch.schema.names, batch.columns, strict=True):
         if key in text:
             out[key] = column.to_pylist()
-        else:  # writable, and not tied to the batch's buffers
-            out[key] = np.require(column.to_numpy(zero_copy_only=False), requirements="W")
+        else:  # numbers: a view of the batch's buffer (read-only)
+            out[key] = column.to_numpy(zero_copy_only=False)
     return out
 
 
