@@ -68,7 +68,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[float], None]
 
-SLICE_POSTS = 4_000_000
+SLICE_POSTS = 2_000_000
 """Most posts of a day made and staged at once: a heavier day (a surge on a big
 platform) comes in slices, so a run's memory follows the slice, not the day."""
 

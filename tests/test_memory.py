@@ -200,3 +200,11 @@ def test_a_restored_post_is_one_whose_appeal_was_upheld(
     assert set(zip(restored["post_id"], restored["restored_at"], strict=True)) <= set(
         zip(upheld["post_id"], upheld["left"], strict=True)
     )
+
+
+def test_texts_come_back_from_the_spill(quick: Scenario, jury_only: PlatformPolicy) -> None:
+    world = tweak(quick, days=2, surges=[])  # text mode: days come whole, texts spill
+    whole = simulate(world, jury_only, seed=6, **WHOLE)
+    tiny = simulate(world, jury_only, seed=6, **TINY)
+    same(whole, tiny)
+    assert "text" in tiny.violating and tiny.violating["text"].str.len().gt(0).all()
