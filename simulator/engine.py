@@ -2,7 +2,9 @@
 
 Data flows one way. For each chunk of simulated days the engine
 
-1. generates the posts (one seed per day, so chunking changes nothing);
+1. generates the posts (one seed per day, so chunking changes nothing; a
+   day of more than ``slice_posts`` posts comes in slices that draw what the
+   whole day would, so its memory is a slice's);
 2. applies the per-post, vectorised stages: prefilter scores and thresholds,
    user-report times, enforcers' outside-report times;
 3. hands the posts that open a review case to the review queues;
@@ -11,8 +13,11 @@ Data flows one way. For each chunk of simulated days the engine
    notice), running the queues up to each one so that what an enforcer sees
    is exactly what is up at that moment; day ends are steps too, so the
    steps never depend on the chunk size;
-5. emits the rows of posts whose fate is sealed, keeping only violating posts
-   and posts with an open case in memory (memory stays flat).
+5. emits the rows of posts whose fate is sealed, keeping in memory only posts
+   with an open case and, when enforcers watch, violating posts (audits,
+   notices and the press read them); the rows the final tables need
+   (violating posts, wrongful removals, case logs) wait in a
+   :class:`~simulator.spill.Spill` on disk, so memory stays flat.
 
 Only the review queue couples posts to each other, so only it is an event
 loop. The engine holds the chunk loop alone; the mechanisms it composes live

@@ -172,9 +172,8 @@ class PostTally:
         if data is None:
             return PostColumns.empty(self._with_text).frame(end, self._with_text, self._with_labels)
         cols = PostColumns.from_columns(data, len(data["post_id"]), self._with_text)
-        order = np.argsort(cols.post_id, kind="stable")
-        if (np.diff(cols.post_id) < 0).any():
-            cols = cols.take(order)
+        if (np.diff(cols.post_id) < 0).any():  # settled early ones, then the rest
+            cols = cols.take(np.argsort(cols.post_id, kind="stable"))
         return cols.frame(end, self._with_text, with_labels=self._with_labels)
 
 
