@@ -503,7 +503,8 @@ def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) 
         m, ratio = measure("run", {**spec, "days": days, "users_scale": 10}, key="peak_mb")
         add(
             f"peak memory, 10x Parler's daily volume, {days} days (jury-only + host)",
-            f"{m['peak_mb']:.0f} MB ({m['posts'] / 1e6:.1f} M posts, {m['cpu_seconds']:.0f} s CPU)",
+            f"{m['peak_mb']:.0f} MB ({m['posts'] / 1e6:.1f} M posts, {m['cpu_seconds']:.0f} s CPU"
+            + (f", suspended {m['suspended_at'][:10]})" if m["suspended_at"] else ")"),
             "< 2048 MB",
             ratio,
         )
