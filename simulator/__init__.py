@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # what editors and type checkers see; at run time, __getattr_
     from simulator.errors import ModsimError as ModsimError
     from simulator.experiments.batch import run_batch as run_batch
     from simulator.experiments.compare import compare as compare
+    from simulator.experiments.diff import diff_results as diff_results
     from simulator.experiments.execution import Execution as Execution
     from simulator.experiments.execution import Tick as Tick
     from simulator.experiments.explain import explain as explain
@@ -63,6 +64,7 @@ _EXPORTS = {
     "ModsimError": "simulator.errors",
     "RunResult": "simulator.results",
     "compare": "simulator.experiments.compare",
+    "diff_results": "simulator.experiments.diff",
     "Execution": "simulator.experiments.execution",
     "Tick": "simulator.experiments.execution",
     "run_batch": "simulator.experiments.batch",

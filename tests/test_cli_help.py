@@ -26,10 +26,13 @@ runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
 
 COMMANDS = [
+    ["init"],
     ["run"],
     ["validate"],
     ["compare"],
     ["batch"],
+    ["diff"],
+    ["export"],
     ["explain"],
     ["report"],
     ["optimize"],
@@ -76,7 +79,7 @@ def test_commands_are_listed_in_the_order_a_user_needs_them() -> None:
     result = runner.invoke(app, ["--help"], env=WIDE)
     listed = re.findall(r"^│ (\w+) ", result.output, flags=re.M)
     listed = [c for c in listed if c in ORDER]
-    assert listed == [c for c in ORDER if c in listed] and listed[0] == "run"
+    assert listed == [c for c in ORDER if c in listed] and listed[:2] == ["init", "run"]
     assert "--install-completion" in result.output  # shell completion is on offer
 
 

@@ -245,6 +245,7 @@ _CHECK = """(() => {
     overlaps: overlaps,
     multipliers: Array.from(document.querySelectorAll('svg text')).map(t => t.textContent.trim())
       .filter(t => /^[-+]?\\d*\\.?\\d+e[-+]?\\d+$|^1e\\d/i.test(t)),
+    inputs: Array.from(document.querySelectorAll('#inputs li')).map(li => li.textContent),
     innerWidth: window.innerWidth,
     scrollWidth: document.documentElement.scrollWidth,
   });
@@ -277,6 +278,10 @@ def test_report_in_a_real_browser(
     assert found["scrollWidth"] <= found["innerWidth"], "the page overflows sideways at 1280 px"
     assert found["overlaps"] == [], "labels drawn over each other"
     assert found["multipliers"] == [], "an axis uses a 1e-multiplier"
+    if which == "compare":  # each policy's own classifier, as the reader sees it
+        inputs = found["inputs"]
+        assert "jury-only: classifier: none (this policy has no AI prefilter)." in inputs
+        assert any(line.startswith("ai-first: classifier (") for line in inputs)
     assert sorted(found["figures"]) == sorted(figures)
     assert set(tables) <= set(found["tables"])
     assert found["summary"] >= 3

@@ -12,6 +12,7 @@ recall / F1 at thresholds, per-class error rates and a calibration table.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +28,7 @@ from simulator.config import load_file
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
-from simulator.folders.atomic import write_text
+from simulator.folders.atomic import make_folder, write_text
 from simulator.seeding import SeedTree
 
 classifier_app = typer.Typer(
@@ -364,8 +365,7 @@ def train(
 
         if out.exists() and not force:
             raise ModsimError(f"{out}: exists; choose another --out or pass --force")
-        if out.parent and not out.parent.exists():
-            raise ModsimError(f"{out.parent}: folder does not exist")
+        make_folder(out.parent)  # models/ need not exist yet; made before training, not after
         # the same key a run uses, so `--seed N` reproduces the model a run with seed N trains
         rng = SeedTree(seed).rng("classifier")
         if data is not None:
@@ -427,9 +427,14 @@ def train(
         report = evaluate(clf, thresholds=sorted(set(threshold or DEFAULT_THRESHOLDS)))
         save_model(clf, out)
         _print_report(report)
+        # a policy's paths are relative to the policy file: say it from policies/
+        from_policies = os.path.relpath(out.resolve(), Path("policies").resolve())
         console.print(
-            f"saved [bold]{out}[/]; use it in a policy with "
-            f"prefilter.model: {{source: file, path: {out}}}",
+            escape(
+                f"saved {out}; use it in a policy file in policies/ with "
+                f"prefilter.model: {{source: file, path: {Path(from_policies).as_posix()}}} "
+                "(a policy's paths are relative to the policy file)"
+            ),
             soft_wrap=True,
         )
 

@@ -17,12 +17,15 @@ from typing import Any, Literal, get_args, get_origin
 from typer.core import TyperGroup
 
 ORDER = (
+    "init",
     "run",
     "validate",
     "compare",
     "batch",
+    "diff",
     "explain",
     "report",
+    "export",
     "optimize",
     "robustness",
     "calibrate",
@@ -36,6 +39,7 @@ ORDER = (
 """Commands in the order a new user needs them; any other follows, by name."""
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
+    "init": ("modsim init my-platform", "modsim init my-platform --from parler"),
     "run": (
         "modsim run",
         "modsim run scenarios/quick.yaml -p policies/jury-only.yaml "
@@ -48,11 +52,16 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "schema": ("modsim schema --out schema/",),
     "report": ("modsim report results/q -o q.html",),
+    "export": ("modsim export results/jury-size --xlsx jury-size.xlsx",),
     "compare": (
         "modsim compare scenarios/quick.yaml -p policies/jury-only.yaml "
         "-p policies/jury-plus-ai.yaml --seeds 10",
     ),
     "batch": ("modsim batch batches/jury-size.yaml --out results/jury-size",),
+    "diff": (
+        "modsim diff results/q results/q-bigger-jury",
+        "modsim diff results/before results/after --out results/before-after",
+    ),
     "optimize": ("modsim optimize examples/parler-not-suspended.yaml --out results/parler-search",),
     "robustness": (
         "modsim robustness examples/parler-not-suspended.yaml "
