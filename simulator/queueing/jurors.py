@@ -14,7 +14,7 @@ cannot decide goes back in line for as many more as could settle it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from heapq import heappush
 
@@ -90,10 +90,7 @@ class Jurors(Reviewers):
         self._record = pool.record_votes
         n = pool.size
         self._accuracy: list[list[float]] = pool.accuracy.tolist()
-        self._session_start: list[float] = pool.session_start.tolist()
-        self._session_juror: list[int] = pool.session_juror.tolist()
-        self._session_reviews: list[int] = pool.session_reviews.tolist()
-        self._session_cursor = 0
+        self._sessions = _sessions(pool)
         self._on_duty = [False] * n
         self._reviews_left = [0] * n
         self._on_duty_since = [0.0] * n
@@ -288,11 +285,20 @@ class Jurors(Reviewers):
 
     def _schedule_session(self) -> None:
         """Put the pool's next session start on the heap (one at a time)."""
-        i = self._session_cursor
-        if i < len(self._session_start):
-            self._session_cursor = i + 1
-            heappush(
-                self._events,
-                (self._session_start[i], SESSION, self._next_id(),
-                 (self._session_juror[i], self._session_reviews[i])),
-            )  # fmt: skip
+        session = next(self._sessions, None)
+        if session is not None:
+            start, juror, reviews = session
+            heappush(self._events, (start, SESSION, self._next_id(), (juror, reviews)))
+
+
+def _sessions(pool: JurorPool, block: int = 4096) -> Iterator[tuple[float, int, int]]:
+    """The pool's sessions in order, as Python numbers a block at a time (a long
+    run has hundreds of thousands: as lists, tens of MB held from the start)."""
+    for a in range(0, len(pool.session_start), block):
+        b = a + block
+        yield from zip(
+            pool.session_start[a:b].tolist(),
+            pool.session_juror[a:b].tolist(),
+            pool.session_reviews[a:b].tolist(),
+            strict=True,
+        )
