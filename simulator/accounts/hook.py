@@ -36,10 +36,13 @@ from simulator.accounts.book import BANNED, SUSPENDED, AccountBook, Ban
 from simulator.accounts.population import TIERS, Population, standard_reach
 from simulator.accounts.records import AccountLog
 from simulator.config.accounts import AccountEnforcement
+from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
+from simulator.stages.appeals import KeyedDraws
 from simulator.stages.platform import PlatformState, PostColumns
+from simulator.stages.reports import ReportStage
 from simulator.stream.synthetic import Posts
 from simulator.taxonomy import CHANNEL_INDEX, N_CLASSES, VIOLATING
 
@@ -81,6 +84,8 @@ class Accounts:
         self._untouched_tiers = self.pop.untouched_tier_shares(reports_needed, km, self._sigma)
         self._channels = {CHANNEL_INDEX[c] for c in policy.strikes_from}
         self._seeds = seeds
+        self._draws = KeyedDraws(seeds, "accounts", "untouched")
+        self._share: tuple[int, np.ndarray] | None = None  # the day's blocked share
         self._by_person: list[tuple[np.ndarray, np.ndarray]] = []  # per day, sorted by person
         self._muted = False
         self.prevented = np.zeros(N_CLASSES)
@@ -89,6 +94,11 @@ class Accounts:
             "ban": np.zeros(N_CLASSES, dtype=np.int64),
         }
         self.removed_with_account = 0
+
+    @property
+    def takes_down(self) -> bool:
+        """Whether a ban takes down the account's pending posts (they stay held)."""
+        return self.policy.on_ban == "remove_posts"
 
     # Authors --------------------------------------------------------------------------
     def authors_of(
@@ -109,6 +119,10 @@ class Accounts:
             frame["created_at"].to_numpy(dtype=np.float64),
         )
         return frame
+
+    def authored(self, sink: Callable[[pd.DataFrame], None]) -> Callable[[pd.DataFrame], None]:
+        """A sink of per-post rows that adds the ``author`` column first."""
+        return lambda frame: sink(self.with_author(frame))
 
     # Staging a day ------------------------------------------------------------------
     def blocked_share(self, day: int) -> np.ndarray:
@@ -154,13 +168,15 @@ class Accounts:
         for code, name in ((SUSPENDED, "suspension"), (BANNED, "ban")):
             mine = cls[(kind == code) & VIOLATING[cls]]
             np.add.at(self.prevented_violating[name], mine, 1)
-        share = self.blocked_share(day)
+        if self._share is None or self._share[0] != day:  # a day may come in slices
+            self._share = (day, self.blocked_share(day))
+        share = self._share[1]
         rest = np.flatnonzero(~touched) if share.any() else np.empty(0, dtype=np.int64)
         if len(rest):
-            # One uniform per untouched post from the day's own generator: the
-            # untouched posts of a day are the same whatever the chunk size.
+            # One keyed uniform per untouched post: the same whatever the chunk
+            # size or the slices a day comes in.
             hour = np.clip(posts.created_at[rest].astype(np.int64) - 24 * day, 0, 23)
-            u = self._seeds.rng("accounts", "untouched", day).random(len(rest))
+            u = self._draws.uniforms(posts.post_id[rest])
             gone = rest[u < share[hour, posts.cls[rest]]]
             keep[gone] = False
             np.add.at(self.prevented, posts.cls[gone], 1)
@@ -213,7 +229,7 @@ class Accounts:
     def advance(self, t: float, state: PlatformState) -> None:
         """Apply strikes up to ``t``; take down what banned accounts still have up."""
         bans = self.book.advance(t)
-        if bans and self.policy.on_ban == "remove_posts":
+        if bans and self.takes_down:
             self._take_down(bans, state)
 
     def _take_down(self, bans: list[Ban], state: PlatformState) -> None:
@@ -261,17 +277,24 @@ class Accounts:
 
 def plan_accounts(
     scenario: Scenario,
-    policy: AccountEnforcement,
+    policy: PlatformPolicy,
     seeds: SeedTree,
-    reports_needed: int,
-    per_view: np.ndarray,
-    every_row: bool = False,
+    reports: ReportStage,
+    state: PlatformState,
+    table: str,
 ) -> Accounts | None:
-    """The run's accounts, or None when the policy does not act on accounts.
-    ``every_row``: every post's row is written (each gets its exact author)."""
-    if not policy.enabled:
+    """The run's accounts, listening to ``state``'s removals; None when the policy
+    does not act on accounts. With a ``table`` of ``all`` every post's row is
+    written, and every post gets its exact author."""
+    if not policy.accounts.enabled:
         return None
-    return Accounts(scenario, policy, seeds, reports_needed, per_view, every_row)
-
-
-Watcher = Callable[[PostColumns, np.ndarray, np.ndarray, int], None]
+    accounts = Accounts(
+        scenario,
+        policy.accounts,
+        seeds,
+        reports.reports_needed,
+        reports.per_view,
+        every_row=table == "all",
+    )
+    state.watchers.append(accounts.watch)
+    return accounts
