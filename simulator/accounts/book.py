@@ -7,9 +7,9 @@ account (ids from ``population size`` upwards, in the order bans happen),
 with no strikes, and the same propensity and followers.
 
 State lives in arrays. Per person (the whole population): ``row``, an index
-into the *tracked* table (-1: never seen by enforcement). Per tracked person
-(those who made a violating post or had a post removed; far fewer): the
-current account and since when it exists, its first violation, the current
+into the *tracked* table (-1: never struck), and when the current account
+first posted something violating. Per tracked person (those with a strike;
+far fewer): the current account and since when it exists, the current
 block (``blocked_from``, ``blocked_until``, ``block_kind``: none, suspension,
 ban), and the last :data:`RING` strikes (time, weight, post). Actions are
 logged as rows (time, account, rung, ...), a handful of columns.
@@ -42,7 +42,6 @@ _FILL = {
     "person": -1,
     "account": -1,
     "since": -np.inf,
-    "first_violation": np.inf,
     "blocked_from": np.inf,
     "blocked_until": -np.inf,
     "block_kind": NONE,
@@ -85,6 +84,8 @@ class AccountBook:
         )
         self._draws = KeyedDraws(seeds, "accounts", "actions")
         self.row = np.full(persons, -1, dtype=np.int32)
+        # when each person's current account first posted something violating
+        self.first_violation = np.full(persons, np.inf)
         self._n = 0
         self._alloc(_START_ROWS)
         self._next_account = persons
@@ -115,7 +116,6 @@ class AccountBook:
             self.person = np.full(cap, -1, dtype=np.int64)
             self.account = np.full(cap, -1, dtype=np.int64)
             self.since = np.full(cap, -np.inf)
-            self.first_violation = np.full(cap, np.inf)
             self.blocked_from = np.full(cap, np.inf)
             self.blocked_until = np.full(cap, -np.inf)
             self.block_kind = np.full(cap, NONE, dtype=np.int8)
@@ -175,8 +175,7 @@ class AccountBook:
         """Violating posts made (by the persons' current accounts) at ``created``."""
         if len(persons) == 0:
             return
-        rows = self.rows_of(persons)
-        np.minimum.at(self.first_violation, rows, created)
+        np.minimum.at(self.first_violation, persons, created)
 
     # Strikes --------------------------------------------------------------------
     def strike(
@@ -269,7 +268,7 @@ class AccountBook:
         log["person"].append(int(self.person[r]))
         log["account"].append(account)
         log["rung"].append(rung)
-        log["first_violation"].append(float(self.first_violation[r]))
+        log["first_violation"].append(float(self.first_violation[self.person[r]]))
         log["offender"].append(bool(self._offender[self.person[r]]))
         log["account_since"].append(float(self.since[r]))
         appealed = overturned = evaded = False
@@ -300,7 +299,7 @@ class AccountBook:
         appeal = self.cfg.appeals
         draw = self._draws.uniform
         if draw(account, 0) < appeal.share:
-            violated = self.first_violation[r] <= t
+            violated = self.first_violation[self.person[r]] <= t
             right = draw(account, 1) < appeal.accuracy
             if right != violated:  # a right decision lifts only a ban without violations
                 back = t + appeal.decision_hours
@@ -318,7 +317,7 @@ class AccountBook:
             self.account[r] = self._next_account
             self._next_account += 1
             self.since[r] = back
-            self.first_violation[r] = math.inf
+            self.first_violation[self.person[r]] = math.inf
             self._clear(r)
             return appealed, False, back
         return appealed, False, math.inf
