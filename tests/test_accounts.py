@@ -218,6 +218,39 @@ def test_ban_evasion_comes_back_with_a_new_account_and_no_strikes(seed: int) -> 
     assert b.actions["account"][-1] == 10  # the first id after the population's
 
 
+def test_a_lifted_ban_does_not_decide_the_next_appeal() -> None:
+    """Appeal draws are keyed by the account and its ban number: an account whose
+    ban was lifted and which is banned again appeals and is judged afresh."""
+    n = 400
+    b = AccountBook(
+        AccountEnforcement.model_validate(
+            dict(THREE_STRIKES, appeals={"share": 1.0, "accuracy": 0.5, "decision_hours": 10.0})
+        ),
+        Evasion(),
+        persons=n,
+        offender=np.zeros(n, dtype=bool),
+        seeds=SeedTree(3),
+    )
+    people = np.arange(n)
+    b.note_violations(people, np.zeros(n))
+    for post, t in enumerate((10.0, 20.0, 30.0)):
+        for p in range(n):
+            strike(b, p, post * n + p, t)
+    b.advance(31.0)
+    lifted = {p for p, o in zip(b.actions["person"], b.actions["overturned"], strict=True) if o}
+    assert 0.35 * n < len(lifted) < 0.65 * n  # a violator's ban is lifted when the judge errs
+    for post, t in enumerate((50.0, 60.0, 70.0)):
+        for p in lifted:
+            strike(b, p, 10 * n + post * n + p, t)
+    b.advance(80.0)
+    again = [
+        o for t, o in zip(b.actions["time"], b.actions["overturned"], strict=True) if t == 70.0
+    ]
+    assert len(again) == len(lifted)
+    k = len(again)
+    assert abs(sum(again) - k / 2) < 5 * math.sqrt(k) / 2  # afresh: half, not all
+
+
 def test_a_restored_post_withdraws_its_strike() -> None:
     b = book(THREE_STRIKES)
     strike(b, 1, 0, 10.0)

@@ -45,6 +45,7 @@ _FILL = {
     "blocked_from": np.inf,
     "blocked_until": -np.inf,
     "block_kind": NONE,
+    "bans": 0,
     "st_time": -np.inf,
     "st_weight": 0.0,
     "st_post": -1,
@@ -119,6 +120,7 @@ class AccountBook:
             self.blocked_from = np.full(cap, np.inf)
             self.blocked_until = np.full(cap, -np.inf)
             self.block_kind = np.full(cap, NONE, dtype=np.int8)
+            self.bans = np.zeros(cap, dtype=np.int32)  # of the current account so far
             self.st_time = np.full((cap, RING), -np.inf)
             self.st_weight = np.zeros((cap, RING))
             self.st_post = np.full((cap, RING), -1, dtype=np.int64)
@@ -297,7 +299,14 @@ class AccountBook:
         self.blocked_from[r] = t
         self.blocked_until[r] = math.inf
         appeal = self.cfg.appeals
-        draw = self._draws.uniform
+        # keyed by the account and its ban number: a lifted ban's account banned
+        # again draws afresh
+        salt = 4 * int(self.bans[r])
+        self.bans[r] += 1
+
+        def draw(account: int, i: int) -> float:
+            return self._draws.uniform(account, salt + i)
+
         if draw(account, 0) < appeal.share:
             violated = self.first_violation[self.person[r]] <= t
             right = draw(account, 1) < appeal.accuracy
@@ -316,6 +325,7 @@ class AccountBook:
             self.blocked_until[r] = back
             self.account[r] = self._next_account
             self._next_account += 1
+            self.bans[r] = 0
             self.since[r] = back
             self.first_violation[self.person[r]] = math.inf
             self._clear(r)
