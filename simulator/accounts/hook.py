@@ -236,26 +236,46 @@ class Accounts:
         c = state.cols
         if c is None or len(c) == 0:
             return
-        for ban in bans:
-            ids = [ids[slice(*np.searchsorted(p, [ban.person, ban.person + 1]))]
-                   for p, ids in self._by_person]  # fmt: skip
-            found = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
-            idx = np.searchsorted(c.post_id, found)
-            idx = idx[idx < len(c)]
-            idx = idx[np.isin(c.post_id[idx], found)]
-            up = (c.removed_at[idx] > ban.time) | (c.restored_at[idx] <= ban.time)
-            # Pending: violating posts up, and posts awaiting review (both held in
-            # memory whatever the chunk size; other legitimate posts stay up).
-            pending = VIOLATING[c.cls[idx]] | (c.case_open[idx] > 0)
-            idx = idx[up & pending & (c.created_at[idx] < ban.until)]
-            if len(idx) == 0:
+        # Every touched post of the banned persons, with the ban it falls under.
+        persons = np.array([ban.person for ban in bans], dtype=np.int64)
+        order = np.argsort(persons)
+        persons = persons[order]
+        found: list[np.ndarray] = []
+        which: list[np.ndarray] = []
+        for p, ids in self._by_person:  # every touched post, a day (slice) at a time
+            lo = np.searchsorted(p, persons, side="left")
+            n = np.searchsorted(p, persons, side="right") - lo
+            if not n.any():
                 continue
-            self._muted = True
-            try:
-                done = state.remove(idx, np.maximum(ban.time, c.created_at[idx]), ban.channel)
-            finally:
-                self._muted = False
-            self.removed_with_account += len(done)
+            ban_of = np.repeat(np.arange(len(persons)), n)
+            start = np.repeat(lo - np.cumsum(n) + n, n)
+            found.append(ids[start + np.arange(len(ban_of))])
+            which.append(order[ban_of])
+        if not found:
+            return
+        ids, ban_idx = np.concatenate(found), np.concatenate(which)
+        idx = np.minimum(np.searchsorted(c.post_id, ids), len(c) - 1)
+        held = c.post_id[idx] == ids
+        idx, ban_idx = idx[held], ban_idx[held]
+        at = np.array([ban.time for ban in bans])[ban_idx]
+        until = np.array([ban.until for ban in bans])[ban_idx]
+        channel = np.array([ban.channel for ban in bans])[ban_idx]
+        up = (c.removed_at[idx] > at) | (c.restored_at[idx] <= at)
+        # Pending: violating posts up, and posts awaiting review (both held in
+        # memory whatever the chunk size; other legitimate posts stay up).
+        pending = VIOLATING[c.cls[idx]] | (c.case_open[idx] > 0)
+        go = up & pending & (c.created_at[idx] < until)
+        idx, at, channel = idx[go], at[go], channel[go]
+        self._muted = True
+        try:
+            for ch in np.unique(channel):
+                mine = channel == ch
+                done = state.remove(
+                    idx[mine], np.maximum(at[mine], c.created_at[idx[mine]]), int(ch)
+                )
+                self.removed_with_account += len(done)
+        finally:
+            self._muted = False
 
     # Output -----------------------------------------------------------------------------
     def log(self) -> AccountLog:
