@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from simulator.format import confidence_level, counted, date, hours, money, number, ratio, share
+from simulator.format import counted, date, hours, money, number, ratio, share
 from simulator.report.run import WHY_COLUMNS, run_summary_sentences, why_rows
 from simulator.results import RunResult, headline
 
@@ -91,7 +91,6 @@ _ENV.filters.update(
     date=date,
     ratio=ratio,
     money=money,
-    level=confidence_level,
     mdtext=mdtext,
     mdcell=mdcell,
 )
