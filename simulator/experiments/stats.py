@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 LEVEL = 0.95
 
@@ -45,6 +44,8 @@ def mean_ci(values: Sequence[float] | np.ndarray, level: float = LEVEL) -> dict[
 def t_half_width(std: Any, n: Any, level: float = LEVEL) -> Any:
     """Half-width of the Student-t interval for a mean of ``n`` values whose
     sample standard deviation is ``std`` (scalars or arrays, element-wise)."""
+    from scipy import stats as sps  # here, not at import: the CLI starts without scipy.stats
+
     return sps.t.ppf(0.5 + level / 2, n - 1) * std / np.sqrt(n)
 
 
