@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import parallel  # benchmarks/parallel.py, beside this file
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # --- measurements, each run in a child process ---------------------------------------
@@ -266,6 +268,7 @@ _CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "folder": _child_folder,
     "queue": _child_queue,
     "jurors": _child_jurors,
+    **parallel.CHILDREN,  # the "parallel" group's measurements live in parallel.py
 }
 
 
@@ -340,7 +343,7 @@ class _Measure:
 # --- the table -------------------------------------------------------------------------
 
 
-GROUPS = ("scale", "folder", "ai", "text", "memory", "queue", "jurors")
+GROUPS = ("scale", "folder", "ai", "text", "memory", "queue", "jurors", "parallel")
 
 
 def main() -> None:
@@ -511,6 +514,9 @@ def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) 
             "",
             ratio,
         )
+
+    if "parallel" in only:
+        parallel.rows(quick, measure, add)
 
     title = "modsim benchmarks" + (" (--quick)" if quick else "")
     table = Table(title=title)

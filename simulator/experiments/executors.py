@@ -146,6 +146,15 @@ class DaskExecutor(Executor):
             self._own = True
         return self
 
+    @property
+    def workers(self) -> int | None:
+        """The cluster's worker threads once connected (what a search evaluates
+        at once by default, as with local processes), else None."""
+        if self._client is None:
+            return None
+        info = self._client.scheduler_info()
+        return sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()) or None
+
     def close(self, cancel: bool = False) -> None:
         if self._client is not None and self._own:
             self._client.close()

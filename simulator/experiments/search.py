@@ -200,7 +200,6 @@ def _search(
     if the search stopped short of its budget, why (exhausted, ask limit)."""
     spec = problem.spec
     executor = execution.executor_for()
-    parallel = spec.parallel or getattr(executor, "workers", None) or 1
     seed_of = [replication_seed(spec.seed, i) for i in range(spec.seeds.max)]
     ledger = Ledger(study, [o.direction for o in spec.objectives])
     space = space_size(problem.distributions)
@@ -209,6 +208,8 @@ def _search(
     runs, stopped = 0, None
     _progress(execution, ledger, spec.trials, runs)
     with executor:
+        # A dask cluster's size is known once connected.
+        parallel = spec.parallel or getattr(executor, "workers", None) or 1
         while True:
             while len(active) < parallel and ledger.spent + len(active) < spec.trials:
                 if space is not None and ledger.distinct + len(active) >= space:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -174,12 +174,12 @@ class PrefilterStage:
         mode: str,
         score_model: ScoreModel | None = None,
         policy: str = "",
-        workers: int = 1,
+        scorer: ParallelScorer | None = None,
         mix: Mapping[str, float] | None = None,
     ) -> None:
         self._cfg = cfg
         self._classifier = classifier
-        self._scorer: ParallelScorer | None = None
+        self._scorer = scorer  # text mode on several processes; the stage closes it
         self._known: dict[str, float] = {}
         validation: pd.DataFrame | None = None
         if isinstance(classifier, CardClassifier):
@@ -190,8 +190,6 @@ class PrefilterStage:
             self._mode = mode
             self._score_model = score_model or ScoreModel.from_validation(classifier.validation)
             validation = classifier.validation
-            if mode == "text" and workers > 1:
-                self._scorer = ParallelScorer(classifier, workers)
         self._auto, self._review = resolve_thresholds(
             cfg, validation, policy, mix, stream_scores=score_model
         )
@@ -261,15 +259,20 @@ def prefilter_stage(
     clf = classifier_for(cfg, scenario, seeds) if classifier is None else classifier
     if cfg.model.source == "card":  # the policy's card, whatever model a caller passed
         clf = classifier_for(cfg, scenario, seeds)
-    return PrefilterStage(
-        cfg,
-        clf,
-        scenario.content.texts.mode,
-        score_model=_stream_scores(cfg, clf, scenario, seeds),
-        policy=policy.name,
-        workers=workers,
-        mix=stream_mix(scenario),
-    )
+    mode = scenario.content.texts.mode
+    scorer = None
+    if isinstance(clf, TrainedClassifier) and mode == "text" and workers > 1:
+        scorer = ParallelScorer(clf, workers)
+    try:
+        # The workers score the stream-like sample too, when the run measures one.
+        score_model = _stream_scores(cfg, clf, scenario, seeds, scorer)
+        return PrefilterStage(
+            cfg, clf, mode, score_model, policy.name, scorer=scorer, mix=stream_mix(scenario)
+        )
+    except BaseException:
+        if scorer is not None:
+            scorer.close()
+        raise
 
 
 def _stream_scores(
@@ -277,13 +280,16 @@ def _stream_scores(
     clf: TrainedClassifier | CardClassifier,
     scenario: Scenario,
     seeds: SeedTree,
+    scorer: ParallelScorer | None = None,
 ) -> ScoreModel | None:
     """The classifier's scores on stream-like texts, where the run needs them: in scale
     mode (posts draw from them) and for targets on the stream's mix (met on them, so
     that the precision stated is the one the stream's own kind of text gets)."""
     if isinstance(clf, CardClassifier):
         return clf.score_model
-    return score_model_for(clf, scenario, seeds) if needs_stream_scores(cfg, scenario) else None
+    if not needs_stream_scores(cfg, scenario):
+        return None
+    return score_model_for(clf, scenario, seeds, scorer.score if scorer else None)
 
 
 def needs_stream_scores(cfg: Prefilter, scenario: Scenario) -> bool:
@@ -447,11 +453,18 @@ _SCORE_MODELS: OrderedDict[tuple[Any, ...], tuple[TrainedClassifier, ScoreModel]
 _SCORE_MODELS_KEPT = 8
 
 
-def score_model_for(clf: TrainedClassifier, scenario: Scenario, seeds: SeedTree) -> ScoreModel:
+def score_model_for(
+    clf: TrainedClassifier,
+    scenario: Scenario,
+    seeds: SeedTree,
+    score: Callable[[list[str]], np.ndarray] | None = None,
+) -> ScoreModel:
     """The classifier's per-class score distributions on texts like the scenario's stream.
 
     The sample comes from the run's own seed tree (key ``score_model``), so it
     shifts no other draw, and is the same for every policy sharing the model.
+    ``score`` scores the sample (default ``clf.score``; a
+    :class:`~simulator.classifier.parallel.ParallelScorer`'s gives the same scores).
     """
     texts = scenario.content.texts
     key = (
@@ -473,7 +486,7 @@ def score_model_for(clf: TrainedClassifier, scenario: Scenario, seeds: SeedTree)
     sample = generator.generate(classes, seeds.rng("score_model"), split="all")
     measured = pd.DataFrame(
         {
-            "score": clf.score(sample),
+            "score": (score or clf.score)(sample),
             "violating": VIOLATING[classes],
             "label": np.array(CLASSES, dtype=object)[classes],
         }
