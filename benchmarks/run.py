@@ -69,7 +69,19 @@ def _scenario(spec: dict[str, Any]) -> Any:
     if "mode" in spec:
         texts = sc.content.texts.model_copy(update={"mode": spec["mode"]})
         update["content"] = sc.content.model_copy(update={"texts": texts})
-    return type(sc).model_validate({**sc.model_dump(), **{k: v for k, v in update.items()}})
+    if "thinning" in spec:
+        content = update.get("content", sc.content)
+        update["content"] = content.model_copy(update={"thinning": spec["thinning"]})
+    out = type(sc).model_validate({**sc.model_dump(), **{k: v for k, v in update.items()}})
+    if "posts_per_day" in spec:  # users scaled so that the run's mean daily volume is this
+        from simulator.stream.synthetic import hourly_rates
+
+        scale = spec["posts_per_day"] * out.days / hourly_rates(out).sum()
+        return _scenario(
+            {k: v for k, v in spec.items() if k != "posts_per_day"}
+            | {"users_scale": spec.get("users_scale", 1.0) * scale}
+        )
+    return out
 
 
 def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -343,7 +355,7 @@ class _Measure:
 # --- the table -------------------------------------------------------------------------
 
 
-GROUPS = ("scale", "folder", "ai", "text", "memory", "queue", "jurors", "parallel")
+GROUPS = ("scale", "folder", "ai", "text", "memory", "queue", "jurors", "thin", "parallel")
 
 
 def main() -> None:
@@ -512,6 +524,27 @@ def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) 
             "review queue with a juror pool (5 votes, 4 to remove)",
             f"{j['cases_per_second']:,.0f} cases/s",
             "",
+            ratio,
+        )
+
+    if "thin" in only:
+        # Untouched legitimate posts counted, not drawn (content.thinning: auto).
+        per_day, days = (1e7, 2) if quick else (1e9, 7)
+        spec = {
+            "scenario": parler,
+            "policy": "policies/jury-only.yaml",
+            "hosts": [host],
+            "days": days,
+            "posts_per_day": per_day,
+            "thinning": "auto",
+        }
+        r, ratio = measure("run", spec)
+        ended = f", suspended {r['suspended_at']}" if r["suspended_at"] else ""
+        add(
+            f"{per_day:.0e} posts/day x {days} days, thinned, scale mode, jury-only + host",
+            f"{r['seconds']:.0f} s, {r['posts'] / 1e6:,.0f} M posts, "
+            f"{r['peak_mb']:.0f} MB peak{ended}",
+            "< 600 s, < 2048 MB (1e9/day, 7 days)",
             ratio,
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,9 +31,16 @@ def versions() -> dict[str, str]:
     return out
 
 
-def load(path: Source) -> BaseModel:
-    """Load and validate any modsim YAML file (Scenario, PlatformPolicy, HostPolicy)."""
-    return load_file(path).model
+def load(path: Source, overrides: Mapping[str, Any] | None = None) -> BaseModel:
+    """Load and validate any modsim YAML file (Scenario, PlatformPolicy, HostPolicy),
+    with ``overrides`` set by path (``{"days": 4, "jury.pool_size": 2000}``, as in a
+    batch's sweep); ConfigError for an unknown path or a value the document refuses."""
+    model = load_file(path).model
+    if overrides:
+        from simulator.experiments.fields import apply_values
+
+        model = apply_values(model, overrides)
+    return model
 
 
 def _resolve(
@@ -94,6 +101,9 @@ def simulate(
         inputs={
             "seed": seed,
             "files": inputs,
+            # the documents as the run read them, so two results folders can be
+            # compared field by field (`modsim diff`)
+            "documents": [d.model_dump(mode="json") for d in (sc, pol, *hs)],
             "versions": versions(),
             "checks": [f.to_dict() for f in findings],
         },

@@ -62,6 +62,7 @@ from simulator.taxonomy import CHANNEL_INDEX, VIOLATING
 if TYPE_CHECKING:
     from simulator.classifier import TrainedClassifier
     from simulator.stages.prefilter import PrefilterStage
+    from simulator.stream.thinning import ThinDay, Thinner
 
 Progress = Callable[[float], None]
 
@@ -153,6 +154,14 @@ class Simulation:
         self.notices = NoticeResponse(policy, self._state, self.queues, self.seeds)
         cuts = {t.name: t.score for t in self.prefilter.thresholds} if self.prefilter else None
         self.tally = PostTally(hours, table, self.with_text, self.partial_labels, cuts)
+        self.thinner: Thinner | None = None
+        self._thinning_note: str | None = None
+        if scenario.content.thinning != "off":
+            from simulator.stream.thinning import plan_thinning
+
+            self.thinner, self._thinning_note = plan_thinning(
+                scenario, policy, self.stream, self.reports, self.scorer, table, self.seeds
+            )
         self._case_logs: dict[str, list[CaseLog]] = {t: [] for t in self.queues}
         self._notices: list[Notice] = []
 
@@ -176,13 +185,17 @@ class Simulation:
             d1 = min(d0 + self.chunk_days, sc.days)
             t1 = 24.0 * d1
             settled: list[tuple[PostColumns, np.ndarray]] = []
+            counted: list[tuple[int, np.ndarray]] = []  # thinned days' undrawn posts
             for day in range(d0, d1):
                 # A day's posts are made at its start and the day is then stepped
                 # through, so what enforcers decide reaches the posts of later days
                 # (a delisting) the same way whatever the chunk size.
-                posts = self.stream.generate_day(day, next_id)
-                next_id += len(posts)
-                cols = self._stage_posts(posts, day)
+                thin = self.thinner.generate_day(day, next_id) if self.thinner else None
+                posts = thin.posts if thin else self.stream.generate_day(day, next_id)
+                next_id += thin.made if thin else len(posts)
+                cols = self._stage_posts(posts, day, thin)
+                if thin is not None:
+                    counted.append((day, self._count_untouched(thin)))
                 settled.append((cols, ~self._admit(cols, t1)))
                 day_end = 24.0 * (day + 1)
                 self._step(24.0 * day, day_end)
@@ -194,6 +207,9 @@ class Simulation:
 
             for cols, mask in settled:
                 self.tally.settle(cols, mask, end, sink)
+            for day, untouched in counted:
+                assert self.thinner is not None
+                self.tally.count(self.thinner.made_before(untouched, day, end), day)
             c = state.cols
             if c is not None:
                 done = ~VIOLATING[c.cls] & (c.case_open == 0) & ~self.notices.sweepable(c, t1)
@@ -218,7 +234,7 @@ class Simulation:
         )
 
     # Per-post stages (vectorised) -----------------------------------------------
-    def _stage_posts(self, posts: Posts, day: int) -> PostColumns:
+    def _stage_posts(self, posts: Posts, day: int, thin: ThinDay | None = None) -> PostColumns:
         n = len(posts)
         inf = np.full(n, np.inf)
         if self.prefilter is not None:
@@ -229,6 +245,8 @@ class Simulation:
         else:
             score, auto, flag = np.full(n, np.nan), inf, inf
         reported = self.reports.report_times(posts, self.seeds.rng("reports", day))
+        if thin is not None:  # the legitimate posts' report times came with them
+            reported = thin.report_times(reported)
         case_at = np.minimum(flag, reported)
         case_at = np.where(case_at < auto, case_at, np.inf)
         report_team = TEAMS.index(self.policy.reports.review_team)
@@ -265,6 +283,15 @@ class Simulation:
             for enforcer in self.enforcers:
                 enforcer.observe(vposts, day)
         return cols
+
+    def _count_untouched(self, thin: ThinDay) -> np.ndarray:
+        """A thinned day's undrawn posts: thinned by a delisting as drawn ones are,
+        and counted among the posts up (what an audit reads)."""
+        untouched = self.delisting.keep_counts(thin.untouched, thin.day)
+        hist = self._state.created_per_hour
+        hours = np.minimum(24 * thin.day + np.arange(24), len(hist) - 1)
+        np.add.at(hist, hours, untouched.sum(axis=1))
+        return untouched
 
     def _admit(self, cols: PostColumns, t1: float) -> np.ndarray:
         """Hold in memory the posts whose fate is still open; queue their cases."""
@@ -388,7 +415,8 @@ class Simulation:
             prefilter_thresholds=(
                 {t.name: t.to_dict() for t in self.prefilter.thresholds} if self.prefilter else {}
             ),
-            meta=dict(getattr(self.stream, "meta", {})),
+            meta=dict(getattr(self.stream, "meta", {}))
+            | ({"thinning": self._thinning_note} if self._thinning_note else {}),
             labelled_by_class=tally.labelled_by_class.copy(),
             not_made_by_class=self.delisting.not_made_by_class(end),
             jurors=self._juror_stats(),

@@ -141,6 +141,16 @@ class PostTally:
         if mask.any():
             sink(cols.take(mask).frame(end, self._with_text, with_labels=self._with_labels))
 
+    def count(self, counts: np.ndarray, day: int) -> None:
+        """Count posts known only as numbers per (hour of ``day``, class), made
+        before the run ended (legitimate posts no stage touched: no rows)."""
+        self.created_by_class += counts.sum(axis=0)
+        self.labelled_by_class += counts.sum(axis=0)
+        hours = len(self.created_by_hour)
+        rows = np.minimum(24 * day + np.arange(counts.shape[0]), hours - 1)
+        np.add.at(self.created_by_hour, rows, counts.sum(axis=1))
+        np.add.at(self.violating_by_hour, rows, counts[:, VIOLATING].sum(axis=1))
+
     def wrongly_removed(self) -> pd.DataFrame:
         """Rows of the legitimate posts removed so far (every settled one)."""
         if self._wrong:

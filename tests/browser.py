@@ -31,7 +31,7 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--remote-debugging-port=0",
-    "--window-size=1200,900",
+    "--window-size=1280,900",
 )
 NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -92,22 +93,25 @@ def own_model_policy(path: Path, model: str, **prefilter: object) -> Path:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_model_trained_on_users_csv_runs_a_policy_end_to_end(
-    tmp_path: Path, quick: Scenario, seed: int
+    tmp_path: Path, quick: Scenario, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # a project laid out as the README's: policies/, models/
+    (tmp_path / "policies").mkdir()
     data = labelled_csv(tmp_path / "labelled.csv", seed)
-    model = tmp_path / "models" / "ours.skops"
-    model.parent.mkdir()
+    model = tmp_path / "models" / "ours.skops"  # models/ does not exist yet
     train = [
         "classifier", "train", "--data", str(data), "--text-col", "body",
-        "--label-col", "verdict", "--positive-label", "remove", "--out", str(model),
+        "--label-col", "verdict", "--positive-label", "remove", "--out", "models/ours.skops",
         "--seed", str(seed), "--candidates", "svm-c0.1,sgd-log", "--folds", "3",
     ]  # fmt: skip
     res = runner.invoke(app, train)
     assert res.exit_code == 0, res.output
     assert model.is_file() and "ROC-AUC" in res.output
 
-    # the policy names the model relative to itself, as a policy team would
-    policy = own_model_policy(tmp_path / "policy.yaml", "models/ours.skops")
+    # the policy names the model as train suggested: relative to the policy file
+    said = re.search(r"path: (\S+)\}", " ".join(res.output.split()))
+    assert said and said[1] == "../models/ours.skops"
+    policy = own_model_policy(tmp_path / "policies" / "policy.yaml", said[1])
     scenario = write_yaml(tmp_path / "scenario.yaml", tiny(quick, "text"))
     out = tmp_path / "run"
     res = runner.invoke(

@@ -36,7 +36,8 @@ from simulator.experiments import compare, run_batch
 from simulator.experiments.design import expand, replication_seed
 from simulator.experiments.execution import Execution
 from simulator.experiments.executors import ProcessExecutor, SerialExecutor
-from simulator.experiments.stats import mean_ci
+from simulator.experiments.stats import interval_scale, mean_ci, summarize
+from simulator.report.labels import metric_label
 from simulator.seeding import SeedTree
 
 runner = CliRunner()
@@ -251,6 +252,52 @@ def test_mean_ci_covers_the_true_mean_95_percent_of_the_time(seed: int) -> None:
     assert abs(covered / trials - 0.95) < 4 * sd
 
 
+@pytest.mark.parametrize(
+    "draw, true_mean",
+    [
+        (lambda rng, size: rng.gamma(2.0, 3.0, size), 6.0),
+        (lambda rng, size: rng.poisson(3.0, size).astype(float), 3.0),
+    ],
+)
+def test_log_scale_interval_stays_positive_and_covers_the_mean(draw, true_mean) -> None:
+    # Skewed counts over 3 seeds: the plain t-interval crossed zero in most trials
+    # ("4 (-5 to 13) wrongful removals"); the log-scale one never does and still
+    # covers the true mean about 95% of the time.
+    rng = np.random.default_rng(11)
+    trials = 2000
+    covered = linear_below_zero = 0
+    for row in draw(rng, (trials, 3)):
+        s = mean_ci(row, scale="log")
+        assert s["ci_low"] >= 0 and s["ci_low"] <= s["mean"] <= s["ci_high"]
+        covered += s["ci_low"] <= true_mean <= s["ci_high"]
+        linear_below_zero += mean_ci(row)["ci_low"] < 0
+    assert linear_below_zero > trials / 2
+    sd = np.sqrt(0.95 * 0.05 / trials)
+    assert abs(covered / trials - 0.95) < 4 * sd
+
+
+def test_logit_interval_stays_within_zero_and_one() -> None:
+    s = mean_ci([0.01, 0.0, 0.05], scale="logit")
+    assert 0 <= s["ci_low"] < s["mean"] < s["ci_high"] <= 1
+    assert mean_ci([0.01, 0.0, 0.05])["ci_low"] < 0  # the linear one leaves [0, 1]
+    assert mean_ci([0.0, 0.0, 0.0], scale="logit")["ci_high"] == 0.0
+
+
+def test_summaries_put_each_metric_on_its_own_scale() -> None:
+    table = pd.DataFrame(
+        {
+            "policy": "p",
+            "metric": ["wrongful_removals"] * 3 + ["removed_within_1h"] * 3,
+            "value": [1.0, 3.0, 8.0, 0.01, 0.0, 0.05],
+        }
+    )
+    s = summarize(table, ["policy"]).set_index("metric")
+    assert s.loc["wrongful_removals", "ci_low"] > 0
+    assert s.loc["removed_within_1h", "ci_low"] > 0 and s.loc["removed_within_1h", "ci_high"] < 1
+    assert interval_scale("wrongful_removals") == "log"
+    assert interval_scale("jury_utilisation") == "logit"
+
+
 # Comparisons ------------------------------------------------------------------
 
 
@@ -290,9 +337,23 @@ def test_compare_command_prints_intervals_and_writes_tidy_tables(
     args += ["-H", str(files["strict"]), "--seeds", "3", "--workers", "1", "--out", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "mean ± 95% interval over 3 seeds" in result.output
-    posts_row = next(line for line in result.output.splitlines() if "│ posts " in line)
-    assert posts_row.rstrip(" │").endswith("0 ± 0")  # the same streams: no difference
+    assert "Mean over 3 seeds; Δ: paired difference from jury-only" in result.output
+    # metrics named for people, and the table fits an 80-column terminal
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
+    assert "violating posts" in rows and "violating_posts" not in rows
+    assert rows["violating posts"].rstrip(" │").endswith(" 0")  # same streams: no difference
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    # a difference the seeds cannot tell from zero is in parentheses, a clear one not
+    diffs = pd.read_csv(out / "differences.csv").set_index("metric")
+    checked = 0
+    for metric, d in diffs.iterrows():
+        shown = rows[metric_label(str(metric))].rstrip(" │").split("│")[-1].strip()
+        if d["pairs"] == 0 or d["mean"] == 0 or pd.isna(d["ci_low"]):
+            continue
+        assert shown.startswith("(") == (d["ci_low"] <= 0 <= d["ci_high"]), (metric, shown)
+        assert shown.strip("()")[0] == ("+" if d["mean"] > 0 else "-"), (metric, shown)
+        checked += 1
+    assert checked >= 5
     table = pd.read_parquet(out / "results.parquet")
     assert set(table["policy"]) == {"jury-only", "jury-plus-ai"}
     per_cell = table.groupby("cell_id").size()

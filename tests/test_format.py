@@ -62,9 +62,36 @@ def test_intervals():
     assert fmt.interval(math.inf, math.nan, math.nan, fmt.hours) == "never"
     assert fmt.interval(math.nan, 1, 2, fmt.number) == "n/a"
     assert fmt.interval(12.34, -1.0, 25.7, fmt.signed) == "+12.3 (-1 to +25.7)"
-    assert fmt.plus_minus(0.5, 0.45, 0.55, as_share=True) == "50.0% ± 5.0"
-    assert fmt.plus_minus(2181.0, 2169.3, 2192.7) == "2,181 ± 11.7"
-    assert fmt.plus_minus(math.inf, math.nan, math.nan) == "never"
+
+
+def test_compact_figures():
+    assert [fmt.compact(x) for x in (5, 999, 1000, 153_118, 1_530_000, 2.1e9)] == [
+        "5",
+        "999",
+        "1 k",
+        "153 k",
+        "1.53 M",
+        "2.1 bn",
+    ]
+    assert fmt.compact(-161_096) == "-161 k"
+
+
+def test_changes_in_plain_words():
+    # a clear fall, with its size relative to the baseline and the interval's two ends
+    said = fmt.change(
+        "views_before_removal", -161_096, -178_772, -143_420, 200_980, "harmful views"
+    )
+    assert said == "161 k fewer harmful views (-80%; 95% interval 143 k to 179 k fewer)"
+    # a rise many times the baseline
+    said = fmt.change("wrongful_removals", 241.3, 142.9, 339.8, 4, "wrongful removals")
+    assert said.startswith("241.3 more wrongful removals (61 times as many;")
+    # an interval across zero is no clear change, whatever the mean says
+    said = fmt.change("wrongful_removals", 3, -5, 13, 4, "wrongful removals")
+    assert said == "no clear change in wrongful removals (95% interval 5 fewer to 13 more)"
+    assert fmt.change("removed_within_1h", 0.79, 0.78, 0.8, 0.5).startswith("79.0 points higher")
+    assert fmt.change("latency_p90_hours", -30, -40, -20).startswith("30.0 h shorter (95%")
+    assert fmt.change("suspended_after_days", 1.8, 1.5, 2.1).startswith("1.8 days later")
+    assert fmt.change("jury_backlog_max", 0, 0, 0, 0, "backlog") == "no change in backlog"
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from simulator.metrics.curves import latency_cdf
 from simulator.report.html import build_report, render_twin, write_report
 from simulator.studies import optimize, write_robustness, write_search
 
-RUN_FIGURES = ["fig-latency", "fig-time", "fig-utilisation"]
+RUN_FIGURES = ["fig-latency", "fig-time"]  # one team: its utilisation is in tab-review
 RUN_TABLES = ["tab-thresholds", "tab-channels", "tab-review", "tab-timeline"]
 CMP_FIGURES = ["fig-latency", "fig-time", "fig-frontier", "fig-utilisation"]
 CMP_TABLES = ["tab-thresholds", "tab-metrics", "tab-differences", "tab-why", "tab-cells"]
@@ -162,8 +162,21 @@ def test_compare_report(compare_dir):
     assert _ids(text, "fig-") == set(CMP_FIGURES)
     assert _ids(text, "tab-") == set(CMP_TABLES)
     for name in ("jury-only", "jury-plus-ai", "ai-first"):
-        assert f"<li>{name}: meets" in text and f"- {name}: meets" in md
+        # the share removed within each threshold, not only a yes/no
+        said = re.search(rf"^- {name}: removes (\d+\.\d)% of violating posts within 1 h", md, re.M)
+        assert said and f"<li>{name}: removes" in text
     assert "Trade-off, ai-first against jury-only (paired by seed)" in md
+    # differences in words, with their direction and size, never bare signed numbers
+    trade = re.search(r"^- Trade-off, ai-first against jury-only.*$", md, re.M)
+    assert trade and re.search(r"(fewer|more) harmful views|no clear change in harmful", trade[0])
+    assert not re.search(r"[+-]\d[\d,.]* \(", trade[0])
+    # each policy's own classifier in the inputs, not the first run's for all
+    assert "<li>jury-only: classifier: none (this policy has no AI prefilter).</li>" in text
+    for name in ("jury-plus-ai", "ai-first"):
+        assert re.search(rf"<li>{name}: classifier \(\w+ scores\): ROC-AUC 0\.\d+", text)
+    # no 20-digit seeds in the cells table: they are in the inputs and cells.csv
+    block = text.split('id="tab-cells"')[1].split("</table>")[0]
+    assert not re.search(r"\d{12,}", block)
     # the twin carries the table numbers the HTML shows
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", text)
     for c in cells:
@@ -209,14 +222,34 @@ def test_same_results_give_the_same_report(run_dir, tmp_path):
     assert out.read_text() == (run_dir / "report.html").read_text()
 
 
-_CHECK = """JSON.stringify({
-  figures: Array.from(document.querySelectorAll('figure.plot')).filter(
-    f => f.querySelector('svg') && f.querySelector('svg').getBoundingClientRect().height > 50
-  ).map(f => f.id),
-  tables: Array.from(document.querySelectorAll('table')).filter(
-    t => t.rows.length > 0 && t.getBoundingClientRect().height > 0).map(t => t.id),
-  summary: document.querySelectorAll('#summary li').length
-})"""
+_CHECK = """(() => {
+  const overlaps = [];
+  for (const fig of document.querySelectorAll('figure.plot')) {
+    const boxes = Array.from(fig.querySelectorAll('svg text'))
+      .filter(t => t.textContent.trim())
+      .map(t => [t.textContent.trim(), t.getBoundingClientRect()]);
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a, p] = boxes[i], [b, q] = boxes[j];
+      const w = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+      const h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+      if (w > 1 && h > 1) overlaps.push(`${fig.id}: "${a}" / "${b}"`);
+    }
+  }
+  return JSON.stringify({
+    figures: Array.from(document.querySelectorAll('figure.plot')).filter(
+      f => f.querySelector('svg') && f.querySelector('svg').getBoundingClientRect().height > 50
+    ).map(f => f.id),
+    tables: Array.from(document.querySelectorAll('table')).filter(
+      t => t.rows.length > 0 && t.getBoundingClientRect().height > 0).map(t => t.id),
+    summary: document.querySelectorAll('#summary li').length,
+    overlaps: overlaps,
+    multipliers: Array.from(document.querySelectorAll('svg text')).map(t => t.textContent.trim())
+      .filter(t => /^[-+]?\\d*\\.?\\d+e[-+]?\\d+$|^1e\\d/i.test(t)),
+    inputs: Array.from(document.querySelectorAll('#inputs li')).map(li => li.textContent),
+    innerWidth: window.innerWidth,
+    scrollWidth: document.documentElement.scrollWidth,
+  });
+})()"""
 
 
 @pytest.mark.parametrize(
@@ -241,6 +274,14 @@ def test_report_in_a_real_browser(
     shot.write_bytes(page.screenshot)
     assert page.errors == []
     found = json.loads(page.result)
+    assert found["innerWidth"] == 1280
+    assert found["scrollWidth"] <= found["innerWidth"], "the page overflows sideways at 1280 px"
+    assert found["overlaps"] == [], "labels drawn over each other"
+    assert found["multipliers"] == [], "an axis uses a 1e-multiplier"
+    if which == "compare":  # each policy's own classifier, as the reader sees it
+        inputs = found["inputs"]
+        assert "jury-only: classifier: none (this policy has no AI prefilter)." in inputs
+        assert any(line.startswith("ai-first: classifier (") for line in inputs)
     assert sorted(found["figures"]) == sorted(figures)
     assert set(tables) <= set(found["tables"])
     assert found["summary"] >= 3

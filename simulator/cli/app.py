@@ -5,6 +5,7 @@ the one progress bar, how experiments run, bundled files. (Results folders and a
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,14 +24,15 @@ from rich.progress import (
 )
 from rich.progress import Progress as Bar
 
+from simulator.cli.help import ModsimGroup
 from simulator.errors import ModsimError
 from simulator.experiments.execution import Execution, Progress, Tick
 
 app = typer.Typer(
     name="modsim",
     help="Simulate content-moderation policies: juries, AI prefilters, host enforcement.",
+    cls=ModsimGroup,
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 # emoji=False: messages quote user input, and rich would turn ":x:" in a name
@@ -47,6 +49,23 @@ DEFAULT_HOST = "policies/host-notice-and-strike.yaml"
 DEFAULT_APPSTORE = "policies/appstore-24h-ultimatum.yaml"
 # The main job's enforcers: the host and an app store, as in January 2021.
 DEFAULT_HOSTS = (DEFAULT_HOST, DEFAULT_APPSTORE)
+
+
+def _version(show: bool) -> None:
+    if show:
+        from simulator import __version__
+
+        console.print(f"modsim {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", callback=_version, is_eager=True
+    ),
+) -> None:
+    """Simulate content-moderation policies: juries, AI prefilters, host enforcement."""
 
 
 def bundled(relative: str) -> Path:
@@ -83,15 +102,48 @@ def guarded(fn: Callable[[], T], resume: Callable[[], str] | None = None) -> T:
         raise typer.Exit(code=130) from None
 
 
+PLAIN_EVERY = 30.0
+"""Seconds at most between two plain progress lines."""
+
+
+def plain_progress(label: str, say: Callable[[str], Any]) -> Progress:
+    """Progress as plain lines (``label: 40 of 100 cells, 1 failed, 12 s``), for a
+    log file or a pipe: one per tenth of the way, or after :data:`PLAIN_EVERY`
+    seconds without one, and the last."""
+    start = time.monotonic()
+    said: dict[str, tuple[int, float]] = {}  # unit -> (tenth, time) of the last line
+
+    def tick(t: Tick) -> None:
+        now = time.monotonic()
+        tenth = min(10, 10 * t.done // max(t.total, 1))
+        last = said.get(t.unit)
+        if last is not None and (
+            last[0] == 10 or (tenth == last[0] and now - last[1] < PLAIN_EVERY)
+        ):
+            return  # nothing new to say yet, or the end was said
+        said[t.unit] = (tenth, now)
+        failed = f", {t.failed} failed" if t.failed else ""
+        note = f", {t.note}" if t.note else ""
+        say(escape(f"{label}: {t.done} of {t.total} {t.unit}{failed}{note}, {now - start:.0f} s"))
+
+    return tick
+
+
 @contextmanager
 def progress_bar(label: str, enabled: bool = True) -> Iterator[Progress | None]:
     """The progress bar of every command, on stderr: ``label``, done of
     total, how many failed, the time taken and the time left. It takes the
     experiments' :class:`~simulator.experiments.execution.Tick`; a new
     ``unit`` (a search's candidates, then its robustness runs) gets its own
-    line. Yields ``None`` (no bar) unless ``enabled``."""
+    line. Yields ``None`` (no bar) unless ``enabled``. When stderr is not a
+    terminal (piped, or a CI log) there is no bar to redraw: it prints a plain
+    line at each tenth of the way and at least every :data:`PLAIN_EVERY`
+    seconds instead."""
     if not enabled:
         yield None
+        return
+    if not err_console.is_terminal:
+        yield plain_progress(label, err_console.print)
         return
     with Bar(
         TextColumn("[bold]{task.description}"),
@@ -118,8 +170,9 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Progress | None]:
 @contextmanager
 def execution(label: str, workers: int | None, scheduler: Any, quiet: bool) -> Iterator[Execution]:
     """How an experiment command runs: its ``--workers`` or ``--scheduler``,
-    and the progress bar unless ``--quiet`` (or stderr is not a terminal)."""
-    with progress_bar(label, not quiet and err_console.is_terminal) as tick:
+    and the progress bar (plain lines when stderr is not a terminal) unless
+    ``--quiet``."""
+    with progress_bar(label, not quiet) as tick:
         yield Execution(workers=workers, scheduler=scheduler, progress=tick)
 
 

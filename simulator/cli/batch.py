@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from simulator import format as fmt
 from simulator.checks import raise_errors
 from simulator.cli.app import app, console, err_console, execution, guarded
 from simulator.cli.report import write_report_quietly
@@ -17,6 +19,7 @@ from simulator.config import load_file
 from simulator.document_checks import check_batch
 from simulator.experiments.batch import GROUP, BatchResult, run_batch
 from simulator.experiments.why import why_lines
+from simulator.report.labels import metric_label
 
 Workers = Annotated[
     int | None,
@@ -56,6 +59,47 @@ def report_cells(result: BatchResult, out: Path) -> None:
         f"results in [bold]{escape(str(out))}[/]: "
         "results.parquet, results.csv, summary.csv, cells.csv"
     )
+
+
+SETTING_METRICS = (
+    "removed_within_24h",
+    "latency_p90_hours",
+    "views_before_removal",
+    "wrongful_removals",
+    "suspended",
+)
+"""What the batch table shows per setting (those the runs measured)."""
+
+
+def settings_table(result: BatchResult) -> Table | None:
+    """One row per setting (what varies: scenario, policy, host, sweep point) and
+    its headline means over seeds; ``None`` when no cell finished."""
+    s = result.summary
+    if not len(s):
+        return None
+    columns = [*GROUP, *result.parameters]
+    varying = [c for c in columns if s[c].nunique(dropna=False) > 1] or ["policy"]
+    metrics = [m for m in SETTING_METRICS if m in set(s["metric"])]
+    seeds = int(result.cells["replication"].nunique()) if len(result.cells) else 0
+    table = Table(
+        title=escape(f"Mean over {seeds} seeds per setting"),
+        caption="Intervals and every metric: summary.csv and report.html.",
+    )
+    for c in varying:
+        table.add_column(escape(c), overflow="fold")
+    for m in metrics:
+        table.add_column(escape(metric_label(m)), justify="right", overflow="fold")
+    wide = s.pivot_table(index=columns, columns="metric", values="mean", sort=False, dropna=False)
+    for key, row in wide.iterrows():
+        labels = dict(zip(columns, key, strict=True))
+        values = [
+            fmt.compact(float(row[m]))
+            if fmt.metric_unit(m) == "number" and np.isfinite(row[m])
+            else fmt.metric_value(row[m], m)
+            for m in metrics
+        ]
+        table.add_row(*(escape(str(labels[c])) for c in varying), *values)
+    return table
 
 
 def why_table(result: BatchResult) -> Table | None:
@@ -105,9 +149,10 @@ def batch(
             return run_batch(file, out=out, force=force, execution=how)
 
     result = guarded(go)
-    why = why_table(result)
-    if not quiet and why is not None:
-        console.print(why)
+    if not quiet:
+        for table in (settings_table(result), why_table(result)):
+            if table is not None:
+                console.print(table)
     report_cells(result, out)
     guarded(lambda: write_report_quietly(out))  # report.html and its Markdown twin
     if len(result.failed):

@@ -12,6 +12,7 @@ recall / F1 at thresholds, per-class error rates and a calibration table.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,16 +23,18 @@ from rich.table import Table
 
 from simulator import format as fmt
 from simulator.cli.app import app, console, guarded
+from simulator.cli.help import ModsimGroup
 from simulator.config import load_file
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
-from simulator.folders.atomic import write_text
+from simulator.folders.atomic import make_folder, write_text
 from simulator.seeding import SeedTree
 
 classifier_app = typer.Typer(
     name="classifier",
     help="Train, evaluate and save the prefilter's classifier (skops model files).",
+    cls=ModsimGroup,
     no_args_is_help=True,
 )
 app.add_typer(classifier_app, name="classifier")
@@ -362,8 +365,7 @@ def train(
 
         if out.exists() and not force:
             raise ModsimError(f"{out}: exists; choose another --out or pass --force")
-        if out.parent and not out.parent.exists():
-            raise ModsimError(f"{out.parent}: folder does not exist")
+        make_folder(out.parent)  # models/ need not exist yet; made before training, not after
         # the same key a run uses, so `--seed N` reproduces the model a run with seed N trains
         rng = SeedTree(seed).rng("classifier")
         if data is not None:
@@ -425,9 +427,14 @@ def train(
         report = evaluate(clf, thresholds=sorted(set(threshold or DEFAULT_THRESHOLDS)))
         save_model(clf, out)
         _print_report(report)
+        # a policy's paths are relative to the policy file: say it from policies/
+        from_policies = os.path.relpath(out.resolve(), Path("policies").resolve())
         console.print(
-            f"saved [bold]{out}[/]; use it in a policy with "
-            f"prefilter.model: {{source: file, path: {out}}}",
+            escape(
+                f"saved {out}; use it in a policy file in policies/ with "
+                f"prefilter.model: {{source: file, path: {Path(from_policies).as_posix()}}} "
+                "(a policy's paths are relative to the policy file)"
+            ),
             soft_wrap=True,
         )
 
@@ -447,8 +454,10 @@ def sample(
     seed: Annotated[int, typer.Option(min=0, help="Seed for every random draw")] = 0,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file")] = False,
 ) -> None:
-    """Write a labelled CSV of synthetic posts shaped like a team's export: columns body,
-    verdict (remove or keep) and language -- to try `train --data` on."""
+    """Write a labelled CSV of synthetic posts to try `train --data` on.
+
+    Shaped like a team's export: columns body, verdict (remove or keep) and language.
+    """
 
     def go() -> None:
         import numpy as np

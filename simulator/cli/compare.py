@@ -16,46 +16,65 @@ from simulator.cli.app import DEFAULT_HOST, app, bundled, console, execution, gu
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers, report_cells, why_table
 from simulator.cli.report import write_report_quietly
 from simulator.experiments.compare import Comparison, compare
+from simulator.report.labels import metric_label
 
-_SHARES = ("removed_within_", "utilisation", "suspended")
 
-
-def _cell(row: pd.Series, share: bool) -> str:
+def _value(row: pd.Series, metric: str) -> str:
     n, never = int(row["n"]), int(row["n_never"])
     if never and never < n:
-        return f"never in {never}/{n} seeds"
-    return fmt.plus_minus(row["mean"], row["ci_low"], row["ci_high"], share)
+        return f"never {never}/{n}"
+    if fmt.metric_unit(metric) == "number" and metric != "suspended_after_days":
+        return fmt.compact(float(row["mean"]))
+    return fmt.metric_value(row["mean"], metric)
+
+
+def _delta(row: pd.Series, metric: str) -> str:
+    """A paired difference, short: ``-157 k``, ``+76.5 pt``, ``-3.2 h``; in
+    parentheses when its 95% interval includes no change."""
+    mean, lo, hi = float(row["mean"]), float(row["ci_low"]), float(row["ci_high"])
+    if not int(row["pairs"]) or fmt.is_missing(mean):
+        return "n/a"
+    unit = fmt.metric_unit(metric)
+    if metric == "suspended_after_days":
+        text = f"{mean:+.1f} d"
+    elif unit == "share":
+        text = f"{100 * mean:+.1f} pt"
+    elif unit == "hours":
+        text = ("+" if mean > 0 else "-" if mean < 0 else "") + fmt.hours(abs(mean))
+    else:
+        text = ("+" if mean > 0 else "") + fmt.compact(mean)
+    if mean == 0:
+        return "0"
+    unclear = not (fmt.is_missing(lo) or fmt.is_missing(hi)) and lo <= 0 <= hi
+    return f"({text})" if unclear else text
 
 
 def comparison_table(result: Comparison) -> Table:
-    """Metrics as rows; each policy's mean ± 95% interval, and each later
-    policy's paired difference from the first."""
+    """Metrics as rows, named for people; each policy's mean over seeds, and each
+    later policy's paired difference from the first, short enough for 80 columns
+    (the intervals are in the report and summary.csv)."""
     summary, diffs = result.summary, result.differences
     policies = list(dict.fromkeys(summary["policy"]))
     seeds = int(result.cells["replication"].nunique()) if len(result.cells) else 0
     table = Table(
-        title=escape(
-            f"mean ± 95% interval over {seeds} seeds; Δ: paired difference from {policies[0]}"
-        )
+        title=escape(f"Mean over {seeds} seeds; Δ: paired difference from {policies[0]}"),
+        caption="(Δ): the seeds cannot tell it from no change (95% interval). "
+        "Intervals: report.html, summary.csv.",
     )
     table.add_column("metric", no_wrap=True)
     for i, pol in enumerate(policies):
-        table.add_column(escape(pol), justify="right")
+        # a long policy name wraps in its header; the short values never do
+        table.add_column(escape(pol), justify="right", min_width=7, overflow="fold")
         if i:
-            table.add_column(escape(f"Δ {pol}"), justify="right")
+            table.add_column("Δ", justify="right", no_wrap=True, min_width=8)
     for metric in dict.fromkeys(summary["metric"]):
-        share = any(s in metric for s in _SHARES)
-        cells = [escape(metric)]
+        cells = [escape(metric_label(metric))]
         for i, pol in enumerate(policies):
             row = summary[(summary["policy"] == pol) & (summary["metric"] == metric)]
-            cells.append(_cell(row.iloc[0], share) if len(row) else "")
+            cells.append(_value(row.iloc[0], metric) if len(row) else "")
             if i:
                 d = diffs[(diffs["policy"] == pol) & (diffs["metric"] == metric)]
-                if len(d) and int(d.iloc[0]["pairs"]):
-                    r = d.iloc[0]
-                    cells.append(fmt.plus_minus(r["mean"], r["ci_low"], r["ci_high"], share))
-                else:
-                    cells.append("n/a")
+                cells.append(_delta(d.iloc[0], metric) if len(d) else "n/a")
         table.add_row(*cells)
     return table
 

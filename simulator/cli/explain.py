@@ -68,8 +68,10 @@ def explain_command(
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Rank the levers (jury size, votes per case, prefilter, notice desk) by how far
-    each moves the enforcers' decision around a run.
+    """Rank the levers (jury, votes, prefilter, notice desk) by how far each moves a run's takedown.
+
+    The levers are the jury's size, the votes per case, the prefilter and the
+    notice desk; each moves the enforcers' decision around the run by some hours.
 
     Each lever's variants and the base run on the same seeds (common random numbers);
     writes explain.csv, explain.md and explain.html with the cells (resumable).

@@ -184,9 +184,10 @@ def robustness_command(
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Run policies over scenarios drawn from the uncertain inputs' ranges: the
-    share of scenarios meeting every constraint, the worst case, and which
-    inputs the headline metrics depend on most (SALib Morris or Sobol).
+    """Run policies over scenarios drawn from uncertain inputs' ranges; rank what matters.
+
+    Reports the share of scenarios meeting every constraint, the worst case, and
+    which inputs the headline metrics depend on most (SALib Morris or Sobol).
 
     Each finished run is kept in the results folder (cells/); running the same
     command again after an interruption runs only the runs left.

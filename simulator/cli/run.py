@@ -138,9 +138,8 @@ def run(
 
         with RunWriter(out, force) as writer:
             claimed.append(True)
-            show = not quiet and err_console.is_terminal
             days = loaded[0].model.days  # type: ignore[attr-defined]
-            with progress_bar("simulating", show) as bar:
+            with progress_bar("simulating", not quiet) as bar:
                 result = run_into(
                     writer,
                     sc,

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, Strict, field_validator
+from pydantic import BeforeValidator, Field, Strict, WithJsonSchema, field_validator
 
 from simulator.config.base import ConfigModel
 from simulator.taxonomy import CLASSES
@@ -29,9 +29,28 @@ def _date_input(value: Any) -> Any:
     )
 
 
-Date = Annotated[dt.date, Strict(False), BeforeValidator(_date_input)]
+DATE_TIME_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?"
+    r"([Zz]|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?)?$"
+)
+"""What the JSON Schemas accept for a date or date-time: ISO 8601 with or
+without a time and with or without an offset. JSON Schema's ``date-time``
+format (RFC 3339) demands an offset, so editors that check formats refused
+every scenario's local times (``2021-03-01T00:00:00``)."""
+
+_DATE_TIME_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": DATE_TIME_PATTERN,
+        "description": "a date (2021-01-06) or local date-time (2021-01-06T12:00:00); "
+        "an offset (Z, +01:00) is optional",
+    }
+)
+
+Date = Annotated[dt.date, Strict(False), BeforeValidator(_date_input), _DATE_TIME_SCHEMA]
 """A date: a YAML date or ISO 8601 text (a date-time at midnight will do)."""
-DateTime = Annotated[dt.datetime, Strict(False), BeforeValidator(_date_input)]
+DateTime = Annotated[dt.datetime, Strict(False), BeforeValidator(_date_input), _DATE_TIME_SCHEMA]
 """A date-time: a YAML date or date-time, or ISO 8601 text; a date means its midnight."""
 
 

@@ -116,6 +116,17 @@ class Content(ConfigModel):
         ),
     ] = None
     texts: Texts = Texts(mode="text", languages={"en": 1.0}, evasion_rate=0.0)
+    thinning: Annotated[
+        Literal["auto", "off"],
+        Field(
+            description=(
+                "auto: legitimate posts no stage can touch (never reported, never scored "
+                "above a threshold) are counted per hour and class instead of drawn one by "
+                "one, the same results in distribution at a fraction of the cost; off: every "
+                "post is drawn (see simulator/stream/thinning.py)"
+            )
+        ),
+    ] = "off"
 
     @field_validator("class_shares")
     @classmethod

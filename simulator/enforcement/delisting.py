@@ -43,6 +43,19 @@ class Delisting:
         if self._scenario.population is None:
             return None  # a replayed log has no growth model to thin
         t = posts.created_at
+        lost = self._lost(t)
+        if not lost.any():
+            return None
+        u = self._seeds.rng("delist", day).random(len(t))
+        keep: np.ndarray = u >= lost
+        gone = ~keep
+        hist = self._not_made
+        hours = np.clip(t[gone].astype(np.int64), 0, len(hist) - 1)
+        np.add.at(hist, (hours, posts.cls[gone]), 1)
+        return keep
+
+    def _lost(self, t: np.ndarray) -> np.ndarray:
+        """The share of posts at times ``t`` that are never made."""
         lost = np.zeros(len(t))
         for store in self._stores:
             for start, stop in store.removal_periods:
@@ -53,15 +66,39 @@ class Delisting:
                 users = _interp_users(self._scenario, t[inside])
                 growth = np.clip(1.0 - base / np.maximum(users, 1e-9), 0.0, 1.0)
                 lost[inside] += store.policy.new_user_share * growth
+        return np.minimum(lost, 1.0)
+
+    def keep_counts(self, counts: np.ndarray, day: int) -> np.ndarray:
+        """Of posts only counted per (hour of ``day``, class), how many are still made.
+
+        A post's creation time is uniform in its hour, so each is kept with the
+        hour's mean kept share: a binomial, with the mean computed by adaptive
+        quadrature split at the removal periods' ends (where the share jumps).
+        """
+        periods = [p for store in self._stores for p in store.removal_periods]
+        if self._scenario.population is None or not periods:
+            return counts
+        from scipy import integrate  # only runs with a delisting get here
+
+        lost = np.zeros(24)
+        for i in range(24):
+            h = 24.0 * day + i
+            if not any(start < h + 1 and stop > h for start, stop in periods):
+                continue
+            inner = sorted({e for period in periods for e in period if h < e < h + 1})
+            lost[i] = integrate.quad(
+                lambda x: float(self._lost(np.array([x]))[0]),
+                h,
+                h + 1,
+                points=inner or None,
+                limit=200,
+            )[0]
         if not lost.any():
-            return None
-        u = self._seeds.rng("delist", day).random(len(t))
-        keep: np.ndarray = u >= np.minimum(lost, 1.0)
-        gone = ~keep
-        hist = self._not_made
-        hours = np.clip(t[gone].astype(np.int64), 0, len(hist) - 1)
-        np.add.at(hist, (hours, posts.cls[gone]), 1)
-        return keep
+            return counts
+        kept = self._seeds.rng("delist", day, "counts").binomial(counts, 1.0 - lost[:, None])
+        hours = np.minimum(24 * day + np.arange(24), len(self._not_made) - 1)
+        np.add.at(self._not_made, hours, counts - kept)
+        return np.asarray(kept, dtype=np.int64)
 
     def not_made_by_class(self, end: float) -> np.ndarray:
         """Posts never made before ``end``, per class."""

@@ -86,6 +86,8 @@ def summarize(log: RunLog) -> dict[str, Any]:
             "end": sc.local_time(log.end).isoformat(),
             "days_simulated": num(log.end / 24.0),
             "text_mode": sc.content.texts.mode,
+            # thinning asked for: on, or off and why (see simulator.stream.thinning)
+            **({"thinning": log.meta["thinning"]} if "thinning" in log.meta else {}),
         },
         "posts": {
             "created": int(log.created_by_class.sum()),

@@ -33,6 +33,27 @@ class Table:
     note: str = ""
 
 
+HOW_TO_READ = {
+    "fig-latency": "The higher and further left a line, the faster violating posts came "
+    "down; where a line crosses a dashed threshold line is the share removed within it.",
+    "fig-time": "Peaks in the top panel are days when violating posts were seen most; a "
+    "bottom line that climbs means reports arrived faster than reviewers could decide.",
+    "fig-frontier": "A point further left exposed fewer people to violating posts; a point "
+    "lower removed fewer legitimate posts; no point both left of and below another is "
+    "strictly worse.",
+    "fig-utilisation": "A bar near 100% is a team with no slack: any surge becomes backlog.",
+    "fig-sweep-": "Follow a line left to right to see what the swept setting buys; "
+    "overlapping bars mean the seeds cannot tell the two settings apart.",
+    "fig-pareto": "Candidates on the dashed line are the best trade-offs; the star is the "
+    "one recommended.",
+    "fig-sensitivity": "The longest bars are the assumptions worth measuring first: they "
+    "move the outcome most.",
+    "fig-fit": "A marker inside the shaded band reproduces that observed figure; a target "
+    "no accepted marker reaches is one the model cannot fit with these ranges.",
+}
+"""One line per figure kind, by figure id (or id prefix): how to read it."""
+
+
 @dataclass(frozen=True)
 class Figure:
     id: str
@@ -41,6 +62,14 @@ class Figure:
     svg: str
     file: str = ""
     """A PNG of the same figure beside the report, which the Markdown twin shows."""
+
+    @property
+    def how(self) -> str:
+        """How to read this figure, in one line ("" for a kind with none)."""
+        for key, line in HOW_TO_READ.items():
+            if self.id == key or (key.endswith("-") and self.id.startswith(key)):
+                return line
+        return ""
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from simulator.folders.experiment import ExperimentFolder
-from simulator.format import MISSING, UNITS, interval, metric_unit
+from simulator.format import MISSING, UNITS, compact, interval, metric_unit
 
 MAX_LINES = 7
 """Series one figure draws at most; more would not be readable without colour."""
@@ -68,15 +68,18 @@ class Experiment:
         sel = t[(t["metric"] == metric) & t["cell_id"].astype(str).isin(group.cell_ids)]
         return sel["value"].to_numpy(dtype=np.float64)
 
-    def show(self, group: Group, metric: str) -> str:
-        """The metric's mean over seeds with its 95% interval, in its unit."""
+    def show(self, group: Group, metric: str, short: bool = False) -> str:
+        """The metric's mean over seeds with its 95% interval, in its unit
+        (counts ``short``: ``153 k`` rather than ``153,118``)."""
         st = self.stat(group, metric)
         n, never = int(st["n"]), int(st["n_never"])
         if n == 0:
             return MISSING
         if never and never < n:
             return f"never in {never} of {n} seeds"
-        return interval(st["mean"], st["ci_low"], st["ci_high"], UNITS[metric_unit(metric)])
+        unit = metric_unit(metric)
+        write = compact if short and unit == "number" else UNITS[unit]
+        return interval(st["mean"], st["ci_low"], st["ci_high"], write)
 
     def summaries(self, group: Group) -> list[dict[str, Any]]:
         return [

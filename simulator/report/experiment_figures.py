@@ -67,17 +67,24 @@ def experiment_figures(ex: Experiment, shown: list[Group], rep: Report) -> None:
                         i,
                     )
                 )
+        waited = any(np.nanmax(np.asarray(b.y, dtype=np.float64), initial=0) > 0 for b in backlog)
+        bottom = (
+            "Bottom: cases waiting for review at the end of each day."
+            if waited
+            else "No case was waiting for review at any day's end, so there is no backlog panel."
+        )
         rep.figures.append(
             Figure(
                 "fig-time",
-                "Harmful exposure and backlog over time",
-                "Top: views of violating posts per day while they were up. Bottom: cases "
-                "waiting for review at the end of each day. Means over seeds with 95% bands. "
-                "Hatched grey: surges. Vertical lines: median suspension day, where seeds were "
-                "suspended.",
+                "Harmful exposure and backlog over time"
+                if waited
+                else "Harmful exposure over time",
+                f"Top: views of violating posts per day while they were up. {bottom} Means "
+                "over seeds with 95% bands. Hatched grey: surges. Vertical lines: median "
+                "suspension day, where seeds were suspended.",
                 plots.over_time(
                     exposure,
-                    backlog[: 2 * MAX_LINES],
+                    backlog[: 2 * MAX_LINES] if waited else [],
                     surge_bands(longest),
                     marks,
                     longest["daily"]["date"],
@@ -120,7 +127,7 @@ def experiment_figures(ex: Experiment, shown: list[Group], rep: Report) -> None:
                     util.append(
                         plots.Point(f"{g.label}: {m[: -len('_utilisation')]}", st["mean"], 0, ci)
                     )
-    if util:
+    if len(util) > 1:  # one bar compares nothing: the headline table has it
         rep.figures.append(
             Figure(
                 "fig-utilisation",

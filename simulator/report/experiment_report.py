@@ -12,23 +12,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.experiments.stats import SCALE_WORDS
 from simulator.experiments.why import why_lines, why_table
 from simulator.folders.experiment import ExperimentFolder
 from simulator.format import (
+    change,
     date,
     days,
-    interval,
     is_missing,
     metric_value,
     share,
-    signed,
     threshold,
 )
 from simulator.report.context import DEFAULT_TARGET, Report, Table
 from simulator.report.experiment import MAX_LINES, Experiment, Group
 from simulator.report.experiment_figures import experiment_figures
 from simulator.report.labels import HEADLINE, metric_label, threshold_metrics
-from simulator.report.run import run_inputs
+from simulator.report.run import classifier_line, run_inputs
 
 
 def experiment_summary_sentences(ex: Experiment, target: float) -> list[str]:
@@ -37,45 +37,20 @@ def experiment_summary_sentences(ex: Experiment, target: float) -> list[str]:
     what = "policies" if ex.folder.kind == "compare" else "settings"
     out.append(
         f"{len(ex.groups)} {what} were each run on the same {seeds} seeds (the same post "
-        "streams), so differences come from the rules; ranges are 95% intervals over seeds. "
+        f"streams), so differences come from the rules; ranges are {SCALE_WORDS}. "
         f"A threshold is met when at least {share(target)} of violating posts come down within it."
     )
     th = threshold_metrics(ex.metrics)
     for g in ex.groups[: 3 * MAX_LINES]:
-        met: list[str] = []
-        missed: list[str] = []
-        for m, h in th:
-            st = ex.stat(g, m)
-            if is_missing(st["mean"]):
-                continue
-            (met if st["mean"] >= target else missed).append(threshold(h))
-        susp = ex.values(g, "suspended")
-        after = ex.values(g, "suspended_after_days")
-        k = int(np.nansum(susp))
-        if k:
-            when = float(np.median(after[np.isfinite(after)]))
-            start = _start(ex, g)
-            on = f" (median {date((start + dt.timedelta(days=when)).isoformat())})" if start else ""
-            takedown = f"taken down in {k} of {len(susp)} seeds, after {days(when)} days{on}"
-        else:
-            takedown = f"never taken down ({len(susp)} seeds)"
-        if met or missed:
-            verdict = f"meets {', '.join(met) or 'no threshold'}" + (
-                f"; misses {', '.join(missed)}" if missed else ""
-            )
-        else:
-            verdict = (
-                "no threshold could be measured (no violating post was made long enough "
-                "before the end)"
-            )
         out.append(
-            f"{g.label}: {verdict}"
-            + f"; {takedown}; harmful exposure {ex.show(g, 'views_before_removal')} views, "
-            f"wrongful removals {ex.show(g, 'wrongful_removals')}."
+            f"{g.label}: {_removal_words(ex, g, th, target)}; {_takedown_words(ex, g)}; harmful "
+            f"exposure {ex.show(g, 'views_before_removal', short=True)} views, wrongful removals "
+            f"{ex.show(g, 'wrongful_removals', short=True)}."
         )
     diffs = ex.folder.differences
     if diffs is not None and len(diffs) and ex.folder.kind == "compare":
-        base = ex.groups[0].labels["policy"]
+        base = ex.groups[0]
+        pol0 = base.labels["policy"]
         for g in ex.groups[1:]:
             pol = g.labels["policy"]
             d = {
@@ -84,18 +59,52 @@ def experiment_summary_sentences(ex: Experiment, target: float) -> list[str]:
             }
             if any(not len(x) for x in d.values()):
                 continue
-            exp, wrong = d["views_before_removal"].iloc[0], d["wrongful_removals"].iloc[0]
             out.append(
-                f"Trade-off, {pol} against {base} (paired by seed): harmful exposure "
-                f"{_difference(exp)} views, wrongful removals "
-                f"{_difference(wrong)}."
+                f"Trade-off, {pol} against {pol0} (paired by seed): "
+                f"{_difference(ex, base, d['views_before_removal'].iloc[0], 'harmful views')}, "
+                f"{_difference(ex, base, d['wrongful_removals'].iloc[0], 'wrongful removals')}."
             )
     return out
 
 
-def _difference(row: Any) -> str:
-    """A paired difference with its sign and its 95% interval."""
-    return interval(row["mean"], row["ci_low"], row["ci_high"], signed)
+def _removal_words(ex: Experiment, g: Group, th: list[tuple[str, float]], target: float) -> str:
+    """How much came down within each threshold, and which thresholds that meets."""
+    shares: list[str] = []
+    met: list[str] = []
+    for m, h in th:
+        st = ex.stat(g, m)
+        if is_missing(st["mean"]):
+            continue
+        of = "" if shares else " of violating posts"
+        shares.append(f"{share(st['mean'])}{of} within {threshold(h)}")
+        if st["mean"] >= target:
+            met.append(threshold(h))
+    if not shares:
+        return (
+            "no threshold could be measured (no violating post was made long enough before the end)"
+        )
+    verdict = f"meets {', '.join(met)}" if met else "meets no threshold"
+    return f"removes {', '.join(shares)} ({verdict} at {share(target)})"
+
+
+def _takedown_words(ex: Experiment, g: Group) -> str:
+    susp = ex.values(g, "suspended")
+    after = ex.values(g, "suspended_after_days")
+    k = int(np.nansum(susp))
+    if not k:
+        return f"never taken down ({len(susp)} seeds)"
+    when = float(np.median(after[np.isfinite(after)]))
+    start = _start(ex, g)
+    on = f" (median {date((start + dt.timedelta(days=when)).isoformat())})" if start else ""
+    return f"taken down in {k} of {len(susp)} seeds, after {days(when)} days{on}"
+
+
+def _difference(ex: Experiment, base: Group, row: Any, noun: str = "") -> str:
+    """A paired difference in plain words, relative to the baseline's mean."""
+    metric = str(row["metric"])
+    return change(
+        metric, row["mean"], row["ci_low"], row["ci_high"], ex.stat(base, metric)["mean"], noun
+    )
 
 
 def _start(ex: Experiment, g: Group) -> dt.datetime | None:
@@ -147,7 +156,7 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
             ],
             [False, *([True] * len(th)), False],
             note="Share of eligible violating posts removed within each threshold: mean over "
-            "seeds (95% interval).",
+            f"seeds ({SCALE_WORDS}).",
         )
     )
     metrics = [m for m, _ in HEADLINE if m in ex.metrics]
@@ -159,8 +168,8 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
             ["metric", *(g.label for g in ex.groups)],
             [[metric_label(m), *(ex.show(g, m) for g in ex.groups)] for m in metrics],
             [False, *([True] * len(ex.groups))],
-            note="Mean over seeds (95% interval). 'never in k of n seeds': some seeds never "
-            "reached it, so no mean exists.",
+            note=f"Mean over seeds ({SCALE_WORDS}). 'never in k of n seeds': some seeds "
+            "never reached it, so no mean exists.",
         )
     )
     diffs = ex.folder.differences
@@ -174,7 +183,7 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
                     str(r["policy"]),
                     metric_label(str(r["metric"])),
                     str(int(r["pairs"])),
-                    _difference(r),
+                    _difference(ex, ex.groups[0], r),
                 ]
             )
         rep.tables.append(
@@ -183,7 +192,7 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
                 f"Paired differences from {ex.groups[0].labels['policy']}",
                 ["policy", "metric", "seed pairs", "difference (95% interval)"],
                 rows,
-                [False, False, True, True],
+                [False, False, True, False],
                 note="Seed by seed, on the same post streams: tighter than comparing two "
                 "intervals.",
             )
@@ -196,7 +205,8 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
         if len(table)
         else pd.DataFrame()
     )
-    cols = [c for c in ex.varying if c in cells] + ["replication", "seed"]
+    # seeds are 20 digits long: they are in cells.csv and the inputs, not in this table
+    cols = [c for c in ex.varying if c in cells] + ["replication"]
     shown_metrics = [
         m
         for m in (
@@ -231,14 +241,14 @@ def _experiment_tables(ex: Experiment, rep: Report, target: float) -> None:
             rows,
             [
                 False,
-                *([False] * (len(cols) - 2)),
-                True,
+                *([False] * (len(cols) - 1)),
                 True,
                 False,
                 *([True] * len(shown_metrics)),
                 False,
             ],
-            note="One row per run (cell): its labels, seed, status and main figures.",
+            note="One row per run (cell): its labels, replication, status and main figures; "
+            "each replication's seed is in the inputs below and in cells.csv.",
         )
     )
 
@@ -285,5 +295,14 @@ def _experiment_inputs(ex: Experiment) -> list[str]:
         out.append(f"Seeds: {', '.join(map(str, dict.fromkeys(f.cells['seed'])))}.")
     first = next(iter(f.run_summaries.values()), None)
     if first is not None:
-        out.extend(run_inputs(first)[1:])
+        out.extend(line for line in run_inputs(first)[1:] if not line.startswith("Classifier"))
+    # each policy's own prefilter: the first run's would speak for all of them
+    by_policy: dict[str, str] = {}
+    for g in ex.groups:
+        summary = next(iter(ex.summaries(g)), None)
+        line = classifier_line(summary) if summary is not None else ""
+        if line:
+            by_policy.setdefault(str(g.labels["policy"]), line)
+    for policy, line in by_policy.items():
+        out.append(f"{policy}: {line[0].lower()}{line[1:]}")
     return out

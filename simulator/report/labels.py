@@ -22,14 +22,25 @@ HEADLINE = (
 WITHIN = "removed_within_"
 
 
+OTHER = {
+    "latency_p99_hours": "latency p99",
+    "wrongful_removals_per_million": "wrongful per million legit.",
+    "legitimate_posts_up_at_suspension": "legit. posts up at takedown",
+}
+"""Labels of the other summary metrics whose names read badly as they are."""
+
+
 def metric_label(metric: str) -> str:
-    """A metric's name for people: ``latency_p90_hours`` is ``latency p90``."""
+    """A metric's name for people: ``latency_p90_hours`` is ``latency p90``,
+    ``jury_wait_p90_hours`` is ``jury wait p90``."""
     for key, label in HEADLINE:
         if key == metric:
             return label
+    if metric in OTHER:
+        return OTHER[metric]
     if metric.startswith(WITHIN):
         return "removed within " + threshold(threshold_hours(metric))
-    return metric.replace("_", " ")
+    return metric.removesuffix("_hours").replace("_", " ")
 
 
 def threshold_hours(metric: str) -> float:

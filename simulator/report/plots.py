@@ -27,8 +27,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
 
-from simulator.format import decimal, hours_tick, share
+from simulator.format import compact, decimal, hours_tick, share
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -53,6 +56,10 @@ _RC: dict[str, Any] = {
     "text.parse_math": False,
 }
 
+
+COMPACT = FuncFormatter(lambda v, _pos: compact(v) if v else "0")
+"""Tick labels as people write large figures (``1.5 M``), never matplotlib's
+``1e7`` multiplier in the corner."""
 
 Values = Sequence[float | None] | np.ndarray
 """Numbers along an axis; ``None`` or NaN leave a gap."""
@@ -168,7 +175,8 @@ def latency_cdf(series: Sequence[Series], thresholds: Sequence[float]) -> str:
         ax.set_xticks(ticks, [hours_tick(t) for t in ticks])
         ax.set_xlabel("time since the post was made (log scale)")
         ax.set_ylabel("violating posts removed")
-        ax.legend(loc="upper left", fontsize=8)
+        # below the plot: inside it, the key hid the lines that rise early
+        fig.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8)
         return to_svg(fig, "Removal-latency CDF per policy with threshold lines")
 
 
@@ -193,47 +201,50 @@ def over_time(
             axs[1].set_ylabel("cases waiting\nfor review")
         for ax in axs:
             ax.set_ylim(bottom=0)
+            ax.yaxis.set_major_formatter(COMPACT)
             for b in surges:
                 ax.axvspan(b.start, b.end, facecolor="#999999", alpha=0.2, hatch="//", lw=0)
-        for b in surges:
-            axs[0].annotate(
-                f"surge: {b.label}",
-                xy=(b.start, 1.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(2, -2),
-                textcoords="offset points",
-                va="top",
-                fontsize=8,
-            )
         for m in marks:
             for ax in axs:
-                ax.axvline(
-                    m.day,
-                    color=COLOURS[m.style % len(COLOURS)],
-                    linestyle=LINESTYLES[(m.style + 1) % len(LINESTYLES)],
-                    linewidth=1.2,
-                )
-            axs[-1].annotate(
-                m.label,
-                xy=(m.day, 0.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(-3, 3),
-                textcoords="offset points",
-                rotation=90,
-                ha="right",
-                va="bottom",
-                fontsize=8,
-            )
+                ax.axvline(m.day, linewidth=1.2, **_mark_style(m))  # type: ignore[arg-type]
         n = len(dates)
         step = max(1, math.ceil(n / 8))
         ticks = list(range(0, n, step))
         axs[-1].set_xticks(ticks, [dates[t][5:] for t in ticks])
         axs[-1].set_xlabel("day (month-day, local time)")
-        handles = axs[0].get_legend_handles_labels()
-        if len(handles[0]) > 1:
-            axs[0].legend(loc="upper left", fontsize=8, bbox_to_anchor=(0, 0.9))
+        # Surges and events are named in a key below the plot, never on it:
+        # names written at their dates overlapped when events came close together.
+        handles, labels = [], []
+        for ax in axs:
+            for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                if label not in labels:
+                    handles.append(h)
+                    labels.append(label)
+        if surges:
+            handles.append(Patch(facecolor="#999999", alpha=0.4, hatch="//", lw=0))
+            labels.append("surge: " + ", ".join(dict.fromkeys(b.label for b in surges)))
+        for m in marks:
+            if m.label not in labels:
+                handles.append(Line2D([], [], linewidth=1.2, **_mark_style(m)))  # type: ignore[arg-type]
+                labels.append(m.label)
+        if len(labels) > 1 or surges or marks:
+            fig.legend(
+                handles,
+                labels,
+                loc="upper center",
+                bbox_to_anchor=(0.5, 0.0),
+                ncol=2,
+                fontsize=8,
+            )
         fig.align_ylabels(axs)
         return to_svg(fig, "Harmful exposure and review backlog over time")
+
+
+def _mark_style(m: Mark) -> dict[str, object]:
+    return {
+        "color": COLOURS[m.style % len(COLOURS)],
+        "linestyle": LINESTYLES[(m.style + 1) % len(LINESTYLES)],
+    }
 
 
 def frontier(points: Sequence[Point], x_label: str, y_label: str) -> str:
@@ -271,7 +282,8 @@ def frontier(points: Sequence[Point], x_label: str, y_label: str) -> str:
         ax.set_xlim(left=0)
         ax.set_ylim(bottom=0)
         ax.margins(0.15)
-        ax.ticklabel_format(style="plain", useOffset=False)
+        ax.xaxis.set_major_formatter(COMPACT)
+        ax.yaxis.set_major_formatter(COMPACT)
         return to_svg(fig, "Trade-off: harmful exposure against wrongful removals")
 
 
@@ -323,6 +335,8 @@ def sweep(series: Sequence[Series], parameter: str, metric: str, percent: bool =
                 )
         if percent:
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        else:
+            ax.yaxis.set_major_formatter(COMPACT)
         ax.set_xlabel(parameter)
         ax.set_ylabel(metric)
         if len(series) > 1:

@@ -44,6 +44,7 @@ def run_summary_sentences(s: dict[str, Any], target: float = DEFAULT_TARGET) -> 
         )
     else:
         out.append("Takedown: no. The platform was not suspended (no enforcer).")
+    out.extend(_other_enforcers(e))
     wrong = s["legitimate"]["wrongly_removed"]
     were = "was" if wrong == 1 else "were"
     mistakes = f"{counted(wrong, 'legitimate post')} {were} removed by mistake"
@@ -56,6 +57,38 @@ def run_summary_sentences(s: dict[str, Any], target: float = DEFAULT_TARGET) -> 
             f"Trade-off: violating posts were seen {number(v['views_before_removal']['total'])} "
             f"times before they came down, {number(v['never_removed'])} of "
             f"{number(v['count'])} were never removed, and {mistakes}."
+        )
+    return out
+
+
+def _other_enforcers(e: dict[str, Any]) -> list[str]:
+    """What each enforcer other than the one that suspended the platform did:
+    an app store's ultimatum and delisting, another host's notices."""
+    out = []
+    for h in e["enforcers"]:
+        if e["suspended"] and h["name"] == e["suspended_by"]:
+            continue
+        did = []
+        if h["notices"]:
+            did.append(f"sent {counted(h['notices'], 'notice')}")
+        if h.get("removal_notice_at"):
+            did.append(f"gave its final notice on {date(h['removal_notice_at'])}")
+        if h.get("removed_at"):
+            acted = "delisted the app" if h.get("effect") == "delist" else "suspended the platform"
+            did.append(f"{acted} on {date(h['removed_at'])}")
+        if h.get("reinstated_at"):
+            did.append(f"reinstated it on {date(h['reinstated_at'])}")
+        if not did or (did == did[:1] and h["notices"] and len(e["enforcers"]) == 1):
+            continue  # nothing done, or only the notices the takedown line counts
+        lost = ""
+        if h.get("effect") == "delist" and h.get("removed_at"):
+            lost = (
+                f"; {number(e.get('posts_not_made_while_delisted', 0))} posts were not made "
+                "by the users the stores no longer sent"
+            )
+        out.append(
+            f"Also: {h['name']} {', '.join(did[:-1])}{' and ' if len(did) > 1 else ''}"
+            f"{did[-1]}{lost}."
         )
     return out
 
@@ -163,27 +196,36 @@ def run_inputs(s: dict[str, Any]) -> list[str]:
             out.append(f"{f['kind']} file {f['file']} (sha256 {str(f.get('sha256', ''))[:16]})")
     if inputs.get("versions"):
         out.append("Versions: " + ", ".join(f"{k} {ver}" for k, ver in inputs["versions"].items()))
+    line = classifier_line(s)
+    if line:
+        out.append(line)
+    return out
+
+
+def classifier_line(s: dict[str, Any]) -> str:
+    """What scored the run's posts: the card, the trained model, or no prefilter
+    (empty for a summary without a classifier section)."""
     c = s.get("classifier") or {}
     if c.get("enabled") and c.get("card"):
         card = c["card"]
         named = f' "{card["name"]}"' if card.get("name") else ""
-        out.append(
+        return (
             f"Classifier card{named} "
             f"({card['form']}; scores drawn from its distributions): ROC-AUC "
             f"{ratio(card.get('roc_auc_on_stream_mix'))} on the stream's expected class mix; "
             f"precision in this run {share((c.get('in_run') or {}).get('precision'))}."
         )
-    elif c.get("enabled"):
+    if c.get("enabled"):
         val = c.get("validation", {})
-        out.append(
+        return (
             f"Classifier ({c.get('score_mode')} scores): ROC-AUC {ratio(val.get('roc_auc', 0))}, "
             f"average precision {ratio(val.get('average_precision', 0))} on "
             f"{number(val.get('n_validation'))} validation texts; precision in this run "
             f"{share((c.get('in_run') or {}).get('precision'))}."
         )
-    elif c:
-        out.append("Classifier: none (this policy has no AI prefilter).")
-    return out
+    if c:
+        return "Classifier: none (this policy has no AI prefilter)."
+    return ""
 
 
 def _marks_from_events(
@@ -241,16 +283,23 @@ def run_report(folder: RunFolder, target: float = DEFAULT_TARGET) -> Report:
             )
             for team in folder.teams
         ]
+        waited = any(np.nanmax(np.asarray(b.y, dtype=np.float64), initial=0) > 0 for b in backlog)
+        bottom = (
+            "Bottom: cases waiting for review, hour by hour."
+            if waited
+            else "No case ever waited for review, so there is no backlog panel."
+        )
         rep.figures.append(
             Figure(
                 "fig-time",
-                "Harmful exposure and backlog over time",
-                "Top: views of violating posts per day while they were up. Bottom: cases "
-                "waiting for review, hour by hour. Hatched grey: surges. Vertical lines: "
-                "first notice, strikes, emergency and suspension.",
+                "Harmful exposure and backlog over time"
+                if waited
+                else "Harmful exposure over time",
+                f"Top: views of violating posts per day while they were up. {bottom} Hatched "
+                "grey: surges. Vertical lines: first notice, strikes, emergency and suspension.",
                 plots.over_time(
                     exposure,
-                    backlog,
+                    backlog if waited else [],
                     surge_bands(curves),
                     _marks_from_events(folder.timeline.to_dict("records")),
                     daily["date"],
@@ -262,7 +311,7 @@ def run_report(folder: RunFolder, target: float = DEFAULT_TARGET) -> Report:
             "This results folder predates latency curves in summary.json: re-run it for the "
             "latency and time figures."
         )
-    if s["review"]:
+    if len(s["review"]) > 1:  # one team's bar compares nothing: the teams table has it
         rep.figures.append(
             Figure(
                 "fig-utilisation",

@@ -204,6 +204,12 @@ class PrefilterStage:
         return self._classifier
 
     @property
+    def draws_scores(self) -> bool:
+        """Whether scores are drawn from the score model (scale mode, or a card)
+        rather than computed from texts."""
+        return self._mode == "sampled"
+
+    @property
     def score_model(self) -> ScoreModel:
         """The per-class score distributions scale mode (and a card) draws from."""
         return self._score_model

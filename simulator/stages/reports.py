@@ -20,6 +20,16 @@ class ReportStage:
         self._per_view = rate * (1.0 - np.asarray(audience.sympathy.as_list()))
         self._per_view_list: list[float] = self._per_view.tolist()  # for scalar use in loops
 
+    @property
+    def reports_needed(self) -> int:
+        """Reports that open a case (0: user reports are off)."""
+        return self._cfg.reports_to_queue if self._cfg.enabled else 0
+
+    @property
+    def per_view(self) -> np.ndarray:
+        """Reports per view, per class, after sympathy (a copy)."""
+        return self._per_view.copy()
+
     def report_times(self, posts: Posts, rng: np.random.Generator) -> np.ndarray:
         """Absolute time of the ``reports_to_queue``-th report, ``inf`` if none."""
         if not self._cfg.enabled:

@@ -133,23 +133,45 @@ class SyntheticStream:
         creation times are uniform within the hour (the order of ids carries
         no meaning).
         """
+        rng, per_class = self.day_counts(day)
+        hours = np.arange(24 * day, 24 * day + 24)
+        n = int(per_class.sum())
+        cls = np.repeat(np.tile(np.arange(N_CLASSES, dtype=np.int8), 24), per_class.ravel())
+        created = np.repeat(hours.astype(np.float64), per_class.sum(axis=1)) + rng.random(n)
+        reach = self.reach_of(cls, rng.standard_normal(n))
+        decay = np.full(n, self.decay)
+        score_u = rng.random(n)
+        text = self.texts_for(cls, day)
+        ids = np.arange(first_id, first_id + n, dtype=np.int64)
+        return Posts(ids, created, cls, reach, decay, score_u, text)
+
+    def day_counts(self, day: int) -> tuple[np.random.Generator, np.ndarray]:
+        """The day's generator and its post counts per (hour, class), shape ``(24, classes)``.
+
+        :meth:`generate_day` goes on drawing the posts' attributes from the same
+        generator; :mod:`simulator.stream.thinning` draws the same counts.
+        """
         rng = self._seeds.rng("stream", day)
         hours = np.arange(24 * day, 24 * day + 24)
         counts = rng.poisson(self._hourly_rate[hours])
-        per_class = rng.multinomial(counts, self._class_probs[hours])
-        n = int(counts.sum())
-        cls = np.repeat(np.tile(np.arange(N_CLASSES, dtype=np.int8), 24), per_class.ravel())
-        created = np.repeat(hours.astype(np.float64), counts) + rng.random(n)
+        return rng, rng.multinomial(counts, self._class_probs[hours])
+
+    @property
+    def decay(self) -> float:
+        """Every post's view decay rate (per hour): ln 2 over the reach half-life."""
+        return LN2 / self._scenario.reach.half_life_hours
+
+    def reach_of(self, cls: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Lifetime reach of posts of classes ``cls`` at standard normal draws ``z``."""
         reach_cfg = self._scenario.reach
         median = np.asarray(reach_cfg.median_views.as_list())[cls]
-        reach = median * np.exp(reach_cfg.sigma * rng.standard_normal(n))
-        decay = np.full(n, LN2 / reach_cfg.half_life_hours)
-        score_u = rng.random(n)
-        text = None
-        if self._texts is not None:
-            text = self._texts.generate(cls, self._seeds.rng("texts", day))
-        ids = np.arange(first_id, first_id + n, dtype=np.int64)
-        return Posts(ids, created, cls, reach, decay, score_u, text)
+        return np.asarray(median * np.exp(reach_cfg.sigma * z), dtype=np.float64)
+
+    def texts_for(self, cls: np.ndarray, day: int) -> list[str] | None:
+        """Texts for posts of classes ``cls`` made on ``day`` (None in scale mode)."""
+        if self._texts is None:
+            return None
+        return self._texts.generate(cls, self._seeds.rng("texts", day))
 
 
 def _population(scenario: Scenario) -> Population:
@@ -219,9 +241,16 @@ def view_driven_times(
     """
     size = len(posts)
     g = rng.standard_gamma(float(n), size=size) if n > 1 else rng.standard_exponential(size)
-    total = per_view * posts.reach
+    return intensity_times(posts.created_at, per_view * posts.reach, posts.decay, g)
+
+
+def intensity_times(
+    created: np.ndarray, total: np.ndarray, decay: np.ndarray, g: np.ndarray
+) -> np.ndarray:
+    """Absolute time at which a view-driven process of lifetime intensity ``total``
+    reaches cumulative intensity ``g`` (``inf`` where the post's life falls short)."""
     hit = g < total  # the post's whole life produces at least n events
-    times = np.full(size, np.inf)
-    age = -np.log1p(-g[hit] / total[hit]) / posts.decay[hit]
-    times[hit] = posts.created_at[hit] + age
+    times = np.full(len(g), np.inf)
+    age = -np.log1p(-g[hit] / total[hit]) / decay[hit]
+    times[hit] = created[hit] + age
     return times

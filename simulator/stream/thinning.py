@@ -1,0 +1,393 @@
+"""Thinning: legitimate posts that no stage can touch are counted, not drawn.
+
+On a large platform almost every post is legitimate, never reported and never
+scored above any threshold. Such a post changes nothing but counts: the posts
+made per hour and class (which the run log, the enforcers' audits and the
+report read). Drawing it one by one is most of a scale-mode run's cost, so
+with ``content.thinning: auto`` the synthetic stream draws, for each
+(hour, class) of a day:
+
+1. the number of posts, exactly as the full draw does (same generator, same
+   counts, :meth:`~simulator.stream.synthetic.SyntheticStream.day_counts`);
+2. every violating post in full (they are few, and every metric of violating
+   posts stays exact);
+3. for a legitimate class, how many posts are *touchable*, by binomial
+   thinning with the class's touch probability, and only those posts, drawn
+   from their distribution conditional on being touchable;
+4. the rest as a count per (hour, class).
+
+What can touch a legitimate post (every other stage acts on posts a case or
+a removal brought in, or on violating posts only: outside reports, press and
+audits find violating posts, and an audit reads only counts of the rest):
+
+* user reports: a post is reported (its ``reports_to_queue``-th report
+  comes, whenever that is) when a Gamma(n, 1) draw ``g`` falls below its
+  lifetime report intensity ``x = k * reach`` (``k``: reports per view after
+  sympathy). With ``reach = median * exp(sigma * z)`` and ``z`` standard
+  normal, P(reported) is the integral of ``phi(z) P(n, x(z))`` (``P``: the
+  regularised lower incomplete gamma), computed by the trapezoid rule on a
+  fine grid (spectrally accurate for this smooth integrand);
+* the classifier, when its scores are drawn (scale mode or a card): a post is
+  scored at or above the lowest cut in use (the prefilter's review and removal
+  thresholds, a notice sweep's) with the score model's exact share
+  (:meth:`~simulator.classifier.ScoreModel.share_at_or_above`), independently
+  of reach and reports, since scores are a quantile draw at their own uniform.
+
+Touchable posts are split in two exclusive groups, each drawn exactly:
+
+* *reported* (probability ``pB``): ``z`` from its conditional density
+  ``phi(z) P(n, x(z)) / pB`` by rejection from the envelope
+  ``phi(z) min(1, x^n / n!)`` (``P(n, x) <= x^n / n!``), a mixture of two
+  truncated normals drawn by inversion, accepted with ``P(n, x) / envelope``
+  (over a half of proposals are kept); then ``g`` from Gamma(n, 1) truncated
+  to ``(0, x)`` by inversion, which gives the report time in closed form; the
+  score's uniform is unconditioned;
+* *scored, not reported* (``(1 - pB) q``): the score's uniform in its top
+  ``q`` (where the quantile function reaches the cut); ``z`` from
+  ``phi(z) (1 - P(n, x(z)))`` by rejection from the normal; no report ever.
+
+Each group's count is a binomial of the posts left (a multinomial split), so
+the posts drawn, their attributes and report times, and the counts left are
+distributed exactly as in the full draw; the only approximations are floating
+point and the quadrature of ``pB`` (relative error far below 1e-9). Creation
+times are uniform in the hour either way, and texts depend on the class only.
+The tests run many seeds of a small world both ways and compare the results
+with two-sample tests (``tests/test_thinning.py``).
+
+Ids: the posts of a day keep the ids the full draw gives its (hour, class)
+groups; within a group the drawn posts take the first ids, and the counted
+ones the rest, so ids stay unique and ascending and the next day starts where
+the full draw's would.
+
+Random numbers: counts and violating posts come from the day's stream
+generator (so they are the same under every policy, thinned or not, with the
+same counts as the full draw); reported posts from ``("thin", day,
+"reported")``, which depends only on the audience and the report rule (so
+policies sharing them share these posts too); scored ones from ``("thin", day,
+"scored")``. Thinning therefore changes a run's draws (not their distribution)
+against the full draw, which is why it is a switch, ``off`` by default.
+
+When it does not apply, the full draw runs and the run log says why
+(``meta["thinning"]``): a replayed post log, a per-post table of ``all``
+posts, or a classifier that scores texts (text mode with a trained model).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import special
+
+from simulator.config.policy import PlatformPolicy
+from simulator.config.scenario import Scenario
+from simulator.seeding import SeedTree
+from simulator.stream.synthetic import Posts, SyntheticStream, intensity_times
+from simulator.taxonomy import N_CLASSES, VIOLATING
+
+if TYPE_CHECKING:
+    from simulator.stages.prefilter import PrefilterStage
+    from simulator.stages.reports import ReportStage
+
+Proposal = Callable[[int], tuple[np.ndarray, np.ndarray]]
+
+Z_STEP = 0.004
+"""Grid step (standard normal units) of the quadrature of the report probability."""
+Z_TAIL = 12.0
+"""The quadrature runs from ``-Z_TAIL`` to ``n * sigma + Z_TAIL`` (beyond: ``phi`` < 1e-31)."""
+MAX_BATCH = 1 << 20
+"""Largest batch of proposals a rejection sampler draws at once (bounds its memory)."""
+
+
+# Closed forms and conditional draws ----------------------------------------------------
+
+
+def reported_share(n: int, km: float, sigma: float) -> float:
+    """P(a post is ever reported ``n`` times): ``E[P(n, km * exp(sigma * Z))]``.
+
+    ``km`` is the lifetime report intensity at median reach (reports per view
+    times the median reach), ``Z`` standard normal.
+    """
+    if n <= 0 or km <= 0:
+        return 0.0
+    if sigma == 0:
+        return float(special.gammainc(n, km))
+    z = np.arange(-Z_TAIL, n * sigma + Z_TAIL + Z_STEP, Z_STEP)
+    integrand = np.exp(-0.5 * z * z) * special.gammainc(n, km * np.exp(sigma * z))
+    return float(np.trapezoid(integrand, z) / math.sqrt(2.0 * math.pi))
+
+
+def _lower_gamma(n: int, x: np.ndarray) -> np.ndarray:
+    return -np.expm1(-x) if n == 1 else special.gammainc(n, x)
+
+
+def _truncated_normal(rng: np.random.Generator, size: int, bound: float, above: bool) -> np.ndarray:
+    """Standard normals conditioned to lie above (or below) ``bound``, by inversion
+    in log space (exact far into either tail)."""
+    logu = np.log(rng.random(size))
+    if above:
+        return np.asarray(-special.ndtri_exp(logu + special.log_ndtr(-bound)))
+    return np.asarray(special.ndtri_exp(logu + special.log_ndtr(bound)))
+
+
+def _rejection(
+    rng: np.random.Generator,
+    size: int,
+    rate: float,
+    propose: Proposal,
+) -> np.ndarray:
+    """``size`` accepted draws; ``propose(b)`` returns ``b`` proposals and their
+    acceptance probabilities; ``rate`` (a guess of the acceptance) sizes batches."""
+    kept: list[np.ndarray] = [np.empty(0)]
+    have = 0
+    while have < size:
+        batch = min(MAX_BATCH, int((size - have) / max(rate, 1e-3) * 1.1) + 64)
+        z, accept = propose(batch)
+        z = z[rng.random(batch) < accept]
+        kept.append(z)
+        have += len(z)
+    return np.concatenate(kept)[:size]
+
+
+def draw_reported(
+    rng: np.random.Generator, size: int, n: int, km: float, sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(z, g)`` for ``size`` posts conditioned on being reported ``n`` times.
+
+    ``z`` is the post's reach draw (``reach = median * exp(sigma * z)``) and
+    ``g`` the cumulative report intensity of its ``n``-th report, Gamma(n, 1)
+    truncated below the post's lifetime intensity ``x = km * exp(sigma * z)``.
+    """
+    if size == 0:
+        return np.empty(0), np.empty(0)
+    if sigma == 0:
+        z = rng.standard_normal(size)  # reach does not vary: every post alike
+    else:
+        ns = n * sigma
+        log_scale = n * math.log(km) - math.lgamma(n + 1.0)  # x^n/n! = exp(log_scale + ns z)
+        cut = -log_scale / ns  # where the envelope's two pieces meet
+        log_low = log_scale + 0.5 * ns * ns + float(special.log_ndtr(cut - ns))
+        log_high = float(special.log_ndtr(-cut))
+        low_share = 1.0 / (1.0 + math.exp(min(log_high - log_low, 700.0)))
+
+        def propose(b: int) -> tuple[np.ndarray, np.ndarray]:
+            low = rng.random(b) < low_share
+            z = np.empty(b)
+            z[low] = ns + _truncated_normal(rng, int(low.sum()), cut - ns, above=False)
+            z[~low] = _truncated_normal(rng, int((~low).sum()), cut, above=True)
+            log_env = np.minimum(0.0, log_scale + ns * z)
+            p = _lower_gamma(n, km * np.exp(sigma * z))
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                ratio = np.exp(np.log(p) - log_env)
+            # P(n, x) / (x^n / n!) -> 1 as x -> 0, where p underflows
+            return z, np.where(p > 0, np.minimum(ratio, 1.0), 1.0)
+
+        z = _rejection(rng, size, 0.5, propose)
+    x = km * np.exp(sigma * z)
+    u = rng.random(size)
+    p = _lower_gamma(n, x)
+    if n == 1:  # a truncated exponential, in closed form
+        g = -np.log1p(u * np.expm1(-x))
+    else:
+        g = np.where(
+            p > 1e-250,
+            special.gammaincinv(n, u * p),
+            x * u ** (1.0 / n),  # the truncated gamma's limit for tiny x
+        )
+    return z, np.minimum(g, np.nextafter(x, 0.0))
+
+
+def draw_unreported(
+    rng: np.random.Generator, size: int, n: int, km: float, sigma: float, share: float
+) -> np.ndarray:
+    """Reach draws ``z`` for ``size`` posts conditioned on never being reported
+    ``n`` times (``share``: the probability that they are)."""
+    if n <= 0 or km <= 0 or sigma == 0:
+        return rng.standard_normal(size)  # the condition does not depend on z
+
+    def propose(b: int) -> tuple[np.ndarray, np.ndarray]:
+        z = rng.standard_normal(b)
+        x = km * np.exp(sigma * z)
+        return z, (special.gammaincc(n, x) if n > 1 else np.exp(-x))
+
+    return _rejection(rng, size, 1.0 - share, propose)
+
+
+# The thinned stream ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TouchModel:
+    """What can touch a post of each class, and how likely (legitimate classes)."""
+
+    reports_needed: int
+    """User reports that open a case (0: reports are off)."""
+    km: np.ndarray
+    """Per class: lifetime report intensity at median reach."""
+    sigma: float
+    reported: np.ndarray
+    """Per class: P(reported ``reports_needed`` times)."""
+    scored: np.ndarray
+    """Per class: P(score at or above the lowest cut in use) (0 without drawn scores)."""
+
+    @classmethod
+    def build(
+        cls,
+        reports_needed: int,
+        per_view: np.ndarray,
+        median: np.ndarray,
+        sigma: float,
+        scored: np.ndarray,
+    ) -> TouchModel:
+        km = np.asarray(per_view, dtype=np.float64) * np.asarray(median, dtype=np.float64)
+        reported = np.array([reported_share(reports_needed, float(k), sigma) for k in km])
+        return cls(reports_needed, km, sigma, reported, np.asarray(scored, dtype=np.float64))
+
+    def touched_share(self) -> np.ndarray:
+        """Per class: the share of posts drawn one by one (1 for violating classes)."""
+        share = 1.0 - (1.0 - self.reported) * (1.0 - self.scored)
+        return np.where(VIOLATING, 1.0, share)
+
+
+@dataclass(frozen=True)
+class ThinDay:
+    """One day of a thinned stream: the posts drawn, and the counts of the rest."""
+
+    day: int
+    posts: Posts
+    """Every violating post and the touchable legitimate ones, in id order."""
+    reported_at: np.ndarray
+    """Report times drawn with the legitimate posts; NaN for the violating ones,
+    whose reports the report stage draws as for any post."""
+    untouched: np.ndarray
+    """Posts not drawn, per (hour of the day, class): shape ``(24, classes)``."""
+    made: int
+    """Every post made on the day, drawn or counted (the ids it takes)."""
+
+    def report_times(self, drawn: np.ndarray) -> np.ndarray:
+        """The report stage's times ``drawn`` for these posts, with the ones drawn here."""
+        return np.where(np.isnan(self.reported_at), drawn, self.reported_at)
+
+
+class Thinner:
+    """Draws a synthetic stream's days thinned (entry point: :meth:`generate_day`)."""
+
+    def __init__(self, stream: SyntheticStream, seeds: SeedTree, touch: TouchModel) -> None:
+        self._stream = stream
+        self._seeds = seeds
+        self._touch = touch
+
+    @property
+    def touch(self) -> TouchModel:
+        return self._touch
+
+    def generate_day(self, day: int, first_id: int) -> ThinDay:
+        """The day's violating and touchable posts, and the counts of the rest."""
+        t = self._touch
+        rng, counts = self._stream.day_counts(day)
+        legit = ~VIOLATING
+        rep_rng = self._seeds.rng("thin", day, "reported")
+        sco_rng = self._seeds.rng("thin", day, "scored")
+        reported = np.zeros_like(counts)
+        scored = np.zeros_like(counts)
+        reported[:, legit] = rep_rng.binomial(counts[:, legit], t.reported[legit])
+        scored[:, legit] = sco_rng.binomial(counts[:, legit] - reported[:, legit], t.scored[legit])
+        drawn = np.where(VIOLATING, counts, reported + scored)
+        # Rows in (hour, class) group order; a group's drawn posts take its first ids.
+        sizes = drawn.ravel()
+        total = int(sizes.sum())
+        starts = np.repeat(np.cumsum(counts.ravel()) - counts.ravel(), sizes)
+        pos = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        ids = first_id + starts + pos
+        cls = np.repeat(np.tile(np.arange(N_CLASSES, dtype=np.int8), 24), sizes)
+        hour = np.repeat(np.arange(24 * day, 24 * day + 24, dtype=np.float64), drawn.sum(axis=1))
+        kind = np.where(VIOLATING[cls], 0, np.where(pos < np.repeat(reported.ravel(), sizes), 1, 2))
+
+        created = np.empty(total)
+        z = np.empty(total)
+        score_u = np.empty(total)
+        report_at = np.full(total, np.nan)
+        g = np.empty(total)
+        for code, gen in ((0, rng), (1, rep_rng), (2, sco_rng)):
+            rows = np.flatnonzero(kind == code)
+            created[rows] = hour[rows] + gen.random(len(rows))
+            if code == 0:  # violating: unconditioned, as the full draw
+                z[rows] = gen.standard_normal(len(rows))
+                score_u[rows] = gen.random(len(rows))
+                continue
+            for c in np.flatnonzero(legit):
+                mine = rows[cls[rows] == c]
+                km = float(t.km[c])
+                if code == 1:
+                    z[mine], g[mine] = draw_reported(gen, len(mine), t.reports_needed, km, t.sigma)
+                    score_u[mine] = gen.random(len(mine))
+                else:
+                    z[mine] = draw_unreported(
+                        gen, len(mine), t.reports_needed, km, t.sigma, float(t.reported[c])
+                    )
+                    score_u[mine] = 1.0 - t.scored[c] * gen.random(len(mine))
+                    report_at[mine] = np.inf
+        reach = self._stream.reach_of(cls, z)
+        decay = np.full(total, self._stream.decay)
+        rows = np.flatnonzero(kind == 1)
+        if len(rows):
+            x = t.km[cls[rows]] * np.exp(t.sigma * z[rows])
+            report_at[rows] = intensity_times(created[rows], x, decay[rows], g[rows])
+        posts = Posts(ids, created, cls, reach, decay, score_u, self._stream.texts_for(cls, day))
+        return ThinDay(day, posts, report_at, counts - drawn, int(counts.sum()))
+
+    def made_before(self, untouched: np.ndarray, day: int, end: float) -> np.ndarray:
+        """Of a day's counted posts (per hour and class), those made before ``end``:
+        all of an hour that ends by then, a binomial share of the hour ``end``
+        falls in (creation times are uniform in their hour), none after."""
+        start = 24.0 * day + np.arange(24)
+        share = np.clip(end - start, 0.0, 1.0)
+        out = np.where(share[:, None] >= 1.0, untouched, 0)
+        part = (share > 0) & (share < 1)
+        if part.any():
+            rng = self._seeds.rng("thin", day, "end")
+            out[part] = rng.binomial(untouched[part], share[part][:, None])
+        return np.asarray(out, dtype=np.int64)
+
+
+def plan_thinning(
+    scenario: Scenario,
+    policy: PlatformPolicy,
+    stream: object,
+    reports: ReportStage,
+    scorer: PrefilterStage | None,
+    table: str,
+    seeds: SeedTree,
+) -> tuple[Thinner | None, str | None]:
+    """The thinner for this run, or None; and the note for the run log (None when
+    thinning was not asked for)."""
+    if scenario.content.thinning == "off":
+        return None, None
+    if not isinstance(stream, SyntheticStream):
+        return None, "off: a replayed post log is read post by post"
+    if table == "all":
+        return None, "off: every post's row was asked for (posts table 'all')"
+    scored = np.zeros(N_CLASSES)
+    if scorer is not None:
+        if not scorer.draws_scores:
+            return None, "off: the classifier scores every post's text (text mode)"
+        cuts = [t.score for t in scorer.thresholds] if policy.prefilter.enabled else []
+        if policy.notices.sweep.enabled:
+            cuts.append(policy.notices.sweep.review_above)
+        if cuts:
+            model = scorer.score_model
+            scored = np.array([model.share_at_or_above(c, min(cuts))[0] for c in range(N_CLASSES)])
+    reach = scenario.reach
+    touch = TouchModel.build(
+        reports.reports_needed,
+        reports.per_view,
+        np.asarray(reach.median_views.as_list()),
+        reach.sigma,
+        scored,
+    )
+    shares = np.asarray(scenario.class_shares())
+    drawn = float(shares @ touch.touched_share() / shares.sum())
+    return Thinner(stream, seeds, touch), f"on: about {drawn:.3%} of posts drawn one by one"
