@@ -11,47 +11,21 @@ Library entry points (the CLI is a thin layer over these)::
                             ["policies/jury-only.yaml", "policies/ai-first.yaml"],
                             execution=simulator.Execution(workers=2))
 
-Names are imported on first use, so ``import simulator`` stays cheap; ``dir()``
-lists them all (notebooks complete them), and type checkers and editors see them
-through the ``TYPE_CHECKING`` imports below.
+Names are imported on first use, so ``import simulator`` stays cheap (and the
+package, the lowest layer, imports none of its modules); ``dir()`` lists them
+all, so notebooks complete them.
 """
 
 from __future__ import annotations
 
 import importlib
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 try:
     __version__ = metadata.version("modsim")
 except metadata.PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
-
-if TYPE_CHECKING:  # what editors and type checkers see; at run time, __getattr__
-    from simulator.api import load as load
-    from simulator.api import simulate as simulate
-    from simulator.api import versions as versions
-    from simulator.config import Batch as Batch
-    from simulator.config import Calibration as Calibration
-    from simulator.config import HostPolicy as HostPolicy
-    from simulator.config import Optimization as Optimization
-    from simulator.config import PlatformPolicy as PlatformPolicy
-    from simulator.config import Scenario as Scenario
-    from simulator.errors import ConfigError as ConfigError
-    from simulator.errors import ModsimError as ModsimError
-    from simulator.experiments.batch import run_batch as run_batch
-    from simulator.experiments.compare import compare as compare
-    from simulator.experiments.diff import diff_results as diff_results
-    from simulator.experiments.execution import Execution as Execution
-    from simulator.experiments.execution import Tick as Tick
-    from simulator.experiments.explain import explain as explain
-    from simulator.experiments.explain import explain_results as explain_results
-    from simulator.experiments.robustness import robustness as robustness
-    from simulator.results import RunResult as RunResult
-    from simulator.studies import calibrate as calibrate
-    from simulator.studies import optimize as optimize
-    from simulator.workload import Workload as Workload
-    from simulator.workload import estimate as estimate
 
 _EXPORTS = {
     "load": "simulator.api",

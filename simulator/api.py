@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from simulator.checks import check_run
-from simulator.config import HostPolicy, PlatformPolicy, Scenario, load_file
-from simulator.engine import PostSink, Progress, Simulation
+from simulator.config import HostPolicy, PlatformPolicy, Scenario, load_file, set_fields
+from simulator.engine import SLICE_POSTS, PostSink, Progress, Simulation
 from simulator.results import RunResult
+from simulator.spill import SPILL_ROWS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,11 +37,7 @@ def load(path: Source, overrides: Mapping[str, Any] | None = None) -> BaseModel:
     with ``overrides`` set by path (``{"days": 4, "jury.pool_size": 2000}``, as in a
     batch's sweep); ConfigError for an unknown path or a value the document refuses."""
     model = load_file(path).model
-    if overrides:
-        from simulator.experiments.fields import apply_values
-
-        model = apply_values(model, overrides)
-    return model
+    return set_fields(model, overrides) if overrides else model
 
 
 def _resolve(
@@ -78,6 +75,8 @@ def simulate(
     sink: PostSink | None = None,
     progress: Progress | None = None,
     workers: int = 1,
+    slice_posts: int | None = SLICE_POSTS,
+    spill_rows: int | None = SPILL_ROWS,
 ) -> RunResult:
     """Run one policy on one scenario under zero or more enforcers.
 
@@ -85,6 +84,10 @@ def simulate(
     Per-post rows go to ``sink`` (a callable taking a DataFrame) as the run
     progresses; ``table`` says which rows (``all`` or ``touched``). ``workers``
     processes score texts in text mode (results are the same for any number).
+    Memory: a day of more than ``slice_posts`` posts is made in slices, and
+    tables of settled posts and cases beyond ``spill_rows`` rows wait in a
+    temporary directory until the end (``None``: whole days, all in memory);
+    neither changes any result.
     """
     inputs: list[dict[str, Any]] = []
     docs: list[Any] = []
@@ -94,7 +97,17 @@ def simulate(
     # Recorded, not enforced: the CLI refuses errors before it gets here, and
     # a library caller may be probing an odd configuration on purpose.
     findings = check_run(docs[0], docs[1], docs[2:])
-    sim = Simulation(sc, pol, hs, seed, chunk_days=chunk_days, table=table, workers=workers)
+    sim = Simulation(
+        sc,
+        pol,
+        hs,
+        seed,
+        chunk_days=chunk_days,
+        table=table,
+        workers=workers,
+        slice_posts=slice_posts,
+        spill_rows=spill_rows,
+    )
     log = sim.run(sink=sink, progress=progress)
     return RunResult.from_log(
         log,

@@ -2,7 +2,9 @@
 
 Data flows one way. For each chunk of simulated days the engine
 
-1. generates the posts (one seed per day, so chunking changes nothing);
+1. generates the posts (one seed per day, so chunking changes nothing; a
+   day of more than ``slice_posts`` posts comes in slices that draw what the
+   whole day would, so its memory is a slice's);
 2. applies the per-post, vectorised stages: prefilter scores and thresholds,
    user-report times, enforcers' outside-report times;
 3. hands the posts that open a review case to the review queues;
@@ -11,8 +13,11 @@ Data flows one way. For each chunk of simulated days the engine
    notice), running the queues up to each one so that what an enforcer sees
    is exactly what is up at that moment; day ends are steps too, so the
    steps never depend on the chunk size;
-5. emits the rows of posts whose fate is sealed, keeping only violating posts
-   and posts with an open case in memory (memory stays flat).
+5. emits the rows of posts whose fate is sealed, keeping in memory only posts
+   with an open case and, when enforcers watch, violating posts (audits,
+   notices and the press read them); the rows the final tables need
+   (violating posts, wrongful removals, case logs) wait in a
+   :class:`~simulator.spill.Spill` on disk, so memory stays flat.
 
 Only the review queue couples posts to each other, so only it is an event
 loop. The engine holds the chunk loop alone; the mechanisms it composes live
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,6 +53,7 @@ from simulator.errors import ModsimError
 from simulator.queueing import KIND_APPEAL, CaseLog, ReviewQueue
 from simulator.runlog import PostSink, PostTally, RunLog
 from simulator.seeding import SeedTree
+from simulator.spill import SPILL_ROWS, Spill, release_free_memory
 from simulator.stages.appeals import AppealStage, appeals_team
 from simulator.stages.followups import Followups
 from simulator.stages.jurors import JurorPlan, plan_jurors
@@ -56,7 +63,7 @@ from simulator.stages.platform import NO_TEAM, TEAMS, Outlook, PlatformState, Po
 from simulator.stages.reports import ReportStage
 from simulator.stages.staff import staff_team
 from simulator.stream.replay import open_stream
-from simulator.stream.synthetic import Posts
+from simulator.stream.synthetic import Posts, SyntheticStream
 from simulator.taxonomy import CHANNEL_INDEX, VIOLATING
 
 if TYPE_CHECKING:
@@ -65,6 +72,17 @@ if TYPE_CHECKING:
     from simulator.stream.thinning import ThinDay, Thinner
 
 Progress = Callable[[float], None]
+
+SLICE_POSTS = 2_000_000
+"""Most posts of a day made and staged at once: a heavier day (a surge on a big
+platform) comes in slices, so a run's memory follows the slice, not the day."""
+
+Pending = tuple[PostColumns, np.ndarray] | str | None
+"""A day's settled posts waiting for the chunk's end: in memory (columns and a
+mask), in the spill (the table's name), or none (they settled at once)."""
+
+_COUNTED = ("created_at", "cls", "labelled", "score")
+"""What counting needs of a settled post no stage touched."""
 
 
 class Simulation:
@@ -87,9 +105,13 @@ class Simulation:
         classifier: TrainedClassifier | None = None,
         table: str = "touched",
         workers: int = 1,
+        slice_posts: int | None = SLICE_POSTS,
+        spill_rows: int | None = SPILL_ROWS,
     ) -> None:
         if chunk_days < 1:
             raise ValueError("chunk_days must be at least 1")
+        if slice_posts is not None and slice_posts < 1:
+            raise ValueError("slice_posts must be at least 1 (or None: whole days)")
         if table not in ("all", "touched"):
             raise ValueError("table must be 'all' or 'touched'")
         self.scenario = scenario
@@ -153,7 +175,9 @@ class Simulation:
         self.delisting = Delisting(scenario, self.enforcers, self.seeds)
         self.notices = NoticeResponse(policy, self._state, self.queues, self.seeds)
         cuts = {t.name: t.score for t in self.prefilter.thresholds} if self.prefilter else None
-        self.tally = PostTally(hours, table, self.with_text, self.partial_labels, cuts)
+        self.slice_posts = slice_posts
+        self._spill = Spill(spill_rows)
+        self.tally = PostTally(hours, table, self.with_text, self.partial_labels, cuts, self._spill)
         self.thinner: Thinner | None = None
         self._thinning_note: str | None = None
         if scenario.content.thinning != "off":
@@ -164,6 +188,12 @@ class Simulation:
             )
         self._case_logs: dict[str, list[CaseLog]] = {t: [] for t in self.queues}
         self._notices: list[Notice] = []
+        # Without enforcers nothing reads a violating post once its fate is
+        # sealed (no audit, notice or press watch), so it settles like any other.
+        self._seal_violating = not self.enforcers
+        # Only a takedown ends a run early; until then a post settles with the
+        # horizon as the run's end, so rows need not wait for their day's end.
+        self._can_suspend = bool(self._takedowns())
 
     # The run -------------------------------------------------------------------
     def run(self, sink: PostSink | None = None, progress: Progress | None = None) -> RunLog:
@@ -171,6 +201,7 @@ class Simulation:
         try:
             return self._run(sink, progress)
         finally:
+            self._spill.close()
             if self.scorer is not None:
                 self.scorer.close()
 
@@ -184,19 +215,17 @@ class Simulation:
         for d0 in range(0, sc.days, self.chunk_days):
             d1 = min(d0 + self.chunk_days, sc.days)
             t1 = 24.0 * d1
-            settled: list[tuple[PostColumns, np.ndarray]] = []
+            pending: list[Pending] = []
             counted: list[tuple[int, np.ndarray]] = []  # thinned days' undrawn posts
             for day in range(d0, d1):
                 # A day's posts are made at its start and the day is then stepped
                 # through, so what enforcers decide reaches the posts of later days
                 # (a delisting) the same way whatever the chunk size.
                 thin = self.thinner.generate_day(day, next_id) if self.thinner else None
-                posts = thin.posts if thin else self.stream.generate_day(day, next_id)
-                next_id += thin.made if thin else len(posts)
-                cols = self._stage_posts(posts, day, thin)
+                next_id, waiting = self._stage_day(day, next_id, t1, sink, thin)
+                pending.append(waiting)
                 if thin is not None:
                     counted.append((day, self._count_untouched(thin)))
-                settled.append((cols, ~self._admit(cols, t1)))
                 day_end = 24.0 * (day + 1)
                 self._step(24.0 * day, day_end)
                 if self._suspension_time() <= day_end:
@@ -205,17 +234,22 @@ class Simulation:
                     suspended_by = self._suspend(end)
                     break
 
-            for cols, mask in settled:
-                self.tally.settle(cols, mask, end, sink)
+            for waiting in pending:
+                self._settle_pending(waiting, end, sink)
             for day, untouched in counted:
                 assert self.thinner is not None
                 self.tally.count(self.thinner.made_before(untouched, day, end), day)
             c = state.cols
             if c is not None:
-                done = ~VIOLATING[c.cls] & (c.case_open == 0) & ~self.notices.sweepable(c, t1)
+                done = (
+                    (~VIOLATING[c.cls] | self._seal_violating)
+                    & (c.case_open == 0)
+                    & ~self.notices.sweepable(c, t1)
+                )
                 if done.any():
                     self.tally.settle(c, done, end, sink)
                     state.cols = c.take(~done)
+            self._set_aside_cases()
             if progress is not None:
                 progress(min(1.0, t1 / horizon))
             if suspended_by is not None:
@@ -223,18 +257,94 @@ class Simulation:
 
         for team, queue in self.queues.items():
             self._case_logs[team].append(queue.drain())
+        self._set_aside_cases()
         final = state.cols if state.cols is not None else PostColumns.empty(self.with_text)
-        self.tally.settle(final, ~VIOLATING[final.cls], end, sink)
-        viol = final.take(VIOLATING[final.cls] & (final.created_at < end))
-        self.tally.settle(viol, np.ones(len(viol), dtype=bool), end, sink)
-        return self._log(
-            viol.frame(end, with_text=self.with_text, with_labels=self.partial_labels),
-            end,
-            suspended_by,
-        )
+        self.tally.settle(final, final.created_at < end, end, sink)
+        return self._log(end, suspended_by)
 
     # Per-post stages (vectorised) -----------------------------------------------
-    def _stage_posts(self, posts: Posts, day: int, thin: ThinDay | None = None) -> PostColumns:
+    def _stage_day(
+        self, day: int, first_id: int, t1: float, sink: PostSink | None, thin: ThinDay | None
+    ) -> tuple[int, Pending]:
+        """Make the day's posts, slice by slice, and hold the ones whose fate is open
+        (a thinned day's drawn posts come whole: they are few).
+
+        Returns the next post id and the day's posts that settle once the chunk
+        is stepped through: none when no takedown can end the run early (they
+        settle now), else a whole day's in memory, or a sliced day's in the spill.
+        """
+        reports_rng = self.seeds.rng("reports", day)  # one generator for the day's slices
+        held: list[PostColumns] = []
+        appeals: list[np.ndarray] = []
+        violating: list[Posts] = []
+        waiting: Pending = None
+        sliceable = isinstance(self.stream, SyntheticStream) and not self.with_text and not thin
+        if thin is not None:
+            slices = iter([thin.posts])
+        elif sliceable:
+            assert isinstance(self.stream, SyntheticStream)
+            slices = self.stream.day_slices(day, first_id, self.slice_posts)
+        else:
+            slices = iter([self.stream.generate_day(day, first_id)])
+        next_id = first_id + (thin.made if thin is not None else 0)
+        for i, posts in enumerate(slices):
+            if thin is None:
+                next_id += len(posts)
+            cols, vposts = self._stage_posts(posts, day, reports_rng, thin)
+            violating.append(vposts)
+            resident, appeal_at = self._hold(cols, t1)
+            held.append(cols.take(resident))
+            appeals.append(appeal_at[resident])
+            if not self._can_suspend:
+                self.tally.settle(cols, ~resident, self.scenario.hours, sink)
+                continue
+            whole = i == 0 and (
+                not sliceable or self.slice_posts is None or len(posts) < self.slice_posts
+            )
+            # a day in one piece stays in memory, as it always did
+            waiting = (cols, ~resident) if whole else self._stash(day, cols, ~resident, sink)
+        vposts = Posts.concat(violating) if len(violating) > 1 else violating[0]
+        if len(vposts):
+            for enforcer in self.enforcers:
+                enforcer.observe(vposts, day)
+        self._admit(PostColumns.concat(held) if len(held) > 1 else held[0], np.concatenate(appeals))
+        return next_id, waiting
+
+    def _stash(
+        self, day: int, cols: PostColumns, settled: np.ndarray, sink: PostSink | None
+    ) -> str:
+        """Set a slice's settled posts (``cols[settled]``) aside until the chunk's end
+        is known: whole rows of the posts some stage touched (or of all, for a full
+        table), and only what the counts need of the rest (most of them)."""
+        name = f"pending.{day}"
+        if sink is not None and self.table == "all":
+            self._spill.append(name, cols.take(settled).columns())
+            return name
+        plain = settled & (
+            ~np.isfinite(cols.reported_at)
+            & ~np.isfinite(cols.flagged_at)
+            & ~np.isfinite(cols.removed_at)
+        )
+        self._spill.append(name, cols.take(settled & ~plain).columns())
+        self._spill.append(f"{name}.counted", {c: getattr(cols, c)[plain] for c in _COUNTED})
+        return name
+
+    def _settle_pending(self, waiting: Pending, end: float, sink: PostSink | None) -> None:
+        if waiting is None:
+            return
+        if isinstance(waiting, tuple):
+            self.tally.settle(*waiting, end, sink)
+            return
+        for name in (waiting, f"{waiting}.counted"):
+            for part in self._spill.drain(name):
+                n = len(part["created_at"])
+                cols = PostColumns.from_columns(part, n, self.with_text)
+                self.tally.settle(cols, np.ones(n, dtype=bool), end, sink)
+
+    def _stage_posts(
+        self, posts: Posts, day: int, reports_rng: np.random.Generator, thin: ThinDay | None
+    ) -> tuple[PostColumns, Posts]:
+        """The per-post stages of a slice of a day: its columns and its violating posts."""
         n = len(posts)
         inf = np.full(n, np.inf)
         if self.prefilter is not None:
@@ -244,7 +354,7 @@ class Simulation:
             score, auto, flag = self.scorer.scores(posts) if n else np.empty(0), inf, inf
         else:
             score, auto, flag = np.full(n, np.nan), inf, inf
-        reported = self.reports.report_times(posts, self.seeds.rng("reports", day))
+        reported = self.reports.report_times(posts, reports_rng)
         if thin is not None:  # the legitimate posts' report times came with them
             reported = thin.report_times(reported)
         case_at = np.minimum(flag, reported)
@@ -277,12 +387,7 @@ class Simulation:
         if keep is not None:
             cols = cols.take(keep)
             posts = posts.take(keep)
-        violating = VIOLATING[posts.cls]
-        if violating.any():
-            vposts = posts.take(violating)
-            for enforcer in self.enforcers:
-                enforcer.observe(vposts, day)
-        return cols
+        return cols, posts.take(VIOLATING[posts.cls])
 
     def _count_untouched(self, thin: ThinDay) -> np.ndarray:
         """A thinned day's undrawn posts: thinned by a delisting as drawn ones are,
@@ -293,8 +398,9 @@ class Simulation:
         np.add.at(hist, hours, untouched.sum(axis=1))
         return untouched
 
-    def _admit(self, cols: PostColumns, t1: float) -> np.ndarray:
-        """Hold in memory the posts whose fate is still open; queue their cases."""
+    def _hold(self, cols: PostColumns, t1: float) -> tuple[np.ndarray, np.ndarray]:
+        """Count a slice's posts; which of them stay in memory (their fate is
+        still open), and when the authors of those the prefilter removed appeal."""
         state = self._state
         state.count_created(cols.created_at)
         state.count_removed(cols.removed_at[np.isfinite(cols.removed_at)], +1)
@@ -312,11 +418,15 @@ class Simulation:
             | self.notices.sweepable(cols, t1)
             | np.isfinite(appeal_at)
         )
-        held = cols.take(resident)
-        state.add(held)
+        return resident, appeal_at
+
+    def _admit(self, held: PostColumns, appeal_at: np.ndarray) -> None:
+        """Hold a day's open posts in memory; queue their cases and their appeals."""
+        self._state.add(held)
         for code, name in enumerate(TEAMS):
             mine = np.flatnonzero(held.team == code)
             if len(mine):
+                self.followups.prepare(held, mine)
                 self.queues[name].submit(
                     held.post_id[mine],
                     held.case_at[mine],
@@ -324,12 +434,17 @@ class Simulation:
                     VIOLATING[held.cls[mine]],
                     self.followups.priorities(name, held, mine, held.case_at[mine]),
                 )
-        appealing = np.flatnonzero(np.isfinite(appeal_at[resident]))
+        appealing = np.flatnonzero(np.isfinite(appeal_at))
         if len(appealing):
+            # The held table is a copy once joined to the state: count the open
+            # appeal on the state's own row, or the post would settle (leave
+            # memory) before its appeal is heard.
+            state = self._state
+            assert state.cols is not None
+            rows = state.index(held.post_id[appealing])
             team = self.followups.appeal_team or ""
-            times = appeal_at[resident][appealing]
-            self.followups.submit(self.queues, team, held, appealing, times, KIND_APPEAL)
-        return resident
+            times = appeal_at[appealing]
+            self.followups.submit(self.queues, team, state.cols, rows, times, KIND_APPEAL)
 
     # Time stepping ----------------------------------------------------------------
     def _step(self, t0: float, t1: float) -> None:
@@ -373,10 +488,31 @@ class Simulation:
             self.followups.apply(team, log, self.queues)
 
     # Output ---------------------------------------------------------------------
-    def _log(self, violating: pd.DataFrame, end: float, suspended_by: str | None) -> RunLog:
+    def _set_aside_cases(self) -> None:
+        """Move the case logs handed over so far to the spill (one part a team)."""
+        for team, logs in self._case_logs.items():
+            if logs:
+                log = CaseLog.concat(logs)
+                columns = {f.name: getattr(log, f.name) for f in fields(log)}
+                self._spill.append(f"cases.{team}", columns)
+                logs.clear()
+
+    def _cases(self, team: str, end: float) -> pd.DataFrame:
+        """Team ``team``'s cases that opened before the run ended. A day is staged
+        before its suspension is known, and reports may fall after the horizon:
+        such cases never reached anyone and must not count as pending."""
+        columns = self._spill.take(f"cases.{team}")
+        if columns is None:
+            return CaseLog.empty().to_frame()
+        opened = np.asarray(columns["arrived"]) < end
+        return CaseLog(**{k: np.asarray(v)[opened] for k, v in columns.items()}).to_frame()
+
+    def _log(self, end: float, suspended_by: str | None) -> RunLog:
+        release_free_memory()  # the days' freed arrays, before the final tables
         suspended = suspended_by is not None
         legit_live = 0
         tally = self.tally
+        violating = tally.violating(end)
         wrong = tally.wrongly_removed()
         if suspended:
             legit_created = int(tally.created_by_class[~VIOLATING].sum())
@@ -394,7 +530,7 @@ class Simulation:
             created_by_class=tally.created_by_class,
             created_by_hour=tally.created_by_hour,
             violating_by_hour=tally.violating_by_hour,
-            cases={t: _cases_until(logs, end) for t, logs in self._case_logs.items()},
+            cases={t: self._cases(t, end) for t in self._case_logs},
             capacity_hours={t: q.available_hours(end) for t, q in self.queues.items()},
             busy_hours={t: float(q.busy_hours) for t, q in self.queues.items()},
             events=sorted(
@@ -436,11 +572,3 @@ class Simulation:
             "votes_by_juror": queue.votes_by_juror,
             "sessions": np.array([queue.sessions_started]),
         }
-
-
-def _cases_until(logs: list[CaseLog], end: float) -> pd.DataFrame:
-    """Cases that opened before the run ended. A day is staged before its
-    suspension is known, and reports may fall after the horizon: such cases
-    never reached anyone and must not count as pending."""
-    frame = CaseLog.concat(logs).to_frame()
-    return frame[frame["arrived"] < end].reset_index(drop=True)

@@ -4,7 +4,8 @@ The engine builds a :class:`RunLog` at the end of a run; metrics and results
 read it and never re-run anything. It lives apart from the engine so readers
 depend on the data, not on the machinery that made it. :class:`PostTally`
 builds its per-post part as posts settle (leave memory): counts for every
-post, rows for the posts metrics read one by one, and rows for the sink.
+post, rows for the posts metrics read one by one (set aside in a
+:class:`~simulator.spill.Spill` until the end), and rows for the sink.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.enforcement import EnforcementEvent, Notice, Peak, Trip
+from simulator.spill import Spill
 from simulator.stages.platform import PostColumns
 from simulator.taxonomy import N_CLASSES, VIOLATING
 
@@ -91,8 +93,10 @@ class PostTally:
         with_text: bool,
         with_labels: bool,
         score_cuts: dict[str, float] | None = None,
+        spill: Spill | None = None,
     ) -> None:
         self._table = table
+        self._spill = spill if spill is not None else Spill(None)
         self._with_text = with_text
         self._with_labels = with_labels
         self._cuts = dict(score_cuts or {})
@@ -101,7 +105,6 @@ class PostTally:
         self.labelled_by_class = np.zeros(N_CLASSES, dtype=np.int64)
         self.created_by_hour = np.zeros(hours)
         self.violating_by_hour = np.zeros(hours)
-        self._wrong: list[pd.DataFrame] = []
 
     def settle(
         self, cols: PostColumns, mask: np.ndarray, end: float, sink: PostSink | None
@@ -129,9 +132,10 @@ class PostTally:
         removed = cols.removed_at <= end
         wrong = mask & removed & ~VIOLATING[cols.cls]
         if wrong.any():
-            self._wrong.append(
-                cols.take(wrong).frame(end, self._with_text, with_labels=self._with_labels)
-            )
+            rows = cols.take(wrong)
+            self._spill.append(_WRONG, {**rows.columns(), "end": np.full(len(rows), end)})
+        if violating.any():
+            self._spill.append(_VIOLATING, cols.take(mask & VIOLATING[cols.cls]).columns())
         if sink is None:
             return
         if self._table == "touched":
@@ -152,7 +156,26 @@ class PostTally:
         np.add.at(self.violating_by_hour, rows, counts[:, VIOLATING].sum(axis=1))
 
     def wrongly_removed(self) -> pd.DataFrame:
-        """Rows of the legitimate posts removed so far (every settled one)."""
-        if self._wrong:
-            return pd.concat(self._wrong, ignore_index=True)
-        return PostColumns.empty(self._with_text).frame(0.0, self._with_text, self._with_labels)
+        """Rows of the legitimate posts removed, every one settled so far, each as it
+        was when it settled (read once: the rows are then gone)."""
+        data = self._spill.take(_WRONG)
+        if data is None:
+            return PostColumns.empty(self._with_text).frame(0.0, self._with_text, self._with_labels)
+        end = data.pop("end")
+        cols = PostColumns.from_columns(data, len(end), self._with_text)
+        return cols.frame(np.asarray(end), self._with_text, with_labels=self._with_labels)
+
+    def violating(self, end: float) -> pd.DataFrame:
+        """Rows of the violating posts settled so far, by post id, as at ``end``
+        (read once: the rows are then gone)."""
+        data = self._spill.take(_VIOLATING)
+        if data is None:
+            return PostColumns.empty(self._with_text).frame(end, self._with_text, self._with_labels)
+        cols = PostColumns.from_columns(data, len(data["post_id"]), self._with_text)
+        if (np.diff(cols.post_id) < 0).any():  # settled early ones, then the rest
+            cols = cols.take(np.argsort(cols.post_id, kind="stable"))
+        return cols.frame(end, self._with_text, with_labels=self._with_labels)
+
+
+_WRONG = "wrongly_removed"
+_VIOLATING = "violating"

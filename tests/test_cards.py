@@ -455,7 +455,7 @@ def test_the_bundled_compare_of_the_cards_reports_harm_and_wrongful_removals_per
     md = (out / "report.md").read_text()
     for name in ("weak", "typical", "strong"):
         line = next(x for x in md.splitlines() if f"Trade-off, jury-plus-card-{name}" in x)
-        assert "harmful exposure" in line and "wrongful removals" in line
+        assert "harmful views" in line and "wrongful removals" in line
     summary = pd.read_csv(out / "summary.csv")
     harm = summary[summary["metric"] == "views_before_removal"].set_index("policy")["mean"]
     # a stronger card at the same precision removes more violating posts, sooner

@@ -142,6 +142,47 @@ def test_sessions_end_and_idle_jurors_leave() -> None:
     assert queue.available_hours(10.0) == pytest.approx(first + second)
 
 
+def test_each_idle_juror_leaves_idle_hours_after_last_being_freed() -> None:
+    # Three jurors come on duty at 0, 0.05 and 0.1 and wait 0.25 h for work. The
+    # longest idle one takes the only case (one minute), so the others leave first.
+    pool = JurorPool(
+        accuracy=np.ones((3, N_CLASSES)),
+        session_start=np.array([0.0, 0.05, 0.1]),
+        session_juror=np.arange(3),
+        session_reviews=np.full(3, 100),
+        idle_hours=0.25,
+    )
+    spec = TeamSpec("jury", np.array([3]), review_minutes=1.0, review_cv=0.0, jurors=pool)
+    queue = ReviewQueue(spec, np.random.default_rng(0))
+    queue.submit(np.arange(1), np.array([0.2]), np.zeros(1, np.int8), np.ones(1, bool))
+    back = 0.2 + 1 / 60  # juror 0 is free again
+    for t, on_duty in ((0.29, 3), (0.31, 2), (0.36, 1), (back + 0.249, 1), (back + 0.251, 0)):
+        queue.run_until(t)
+        assert queue.capacity == on_duty, t
+    assert queue.available_hours(queue.now) == pytest.approx(back + 0.25 + 0.25 + 0.25)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_follow_ups_drawn_per_chunk_are_those_drawn_one_by_one(
+    quick_sampled: Scenario, jury_only: PlatformPolicy, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook reads what Followups.prepare drew per chunk; without it, it draws each
+    post's columns and keyed draws when a case is decided: the same run."""
+    from simulator.stages.followups import Followups
+
+    scenario = tweak(quick_sampled, appeals=APPEALING)
+    policy = tweak(jury_only, **RICH, appeals__queue="jury")
+    a = simulate(scenario, policy, seed=seed)
+    monkeypatch.setattr(Followups, "prepare", lambda self, cols, idx: None)
+    b = simulate(scenario, policy, seed=seed)
+    assert json.dumps(a.summary, sort_keys=True) == json.dumps(b.summary, sort_keys=True)
+    for team in a.cases:
+        pd.testing.assert_frame_equal(a.cases[team], b.cases[team])
+    assert a.summary["appeals"]["appealed"] > 0
+    kept_again = a.cases["jury"].groupby("post_id").size()
+    assert (kept_again > 1).any()  # re-reports and appeals came back to the jury
+
+
 # -- the population -------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ class Delisting:
         self._stores = [e for e in enforcers if e.effect == "delist"]
         self._seeds = seeds
         self._not_made = np.zeros((int(scenario.hours) + 1, N_CLASSES))
+        self._day_rng: tuple[int, np.random.Generator] | None = None
 
     def take_effect(self, t: float) -> None:
         """Delistings due by ``t`` take effect (they do not stop the run)."""
@@ -39,14 +40,21 @@ class Delisting:
         """Which of a day's posts are still made (``None``: all of them).
 
         Uses the removals known when the day starts (scheduled ones included).
+        A day may come in slices (in order): its uniforms come from one
+        generator, drawn for every post once any removal is known, so the
+        slices keep the posts the whole day would.
         """
         if self._scenario.population is None:
             return None  # a replayed log has no growth model to thin
+        if not any(store.removal_periods for store in self._stores):
+            return None
+        if self._day_rng is None or self._day_rng[0] != day:
+            self._day_rng = (day, self._seeds.rng("delist", day))
+        u = self._day_rng[1].random(len(posts))
         t = posts.created_at
         lost = self._lost(t)
         if not lost.any():
             return None
-        u = self._seeds.rng("delist", day).random(len(t))
         keep: np.ndarray = u >= lost
         gone = ~keep
         hist = self._not_made

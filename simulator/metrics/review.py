@@ -15,7 +15,15 @@ import numpy as np
 import pandas as pd
 
 from simulator.metrics.common import num, percentiles
-from simulator.queueing import KIND_NAMES, STATUS_NAMES
+from simulator.queueing import (
+    DECIDED_KEEP,
+    DECIDED_REMOVE,
+    KIND_APPEAL,
+    KIND_ESCALATION,
+    KIND_NAMES,
+    PENDING,
+    STATUS_NAMES,
+)
 from simulator.runlog import RunLog
 from simulator.taxonomy import CLASSES
 
@@ -62,11 +70,10 @@ def backlog(cases: pd.DataFrame, end: float) -> pd.DataFrame:
 
 def team_summary(log: RunLog, team: str) -> dict[str, Any]:
     cases = log.cases[team]
-    status = (
-        cases["status_name"].astype(str).to_numpy() if not cases.empty else np.empty(0, dtype=str)
-    )
-    counts = {name: int((status == name).sum()) for name in STATUS_NAMES}
-    removed, kept = status == "decided_remove", status == "decided_keep"
+    # Codes, not names: a run's case log can hold millions of rows.
+    status = cases["status"].to_numpy()
+    counts = {name: int((status == code).sum()) for code, name in enumerate(STATUS_NAMES)}
+    removed, kept = status == DECIDED_REMOVE, status == DECIDED_KEEP
     decided = removed | kept
     correct = np.where(cases["violating"].to_numpy(dtype=bool), removed, kept)
     waits = (cases["started"] - cases["arrived"]).dropna().to_numpy()
@@ -74,7 +81,7 @@ def team_summary(log: RunLog, team: str) -> dict[str, Any]:
     peak = int(bl["waiting"].idxmax()) if len(bl) else 0
     capacity = log.capacity_hours.get(team, 0.0)
     busy = log.busy_hours.get(team, 0.0)
-    kind = cases["kind_name"].astype(str).to_numpy() if not cases.empty else np.empty(0, dtype=str)
+    kind = cases["kind"].to_numpy()
     return {
         "cases": len(cases),
         **counts,
@@ -90,9 +97,12 @@ def team_summary(log: RunLog, team: str) -> dict[str, Any]:
         "utilisation": num(busy / capacity) if capacity > 0 else None,
         "wait_hours_mean": num(float(waits.mean())) if len(waits) else None,
         "by_kind": {
-            k: {name: int(((kind == k) & (status == name)).sum()) for name in STATUS_NAMES}
-            for k in KIND_NAMES
-            if (kind == k).any()
+            k: {
+                name: int(((kind == i) & (status == code)).sum())
+                for code, name in enumerate(STATUS_NAMES)
+            }
+            for i, k in enumerate(KIND_NAMES)
+            if (kind == i).any()
         },
         "decisions_by_class": decisions_by_class(cases),
     }
@@ -104,13 +114,13 @@ def decisions_by_class(cases: pd.DataFrame) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     if cases.empty:
         return out
-    status = cases["status_name"].astype(str).to_numpy()
+    status = cases["status"].to_numpy()
     cls = cases["cls"].to_numpy()
     violating = cases["violating"].to_numpy(dtype=bool)
     for code, name in enumerate(CLASSES):
         mine = cls == code
-        removed = int((mine & (status == "decided_remove")).sum())
-        kept = int((mine & (status == "decided_keep")).sum())
+        removed = int((mine & (status == DECIDED_REMOVE)).sum())
+        kept = int((mine & (status == DECIDED_KEEP)).sum())
         if removed + kept == 0:
             continue
         correct = removed if violating[mine][0] else kept
@@ -157,32 +167,31 @@ def appeal_summary(log: RunLog) -> dict[str, Any]:
     they were down before that (wrongly removed legitimate posts and, when an
     appeal went wrong, violating ones).
     """
-    frames = [c[c["kind_name"].astype(str) == "appeal"] for c in log.cases.values() if len(c)]
-    appeals = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    status = appeals["status_name"].astype(str) if len(appeals) else pd.Series(dtype=str)
-    viol = appeals["violating"].to_numpy(dtype=bool) if len(appeals) else np.empty(0, bool)
-    restored = (status == "decided_keep").to_numpy()
-    posts = pd.concat([log.violating, log.wrongly_removed], ignore_index=True)
-    if "restored_at" in posts:
-        back = posts.dropna(subset=["restored_at"])
-        down = (back["restored_at"] - back["removed_at"]).to_numpy(dtype=float)
-        back_violating = back["violating"].to_numpy(dtype=bool)
-    else:
-        down, back_violating = np.empty(0), np.empty(0, dtype=bool)
+    statuses, violating = [np.empty(0, np.int8)], [np.empty(0, bool)]
+    for cases in log.cases.values():
+        mine = cases["kind"].to_numpy() == KIND_APPEAL
+        statuses.append(cases["status"].to_numpy()[mine])
+        violating.append(cases["violating"].to_numpy(dtype=bool)[mine])
+    status, viol = np.concatenate(statuses), np.concatenate(violating)
+    restored = status == DECIDED_KEEP
+    # The restored posts only (a few), violating ones first, as the tables hold them.
+    back = [p[p["restored_at"].notna()] for p in (log.violating, log.wrongly_removed)]
+    down = np.concatenate(
+        [(b["restored_at"] - b["removed_at"]).to_numpy(dtype=float) for b in back]
+    )
+    back_violating = np.concatenate([b["violating"].to_numpy(dtype=bool) for b in back])
     escalated = sum(
-        int((c["kind_name"].astype(str) == "escalation").sum())
-        for c in log.cases.values()
-        if len(c)
+        int((c["kind"].to_numpy() == KIND_ESCALATION).sum()) for c in log.cases.values()
     )
     return {
-        "appealed": len(appeals),
+        "appealed": len(status),
         "appealed_legitimate": int((~viol).sum()),
         "appealed_violating": int(viol.sum()),
-        "decided": int(status.isin(["decided_remove", "decided_keep"]).sum()),
+        "decided": int(((status == DECIDED_REMOVE) | (status == DECIDED_KEEP)).sum()),
         "restored": int(restored.sum()),
         "restored_legitimate": int((restored & ~viol).sum()),
         "restored_violating": int((restored & viol).sum()),
-        "pending": int((status == "pending").sum()),
+        "pending": int((status == PENDING).sum()),
         "down_hours_of_restored": percentiles(down, (50, 90)),
         "down_hours_of_restored_legitimate_total": num(float(down[~back_violating].sum())),
         "escalated_to_staff": escalated,

@@ -12,6 +12,9 @@ One idea per module:
   the line it waits in;
 * :mod:`~simulator.queueing.queue` - :class:`ReviewQueue`, the one event
   loop;
+* :mod:`~simulator.queueing.fastpath` - the same queue, for a plain
+  first-come-first-served team, as a recursion over arrays (bit for bit the
+  loop's log; the first closure or notice hands over to the loop);
 * :mod:`~simulator.queueing.reviewers` - the strategy the loop calls for
   what differs between teams, with two kinds:
   :mod:`~simulator.queueing.servers` (interchangeable reviewers, paid staff)

@@ -13,7 +13,8 @@ cannot decide goes back in line for as many more as could settle it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from functools import partial
 from heapq import heappush
 
@@ -32,7 +33,7 @@ __all__ = ["Jurors", "JuryCase"]
 class JuryCase(Case):
     """A case voted on by individual jurors: who voted, and the tally so far."""
 
-    __slots__ = ("in_line", "keeps", "removes", "target", "voters")
+    __slots__ = ("in_line", "removes", "target", "voters")
 
     def __init__(
         self,
@@ -45,10 +46,21 @@ class JuryCase(Case):
         arrived: float,
         kind: int,
     ) -> None:
-        super().__init__(seq, post_id, cls, violating, priority, arrived, kind)
+        # Case.__init__ written out: this runs for every case
+        self.seq = seq
+        self.kind = kind
+        self.post_id = post_id
+        self.cls = cls
+        self.violating = violating
+        self.priority = priority
+        self.arrived = arrived
+        self.started = math.nan
+        self.votes_started = 0
+        self.votes_done = 0
+        self.status = ACTIVE
+        self.twin: Case | None = None
         self.voters: list[int] = []
-        self.removes = 0
-        self.keeps = 0
+        self.removes = 0  # votes to remove so far (the rest of votes_done are to keep)
         self.target = target  # votes to start before the case leaves the line
         self.in_line = True
 
@@ -78,18 +90,16 @@ class Jurors(Reviewers):
         self._record = pool.record_votes
         n = pool.size
         self._accuracy: list[list[float]] = pool.accuracy.tolist()
-        self._session_start: list[float] = pool.session_start.tolist()
-        self._session_juror: list[int] = pool.session_juror.tolist()
-        self._session_reviews: list[int] = pool.session_reviews.tolist()
-        self._session_cursor = 0
+        self._sessions = _sessions(pool)
         self._on_duty = [False] * n
         self._reviews_left = [0] * n
         self._on_duty_since = [0.0] * n
-        self._idle_token = [0] * n  # bumped when a juror leaves the idle list
-        self._idle_armed = [False] * n
-        self._free: list[int] = []  # jurors on duty with nothing to do, longest idle first
-        self._is_free = [False] * n
-        self._fresh: list[int] = []  # jurors freed by the current event
+        # Jurors on duty with nothing to do, longest idle first, and since when. Each
+        # leaves idle_hours after joining unless given a case; as the list is in that
+        # order, one IDLE event (for the head) on the heap at a time suffices.
+        self._free: list[int] = []
+        self._free_since = [0.0] * n
+        self._idle_armed = [False]  # an IDLE event is on the heap
         self._session_hours = 0.0  # closed sessions; open ones are added on demand
         self._sessions_started = 0
         self._votes_by_juror = [0] * n
@@ -126,41 +136,35 @@ class Jurors(Reviewers):
 
     def _build_work(
         self,
-    ) -> tuple[
-        Callable[[tuple[JuryCase, int] | None, float], None], Callable[[], tuple[int, float, int]]
-    ]:
+    ) -> tuple[Callable[[int | None, float], None], Callable[[], tuple[int, float, int]]]:
         # everything but the counters is fixed for the queue's life: read from the
         # closure, which is cheaper than attributes in a call made for nearly every event
         needed, k, first_k, accuracy = self._needed, self._k, self._first_k, self._accuracy
-        free, fresh, is_free, reviews_left = (
-            self._free,
-            self._fresh,
-            self._is_free,
-            self._reviews_left,
-        )
-        idle_armed, idle_token, idle_hours = self._idle_armed, self._idle_token, self._idle_hours
+        free, free_since, reviews_left = self._free, self._free_since, self._reviews_left
+        idle_armed, idle_hours = self._idle_armed, self._idle_hours
         votes_by_juror, vote_log, record = self._votes_by_juror, self._vote_log, self._record
         line, pop, restore = self._waiting, self._pop, self._line.restore
         events, next_id, leave = self._events, self._next_id, self._leave
         next_duration, next_uniform = self._next_duration, self._next_uniform
         end_session, ask_for_more = self._end_session, self._ask_for_more
 
+        on_case: list[JuryCase | None] = [None] * len(reviews_left)  # what each juror votes on
         busy, committed, started_cases = 0, 0.0, 0
 
-        def work(vote: tuple[JuryCase, int] | None, now: float) -> None:
+        def work(vote: int | None, now: float) -> None:
             """Count a juror's vote; then free jurors take the first case in line they can."""
             nonlocal busy, committed, started_cases
-            if vote is not None:  # drawn now, with the juror's accuracy
+            if vote is not None:  # juror ``vote`` is done: the vote is drawn now
                 busy -= 1
-                case, juror = vote
+                juror = vote
+                case: JuryCase = on_case[juror]  # type: ignore[assignment]
                 done = case.votes_done + 1
                 case.votes_done = done
                 if case.status == ACTIVE:
+                    removes = case.removes
                     if (next_uniform() < accuracy[juror][case.cls]) == case.violating:
-                        case.removes += 1
-                    else:
-                        case.keeps += 1
-                    removes, keeps = case.removes, case.keeps
+                        removes += 1
+                        case.removes = removes
                     if not first_k:
                         if done == needed:
                             leave(
@@ -168,7 +172,7 @@ class Jurors(Reviewers):
                             )
                     elif removes >= k:
                         leave(case, now, DECIDED_REMOVE, removes)
-                    elif keeps >= k or done == needed:  # agreed to keep, or split
+                    elif done - removes >= k or done == needed:  # agreed to keep, or split
                         leave(case, now, DECIDED_KEEP, removes)
                     else:
                         ask_for_more(case, done)
@@ -178,8 +182,7 @@ class Jurors(Reviewers):
                 reviews_left[juror] = left
                 if left:
                     free.append(juror)
-                    is_free[juror] = True
-                    fresh.append(juror)
+                    free_since[juror] = now
                 else:
                     end_session(juror, now)
 
@@ -191,47 +194,44 @@ class Jurors(Reviewers):
                         pop()
                         case.in_line = False
                         continue
+                    # the first free jurors who have not voted on it take it, as many
+                    # as it asks for
                     voters = case.voters
-                    pick = 0
-                    for juror in free:
-                        if juror not in voters:
-                            break
-                        pick += 1
-                    else:  # every free juror has voted on it: look further down the line
-                        deferred.append(pop())
-                        continue
-                    juror = free.pop(pick)
-                    is_free[juror] = False
-                    if idle_armed[juror]:
-                        idle_armed[juror] = False
-                        idle_token[juror] += 1
-                    voters.append(juror)
-                    votes_by_juror[juror] += 1
-                    started = case.votes_started
-                    if started == 0:
-                        case.started = now
-                        started_cases += 1
-                    case.votes_started = started + 1
-                    if started + 1 >= case.target:
+                    before = started = case.votes_started
+                    target = case.target
+                    i = 0
+                    while started < target and i < len(free):
+                        juror = free[i]
+                        if juror in voters:
+                            i += 1
+                            continue
+                        del free[i]
+                        voters.append(juror)
+                        votes_by_juror[juror] += 1
+                        on_case[juror] = case
+                        started += 1
+                        if record:
+                            vote_log.append((case.post_id, case.seq, juror, now))
+                        duration = next_duration()
+                        committed += duration
+                        busy += 1
+                        heappush(events, (now + duration, COMPLETE, next_id(), juror))
+                    if started > before:
+                        if before == 0:
+                            case.started = now
+                            started_cases += 1
+                        case.votes_started = started
+                    if started >= target:
                         pop()
                         case.in_line = False
-                    if record:
-                        vote_log.append((case.post_id, case.seq, juror, now))
-                    duration = next_duration()
-                    committed += duration
-                    busy += 1
-                    heappush(events, (now + duration, COMPLETE, next_id(), (case, juror)))
+                    elif free:  # every free juror has voted on it: look further down the line
+                        deferred.append(pop())
                 if deferred:
                     restore(deferred)
-            # jurors who just became free and found nothing to do wait a while, then leave
-            if fresh:
-                for juror in fresh:
-                    if is_free[juror] and not idle_armed[juror]:
-                        idle_armed[juror] = True
-                        heappush(
-                            events, (now + idle_hours, IDLE, next_id(), (juror, idle_token[juror]))
-                        )
-                fresh.clear()
+            # jurors with nothing to do wait a while, then leave: the longest idle first
+            if free and not idle_armed[0]:
+                idle_armed[0] = True
+                heappush(events, (free_since[free[0]] + idle_hours, IDLE, next_id(), None))
 
         def counts() -> tuple[int, float, int]:
             return busy, committed, started_cases
@@ -241,7 +241,7 @@ class Jurors(Reviewers):
     def _ask_for_more(self, case: JuryCase, done: int) -> None:
         """The votes so far cannot decide: ask for as many more as could settle
         it (first k to agree), and put the case back in line."""
-        target = min(self._needed, done + self._k - max(case.removes, case.keeps))
+        target = min(self._needed, done + self._k - max(case.removes, done - case.removes))
         if target > case.target:
             case.target = target
             if not case.in_line:
@@ -249,15 +249,16 @@ class Jurors(Reviewers):
                 self._line.put_back(case)
 
     def handle(self, kind: int, payload: tuple[int, int], now: float) -> bool:
-        if kind == IDLE:  # an idle juror leaves, unless they took a case meanwhile
-            juror, token = payload
-            if self._idle_token[juror] == token:
-                self._free.remove(juror)
-                self._is_free[juror] = False
-                self._idle_armed[juror] = False
-                self._idle_token[juror] = token + 1
+        if kind == IDLE:  # idle jurors whose patience ran out leave
+            free, since, wait = self._free, self._free_since, self._idle_hours
+            while free and since[free[0]] + wait <= now:
+                juror = free.pop(0)
                 self._end_session(juror, now)
-            return False  # one juror fewer (or none) frees no case
+            if free:  # the next to run out of patience (later: they were freed later)
+                heappush(self._events, (since[free[0]] + wait, IDLE, self._next_id(), None))
+            else:
+                self._idle_armed[0] = False
+            return False  # jurors leaving free no case
         if kind == SESSION:  # a juror comes on duty, unless already there
             juror, reviews = payload
             self._schedule_session()
@@ -268,9 +269,14 @@ class Jurors(Reviewers):
             self._sessions_started += 1
             self._reviews_left[juror] = reviews
             self._free.append(juror)
-            self._is_free[juror] = True
-            self._fresh.append(juror)
-            return True
+            self._free_since[juror] = now
+            if self._waiting:  # work may give them a case (and arms the idle timer)
+                return True
+            if not self._idle_armed[0]:
+                self._idle_armed[0] = True
+                deadline = self._free_since[self._free[0]] + self._idle_hours
+                heappush(self._events, (deadline, IDLE, self._next_id(), None))
+            return False
         return super().handle(kind, payload, now)
 
     def _end_session(self, juror: int, now: float) -> None:
@@ -279,11 +285,20 @@ class Jurors(Reviewers):
 
     def _schedule_session(self) -> None:
         """Put the pool's next session start on the heap (one at a time)."""
-        i = self._session_cursor
-        if i < len(self._session_start):
-            self._session_cursor = i + 1
-            heappush(
-                self._events,
-                (self._session_start[i], SESSION, self._next_id(),
-                 (self._session_juror[i], self._session_reviews[i])),
-            )  # fmt: skip
+        session = next(self._sessions, None)
+        if session is not None:
+            start, juror, reviews = session
+            heappush(self._events, (start, SESSION, self._next_id(), (juror, reviews)))
+
+
+def _sessions(pool: JurorPool, block: int = 4096) -> Iterator[tuple[float, int, int]]:
+    """The pool's sessions in order, as Python numbers a block at a time (a long
+    run has hundreds of thousands: as lists, tens of MB held from the start)."""
+    for a in range(0, len(pool.session_start), block):
+        b = a + block
+        yield from zip(
+            pool.session_start[a:b].tolist(),
+            pool.session_juror[a:b].tolist(),
+            pool.session_reviews[a:b].tolist(),
+            strict=True,
+        )

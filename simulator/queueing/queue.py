@@ -30,10 +30,12 @@ Time is float hours since the scenario start.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import deque
-from collections.abc import Callable
-from heapq import heappop, heappush
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from heapq import heapify, heappop, heappush
 from itertools import count
 from typing import Any
 
@@ -61,6 +63,7 @@ from simulator.queueing.events import (
     REVIEWERS_OWN,
     Event,
 )
+from simulator.queueing.fastpath import FifoServers, fast_path_applies
 from simulator.queueing.jurors import Jurors
 from simulator.queueing.reviewers import Reviewers
 from simulator.queueing.servers import Servers
@@ -75,6 +78,25 @@ Followup = Callable[[int, int, int, int, int, float], "tuple[float, float, int] 
 """``followup(post_id, kind, status, remove_votes, votes, now)`` -> ``(time, priority,
 kind)`` of a new case for the same post in the same queue, or None. Called when a
 case is decided."""
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while the event loop runs.
+
+    The loop makes no reference cycles (reference counting frees what it drops),
+    but it allocates cases and event tuples by the million, and each allocation
+    burst made the collector scan every case still in the system: with a long
+    line that was most of an arrival's cost (3 of 3.7 µs).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class ReviewQueue:
@@ -103,7 +125,7 @@ class ReviewQueue:
             np.empty(0, np.float64),
             np.empty(0, np.int8),
         )
-        self._arrival_lists: tuple[list[Any], ...] = ([], [], [], [], [], [])
+        self._arrival_lists: tuple[list[Any], ...] | None = None  # built when the loop runs
         self._arrival_cursor = 0
 
         self._line = WaitingLine(fifo=spec.priority == "fifo")
@@ -129,6 +151,9 @@ class ReviewQueue:
             spec, rng, self._line, self._events, self._ids.__next__, self._leave
         )
         self._new_case = self._reviewers.new_case
+        self._fast: FifoServers | None = None
+        if isinstance(self._reviewers, Servers) and fast_path_applies(spec, followup is not None):
+            self._fast = FifoServers(spec, self._reviewers)
 
     # -- read-only state ----------------------------------------------------------------
 
@@ -142,18 +167,30 @@ class ReviewQueue:
         return self._now
 
     @property
+    def fast_path(self) -> bool:
+        """Whether the queue runs on the fast path now (see
+        :mod:`~simulator.queueing.fastpath`; the first closure or notice ends it)."""
+        return self._fast is not None
+
+    @property
     def pending(self) -> int:
         """Cases waiting for their first vote."""
+        if self._fast is not None:
+            return self._fast.entered - self._fast.cases_started(self._now)
         return self._n_entered - self._n_dropped - self._reviewers.cases_started
 
     @property
     def in_system(self) -> int:
         """Cases that arrived and have not left (waiting or being voted on)."""
+        if self._fast is not None:
+            return self._fast.in_system
         return self._n_active
 
     @property
     def in_service(self) -> int:
         """Votes in progress."""
+        if self._fast is not None:
+            return self._fast.in_service(self._now)
         return self._reviewers.in_service
 
     @property
@@ -182,6 +219,8 @@ class ReviewQueue:
     def waiting_since(self, kinds: tuple[int, ...] = (KIND_REPORT, KIND_ESCALATION)) -> np.ndarray:
         """When each case of ``kinds`` (reports and escalations: not appeals) waiting
         for its first vote at :attr:`now` arrived."""
+        if self._fast is not None:
+            return self._fast.waiting_since(self._now, kinds)
         # Every waiting case is in the line (once); entries of cases that left or
         # are being voted on are skipped.
         return np.fromiter(
@@ -205,6 +244,8 @@ class ReviewQueue:
     @property
     def busy_hours(self) -> float:
         """Reviewer-hours spent voting up to :attr:`now` (votes in progress count in part)."""
+        if self._fast is not None:
+            return self._fast.busy_hours(self._now)
         ahead = sum(e[0] - self._now for e in self._events if e[1] == COMPLETE)
         return self._reviewers.committed_hours - ahead
 
@@ -278,9 +319,8 @@ class ReviewQueue:
             for old, new in zip(self._arrival_cols, (t, ids, cls, viol, prio, kind), strict=True)
         ]
         order = np.argsort(merged[0], kind="stable")
-        cols = tuple(col[order] for col in merged)
-        self._arrival_cols = cols
-        self._arrival_lists = tuple(col.tolist() for col in cols)
+        self._arrival_cols = tuple(col[order] for col in merged)
+        self._arrival_lists = None
         self._arrival_cursor = 0
 
     def close(self, post_id: int, time: float) -> None:
@@ -293,6 +333,7 @@ class ReviewQueue:
         """
         if not (math.isfinite(time) and time >= self._now):
             raise ValueError(f"close: time must be finite and >= now ({self._now}), got {time}")
+        self._end_fast_path()
         heappush(self._events, (float(time), CLOSE, next(self._ids), int(post_id)))
 
     def expedite(self, post_ids: np.ndarray, time: float) -> None:
@@ -305,6 +346,7 @@ class ReviewQueue:
             raise ValueError(f"expedite: time must be finite and >= now ({self._now}), got {time}")
         ids = tuple(int(p) for p in np.asarray(post_ids).tolist())
         if ids:
+            self._end_fast_path()
             heappush(self._events, (float(time), EXPEDITE, next(self._ids), ids))
 
     # -- the event loop -------------------------------------------------------------------
@@ -313,9 +355,45 @@ class ReviewQueue:
         """Process every event up to and including time ``t``; return the cases that left."""
         if not (math.isfinite(t) and t >= self._now):
             raise ValueError(f"run_until: t must be finite and >= now ({self._now}), got {t}")
-        self._advance(t)
+        if self._fast is not None:
+            return self._run_fast(t)
+        with _cyclic_gc_paused():
+            self._advance(t)
         left, self._left = self._left, []
         return CaseLog.from_records(left)
+
+    def _run_fast(self, t: float) -> CaseLog:
+        """:meth:`run_until` on the fast path: admit the cases arrived by ``t``, release
+        those that left."""
+        assert self._fast is not None
+        cols, a_pos = self._arrival_cols, self._arrival_cursor
+        stop = int(np.searchsorted(cols[0], t, side="right"))
+        arrived = (col[a_pos:stop] for col in cols)
+        self._fast.admit(dict(zip(("arrived", "post_id", "cls", "violating", "priority", "kind"),
+                                  arrived, strict=True)))  # fmt: skip
+        self._arrival_cursor = stop
+        self._now = t
+        return self._fast.release(t)
+
+    def _end_fast_path(self) -> None:
+        """Hand the cases in flight to the event loop (a closure or a notice is coming)."""
+        fast, self._fast = self._fast, None
+        if fast is None:
+            return
+        for case in fast.hand_over(self._now, self._ids.__next__, self._events):
+            case.twin = self._active.get(case.post_id)
+            self._active[case.post_id] = case
+            if case.votes_started < self._spec.votes_per_case:
+                self._push_line((0.0, case.seq, case))
+        heapify(self._events)
+        self._n_active = fast.in_system
+        self._n_entered = fast.entered
+
+    def _arrivals(self) -> tuple[list[Any], ...]:
+        """The arrivals buffer as lists, for the event loop."""
+        if self._arrival_lists is None:
+            self._arrival_lists = tuple(col.tolist() for col in self._arrival_cols)
+        return self._arrival_lists
 
     def _advance(self, t: float) -> None:
         """Run every event with time <= ``t`` in order, then set the clock to ``t``."""
@@ -324,7 +402,7 @@ class ReviewQueue:
         reviewers = self._reviewers
         work, handle = reviewers.work, reviewers.handle
         arrive = self._arrive
-        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrival_lists
+        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrivals()
         a_pos, a_len = self._arrival_cursor, len(arr_t)
         t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
         now = self._now
@@ -376,7 +454,7 @@ class ReviewQueue:
             key=lambda c: c.seq,
         )
         records = [case.record(math.nan, PENDING, 0) for case in in_system]
-        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrival_lists
+        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrivals()
         records.extend(
             (arr_id[i], arr_t[i], math.nan, math.nan, PENDING, 0, 0, arr_cls[i], arr_viol[i],
              arr_prio[i], arr_kind[i])
@@ -389,7 +467,10 @@ class ReviewQueue:
                 e for e in self._events if e[1] == FOLLOW
             )
         )
-        return CaseLog.from_records(records)
+        log = CaseLog.from_records(records)
+        if self._fast is not None:
+            return CaseLog.concat([self._fast.in_flight(self._now), log])
+        return log
 
     # -- per-case steps (called from the loop) --------------------------------------------
 

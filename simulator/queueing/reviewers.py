@@ -22,7 +22,10 @@ Two strategies exist: interchangeable reviewers
 Vote durations and the uniforms that decide votes come from the queue's
 generator in fixed blocks, drawn when the previous block runs out, so results
 depend only on the inputs and the seed - not on how a run is cut into
-``run_until`` calls.
+``run_until`` calls. Interchangeable reviewers draw durations and decisions
+from two generators spawned from the queue's (:class:`BlockDraws`), so that
+the fast path (:mod:`~simulator.queueing.fastpath`), which draws them in
+another order, reads the same numbers.
 """
 
 from __future__ import annotations
@@ -40,7 +43,15 @@ from simulator.queueing.cases import Case, WaitingLine
 from simulator.queueing.events import Event
 from simulator.queueing.teams import TeamSpec
 
-__all__ = ["BLOCK", "Leave", "Reviewers", "duration_draws", "uniform_draws"]
+__all__ = [
+    "BLOCK",
+    "BlockDraws",
+    "Leave",
+    "Reviewers",
+    "duration_block",
+    "duration_draws",
+    "uniform_draws",
+]
 
 BLOCK = 4096  # random numbers drawn per call to the generator
 
@@ -53,31 +64,70 @@ def _one_at_a_time(draw_block: Callable[[], list[float]]) -> Callable[[], float]
     return chain.from_iterable(iter(draw_block, None)).__next__
 
 
-def duration_draws(spec: TeamSpec, rng: np.random.Generator) -> Callable[[], float]:
-    """Vote durations in hours, one per call (mean and CV as the spec says)."""
+def duration_block(spec: TeamSpec, rng: np.random.Generator) -> Callable[[], np.ndarray]:
+    """A function drawing the next :data:`BLOCK` vote durations in hours (mean and CV
+    as the spec says)."""
     mean = spec.review_minutes / 60.0
     cv = spec.review_cv
     if cv == 0:
-        return repeat(mean).__next__
+        return lambda: np.full(BLOCK, mean)
     if cv == 1:
+        return lambda: rng.exponential(mean, BLOCK)
+    sigma2 = math.log1p(cv * cv)
+    mu = math.log(mean) - sigma2 / 2
+    sigma = math.sqrt(sigma2)
+    return lambda: rng.lognormal(mu, sigma, BLOCK)
 
-        def draw_block() -> list[float]:
-            return rng.exponential(mean, BLOCK).tolist()
 
-    else:
-        sigma2 = math.log1p(cv * cv)
-        mu = math.log(mean) - sigma2 / 2
-        sigma = math.sqrt(sigma2)
-
-        def draw_block() -> list[float]:
-            return rng.lognormal(mu, sigma, BLOCK).tolist()
-
-    return _one_at_a_time(draw_block)
+def duration_draws(spec: TeamSpec, rng: np.random.Generator) -> Callable[[], float]:
+    """Vote durations in hours, one per call (mean and CV as the spec says)."""
+    if spec.review_cv == 0:
+        return repeat(spec.review_minutes / 60.0).__next__
+    draw = duration_block(spec, rng)
+    return _one_at_a_time(lambda: draw().tolist())
 
 
 def uniform_draws(rng: np.random.Generator) -> Callable[[], float]:
     """Uniforms on [0, 1), one per call."""
     return _one_at_a_time(lambda: rng.random(BLOCK).tolist())
+
+
+class BlockDraws:
+    """One sequence of numbers that a generator of its own draws in blocks.
+
+    Read many at once with :meth:`take` (the fast path), or one at a time
+    through :meth:`reader` (the event loop); numbers taken and then
+    :meth:`put_back` are read again first. The sequence does not depend on
+    how it is read, since nothing else draws from the generator. Once a
+    reader has been called, read only through readers.
+    """
+
+    __slots__ = ("_draw", "_head")
+
+    def __init__(self, draw_block: Callable[[], np.ndarray]) -> None:
+        self._draw = draw_block
+        self._head = np.empty(0)  # drawn and not read yet
+
+    def take(self, k: int) -> np.ndarray:
+        """The next ``k`` numbers."""
+        while self._head.size < k:
+            self._head = np.concatenate([self._head, self._draw()])
+        out, self._head = self._head[:k], self._head[k:]
+        return out
+
+    def put_back(self, values: np.ndarray) -> None:
+        """Numbers taken but not used: they are the next ones read."""
+        self._head = np.concatenate([values, self._head])
+
+    def _next_list(self) -> list[float]:
+        head = self._head if self._head.size else self._draw()
+        self._head = head[:0]
+        return head.tolist()
+
+    def reader(self) -> Callable[[], float]:
+        """A function returning the next number, one per call (reading starts at
+        its first call, so a reader made early sees what :meth:`take` left)."""
+        return _one_at_a_time(self._next_list)
 
 
 class Reviewers(ABC):

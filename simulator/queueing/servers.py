@@ -21,20 +21,27 @@ import numpy as np
 from simulator.queueing.caselog import CLOSED, DECIDED_KEEP, DECIDED_REMOVE
 from simulator.queueing.cases import ACTIVE, Case, WaitingLine
 from simulator.queueing.events import CAPACITY, COMPLETE, Event
-from simulator.queueing.reviewers import Leave, Reviewers
+from simulator.queueing.reviewers import (
+    BLOCK,
+    BlockDraws,
+    Leave,
+    Reviewers,
+    duration_block,
+)
 from simulator.queueing.teams import TeamSpec
 
-__all__ = ["Servers"]
+__all__ = ["Servers", "correct_votes_cdf"]
 
 
-def _correct_votes_cdf(n: int, p: float) -> list[float]:
-    """CDF of the number of correct votes among ``n``, for inverse-transform draws."""
+def correct_votes_cdf(n: int, p: float) -> np.ndarray:
+    """CDF of the number of correct votes among ``n``, for inverse-transform draws:
+    ``bisect_right(cdf, u)`` correct votes for a uniform ``u``."""
     from scipy import stats  # here, not at import: the CLI starts without scipy.stats
 
     cdf = stats.binom.cdf(np.arange(n + 1), n, p)
     cdf = np.maximum.accumulate(np.clip(cdf, 0.0, 1.0))
     cdf[-1] = 1.0
-    return [float(x) for x in cdf]
+    return np.asarray(cdf, dtype=np.float64)
 
 
 class Servers(Reviewers):
@@ -54,7 +61,15 @@ class Servers(Reviewers):
         super().__init__(spec, rng, line, events, next_id, leave)
         self._needed = spec.votes_per_case
         self._to_remove = spec.votes_to_remove
-        self._cdfs = [_correct_votes_cdf(spec.votes_per_case, float(p)) for p in spec.accuracy]
+        n = spec.votes_per_case
+        self.cdfs = np.array([correct_votes_cdf(n, float(p)) for p in spec.accuracy])
+        # durations and decisions from generators of their own: the same numbers
+        # whichever order the event loop or the fast path reads them in
+        duration_rng, decision_rng = rng.spawn(2)
+        self.durations = BlockDraws(duration_block(spec, duration_rng))
+        self.decisions = BlockDraws(lambda: decision_rng.random(BLOCK))
+        self._next_duration = self.durations.reader()
+        self._next_uniform = self.decisions.reader()
         # capacity: current value, and the hours where it changes (next one is on the heap)
         servers = spec.servers
         self._capacity = int(servers[0])
@@ -63,6 +78,11 @@ class Servers(Reviewers):
         self._capacity_cursor = 0
         self._schedule_capacity_change()
         self.work, self._counts = self._build_work()
+
+    def resume(self, busy: int, committed: float, started_cases: int) -> None:
+        """Take over from the fast path: ``busy`` votes in progress (on the heap),
+        ``committed`` hours of votes started, ``started_cases`` cases started."""
+        self.work, self._counts = self._build_work(busy, committed, started_cases)
 
     @property
     def capacity(self) -> int:
@@ -73,15 +93,13 @@ class Servers(Reviewers):
         return float(self._spec.servers[: math.ceil(end)].sum())
 
     def _build_work(
-        self,
+        self, busy: int = 0, committed: float = 0.0, started_cases: int = 0
     ) -> tuple[Callable[[Case | None, float], None], Callable[[], tuple[int, float, int]]]:
         # everything but the counters is fixed for the queue's life: read from the
         # closure, which is cheaper than attributes in a call made for nearly every event
-        needed, to_remove, cdfs = self._needed, self._to_remove, self._cdfs
+        needed, to_remove, cdfs = self._needed, self._to_remove, self.cdfs.tolist()
         line, pop, events, next_id = self._waiting, self._pop, self._events, self._next_id
         next_duration, next_uniform, leave = self._next_duration, self._next_uniform, self._leave
-
-        busy, committed, started_cases = 0, 0.0, 0
 
         def work(vote: Case | None, now: float) -> None:
             nonlocal busy, committed, started_cases

@@ -86,11 +86,23 @@ class AppealStage:
 
     def appeal_time(self, post_id: int, violating: bool, removed_at: float) -> float:
         """The scalar version of :meth:`appeal_times` (used inside the queue loop)."""
+        draws = self._draws
+        return self.appeal_after(draws.uniform(post_id, 0), draws.uniform(post_id, 1), violating,
+                                 removed_at)  # fmt: skip
+
+    def uniforms(self, post_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The two draws that decide whether and when each post's author appeals."""
+        return self._draws.uniforms(post_ids, 0), self._draws.uniforms(post_ids, 1)
+
+    def appeal_after(
+        self, appeals: float, delay: float, violating: bool, removed_at: float
+    ) -> float:
+        """:meth:`appeal_time` from the post's two draws (see :meth:`uniforms`)."""
         cfg = self._cfg
         share = cfg.share_if_violating if violating else cfg.share_if_legitimate
-        if not self._draws.uniform(post_id, 0) < share:
+        if not appeals < share:
             return math.inf
-        return removed_at - cfg.mean_delay_hours * math.log1p(-self._draws.uniform(post_id, 1))
+        return removed_at - cfg.mean_delay_hours * math.log1p(-delay)
 
 
 def appeals_team(cfg: AppealReview, scenario: Scenario) -> TeamSpec:

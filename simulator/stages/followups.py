@@ -12,6 +12,7 @@ same stop hear. It also sets the line order (priority) of every case.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -36,6 +37,10 @@ from simulator.taxonomy import CHANNEL_INDEX, VIOLATING
 
 QUEUE_ORDER = ("jury", "staff", "appeals")
 """The order queues run in at every stop."""
+
+_Post = tuple[int, float, float, float, float, float, float, "tuple[float, ...]"]
+"""What the hook needs of a post: class, created_at, reach, decay, score priority
+key, the appeal draws (whether, when) and the first re-report's draws."""
 
 
 class Followups:
@@ -65,6 +70,10 @@ class Followups:
         self.rereports = KeyedDraws(seeds, "rereports")
         self.rounds: dict[int, int] = {}  # post id -> re-reports so far
         self.escalated: set[tuple[int, float]] = set()  # (post id, decision time)
+        # What the hook needs of each post with a case, drawn per chunk (see prepare)
+        self._posts: dict[int, _Post] = {}
+        self._opened: list[int] = []  # posts the hook opened a case for since apply
+        self._hooked = False  # whether some queue calls the hook
         jury = policy.jury
         self.first_k = jury.rule == "first_k_agree"
         self.k = jury.required_remove_votes()
@@ -100,23 +109,59 @@ class Followups:
             return None
         return target
 
+    def prepare(self, cols: PostColumns, idx: np.ndarray) -> None:
+        """Cases open for posts ``cols[idx]``: what the hook will need of them - their
+        columns, the draws for an appeal and for a first re-report - in one go."""
+        if self._hooked and len(idx):
+            self._draw(cols, idx)
+
+    def _draw(self, cols: PostColumns, idx: np.ndarray) -> None:
+        ids = cols.post_id[idx]
+        appeals, delays = self.appeals.uniforms(ids)
+        n = self.policy.reports.reports_to_queue
+        rereport = zip(*(self.rereports.uniforms(ids, j).tolist() for j in range(n)), strict=True)
+        rows = zip(
+            cols.cls[idx].tolist(),
+            cols.created_at[idx].tolist(),
+            cols.reach[idx].tolist(),
+            cols.decay[idx].tolist(),
+            np.nan_to_num(cols.score[idx], nan=0.0).tolist(),
+            appeals.tolist(),
+            delays.tolist(),
+            rereport,
+            strict=True,
+        )
+        self._posts.update(zip(ids.tolist(), rows, strict=True))
+
+    def _post(self, post_id: int) -> _Post:
+        """What :meth:`prepare` gives, for one post (one that arrived another way)."""
+        c = self.state.cols
+        assert c is not None
+        self._draw(c, c.post_id.searchsorted([post_id]))
+        return self._posts[post_id]
+
     def hook(self, team: str) -> Followup:
-        state = self.state
+        self._hooked = True
         escalation = self.policy.jury.escalation if team == "jury" else None
         if escalation is not None and not escalation.enabled:
             escalation = None
         hears_appeals = self._hears_appeals(team)
         max_rounds = self.policy.reports.rereports_after_keep if team == self.report_team else 0
         n_reports = self.policy.reports.reports_to_queue
+        violating = VIOLATING.tolist()
+        rounds, uniform, opened = self.rounds, self.rereports.uniform, self._opened
+        posts, post = self._posts, self._post
+        priority = self._scalar_priority(team)
 
+        # Scalars throughout, from what prepare drew per chunk: this runs for every
+        # decided case, one at a time.
         def followup(
             post_id: int, kind: int, status: int, removes: int, votes: int, now: float
         ) -> tuple[float, float, int] | None:
-            c = state.cols
-            assert c is not None
-            i = int(c.post_id.searchsorted(post_id))
+            p = posts.get(post_id) or post(post_id)
+            cls, created, reach, decay, _, appeals, delay, first_draws = p
             if escalation is not None and kind == KIND_REPORT:
-                seen = float(c.reach[i]) * -math.expm1(-float(c.decay[i]) * (now - c.created_at[i]))
+                seen = reach * -math.expm1(-decay * (now - created))
                 removed = status == DECIDED_REMOVE
                 if escalates(escalation, self.first_k, self.k, removed, removes, votes, seen):
                     self.escalated.add((post_id, now))
@@ -124,36 +169,48 @@ class Followups:
             if status == DECIDED_REMOVE:
                 if not hears_appeals or kind == KIND_APPEAL:
                     return None
-                when = self.appeals.appeal_time(post_id, bool(VIOLATING[c.cls[i]]), now)
+                when = self.appeals.appeal_after(appeals, delay, violating[cls], now)
                 if not math.isfinite(when):
                     return None
-                c.case_open[i] += 1
-                return when, self.priority_one(team, i, when), KIND_APPEAL
+                opened.append(post_id)
+                return when, priority(post_id, p, when), KIND_APPEAL
             if kind != KIND_REPORT or max_rounds == 0:
                 return None
-            done = self.rounds.get(post_id, 0)
+            done = rounds.get(post_id, 0)
             if done >= max_rounds:
                 return None
-            draws = [self.rereports.uniform(post_id, 1000 * done + j) for j in range(n_reports)]
-            created = c.created_at[i].item()
-            age = self.reports.next_case_after(
-                draws, c.cls[i].item(), c.reach[i].item(), c.decay[i].item(), now - created
+            draws = (
+                first_draws
+                if done == 0
+                else [uniform(post_id, 1000 * done + j) for j in range(n_reports)]
             )
+            age = self.reports.next_case_after(draws, cls, reach, decay, now - created)
             if not math.isfinite(age):
                 return None
-            self.rounds[post_id] = done + 1
-            c.case_open[i] += 1
+            rounds[post_id] = done + 1
+            opened.append(post_id)
             # The next report comes after ``now`` by construction; with a huge reach the
             # gap is below float resolution and ``created + age`` can round to before it.
             when = max(created + age, now)
-            return when, self.priority_one(team, i, when), KIND_REPORT
+            return when, priority(post_id, p, when), KIND_REPORT
 
         return followup
 
-    def priority_one(self, team: str, i: int, t: float) -> float:
-        c = self.state.cols
-        assert c is not None
-        return float(self.priorities(team, c, np.array([i]), np.array([t]))[0])
+    def _scalar_priority(self, team: str) -> Callable[[int, _Post, float], float]:
+        """``priority(post_id, post, t)``: :meth:`priorities` for one case, the same number."""
+        rule = team_priority(self.policy, team)
+        if rule == "fifo":
+            return lambda post_id, post, t: 0.0
+        if rule == "score":
+            return lambda post_id, post, t: post[4]
+
+        def by_views(post_id: int, post: _Post, t: float) -> float:
+            c = self.state.cols
+            assert c is not None
+            i = c.post_id.searchsorted([post_id])
+            return float(self.priorities(team, c, i, np.array([t]))[0])
+
+        return by_views
 
     def priorities(
         self, team: str, cols: PostColumns, idx: np.ndarray, t: np.ndarray
@@ -179,8 +236,13 @@ class Followups:
         state = self.state
         cols = state.cols
         assert cols is not None
+        if self._opened:  # cases the hook opened
+            np.add.at(cols.case_open, state.index(np.array(self._opened)), 1)
+            self._opened.clear()
         idx = state.index(log.post_id)
         np.subtract.at(cols.case_open, idx, 1)
+        for post_id in log.post_id[cols.case_open[idx] == 0].tolist():
+            self._posts.pop(post_id, None)  # (a later case for it draws again)
         appeal = log.kind == KIND_APPEAL
         escalated = np.zeros(len(idx), dtype=bool)
         if self.escalated:
@@ -218,6 +280,7 @@ class Followups:
     ) -> None:
         """Open follow-up cases (escalations, appeals) for posts ``cols[idx]`` with ``team``."""
         np.add.at(cols.case_open, idx, 1)
+        self.prepare(cols, idx)
         queues[team].submit(
             cols.post_id[idx],
             times,

@@ -84,25 +84,33 @@ class PostColumns:
     @staticmethod
     def empty(with_text: bool) -> PostColumns:
         """A table with no rows (and the dtypes of a full one)."""
-        f = np.empty(0)
-        return PostColumns(
-            np.empty(0, dtype=np.int64),
-            f,
-            np.empty(0, dtype=np.int8),
-            f,
-            f,
-            f,
-            f,
-            f,
-            f,
-            np.empty(0, dtype=np.int8),
-            f,
-            np.empty(0, dtype=np.int8),
-            np.empty(0, dtype=np.int16),
-            np.empty(0, dtype=bool),
-            f,
-            [] if with_text else None,
-        )
+        return PostColumns.from_columns({}, 0, with_text)
+
+    def columns(self, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray | list[str]]:
+        """The columns ``names`` (every one by default, text too if held), by name."""
+        out: dict[str, np.ndarray | list[str]] = {
+            n: getattr(self, n) for n in (self.NUMERIC if names is None else names)
+        }
+        if names is None and self.text is not None:
+            out["text"] = self.text
+        return out
+
+    @staticmethod
+    def from_columns(
+        data: Mapping[str, np.ndarray | list[str]], n: int, with_text: bool
+    ) -> PostColumns:
+        """A table of ``n`` rows from :meth:`columns`; a column left out holds the
+        value of a post nothing touched (never reported, queued or removed)."""
+        cols: dict[str, np.ndarray] = {
+            name: np.asarray(data[name], dtype=dtype)
+            if name in data
+            else np.full(n, _UNTOUCHED.get(name, 0), dtype=dtype)
+            for name, dtype in _DTYPES.items()
+        }
+        text = data.get("text")
+        if with_text and text is None:
+            text = [""] * n
+        return PostColumns(**cols, text=list(text) if with_text and text is not None else None)
 
     @staticmethod
     def concat(parts: list[PostColumns]) -> PostColumns:
@@ -113,8 +121,15 @@ class PostColumns:
             text = [t for p in parts for t in (p.text or [])]
         return PostColumns(**cols, text=text)
 
-    def frame(self, end: float, with_text: bool, with_labels: bool = False) -> pd.DataFrame:
-        """Rows for the per-post table; times in hours since the start."""
+    def frame(
+        self, end: float | np.ndarray, with_text: bool, with_labels: bool = False
+    ) -> pd.DataFrame:
+        """Rows for the per-post table; times in hours since the start (``end``:
+        when the run ended, or per row, when it had ended as the row settled).
+
+        The frame shares this table's arrays (no copy of a run's largest table):
+        call it on a table nothing changes any more (a :meth:`take`, rows read back).
+        """
         removed = np.where(self.removed_at <= end, self.removed_at, np.inf)
         horizon = np.minimum(removed, end)
         data: dict[str, object] = {
@@ -140,10 +155,39 @@ class PostColumns:
             data["labelled"] = self.labelled
         if with_text and self.text is not None:
             data["text"] = self.text
-        return pd.DataFrame(data)
+        return pd.DataFrame(data, copy=False)
 
 
-def _nan_inf(times: np.ndarray, end: float) -> np.ndarray:
+_DTYPES: dict[str, type] = {
+    "post_id": np.int64,
+    "created_at": np.float64,
+    "cls": np.int8,
+    "reach": np.float64,
+    "decay": np.float64,
+    "score": np.float64,
+    "reported_at": np.float64,
+    "flagged_at": np.float64,
+    "case_at": np.float64,
+    "team": np.int8,
+    "removed_at": np.float64,
+    "removed_by": np.int8,
+    "case_open": np.int16,
+    "labelled": np.bool_,
+    "restored_at": np.float64,
+}
+_UNTOUCHED = {
+    "reported_at": np.inf,
+    "flagged_at": np.inf,
+    "case_at": np.inf,
+    "team": NO_TEAM,
+    "removed_at": np.inf,
+    "restored_at": np.inf,
+    "labelled": True,
+    "score": np.nan,
+}
+
+
+def _nan_inf(times: np.ndarray, end: float | np.ndarray) -> np.ndarray:
     return np.where(times <= end, times, np.nan)
 
 

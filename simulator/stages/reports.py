@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class ReportStage:
 
     def next_case_after(
         self,
-        uniforms: list[float],
+        uniforms: Sequence[float],
         cls: int,
         reach: float,
         decay: float,

@@ -8,7 +8,9 @@ Everything is vectorised over posts.
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -133,22 +135,54 @@ class SyntheticStream:
         creation times are uniform within the hour (the order of ids carries
         no meaning).
         """
+        return next(self.day_slices(day, first_id))
+
+    def day_slices(self, day: int, first_id: int, max_posts: int | None = None) -> Iterator[Posts]:
+        """The posts of :meth:`generate_day` in slices of at most ``max_posts``, in order
+        (a heavy day's memory is then one slice's).
+
+        The day's generator draws in a fixed order: the counts, then a creation
+        time for every post, then a reach for every post, then a score uniform
+        for every post. A slice reads each block at its own place: uniform
+        doubles take one step of the generator each, so the reach block starts
+        ``n`` steps on (a jump); normal draws take a varying number of steps, so
+        the score block's start is found by drawing the normals once ahead, a
+        slice at a time. Any slice size gives the same posts. Text mode draws a
+        day's texts together: its days come whole.
+        """
         rng, per_class = self.day_counts(day)
-        hours = np.arange(24 * day, 24 * day + 24)
-        n = int(per_class.sum())
-        cls = np.repeat(np.tile(np.arange(N_CLASSES, dtype=np.int8), 24), per_class.ravel())
-        created = np.repeat(hours.astype(np.float64), per_class.sum(axis=1)) + rng.random(n)
-        reach = self.reach_of(cls, rng.standard_normal(n))
-        decay = np.full(n, self.decay)
-        score_u = rng.random(n)
-        text = self.texts_for(cls, day)
-        ids = np.arange(first_id, first_id + n, dtype=np.int64)
-        return Posts(ids, created, cls, reach, decay, score_u, text)
+        counts = per_class.sum(axis=1)
+        n = int(counts.sum())
+        size = n if max_posts is None or self._texts is not None else max_posts
+        size = max(size, 1)
+        created_rng = reach_rng = score_rng = rng
+        if size < n:
+            reach_rng = copy.deepcopy(rng)
+            bits = reach_rng.bit_generator
+            assert isinstance(bits, np.random.PCG64)  # what SeedTree makes; it can jump
+            bits.advance(n)
+            score_rng = copy.deepcopy(reach_rng)
+            for start in range(0, n, size):
+                score_rng.standard_normal(min(size, n - start))
+        hours = np.arange(24 * day, 24 * day + 24, dtype=np.float64)
+        classes = np.tile(np.arange(N_CLASSES, dtype=np.int8), 24)
+        hour_ends, group_ends = np.cumsum(counts), np.cumsum(per_class.ravel())
+        for start in range(0, max(n, 1), size):
+            stop = min(n, start + size)
+            cls = np.repeat(classes, _within(group_ends, start, stop))
+            created = np.repeat(hours, _within(hour_ends, start, stop))
+            created += created_rng.random(stop - start)
+            reach = self.reach_of(cls, reach_rng.standard_normal(stop - start))
+            decay = np.full(stop - start, self.decay)
+            score_u = score_rng.random(stop - start)
+            text = self.texts_for(cls, day)
+            ids = np.arange(first_id + start, first_id + stop, dtype=np.int64)
+            yield Posts(ids, created, cls, reach, decay, score_u, text)
 
     def day_counts(self, day: int) -> tuple[np.random.Generator, np.ndarray]:
         """The day's generator and its post counts per (hour, class), shape ``(24, classes)``.
 
-        :meth:`generate_day` goes on drawing the posts' attributes from the same
+        :meth:`day_slices` goes on drawing the posts' attributes from the same
         generator; :mod:`simulator.stream.thinning` draws the same counts.
         """
         rng = self._seeds.rng("stream", day)
@@ -172,6 +206,13 @@ class SyntheticStream:
         if self._texts is None:
             return None
         return self._texts.generate(cls, self._seeds.rng("texts", day))
+
+
+def _within(ends: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """How many of each consecutive group (ending at the cumulative ``ends``) fall in
+    the positions ``[start, stop)``."""
+    starts = np.concatenate([[0], ends[:-1]])
+    return np.clip(ends, start, stop) - np.clip(starts, start, stop)
 
 
 def _population(scenario: Scenario) -> Population:
