@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import parallel  # benchmarks/parallel.py, beside this file
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # --- measurements, each run in a child process ---------------------------------------
@@ -309,6 +311,7 @@ _CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "folder": _child_folder,
     "queue": _child_queue,
     "jurors": _child_jurors,
+    **parallel.CHILDREN,  # the "parallel" group's measurements live in parallel.py
 }
 
 
@@ -383,7 +386,18 @@ class _Measure:
 # --- the table -------------------------------------------------------------------------
 
 
-GROUPS = ("scale", "folder", "ai", "text", "memory", "queue", "jurors", "thin", "accounts")
+GROUPS = (
+    "scale",
+    "folder",
+    "ai",
+    "text",
+    "memory",
+    "queue",
+    "jurors",
+    "thin",
+    "parallel",
+    "accounts",
+)
 
 
 def main() -> None:
@@ -604,6 +618,9 @@ def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) 
             "< 600 s, < 2048 MB (1e9/day, 7 days)",
             ratio,
         )
+
+    if "parallel" in only:
+        parallel.rows(quick, measure, add)
 
     if "accounts" in only:
         # The same stream with and without account enforcement (authors, strikes, bans):

@@ -29,7 +29,6 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
-from scipy import stats
 
 from simulator.config.describe import Path_, format_path, line_for
 from simulator.config.host import NOTICE_SIGNALS, HostPolicy
@@ -129,6 +128,8 @@ def report_probability(scenario: Scenario, policy: PlatformPolicy) -> np.ndarray
     # Mean reports for each class (rows) at each quadrature node (columns).
     with np.errstate(over="ignore"):
         mean = (per_view * median)[:, None] * np.exp(scenario.reach.sigma * _NODES)[None, :]
+    from scipy import stats  # here: scipy.stats costs a third of a second to import
+
     p = stats.poisson.sf(k - 1, np.minimum(mean, 1e15))
     return np.asarray(p @ _WEIGHTS, dtype=np.float64)
 

@@ -494,3 +494,33 @@ def test_threshold_for_explains_impossible_targets() -> None:
     with pytest.raises(ValueError, match=r"must be in \(0, 1\]"):
         threshold_for(v, recall=1.5)
     assert threshold_for(v, recall=1.0) == 0.8
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
+def test_the_default_models_naive_bayes_is_a_scikit_learn_estimator() -> None:
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from simulator.classifier.pipeline import LogOddsNB
+
+    check_estimator(
+        LogOddsNB(),
+        expected_failed_checks={
+            # the check draws features of either sign; naive Bayes takes counts or TF-IDF
+            # weights only (MultinomialNB refuses negative input, as it should)
+            "check_decision_proba_consistency": "negative features, which MultinomialNB refuses"
+        },
+    )
+
+
+def test_log_odds_order_posts_as_naive_bayes_probabilities_do() -> None:
+    from simulator.classifier.pipeline import LogOddsNB
+
+    rng = np.random.default_rng(0)
+    x = rng.poisson(1.0, size=(200, 12)).astype(float)
+    y = x[:, 0] + rng.normal(0, 1, 200) > 1
+    nb = LogOddsNB().fit(x, y)
+    margin = nb.decision_function(x)
+    proba = nb.predict_proba(x)[:, 1]
+    assert margin.shape == (200,)
+    np.testing.assert_allclose(1 / (1 + np.exp(-margin)), proba, rtol=1e-9, atol=1e-12)
+    assert np.array_equal(margin > 0, nb.predict(x))

@@ -26,7 +26,8 @@ from simulator.classifier.pipeline import build_pipeline
 from simulator.cli import app
 from simulator.config import PlatformPolicy, Scenario
 from simulator.errors import ModsimError
-from simulator.report.markdown import render_markdown
+from simulator.report.markdown import MARKDOWN_ENV, render_markdown
+from simulator.report.run import run_inputs
 from simulator.stages.prefilter import SCORE_SAMPLE_PER_CLASS, resolve_thresholds
 from simulator.stream.texts import TextGenerator
 
@@ -323,6 +324,41 @@ def test_runs_without_prefilter_say_so(quick_sampled: Scenario, jury_only: Platf
     r = simulate(quick_sampled, jury_only, seed=1)
     assert r.summary["classifier"] == {"enabled": False, "score_mode": "sampled"}
     assert "This policy has no AI prefilter" in render_markdown(r)
+
+
+def test_a_run_report_states_the_calibration_verdict(
+    quick_sampled: Scenario, ai_first: PlatformPolicy
+) -> None:
+    pol = tweak(ai_first, prefilter__model__train_per_class=300)
+    r = simulate(quick_sampled, pol, seed=2)
+    rel = r.summary["classifier"]["reliability"]
+    assert rel["level"] == 0.99 and rel["min_posts"] == 30
+    assert 0 < rel["bins_within"] <= rel["bins_tested"] <= 10
+    assert rel["calibrated"] == (rel["bins_within"] == rel["bins_tested"])
+    assert len(rel["outside"]) == rel["bins_tested"] - rel["bins_within"]
+    verdict = "within" if rel["calibrated"] else "not within"
+    report = render_markdown(r)
+    assert f"**Calibration: {verdict} sampling error of the diagonal.**" in report
+    assert (
+        f"In {rel['bins_within']} of the {rel['bins_tested']} score bins of at least 30 "
+        "validation posts" in report
+    )
+    # the HTML report's inputs say it too, and a failed bin is named in the Markdown
+    assert f"calibrated {verdict} sampling error" in " ".join(run_inputs(r.summary))
+    failed = {
+        **rel,
+        "calibrated": False,
+        "bins_within": rel["bins_tested"] - 1,
+        "outside": [
+            {"bin_low": 0.1, "bin_high": 0.2, "mean_predicted": 0.15, "observed_rate": 0.3,
+             "count": 400}
+        ],
+    }  # fmt: skip
+    summary = {**r.summary, "classifier": {**r.summary["classifier"], "reliability": failed}}
+    assert "calibrated not within sampling error" in " ".join(run_inputs(summary))
+    md = MARKDOWN_ENV.get_template("_classifier.md.j2").render(s=summary)
+    assert "**Calibration: not within sampling error of the diagonal.**" in md
+    assert "Outside: scores 0.1-0.2, mean 0.150 against 30.0% violating (400 posts)." in md
 
 
 def test_sampled_run_reports_its_mode_and_validation_measures(

@@ -1,6 +1,6 @@
 """The AI prefilter's classifier: build, train, evaluate, save and load it, and model its scores.
 
-* :func:`build_pipeline` -- TF-IDF word + character n-grams, logistic regression, calibration.
+* :func:`build_pipeline` -- TF-IDF word + character n-grams, naive Bayes, calibration.
 * :func:`train_synthetic`, :func:`train_on_file` -- a :class:`TrainedClassifier` with a
   scored validation sample.
 * :func:`select_pipeline` -- for a team's own data: the pipeline chosen among declared

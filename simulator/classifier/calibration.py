@@ -16,7 +16,7 @@ scikit-learn's ``CalibratedClassifierCV`` over the frozen model. An isotonic map
 is a step function: alone it gave the default model 64 distinct scores, a fifth
 of its validation texts exactly 1.0, and a precision target of 0.6 became a
 threshold realising 0.64, for want of a threshold in between. So each step is
-tilted by the model's own probability, with weight :data:`TIE_BREAK`: scores
+tilted by the rank of its knot, with weight :data:`TIE_BREAK`: scores
 stay within 0.001 of the isotonic map's, and rank as the model does (every
 ROC-AUC, held-out templates included, is the model's own).
 
@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
@@ -46,7 +46,7 @@ RELIABILITY_LEVEL = 0.99
 MIN_BIN_POSTS = 30
 """Bins with fewer posts are shown but not tested: their interval says little."""
 TIE_BREAK = 1e-3
-"""Weight of the model's own probability in a calibrated score (the rest is the isotonic map's)."""
+"""Weight of the knot's rank in a calibrated score (the rest is the isotonic map's)."""
 
 
 def fit_calibrated(
@@ -77,18 +77,19 @@ def fit_calibrated(
 
 
 def _break_ties(calibrated: CalibratedClassifierCV) -> None:
-    """Tilt each isotonic map's steps by the model's probability (see the module doc).
+    """Tilt each isotonic map's steps by the knots' rank (see the module doc).
 
     The map interpolates linearly between its knots (the ends of its steps), so moving
-    every knot to ``(1 - w) * value + w * expit(margin)`` makes it strictly increasing
-    between the first and last knot, within ``w`` of the step function.
+    the ``k``-th of ``K`` knots (from 1) to ``(1 - w) * value + w * k / (K + 1)`` makes it strictly
+    increasing between the first and last knot, within ``w`` of the step function. The
+    rank, not the margin, so that the tilt does not flatten where the margins are large
+    (naive Bayes log-odds run to hundreds, where a logistic function is 0 or 1).
     """
     for pair in calibrated.calibrated_classifiers_:
         for isotonic in pair.calibrators:
-            knots = isotonic.X_thresholds_
-            isotonic.y_thresholds_ = (1 - TIE_BREAK) * isotonic.y_thresholds_ + TIE_BREAK * (
-                special.expit(knots)
-            )
+            n_knots = len(isotonic.X_thresholds_)
+            rank = np.arange(1, n_knots + 1) / (n_knots + 1)  # within (0, 1): no score is 0 or 1
+            isotonic.y_thresholds_ = (1 - TIE_BREAK) * isotonic.y_thresholds_ + TIE_BREAK * rank
             # its interpolating function is built from the knots when its state is set
             isotonic.__setstate__(isotonic.__getstate__())
 

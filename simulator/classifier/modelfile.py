@@ -46,6 +46,8 @@ ALLOWED_TYPES: frozenset[str] = frozenset(
         "sklearn.frozen._frozen.FrozenEstimator",
         # the seeded calibration folds
         "sklearn.model_selection._split.StratifiedKFold",
+        # the synthetic-corpus model's naive Bayes, with its log-odds as decision_function
+        "simulator.classifier.pipeline.LogOddsNB",
     }
 )
 """Types beyond skops's own defaults that a modsim model file may contain."""

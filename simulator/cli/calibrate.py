@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -15,13 +15,15 @@ from simulator.cli.batch import Force, Quiet, Scheduler, Workers
 from simulator.cli.run import print_findings
 from simulator.config import load_file
 from simulator.document_checks import check_calibration
-from simulator.folders.calibration import CalibrationResult
 from simulator.format import MISSING, significant
-from simulator.report.calibration import calibration_sentences
-from simulator.studies import calibrate
+
+if TYPE_CHECKING:  # the study and its report are imported when the command runs
+    from simulator.folders.calibration import CalibrationResult
 
 
 def _show(result: CalibrationResult) -> None:
+    from simulator.report.calibration import calibration_sentences
+
     console.print(escape(calibration_sentences(result)[0]), highlight=False)
     if len(result.fit):
         fit = Table(title="Fit per target (simulated: means over seeds)")
@@ -93,6 +95,8 @@ def calibrate_command(
         if dry_run:
             return None
         with execution("calibrate", workers, scheduler, quiet) as how:
+            from simulator.studies import calibrate
+
             return calibrate(file, out=out, force=force, trials=trials, execution=how)
 
     result = guarded(go)

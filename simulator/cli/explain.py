@@ -4,7 +4,7 @@ and how far, from a small one-at-a-time design on the run's own seeds."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -12,20 +12,20 @@ from rich.table import Table
 
 from simulator.cli.app import app, bundled, console, execution, guarded
 from simulator.cli.batch import Force, Quiet, Scheduler, Workers, report_cells
-from simulator.experiments.explain import LEVERS, Explanation, choose_levers, explain_results
+from simulator.experiments.explain import LEVERS, choose_levers, explain_results
 from simulator.folders.explain import read_explanation
-from simulator.report.explain import (
-    RANKING_HEADER,
-    explain_sentences,
-    ranking_rows,
-    write_explain_report,
-)
+
+if TYPE_CHECKING:
+    from simulator.experiments.explain import Explanation
 
 DEFAULT_CARD = "policies/jury-plus-card-typical.yaml"
 
 
 def ranking_table(out: Path) -> Table:
     """The ranking as written to ``explain.csv``, with dates and signs as in the report."""
+    # The report's module (and its plots) is imported when a table or report is drawn.
+    from simulator.report.explain import RANKING_HEADER, ranking_rows
+
     folder = read_explanation(out)
     table = Table(title=escape(f"levers ranked; the rule followed: {folder.meta.get('rule')}"))
     shown = [i for i, h in enumerate(RANKING_HEADER) if h not in _LEFT_OUT]
@@ -89,6 +89,8 @@ def explain_command(
             )
 
     result = guarded(go)
+    from simulator.report.explain import explain_sentences, write_explain_report
+
     html, md = guarded(lambda: write_explain_report(where))
     if not quiet:
         console.print(ranking_table(where))

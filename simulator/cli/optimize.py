@@ -4,7 +4,7 @@ under uncertain assumptions, with a sensitivity ranking)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -16,14 +16,16 @@ from simulator.cli.batch import Force, Quiet, Scheduler, Workers
 from simulator.cli.run import print_findings
 from simulator.config import load_file
 from simulator.document_checks import check_optimization
-from simulator.folders.robustness import RobustnessResult
-from simulator.folders.search import SearchResult
 from simulator.format import decimal, metric_value
-from simulator.report.search import constraint_metric, proposals_sentence, shortfall
-from simulator.studies import robustness_study, search_study
+
+if TYPE_CHECKING:  # the studies and their reports are imported when a command runs
+    from simulator.folders.robustness import RobustnessResult
+    from simulator.folders.search import SearchResult
 
 
 def _show_search(result: SearchResult) -> None:
+    from simulator.report.search import constraint_metric, proposals_sentence, shortfall
+
     spec = result.spec
     t = result.trials
     done = t[t["state"] == "COMPLETE"] if len(t) else t
@@ -83,6 +85,8 @@ def _show_search(result: SearchResult) -> None:
 
 
 def _show_robustness(result: RobustnessResult) -> None:
+    from simulator.report.search import constraint_metric
+
     console.print(
         f"{result.resumed_runs + result.new_runs} robustness runs "
         f"({result.resumed_runs} found finished, {result.new_runs} run now)",
@@ -147,6 +151,8 @@ def optimize_command(
     def go() -> tuple[SearchResult, RobustnessResult | None]:
         _check(file)
         with execution("optimize", workers, scheduler, quiet) as how:
+            from simulator.studies import search_study
+
             return search_study(
                 file, out=out, force=force, trials=trials, robustness=robustness, execution=how
             )
@@ -191,6 +197,8 @@ def robustness_command(
         _check(file)
         with execution("robustness", workers, scheduler, quiet) as how:
             policies = [str(p) for p in policy or []]
+            from simulator.studies import robustness_study
+
             return robustness_study(file, policies, out=out, force=force, execution=how)
 
     rob = guarded(go)

@@ -35,7 +35,6 @@ from simulator.experiments.execution import Progress, Tick
 from simulator.folders.atomic import make_folder, write_text
 from simulator.folders.run import RunWriter
 from simulator.results import RunResult, headline
-from simulator.studies import run_into
 
 
 def print_summary(result: RunResult) -> None:
@@ -135,6 +134,8 @@ def run(
         )
         if dry_run:
             return
+        from simulator.studies import run_into  # the engine and the report: when they run
+
         with RunWriter(out, force) as writer:
             claimed.append(True)
             days = loaded[0].model.days  # type: ignore[attr-defined]

@@ -20,8 +20,9 @@ from simulator.config import Batch, HostPolicy, PlatformPolicy, Scenario, load_f
 from simulator.config.loader import load_as, parse_yaml
 from simulator.errors import ConfigError
 from simulator.experiments import stats
-from simulator.experiments.design import Cell, expand, run_cell
+from simulator.experiments.design import Cell, expand
 from simulator.experiments.execution import Execution
+from simulator.experiments.models import ModelShelf
 from simulator.experiments.why import why_table
 from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
 
@@ -83,8 +84,8 @@ def run_cells(
     if store is not None:
         results = {k: r for k, r in store.finished().items() if k in copies and r.ok}
     resumed = len(results)
-    # Cells sharing a seed run next to each other: a policy's synthetic
-    # classifier is trained once per seed and process, then cached.
+    # Cells sharing a seed run next to each other, as a worker keeps only a few
+    # trained models (each is trained once per experiment: experiments.models).
     distinct = {c.cell_id: c for c in cells if c.cell_id not in results}
     todo = sorted(distinct.values(), key=lambda c: (c.replication, c.seed))
     done, failed = sum(copies[k] for k in results), 0
@@ -92,7 +93,7 @@ def run_cells(
     if todo:
         executor = execution.executor_for(len(todo))
         with executor:
-            for outcome in executor.run(run_cell, todo):
+            for outcome in ModelShelf().run(executor, todo):
                 cell = todo[outcome.index]
                 result = outcome.value or CellResult(
                     cell.cell_id, STATUS_FAILED, error=outcome.error or "no result"

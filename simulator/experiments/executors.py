@@ -8,7 +8,9 @@ and each cell carries its own seed, so results do not depend on the executor.
 
 * :class:`SerialExecutor`: in this process, one cell after another.
 * :class:`ProcessExecutor`: local worker processes (``spawn``, chosen here
-  rather than forced at import, so callers' start method is left alone).
+  rather than forced at import, so callers' start method is left alone; a
+  script that would start them at its top level, with no main guard, gets a
+  clear error instead: :mod:`simulator.spawning`).
 * :class:`DaskExecutor`: a dask.distributed cluster, by scheduler address or
   an existing ``Client`` / ``LocalCluster``.
 
@@ -17,7 +19,6 @@ Which one an experiment uses is its :class:`~simulator.experiments.execution.Exe
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -26,6 +27,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from simulator.errors import ModsimError
+from simulator.spawning import spawn_context
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -88,9 +90,8 @@ class ProcessExecutor(Executor):
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> ProcessExecutor:
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
-        )
+        context = spawn_context(f"{self.workers} worker processes")
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
         return self
 
     def close(self, cancel: bool = False) -> None:
@@ -144,6 +145,15 @@ class DaskExecutor(Executor):
                 ) from None
             self._own = True
         return self
+
+    @property
+    def workers(self) -> int | None:
+        """The cluster's worker threads once connected (what a search evaluates
+        at once by default, as with local processes), else None."""
+        if self._client is None:
+            return None
+        info = self._client.scheduler_info()
+        return sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()) or None
 
     def close(self, cancel: bool = False) -> None:
         if self._client is not None and self._own:

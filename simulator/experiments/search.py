@@ -49,10 +49,11 @@ from simulator.config.search import Optimization
 from simulator.errors import ConfigError, ModsimError
 from simulator.experiments import stats
 from simulator.experiments.batch import Source, resolve_document
-from simulator.experiments.design import Cell, make_cell, replication_seed, run_cell
+from simulator.experiments.design import Cell, make_cell, replication_seed
 from simulator.experiments.execution import Execution
 from simulator.experiments.feasibility import FAILS, HOLDS, decide, run_metrics
 from simulator.experiments.fields import apply_values, changes, clean
+from simulator.experiments.models import ModelShelf
 from simulator.experiments.problem import Problem, load_optimization, load_problem
 from simulator.experiments.proposals import (
     ATTR,
@@ -199,14 +200,16 @@ def _search(
     if the search stopped short of its budget, why (exhausted, ask limit)."""
     spec = problem.spec
     executor = execution.executor_for()
-    parallel = spec.parallel or getattr(executor, "workers", None) or 1
     seed_of = [replication_seed(spec.seed, i) for i in range(spec.seeds.max)]
     ledger = Ledger(study, [o.direction for o in spec.objectives])
     space = space_size(problem.distributions)
     active: list[_Candidate] = []
+    shelf = ModelShelf()  # each seed's classifier is trained once for the whole search
     runs, stopped = 0, None
     _progress(execution, ledger, spec.trials, runs)
     with executor:
+        # A dask cluster's size is known once connected.
+        parallel = spec.parallel or getattr(executor, "workers", None) or 1
         while True:
             while len(active) < parallel and ledger.spent + len(active) < spec.trials:
                 if space is not None and ledger.distinct + len(active) >= space:
@@ -230,7 +233,7 @@ def _search(
                         cand.results[i] = finished[cell.cell_id]
                     else:
                         todo.append((cand, cell))
-            for outcome in executor.run(run_cell, [c for _, c in todo]) if todo else ():
+            for outcome in shelf.run(executor, [c for _, c in todo]) if todo else ():
                 cand, cell = todo[outcome.index]
                 result = outcome.value or CellResult(
                     cell.cell_id, STATUS_FAILED, error=outcome.error or "no result"

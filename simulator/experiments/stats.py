@@ -29,7 +29,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from scipy.special import expit, logit
 
 from simulator.format import metric_unit
@@ -91,6 +90,8 @@ def _on_scale(mean: float, half: float, x: np.ndarray, scale: Scale) -> tuple[fl
 def t_half_width(std: Any, n: Any, level: float = LEVEL) -> Any:
     """Half-width of the Student-t interval for a mean of ``n`` values whose
     sample standard deviation is ``std`` (scalars or arrays, element-wise)."""
+    from scipy import stats as sps  # here, not at import: the CLI starts without scipy.stats
+
     return sps.t.ppf(0.5 + level / 2, n - 1) * std / np.sqrt(n)
 
 

@@ -104,9 +104,29 @@ def classifier_summary(log: RunLog) -> dict[str, Any]:
                 "expected_calibration_error",
             )
         },
+        "reliability": _reliability(data["calibration"], data["calibrated"]),
         "thresholds": thresholds,
         "class_rates": class_rates,
         "in_run": _in_run(log),
+    }
+
+
+def _reliability(bins: Sequence[dict[str, Any]], calibrated: bool | None) -> dict[str, Any]:
+    """The reliability check's verdict on the validation sample, and how it was reached."""
+    from simulator.classifier.calibration import MIN_BIN_POSTS, RELIABILITY_LEVEL
+
+    tested = [b for b in bins if b["tested"]]
+    return {
+        "calibrated": calibrated,
+        "bins_tested": len(tested),
+        "bins_within": sum(bool(b["within"]) for b in tested),
+        "level": RELIABILITY_LEVEL,
+        "min_posts": MIN_BIN_POSTS,
+        "outside": [
+            {k: b[k] for k in ("bin_low", "bin_high", "mean_predicted", "observed_rate", "count")}
+            for b in tested
+            if not b["within"]
+        ],
     }
 
 

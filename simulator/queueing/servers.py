@@ -17,7 +17,6 @@ from collections.abc import Callable
 from heapq import heappush
 
 import numpy as np
-from scipy import stats
 
 from simulator.queueing.caselog import CLOSED, DECIDED_KEEP, DECIDED_REMOVE
 from simulator.queueing.cases import ACTIVE, Case, WaitingLine
@@ -37,6 +36,8 @@ __all__ = ["Servers", "correct_votes_cdf"]
 def correct_votes_cdf(n: int, p: float) -> np.ndarray:
     """CDF of the number of correct votes among ``n``, for inverse-transform draws:
     ``bisect_right(cdf, u)`` correct votes for a uniform ``u``."""
+    from scipy import stats  # here, not at import: the CLI starts without scipy.stats
+
     cdf = stats.binom.cdf(np.arange(n + 1), n, p)
     cdf = np.maximum.accumulate(np.clip(cdf, 0.0, 1.0))
     cdf[-1] = 1.0

@@ -10,7 +10,16 @@ from typing import Any
 import numpy as np
 
 from simulator.folders.run import RunFolder
-from simulator.format import counted, date, is_missing, number, ratio, share, threshold
+from simulator.format import (
+    confidence_level,
+    counted,
+    date,
+    is_missing,
+    number,
+    ratio,
+    share,
+    threshold,
+)
 from simulator.report import plots
 from simulator.report.context import DEFAULT_TARGET, Figure, Report, Table
 from simulator.report.curves import cdf_xy, fixed, surge_bands
@@ -220,12 +229,24 @@ def classifier_line(s: dict[str, Any]) -> str:
         return (
             f"Classifier ({c.get('score_mode')} scores): ROC-AUC {ratio(val.get('roc_auc', 0))}, "
             f"average precision {ratio(val.get('average_precision', 0))} on "
-            f"{number(val.get('n_validation'))} validation texts; precision in this run "
-            f"{share((c.get('in_run') or {}).get('precision'))}."
+            f"{number(val.get('n_validation'))} validation texts{_calibrated(c)}; precision in "
+            f"this run {share((c.get('in_run') or {}).get('precision'))}."
         )
     if c:
         return "Classifier: none (this policy has no AI prefilter)."
     return ""
+
+
+def _calibrated(c: dict[str, Any]) -> str:
+    """The reliability check's verdict, as a clause (nothing for a summary without it)."""
+    rel = c.get("reliability")
+    if not rel or rel.get("calibrated") is None:
+        return ""
+    verdict = "within" if rel["calibrated"] else "not within"
+    return (
+        f", calibrated {verdict} sampling error ({rel['bins_within']} of "
+        f"{rel['bins_tested']} score bins inside their {confidence_level(rel['level'])} intervals)"
+    )
 
 
 def _marks_from_events(

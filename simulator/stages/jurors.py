@@ -20,7 +20,6 @@ queue then replays it event by event (:class:`simulator.queueing.JurorPool`).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from simulator.config.policy import JurorPopulation, Jury
 from simulator.config.scenario import Scenario
@@ -66,6 +65,8 @@ def juror_accuracy(
         inner = (mean > 0) & (mean < 1)  # a beta with a or b = 0 is a point mass
         a = mean[inner] * concentration
         b = (1 - mean[inner]) * concentration
+        from scipy import stats  # here, not at import: the CLI starts without scipy.stats
+
         acc[:, inner] = stats.beta.ppf(skill[:, None], a, b)
     # P(vote remove) = acc on violating classes, 1 - acc on legitimate ones
     p_remove = np.where(VIOLATING, acc, 1 - acc)

@@ -26,8 +26,9 @@ Three things happen once per run, before any post is scored:
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -60,6 +61,10 @@ SCORE_SAMPLE_PER_CLASS = 2000
 With 2,000 a class, the Kolmogorov-Smirnov distance between the measured and
 the true score distribution is below about 0.03 (95%), far below what a
 run's stage outcomes can resolve."""
+
+
+KNOWN_TEXTS_KEPT = 500_000
+"""Distinct texts whose scores a text-mode run keeps for later days (about 100 MB)."""
 
 
 @dataclass(frozen=True)
@@ -169,12 +174,13 @@ class PrefilterStage:
         mode: str,
         score_model: ScoreModel | None = None,
         policy: str = "",
-        workers: int = 1,
+        scorer: ParallelScorer | None = None,
         mix: Mapping[str, float] | None = None,
     ) -> None:
         self._cfg = cfg
         self._classifier = classifier
-        self._scorer: ParallelScorer | None = None
+        self._scorer = scorer  # text mode on several processes; the stage closes it
+        self._known: dict[str, float] = {}
         validation: pd.DataFrame | None = None
         if isinstance(classifier, CardClassifier):
             self._mode = "sampled"  # a card has no text model: its scores are drawn
@@ -184,8 +190,6 @@ class PrefilterStage:
             self._mode = mode
             self._score_model = score_model or ScoreModel.from_validation(classifier.validation)
             validation = classifier.validation
-            if mode == "text" and workers > 1:
-                self._scorer = ParallelScorer(classifier, workers)
         self._auto, self._review = resolve_thresholds(
             cfg, validation, policy, mix, stream_scores=score_model
         )
@@ -220,12 +224,24 @@ class PrefilterStage:
             assert isinstance(self._classifier, TrainedClassifier)
             if posts.text is None:
                 raise ValueError("text mode needs post texts")
-            # Generated texts repeat often; score each distinct text once.
-            codes, unique = pd.factorize(pd.Series(posts.text, dtype=object), sort=False)
-            score = self._scorer.score if self._scorer else self._classifier.score
-            scores = np.asarray(score(list(unique)), dtype=np.float64)
-            return scores[codes]
+            return self._text_scores(posts.text)
         return self._score_model.sample(posts.cls, posts.score_u)
+
+    def _text_scores(self, texts: list[str]) -> np.ndarray:
+        # Generated texts repeat often, within a day and across days (a third of a
+        # day's distinct texts were seen before in the quick world): score each
+        # distinct text once per run. A text's score does not depend on the texts
+        # scored with it, so this changes no figure.
+        codes, unique = pd.factorize(pd.Series(texts, dtype=object), sort=False)
+        assert isinstance(self._classifier, TrainedClassifier)
+        known = self._known
+        fresh = [t for t in unique if t not in known]
+        score = self._scorer.score if self._scorer else self._classifier.score
+        scored = dict(zip(fresh, np.asarray(score(fresh), dtype=np.float64).tolist(), strict=True))
+        values = np.array([known.get(t, scored.get(t)) for t in unique], dtype=np.float64)
+        if len(known) + len(scored) <= KNOWN_TEXTS_KEPT:
+            known.update(scored)
+        return values[codes]
 
     def apply(self, posts: Posts) -> PrefilterOutcome:
         n = len(posts)
@@ -249,15 +265,20 @@ def prefilter_stage(
     clf = classifier_for(cfg, scenario, seeds) if classifier is None else classifier
     if cfg.model.source == "card":  # the policy's card, whatever model a caller passed
         clf = classifier_for(cfg, scenario, seeds)
-    return PrefilterStage(
-        cfg,
-        clf,
-        scenario.content.texts.mode,
-        score_model=_stream_scores(cfg, clf, scenario, seeds),
-        policy=policy.name,
-        workers=workers,
-        mix=stream_mix(scenario),
-    )
+    mode = scenario.content.texts.mode
+    scorer = None
+    if isinstance(clf, TrainedClassifier) and mode == "text" and workers > 1:
+        scorer = ParallelScorer(clf, workers)
+    try:
+        # The workers score the stream-like sample too, when the run measures one.
+        score_model = _stream_scores(cfg, clf, scenario, seeds, scorer)
+        return PrefilterStage(
+            cfg, clf, mode, score_model, policy.name, scorer=scorer, mix=stream_mix(scenario)
+        )
+    except BaseException:
+        if scorer is not None:
+            scorer.close()
+        raise
 
 
 def _stream_scores(
@@ -265,15 +286,23 @@ def _stream_scores(
     clf: TrainedClassifier | CardClassifier,
     scenario: Scenario,
     seeds: SeedTree,
+    scorer: ParallelScorer | None = None,
 ) -> ScoreModel | None:
     """The classifier's scores on stream-like texts, where the run needs them: in scale
     mode (posts draw from them) and for targets on the stream's mix (met on them, so
     that the precision stated is the one the stream's own kind of text gets)."""
     if isinstance(clf, CardClassifier):
         return clf.score_model
+    if not needs_stream_scores(cfg, scenario):
+        return None
+    return score_model_for(clf, scenario, seeds, scorer.score if scorer else None)
+
+
+def needs_stream_scores(cfg: Prefilter, scenario: Scenario) -> bool:
+    """Whether a run measures its classifier's scores on stream-like texts
+    (:func:`score_model_for`): in scale mode, or for targets on the stream's mix."""
     sampled = scenario.content.texts.mode == "sampled"
-    on_stream = bool(cfg.stream_targets()) and scenario.content.class_shares is not None
-    return score_model_for(clf, scenario, seeds) if sampled or on_stream else None
+    return sampled or (bool(cfg.stream_targets()) and scenario.content.class_shares is not None)
 
 
 def stream_mix(scenario: Scenario) -> dict[str, float] | None:
@@ -316,12 +345,72 @@ def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> No
 # Finding the classifier ------------------------------------------------------------
 
 
-@lru_cache(maxsize=8)
-def _synthetic(
-    seed: int, languages: tuple[tuple[str, float], ...], evasion: float, n: int
-) -> TrainedClassifier:
-    rng = SeedTree(seed).rng("classifier")
-    return train_synthetic(rng, n_per_class=n, languages=dict(languages), evasion_rate=evasion)
+SyntheticKey = tuple[int, tuple[tuple[str, float], ...], float, int]
+"""What a synthetic-corpus classifier is trained from: seed, languages, evasion rate,
+texts per class. Training is deterministic given these."""
+
+_SYNTHETIC: OrderedDict[SyntheticKey, TrainedClassifier] = OrderedDict()
+_SYNTHETIC_KEPT = 8
+
+
+def _synthetic(key: SyntheticKey) -> TrainedClassifier:
+    hit = _SYNTHETIC.get(key)
+    if hit is None:
+        seed, languages, evasion, n = key
+        rng = SeedTree(seed).rng("classifier")
+        hit = train_synthetic(rng, n_per_class=n, languages=dict(languages), evasion_rate=evasion)
+    _remember(key, hit)
+    return hit
+
+
+def _remember(key: SyntheticKey, clf: TrainedClassifier) -> None:
+    _SYNTHETIC[key] = clf
+    _SYNTHETIC.move_to_end(key)
+    while len(_SYNTHETIC) > _SYNTHETIC_KEPT:
+        _SYNTHETIC.popitem(last=False)
+
+
+def synthetic_key(policy: PlatformPolicy, scenario: Scenario, seed: int) -> SyntheticKey | None:
+    """The key of the synthetic-corpus classifier a run trains, or None if it trains none."""
+    cfg = policy.prefilter
+    if not (cfg.enabled or policy.notices.sweep.enabled) or cfg.model.source != "synthetic":
+        return None
+    texts = scenario.content.texts
+    return (
+        seed,
+        tuple(sorted(texts.languages.items())),
+        texts.evasion_rate,
+        cfg.model.train_per_class,
+    )
+
+
+def export_models(policy: PlatformPolicy, scenario: Scenario, seed: int, scores: bool) -> bytes:
+    """The synthetic classifier a run of ``policy`` on ``scenario`` with ``seed``
+    trains (built here, or found in this process's cache), with its scores on
+    stream-like texts if ``scores``, pickled for :func:`install_models` in
+    another process: what lets an experiment train each model once."""
+    key = synthetic_key(policy, scenario, seed)
+    if key is None:
+        raise ValueError(f"policy {policy.name!r} trains no synthetic classifier")
+    seeds = SeedTree(seed)
+    clf = _synthetic(key)
+    model = score_model_for(clf, scenario, seeds) if scores else None
+    return pickle.dumps((key, clf, model), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def install_models(blob: bytes) -> None:
+    """Make this process's runs use the models :func:`export_models` pickled,
+    unless it already holds them (the results are the same either way)."""
+    # Pickled by export_models in a process of the same experiment: not untrusted input.
+    key, clf, model = pickle.loads(blob)
+    if key in _SYNTHETIC:
+        return
+    _remember(key, clf)
+    if model is not None:
+        seed, languages, evasion, _ = key
+        _score_model_remember(
+            (id(clf), seed, languages, evasion, SCORE_SAMPLE_PER_CLASS), clf, model
+        )
 
 
 @lru_cache(maxsize=8)
@@ -360,12 +449,8 @@ def classifier_for(
         assert cfg.model.path is not None
         return load_model_cached(Path(cfg.model.path))
     texts = scenario.content.texts
-    return _synthetic(
-        seeds.seed,
-        tuple(sorted(texts.languages.items())),
-        texts.evasion_rate,
-        cfg.model.train_per_class,
-    )
+    languages = tuple(sorted(texts.languages.items()))
+    return _synthetic((seeds.seed, languages, texts.evasion_rate, cfg.model.train_per_class))
 
 
 # Scale mode ------------------------------------------------------------------------
@@ -374,11 +459,18 @@ _SCORE_MODELS: OrderedDict[tuple[Any, ...], tuple[TrainedClassifier, ScoreModel]
 _SCORE_MODELS_KEPT = 8
 
 
-def score_model_for(clf: TrainedClassifier, scenario: Scenario, seeds: SeedTree) -> ScoreModel:
+def score_model_for(
+    clf: TrainedClassifier,
+    scenario: Scenario,
+    seeds: SeedTree,
+    score: Callable[[list[str]], np.ndarray] | None = None,
+) -> ScoreModel:
     """The classifier's per-class score distributions on texts like the scenario's stream.
 
     The sample comes from the run's own seed tree (key ``score_model``), so it
     shifts no other draw, and is the same for every policy sharing the model.
+    ``score`` scores the sample (default ``clf.score``; a
+    :class:`~simulator.classifier.parallel.ParallelScorer`'s gives the same scores).
     """
     texts = scenario.content.texts
     key = (
@@ -400,13 +492,17 @@ def score_model_for(clf: TrainedClassifier, scenario: Scenario, seeds: SeedTree)
     sample = generator.generate(classes, seeds.rng("score_model"), split="all")
     measured = pd.DataFrame(
         {
-            "score": clf.score(sample),
+            "score": (score or clf.score)(sample),
             "violating": VIOLATING[classes],
             "label": np.array(CLASSES, dtype=object)[classes],
         }
     )
     model = ScoreModel.from_validation(measured)
+    _score_model_remember(key, clf, model)
+    return model
+
+
+def _score_model_remember(key: tuple[Any, ...], clf: TrainedClassifier, model: ScoreModel) -> None:
     _SCORE_MODELS[key] = (clf, model)
     while len(_SCORE_MODELS) > _SCORE_MODELS_KEPT:
         _SCORE_MODELS.popitem(last=False)
-    return model

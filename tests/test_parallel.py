@@ -1,0 +1,211 @@
+"""Parallel that scales (issue 20): each trained model is built once per
+experiment and shipped to the workers; a worker that dies, or a script that
+would start workers from its top level, raises a clear error instead of
+hanging or returning empty tables; the CLI starts without the heavy libraries.
+
+Subprocesses carry a ``timeout`` as a safety net only: no test asserts a time.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from helpers import ROOT
+from pandas.testing import assert_frame_equal
+
+from simulator.classifier.parallel import MIN_TEXTS_TO_SPLIT, ParallelScorer
+from simulator.classifier.training import TrainedClassifier
+from simulator.errors import ModsimError
+from simulator.experiments import compare
+from simulator.experiments.execution import Execution
+from simulator.experiments.executors import Outcome, ProcessExecutor, SerialExecutor
+from simulator.experiments.models import Shipped
+
+JURY = str(ROOT / "policies/jury-only.yaml")
+AI = str(ROOT / "policies/jury-plus-ai.yaml")
+HOST = str(ROOT / "policies/host-notice-and-strike.yaml")
+SAFETY_NET = 600  # seconds: only so that a regression cannot hang the suite
+
+
+def _python(script: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=script.parent,
+        env=env,
+        timeout=SAFETY_NET,
+        check=False,
+    )
+
+
+# A script without a main guard -------------------------------------------------------
+
+
+def _small_ai_policy(folder: Path) -> Path:
+    path = folder / "ai.yaml"
+    text = (ROOT / "policies/ai-first.yaml").read_text()
+    path.write_text(text.replace("train_per_class: 2000", "train_per_class: 100"))
+    return path
+
+
+SCRIPTS = {
+    "compare": """
+        import simulator
+        result = simulator.compare(
+            {world!r}, [{jury!r}, {ai!r}], seeds=2, execution=simulator.Execution(workers=2)
+        )
+        print("tables", len(result.table))
+    """,
+    "simulate": """
+        import simulator
+        result = simulator.simulate({world!r}, {ai!r}, workers=2)
+        print("posts", result.summary["posts"]["created"])
+    """,
+}
+
+
+@pytest.mark.parametrize("call", list(SCRIPTS))
+def test_a_script_without_a_main_guard_gets_a_clear_error_not_a_hang(
+    call: str, tiny_world: Path, tmp_path: Path
+) -> None:
+    world = tiny_world
+    if call == "simulate":  # text mode, so that scoring workers would start
+        world = tmp_path / "text.yaml"
+        world.write_text(tiny_world.read_text().replace("mode: sampled", "mode: text"))
+    code = SCRIPTS[call].format(world=str(world), jury=JURY, ai=str(_small_ai_policy(tmp_path)))
+    script = tmp_path / "study.py"
+    script.write_text(textwrap.dedent(code))
+    done = _python(script)
+    assert done.returncode != 0
+    assert "tables" not in done.stdout and "posts" not in done.stdout
+    assert "ModsimError" in done.stderr
+    assert f"{script}, line 3" in done.stderr  # the call, at the script's top level
+    assert 'if __name__ == "__main__":' in done.stderr
+
+
+GUARD_CHECK = """
+    from simulator.spawning import check_can_spawn
+
+    def main():
+        check_can_spawn("2 worker processes")
+        print("may start workers")
+
+    {call}
+"""
+
+
+@pytest.mark.parametrize(
+    ("call", "allowed"),
+    [
+        ('if __name__ == "__main__":\n        main()', True),
+        ("if '__main__' == __name__:\n        main()", True),
+        ("main()", False),
+        ('if __name__ != "__main__":\n        pass\n    else:\n        main()', False),
+    ],
+)
+def test_the_main_guard_is_read_from_the_script(call: str, allowed: bool, tmp_path: Path) -> None:
+    script = tmp_path / "guard.py"
+    script.write_text(textwrap.dedent(GUARD_CHECK.format(call=call)))
+    done = _python(script)
+    if allowed:
+        assert done.returncode == 0, done.stderr
+        assert "may start workers" in done.stdout
+    else:
+        assert done.returncode != 0
+        assert "this script starts 2 worker processes at its top level" in done.stderr
+
+
+# A worker that dies ---------------------------------------------------------------
+
+
+class _DiesInWorker:
+    """A "pipeline" that scores in this process and kills any worker that uses it."""
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        import multiprocessing
+
+        if multiprocessing.parent_process() is not None:
+            os._exit(3)
+        return np.tile([0.5, 0.5], (len(texts), 1))
+
+
+def test_a_scoring_worker_that_dies_raises() -> None:
+    classifier = TrainedClassifier(_DiesInWorker(), validation=None)  # type: ignore[arg-type]
+    texts = [f"post {i}" for i in range(2 * MIN_TEXTS_TO_SPLIT)]
+    with (
+        ParallelScorer(classifier, workers=2) as scorer,
+        pytest.raises(ModsimError, match="a scoring worker process stopped"),
+    ):
+        scorer.score(texts)
+
+
+# Models built once per experiment ------------------------------------------------------
+
+
+class _Recording(ProcessExecutor):
+    """Local processes that note which function ran on how many items."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.calls: list[tuple[str, list[Any]]] = []
+
+    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome[Any]]:
+        self.calls.append((getattr(fn, "__name__", ""), list(items)))
+        return super().run(fn, items)
+
+
+def test_each_seeds_model_is_built_once_and_shipped_with_its_cells(tiny_world: Path) -> None:
+    seeds = 3
+    executor = _Recording(2)
+    shipped = compare(
+        tiny_world, [JURY, AI], [HOST], seeds=seeds, execution=Execution(executor=executor)
+    )
+    names = [name for name, _ in executor.calls]
+    assert names == ["_build", "run_shipped"]
+    builds, tasks = (items for _, items in executor.calls)
+    assert len(builds) == seeds  # one classifier per replication seed, not per cell or worker
+    assert {b.cell.seed for b in builds} == set(shipped.cells["seed"])
+    for task in tasks:
+        assert isinstance(task, Shipped)
+        trains = task.cell.policy.prefilter.enabled
+        assert (task.models is not None) == trains
+    serial = compare(
+        tiny_world, [JURY, AI], [HOST], seeds=seeds, execution=Execution(executor=SerialExecutor())
+    )
+    assert_frame_equal(shipped.table, serial.table)
+    assert_frame_equal(shipped.cells, serial.cells)
+
+
+# Imports ----------------------------------------------------------------------------
+
+HEAVY = ("scipy.stats", "matplotlib", "optuna", "dask", "distributed", "sklearn", "SALib")
+
+
+def test_the_cli_and_a_runs_modules_start_without_the_heavy_libraries() -> None:
+    """What `modsim run` imports before it simulates: the CLI, the engine, the
+    run's folder. Plots, searches, clusters and the classifier come when used."""
+    code = (
+        "import sys\n"
+        "import simulator.cli, simulator.api, simulator.engine, simulator.folders.run\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=SAFETY_NET,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
