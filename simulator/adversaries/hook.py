@@ -99,7 +99,10 @@ class Adversaries:
             last = posts
             made += len(posts)
         copies = self.campaigns.posts_of_day(day, first_id + made)
-        yield copies if last is None else Posts.concat([last, copies])
+        if last is None or len(copies) == 0:
+            yield copies if last is None else last
+        else:
+            yield Posts.concat([last, copies])
 
     def stage(
         self, posts: Posts, reported: np.ndarray, auto: np.ndarray
