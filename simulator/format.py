@@ -141,6 +141,8 @@ def hours(h: float | None) -> str:
     """A duration for people: minutes, hours or days; ``never`` for None or infinite."""
     if h is None or (isinstance(h, float) and not math.isfinite(h)):
         return NEVER
+    if h < 0:  # a difference: -3.2 h, not -192 min
+        return "-" + hours(-h)
     if h < 1:
         return f"{h * 60:.0f} min"
     if h < 48:

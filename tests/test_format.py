@@ -22,7 +22,15 @@ def test_number(x, text):
 
 @pytest.mark.parametrize(
     ("h", "text"),
-    [(None, "never"), (math.inf, "never"), (0.25, "15 min"), (5.0, "5.0 h"), (72.0, "3.0 days")],
+    [
+        (None, "never"),
+        (math.inf, "never"),
+        (0.25, "15 min"),
+        (5.0, "5.0 h"),
+        (72.0, "3.0 days"),
+        (-3.2, "-3.2 h"),
+        (-0.5, "-30 min"),
+    ],
 )
 def test_hours(h, text):
     assert fmt.hours(h) == text
