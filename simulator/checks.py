@@ -30,6 +30,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel
 
+from simulator.config.common import per_class
 from simulator.config.describe import Path_, format_path, line_for
 from simulator.config.host import NOTICE_SIGNALS, HostPolicy
 from simulator.config.loader import Loaded
@@ -122,9 +123,13 @@ def report_probability(scenario: Scenario, policy: PlatformPolicy) -> np.ndarray
     upper bound on the share of posts that open a case through reports.
     """
     k = policy.reports.reports_to_queue
-    per_view = np.asarray(scenario.audience.reports_per_1000_views.as_list()) / 1000.0
-    per_view = per_view * (1.0 - np.asarray(scenario.audience.sympathy.as_list()))
-    median = np.asarray(scenario.reach.median_views.as_list())
+    per_view = (
+        np.asarray(per_class(scenario.audience.reports_per_1000_views, scenario.taxonomy)) / 1000.0
+    )
+    per_view = per_view * (
+        1.0 - np.asarray(per_class(scenario.audience.sympathy, scenario.taxonomy))
+    )
+    median = np.asarray(per_class(scenario.reach.median_views, scenario.taxonomy))
     # Mean reports for each class (rows) at each quadrature node (columns).
     with np.errstate(over="ignore"):
         mean = (per_view * median)[:, None] * np.exp(scenario.reach.sigma * _NODES)[None, :]

@@ -66,7 +66,7 @@ from simulator.stages.reports import ReportStage
 from simulator.stages.staff import staff_team
 from simulator.stream.replay import open_stream
 from simulator.stream.synthetic import Posts, SyntheticStream
-from simulator.taxonomy import CHANNEL_INDEX, VIOLATING
+from simulator.taxonomy import CHANNEL_INDEX
 
 if TYPE_CHECKING:
     from simulator.classifier import TrainedClassifier
@@ -137,9 +137,10 @@ class Simulation:
         self.stream = open_stream(scenario, self.seeds, with_text=self.with_text)
         # Only a replayed log with unlabelled posts marks which classes are estimates.
         self.partial_labels = bool(getattr(self.stream, "partial_labels", False))
-        self.reports = ReportStage(policy.reports, scenario.audience)
+        self.reports = ReportStage(policy.reports, scenario.audience, scenario.taxonomy)
         hours = int(scenario.hours)
-        self._state = PlatformState(hours)
+        self._state = PlatformState(hours, scenario.taxonomy)
+        self._violating = scenario.taxonomy.violating
         self.accounts = plan_accounts(
             scenario, policy, self.seeds, self.reports, self._state, table
         )
@@ -186,7 +187,15 @@ class Simulation:
         cuts = {t.name: t.score for t in self.prefilter.thresholds} if self.prefilter else None
         self.slice_posts = slice_posts
         self._spill = Spill(spill_rows)
-        self.tally = PostTally(hours, table, self.with_text, self.partial_labels, cuts, self._spill)
+        self.tally = PostTally(
+            hours,
+            table,
+            self.with_text,
+            self.partial_labels,
+            cuts,
+            self._spill,
+            taxonomy=scenario.taxonomy,
+        )
         self.thinner: Thinner | None = None
         self._thinning_note: str | None = None
         if scenario.content.thinning != "off":
@@ -257,7 +266,7 @@ class Simulation:
             c = state.cols
             if c is not None:
                 done = (
-                    (~VIOLATING[c.cls] | self._seal_violating)
+                    (~self._violating[c.cls] | self._seal_violating)
                     & (c.case_open == 0)
                     & ~self.notices.sweepable(c, t1)
                 )
@@ -411,7 +420,7 @@ class Simulation:
         if self.accounts is not None:  # posts of suspended or banned accounts are not made
             made = self.accounts.stage(posts, cols, day, thin is not None)
         self.adversaries.note_made(posts, made)
-        return cols, posts.take(VIOLATING[posts.cls] & made), made
+        return cols, posts.take(self._violating[posts.cls] & made), made
 
     def _count_untouched(self, thin: ThinDay) -> np.ndarray:
         """A thinned day's undrawn posts: thinned by a delisting as drawn ones are,
@@ -438,10 +447,10 @@ class Simulation:
         if self.followups.appeal_team is not None:
             gone = np.flatnonzero(removed)  # a few, out of every post
             appeal_at[gone] = self.followups.appeals.appeal_times(
-                cols.post_id[gone], VIOLATING[cols.cls[gone]], cols.removed_at[gone]
+                cols.post_id[gone], self._violating[cols.cls[gone]], cols.removed_at[gone]
             )
         resident = (
-            VIOLATING[cols.cls]
+            self._violating[cols.cls]
             | np.isfinite(cols.case_at)
             | (np.isfinite(cols.removed_at) & (cols.removed_at > t1))
             | self.notices.sweepable(cols, t1)
@@ -460,7 +469,7 @@ class Simulation:
                     held.post_id[mine],
                     held.case_at[mine],
                     held.cls[mine],
-                    VIOLATING[held.cls[mine]],
+                    self._violating[held.cls[mine]],
                     self.followups.priorities(name, held, mine, held.case_at[mine]),
                 )
         appealing = np.flatnonzero(np.isfinite(appeal_at))
@@ -549,7 +558,7 @@ class Simulation:
             violating = self.accounts.with_author(violating)
         wrong = tally.wrongly_removed()
         if suspended:
-            legit_created = int(tally.created_by_class[~VIOLATING].sum())
+            legit_created = int(tally.created_by_class[~self._violating].sum())
             legit_live = legit_created - len(wrong)
         return RunLog(
             scenario=self.scenario,

@@ -25,7 +25,7 @@ from simulator.config.scenario import Scenario
 from simulator.enforcement import EnforcementEvent, Notice, Peak, Trip
 from simulator.spill import Spill
 from simulator.stages.platform import PostColumns
-from simulator.taxonomy import N_CLASSES, VIOLATING
+from simulator.taxonomy import N_CLASSES, Taxonomy
 
 if TYPE_CHECKING:
     from simulator.classifier import TrainedClassifier
@@ -102,15 +102,19 @@ class PostTally:
         with_labels: bool,
         score_cuts: dict[str, float] | None = None,
         spill: Spill | None = None,
+        *,
+        taxonomy: Taxonomy,
     ) -> None:
+        self.taxonomy = taxonomy
+        n = taxonomy.n_classes
         self._table = table
         self._spill = spill if spill is not None else Spill(None)
         self._with_text = with_text
         self._with_labels = with_labels
         self._cuts = dict(score_cuts or {})
-        self.scored_at_or_above = {name: np.zeros(N_CLASSES, dtype=np.int64) for name in self._cuts}
-        self.created_by_class = np.zeros(N_CLASSES, dtype=np.int64)
-        self.labelled_by_class = np.zeros(N_CLASSES, dtype=np.int64)
+        self.scored_at_or_above = {name: np.zeros(n, dtype=np.int64) for name in self._cuts}
+        self.created_by_class = np.zeros(n, dtype=np.int64)
+        self.labelled_by_class = np.zeros(n, dtype=np.int64)
         self.created_by_hour = np.zeros(hours)
         self.violating_by_hour = np.zeros(hours)
 
@@ -128,30 +132,38 @@ class PostTally:
         hours = len(self.created_by_hour)
         bins = np.minimum(cols.created_at[mask].astype(np.int64), hours - 1)
         cls = cols.cls[mask]
-        violating = VIOLATING[cls]
-        self.created_by_class += np.bincount(cls, minlength=N_CLASSES)
-        self.labelled_by_class += np.bincount(cls[cols.labelled[mask]], minlength=N_CLASSES)
+        n, is_violating = self.taxonomy.n_classes, self.taxonomy.violating
+        violating = is_violating[cls]
+        self.created_by_class += np.bincount(cls, minlength=n)
+        self.labelled_by_class += np.bincount(cls[cols.labelled[mask]], minlength=n)
         if self._cuts:
             score = cols.score[mask]
             for name, cut in self._cuts.items():
-                self.scored_at_or_above[name] += np.bincount(cls[score >= cut], minlength=N_CLASSES)
+                self.scored_at_or_above[name] += np.bincount(cls[score >= cut], minlength=n)
         self.created_by_hour += np.bincount(bins, minlength=hours)
         self.violating_by_hour += np.bincount(bins[violating], minlength=hours)
         removed = cols.removed_at <= end
-        wrong = mask & removed & ~VIOLATING[cols.cls]
+        wrong = mask & removed & ~is_violating[cols.cls]
         if wrong.any():
             rows = cols.take(wrong)
             self._spill.append(_WRONG, {**rows.columns(), "end": np.full(len(rows), end)})
         if violating.any():
-            self._spill.append(_VIOLATING, cols.take(mask & VIOLATING[cols.cls]).columns())
+            self._spill.append(_VIOLATING, cols.take(mask & is_violating[cols.cls]).columns())
         if sink is None:
             return
         if self._table == "touched":
             mask = mask & (
-                VIOLATING[cols.cls] | np.isfinite(cols.case_at) | removed | (cols.reported_at < end)
+                is_violating[cols.cls]
+                | np.isfinite(cols.case_at)
+                | removed
+                | (cols.reported_at < end)
             )
         if mask.any():
-            sink(cols.take(mask).frame(end, self._with_text, with_labels=self._with_labels))
+            sink(
+                cols.take(mask).frame(
+                    end, self._with_text, self._with_labels, taxonomy=self.taxonomy
+                )
+            )
 
     def count(self, counts: np.ndarray, day: int) -> None:
         """Count posts known only as numbers per (hour of ``day``, class), made
@@ -161,28 +173,34 @@ class PostTally:
         hours = len(self.created_by_hour)
         rows = np.minimum(24 * day + np.arange(counts.shape[0]), hours - 1)
         np.add.at(self.created_by_hour, rows, counts.sum(axis=1))
-        np.add.at(self.violating_by_hour, rows, counts[:, VIOLATING].sum(axis=1))
+        np.add.at(self.violating_by_hour, rows, counts[:, self.taxonomy.violating].sum(axis=1))
 
     def wrongly_removed(self) -> pd.DataFrame:
         """Rows of the legitimate posts removed, every one settled so far, each as it
         was when it settled (read once: the rows are then gone)."""
         data = self._spill.take(_WRONG)
         if data is None:
-            return PostColumns.empty(self._with_text).frame(0.0, self._with_text, self._with_labels)
+            return PostColumns.empty(self._with_text).frame(
+                0.0, self._with_text, self._with_labels, taxonomy=self.taxonomy
+            )
         end = data.pop("end")
         cols = PostColumns.from_columns(data, len(end), self._with_text)
-        return cols.frame(np.asarray(end), self._with_text, with_labels=self._with_labels)
+        return cols.frame(
+            np.asarray(end), self._with_text, self._with_labels, taxonomy=self.taxonomy
+        )
 
     def violating(self, end: float) -> pd.DataFrame:
         """Rows of the violating posts settled so far, by post id, as at ``end``
         (read once: the rows are then gone)."""
         data = self._spill.take(_VIOLATING)
         if data is None:
-            return PostColumns.empty(self._with_text).frame(end, self._with_text, self._with_labels)
+            return PostColumns.empty(self._with_text).frame(
+                end, self._with_text, self._with_labels, taxonomy=self.taxonomy
+            )
         cols = PostColumns.from_columns(data, len(data["post_id"]), self._with_text)
         if (np.diff(cols.post_id) < 0).any():  # settled early ones, then the rest
             cols = cols.take(np.argsort(cols.post_id, kind="stable"))
-        return cols.frame(end, self._with_text, with_labels=self._with_labels)
+        return cols.frame(end, self._with_text, self._with_labels, taxonomy=self.taxonomy)
 
 
 _WRONG = "wrongly_removed"

@@ -49,7 +49,6 @@ from pathlib import Path
 from simulator.checks import report_probability
 from simulator.config import PlatformPolicy, Scenario
 from simulator.config.loader import load_as
-from simulator.taxonomy import VIOLATING
 
 LARGE_POSTS = 1_000_000
 """A run is large (the CLI shows its estimate first) above this many posts ..."""
@@ -189,12 +188,13 @@ def _expected_posts(sc: Scenario, pol: PlatformPolicy) -> tuple[float, float, fl
 
     rates = hourly_rates(sc)
     by_class = (rates[:, None] * hourly_class_probs(sc)).sum(axis=0)
-    violating = float(by_class[VIOLATING].sum())
+    is_v = sc.taxonomy.violating
+    violating = float(by_class[is_v].sum())
     reported = 0.0
     if pol.reports.enabled:
         # The same upper bound the load check uses: reports ignore earlier removals.
         share = report_probability(sc, pol)
-        reported = float(by_class[~VIOLATING] @ share[~VIOLATING])
+        reported = float(by_class[~is_v] @ share[~is_v])
     return float(rates.sum()), violating, violating + reported
 
 

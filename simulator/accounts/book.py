@@ -30,8 +30,10 @@ import numpy as np
 from scipy import special
 
 from simulator.config.accounts import AccountEnforcement, Evasion
+from simulator.config.common import per_class
 from simulator.seeding import SeedTree
 from simulator.stages.appeals import KeyedDraws
+from simulator.taxonomy import DEFAULT, Taxonomy
 
 RING = 24
 """Strikes kept per account (older ones have expired or no longer matter)."""
@@ -75,11 +77,12 @@ class AccountBook:
         persons: int,
         offender: np.ndarray,
         seeds: SeedTree,
+        taxonomy: Taxonomy = DEFAULT,
     ) -> None:
         self.cfg = policy
         self.evasion = evasion
         self._offender = offender
-        self._weights = np.asarray(policy.strike_weight.as_list(), dtype=np.float64)
+        self._weights = np.asarray(per_class(policy.strike_weight, taxonomy), dtype=np.float64)
         self._expiry = (
             math.inf if policy.strike_expiry_days is None else 24.0 * policy.strike_expiry_days
         )

@@ -36,6 +36,7 @@ from simulator.accounts.book import BANNED, SUSPENDED, AccountBook, Ban
 from simulator.accounts.population import TIERS, Population, standard_reach
 from simulator.accounts.records import AccountLog
 from simulator.config.accounts import AccountEnforcement
+from simulator.config.common import per_class
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
@@ -44,7 +45,7 @@ from simulator.stages.appeals import KeyedDraws
 from simulator.stages.platform import PlatformState, PostColumns
 from simulator.stages.reports import ReportStage
 from simulator.stream.synthetic import Posts
-from simulator.taxonomy import CHANNEL_INDEX, N_CLASSES, VIOLATING
+from simulator.taxonomy import CHANNEL_INDEX
 
 RESTORED = -1
 """The channel :meth:`Accounts.watch` is called with for a restoration."""
@@ -72,13 +73,22 @@ class Accounts:
                 "`accounts:` section describing who posts: add one (see the README, Accounts)"
             )
         self.policy = policy
+        self._violating = scenario.taxonomy.violating
+        n_classes = scenario.taxonomy.n_classes
         self._every_row = every_row  # every post's row is written: every author exact
         self.pop = Population(scenario.accounts, scenario, seeds)
         self.book = AccountBook(
-            policy, scenario.accounts.evasion, self.pop.size, self.pop.offender, seeds
+            policy,
+            scenario.accounts.evasion,
+            self.pop.size,
+            self.pop.offender,
+            seeds,
+            scenario.taxonomy,
         )
         reach = scenario.reach
-        self._median = np.asarray(reach.median_views.as_list(), dtype=np.float64)
+        self._median = np.asarray(
+            per_class(reach.median_views, scenario.taxonomy), dtype=np.float64
+        )
         self._sigma = reach.sigma
         km = np.asarray(per_view) * self._median
         self._untouched_tiers = self.pop.untouched_tier_shares(reports_needed, km, self._sigma)
@@ -88,10 +98,10 @@ class Accounts:
         self._share: tuple[int, np.ndarray] | None = None  # the day's blocked share
         self._by_person: list[tuple[np.ndarray, np.ndarray]] = []  # per day, sorted by person
         self._muted = False
-        self.prevented = np.zeros(N_CLASSES)
+        self.prevented = np.zeros(n_classes)
         self.prevented_violating = {
-            "suspension": np.zeros(N_CLASSES, dtype=np.int64),
-            "ban": np.zeros(N_CLASSES, dtype=np.int64),
+            "suspension": np.zeros(n_classes, dtype=np.int64),
+            "ban": np.zeros(n_classes, dtype=np.int64),
         }
         self.removed_with_account = 0
         # Posts whose author is set from outside (a coordinated campaign's copies):
@@ -135,7 +145,7 @@ class Accounts:
         """P(an untouched post of each (hour of ``day``, class) is by a blocked
         account), shape ``(24, classes)``."""
         persons, start, until, _ = self.book.blocks_during(24.0 * day, 24.0 * day + 24.0)
-        out = np.zeros((24, N_CLASSES))
+        out = np.zeros((24, self._violating.size))
         if len(persons) == 0:
             return out
         hours = 24.0 * day + np.arange(24)
@@ -148,14 +158,14 @@ class Accounts:
         total = self.pop.tier_weight(day, violating=False)
         per_tier = np.divide(per_tier, total, out=np.zeros_like(per_tier), where=total > 0)
         out[:] = per_tier @ self._untouched_tiers.T
-        out[:, VIOLATING] = 0.0  # violating posts always get their exact author
+        out[:, self._violating] = 0.0  # violating posts always get their exact author
         return out
 
     def stage(self, posts: Posts, cols: PostColumns, day: int, thinned: bool) -> np.ndarray:
         """Which of a day's posts are made (a mask); the rest were by blocked accounts."""
         n = len(posts)
         touched = (
-            VIOLATING[posts.cls]
+            self._violating[posts.cls]
             | np.isfinite(cols.case_at)
             | np.isfinite(cols.removed_at)
             | np.isfinite(cols.reported_at)
@@ -172,7 +182,7 @@ class Accounts:
         cls = posts.cls[exact]
         np.add.at(self.prevented, cls[kind != 0], 1)
         for code, name in ((SUSPENDED, "suspension"), (BANNED, "ban")):
-            mine = cls[(kind == code) & VIOLATING[cls]]
+            mine = cls[(kind == code) & self._violating[cls]]
             np.add.at(self.prevented_violating[name], mine, 1)
         if self._share is None or self._share[0] != day:  # a day may come in slices
             self._share = (day, self.blocked_share(day))
@@ -188,7 +198,7 @@ class Accounts:
             np.add.at(self.prevented, posts.cls[gone], 1)
         made = kind == 0
         persons, ids = persons[made], posts.post_id[exact][made]
-        viol = VIOLATING[cls[made]]
+        viol = self._violating[cls[made]]
         self.book.note_violations(persons[viol], posts.created_at[exact][made][viol])
         order = np.argsort(persons, kind="stable")
         self._by_person.append((persons[order], ids[order]))
@@ -269,7 +279,7 @@ class Accounts:
         up = (c.removed_at[idx] > at) | (c.restored_at[idx] <= at)
         # Pending: violating posts up, and posts awaiting review (both held in
         # memory whatever the chunk size; other legitimate posts stay up).
-        pending = VIOLATING[c.cls[idx]] | (c.case_open[idx] > 0)
+        pending = self._violating[c.cls[idx]] | (c.case_open[idx] > 0)
         go = up & pending & (c.created_at[idx] < until)
         idx, at, channel = idx[go], at[go], channel[go]
         self._muted = True

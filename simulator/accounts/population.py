@@ -41,7 +41,6 @@ from simulator.config.accounts import AccountPopulation
 from simulator.config.scenario import Scenario
 from simulator.seeding import SeedTree
 from simulator.stages.appeals import KeyedDraws
-from simulator.taxonomy import N_CLASSES, VIOLATING
 
 TIERS = 8
 """Follower tiers (equal shares of accounts by follower count)."""
@@ -72,6 +71,7 @@ class Population:
 
     def __init__(self, cfg: AccountPopulation, scenario: Scenario, seeds: SeedTree) -> None:
         self.cfg = cfg
+        self._violating = scenario.taxonomy.violating
         self.joined_by_day = accounts_by_day(scenario, cfg.accounts_per_daily_user)
         n = int(self.joined_by_day[-1])
         rng = seeds.rng("accounts", "population")
@@ -135,7 +135,7 @@ class Population:
         with np.errstate(divide="ignore", invalid="ignore"):
             latent = self._rho * np.nan_to_num(z) + self._s * special.ndtri(u_tier)
         tier = np.searchsorted(self._bounds, latent)
-        violating = VIOLATING[cls]
+        violating = self._violating[cls]
         for d in np.unique(day):
             for k in range(TIERS):
                 n = self.members_by_day(k, int(d))
@@ -170,8 +170,8 @@ class Population:
         z = np.arange(-_Z_TAIL, _Z_TAIL + _Z_STEP, _Z_STEP)
         phi = np.exp(-0.5 * z * z)
         given = self.tier_given_reach(z)
-        out = np.empty((N_CLASSES, TIERS))
-        for c in range(N_CLASSES):
+        out = np.empty((self._violating.size, TIERS))
+        for c in range(self._violating.size):
             unreported = np.ones_like(z)
             if reports_needed > 0 and km[c] > 0:
                 unreported = special.gammaincc(reports_needed, km[c] * np.exp(sigma * z))

@@ -42,7 +42,6 @@ from simulator.queueing import DECIDED_KEEP, DECIDED_REMOVE
 from simulator.seeding import SeedTree
 from simulator.stages.appeals import KeyedDraws
 from simulator.stream.synthetic import Posts, hourly_class_probs, hourly_rates
-from simulator.taxonomy import CLASS_INDEX, N_CLASSES
 
 
 def brigade_share(cfg: Brigading, scenario: Scenario) -> np.ndarray:
@@ -57,7 +56,7 @@ def brigade_share(cfg: Brigading, scenario: Scenario) -> np.ndarray:
     brigaded = cfg.brigades_per_day * cfg.posts_per_brigade / 24.0 * rhythm
     if cfg.follow_surges:
         brigaded = brigaded * np.divide(rates, calm, out=np.ones_like(rates), where=calm > 0)
-    codes = [CLASS_INDEX[c] for c in cfg.targets]
+    codes = [scenario.taxonomy.index[c] for c in cfg.targets]
     targets = rates * hourly_class_probs(scenario)[:, codes].sum(axis=1)
     share = np.divide(brigaded, targets, out=np.zeros_like(rates), where=targets > 0)
     return np.asarray(np.minimum(share, 1.0), dtype=np.float64)
@@ -71,14 +70,15 @@ class Brigades:
     ) -> None:
         self.cfg = cfg
         self._share = brigade_share(cfg, scenario)
-        self._target = np.zeros(N_CLASSES, dtype=bool)
-        self._target[[CLASS_INDEX[c] for c in cfg.targets]] = True
+        tax = scenario.taxonomy
+        self._target = np.zeros(tax.n_classes, dtype=bool)
+        self._target[[tax.index[c] for c in cfg.targets]] = True
         self._needed = reports_needed
         self._draws = KeyedDraws(seeds, "brigading", "posts")
         self._pending: tuple[np.ndarray, np.ndarray] = (np.empty(0, np.int64),) * 2
         self.brigaded: list[np.ndarray] = []  # ids of brigaded posts made, per slice
         self.opened: list[np.ndarray] = []  # ... of those whose case the brigade opened
-        self.brigaded_by_class = np.zeros(N_CLASSES, dtype=np.int64)
+        self.brigaded_by_class = np.zeros(tax.n_classes, dtype=np.int64)
 
     def report_times(self, posts: Posts, reported: np.ndarray) -> np.ndarray:
         """The time each post's case opens from reports, the brigade's included."""

@@ -38,7 +38,7 @@ from simulator.seeding import SeedTree
 from simulator.stages.appeals import KeyedDraws
 from simulator.stages.platform import PlatformState, PostColumns
 from simulator.stream.synthetic import Posts, hourly_rates
-from simulator.taxonomy import CHANNEL_INDEX, CLASS_INDEX
+from simulator.taxonomy import CHANNEL_INDEX
 
 CAMPAIGN_KEY = 1_000_000
 """A campaign's number is ``day * CAMPAIGN_KEY + i`` (its i-th of the day)."""
@@ -66,7 +66,7 @@ class CampaignStream:
         self._pick = pick
         self._hours = scenario.hours
         self._rates = hourly_rates(scenario)
-        self._cls = CLASS_INDEX[cfg.content]
+        self._cls = scenario.taxonomy.index[cfg.content]
         self._texts = None
         if scenario.content.texts.mode == "text":
             from simulator.stream.texts import TextGenerator

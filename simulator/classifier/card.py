@@ -28,7 +28,7 @@ from scipy import special
 
 from simulator.classifier.scoremodel import ScoreModel
 from simulator.config.card import BetaCard, BinormalCard, ClassifierCard, Rates
-from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING
+from simulator.taxonomy import DEFAULT, Taxonomy
 
 PROBIT_GRID = np.linspace(-8.5, 8.5, 4095)
 """Probit-scale points of the probability grid for stated distributions: dense
@@ -47,19 +47,23 @@ def _probability_grid() -> tuple[np.ndarray, np.ndarray]:
     return z[keep], u[keep]
 
 
-def _binormal_tables(card: BinormalCard, z: np.ndarray) -> dict[int, np.ndarray]:
+def _binormal_tables(
+    card: BinormalCard, z: np.ndarray, classes: tuple[str, ...], positive: np.ndarray
+) -> dict[int, np.ndarray]:
     # score = Phi(mean + sd * z) at u = Phi(z): exact at every grid point
     tables = {}
-    for code, name in enumerate(CLASSES):
-        d = card.distribution(name)
+    for code, name in enumerate(classes):
+        d = card.distribution(name, bool(positive[code]))
         tables[code] = special.ndtr(d.mean + d.sd * z)
     return tables
 
 
-def _beta_tables(card: BetaCard, u: np.ndarray) -> dict[int, np.ndarray]:
+def _beta_tables(
+    card: BetaCard, u: np.ndarray, classes: tuple[str, ...], positive: np.ndarray
+) -> dict[int, np.ndarray]:
     tables = {}
-    for code, name in enumerate(CLASSES):
-        shape = card.distribution(name)
+    for code, name in enumerate(classes):
+        shape = card.distribution(name, bool(positive[code]))
         # the inverse is monotone in exact arithmetic; keep it so in floats
         tables[code] = np.maximum.accumulate(special.betaincinv(shape.a, shape.b, u))
     return tables
@@ -86,39 +90,56 @@ def _rate_tables(rates: Rates) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return scores, violating, scores.copy(), legitimate
 
 
-def card_score_model(card: ClassifierCard) -> ScoreModel:
-    """The per-class score distributions a card states, as a score model."""
+def card_score_model(
+    card: ClassifierCard, taxonomy: Taxonomy = DEFAULT, positive: np.ndarray | None = None
+) -> ScoreModel:
+    """The per-class score distributions a card states, as a score model.
+
+    ``positive`` marks the classes the card flags (default: every violating
+    class of ``taxonomy``). A card for one policy area flags that area's
+    classes; a post of another area scores as the card's legitimate posts do
+    (its own ``classes`` entry if it has one, else the non-violating group).
+    """
+    pos = taxonomy.violating if positive is None else np.asarray(positive, dtype=bool)
     spec = card.spec
     if isinstance(spec, BinormalCard | BetaCard):
         z, u = _probability_grid()
         if isinstance(spec, BinormalCard):
-            tables = _binormal_tables(spec, z)
+            tables = _binormal_tables(spec, z, taxonomy.classes, pos)
         else:
-            tables = _beta_tables(spec, u)
-        return ScoreModel(tables, kind="class", grids=dict.fromkeys(tables, u))
+            tables = _beta_tables(spec, u, taxonomy.classes, pos)
+        return ScoreModel(tables, kind="class", grids=dict.fromkeys(tables, u), taxonomy=taxonomy)
     v_scores, v_grid, l_scores, l_grid = _rate_tables(spec.rates())
+    n = taxonomy.n_classes
     return ScoreModel(
-        {c: v_scores if VIOLATING[c] else l_scores for c in range(N_CLASSES)},
+        {c: v_scores if pos[c] else l_scores for c in range(n)},
         kind="violating",
-        grids={c: v_grid if VIOLATING[c] else l_grid for c in range(N_CLASSES)},
+        grids={c: v_grid if pos[c] else l_grid for c in range(n)},
+        taxonomy=taxonomy,
     )
 
 
 # What a score model implies on a class mix ------------------------------------------
 
 
-def _mix(shares: Sequence[float]) -> np.ndarray:
+def _mix(shares: Sequence[float], positive: np.ndarray) -> np.ndarray:
     w = np.asarray(shares, dtype=np.float64)
-    if w.shape != (N_CLASSES,) or np.any(w < 0) or not w[VIOLATING].sum() > 0:
+    if w.shape != positive.shape or np.any(w < 0) or not w[positive].sum() > 0:
         raise ValueError("a class mix needs one share per class and some violating posts")
     return w / w.sum()
 
 
-def _counts(model: ScoreModel, w: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _positive(model: ScoreModel, positive: np.ndarray | None) -> np.ndarray:
+    return model.taxonomy.violating if positive is None else np.asarray(positive, dtype=bool)
+
+
+def _counts(
+    model: ScoreModel, w: np.ndarray, t: np.ndarray, positive: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(violating, all) shares of the stream at or above each threshold in ``t``."""
-    at = np.vstack([model.share_at_or_above(c, t) for c in range(N_CLASSES)])
+    at = np.vstack([model.share_at_or_above(c, t) for c in range(positive.size)])
     weighted = w[:, None] * at
-    return weighted[VIOLATING].sum(axis=0), weighted.sum(axis=0)
+    return weighted[positive].sum(axis=0), weighted.sum(axis=0)
 
 
 @dataclass(frozen=True)
@@ -141,11 +162,18 @@ class Figures:
         }
 
 
-def figures_on_mix(model: ScoreModel, shares: Sequence[float], threshold: float) -> Figures:
-    """What flagging at ``score >= threshold`` gives on a stream of class mix ``shares``."""
-    w = _mix(shares)
-    tp, flagged = _counts(model, w, np.array([threshold]))
-    positives = float(w[VIOLATING].sum())
+def figures_on_mix(
+    model: ScoreModel,
+    shares: Sequence[float],
+    threshold: float,
+    positive: np.ndarray | None = None,
+) -> Figures:
+    """What flagging at ``score >= threshold`` gives on a stream of class mix ``shares``
+    (``positive``: the classes that count as hits; default the violating ones)."""
+    pos = _positive(model, positive)
+    w = _mix(shares, pos)
+    tp, flagged = _counts(model, w, np.array([threshold]), pos)
+    positives = float(w[pos].sum())
     negatives = 1.0 - positives
     fp = float(flagged[0] - tp[0])
     return Figures(
@@ -159,19 +187,22 @@ def figures_on_mix(model: ScoreModel, shares: Sequence[float], threshold: float)
 
 def _knots(model: ScoreModel, w: np.ndarray) -> np.ndarray:
     """Every score where some class's share stops being linear in the threshold."""
-    tables = [model.quantiles(c) for c in range(N_CLASSES) if w[c] > 0]
+    tables = [model.quantiles(c) for c in range(w.size) if w[c] > 0]
     return np.unique(np.clip(np.concatenate([[0.0, 1.0], *tables]), 0.0, 1.0))
 
 
-def auc_on_mix(model: ScoreModel, shares: Sequence[float]) -> float:
+def auc_on_mix(
+    model: ScoreModel, shares: Sequence[float], positive: np.ndarray | None = None
+) -> float:
     """ROC-AUC of violating against legitimate posts on a class mix (exact: the ROC
     curve is a straight line between consecutive knots)."""
-    w = _mix(shares)
+    pos = _positive(model, positive)
+    w = _mix(shares, pos)
     knots = _knots(model, w)
     # at each knot, and just above it (an atom at the knot is flagged at it, not above)
     t = np.sort(np.concatenate([knots, np.nextafter(knots, 2.0)]))
-    tp, flagged = _counts(model, w, t)
-    positives = float(w[VIOLATING].sum())
+    tp, flagged = _counts(model, w, t, pos)
+    positives = float(w[pos].sum())
     tpr = np.concatenate([[1.0], tp / positives, [0.0]])
     fpr = np.concatenate([[1.0], (flagged - tp) / (1.0 - positives), [0.0]])
     return float(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2.0))
@@ -183,6 +214,7 @@ def threshold_on_mix(
     *,
     precision: float | None = None,
     recall: float | None = None,
+    positive: np.ndarray | None = None,
 ) -> float:
     """The raw threshold meeting a target on a class mix, as
     :func:`~simulator.classifier.evaluation.threshold_for` defines it: with
@@ -195,13 +227,14 @@ def threshold_on_mix(
     """
     if (precision is None) == (recall is None):
         raise ValueError("give exactly one of precision= or recall=")
-    w = _mix(shares)
+    pos = _positive(model, positive)
+    w = _mix(shares, pos)
     knots = _knots(model, w)
     above = np.nextafter(knots, 2.0)
-    tp_at, flagged_at = _counts(model, w, knots)
-    tp_up, flagged_up = _counts(model, w, above)  # just above each knot
+    tp_at, flagged_at = _counts(model, w, knots, pos)
+    tp_up, flagged_up = _counts(model, w, above, pos)  # just above each knot
     if recall is not None:
-        positives = float(w[VIOLATING].sum())
+        positives = float(w[pos].sum())
         g_at, g_up = tp_at - recall * positives, tp_up - recall * positives
         ok = np.flatnonzero(g_at >= -1e-12)
         k = int(ok[-1])  # recall never rises with the threshold: the last knot that keeps it
@@ -244,6 +277,11 @@ class CardClassifier:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_card(cls, card: ClassifierCard) -> CardClassifier:
+    def from_card(
+        cls,
+        card: ClassifierCard,
+        taxonomy: Taxonomy = DEFAULT,
+        positive: np.ndarray | None = None,
+    ) -> CardClassifier:
         meta = {"source": "card", "form": card.form, "name": card.name}
-        return cls(card, card_score_model(card), meta)
+        return cls(card, card_score_model(card, taxonomy, positive), meta)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING
+from simulator.taxonomy import CLASSES, DEFAULT, VIOLATING, Taxonomy
 
 MAX_POINTS = 4097
 """Longest quantile table kept per class; longer samples are summarised by quantiles."""
@@ -53,8 +53,11 @@ class ScoreModel:
         quantiles: Mapping[int, np.ndarray],
         kind: str = "class",
         grids: Mapping[int, np.ndarray] | None = None,
+        taxonomy: Taxonomy = DEFAULT,
     ) -> None:
-        missing = sorted(set(range(N_CLASSES)) - set(quantiles))
+        self.taxonomy = taxonomy
+        """The classes the codes stand for (a model file's are the default taxonomy's)."""
+        missing = sorted(set(range(taxonomy.n_classes)) - set(quantiles))
         if missing:
             raise ValueError(f"score model needs a distribution for every class, missing {missing}")
         tables: dict[int, np.ndarray] = {}
@@ -152,18 +155,21 @@ class ScoreModel:
             rows = codes == code
             key = int(code)
             if key not in self._tables:
-                raise ValueError(f"unknown class code {key}; expected 0..{N_CLASSES - 1}")
+                raise ValueError(
+                    f"unknown class code {key}; expected 0..{self.taxonomy.n_classes - 1}"
+                )
             out[rows] = np.interp(draws[rows], self._grids[key], self._tables[key])
         return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-serialisable form (class names -> sorted score lists)."""
+        names = self.taxonomy.classes
         out: dict[str, Any] = {
             "kind": self._kind,
-            "quantiles": {CLASSES[code]: self._tables[code].tolist() for code in range(N_CLASSES)},
+            "quantiles": {names[code]: self._tables[code].tolist() for code in range(len(names))},
         }
         uneven = {
-            CLASSES[code]: g.tolist()
+            names[code]: g.tolist()
             for code, g in self._grids.items()
             if not np.array_equal(g, _even(g.size))
         }
@@ -188,5 +194,5 @@ class ScoreModel:
         return cls(tables, kind=str(data.get("kind", "class")), grids=grids)
 
     def __repr__(self) -> str:
-        sizes = {CLASSES[c]: t.size for c, t in self._tables.items()}
+        sizes = {self.taxonomy.classes[c]: t.size for c, t in self._tables.items()}
         return f"ScoreModel(kind={self._kind!r}, points={sizes})"

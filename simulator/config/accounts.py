@@ -171,6 +171,9 @@ _DEFAULT_LADDER = [
 ]
 
 
+_ONE_STRIKE_EACH = {"default": 1.0}
+
+
 class AccountEnforcement(ConfigModel):
     """Strikes on accounts, an escalation ladder, suspensions and bans."""
 
@@ -185,9 +188,7 @@ class AccountEnforcement(ConfigModel):
                 "removed legitimate post strikes with its own class's weight"
             )
         ),
-    ] = PerClassNonNegative(
-        violent_threat=1.0, incitement=1.0, violent_news=1.0, heated_political=1.0, benign=1.0
-    )
+    ] = _ONE_STRIKE_EACH
     strikes_from: Annotated[
         list[StrikeChannel],
         Field(description="removal channels whose removals strike the author"),

@@ -17,18 +17,20 @@ takes down the other copies after a delay, with a stated recall.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from simulator.config.base import ConfigModel
 from simulator.config.common import NonNegativeFloat, PositiveFloat, Probability
-from simulator.taxonomy import CLASSES, VIOLATING_CLASSES
 
-LegitimateClass = Literal["violent_news", "heated_political", "benign"]
-ViolatingClass = Literal["violent_threat", "incitement"]
-assert set(get_args(LegitimateClass)) == set(CLASSES) - VIOLATING_CLASSES
-assert set(get_args(ViolatingClass)) == set(VIOLATING_CLASSES)
+if TYPE_CHECKING:
+    from simulator.taxonomy import Taxonomy
+
+
+def _one_of(names: list[str] | tuple[str, ...]) -> str:
+    quoted = [repr(n) for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 class BrigadeJury(ConfigModel):
@@ -64,8 +66,12 @@ class Brigading(ConfigModel):
     """Organised false reports against legitimate posts (see simulator/adversaries/)."""
 
     targets: Annotated[
-        list[LegitimateClass],
-        Field(min_length=1, description="classes of legitimate posts the brigades report"),
+        list[str],
+        Field(
+            min_length=1,
+            description="classes of legitimate posts the brigades report (of the scenario's "
+            "legitimate_classes)",
+        ),
     ]
     brigades_per_day: Annotated[
         float,
@@ -124,9 +130,9 @@ class Campaigns(ConfigModel):
         PositiveFloat,
         Field(le=720, description="the copies are posted within this time of the start"),
     ] = 6.0
-    content: Annotated[ViolatingClass, Field(description="the class of the campaign's content")] = (
-        "incitement"
-    )
+    content: Annotated[
+        str, Field(description="the class of the campaign's content (a violating class)")
+    ] = "incitement"
     start_hours: Annotated[
         Literal["uniform", "rhythm"],
         Field(
@@ -147,6 +153,24 @@ class Adversaries(ConfigModel):
         Campaigns | None,
         Field(description="groups of accounts posting the same violating content in a burst"),
     ] = None
+
+    def check_classes(self, taxonomy: Taxonomy) -> None:
+        """Targets are legitimate classes, a campaign's content a violating one, of
+        the scenario's taxonomy (ValueError naming the field otherwise)."""
+        legit = taxonomy.legitimate
+        if self.brigading is not None:
+            for i, c in enumerate(self.brigading.targets):
+                if c not in legit:
+                    raise ValueError(
+                        f"adversaries.brigading.targets[{i}] expected: input should be "
+                        f"{_one_of(legit)}; got {c!r}"
+                    )
+        if self.campaigns is not None and self.campaigns.content not in taxonomy.violating_classes:
+            violating = [c for c in taxonomy.classes if c in taxonomy.violating_classes]
+            raise ValueError(
+                f"adversaries.campaigns.content expected: input should be "
+                f"{_one_of(violating)}; got {self.campaigns.content!r}"
+            )
 
 
 class Matcher(ConfigModel):

@@ -25,15 +25,15 @@ ROC-AUC above 0.5.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping
 from statistics import NormalDist
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from simulator.config.base import ConfigModel
 from simulator.config.common import Probability
-from simulator.taxonomy import CLASSES, VIOLATING_CLASSES
 
 FORMS = ("binormal", "beta", "table", "roc")
 """The card forms, each a key of :class:`ClassifierCard`."""
@@ -106,16 +106,6 @@ def binormal_auc(a: ProbitNormal, b: ProbitNormal) -> float:
     return _NORMAL.cdf((a.mean - b.mean) / math.hypot(a.sd, b.sd))
 
 
-class BinormalClasses(ConfigModel):
-    """Per-class overrides of a binormal card (any subset of the classes)."""
-
-    violent_threat: Binormal | None = None
-    incitement: Binormal | None = None
-    violent_news: Binormal | None = None
-    heated_political: Binormal | None = None
-    benign: Binormal | None = None
-
-
 class BetaShape(ConfigModel):
     """Scores following a beta(a, b) distribution (mean a / (a + b))."""
 
@@ -123,22 +113,22 @@ class BetaShape(ConfigModel):
     b: Annotated[float, Field(gt=0.0, le=10_000.0, description="second shape (weight near 0)")]
 
 
-class BetaClasses(ConfigModel):
-    """Per-class beta distributions of a beta card (any subset of the classes)."""
-
-    violent_threat: BetaShape | None = None
-    incitement: BetaShape | None = None
-    violent_news: BetaShape | None = None
-    heated_political: BetaShape | None = None
-    benign: BetaShape | None = None
+_NONE: dict[str, Any] = {}
+"""No per-class entries (pydantic copies a default per model)."""
 
 
-def _uncovered(classes: ConfigModel, violating: object, non_violating: object) -> list[str]:
+def _uncovered(
+    classes: Mapping[str, object],
+    positive: Collection[str],
+    all_classes: Collection[str],
+    violating: object,
+    non_violating: object,
+) -> list[str]:
     """Classes with neither their own distribution nor a group default."""
     missing = []
-    for name in CLASSES:
-        default = violating if name in VIOLATING_CLASSES else non_violating
-        if getattr(classes, name) is None and default is None:
+    for name in all_classes:
+        default = violating if name in positive else non_violating
+        if classes.get(name) is None and default is None:
             missing.append(name)
     return missing
 
@@ -160,27 +150,14 @@ class BinormalCard(ConfigModel):
         Field(description="default for the violating classes without their own entry"),
     ] = None
     classes: Annotated[
-        BinormalClasses,
-        Field(description="per-class entries, e.g. the hard legitimate classes"),
-    ] = BinormalClasses()
+        dict[str, Binormal],
+        Field(
+            description="per-class entries, e.g. the hard legitimate classes (keyed by class name)"
+        ),
+    ] = _NONE
 
     @model_validator(mode="after")
-    def _covered(self) -> BinormalCard:
-        missing = _uncovered(self.classes, self.violating, self.non_violating)
-        if missing:
-            raise ValueError(
-                f"violating is needed: classes has no entry for {', '.join(missing)} "
-                "(give a `violating` default or an entry for each class under `classes`)"
-            )
-        for name in VIOLATING_CLASSES:
-            own = getattr(self.classes, name)
-            if own is not None and own.mean is not None:
-                auc = binormal_auc(own.located(self.non_violating), self.non_violating)
-                if auc <= 0.5:
-                    raise ValueError(
-                        f"classes.{name}.mean ({own.mean}) puts violating posts at or below "
-                        f"the non-violating reference (ROC-AUC {auc:.3f}, must be above 0.5)"
-                    )
+    def _located(self) -> BinormalCard:
         if self.violating is not None and self.violating.mean is not None:
             auc = binormal_auc(self.violating.located(self.non_violating), self.non_violating)
             if auc <= 0.5:
@@ -188,19 +165,45 @@ class BinormalCard(ConfigModel):
                     f"violating.mean ({self.violating.mean}) is at or below the non-violating "
                     f"reference (ROC-AUC {auc:.3f}, must be above 0.5)"
                 )
-        for name in CLASSES:  # an AUC whose mean falls off the probit scale is refused here
-            self.distribution(name)
+        for name in self.classes:  # an AUC whose mean falls off the probit scale is refused here
+            self.distribution(name, False)
+        if self.violating is not None:
+            self.distribution("", True)
         return self
 
-    def distribution(self, name: str) -> ProbitNormal:
-        """The probit-scale distribution of class ``name``."""
-        own = getattr(self.classes, name)
+    def problems(self, positive: Collection[str], all_classes: Collection[str]) -> list[str]:
+        """What is wrong with this card for these classes, ``positive`` the ones it
+        should flag (messages start with the field at fault)."""
+        missing = _uncovered(
+            self.classes, positive, all_classes, self.violating, self.non_violating
+        )
+        if missing:
+            return [
+                f"violating is needed: classes has no entry for {', '.join(missing)} "
+                "(give a `violating` default or an entry for each class under `classes`)"
+            ]
+        out = []
+        for name in all_classes:
+            own = self.classes.get(name)
+            if name in positive and own is not None and own.mean is not None:
+                auc = binormal_auc(own.located(self.non_violating), self.non_violating)
+                if auc <= 0.5:
+                    out.append(
+                        f"classes.{name}.mean ({own.mean}) puts violating posts at or below "
+                        f"the non-violating reference (ROC-AUC {auc:.3f}, must be above 0.5)"
+                    )
+        return out
+
+    def distribution(self, name: str, positive: bool) -> ProbitNormal:
+        """The probit-scale distribution of class ``name`` (``positive``: a class
+        the card flags, which falls back on ``violating``)."""
+        own = self.classes.get(name)
         if own is not None:
             try:
                 return own.located(self.non_violating)
             except ValueError as exc:
                 raise ValueError(f"classes.{name}.{exc}") from None
-        if name in VIOLATING_CLASSES:
+        if positive:
             assert self.violating is not None
             try:
                 return self.violating.located(self.non_violating)
@@ -220,33 +223,42 @@ class BetaCard(ConfigModel):
         BetaShape | None,
         Field(description="default for the legitimate classes without their own entry"),
     ] = None
-    classes: Annotated[BetaClasses, Field(description="per-class entries")] = BetaClasses()
+    classes: Annotated[
+        dict[str, BetaShape], Field(description="per-class entries (keyed by class name)")
+    ] = _NONE
 
-    @model_validator(mode="after")
-    def _covered(self) -> BetaCard:
-        missing = _uncovered(self.classes, self.violating, self.non_violating)
+    def problems(self, positive: Collection[str], all_classes: Collection[str]) -> list[str]:
+        """What is wrong with this card for these classes, ``positive`` the ones it
+        should flag (messages start with the field at fault)."""
+        missing = _uncovered(
+            self.classes, positive, all_classes, self.violating, self.non_violating
+        )
         if missing:
-            group = "violating" if set(missing) & VIOLATING_CLASSES else "non_violating"
-            raise ValueError(
+            group = "violating" if set(missing) & set(positive) else "non_violating"
+            return [
                 f"{group} is needed: classes has no entry for {', '.join(missing)} (give a "
                 "`violating` and a `non_violating` default, or an entry for each class)"
-            )
-        benign = self.distribution("benign")
-        for name in sorted(VIOLATING_CLASSES):
-            auc = beta_auc(self.distribution(name), benign)
+            ]
+        legit = [c for c in all_classes if c not in positive]
+        # the reference: the last legitimate class (benign in the default taxonomy)
+        reference = self.distribution(legit[-1], False) if legit else None
+        for name in sorted(positive):
+            if reference is None:
+                break
+            auc = beta_auc(self.distribution(name, True), reference)
             if auc <= 0.5:
-                where = f"classes.{name}" if getattr(self.classes, name) else "violating"
-                raise ValueError(
-                    f"{where} gives {name} posts scores at or below benign ones (ROC-AUC "
-                    f"{auc:.3f} against benign, must be above 0.5)"
-                )
-        return self
+                where = f"classes.{name}" if self.classes.get(name) else "violating"
+                return [
+                    f"{where} gives {name} posts scores at or below {legit[-1]} ones (ROC-AUC "
+                    f"{auc:.3f} against {legit[-1]}, must be above 0.5)"
+                ]
+        return []
 
-    def distribution(self, name: str) -> BetaShape:
-        own = getattr(self.classes, name)
+    def distribution(self, name: str, positive: bool) -> BetaShape:
+        own = self.classes.get(name)
         if own is not None:
             return own
-        default = self.violating if name in VIOLATING_CLASSES else self.non_violating
+        default = self.violating if positive else self.non_violating
         assert default is not None
         return default
 
@@ -419,6 +431,14 @@ class ClassifierCard(ConfigModel):
     def form(self) -> str:
         """Which form the card takes: binormal, beta, table or roc."""
         return next(f for f in FORMS if getattr(self, f) is not None)
+
+    def problems(self, positive: Collection[str], all_classes: Collection[str]) -> list[str]:
+        """What is wrong with this card for these classes (``positive``: the ones it
+        flags); each message starts with its field under the form's block."""
+        spec = self.spec
+        if isinstance(spec, BinormalCard | BetaCard):
+            return [f"{self.form}.{m}" for m in spec.problems(positive, all_classes)]
+        return []
 
     @property
     def spec(self) -> BinormalCard | BetaCard | TableCard | RocCard:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BeforeValidator, Field, Strict, WithJsonSchema, field_validator
-
-from simulator.config.base import ConfigModel
-from simulator.taxonomy import CLASSES
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, WithJsonSchema
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -65,41 +62,104 @@ Version = Annotated[Literal[1], BeforeValidator(_version_input)]
 """The document format version (only 1 so far)."""
 
 
-class PerClass(ConfigModel):
-    """One number per content class (every class must be given)."""
+DEFAULT_KEY = "default"
+"""The key of a per-class map that stands for every class the map does not name."""
 
-    violent_threat: float
-    incitement: float
-    violent_news: float
-    heated_political: float
-    benign: float
-
-    def as_list(self) -> list[float]:
-        return [float(getattr(self, name)) for name in CLASSES]
+_CLASS_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class PerClassProbability(PerClass):
-    """One probability (0 to 1) per content class."""
+def _class_names(mapping: dict[str, float]) -> dict[str, float]:
+    bad = [k for k in mapping if not _CLASS_NAME.match(k)]
+    if bad:
+        raise ValueError(
+            f"{bad[0]!r} is not a class name (lower-case letters, digits and _, "
+            "starting with a letter)"
+        )
+    if not mapping:
+        raise ValueError("expected one value per class (or a `default`), got an empty mapping")
+    return mapping
 
-    @field_validator(*CLASSES)
-    @classmethod
-    def _in_unit_interval(cls, v: float) -> float:
-        if not 0.0 <= v <= 1.0:
-            raise ValueError(f"expected a probability between 0 and 1, got {v}")
-        return v
+
+def _probability(v: float) -> float:
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"expected a probability between 0 and 1, got {v}")
+    return v
 
 
-class PerClassNonNegative(PerClass):
-    """One non-negative number per content class."""
+def _non_negative(v: float) -> float:
+    if v < 0:
+        raise ValueError(f"expected a number >= 0, got {v}")
+    if v > 1e12:  # beyond any share, view count or rate; would overflow later
+        raise ValueError(f"expected a number <= 1e12, got {v}")
+    return v
 
-    @field_validator(*CLASSES)
-    @classmethod
-    def _non_negative(cls, v: float) -> float:
-        if v < 0:
-            raise ValueError(f"expected a number >= 0, got {v}")
-        if v > 1e12:  # beyond any share, view count or rate; would overflow later
-            raise ValueError(f"expected a number <= 1e12, got {v}")
-        return v
+
+_PER_CLASS_HELP = (
+    "one value per content class of the scenario, keyed by class name; "
+    "`default` stands for every class not named"
+)
+
+PerClassProbability = Annotated[
+    dict[str, Annotated[float, AfterValidator(_probability)]],
+    AfterValidator(_class_names),
+    Field(description=_PER_CLASS_HELP + " (probabilities, 0 to 1)"),
+]
+"""One probability (0 to 1) per content class, keyed by class name."""
+
+PerClassNonNegative = Annotated[
+    dict[str, Annotated[float, AfterValidator(_non_negative)]],
+    AfterValidator(_class_names),
+    Field(description=_PER_CLASS_HELP + " (numbers >= 0)"),
+]
+"""One non-negative number per content class, keyed by class name."""
+
+
+class ClassesLike(Protocol):
+    """What per-class lookups need of a taxonomy: its class names in code order."""
+
+    @property
+    def classes(self) -> tuple[str, ...]: ...
+
+
+def per_class_problems(
+    mapping: dict[str, float], taxonomy: ClassesLike, *, strict_keys: bool = True
+) -> list[tuple[str | None, str]]:
+    """What is wrong with a per-class map under a taxonomy: ``(key, message)``
+    pairs, the key at fault (None: the map as a whole)."""
+    out: list[tuple[str | None, str]] = []
+    known = set(taxonomy.classes)
+    if strict_keys:
+        for key in mapping:
+            if key != DEFAULT_KEY and key not in known:
+                out.append(
+                    (
+                        key,
+                        f"unknown class {key!r}; the scenario's classes are "
+                        f"{', '.join(taxonomy.classes)}",
+                    )
+                )
+    if DEFAULT_KEY not in mapping:
+        missing = [c for c in taxonomy.classes if c not in mapping]
+        if missing:
+            out.append(
+                (
+                    None,
+                    f"no value for {', '.join(missing)}: give one per class of the "
+                    "scenario, or a `default`",
+                )
+            )
+    return out
+
+
+def per_class(mapping: dict[str, float], taxonomy: ClassesLike) -> list[float]:
+    """The map's value for each class of ``taxonomy``, in code order (``default``
+    for classes not named; names of classes the taxonomy lacks are ignored here:
+    :mod:`simulator.checks` reports those a user wrote)."""
+    problems = per_class_problems(mapping, taxonomy, strict_keys=False)
+    if problems:
+        raise ValueError(problems[0][1])
+    fallback = mapping.get(DEFAULT_KEY)
+    return [float(mapping[c]) if c in mapping else float(fallback) for c in taxonomy.classes]  # type: ignore[arg-type]
 
 
 def hourly_profile_validator(values: list[float]) -> list[float]:

@@ -32,6 +32,26 @@ _PRIORITY_HELP = (
 )
 
 
+_NO_SYMPATHY = {"default": 0.0}
+_JURY_ACCURACY = {
+    "violent_threat": 0.85,
+    "incitement": 0.75,
+    "violent_news": 0.8,
+    "heated_political": 0.8,
+    "benign": 0.97,
+    "default": 0.8,
+}
+_STAFF_ACCURACY = {
+    "violent_threat": 0.97,
+    "incitement": 0.93,
+    "violent_news": 0.95,
+    "heated_political": 0.95,
+    "benign": 0.99,
+    "default": 0.95,
+}
+"""Per-class defaults: the five default classes, and `default` for classes a scenario adds."""
+
+
 class ModelRef(ConfigModel):
     """Which classifier the prefilter uses."""
 
@@ -273,9 +293,7 @@ class JurorPopulation(ConfigModel):
                 "class (0.5 halves it): lower recall on political violence"
             )
         ),
-    ] = PerClassProbability(
-        violent_threat=0.0, incitement=0.0, violent_news=0.0, heated_political=0.0, benign=0.0
-    )
+    ] = _NO_SYMPATHY
     attrition_per_week: Annotated[
         Probability, Field(description="share of the pool that stops volunteering each week")
     ] = 0.0
@@ -362,9 +380,7 @@ class Jury(ConfigModel):
     votes_to_remove: Annotated[int | None, Field(ge=1)] = None
     accuracy: Annotated[
         PerClassProbability, Field(description="probability a juror's vote is correct, per class")
-    ] = PerClassProbability(
-        violent_threat=0.85, incitement=0.75, violent_news=0.8, heated_political=0.8, benign=0.97
-    )
+    ] = _JURY_ACCURACY
     priority: Annotated[Priority, Field(description=_PRIORITY_HELP)] = "fifo"
     expire_after_hours: Annotated[
         float | None, Field(gt=0, description="reports not picked up within this long expire")
@@ -417,9 +433,7 @@ class Staff(ConfigModel):
         60.0
     )
     review_cv: Annotated[float, Field(ge=0)] = 1.0
-    accuracy: PerClassProbability = PerClassProbability(
-        violent_threat=0.97, incitement=0.93, violent_news=0.95, heated_political=0.95, benign=0.99
-    )
+    accuracy: PerClassProbability = _STAFF_ACCURACY
     priority: Annotated[Priority, Field(description=_PRIORITY_HELP)] = "score"
     expire_after_hours: Annotated[float | None, Field(gt=0)] = None
 
@@ -451,9 +465,7 @@ class AppealReview(ConfigModel):
     ] = "staff"
     reviewers: Annotated[int, Field(ge=0, description="on duty (separate queue only)")] = 2
     reviews_per_hour: PositiveFloat = 20.0
-    accuracy: PerClassProbability = PerClassProbability(
-        violent_threat=0.97, incitement=0.93, violent_news=0.95, heated_political=0.95, benign=0.99
-    )
+    accuracy: PerClassProbability = _STAFF_ACCURACY
     priority: Annotated[Priority, Field(description=_PRIORITY_HELP)] = "fifo"
 
 

@@ -12,6 +12,7 @@ from simulator.config.accounts import AccountPopulation
 from simulator.config.adversaries import Adversaries
 from simulator.config.base import ConfigModel
 from simulator.config.common import (
+    DEFAULT_KEY,
     Date,
     DateTime,
     PerClassNonNegative,
@@ -20,10 +21,14 @@ from simulator.config.common import (
     Probability,
     Version,
     hourly_profile_validator,
+    per_class,
+    per_class_problems,
 )
 from simulator.config.stream import Stream
+from simulator.taxonomy import DEFAULT, Area, Taxonomy, taxonomy
 
 _FLAT_DAY = [1.0] * 24
+_NAME = r"^[a-z][a-z0-9_]*$"
 
 
 class UsersAt(ConfigModel):
@@ -105,8 +110,63 @@ class Texts(ConfigModel):
         return mix
 
 
+class AreaSpec(ConfigModel):
+    """A policy area: the violating classes one rule covers, its severity and legal clock."""
+
+    name: Annotated[str, Field(pattern=_NAME, description="e.g. violence, hate, spam")]
+    classes: Annotated[
+        list[Annotated[str, Field(pattern=_NAME)]],
+        Field(description="the violating classes of this area (at least one)"),
+    ]
+    severity: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=100,
+            description="higher is more severe; review queues with `priority: severity` "
+            "serve the most severe area first",
+        ),
+    ] = 1
+    clock_hours: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=8760,
+            description="the area's legal clock: a violating post should be down within "
+            "this many hours of its creation (EU terrorist content: 1; NetzDG manifestly "
+            "unlawful: 24; NetzDG other unlawful: 168)",
+        ),
+    ] = 24.0
+
+    @field_validator("classes")
+    @classmethod
+    def _some(cls, classes: list[str]) -> list[str]:
+        if not classes:
+            raise ValueError("an area needs at least one violating class")
+        return classes
+
+
 class Content(ConfigModel):
-    """What is posted: the class mix."""
+    """What is posted: the class mix, and the classes and areas posts fall in."""
+
+    areas: Annotated[
+        list[AreaSpec] | None,
+        Field(
+            description=(
+                "the policy areas and their violating classes (null: one area, violence, "
+                "with violent_threat and incitement, 24 h clock)"
+            )
+        ),
+    ] = None
+    legitimate_classes: Annotated[
+        list[Annotated[str, Field(pattern=_NAME)]] | None,
+        Field(
+            description=(
+                "the legitimate classes, with `areas` (null: violent_news, "
+                "heated_political, benign)"
+            )
+        ),
+    ] = None
 
     class_shares: Annotated[
         PerClassNonNegative | None,
@@ -132,10 +192,63 @@ class Content(ConfigModel):
 
     @field_validator("class_shares")
     @classmethod
-    def _positive_total(cls, shares: PerClassNonNegative | None) -> PerClassNonNegative | None:
-        if shares is not None and sum(shares.as_list()) <= 0:
+    def _positive_total(cls, shares: dict[str, float] | None) -> dict[str, float] | None:
+        if shares is not None and sum(shares.values()) <= 0:
             raise ValueError("class shares must have a positive total")
         return shares
+
+    @model_validator(mode="after")
+    def _classes(self) -> Content:
+        if (self.areas is None) != (self.legitimate_classes is None):
+            given = "areas" if self.areas is not None else "legitimate_classes"
+            raise ValueError(
+                f"{given} needs its partner: declare both `areas` and `legitimate_classes` "
+                "(or neither, for the default violence taxonomy)"
+            )
+        if self.areas is None or self.legitimate_classes is None:
+            return self
+        if not self.legitimate_classes:
+            raise ValueError(
+                "legitimate_classes is empty: a platform needs at least one class of "
+                "legitimate posts"
+            )
+        seen: dict[str, str] = {}
+        for i, area in enumerate(self.areas):
+            for c in area.classes:
+                if c in seen:
+                    raise ValueError(
+                        f"areas[{i}] lists class {c!r}, already in {seen[c]}: a class "
+                        "belongs to one area"
+                    )
+                seen[c] = f"area {area.name!r}"
+        names = [a.name for a in self.areas]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ValueError(f"areas[{i}] repeats the area name {name!r}")
+        for i, c in enumerate(self.legitimate_classes):
+            if c in seen:
+                raise ValueError(
+                    f"legitimate_classes[{i}] ({c!r}) is already in {seen[c]}: a class is "
+                    "legitimate or violating, not both"
+                )
+            seen[c] = "legitimate_classes"
+        if DEFAULT_KEY in seen:
+            raise ValueError(
+                f"{DEFAULT_KEY!r} cannot name a class (it is the per-class maps' fallback)"
+            )
+        return self
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The run's classes and areas (the default when none are declared)."""
+        if self.areas is None or self.legitimate_classes is None:
+            return DEFAULT
+        return taxonomy(
+            tuple(
+                Area(a.name, tuple(a.classes), a.severity, float(a.clock_hours)) for a in self.areas
+            ),
+            tuple(self.legitimate_classes),
+        )
 
 
 class Reach(ConfigModel):
@@ -291,14 +404,46 @@ class Scenario(ConfigModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _per_class_maps(self) -> Scenario:
+        # Every per-class value of the scenario names its own classes, all of them.
+        tax = self.content.taxonomy
+        maps = {
+            "content.class_shares": self.content.class_shares,
+            "reach.median_views": self.reach.median_views,
+            "audience.reports_per_1000_views": self.audience.reports_per_1000_views,
+            "audience.sympathy": self.audience.sympathy,
+        }
+        for where, mapping in maps.items():
+            if mapping is None:
+                continue
+            for key, message in per_class_problems(mapping, tax):
+                raise ValueError(f"{where}.{key} is {message}" if key else f"{where}: {message}")
+        labels = self.stream.labels if self.stream.is_file else None
+        if labels:
+            bad = sorted({v for v in labels.values() if v not in tax.index})
+            if bad:
+                raise ValueError(
+                    f"stream.labels map to unknown classes {bad}; expected one of "
+                    f"{list(tax.classes)}"
+                )
+        if self.adversaries is not None:
+            self.adversaries.check_classes(tax)
+        return self
+
     @property
     def hours(self) -> float:
         return 24.0 * self.days
 
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The scenario's content classes and policy areas."""
+        return self.content.taxonomy
+
     def class_shares(self) -> list[float]:
         if self.content.class_shares is None:
             raise ValueError("this scenario gives no class_shares")
-        raw = self.content.class_shares.as_list()
+        raw = per_class(self.content.class_shares, self.taxonomy)
         total = sum(raw)
         return [v / total for v in raw]
 

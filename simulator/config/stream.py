@@ -16,7 +16,6 @@ from pydantic import Field, field_validator, model_validator
 
 from simulator.config.base import ConfigModel
 from simulator.config.common import hourly_profile_validator
-from simulator.taxonomy import CLASSES
 
 _FILE_ONLY = (
     "path",
@@ -140,16 +139,6 @@ class Stream(ConfigModel):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {name!r} (expected an IANA name)") from exc
         return name
-
-    @field_validator("labels")
-    @classmethod
-    def _class_names(cls, mapping: dict[str, str]) -> dict[str, str]:
-        bad = sorted({v for v in mapping.values() if v not in CLASSES})
-        if bad:
-            raise ValueError(
-                f"labels map to unknown classes {bad}; expected one of {list(CLASSES)}"
-            )
-        return mapping
 
     @model_validator(mode="after")
     def _consistent(self) -> Stream:

@@ -11,7 +11,6 @@ from simulator.config.scenario import Scenario
 from simulator.enforcement.enforcer import Enforcer
 from simulator.seeding import SeedTree
 from simulator.stream.synthetic import Posts, _interp_users
-from simulator.taxonomy import N_CLASSES
 
 
 class Delisting:
@@ -27,7 +26,7 @@ class Delisting:
         self._scenario = scenario
         self._stores = [e for e in enforcers if e.effect == "delist"]
         self._seeds = seeds
-        self._not_made = np.zeros((int(scenario.hours) + 1, N_CLASSES))
+        self._not_made = np.zeros((int(scenario.hours) + 1, scenario.taxonomy.n_classes))
         self._day_rng: tuple[int, np.random.Generator] | None = None
 
     def take_effect(self, t: float) -> None:

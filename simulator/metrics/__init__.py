@@ -38,7 +38,7 @@ from simulator.metrics.latency import (
 from simulator.metrics.replay import replay_summary
 from simulator.metrics.review import appeal_summary, backlog, juror_summary, team_summary
 from simulator.runlog import RunLog
-from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
+from simulator.taxonomy import REMOVAL_CHANNELS
 
 __all__ = [
     "DEFAULT_THRESHOLDS_HOURS",
@@ -70,8 +70,9 @@ def summarize(log: RunLog) -> dict[str, Any]:
     detected = v["case_at"].to_numpy(dtype=np.float64)
     removed_at = v["removed_at"].to_numpy(dtype=np.float64)
     by_channel = v["removed_by"].astype(str).value_counts()
+    tax = sc.taxonomy
     legit_total = {
-        c: int(log.created_by_class[i]) for i, c in enumerate(CLASSES) if not VIOLATING[i]
+        c: int(log.created_by_class[i]) for i, c in enumerate(tax.classes) if not tax.violating[i]
     }
     wrong = log.wrongly_removed
     wrong_by_class = wrong["cls"].astype(str).value_counts() if not wrong.empty else pd.Series()
@@ -95,7 +96,7 @@ def summarize(log: RunLog) -> dict[str, Any]:
         },
         "posts": {
             "created": int(log.created_by_class.sum()),
-            "by_class": {c: int(log.created_by_class[i]) for i, c in enumerate(CLASSES)},
+            "by_class": {c: int(log.created_by_class[i]) for i, c in enumerate(tax.classes)},
         },
         "violating": {
             "count": len(v),

@@ -22,7 +22,6 @@ import numpy as np
 
 from simulator.metrics.common import num, percentiles
 from simulator.runlog import RunLog
-from simulator.taxonomy import CLASSES, VIOLATING
 
 
 def account_summary(log: RunLog) -> dict[str, Any] | None:
@@ -30,6 +29,7 @@ def account_summary(log: RunLog) -> dict[str, Any] | None:
     acc = log.accounts
     if acc is None:
         return None
+    tax = log.scenario.taxonomy
     a = acc.actions
     actions = {label: 0 for label in acc.ladder}
     bans = np.zeros(0, dtype=bool)
@@ -59,11 +59,13 @@ def account_summary(log: RunLog) -> dict[str, Any] | None:
         "first_violation_to_ban_hours": percentiles(
             times[bans & violated] - first[bans & violated], (50, 90)
         ),
-        "posts_not_made": {c: num(float(prevented[i])) for i, c in enumerate(CLASSES)},
+        "posts_not_made": {c: num(float(prevented[i])) for i, c in enumerate(tax.classes)},
         "violating_posts_not_made": {
-            "total": int(sum(int(v[VIOLATING].sum()) for v in acc.prevented_violating.values())),
+            "total": int(
+                sum(int(v[tax.violating].sum()) for v in acc.prevented_violating.values())
+            ),
             **{
-                block: {c: int(v[i]) for i, c in enumerate(CLASSES) if VIOLATING[i]}
+                block: {c: int(v[i]) for i, c in enumerate(tax.classes) if tax.violating[i]}
                 for block, v in acc.prevented_violating.items()
             },
         },

@@ -26,7 +26,7 @@ import pandas as pd
 from simulator.metrics.common import num, percentiles
 from simulator.queueing import DECIDED_REMOVE
 from simulator.runlog import RunLog
-from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS
+from simulator.taxonomy import REMOVAL_CHANNELS
 
 
 def _review_minutes(log: RunLog, team: str) -> float:
@@ -75,7 +75,7 @@ def _brigading(log: RunLog) -> dict[str, Any]:
         "brigaded_posts": len(ids),
         "by_class": {
             c: int(adv.brigaded_by_class[i])
-            for i, c in enumerate(CLASSES)
+            for i, c in enumerate(log.scenario.taxonomy.classes)
             if adv.brigaded_by_class[i]
         },
         "false_reports_filed": len(ids) * adv.reports_per_post,

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from simulator.config.card import TableCard
 from simulator.metrics.common import num
 from simulator.runlog import RunLog
-from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING
 
 if TYPE_CHECKING:
     from simulator.classifier.card import CardClassifier
@@ -138,14 +137,15 @@ def card_summary(
     from simulator.stages.prefilter import stream_mix
 
     model = card.score_model
+    tax = log.scenario.taxonomy
     mix = stream_mix(log.scenario)
-    shares = [mix[c] for c in CLASSES] if mix is not None else None
+    shares = [mix[c] for c in tax.classes] if mix is not None else None
     spec = card.card.spec
     stated = None
     if isinstance(spec, TableCard):  # a group-level model: any split within a group will do
         pi = spec.prevalence
-        n_v = int(VIOLATING.sum())
-        stated = [pi / n_v if v else (1.0 - pi) / (N_CLASSES - n_v) for v in VIOLATING]
+        n_v = int(tax.violating.sum())
+        stated = [pi / n_v if v else (1.0 - pi) / (tax.n_classes - n_v) for v in tax.violating]
     thresholds = []
     for name, score in zip(names, scores, strict=True):
         row: dict[str, Any] = {**log.prefilter_thresholds[name]}
@@ -158,11 +158,11 @@ def card_summary(
         {
             "name": name,
             "label": label,
-            "violating": bool(VIOLATING[code]),
+            "violating": bool(tax.violating[code]),
             "flagged_share": num(float(model.share_at_or_above(code, score)[0])),
         }
         for name, score in zip(names, scores, strict=True)
-        for code, label in enumerate(CLASSES)
+        for code, label in enumerate(tax.classes)
     ]
     c = card.card
     return {
@@ -193,10 +193,11 @@ def _plain(figures: dict[str, Any]) -> dict[str, Any]:
 def _at_thresholds(log: RunLog) -> list[dict[str, Any]]:
     """Of every post made, those scored at or above each threshold: the realised rates."""
     created = log.created_by_class
-    violating_made = int(created[VIOLATING].sum())
+    tax = log.scenario.taxonomy
+    violating_made = int(created[tax.violating].sum())
     out = []
     for name, counts in log.scored_at_or_above.items():
-        flagged, hits = int(counts.sum()), int(counts[VIOLATING].sum())
+        flagged, hits = int(counts.sum()), int(counts[tax.violating].sum())
         out.append(
             {
                 "name": name,
@@ -206,7 +207,7 @@ def _at_thresholds(log: RunLog) -> list[dict[str, Any]]:
                 "recall": num(hits / violating_made) if violating_made else None,
                 "flagged_share_by_class": {
                     label: num(int(counts[code]) / int(created[code])) if created[code] else None
-                    for code, label in enumerate(CLASSES)
+                    for code, label in enumerate(tax.classes)
                 },
             }
         )

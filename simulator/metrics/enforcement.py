@@ -16,14 +16,14 @@ from simulator.enforcement.words import because, closest, figures_phrase, short_
 from simulator.format import date
 from simulator.metrics.common import num
 from simulator.runlog import RunLog
-from simulator.taxonomy import VIOLATING
 
 
 def enforcement_summary(log: RunLog) -> dict[str, Any]:
     sc = log.scenario
     suspended = math.isfinite(log.suspended_at)
     created = float(log.created_by_class.sum())
-    legit_share = float(log.created_by_class[~VIOLATING].sum()) / created if created else 0.0
+    is_v = sc.taxonomy.violating
+    legit_share = float(log.created_by_class[~is_v].sum()) / created if created else 0.0
     not_made = log.not_made_by_class
     enforcers = [_enforcer(log, h) for h in log.hosts]
     return {
@@ -39,7 +39,7 @@ def enforcement_summary(log: RunLog) -> dict[str, Any]:
             # delisted stores sent no new users.
             "posts_up_at_takedown": log.legit_live_at_suspension if suspended else 0,
             "expected_posts_not_made_after_takedown": num(log.expected_posts_lost * legit_share),
-            "posts_not_made_while_delisted": int(not_made[~VIOLATING].sum()),
+            "posts_not_made_while_delisted": int(not_made[~is_v].sum()),
         },
         "posts_not_made_while_delisted": int(not_made.sum()),
         "enforcers": enforcers,

@@ -17,7 +17,6 @@ import pandas as pd
 from simulator.metrics.common import num, percentiles
 from simulator.metrics.latency import thresholds
 from simulator.runlog import RunLog
-from simulator.taxonomy import VIOLATING
 
 
 def _figures(log: RunLog, violating: pd.DataFrame, wrong: pd.DataFrame, n_legit: int) -> dict:
@@ -62,8 +61,9 @@ def replay_summary(log: RunLog) -> dict[str, Any] | None:
     labelled_by_class = (
         log.labelled_by_class if log.labelled_by_class is not None else log.created_by_class
     )
-    n_legit_all = int(log.created_by_class[~VIOLATING].sum())
-    n_legit_measured = int(labelled_by_class[~VIOLATING].sum())
+    is_v = log.scenario.taxonomy.violating
+    n_legit_all = int(log.created_by_class[~is_v].sum())
+    n_legit_measured = int(labelled_by_class[~is_v].sum())
     v_lab = v[v["labelled"].to_numpy(dtype=bool)]
     w_lab = wrong[wrong["labelled"].to_numpy(dtype=bool)] if len(wrong) else wrong
     out["measured"] = {

@@ -25,7 +25,7 @@ from simulator.queueing import (
     STATUS_NAMES,
 )
 from simulator.runlog import RunLog
-from simulator.taxonomy import CLASSES
+from simulator.taxonomy import DEFAULT, Taxonomy
 
 
 def backlog(cases: pd.DataFrame, end: float) -> pd.DataFrame:
@@ -104,11 +104,13 @@ def team_summary(log: RunLog, team: str) -> dict[str, Any]:
             for i, k in enumerate(KIND_NAMES)
             if (kind == i).any()
         },
-        "decisions_by_class": decisions_by_class(cases),
+        "decisions_by_class": decisions_by_class(cases, log.scenario.taxonomy),
     }
 
 
-def decisions_by_class(cases: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def decisions_by_class(
+    cases: pd.DataFrame, taxonomy: Taxonomy = DEFAULT
+) -> dict[str, dict[str, Any]]:
     """Decided cases per content class: removed, kept, and the share decided correctly
     (remove for violating posts, keep for legitimate ones) - accuracy against ground truth."""
     out: dict[str, dict[str, Any]] = {}
@@ -117,7 +119,7 @@ def decisions_by_class(cases: pd.DataFrame) -> dict[str, dict[str, Any]]:
     status = cases["status"].to_numpy()
     cls = cases["cls"].to_numpy()
     violating = cases["violating"].to_numpy(dtype=bool)
-    for code, name in enumerate(CLASSES):
+    for code, name in enumerate(taxonomy.classes):
         mine = cls == code
         removed = int((mine & (status == DECIDED_REMOVE)).sum())
         kept = int((mine & (status == DECIDED_KEEP)).sum())

@@ -68,7 +68,6 @@ from simulator.queueing.jurors import Jurors
 from simulator.queueing.reviewers import Reviewers
 from simulator.queueing.servers import Servers
 from simulator.queueing.teams import TeamSpec
-from simulator.taxonomy import N_CLASSES
 
 __all__ = ["Followup", "ReviewQueue"]
 
@@ -301,9 +300,10 @@ class ReviewQueue:
                 f"submit: times must be finite and >= now ({self._now}), "
                 f"got min {np.nanmin(t) if np.any(np.isfinite(t)) else t[0]}"
             )
-        if not np.issubdtype(cls.dtype, np.integer) or cls.min() < 0 or cls.max() >= N_CLASSES:
+        n_classes = self._spec.accuracy.size
+        if not np.issubdtype(cls.dtype, np.integer) or cls.min() < 0 or cls.max() >= n_classes:
             raise ValueError(
-                f"submit: classes must be integer codes in [0, {N_CLASSES}), "
+                f"submit: classes must be integer codes in [0, {n_classes}), "
                 f"got {cls.dtype} in [{cls.min()}, {cls.max()}]"
             )
         if viol.dtype != np.bool_:

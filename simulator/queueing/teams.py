@@ -51,9 +51,9 @@ class JurorPool:
 
     def __post_init__(self) -> None:
         acc = np.asarray(self.accuracy, dtype=float)
-        if acc.ndim != 2 or acc.shape[1] != N_CLASSES or acc.shape[0] == 0:
+        if acc.ndim != 2 or acc.shape[1] == 0 or acc.shape[0] == 0:
             raise ValueError(
-                f"JurorPool.accuracy: expected shape (jurors, {N_CLASSES}), got {acc.shape}"
+                f"JurorPool.accuracy: expected shape (jurors, classes), got {acc.shape}"
             )
         if not np.all((acc >= 0) & (acc <= 1)):
             raise ValueError("JurorPool.accuracy: expected probabilities in [0, 1]")
@@ -167,10 +167,15 @@ class TeamSpec:
                 f"TeamSpec.review_cv: expected a finite number >= 0, got {self.review_cv!r}"
             )
         accuracy = np.asarray(self.accuracy, dtype=float)
-        if accuracy.shape != (N_CLASSES,):
+        if accuracy.ndim != 1 or accuracy.size == 0:
             raise ValueError(
-                f"TeamSpec.accuracy: expected shape ({N_CLASSES},), one value per class, "
+                "TeamSpec.accuracy: expected a 1-D array, one value per class, "
                 f"got shape {accuracy.shape}"
+            )
+        if self.jurors is not None and self.jurors.accuracy.shape[1] != accuracy.size:
+            raise ValueError(
+                f"TeamSpec.jurors: accuracy for {self.jurors.accuracy.shape[1]} classes, "
+                f"the team's for {accuracy.size}"
             )
         if not np.all((accuracy >= 0) & (accuracy <= 1)):
             raise ValueError(

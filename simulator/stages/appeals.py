@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from simulator.config.common import per_class
 from simulator.config.policy import AppealReview
 from simulator.config.scenario import Appeals, Scenario
 from simulator.queueing import TeamSpec
@@ -124,6 +125,6 @@ def appeals_team(cfg: AppealReview, scenario: Scenario) -> TeamSpec:
         votes_per_case=1,
         votes_to_remove=1,
         review_minutes=60.0 / cfg.reviews_per_hour,
-        accuracy=np.asarray(cfg.accuracy.as_list()),
+        accuracy=np.asarray(per_class(cfg.accuracy, scenario.taxonomy)),
         priority=cfg.priority,
     )

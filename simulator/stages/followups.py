@@ -34,7 +34,7 @@ from simulator.stages.jury import escalates
 from simulator.stages.platform import PlatformState, PostColumns
 from simulator.stages.reports import ReportStage
 from simulator.stream.synthetic import views_at
-from simulator.taxonomy import CHANNEL_INDEX, VIOLATING
+from simulator.taxonomy import CHANNEL_INDEX
 
 if TYPE_CHECKING:
     from simulator.adversaries.brigading import JurySway
@@ -155,7 +155,7 @@ class Followups:
         hears_appeals = self._hears_appeals(team)
         max_rounds = self.policy.reports.rereports_after_keep if team == self.report_team else 0
         n_reports = self.policy.reports.reports_to_queue
-        violating = VIOLATING.tolist()
+        violating = self.state.taxonomy.violating.tolist()
         rounds, uniform, opened = self.rounds, self.rereports.uniform, self._opened
         posts, post = self._posts, self._post
         priority = self._scalar_priority(team)
@@ -279,7 +279,9 @@ class Followups:
         later = self.later_appeal_team(team)
         if later is not None and len(applied):
             times = self.appeals.appeal_times(
-                cols.post_id[applied], VIOLATING[cols.cls[applied]], cols.removed_at[applied]
+                cols.post_id[applied],
+                self.state.taxonomy.violating[cols.cls[applied]],
+                cols.removed_at[applied],
             )
             go = np.isfinite(times)
             self.submit(queues, later, cols, applied[go], times[go], KIND_APPEAL)
@@ -309,7 +311,7 @@ class Followups:
             cols.post_id[idx],
             times,
             cols.cls[idx],
-            VIOLATING[cols.cls[idx]],
+            self.state.taxonomy.violating[cols.cls[idx]],
             self.priorities(team, cols, idx, times),
             np.full(len(idx), kind, dtype=np.int8),
         )

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.config.common import per_class
 from simulator.config.policy import JurorPopulation, Jury
 from simulator.config.scenario import Scenario
 from simulator.queueing import JurorPool
 from simulator.seeding import SeedTree
 from simulator.stream.synthetic import _interp_users
-from simulator.taxonomy import VIOLATING
+from simulator.taxonomy import DEFAULT
 
 __all__ = ["JurorPlan", "juror_accuracy", "plan_jurors"]
 
@@ -48,6 +49,7 @@ def juror_accuracy(
     sympathy: np.ndarray,
     n: int,
     rng: np.random.Generator,
+    violating: np.ndarray = DEFAULT.violating,
 ) -> np.ndarray:
     """Accuracy of ``n`` jurors per class, shape ``(n, classes)``.
 
@@ -69,9 +71,9 @@ def juror_accuracy(
 
         acc[:, inner] = stats.beta.ppf(skill[:, None], a, b)
     # P(vote remove) = acc on violating classes, 1 - acc on legitimate ones
-    p_remove = np.where(VIOLATING, acc, 1 - acc)
+    p_remove = np.where(violating, acc, 1 - acc)
     p_remove[sympathetic] *= 1 - np.asarray(sympathy, dtype=np.float64)
-    return np.clip(np.where(VIOLATING, p_remove, 1 - p_remove), 0.0, 1.0)
+    return np.clip(np.where(violating, p_remove, 1 - p_remove), 0.0, 1.0)
 
 
 class JurorPlan:
@@ -131,12 +133,13 @@ def plan_jurors(cfg: Jury, scenario: Scenario, seeds: SeedTree) -> JurorPlan:
     pool_by_week = np.array([len(m) for m in members], dtype=np.int64)
 
     accuracy = juror_accuracy(
-        np.asarray(cfg.accuracy.as_list()),
+        np.asarray(per_class(cfg.accuracy, scenario.taxonomy)),
         pop.accuracy_concentration,
         pop.sympathetic_share,
-        np.asarray(pop.sympathy.as_list()),
+        np.asarray(per_class(pop.sympathy, scenario.taxonomy)),
         max(next_id, 1),
         seeds.rng("jurors", "accuracy"),
+        scenario.taxonomy.violating,
     )
 
     # -- when they are on duty ---------------------------------------------------------------

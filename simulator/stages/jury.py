@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from simulator.config.common import per_class
 from simulator.config.policy import Escalation, Jury
 from simulator.config.scenario import Scenario
 from simulator.queueing import TeamSpec
@@ -42,7 +43,7 @@ def jury_team(cfg: Jury, scenario: Scenario, plan: JurorPlan | None = None) -> T
         votes_to_remove=cfg.required_remove_votes(),
         review_minutes=60.0 / cfg.reviews_per_hour,
         review_cv=cfg.review_cv,
-        accuracy=np.asarray(cfg.accuracy.as_list()),
+        accuracy=np.asarray(per_class(cfg.accuracy, scenario.taxonomy)),
         priority=cfg.priority,
         expire_after_hours=cfg.expire_after_hours or math.inf,
         rule="first_k_agree" if cfg.rule == "first_k_agree" else "k_of_n",

@@ -23,7 +23,7 @@ from simulator.enforcement import Notice
 from simulator.queueing import ReviewQueue
 from simulator.seeding import SeedTree
 from simulator.stages.platform import TEAMS, PlatformState, PostColumns
-from simulator.taxonomy import CHANNEL_INDEX, VIOLATING
+from simulator.taxonomy import CHANNEL_INDEX
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,6 @@ class NoticeResponse:
             c.post_id[idx],
             np.full(len(idx), when),
             c.cls[idx],
-            VIOLATING[c.cls[idx]],
+            self._state.taxonomy.violating[c.cls[idx]],
             np.nan_to_num(c.score[idx], nan=0.0),
         )

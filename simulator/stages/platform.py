@@ -24,7 +24,7 @@ from simulator.enforcement.harm import view_rates
 from simulator.enforcement.records import QueueState
 from simulator.queueing import ReviewQueue
 from simulator.stream.synthetic import views_at
-from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
+from simulator.taxonomy import REMOVAL_CHANNELS, Taxonomy
 
 TEAMS = ("jury", "staff")
 """The teams a first case can go to; the ``team`` column holds an index into it."""
@@ -122,7 +122,12 @@ class PostColumns:
         return PostColumns(**cols, text=text)
 
     def frame(
-        self, end: float | np.ndarray, with_text: bool, with_labels: bool = False
+        self,
+        end: float | np.ndarray,
+        with_text: bool,
+        with_labels: bool = False,
+        *,
+        taxonomy: Taxonomy,
     ) -> pd.DataFrame:
         """Rows for the per-post table; times in hours since the start (``end``:
         when the run ended, or per row, when it had ended as the row settled).
@@ -135,8 +140,8 @@ class PostColumns:
         data: dict[str, object] = {
             "post_id": self.post_id,
             "created_at": self.created_at,
-            "cls": pd.Categorical.from_codes(self.cls, categories=list(CLASSES)),
-            "violating": VIOLATING[self.cls],
+            "cls": pd.Categorical.from_codes(self.cls, categories=list(taxonomy.classes)),
+            "violating": taxonomy.violating[self.cls],
             "reach": self.reach,
             "score": self.score,
             "reported_at": _nan_inf(self.reported_at, end),
@@ -198,7 +203,8 @@ Watcher = Callable[[PostColumns, np.ndarray, np.ndarray, int], None]
 class PlatformState:
     """The posts held in memory and the removal bookkeeping the enforcers query."""
 
-    def __init__(self, hours: int) -> None:
+    def __init__(self, hours: int, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
         self.cols: PostColumns | None = None
         self.watchers: list[Watcher] = []  # account enforcement hears of removals here
         self.created_per_hour = np.zeros(hours + 1)
@@ -225,7 +231,7 @@ class PlatformState:
         if c is None:
             return np.empty(0, dtype=np.int64)
         up = (c.removed_at > t) | (c.restored_at <= t)
-        mask = VIOLATING[c.cls] & (c.created_at <= t) & up
+        mask = self.taxonomy.violating[c.cls] & (c.created_at <= t) & up
         return c.post_id[mask]
 
     def views(self, post_ids: np.ndarray, t: float) -> np.ndarray:
@@ -240,7 +246,7 @@ class PlatformState:
         c = self.cols
         if c is None:
             return 0.0
-        v = VIOLATING[c.cls] & (c.created_at <= t)
+        v = self.taxonomy.violating[c.cls] & (c.created_at <= t)
         return float(
             view_rates(
                 np.array([t]), c.created_at[v], c.reach[v] * c.decay[v], c.decay[v], c.removed_at[v]

@@ -53,7 +53,7 @@ from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
 from simulator.stream.synthetic import Posts, hourly_class_probs, hourly_rates
-from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING
+from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING, Taxonomy
 
 SCORE_SAMPLE_PER_CLASS = 2000
 """Texts per class scored for real to measure the scale-mode score model.
@@ -111,7 +111,7 @@ def _meet(
             "target or give a raw score"
         )
     if stream_scores is not None:
-        shares = [stream_mix[c] for c in CLASSES]
+        shares = [stream_mix[c] for c in stream_scores.taxonomy.classes]
         return threshold_on_mix(
             stream_scores, shares, precision=target.precision, recall=target.recall
         )
@@ -321,7 +321,8 @@ def stream_mix(scenario: Scenario) -> dict[str, float] | None:
     # A world expected to make no post (the library runs one; the CLI refuses it):
     # the mix a post would have, each hour alike, so a target still has a meaning.
     mix = rates @ probs / total if total > 0 else probs.mean(axis=0)
-    return {name: float(share) for name, share in zip(CLASSES, mix, strict=True)}
+    classes = scenario.taxonomy.classes
+    return {name: float(share) for name, share in zip(classes, mix, strict=True)}
 
 
 def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> None:
@@ -432,8 +433,16 @@ def load_model_cached(path: Path) -> TrainedClassifier:
 
 
 @lru_cache(maxsize=8)
-def _card(card_json: str) -> CardClassifier:
-    return CardClassifier.from_card(ClassifierCard.model_validate_json(card_json))
+def _card(card_json: str, taxonomy: Taxonomy) -> CardClassifier:
+    return CardClassifier.from_card(ClassifierCard.model_validate_json(card_json), taxonomy)
+
+
+TEXT_MODELS_DEFAULT_ONLY = (
+    "the synthetic corpus and model files know only the default classes (violence: "
+    "violent_threat, incitement; legitimate: violent_news, heated_political, benign); "
+    "a scenario declaring its own `content.areas` needs `prefilter.model.source: card` "
+    "(scores drawn from the card per class) or a model trained on your own data for them"
+)
 
 
 def classifier_for(
@@ -444,7 +453,9 @@ def classifier_for(
     so every policy on the same scenario and seed shares one model)."""
     if cfg.model.source == "card":
         assert cfg.model.card is not None
-        return _card(cfg.model.card.model_dump_json())
+        return _card(cfg.model.card.model_dump_json(), scenario.taxonomy)
+    if not scenario.taxonomy.is_default:
+        raise ValueError(TEXT_MODELS_DEFAULT_ONLY)
     if cfg.model.source == "file":
         assert cfg.model.path is not None
         return load_model_cached(Path(cfg.model.path))

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from simulator.config.common import per_class
 from simulator.config.policy import Staff
 from simulator.config.scenario import Scenario
 from simulator.queueing import TeamSpec
@@ -23,7 +24,7 @@ def staff_team(cfg: Staff, scenario: Scenario) -> TeamSpec:
         votes_to_remove=1,
         review_minutes=60.0 / cfg.reviews_per_hour,
         review_cv=cfg.review_cv,
-        accuracy=np.asarray(cfg.accuracy.as_list()),
+        accuracy=np.asarray(per_class(cfg.accuracy, scenario.taxonomy)),
         priority=cfg.priority,
         expire_after_hours=cfg.expire_after_hours or math.inf,
     )

@@ -27,7 +27,6 @@ import pyarrow.parquet as pq
 from simulator.config.scenario import Scenario
 from simulator.config.stream import LogColumns, Stream
 from simulator.errors import DataFileError
-from simulator.taxonomy import CLASS_INDEX, CLASSES
 
 UNKNOWN = -1
 """Class code of a post whose log row carries no label (before estimation)."""
@@ -339,8 +338,9 @@ class LogParser:
         self.file_zone = cfg.time_zone or scenario.timezone
         self.start = pd.Timestamp(scenario.start.replace(tzinfo=None))
         self.end_hours = scenario.hours
-        self.label_codes = {name: CLASS_INDEX[name] for name in CLASSES}
-        self.label_codes.update({k: CLASS_INDEX[v] for k, v in cfg.labels.items()})
+        index = scenario.taxonomy.index
+        self.label_codes = dict(index)
+        self.label_codes.update({k: index[v] for k, v in cfg.labels.items()})
 
     def parse(self, chunk: LogChunk) -> tuple[LogRows, dict[str, np.ndarray], int]:
         """Valid rows inside the period, bad rows by column, and rows outside the period."""

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from simulator.config.common import per_class
 from simulator.config.scenario import Scenario
 from simulator.errors import DataFileError
 from simulator.seeding import SeedTree
@@ -55,7 +56,7 @@ from simulator.stream.postlog import (
     LogRows,
 )
 from simulator.stream.synthetic import LN2, Posts, SyntheticStream
-from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING
+from simulator.taxonomy import DEFAULT
 
 if TYPE_CHECKING:
     from simulator.classifier import TrainedClassifier
@@ -214,7 +215,8 @@ class ReplayStream:
         hours = int(sc.hours)
         per_hour = np.zeros(hours)
         last_row = np.zeros(sc.days, dtype=np.int64)
-        labelled = np.zeros(N_CLASSES, dtype=np.int64)
+        tax = sc.taxonomy
+        labelled = np.zeros(tax.n_classes, dtype=np.int64)
         unlabelled = 0
         rows_read = outside = 0
         skipped: dict[str, int] = {}
@@ -246,12 +248,12 @@ class ReplayStream:
             day = (rows.created // 24).astype(np.int64)
             np.maximum.at(last_row, day, rows.row)
             known = rows.code >= 0
-            labelled += np.bincount(rows.code[known], minlength=N_CLASSES)
+            labelled += np.bincount(rows.code[known], minlength=tax.n_classes)
             unlabelled += int((~known).sum())
             for side in (True, False):
                 room = cfg.training_rows - len(sample[side])
                 if room > 0:
-                    pick = known & (VIOLATING[np.maximum(rows.code, 0)] == side)
+                    pick = known & (tax.violating[np.maximum(rows.code, 0)] == side)
                     sample[side].extend(rows.text[pick][:room].tolist())
         malformed = getattr(self._reader, "malformed", [])
         if malformed:
@@ -288,7 +290,7 @@ class ReplayStream:
             "skipped_rows_first": skipped_rows,
             "labelled_posts": int(labelled.sum()),
             "unlabelled_posts": unlabelled,
-            "labelled_by_class": {c: int(labelled[i]) for i, c in enumerate(CLASSES)},
+            "labelled_by_class": {c: int(labelled[i]) for i, c in enumerate(tax.classes)},
         }
         if not keys:
             return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
@@ -301,7 +303,8 @@ class ReplayStream:
 
         sc = self._scenario
         n_v, n_l = len(self._sample[True]), len(self._sample[False])
-        labelled_v = int(self._labelled[VIOLATING].sum())
+        tax = sc.taxonomy
+        labelled_v = int(self._labelled[tax.violating].sum())
         labelled_total = int(self._labelled.sum())
         rng = self._seeds.rng("replay-classifier")
         if min(n_v, n_l) >= _MIN_LABELLED_PER_SIDE:
@@ -319,21 +322,21 @@ class ReplayStream:
             clf = _corpus_classifier(self._seeds.seed, tuple(sorted(texts_cfg.languages.items())))
             source, train_prev = (
                 "the synthetic corpus (too few labelled posts)",
-                float(VIOLATING.mean()),
+                float(DEFAULT.violating.mean()),  # the corpus's classes
             )
         shares = (
-            np.asarray(sc.content.class_shares.as_list())
+            np.asarray(per_class(sc.content.class_shares, sc.taxonomy))
             if sc.content.class_shares is not None
-            else np.ones(N_CLASSES)
+            else np.ones(tax.n_classes)
         )
         if labelled_total and 0 < labelled_v < labelled_total:
             target = labelled_v / labelled_total
         elif sc.content.class_shares is not None:
-            target = float(shares[VIOLATING].sum() / shares.sum())
+            target = float(shares[tax.violating].sum() / shares.sum())
         else:
             target = train_prev  # nothing better known: no correction
         mixes = []
-        for side in (VIOLATING, ~VIOLATING):
+        for side in (tax.violating, ~tax.violating):
             counts = np.where(side, self._labelled, 0).astype(np.float64)
             if counts.sum() == 0:
                 counts = np.where(side, shares, 0.0)
@@ -376,7 +379,7 @@ class ReplayStream:
                 [texts[i] for i in unknown], self._seeds.rng("replay-labels", day)
             )
         reach_cfg = self._scenario.reach
-        median = np.asarray(reach_cfg.median_views.as_list())[cls]
+        median = np.asarray(per_class(reach_cfg.median_views, self._scenario.taxonomy))[cls]
         drawn = median * np.exp(
             reach_cfg.sigma * self._seeds.rng("replay-reach", day).standard_normal(n)
         )

@@ -11,13 +11,13 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.config.common import per_class
 from simulator.config.scenario import Population, Scenario
 from simulator.seeding import SeedTree
-from simulator.taxonomy import N_CLASSES, VIOLATING
 
 LN2 = math.log(2.0)
 
@@ -41,10 +41,6 @@ class Posts:
     score_u: np.ndarray
     text: list[str] | None = None
     labelled: np.ndarray | None = None
-    violating: np.ndarray = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "violating", VIOLATING[self.cls])
 
     def __len__(self) -> int:
         return len(self.post_id)
@@ -165,7 +161,7 @@ class SyntheticStream:
             for start in range(0, n, size):
                 score_rng.standard_normal(min(size, n - start))
         hours = np.arange(24 * day, 24 * day + 24, dtype=np.float64)
-        classes = np.tile(np.arange(N_CLASSES, dtype=np.int8), 24)
+        classes = np.tile(np.arange(per_class.shape[1], dtype=np.int8), 24)
         hour_ends, group_ends = np.cumsum(counts), np.cumsum(per_class.ravel())
         for start in range(0, max(n, 1), size):
             stop = min(n, start + size)
@@ -198,7 +194,7 @@ class SyntheticStream:
     def reach_of(self, cls: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Lifetime reach of posts of classes ``cls`` at standard normal draws ``z``."""
         reach_cfg = self._scenario.reach
-        median = np.asarray(reach_cfg.median_views.as_list())[cls]
+        median = np.asarray(per_class(reach_cfg.median_views, self._scenario.taxonomy))[cls]
         return np.asarray(median * np.exp(reach_cfg.sigma * z), dtype=np.float64)
 
     def texts_for(self, cls: np.ndarray, day: int) -> list[str] | None:
@@ -264,7 +260,7 @@ def hourly_class_probs(scenario: Scenario) -> np.ndarray:
     for surge, (_, cover) in zip(scenario.surges, _surge_overlap(scenario, hours), strict=True):
         vmult *= 1.0 + (surge.violating_multiplier - 1.0) * cover
     shares = np.tile(base, (len(hours), 1))
-    shares[:, VIOLATING] *= vmult[:, None]
+    shares[:, scenario.taxonomy.violating] *= vmult[:, None]
     shares /= shares.sum(axis=1, keepdims=True)
     return shares
 

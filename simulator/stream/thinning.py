@@ -82,11 +82,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import special
 
+from simulator.config.common import per_class
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.seeding import SeedTree
 from simulator.stream.synthetic import Posts, SyntheticStream, intensity_times
-from simulator.taxonomy import N_CLASSES, VIOLATING
 
 if TYPE_CHECKING:
     from simulator.stages.prefilter import PrefilterStage
@@ -232,6 +232,8 @@ class TouchModel:
     """Per class: P(reported ``reports_needed`` times)."""
     scored: np.ndarray
     """Per class: P(score at or above the lowest cut in use) (0 without drawn scores)."""
+    violating: np.ndarray
+    """Per class: whether it violates (always drawn one by one)."""
 
     @classmethod
     def build(
@@ -241,15 +243,18 @@ class TouchModel:
         median: np.ndarray,
         sigma: float,
         scored: np.ndarray,
+        violating: np.ndarray,
     ) -> TouchModel:
         km = np.asarray(per_view, dtype=np.float64) * np.asarray(median, dtype=np.float64)
         reported = np.array([reported_share(reports_needed, float(k), sigma) for k in km])
-        return cls(reports_needed, km, sigma, reported, np.asarray(scored, dtype=np.float64))
+        return cls(
+            reports_needed, km, sigma, reported, np.asarray(scored, dtype=np.float64), violating
+        )
 
     def touched_share(self) -> np.ndarray:
         """Per class: the share of posts drawn one by one (1 for violating classes)."""
         share = 1.0 - (1.0 - self.reported) * (1.0 - self.scored)
-        return np.where(VIOLATING, 1.0, share)
+        return np.where(self.violating, 1.0, share)
 
 
 @dataclass(frozen=True)
@@ -288,23 +293,25 @@ class Thinner:
         """The day's violating and touchable posts, and the counts of the rest."""
         t = self._touch
         rng, counts = self._stream.day_counts(day)
-        legit = ~VIOLATING
+        legit = ~t.violating
         rep_rng = self._seeds.rng("thin", day, "reported")
         sco_rng = self._seeds.rng("thin", day, "scored")
         reported = np.zeros_like(counts)
         scored = np.zeros_like(counts)
         reported[:, legit] = rep_rng.binomial(counts[:, legit], t.reported[legit])
         scored[:, legit] = sco_rng.binomial(counts[:, legit] - reported[:, legit], t.scored[legit])
-        drawn = np.where(VIOLATING, counts, reported + scored)
+        drawn = np.where(t.violating, counts, reported + scored)
         # Rows in (hour, class) group order; a group's drawn posts take its first ids.
         sizes = drawn.ravel()
         total = int(sizes.sum())
         starts = np.repeat(np.cumsum(counts.ravel()) - counts.ravel(), sizes)
         pos = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         ids = first_id + starts + pos
-        cls = np.repeat(np.tile(np.arange(N_CLASSES, dtype=np.int8), 24), sizes)
+        cls = np.repeat(np.tile(np.arange(t.violating.size, dtype=np.int8), 24), sizes)
         hour = np.repeat(np.arange(24 * day, 24 * day + 24, dtype=np.float64), drawn.sum(axis=1))
-        kind = np.where(VIOLATING[cls], 0, np.where(pos < np.repeat(reported.ravel(), sizes), 1, 2))
+        kind = np.where(
+            t.violating[cls], 0, np.where(pos < np.repeat(reported.ravel(), sizes), 1, 2)
+        )
 
         created = np.empty(total)
         z = np.empty(total)
@@ -372,7 +379,8 @@ def plan_thinning(
         return None, "off: every post's row was asked for (posts table 'all')"
     if scenario.adversaries is not None:
         return None, "off: adversaries (brigades, campaigns) act on posts no stage would touch"
-    scored = np.zeros(N_CLASSES)
+    n_classes = scenario.taxonomy.n_classes
+    scored = np.zeros(n_classes)
     if scorer is not None:
         if not scorer.draws_scores:
             return None, "off: the classifier scores every post's text (text mode)"
@@ -381,14 +389,15 @@ def plan_thinning(
             cuts.append(policy.notices.sweep.review_above)
         if cuts:
             model = scorer.score_model
-            scored = np.array([model.share_at_or_above(c, min(cuts))[0] for c in range(N_CLASSES)])
+            scored = np.array([model.share_at_or_above(c, min(cuts))[0] for c in range(n_classes)])
     reach = scenario.reach
     touch = TouchModel.build(
         reports.reports_needed,
         reports.per_view,
-        np.asarray(reach.median_views.as_list()),
+        np.asarray(per_class(reach.median_views, scenario.taxonomy)),
         reach.sigma,
         scored,
+        scenario.taxonomy.violating,
     )
     shares = np.asarray(scenario.class_shares())
     drawn = float(shares @ touch.touched_share() / shares.sum())
