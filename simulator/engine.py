@@ -49,8 +49,7 @@ from simulator.accounts import plan_accounts
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
-from simulator.enforcement import Delisting, Enforcer, LetterClock, Notice
-from simulator.errors import ModsimError
+from simulator.enforcement import Delisting, Enforcer, Notice, plan_enforcers
 from simulator.queueing import KIND_APPEAL, CaseLog, ReviewQueue
 from simulator.runlog import PostSink, PostTally, RunLog
 from simulator.seeding import SeedTree
@@ -140,7 +139,15 @@ class Simulation:
         hours = int(scenario.hours)
         self._state = PlatformState(hours)
         self.accounts = plan_accounts(
-            scenario, policy, self.seeds, self.reports, self._state, table
+            scenario,
+            policy,
+            self.seeds,
+            self.reports,
+            self._state,
+            table,
+            hosts=self.hosts,
+            scorer=self.scorer,
+            stream=self.stream,
         )
         self.juror_plan: JurorPlan | None = None
         if policy.jury.pool_size > 0 and policy.jury.population is not None:
@@ -167,14 +174,8 @@ class Simulation:
             )
             for team, spec in specs.items()
         }
-        names = [h.name for h in self.hosts]
-        if len(set(names)) != len(names):
-            raise ModsimError(
-                f"enforcers need distinct names (their random draws are keyed by name), got {names}"
-            )
-        self.enforcers = [
-            Enforcer(h, self.seeds, LetterClock(h.notices, scenario.start)) for h in self.hosts
-        ]
+        lookup = self.accounts.accounts_behind if self.accounts is not None else None
+        self.enforcers = plan_enforcers(self.hosts, self.seeds, scenario.start, lookup)
         self._outlook = Outlook(self._state, self.queues)
         self.delisting = Delisting(scenario, self.enforcers, self.seeds)
         self.notices = NoticeResponse(policy, self._state, self.queues, self.seeds)

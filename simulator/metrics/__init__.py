@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.metrics.accounts import account_summary
+from simulator.metrics.accounts import account_summary, adaptation_summary
 from simulator.metrics.classifier import classifier_summary
 from simulator.metrics.common import num, percentiles
 from simulator.metrics.cost import cost_summary
@@ -142,6 +142,9 @@ def summarize(log: RunLog) -> dict[str, Any]:
     accounts = account_summary(log)
     if accounts is not None:  # the policy acts on accounts
         out["accounts"] = accounts
+    adaptation = adaptation_summary(log)
+    if adaptation is not None:  # authors followed under a prefilter: its recall by them
+        out["adaptation"] = adaptation
     replay = replay_summary(log)
     if replay is not None:  # a replayed post log: what was read, measured and estimated
         out["replay"] = replay
