@@ -45,7 +45,8 @@ def shifted(score: np.ndarray, shift: np.ndarray) -> np.ndarray:
     go = shift > 0
     if go.any():
         s = np.clip(out[go], _EDGE, 1.0 - _EDGE)
-        out[go] = special.expit(special.logit(s) - shift[go])
+        # a score of exactly 0 stays 0 (clipped away from it, it would rise)
+        out[go] = np.minimum(special.expit(special.logit(s) - shift[go]), out[go])
     return out
 
 
