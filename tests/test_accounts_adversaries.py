@@ -27,9 +27,11 @@ from simulator.checks import check_run
 from simulator.cli import app
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.engine import Simulation
-from simulator.errors import ModsimError
+from simulator.errors import DataFileError, ModsimError
 from simulator.experiments import compare
 from simulator.experiments.execution import Execution
+from simulator.seeding import SeedTree
+from simulator.stream.replay import ReplayStream
 
 ADAPT = {"score_shift_per_removal": 1.0, "max_shift": 3.0}
 
@@ -302,3 +304,18 @@ def test_a_replay_without_authors_is_refused_under_account_enforcement(
     with pytest.raises(ModsimError, match="replayed log names no authors"):
         simulate(anonymous, policy, seed=0)
     assert not [f for f in check_run(replay, policy) if f.level == "error"]
+
+
+def test_a_blank_author_is_a_bad_row(quick: Scenario, tmp_path: Path) -> None:
+    log = tmp_path / "posts.csv"
+    log.write_text(
+        "ts,body,user\n"
+        "2021-03-01 10:00,hello there,alice\n"
+        "2021-03-01 11:00,another post,  \n"
+        "2021-03-01 12:00,and one more,bob\n"
+    )
+    columns = {"created_at": "ts", "text": "body", "author": "user"}
+    replay = replay_of(tweak(quick, surges=[]), log, columns=columns)
+    bad = r"column 'user': missing or blank author at data row 2"
+    with pytest.raises(DataFileError, match=bad):
+        ReplayStream(replay, SeedTree(0))
