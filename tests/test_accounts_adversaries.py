@@ -224,6 +224,8 @@ def test_results_with_adaptation_are_the_same_whatever_the_number_of_workers(
         str(ROOT / f"policies/{p}.yaml") for p in ("jury-plus-card-typical", "jury-three-strikes")
     ]
     runs = [compare(world, policies, [], seeds=2, execution=Execution(workers=w)) for w in (1, 2)]
+    table = runs[0].table.set_index("metric")
+    assert "prefilter_recall_authors_removed_before" in table.index  # the card's policy
     pd.testing.assert_frame_equal(runs[0].table, runs[1].table)
     pd.testing.assert_frame_equal(runs[0].cells, runs[1].cells)
 
@@ -319,3 +321,16 @@ def test_a_blank_author_is_a_bad_row(quick: Scenario, tmp_path: Path) -> None:
     bad = r"column 'user': missing or blank author at data row 2"
     with pytest.raises(DataFileError, match=bad):
         ReplayStream(replay, SeedTree(0))
+
+
+def test_a_replay_with_authors_names_them_in_notices_without_an_accounts_block(
+    authored_log: tuple[Scenario, pd.DataFrame],
+    jury_only: PlatformPolicy,
+    watching_host: HostPolicy,
+) -> None:
+    replay, _ = authored_log
+    assert replay.accounts is None
+    result = simulate(replay, jury_only, [watching_host], seed=2)
+    host = result.summary["enforcement"]["enforcers"][0]
+    assert host["notices"] > 0
+    assert 0 < host["accounts_noticed"] <= host["posts_noticed"]

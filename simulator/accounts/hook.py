@@ -416,15 +416,17 @@ def plan_accounts(
     post's row is written, and every post gets its exact author. A replayed
     ``stream`` with an author column gives each post's author."""
     cfg = scenario.accounts
+    columns = scenario.stream.columns
+    logged = scenario.stream.is_file and columns is not None and columns.author is not None
+    adapts = cfg is not None and cfg.adaptation.enabled
     follow = policy.accounts.enabled or (
-        cfg is not None and (cfg.adaptation.enabled or any(watches_accounts(h) for h in hosts))
+        (cfg is not None or logged) and (adapts or any(watches_accounts(h) for h in hosts))
     )
     if not follow:
         return None
     replayed: ReplayedAuthors | None = None
     if scenario.stream.is_file:
-        columns = scenario.stream.columns
-        if columns is None or columns.author is None:
+        if not logged:
             raise ModsimError(
                 "the policy acts on accounts but the replayed log names no authors: map its "
                 "author column in the scenario's stream.columns.author"

@@ -235,4 +235,11 @@ def headline_metrics(summary: dict[str, Any]) -> dict[str, float]:
         out["accounts_wrongly_banned"] = float(acc["wrongly_banned"])
         out["violating_posts_not_made"] = float(acc["violating_posts_not_made"]["total"])
         out["first_violation_to_ban_p50_hours"] = _value(acc["first_violation_to_ban_hours"]["p50"])
+    adapted = summary.get("adaptation")
+    if adapted is not None:  # authors followed under a prefilter: its recall on them
+        bins = adapted["prefilter_recall_by_removals"]
+        for name, keys in (("unremoved", ["0"]), ("removed_before", ["1", "2", "3+"])):
+            posts = sum(bins[k]["posts"] for k in keys)
+            caught = sum(bins[k]["caught"] for k in keys)
+            out[f"prefilter_recall_authors_{name}"] = caught / posts if posts else math.nan
     return out
