@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -334,3 +335,28 @@ def test_a_replay_with_authors_names_them_in_notices_without_an_accounts_block(
     host = result.summary["enforcement"]["enforcers"][0]
     assert host["notices"] > 0
     assert 0 < host["accounts_noticed"] <= host["posts_noticed"]
+
+
+def test_a_run_folder_says_which_accounts_were_named_and_how_adapted_authors_fared(
+    tmp_path: Path,
+) -> None:
+    world = tmp_path / "world.yaml"
+    text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")
+    world.write_text(text + "accounts:\n  adaptation: {score_shift_per_removal: 1.0}\n")
+    host = tmp_path / "host.yaml"
+    host.write_text(
+        (ROOT / "policies/host-notice-and-strike.yaml")
+        .read_text()
+        .replace("per_million_views: 0.34", "per_million_views: 500")
+        .replace("noticed_posts_up: {threshold: 1}", "repeat_violators_active: {threshold: 5}")
+    )
+    out = tmp_path / "run"
+    policy = ROOT / "policies/jury-plus-card-typical.yaml"
+    args = ["run", str(world), "-p", str(policy), "-H", str(host), "--out", str(out), "-q"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    report = (out / "report.md").read_text()
+    assert re.search(r"notices named [\d,]+ accounts? behind [\d,]+ posts?\.", report)
+    assert re.search(r"Adaptation: the prefilter caught [\d.]+% .* and [\d.]+% of those", report)
+    timeline = pd.read_csv(out / "timeline.csv")
+    assert timeline[timeline["event"] == "notice"]["detail"].str.contains(" accounts?$").all()
