@@ -23,6 +23,15 @@
   ladder actions, and the posts that come down with a banned account;
 * **output** (:meth:`with_author`, :meth:`log`): an ``author`` column on
   the per-post rows, and the :class:`~simulator.accounts.records.AccountLog`.
+
+Authors are followed when the policy acts on accounts, and also without
+account enforcement (:attr:`Accounts.enforcing` False: nobody is struck or
+blocked) when the scenario's authors adapt to the prefilter
+(:meth:`adjust_scores`, :mod:`~simulator.accounts.adaptation`) or a host
+weighs repeat violators (:meth:`accounts_behind` names the accounts behind
+the posts of its notices). A replayed log's author column
+(:class:`ReplayedAuthors`) gives every post its exact author instead of the
+population's draw.
 """
 
 from __future__ import annotations
@@ -89,6 +98,7 @@ class Accounts:
         per_view: np.ndarray,
         every_row: bool = False,
         replayed: ReplayedAuthors | None = None,
+        state: PlatformState | None = None,
     ) -> None:
         if scenario.accounts is None and replayed is None:
             raise ModsimError(
@@ -103,9 +113,13 @@ class Accounts:
         self._replayed = replayed
         # every post's row is written, or the log names every author: every author exact
         self._every_row = every_row or replayed is not None
-        self.pop = Population(cfg, scenario, seeds) if replayed is None else None
-        persons = self.pop.size if self.pop is not None else replayed.persons  # type: ignore[union-attr]
-        offender = self.pop.offender if self.pop is not None else np.zeros(persons, dtype=bool)
+        self.pop: Population | None = None
+        if replayed is None:
+            self.pop = Population(cfg, scenario, seeds)
+            persons, offender = self.pop.size, self.pop.offender
+        else:  # propensities are unknown: nobody is a repeat offender by propensity
+            persons = replayed.persons
+            offender = np.zeros(persons, dtype=bool)
         self.book = AccountBook(policy, cfg.evasion, persons, offender, seeds)
         self.learning = Learning(cfg.adaptation, persons, seeds)
         reach = scenario.reach
@@ -125,7 +139,7 @@ class Accounts:
         self._share: tuple[int, np.ndarray] | None = None  # the day's blocked share
         self._by_person: list[tuple[np.ndarray, np.ndarray]] = []  # per day, sorted by person
         self._muted = False
-        self._state: PlatformState | None = None
+        self._state = state  # the posts held in memory (what enforcers ask about)
         self.prevented = np.zeros(N_CLASSES)
         self.prevented_violating = {
             "suspension": np.zeros(N_CLASSES, dtype=np.int64),
@@ -440,8 +454,8 @@ def plan_accounts(
         reports.per_view,
         every_row=table == "all",
         replayed=replayed,
+        state=state,
     )
-    accounts._state = state
     state.watchers.append(accounts.watch)
     if scorer is not None:
         scorer.adjust = accounts.adjust_scores
