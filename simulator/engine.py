@@ -582,7 +582,7 @@ class Simulation:
             not_made_by_class=self.delisting.not_made_by_class(end),
             jurors=self._juror_stats(),
             scored_at_or_above={k: v.copy() for k, v in tally.scored_at_or_above.items()},
-            accounts=self.accounts.log() if self.accounts is not None else None,
+            accounts=self.accounts.log(end) if self.accounts is not None else None,
         )
 
     def _juror_stats(self) -> dict[str, np.ndarray]:

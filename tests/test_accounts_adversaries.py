@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import ROOT, tweak
-from test_accounts import POPULATION, THREE_STRIKES, WARN_ONLY, summary_text
+from test_accounts import POPULATION, THREE_STRIKES, WARN_ONLY, book, strike, summary_text
 from test_replay import replay_of
 from typer.testing import CliRunner
 
@@ -360,3 +360,26 @@ def test_a_run_folder_says_which_accounts_were_named_and_how_adapted_authors_far
     assert re.search(r"Adaptation: the prefilter caught [\d.]+% .* and [\d.]+% of those", report)
     timeline = pd.read_csv(out / "timeline.csv")
     assert timeline[timeline["event"] == "notice"]["detail"].str.contains(" accounts?$").all()
+
+
+def test_the_recall_counts_only_posts_made_before_a_takedown(
+    adapting: Scenario, card_warn: PlatformPolicy, suspending_host: HostPolicy
+) -> None:
+    """A day is staged whole when it begins; a takedown during it leaves its later
+    posts unmade, and the prefilter's recall must not count them."""
+    result = simulate(adapting, card_warn, [suspending_host], seed=0)
+    assert result.summary["enforcement"]["suspended"]
+    bins = result.summary["adaptation"]["prefilter_recall_by_removals"]
+    assert sum(b["posts"] for b in bins.values()) == result.summary["violating"]["count"]
+
+
+def test_a_banned_author_back_under_a_new_account_is_a_new_account_to_a_host() -> None:
+    no_appeals = dict(THREE_STRIKES, appeals={"share": 0.0})
+    b = book(no_appeals, {"share": 1.0, "delay": {"median_days": 1.0, "sigma": 0.0}})
+    for post, t in enumerate((10.0, 20.0, 30.0)):
+        strike(b, 7, post, t)
+    (ban,) = b.advance(31.0)
+    assert ban.until == pytest.approx(30.0 + 24.0)
+    persons = np.array([7, 7, 7, 3])
+    accounts = b.account_at(persons, np.array([5.0, 40.0, ban.until + 1.0, 50.0]))
+    assert accounts.tolist() == [7, 7, 10, 3]  # 10: the first id after the population's

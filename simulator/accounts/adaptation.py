@@ -60,8 +60,13 @@ class Learning:
         self._share = cfg.share if cfg.enabled else 0.0
         self._keyed = KeyedDraws(seeds, "accounts", "adaptation")  # who adapts: by person
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.seen = np.zeros(BINS, dtype=np.int64)
-        self.caught = np.zeros(BINS, dtype=np.int64)
+        # Recall counts of the days before the latest, and that day's posts one by
+        # one (bin, caught, created): a run cut short by a takedown counts only the
+        # posts made before it.
+        self._seen = np.zeros(BINS, dtype=np.int64)
+        self._caught = np.zeros(BINS, dtype=np.int64)
+        self._day = -1
+        self._today: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def grow(self, persons: int) -> None:
         """Room for ``persons`` (a replayed log's authors come as days are read)."""
@@ -98,8 +103,28 @@ class Learning:
         out = np.minimum(cfg.score_shift_per_removal * n, cfg.max_shift)
         return np.where(self._keyed.uniforms(persons) < self._share, out, 0.0)
 
-    def tally(self, persons: np.ndarray, day: int, caught: np.ndarray) -> None:
-        """The prefilter saw violating posts of ``persons`` on ``day`` and caught some."""
+    def tally(self, persons: np.ndarray, day: int, caught: np.ndarray, created: np.ndarray) -> None:
+        """The prefilter saw violating posts of ``persons`` made at ``created`` on
+        ``day`` and caught some."""
+        if day != self._day:
+            self._fold()
+            self._day = day
         k = np.minimum(self.learned(persons, day), BINS - 1)
-        self.seen += np.bincount(k, minlength=BINS)
-        self.caught += np.bincount(k[caught], minlength=BINS)
+        self._today.append((k, np.asarray(caught, dtype=bool), np.asarray(created)))
+
+    def _fold(self, end: float = np.inf) -> None:
+        for k, caught, created in self._today:
+            made = created < end
+            self._seen += np.bincount(k[made], minlength=BINS)
+            self._caught += np.bincount(k[made & caught], minlength=BINS)
+        self._today = []
+
+    def recall_counts(self, end: float) -> tuple[np.ndarray, np.ndarray]:
+        """Violating posts made before ``end`` that the prefilter saw, and those it
+        caught, by removals learned from (0, 1, 2, 3 or more)."""
+        seen, caught = self._seen.copy(), self._caught.copy()
+        for k, hit, created in self._today:
+            made = created < end
+            seen += np.bincount(k[made], minlength=BINS)
+            caught += np.bincount(k[made & hit], minlength=BINS)
+        return seen, caught

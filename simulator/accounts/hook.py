@@ -256,7 +256,7 @@ class Accounts:
                 np.isfinite(cols.removed_at[seen])
                 & (cols.removed_by[seen] == CHANNEL_INDEX["prefilter"])
             )
-            self.learning.tally(persons[viol], day, caught)
+            self.learning.tally(persons[viol], day, caught, cols.created_at[seen])
         auto = np.flatnonzero(np.isfinite(cols.removed_at[rows]))
         if len(auto):
             gone = rows[auto]
@@ -388,11 +388,13 @@ class Accounts:
         return out, created
 
     # Output -----------------------------------------------------------------------------
-    def log(self) -> AccountLog:
+    def log(self, end: float = np.inf) -> AccountLog:
+        """What the run recorded (``end``: when it ended; later posts were not made)."""
         ladder = [rung_label(i, r.action, r.days) for i, r in enumerate(self.policy.ladder)]
         actions = pd.DataFrame(self.book.actions)
         persons = len(self.book.row)
         learning = self.learning
+        seen, caught = learning.recall_counts(end)
         return AccountLog(
             ladder=ladder,
             actions=actions,
@@ -406,8 +408,8 @@ class Accounts:
             posts_removed_with_account=self.removed_with_account,
             enforcing=self.enforcing,
             adaptation=learning.cfg if learning.cfg.enabled else None,
-            scored_by_removals=learning.seen.copy() if self.scored else None,
-            caught_by_removals=learning.caught.copy() if self.scored else None,
+            scored_by_removals=seen if self.scored else None,
+            caught_by_removals=caught if self.scored else None,
         )
 
 
