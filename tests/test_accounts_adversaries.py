@@ -383,3 +383,28 @@ def test_a_banned_author_back_under_a_new_account_is_a_new_account_to_a_host() -
     persons = np.array([7, 7, 7, 3])
     accounts = b.account_at(persons, np.array([5.0, 40.0, ban.until + 1.0, 50.0]))
     assert accounts.tolist() == [7, 7, 10, 3]  # 10: the first id after the population's
+
+
+def test_a_replayed_author_who_evades_a_ban_posts_again_under_a_new_account(
+    authored_log: tuple[Scenario, pd.DataFrame], jury_only: PlatformPolicy
+) -> None:
+    replay, _ = authored_log
+    evading = tweak(replay, accounts={"evasion": {"share": 1.0, "delay": {"median_days": 0.5}}})
+    rows: list[pd.DataFrame] = []
+    sim = Simulation(evading, tweak(jury_only, accounts=BAN_ON_SECOND), seed=3, table="all")
+    log = sim.run(sink=rows.append)
+    made = pd.concat(rows, ignore_index=True)
+    assert log.accounts is not None
+    acts = log.accounts.actions
+    bans = acts[(acts["rung"] == 1) & acts["evaded"]]
+    assert len(bans) > 0
+    names = sim.stream.author_names(bans["person"].to_numpy())  # type: ignore[attr-defined]
+    back = dict(zip(names, bans["returns_at"], strict=True))
+    cut = dict(zip(names, np.ceil(bans["time"].to_numpy() / 24.0) * 24.0, strict=True))
+    mine = made[made["author"].isin(back)]
+    created = mine["created_at"].to_numpy()
+    blocked = (created >= mine["author"].map(cut).to_numpy()) & (
+        created < mine["author"].map(back).to_numpy()
+    )
+    assert not blocked.any()  # nothing while banned
+    assert (created >= mine["author"].map(back).to_numpy()).any()  # back under a new account
