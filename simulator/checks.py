@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel
 
-from simulator.config.common import per_class
+from simulator.config.common import per_class, per_class_problems
 from simulator.config.describe import Path_, format_path, line_for
 from simulator.config.host import NOTICE_SIGNALS, HostPolicy
 from simulator.config.loader import Loaded
@@ -41,6 +41,7 @@ from simulator.queueing import TeamSpec
 from simulator.stages.jury import jurors_on_duty
 from simulator.stages.staff import staff_team
 from simulator.stream.synthetic import _interp_users, hourly_class_probs, hourly_rates
+from simulator.taxonomy import TEXT_MODELS_DEFAULT_ONLY
 
 Level = Literal["error", "warning"]
 M = TypeVar("M", bound=BaseModel)
@@ -184,8 +185,11 @@ def check_run(
     """
     sc, pol = _Doc(scenario), _Doc(policy)
     hs = [_Doc(h) for h in hosts]
+    classes = _classes(sc, pol)
+    if any(f.level == "error" for f in classes):  # the teams' load needs every class's value
+        return check_scenario(scenario) + classes
     out = check_scenario(scenario) + _model_file(pol) + _teams(sc, pol) + _hosts(sc, pol, hs)
-    out += _accounts(sc, pol, hs)
+    out += _accounts(sc, pol, hs) + classes
     return sorted(out, key=lambda f: f.level != "error")
 
 
@@ -275,6 +279,63 @@ def _accounts(sc: _Doc, pol: _Doc, hosts: Sequence[_Doc]) -> list[Finding]:
             "has an example) or set accounts.enabled: false",
         )
     )
+    return out
+
+
+def _policy_maps(p: PlatformPolicy) -> list[tuple[str, ...]]:
+    """The policy's per-class maps a run reads (a team it has, account enforcement on)."""
+    out: list[tuple[str, ...]] = []
+    if p.jury.pool_size > 0:
+        out.append(("jury", "accuracy"))
+        if p.jury.population is not None:
+            out.append(("jury", "population", "sympathy"))
+    if p.staff.reviewers > 0:
+        out.append(("staff", "accuracy"))
+    if p.appeal_team() == "appeals":
+        out.append(("appeals", "accuracy"))
+    if p.accounts.enabled:
+        out.append(("accounts", "strike_weight"))
+    return out
+
+
+def _field_default(model: BaseModel, name: str) -> Any:
+    info = type(model).model_fields[name]
+    return info.get_default(call_default_factory=True)
+
+
+def _classes(sc: _Doc, pol: _Doc) -> list[Finding]:
+    """The policy's per-class settings against the scenario's classes and areas: a
+    class the scenario lacks (where the user wrote it), a class with no value and
+    no `default`, a card that does not cover every class, a text model for classes
+    it never learnt."""
+    tax = sc.model.taxonomy
+    p: PlatformPolicy = pol.model
+    out: list[Finding] = []
+    for path in _policy_maps(p):
+        owner: Any = p
+        for part in path[:-1]:
+            owner = getattr(owner, part)
+            if owner is None:
+                break
+        if owner is None:
+            continue
+        mapping = getattr(owner, path[-1])
+        # a default names the default classes and has a `default`: only what a user wrote
+        strict = mapping != _field_default(owner, path[-1])
+        for key, message in per_class_problems(mapping, tax, strict_keys=strict):
+            where = (*path, key) if key is not None else path
+            out.append(pol.at("error", where, message))
+    pre = p.prefilter
+    if not (pre.enabled or p.notices.sweep.enabled):
+        return out
+    if pre.model.source == "card" and pre.model.card is not None:
+        violating = [c for c in tax.classes if c in tax.violating_classes]
+        for message in pre.model.card.problems(violating, tax.classes):
+            head, _, rest = message.partition(" ")
+            card_path: tuple[str, ...] = ("prefilter", "model", "card", *head.split("."))
+            out.append(pol.at("error", card_path, f"{head} {rest}"))
+    elif not tax.is_default:
+        out.append(pol.at("error", ("prefilter", "model", "source"), TEXT_MODELS_DEFAULT_ONLY))
     return out
 
 

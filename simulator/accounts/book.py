@@ -82,7 +82,12 @@ class AccountBook:
         self.cfg = policy
         self.evasion = evasion
         self._offender = offender
-        self._weights = np.asarray(per_class(policy.strike_weight, taxonomy), dtype=np.float64)
+        self._weights = np.asarray(
+            per_class(policy.strike_weight, taxonomy)
+            if policy.enabled
+            else np.ones(taxonomy.n_classes),
+            dtype=np.float64,
+        )
         self._expiry = (
             math.inf if policy.strike_expiry_days is None else 24.0 * policy.strike_expiry_days
         )

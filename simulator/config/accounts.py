@@ -220,7 +220,13 @@ _DEFAULT_LADDER = [
 ]
 
 
-_ONE_STRIKE_EACH = {"default": 1.0}
+_ONE_STRIKE_EACH = {
+    "violent_threat": 1.0,
+    "incitement": 1.0,
+    "violent_news": 1.0,
+    "heated_political": 1.0,
+    "benign": 1.0,
+}
 
 
 class AccountEnforcement(ConfigModel):

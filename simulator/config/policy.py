@@ -25,21 +25,28 @@ from simulator.config.common import (
 )
 
 Team = Literal["jury", "staff"]
-Priority = Literal["fifo", "score", "reach", "reports"]
+Priority = Literal["fifo", "score", "reach", "reports", "severity"]
 _PRIORITY_HELP = (
     "order of the waiting line: fifo; score (classifier score); reach (views so far "
-    "when the case opened); reports (reports expected so far when the case opened)"
+    "when the case opened); reports (reports expected so far when the case opened); "
+    "severity (the post's policy area's severity, most severe first, legitimate posts "
+    "last; first come, first served within a severity)"
 )
 
 
-_NO_SYMPATHY = {"default": 0.0}
+_NO_SYMPATHY = {
+    "violent_threat": 0.0,
+    "incitement": 0.0,
+    "violent_news": 0.0,
+    "heated_political": 0.0,
+    "benign": 0.0,
+}
 _JURY_ACCURACY = {
     "violent_threat": 0.85,
     "incitement": 0.75,
     "violent_news": 0.8,
     "heated_political": 0.8,
     "benign": 0.97,
-    "default": 0.8,
 }
 _STAFF_ACCURACY = {
     "violent_threat": 0.97,
@@ -47,9 +54,8 @@ _STAFF_ACCURACY = {
     "violent_news": 0.95,
     "heated_political": 0.95,
     "benign": 0.99,
-    "default": 0.95,
 }
-"""Per-class defaults: the five default classes, and `default` for classes a scenario adds."""
+"""Per-class defaults, for the default classes (a scenario with its own classes needs its own)."""
 
 
 class ModelRef(ConfigModel):

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from simulator.config.accounts import AccountPopulation
 from simulator.config.adversaries import Adversaries
@@ -238,6 +244,16 @@ class Content(ConfigModel):
             )
         return self
 
+    @model_serializer(mode="wrap")
+    def _undeclared(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # No declaration, no keys: the documents a run records stay as they were
+        # before classes could be declared (and a results folder's inputs with them).
+        data: dict[str, Any] = handler(self)
+        if self.areas is None:
+            data.pop("areas", None)
+            data.pop("legitimate_classes", None)
+        return data
+
     @property
     def taxonomy(self) -> Taxonomy:
         """The run's classes and areas (the default when none are declared)."""
@@ -429,7 +445,15 @@ class Scenario(ConfigModel):
             if mapping is None:
                 continue
             for key, message in per_class_problems(mapping, tax):
-                raise ValueError(f"{where}.{key} is {message}" if key else f"{where}: {message}")
+                raise ValueError(
+                    f"{where}.{key} is an {message}" if key else f"{where} has {message}"
+                )
+        if not tax.is_default and not self.stream.is_file and self.content.texts.mode == "text":
+            raise ValueError(
+                "content.texts.mode 'text' needs the sampled mode with declared areas: the "
+                "text corpus has the default classes only (violence), so scores of other "
+                "areas come from the policy's card (set `texts: {mode: sampled}`)"
+            )
         labels = self.stream.labels if self.stream.is_file else None
         if labels:
             bad = sorted({v for v in labels.values() if v not in tax.index})

@@ -23,6 +23,7 @@ import pandas as pd
 
 from simulator.metrics.accounts import account_summary, adaptation_summary
 from simulator.metrics.adversaries import adversary_summary
+from simulator.metrics.areas import area_summary
 from simulator.metrics.classifier import classifier_summary
 from simulator.metrics.common import num, percentiles
 from simulator.metrics.cost import cost_summary
@@ -145,6 +146,9 @@ def summarize(log: RunLog) -> dict[str, Any]:
     accounts = account_summary(log)
     if accounts is not None:  # the policy acts on accounts
         out["accounts"] = accounts
+    areas = area_summary(log)
+    if areas is not None:  # the scenario declares its own areas: the figures by area
+        out["areas"] = areas
     adversaries = adversary_summary(log)
     if adversaries is not None:  # the scenario has brigades or campaigns
         out["adversaries"] = adversaries

@@ -35,14 +35,14 @@ def within_thresholds(log: RunLog) -> pd.DataFrame:
     """Share of eligible violating posts removed within each threshold."""
     lat = latency(log)
     created = log.violating["created_at"].to_numpy(dtype=np.float64)
-    rows = [_within_row(lat, created, log.end, h) for h in thresholds(log)]
+    rows = [within_row(lat, created, log.end, h) for h in thresholds(log)]
     return pd.DataFrame(rows, columns=_COLUMNS)
 
 
 _COLUMNS = ["threshold_hours", "eligible", "removed_within", "breaches", "share"]
 
 
-def _within_row(lat: np.ndarray, created: np.ndarray, end: float, h: float) -> dict[str, float]:
+def within_row(lat: np.ndarray, created: np.ndarray, end: float, h: float) -> dict[str, float]:
     eligible = created <= end - h
     n = int(eligible.sum())
     ok = int((lat[eligible] <= h).sum())
@@ -71,6 +71,6 @@ def within_thresholds_by_week(log: RunLog) -> pd.DataFrame:
         mine = week == w
         start = log.scenario.local_time(168.0 * w).date().isoformat()
         for h in thresholds(log):
-            row = _within_row(lat[mine], created[mine], log.end, h)
+            row = within_row(lat[mine], created[mine], log.end, h)
             rows.append({"week": w, "week_of": start, **row})
     return pd.DataFrame(rows, columns=["week", "week_of", *_COLUMNS])

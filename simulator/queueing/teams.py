@@ -25,8 +25,8 @@ def _frozen_array(values: np.ndarray) -> np.ndarray:
     return out
 
 
-Priority = Literal["fifo", "score", "reach", "reports"]
-PRIORITIES: tuple[str, ...] = ("fifo", "score", "reach", "reports")
+Priority = Literal["fifo", "score", "reach", "reports", "severity"]
+PRIORITIES: tuple[str, ...] = ("fifo", "score", "reach", "reports", "severity")
 
 
 @dataclass(frozen=True, eq=False)

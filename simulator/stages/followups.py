@@ -71,6 +71,7 @@ class Followups:
         self.sway = sway  # report brigading's hold on the jury's decisions
         self.swayed: dict[tuple[int, float], int] = {}  # (post id, decision time) -> removes
         self.state = state
+        self._severity = state.taxonomy.severity_of().astype(np.float64)
         self.reports = reports
         self.appeals = appeals
         self.appeal_team = policy.appeal_team() if self.appeals.active else None
@@ -216,6 +217,9 @@ class Followups:
             return lambda post_id, post, t: 0.0
         if rule == "score":
             return lambda post_id, post, t: post[4]
+        if rule == "severity":
+            severity = self._severity.tolist()
+            return lambda post_id, post, t: severity[post[0]]
 
         def by_views(post_id: int, post: _Post, t: float) -> float:
             c = self.state.cols
@@ -232,6 +236,8 @@ class Followups:
         rule = team_priority(self.policy, team)
         if rule == "score":
             return np.nan_to_num(cols.score[idx], nan=0.0)
+        if rule == "severity":
+            return self._severity[cols.cls[idx]]
         if rule in ("reach", "reports"):
             views = views_at(cols.reach[idx], cols.decay[idx], t - cols.created_at[idx])
             if rule == "reach":

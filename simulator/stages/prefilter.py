@@ -53,7 +53,7 @@ from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
 from simulator.stream.synthetic import Posts, hourly_class_probs, hourly_rates
-from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING, Taxonomy
+from simulator.taxonomy import CLASSES, N_CLASSES, TEXT_MODELS_DEFAULT_ONLY, VIOLATING, Taxonomy
 
 SCORE_SAMPLE_PER_CLASS = 2000
 """Texts per class scored for real to measure the scale-mode score model.
@@ -439,14 +439,6 @@ def load_model_cached(path: Path) -> TrainedClassifier:
 @lru_cache(maxsize=8)
 def _card(card_json: str, taxonomy: Taxonomy) -> CardClassifier:
     return CardClassifier.from_card(ClassifierCard.model_validate_json(card_json), taxonomy)
-
-
-TEXT_MODELS_DEFAULT_ONLY = (
-    "the synthetic corpus and model files know only the default classes (violence: "
-    "violent_threat, incitement; legitimate: violent_news, heated_political, benign); "
-    "a scenario declaring its own `content.areas` needs `prefilter.model.source: card` "
-    "(scores drawn from the card per class) or a model trained on your own data for them"
-)
 
 
 def classifier_for(

@@ -1,0 +1,198 @@
+"""Policy areas: classes declared by the scenario, outcomes by area, priority by severity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import ROOT
+
+import simulator
+from simulator.api import simulate
+from simulator.checks import check_run
+from simulator.config import PlatformPolicy, Scenario, load_file
+from simulator.metrics.areas import area_codes
+from simulator.taxonomy import CLASSES, DEFAULT, VIOLATING
+
+SCENARIO = ROOT / "scenarios" / "general-platform.yaml"
+POLICY = ROOT / "policies" / "general-shared-staff.yaml"
+
+
+def small(days: int = 2, users: float = 20_000) -> Scenario:
+    sc = simulator.load(SCENARIO, overrides={"days": days})
+    assert isinstance(sc, Scenario)
+    pop = sc.population
+    assert pop is not None
+    first = pop.daily_active_users[0].model_copy(update={"users": users})
+    return sc.model_copy(
+        update={"population": pop.model_copy(update={"daily_active_users": [first]})}
+    )
+
+
+def policy(**overrides: object) -> PlatformPolicy:
+    pol = simulator.load(POLICY, overrides=dict(overrides))
+    assert isinstance(pol, PlatformPolicy)
+    return pol
+
+
+def test_the_default_taxonomy_is_todays_five_classes() -> None:
+    assert DEFAULT.classes == CLASSES
+    assert DEFAULT.violating.tolist() == VIOLATING.tolist() == [True, True, False, False, False]
+    assert DEFAULT.area_names == ("violence",)
+    assert simulator.load(ROOT / "scenarios" / "quick.yaml").taxonomy is DEFAULT  # type: ignore[attr-defined]
+
+
+def test_a_declared_taxonomy_puts_violating_classes_first_area_by_area() -> None:
+    tax = small().taxonomy
+    assert tax.classes[:2] == ("terrorist_content", "violent_threat")
+    assert tax.legitimate == ("violent_news", "heated_political", "benign")
+    assert [tax.areas[i].name for i in tax.area_of[tax.violating]] == [
+        "terrorism",
+        "violence",
+        "violence",
+        "hate",
+        "harassment",
+        "spam",
+    ]
+    assert tax.severity_of().tolist() == [4, 3, 3, 2, 2, 1, 0, 0, 0]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_area_figures_add_up_to_the_totals(seed: int) -> None:
+    r = simulate(small(), policy(), seed=seed)
+    s = r.summary
+    areas = s["areas"]
+    assert list(areas) == ["terrorism", "violence", "hate", "harassment", "spam"]
+    for key in ("count", "removed", "never_removed"):
+        assert sum(a[key] for a in areas.values()) == s["violating"][key]
+    views = sum(a["views_before_removal"]["total"] for a in areas.values())
+    assert views == pytest.approx(s["violating"]["views_before_removal"]["total"], rel=1e-9)
+    for ch, n in s["violating"]["removed_by"].items():
+        assert sum(a["removed_by"][ch] for a in areas.values()) == n
+    # each area's own clock: terrorism's 1 hour is one of the global thresholds too
+    one_hour = next(w for w in areas["terrorism"]["within"] if w["threshold_hours"] == 1.0)
+    assert areas["terrorism"]["within_clock"] == one_hour
+    assert all(a["count"] > 0 for a in areas.values())
+
+
+def test_the_default_taxonomy_adds_no_area_section() -> None:
+    r = simulate(ROOT / "scenarios" / "quick.yaml", ROOT / "policies" / "staff-review.yaml", seed=1)
+    assert "areas" not in r.summary
+
+
+def _cases_by_area(r: simulator.RunResult, sc: Scenario) -> pd.DataFrame:
+    cases = r.cases["staff"]
+    waits = (cases["started"] - cases["arrived"]).to_numpy(dtype=np.float64)
+    codes = cases["cls"].to_numpy(dtype=np.int64)
+    area = sc.taxonomy.area_of[codes]
+    return pd.DataFrame({"area": area, "wait": waits})
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_priority_by_severity_serves_the_severe_area_first_under_load(seed: int) -> None:
+    sc = small()
+    loaded = {"staff.reviewers": 1}
+    by_fifo = simulate(sc, policy(**loaded, **{"staff.priority": "fifo"}), seed=seed)
+    by_severity = simulate(sc, policy(**loaded, **{"staff.priority": "severity"}), seed=seed)
+    assert by_fifo.summary["review"]["staff"]["utilisation"] > 0.9  # under load
+    sev, fifo = _cases_by_area(by_severity, sc), _cases_by_area(by_fifo, sc)
+    # the most severe area's cases wait less than the least severe's, and less than
+    # when the line is first come, first served
+    terror = sev[sev.area == 0].wait
+    assert terror.mean() < sev[sev.area == 4].wait.mean()
+    assert terror.mean() < fifo[fifo.area == 0].wait.mean()
+    t_sev = by_severity.summary["areas"]["terrorism"]
+    t_fifo = by_fifo.summary["areas"]["terrorism"]
+    assert t_sev["views_before_removal"]["total"] < t_fifo["views_before_removal"]["total"]
+
+
+def test_results_are_the_same_whatever_the_chunk_size() -> None:
+    sc = small(days=3)
+    pol = policy(**{"staff.priority": "severity"})
+    tables = []
+    for chunk in (1, 3):
+        parts: list[pd.DataFrame] = []
+        r = simulate(sc, pol, seed=4, chunk_days=chunk, sink=parts.append, table="all")
+        tables.append(pd.concat(parts).sort_values("post_id", ignore_index=True))
+        assert "areas" in r.summary
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    assert list(tables[0]["cls"].cat.categories) == list(sc.taxonomy.classes)
+
+
+def test_area_codes_follow_the_class_column() -> None:
+    tax = small().taxonomy
+    cls = pd.Series(pd.Categorical.from_codes([0, 1, 2, 5], categories=list(tax.classes)))
+    assert area_codes(cls, tax).tolist() == [0, 1, 1, 4]
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_policy_naming_a_class_the_scenario_lacks_is_an_error_with_its_line(
+    tmp_path: Path,
+) -> None:
+    text = POLICY.read_text().replace("hate_speech: 0.9,", "hate: 0.9,")
+    pol = _write(tmp_path, "p.yaml", text)
+    findings = check_run(load_file(SCENARIO), load_file(pol))  # type: ignore[arg-type]
+    errors = [f for f in findings if f.level == "error"]
+    assert [f.field for f in errors] == ["staff.accuracy.hate"]
+    assert (
+        errors[0].line
+        == text.splitlines().index(next(line for line in text.splitlines() if "hate: 0.9" in line))
+        + 1
+    )
+    assert "unknown class 'hate'" in errors[0].message
+
+
+def test_a_policy_missing_a_class_without_a_default_is_an_error(tmp_path: Path) -> None:
+    text = POLICY.read_text().replace("accuracy: {default: 0.95, ", "accuracy: {")
+    findings = check_run(load_file(SCENARIO), load_file(_write(tmp_path, "p.yaml", text)))  # type: ignore[arg-type]
+    errors = [f for f in findings if f.level == "error"]
+    assert [f.field for f in errors] == ["staff.accuracy"]
+    assert "no value for terrorist_content, violent_threat, incitement, spam, violent_news" in (
+        errors[0].message
+    )
+
+
+def test_a_card_without_a_violating_default_must_cover_every_violating_class(
+    tmp_path: Path,
+) -> None:
+    text = POLICY.read_text().replace("        violating: {auc: 0.93, sd: 1.3}\n", "")
+    findings = check_run(load_file(SCENARIO), load_file(_write(tmp_path, "p.yaml", text)))  # type: ignore[arg-type]
+    errors = [f for f in findings if f.level == "error"]
+    assert [f.field for f in errors] == ["prefilter.model.card.binormal.violating"]
+    assert "classes has no entry for violent_threat, incitement" in errors[0].message
+
+
+def test_a_text_model_cannot_score_declared_classes(tmp_path: Path) -> None:
+    text = POLICY.read_text()
+    start = text.index("    source: card")
+    end = text.index("  auto_remove_above")
+    text = text[:start] + "    source: synthetic\n" + text[end:]
+    findings = check_run(load_file(SCENARIO), load_file(_write(tmp_path, "p.yaml", text)))  # type: ignore[arg-type]
+    errors = [f for f in findings if f.level == "error"]
+    assert [f.field for f in errors] == ["prefilter.model.source"]
+    assert "the synthetic corpus and model files know only the default classes" in (
+        errors[0].message
+    )
+
+
+def test_a_text_mode_scenario_declaring_areas_is_refused(tmp_path: Path) -> None:
+    text = SCENARIO.read_text().replace("texts: {mode: sampled}", "texts: {mode: text}")
+    res = simulator_validate(_write(tmp_path, "s.yaml", text))
+    assert res.exit_code == 2
+    assert "content.texts.mode" in res.output
+    assert "needs the sampled mode" in res.output
+
+
+def simulator_validate(path: Path):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from simulator.cli import app
+
+    return CliRunner().invoke(app, ["validate", str(path)])
