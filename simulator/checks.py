@@ -30,6 +30,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel
 
+from simulator.config.card import ClassifierCard
 from simulator.config.common import per_class, per_class_problems
 from simulator.config.describe import Path_, format_path, line_for
 from simulator.config.host import NOTICE_SIGNALS, HostPolicy
@@ -41,7 +42,7 @@ from simulator.queueing import TeamSpec
 from simulator.stages.jury import jurors_on_duty
 from simulator.stages.staff import staff_team
 from simulator.stream.synthetic import _interp_users, hourly_class_probs, hourly_rates
-from simulator.taxonomy import TEXT_MODELS_DEFAULT_ONLY
+from simulator.taxonomy import TEXT_MODELS_DEFAULT_ONLY, Taxonomy
 
 Level = Literal["error", "warning"]
 M = TypeVar("M", bound=BaseModel)
@@ -328,14 +329,40 @@ def _classes(sc: _Doc, pol: _Doc) -> list[Finding]:
     pre = p.prefilter
     if not (pre.enabled or p.notices.sweep.enabled):
         return out
-    if pre.model.source == "card" and pre.model.card is not None:
+    if pre.areas is not None:
+        for name, screen in pre.areas.items():
+            where = ("prefilter", "areas", name)
+            if name not in tax.area_names:
+                out.append(
+                    pol.at(
+                        "error",
+                        where,
+                        f"the scenario has no area {name!r}; its areas are "
+                        f"{', '.join(tax.area_names)}",
+                    )
+                )
+                continue
+            area = tax.areas[tax.area_index(name)]
+            out += _card_findings(pol, screen.card, area.classes, tax, (*where, "card"))
+    elif pre.model.source == "card" and pre.model.card is not None:
         violating = [c for c in tax.classes if c in tax.violating_classes]
-        for message in pre.model.card.problems(violating, tax.classes):
-            head, _, rest = message.partition(" ")
-            card_path: tuple[str, ...] = ("prefilter", "model", "card", *head.split("."))
-            out.append(pol.at("error", card_path, f"{head} {rest}"))
+        out += _card_findings(pol, pre.model.card, violating, tax, ("prefilter", "model", "card"))
     elif not tax.is_default:
         out.append(pol.at("error", ("prefilter", "model", "source"), TEXT_MODELS_DEFAULT_ONLY))
+    return out
+
+
+def _card_findings(
+    pol: _Doc,
+    card: ClassifierCard,
+    positive: Sequence[str],
+    tax: Taxonomy,
+    where: tuple[str, ...],
+) -> list[Finding]:
+    out = []
+    for message in card.problems(positive, tax.classes):
+        head, _, rest = message.partition(" ")
+        out.append(pol.at("error", (*where, *head.split(".")), f"{head} {rest}"))
     return out
 
 

@@ -39,11 +39,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from simulator.accounts import plan_accounts
 from simulator.adversaries import Adversaries
@@ -51,7 +49,8 @@ from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.enforcement import Delisting, Enforcer, Notice, plan_enforcers
-from simulator.queueing import KIND_APPEAL, CaseLog, ReviewQueue
+from simulator.engine_log import CaseLogs
+from simulator.queueing import KIND_APPEAL, ReviewQueue
 from simulator.runlog import PostSink, PostTally, RunLog, juror_figures
 from simulator.seeding import SeedTree
 from simulator.spill import SPILL_ROWS, Spill, release_free_memory
@@ -69,6 +68,7 @@ from simulator.taxonomy import CHANNEL_INDEX
 
 if TYPE_CHECKING:
     from simulator.classifier import TrainedClassifier
+    from simulator.stages.area_prefilter import AreaPrefilter
     from simulator.stages.prefilter import PrefilterStage
     from simulator.stream.thinning import ThinDay, Thinner
 
@@ -123,14 +123,14 @@ class Simulation:
         self.table = table
         mode = scenario.content.texts.mode
         self.with_text = mode == "text"
-        self.prefilter: PrefilterStage | None = None
+        self.prefilter: PrefilterStage | AreaPrefilter | None = None
         # Scores every post when the prefilter runs or a notice may trigger a sweep.
-        self.scorer: PrefilterStage | None = None
+        self.scorer: PrefilterStage | AreaPrefilter | None = None
         if policy.prefilter.enabled or policy.notices.sweep.enabled:
             # Imported here: scikit-learn is only needed when a classifier runs.
-            from simulator.stages.prefilter import prefilter_stage
+            from simulator.stages.area_prefilter import scorer_for
 
-            self.scorer = prefilter_stage(policy, scenario, self.seeds, classifier, workers=workers)
+            self.scorer = scorer_for(policy, scenario, self.seeds, classifier, workers)
             if policy.prefilter.enabled:
                 self.prefilter = self.scorer
         self.stream = open_stream(scenario, self.seeds, with_text=self.with_text)
@@ -205,7 +205,7 @@ class Simulation:
             self.thinner, self._thinning_note = plan_thinning(
                 scenario, policy, self.stream, self.reports, self.scorer, table, self.seeds
             )
-        self._case_logs: dict[str, list[CaseLog]] = {t: [] for t in self.queues}
+        self._case_logs = CaseLogs(self.queues, self._spill)
         self._notices: list[Notice] = []
         # Without enforcers nothing reads a violating post once its fate is
         # sealed (no audit, notice or press watch), so it settles like any other.
@@ -274,15 +274,15 @@ class Simulation:
                 if done.any():
                     self.tally.settle(c, done, end, sink)
                     state.cols = c.take(~done)
-            self._set_aside_cases()
+            self._case_logs.set_aside()
             if progress is not None:
                 progress(min(1.0, t1 / horizon))
             if suspended_by is not None:
                 break
 
         for team, queue in self.queues.items():
-            self._case_logs[team].append(queue.drain())
-        self._set_aside_cases()
+            self._case_logs.add(team, queue.drain())
+        self._case_logs.set_aside()
         final = state.cols if state.cols is not None else PostColumns.empty(self.with_text)
         self.tally.settle(final, final.created_at < end, end, sink)
         return self._log(end, suspended_by)
@@ -390,7 +390,9 @@ class Simulation:
         case_at = np.minimum(flag, reported)
         case_at = np.where(case_at < auto, case_at, np.inf)
         report_team = TEAMS.index(self.policy.reports.review_team)
-        flag_team = TEAMS.index(self.policy.prefilter.review_team)
+        flag_team: int | np.ndarray = TEAMS.index(self.policy.prefilter.review_team)
+        if self.prefilter is not None and out.flag_team is not None:  # by area
+            flag_team = np.where(out.flag_team >= 0, out.flag_team, flag_team)
         team = np.where(flag <= reported, flag_team, report_team).astype(np.int8)
         team[~np.isfinite(case_at)] = NO_TEAM
         cols = PostColumns(
@@ -523,31 +525,13 @@ class Simulation:
             log = queue.run_until(t)
             if len(log.post_id) == 0:
                 continue
-            self._case_logs[team].append(log)
+            self._case_logs.add(team, log)
             self.followups.apply(team, log, self.queues)
         if self.accounts is not None:
             self.accounts.advance(t, self._state)
         self.adversaries.advance(self._state, self.queues)
 
     # Output ---------------------------------------------------------------------
-    def _set_aside_cases(self) -> None:
-        """Move the case logs handed over so far to the spill (one part a team)."""
-        for team, logs in self._case_logs.items():
-            if logs:
-                log = CaseLog.concat(logs)
-                columns = {f.name: getattr(log, f.name) for f in fields(log)}
-                self._spill.append(f"cases.{team}", columns)
-                logs.clear()
-
-    def _cases(self, team: str, end: float) -> pd.DataFrame:
-        """Team ``team``'s cases that opened before the run ended. A day is staged
-        before its suspension is known, and reports may fall after the horizon:
-        such cases never reached anyone and must not count as pending."""
-        columns = self._spill.take(f"cases.{team}")
-        if columns is None:
-            return CaseLog.empty().to_frame()
-        opened = np.asarray(columns["arrived"]) < end
-        return CaseLog(**{k: np.asarray(v)[opened] for k, v in columns.items()}).to_frame()
 
     def _log(self, end: float, suspended_by: str | None) -> RunLog:
         release_free_memory()  # the days' freed arrays, before the final tables
@@ -574,7 +558,7 @@ class Simulation:
             created_by_class=tally.created_by_class,
             created_by_hour=tally.created_by_hour,
             violating_by_hour=tally.violating_by_hour,
-            cases={t: self._cases(t, end) for t in self._case_logs},
+            cases={t: self._case_logs.frame(t, end) for t in self.queues},
             capacity_hours={t: q.available_hours(end) for t, q in self.queues.items()},
             busy_hours={t: float(q.busy_hours) for t, q in self.queues.items()},
             events=sorted(
@@ -592,6 +576,11 @@ class Simulation:
             else 0.0,
             legit_live_at_suspension=legit_live,
             classifier=self.prefilter.classifier if self.prefilter else None,
+            prefilter_areas=(
+                self.prefilter.area_summary()
+                if self.prefilter and self.prefilter.per_area
+                else None
+            ),
             prefilter_thresholds=(
                 {t.name: t.to_dict() for t in self.prefilter.thresholds} if self.prefilter else {}
             ),

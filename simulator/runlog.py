@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,8 @@ class RunLog:
     expected_posts_lost: float
     legit_live_at_suspension: int
     classifier: TrainedClassifier | CardClassifier | None = None
+    prefilter_areas: dict[str, Any] | None = None
+    """A prefilter per area (``prefilter.areas``): its cards and thresholds by area."""
     prefilter_thresholds: dict[str, dict[str, object]] = field(default_factory=dict)
     """The prefilter's thresholds as the raw scores they became (targets resolved)."""
     meta: dict[str, object] = field(default_factory=dict)

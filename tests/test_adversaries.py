@@ -139,7 +139,7 @@ def test_brigading_raises_wrongful_removals_under_a_majority_jury_not_under_staf
     # ~800 brigaded posts a seed; honest jurors alone wrongly remove about 1% of them
     # (measured: 2-7 a seed), the swayed jury about 18%
     assert jury_rise > 0.1 * len(SEEDS) * 800
-    p = 1 - staff_review.staff.accuracy.heated_political
+    p = 1 - staff_review.staff.accuracy["heated_political"]
     assert staff_wrong <= staff_reviewed * p + 4 * math.sqrt(staff_reviewed * p * (1 - p))
 
 

@@ -68,7 +68,7 @@ def test_perfect_jurors_never_remove_legitimate_posts(
 ) -> None:
     perfect = tweak(
         jury_only,
-        jury__accuracy={k: 1.0 for k in jury_only.jury.accuracy.model_dump()},
+        jury__accuracy={k: 1.0 for k in jury_only.jury.accuracy},
         jury__pool_size=5000,
         jury__population__sympathetic_share=0.0,  # sympathy would make them miss threats
     )

@@ -357,7 +357,7 @@ def test_arrivals_and_closures_in_the_past_are_rejected() -> None:
         ("votes_to_remove", 2, "votes_to_remove: expected an integer between 1 and"),
         ("review_minutes", 0.0, "review_minutes: expected a finite number > 0"),
         ("review_cv", -0.1, "review_cv: expected a finite number >= 0"),
-        ("accuracy", np.ones(3), r"accuracy: expected shape \(5,\)"),
+        ("accuracy", np.ones((2, 5)), r"accuracy: expected a 1-D array"),
         ("accuracy", np.full(5, 1.2), r"accuracy: expected probabilities in \[0, 1\]"),
         ("priority", "random", "priority: expected one of fifo, score"),
         ("expire_after_hours", -1.0, "expire_after_hours: expected a number >= 0"),

@@ -453,7 +453,7 @@ def test_a_run_with_posts_but_none_violating(quick_sampled_world: Any) -> None:
     shares = {"violent_threat": 0, "incitement": 0, "violent_news": 0.03}
     clean = tweak(
         quick_sampled_world,
-        content__class_shares=quick_sampled_world.content.class_shares.model_dump() | shares,
+        content__class_shares=dict(quick_sampled_world.content.class_shares or {}) | shares,
         surges=[],
     )
     md = _run_md(clean, bundled("policies/jury-only.yaml"), [])

@@ -37,8 +37,8 @@ def test_surge_raises_volume_and_violating_share(quick_sampled: Scenario) -> Non
     stream = SyntheticStream(quick_sampled, SeedTree(7))
     days = [stream.generate_day(d, 0) for d in range(quick_sampled.days)]
     quiet, surge = Posts.concat(days[:4]), Posts.concat(days[5:6])
-    share_quiet = quiet.violating.mean()
-    share_surge = surge.violating.mean()
+    share_quiet = VIOLATING[quiet.cls].mean()
+    share_surge = VIOLATING[surge.cls].mean()
     # The quick scenario's surge multiplies the violating share by 4 for 48 hours.
     assert share_surge > 2.5 * share_quiet
     assert len(surge) > 1.2 * len(days[1])

@@ -60,6 +60,7 @@ from simulator.stream.synthetic import Posts
 from simulator.taxonomy import CHANNEL_INDEX
 
 if TYPE_CHECKING:
+    from simulator.stages.area_prefilter import AreaPrefilter
     from simulator.stages.prefilter import PrefilterStage
 
 RESTORED = -1
@@ -433,7 +434,7 @@ def plan_accounts(
     table: str,
     *,
     hosts: Sequence[HostPolicy] = (),
-    scorer: PrefilterStage | None = None,
+    scorer: PrefilterStage | AreaPrefilter | None = None,
     stream: object = None,
 ) -> Accounts | None:
     """The run's accounts, listening to ``state``'s removals; None when nothing

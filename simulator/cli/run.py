@@ -68,7 +68,7 @@ def _check_prefilter(policy: Any, scenario: Any, seed: int) -> None:
     """A bad model file or an unreachable threshold target fails before anything is written."""
     if isinstance(policy, PlatformPolicy) and policy.prefilter.enabled:
         # Imported here: scikit-learn is only needed when a prefilter runs.
-        from simulator.stages.prefilter import check_prefilter
+        from simulator.stages.area_prefilter import check_prefilter
 
         check_prefilter(policy, scenario, seed)
 

@@ -55,6 +55,8 @@ def classifier_summary(log: RunLog) -> dict[str, Any]:
     """The ``classifier`` section of a run's summary."""
     mode = log.scenario.content.texts.mode
     cfg = log.policy.prefilter
+    if cfg.enabled and log.prefilter_areas is not None:  # a card per area
+        return log.prefilter_areas
     if not cfg.enabled or log.classifier is None:
         return {"enabled": False, "score_mode": mode}
     # Imported here: scikit-learn is only needed when a prefilter ran.

@@ -21,6 +21,7 @@ from simulator.format import (
     threshold,
 )
 from simulator.report import plots
+from simulator.report.areas import areas_table
 from simulator.report.context import DEFAULT_TARGET, Figure, Report, Table
 from simulator.report.curves import cdf_xy, fixed, surge_bands
 
@@ -409,6 +410,8 @@ def run_report(folder: RunFolder, target: float = DEFAULT_TARGET) -> Report:
         rep.tables.append(_accounts_table(s["accounts"]))
     if "adversaries" in s:  # the scenario has brigades or campaigns
         rep.tables.append(_adversaries_table(s["adversaries"]))
+    if "areas" in s:  # the scenario declares its policy areas
+        rep.tables.append(areas_table(s["areas"]))
     why = why_rows(s["enforcement"])
     rep.tables.append(
         Table(

@@ -48,7 +48,7 @@ from simulator.classifier import (
 from simulator.classifier.card import CardClassifier, threshold_on_mix
 from simulator.classifier.parallel import ParallelScorer
 from simulator.config.card import ClassifierCard
-from simulator.config.policy import PlatformPolicy, Prefilter, ScoreTarget
+from simulator.config.policy import AreaScreen, PlatformPolicy, Prefilter, ScoreTarget
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
@@ -74,6 +74,9 @@ class PrefilterOutcome:
     score: np.ndarray
     auto_removed_at: np.ndarray
     flagged_at: np.ndarray
+    flag_team: np.ndarray | None = None
+    """Per post, the team a flag goes to (a :data:`~simulator.stages.platform.TEAMS`
+    index, -1 where not flagged); None: the prefilter's ``review_team`` for every flag."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def _meet(
     validation: pd.DataFrame | None,
     stream_mix: Mapping[str, float] | None,
     stream_scores: ScoreModel | None,
+    positive: np.ndarray | None = None,
 ) -> float:
     """The raw score meeting ``target`` (see :func:`resolve_thresholds`)."""
     if target.mix == "validation":
@@ -113,7 +117,11 @@ def _meet(
     if stream_scores is not None:
         shares = [stream_mix[c] for c in stream_scores.taxonomy.classes]
         return threshold_on_mix(
-            stream_scores, shares, precision=target.precision, recall=target.recall
+            stream_scores,
+            shares,
+            precision=target.precision,
+            recall=target.recall,
+            positive=positive,
         )
     assert validation is not None
     weights = mix_weights(validation, stream_mix)
@@ -123,11 +131,13 @@ def _meet(
 
 
 def resolve_thresholds(
-    cfg: Prefilter,
+    cfg: Prefilter | AreaScreen,
     validation: pd.DataFrame | None,
     policy: str = "",
     stream_mix: Mapping[str, float] | None = None,
     stream_scores: ScoreModel | None = None,
+    positive: np.ndarray | None = None,
+    where: str = "prefilter",
 ) -> tuple[ResolvedThreshold, ResolvedThreshold]:
     """``(auto_remove_above, review_above)`` as raw scores for a classifier.
 
@@ -143,7 +153,7 @@ def resolve_thresholds(
     review target that lands above the removal threshold is lowered to it
     (``capped``): no post is then sent to review by score alone.
     """
-    where = f"policy {policy!r}: " if policy else ""
+    policy_at = f"policy {policy!r}: " if policy else ""
     out: list[ResolvedThreshold] = []
     for name in ("auto_remove_above", "review_above"):
         value = getattr(cfg, name)
@@ -151,9 +161,9 @@ def resolve_thresholds(
             out.append(ResolvedThreshold(name, float(value)))
             continue
         try:
-            score = _meet(value, validation, stream_mix, stream_scores)
+            score = _meet(value, validation, stream_mix, stream_scores, positive)
         except ValueError as exc:
-            raise ModsimError(f"{where}prefilter.{name}: {exc}") from None
+            raise ModsimError(f"{policy_at}{where}.{name}: {exc}") from None
         out.append(ResolvedThreshold(name, score, value))
     auto, review = out
     if review.score > auto.score:
@@ -166,6 +176,12 @@ def resolve_thresholds(
 
 class PrefilterStage:
     """Scores posts with a classifier (text mode) or its score model (scale mode)."""
+
+    per_area = False
+    """One model for every area (see :mod:`simulator.stages.area_prefilter`)."""
+
+    def area_summary(self) -> dict[str, Any]:
+        raise NotImplementedError("one model for every area: see classifier_summary")
 
     def __init__(
         self,
@@ -380,6 +396,8 @@ def synthetic_key(policy: PlatformPolicy, scenario: Scenario, seed: int) -> Synt
     cfg = policy.prefilter
     if not (cfg.enabled or policy.notices.sweep.enabled) or cfg.model.source != "synthetic":
         return None
+    if cfg.areas is not None or not scenario.taxonomy.is_default:
+        return None  # cards per area, or classes the corpus lacks: nothing to train
     texts = scenario.content.texts
     return (
         seed,

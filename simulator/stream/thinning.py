@@ -77,7 +77,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from scipy import special
@@ -89,6 +89,7 @@ from simulator.seeding import SeedTree
 from simulator.stream.synthetic import Posts, SyntheticStream, intensity_times
 
 if TYPE_CHECKING:
+    from simulator.stages.area_prefilter import AreaPrefilter
     from simulator.stages.prefilter import PrefilterStage
     from simulator.stages.reports import ReportStage
 
@@ -365,7 +366,7 @@ def plan_thinning(
     policy: PlatformPolicy,
     stream: object,
     reports: ReportStage,
-    scorer: PrefilterStage | None,
+    scorer: PrefilterStage | AreaPrefilter | None,
     table: str,
     seeds: SeedTree,
 ) -> tuple[Thinner | None, str | None]:
@@ -382,13 +383,15 @@ def plan_thinning(
     n_classes = scenario.taxonomy.n_classes
     scored = np.zeros(n_classes)
     if scorer is not None:
+        if scorer.per_area:
+            return None, "off: a prefilter per area scores every post with every area's card"
         if not scorer.draws_scores:
             return None, "off: the classifier scores every post's text (text mode)"
         cuts = [t.score for t in scorer.thresholds] if policy.prefilter.enabled else []
         if policy.notices.sweep.enabled:
             cuts.append(policy.notices.sweep.review_above)
         if cuts:
-            model = scorer.score_model
+            model = cast("PrefilterStage", scorer).score_model
             scored = np.array([model.share_at_or_above(c, min(cuts))[0] for c in range(n_classes)])
     reach = scenario.reach
     touch = TouchModel.build(
