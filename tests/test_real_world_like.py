@@ -68,8 +68,9 @@ def test_no_sentence_comes_from_the_corpus(sentences: pd.DataFrame) -> None:
     shares = np.array(
         [len(_four_grams(t) & seen) / max(1, len(_four_grams(t))) for t in sentences["text"]]
     )
-    # measured 3.1% before the corpus grew, 3.8% after; a sentence copied from a
-    # template would share most of its word 4-grams
+    # measured 3.1% before the corpus grew, 3.8% after, 5.7% with 1,145 templates (common
+    # phrases: "if we have to"); a sentence copied from a template would share most of
+    # its word 4-grams
     assert shares.mean() < 0.06
     assert shares.max() < 0.5
 
