@@ -94,6 +94,9 @@ class Accounts:
             "ban": np.zeros(N_CLASSES, dtype=np.int64),
         }
         self.removed_with_account = 0
+        # Posts whose author is set from outside (a coordinated campaign's copies):
+        # ``fixed_authors(post_ids, persons)`` puts them in.
+        self.fixed_authors: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
     @property
     def takes_down(self) -> bool:
@@ -106,7 +109,10 @@ class Accounts:
     ) -> np.ndarray:
         """The author (person) of each post."""
         z = standard_reach(reach, cls, self._median, self._sigma)
-        return self.pop.authors(post_id, cls, z, (created // 24.0).astype(np.int64))
+        persons = self.pop.authors(post_id, cls, z, (created // 24.0).astype(np.int64))
+        if self.fixed_authors is not None:
+            persons = self.fixed_authors(post_id, persons)
+        return persons
 
     def with_author(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-post rows with an ``author`` column (the person behind the account)."""

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from simulator.config.accounts import AccountPopulation
+from simulator.config.adversaries import Adversaries
 from simulator.config.base import ConfigModel
 from simulator.config.common import (
     Date,
@@ -212,6 +213,15 @@ class Scenario(ConfigModel):
             )
         ),
     ] = None
+    adversaries: Annotated[
+        Adversaries | None,
+        Field(
+            description=(
+                "groups working against moderation: report brigading, coordinated "
+                "campaigns (null: none)"
+            )
+        ),
+    ] = None
 
     @field_validator("timezone")
     @classmethod
@@ -255,6 +265,11 @@ class Scenario(ConfigModel):
             if self.surges:
                 raise ValueError(
                     "surges shape a synthetic stream; remove them when replaying a file"
+                )
+            if self.adversaries is not None:
+                raise ValueError(
+                    "adversaries act on a synthetic stream; remove `adversaries` when "
+                    "replaying a file"
                 )
             if self.accounts is not None:
                 raise ValueError(

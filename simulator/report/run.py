@@ -381,6 +381,8 @@ def run_report(folder: RunFolder, target: float = DEFAULT_TARGET) -> Report:
     )
     if "accounts" in s:  # the policy acts on accounts
         rep.tables.append(_accounts_table(s["accounts"]))
+    if "adversaries" in s:  # the scenario has brigades or campaigns
+        rep.tables.append(_adversaries_table(s["adversaries"]))
     why = why_rows(s["enforcement"])
     rep.tables.append(
         Table(
@@ -482,4 +484,48 @@ def _accounts_table(a: dict[str, Any]) -> Table:
         [False, True],
         note="A wrongly banned account made no violating post before its ban. Posts not made: "
         "what suspended and banned accounts would have posted.",
+    )
+
+
+def _adversaries_table(a: dict[str, Any]) -> Table:
+    """Brigading (what it cost the queues and legitimate speech) and campaigns."""
+    rows: list[list[str]] = []
+    if "brigading" in a:
+        b = a["brigading"]
+        rows += [
+            ["brigaded legitimate posts", number(b["brigaded_posts"])],
+            ["false reports filed", number(b["false_reports_filed"])],
+            ["cases the brigades opened", number(b["cases_opened_by_brigade"])],
+            ["brigaded posts wrongly removed", number(b["wrongly_removed"])],
+            ["jury decisions swayed to remove", number(b["jury_decisions_swayed"])],
+        ]
+        for team, q in b["queue_load"].items():
+            rows.append(
+                [
+                    f"{team}: cases / reviewer-hours on brigaded posts",
+                    f"{number(q['cases'])} / {number(q['reviewer_hours'])}",
+                ]
+            )
+    if "campaigns" in a:
+        c = a["campaigns"]
+        rows += [
+            ["coordinated campaigns", number(c["campaigns_started"])],
+            ["campaign copies made", number(c["copies_made"])],
+            ["copies never removed", number(c["copies_never_removed"])],
+            ["views of copies before removal", number(c["views_before_removal"])],
+            [
+                "copies caught by the near-duplicate matcher",
+                f"{number(c['caught_by_matcher'])} ({share(c['caught_by_matcher_share'])})"
+                if c["matcher"]
+                else "no matcher",
+            ],
+        ]
+    return Table(
+        "tab-adversaries",
+        "Adversaries: brigades and campaigns",
+        ["", "posts, cases or hours"],
+        rows,
+        [False, True],
+        note="Brigaded posts are legitimate posts a brigade reported falsely; campaign copies "
+        "are violating posts of a coordinated campaign.",
     )
