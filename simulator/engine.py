@@ -50,8 +50,7 @@ from simulator.adversaries import Adversaries
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
-from simulator.enforcement import Delisting, Enforcer, LetterClock, Notice
-from simulator.errors import ModsimError
+from simulator.enforcement import Delisting, Enforcer, Notice, plan_enforcers
 from simulator.queueing import KIND_APPEAL, CaseLog, ReviewQueue
 from simulator.runlog import PostSink, PostTally, RunLog, juror_figures
 from simulator.seeding import SeedTree
@@ -141,7 +140,15 @@ class Simulation:
         hours = int(scenario.hours)
         self._state = PlatformState(hours)
         self.accounts = plan_accounts(
-            scenario, policy, self.seeds, self.reports, self._state, table
+            scenario,
+            policy,
+            self.seeds,
+            self.reports,
+            self._state,
+            table,
+            hosts=self.hosts,
+            scorer=self.scorer,
+            stream=self.stream,
         )
         self.adversaries = Adversaries(
             scenario, policy, self.seeds, self.reports, self._state, self.stream, self.accounts
@@ -172,14 +179,8 @@ class Simulation:
             )
             for team, spec in specs.items()
         }
-        names = [h.name for h in self.hosts]
-        if len(set(names)) != len(names):
-            raise ModsimError(
-                f"enforcers need distinct names (their random draws are keyed by name), got {names}"
-            )
-        self.enforcers = [
-            Enforcer(h, self.seeds, LetterClock(h.notices, scenario.start)) for h in self.hosts
-        ]
+        lookup = self.accounts.accounts_behind if self.accounts is not None else None
+        self.enforcers = plan_enforcers(self.hosts, self.seeds, scenario.start, lookup)
         self._outlook = Outlook(self._state, self.queues)
         self.delisting = Delisting(scenario, self.enforcers, self.seeds)
         self.notices = NoticeResponse(policy, self._state, self.queues, self.seeds)
@@ -591,6 +592,6 @@ class Simulation:
             not_made_by_class=self.delisting.not_made_by_class(end),
             jurors=juror_figures(self.juror_plan, self.queues.get("jury")),
             scored_at_or_above={k: v.copy() for k, v in tally.scored_at_or_above.items()},
-            accounts=self.accounts.log() if self.accounts is not None else None,
+            accounts=self.accounts.log(end) if self.accounts is not None else None,
             adversaries=self.adversaries.log(),
         )

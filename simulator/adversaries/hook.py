@@ -69,8 +69,8 @@ class Adversaries:
             if not isinstance(stream, SyntheticStream):  # the scenario's validator sees to it
                 raise ModsimError("campaigns need a synthetic stream")
             pick = None
-            if accounts is not None:
-                pop = accounts.pop
+            pop = accounts.pop if accounts is not None else None  # None: a replay's authors
+            if pop is not None:
                 pick = offender_picker(pop.offender, pop.join_day, adv.campaigns.accounts)
             self.campaigns = CampaignStream(
                 adv.campaigns, scenario, seeds, stream.reach_of, stream.decay, pick

@@ -272,10 +272,21 @@ class Scenario(ConfigModel):
                     "replaying a file"
                 )
             if self.accounts is not None:
-                raise ValueError(
-                    "accounts describe a synthetic stream's authors; a replayed log's "
-                    "authors are not read yet: remove `accounts` when replaying a file"
+                columns = self.stream.columns
+                if columns is None or columns.author is None:
+                    raise ValueError(
+                        "accounts on a replayed log need its authors: map the log's author "
+                        "column in stream.columns.author"
+                    )
+                given = sorted(
+                    set(self.accounts.model_fields_set) & set(self.accounts.POPULATION_FIELDS)
                 )
+                if given:
+                    raise ValueError(
+                        f"accounts.{given[0]} describes a synthetic population; a replayed "
+                        "log's authors come from its author column (only accounts.evasion "
+                        "and accounts.adaptation are read)"
+                    )
         return self
 
     @model_validator(mode="after")

@@ -249,4 +249,11 @@ def headline_metrics(summary: dict[str, Any]) -> dict[str, float]:
         out["campaign_copies_never_removed"] = float(c["copies_never_removed"])
         out["campaign_copy_views"] = _value(c["views_before_removal"])
         out["campaign_caught_by_matcher"] = float(c["caught_by_matcher"])
+    adapted = summary.get("adaptation")
+    if adapted is not None:  # authors followed under a prefilter: its recall on them
+        bins = adapted["prefilter_recall_by_removals"]
+        for name, keys in (("unremoved", ["0"]), ("removed_before", ["1", "2", "3+"])):
+            posts = sum(bins[k]["posts"] for k in keys)
+            caught = sum(bins[k]["caught"] for k in keys)
+            out[f"prefilter_recall_authors_{name}"] = caught / posts if posts else math.nan
     return out

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.metrics.accounts import account_summary
+from simulator.metrics.accounts import account_summary, adaptation_summary
 from simulator.metrics.adversaries import adversary_summary
 from simulator.metrics.classifier import classifier_summary
 from simulator.metrics.common import num, percentiles
@@ -147,6 +147,9 @@ def summarize(log: RunLog) -> dict[str, Any]:
     adversaries = adversary_summary(log)
     if adversaries is not None:  # the scenario has brigades or campaigns
         out["adversaries"] = adversaries
+    adaptation = adaptation_summary(log)
+    if adaptation is not None:  # authors followed under a prefilter: its recall by them
+        out["adaptation"] = adaptation
     replay = replay_summary(log)
     if replay is not None:  # a replayed post log: what was read, measured and estimated
         out["replay"] = replay

@@ -54,6 +54,7 @@ def run_summary_sentences(s: dict[str, Any], target: float = DEFAULT_TARGET) -> 
     else:
         out.append("Takedown: no. The platform was not suspended (no enforcer).")
     out.extend(_other_enforcers(e))
+    out.extend(_authors(s))
     wrong = s["legitimate"]["wrongly_removed"]
     were = "was" if wrong == 1 else "were"
     mistakes = f"{counted(wrong, 'legitimate post')} {were} removed by mistake"
@@ -67,6 +68,31 @@ def run_summary_sentences(s: dict[str, Any], target: float = DEFAULT_TARGET) -> 
             f"times before they came down, {number(v['never_removed'])} of "
             f"{number(v['count'])} were never removed, and {mistakes}."
         )
+    return out
+
+
+def _authors(s: dict[str, Any]) -> list[str]:
+    """What the run says of authors beyond account enforcement: the accounts the
+    enforcers' notices named, and the prefilter's recall on authors who adapted."""
+    out = []
+    for h in s["enforcement"]["enforcers"]:
+        if "accounts_noticed" in h:
+            out.append(
+                f"{h['name']}'s notices named {counted(h['accounts_noticed'], 'account')} "
+                f"behind {counted(h['posts_noticed'], 'post')}."
+            )
+    a = s.get("adaptation")
+    if a is not None and a["enabled"]:
+        bins = a["prefilter_recall_by_removals"]
+        seen = [(b["posts"], b["caught"]) for b in bins.values()]
+        first = seen[0]
+        later = (sum(n for n, _ in seen[1:]), sum(c for _, c in seen[1:]))
+        if first[0] and later[0]:
+            out.append(
+                f"Adaptation: the prefilter caught {share(first[1] / first[0])} of the violating "
+                f"posts of authors with no post removed before, and {share(later[1] / later[0])} "
+                "of those whose authors had learned from a removal."
+            )
     return out
 
 
