@@ -472,6 +472,16 @@ def _hosts(sc: _Doc, pol: _Doc, hosts: list[_Doc]) -> list[Finding]:
     for h in hosts:
         host: HostPolicy = h.model
         name = f"host {host.name!r}"
+        for area in host.detection.area_weights or {}:
+            if area != "default" and area not in s.taxonomy.area_names:
+                out.append(
+                    h.finding(
+                        "error",
+                        f"detection.area_weights.{area}",
+                        f"the scenario has no area {area!r}; its areas are "
+                        f"{', '.join(s.taxonomy.area_names)}",
+                    )
+                )
         remediation = host.notices.remediation_hours
         if p.notices.compliance > 0 and p.notices.response_hours > remediation:
             out.append(

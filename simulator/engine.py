@@ -181,7 +181,9 @@ class Simulation:
             for team, spec in specs.items()
         }
         lookup = self.accounts.accounts_behind if self.accounts is not None else None
-        self.enforcers = plan_enforcers(self.hosts, self.seeds, scenario.start, lookup)
+        self.enforcers = plan_enforcers(
+            self.hosts, self.seeds, scenario.start, lookup, scenario.taxonomy
+        )
         self._outlook = Outlook(self._state, self.queues)
         self.delisting = Delisting(scenario, self.enforcers, self.seeds)
         self.notices = NoticeResponse(policy, self._state, self.queues, self.seeds)

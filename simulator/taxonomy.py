@@ -111,6 +111,18 @@ class Taxonomy:
         clock = np.array([np.inf] + [a.clock_hours for a in self.areas])
         return clock[self.area_of + 1]
 
+    def area_weights(self, weights: dict[str, float] | None) -> np.ndarray | None:
+        """Per class, the weight of its area in ``weights`` (by area name, ``default``
+        for areas not named, else 1; 1 for legitimate classes); None without weights.
+        Names of areas this taxonomy lacks are ignored (the checks refuse them)."""
+        if weights is None:
+            return None
+        fallback = weights.get("default", 1.0)
+        per_area = np.array([weights.get(a.name, fallback) for a in self.areas], dtype=float)
+        out = np.ones(self.n_classes)
+        out[self.violating] = per_area[self.area_of[self.violating]]
+        return out
+
     @property
     def is_default(self) -> bool:
         return self == DEFAULT

@@ -309,3 +309,56 @@ def test_areas_and_a_single_model_together_are_refused(tmp_path: Path) -> None:
     res = simulator_validate(_write(tmp_path, "p.yaml", text))
     assert res.exit_code == 2
     assert "prefilter.review_above: review_above is for a prefilter without `areas`" in res.output
+
+
+# Enforcers weighing areas ---------------------------------------------------------------
+
+
+def test_a_host_that_weighs_only_terrorism_names_only_terrorist_posts() -> None:
+    from simulator.engine import Simulation
+
+    host = simulator.load(
+        ROOT / "policies" / "host-notice-and-strike.yaml",
+        overrides={
+            "detection.outside_reports_per_million_views": 20_000.0,
+            "detection.area_weights": {"terrorism": 1.0, "default": 0.0},
+            "detection.press.enabled": False,
+        },
+    )
+    sc = small()
+    sim = Simulation(sc, per_area(**{"reports.enabled": False}), [host], seed=1)  # type: ignore[list-item]
+    log = sim.run()
+    named = np.concatenate([n.post_ids for n in log.notices])
+    assert len(named) > 5
+    v = log.violating.set_index("post_id")
+    areas = sc.taxonomy.area_of[v.loc[named, "cls"].cat.codes.to_numpy()]
+    assert (areas == sc.taxonomy.area_index("terrorism")).all()
+    # without the weights the same host names posts of other areas too
+    plain = simulator.load(
+        ROOT / "policies" / "host-notice-and-strike.yaml",
+        overrides={
+            "detection.outside_reports_per_million_views": 20_000.0,
+            "detection.press.enabled": False,
+        },
+    )
+    log2 = Simulation(sc, per_area(**{"reports.enabled": False}), [plain], seed=1).run()  # type: ignore[list-item]
+    named2 = np.concatenate([n.post_ids for n in log2.notices])
+    v2 = log2.violating.set_index("post_id")
+    areas2 = sc.taxonomy.area_of[v2.loc[named2, "cls"].cat.codes.to_numpy()]
+    assert (areas2 != sc.taxonomy.area_index("terrorism")).any()
+
+
+def test_a_host_weighing_an_area_the_scenario_lacks_is_an_error(tmp_path: Path) -> None:
+    text = (
+        (ROOT / "policies" / "host-notice-and-strike.yaml")
+        .read_text()
+        .replace(
+            "  audit: {every_days: 7, sample_size: 0}",
+            "  audit: {every_days: 7, sample_size: 0}\n  area_weights: {scams: 2}",
+        )
+    )
+    host = _write(tmp_path, "h.yaml", text)
+    findings = check_run(load_file(SCENARIO), load_file(PER_AREA), [load_file(host)])  # type: ignore[arg-type, list-item]
+    errors = [f for f in findings if f.level == "error"]
+    assert [f.field for f in errors] == ["detection.area_weights.scams"]
+    assert "the scenario has no area 'scams'" in errors[0].message

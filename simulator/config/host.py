@@ -61,6 +61,17 @@ class Detection(ConfigModel):
     ] = 0.0
     audit: Audit = Audit()
     press: Press = Press()
+    area_weights: Annotated[
+        dict[str, Annotated[float, Field(ge=0, le=1000)]] | None,
+        Field(
+            description=(
+                "per policy area of the scenario (`default`: every area not named): how "
+                "much more (or less) often the area's live posts reach the enforcer by "
+                "outside reports, multiplying outside_reports_per_million_views (0: the "
+                "enforcer never hears of the area that way; null: every area alike)"
+            )
+        ),
+    ] = None
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

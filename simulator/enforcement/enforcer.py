@@ -55,6 +55,7 @@ from simulator.enforcement.words import POST_COUNTS, because, notice_words
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
 from simulator.stream.synthetic import Posts, view_driven_times
+from simulator.taxonomy import DEFAULT, Taxonomy
 
 # Agenda entries at the same time run in this order: the platform's answer
 # and deadlines first (what happened by then), letters last (what to send).
@@ -70,8 +71,11 @@ class Enforcer:
         seeds: SeedTree,
         letters: LetterClock | None = None,
         accounts: AccountLookup | None = None,
+        area_weights: np.ndarray | None = None,
     ) -> None:
         self._policy = policy
+        # per class: how much more often outside reports reach us (null: all alike)
+        self._area_weights = area_weights
         # the accounts behind posts, when the run follows authors: notices name them
         self._named = NamedAccounts(accounts) if accounts is not None else None
         self._name = policy.name
@@ -192,7 +196,10 @@ class Enforcer:
             return
         if self._per_view > 0:
             rng = self._seeds.rng("enforcer", self._name, day)
-            seen = view_driven_times(violating, np.full(len(violating), self._per_view), 1, rng)
+            per_view = np.full(len(violating), self._per_view)
+            if self._area_weights is not None:
+                per_view = per_view * self._area_weights[violating.cls]
+            seen = view_driven_times(violating, per_view, 1, rng)
             self._add_candidates(seen, violating.post_id)
         if self._watch is not None and self._press_window is None:
             self._watch.add(
@@ -561,15 +568,26 @@ def plan_enforcers(
     seeds: SeedTree,
     start: dt.datetime,
     accounts: AccountLookup | None = None,
+    taxonomy: Taxonomy = DEFAULT,
 ) -> list[Enforcer]:
     """The run's enforcers, one per host (``accounts``: who is behind a post, when
-    the run follows authors; notices then name accounts)."""
+    the run follows authors; notices then name accounts; ``taxonomy``: the classes
+    and areas a host's ``detection.area_weights`` name)."""
     names = [h.name for h in hosts]
     if len(set(names)) != len(names):
         raise ModsimError(
             f"enforcers need distinct names (their random draws are keyed by name), got {names}"
         )
-    return [Enforcer(h, seeds, LetterClock(h.notices, start), accounts) for h in hosts]
+    return [
+        Enforcer(
+            h,
+            seeds,
+            LetterClock(h.notices, start),
+            accounts,
+            taxonomy.area_weights(h.detection.area_weights),
+        )
+        for h in hosts
+    ]
 
 
 def _posts(readings: tuple[SignalReading, ...]) -> int:
