@@ -72,6 +72,8 @@ def _scenario(spec: dict[str, Any]) -> Any:
     if "thinning" in spec:
         content = update.get("content", sc.content)
         update["content"] = content.model_copy(update={"thinning": spec["thinning"]})
+    if spec.get("five_classes"):
+        update |= _five_classes(sc)
     out = type(sc).model_validate({**sc.model_dump(), **{k: v for k, v in update.items()}})
     if "posts_per_day" in spec:  # users scaled so that the run's mean daily volume is this
         from simulator.stream.synthetic import hourly_rates
@@ -84,6 +86,41 @@ def _scenario(spec: dict[str, Any]) -> Any:
     return out
 
 
+def _five_classes(sc: Any) -> dict[str, Any]:
+    """A scenario with declared areas, on the default five classes at the same volume:
+    its violating share split between the two violating classes, its legitimate
+    classes as they were (the same names), the same reach and audience otherwise."""
+    from simulator.config.common import per_class
+
+    tax = sc.taxonomy
+    shares = dict(zip(tax.classes, sc.class_shares(), strict=True))
+    violating = sum(shares[c] for c in tax.violating_classes)
+    legit = ("violent_news", "heated_political", "benign")
+
+    def five(mapping: dict[str, float]) -> dict[str, float]:
+        # violating classes: the share-weighted mean of the areas' classes
+        values = dict(zip(tax.classes, per_class(mapping, tax), strict=True))
+        v = sum(values[c] * shares[c] for c in tax.violating_classes) / violating
+        return {"violent_threat": v, "incitement": v} | {c: values[c] for c in legit}
+
+    content = sc.content.model_dump()
+    class_shares = {"violent_threat": violating / 2, "incitement": violating / 2}
+    class_shares |= {c: shares[c] for c in legit}
+    content.update(areas=None, legitimate_classes=None, class_shares=class_shares)
+    reach = sc.reach.model_copy(update={"median_views": five(sc.reach.median_views)})
+    audience = sc.audience.model_copy(
+        update={
+            "reports_per_1000_views": five(sc.audience.reports_per_1000_views),
+            "sympathy": five(sc.audience.sympathy),
+        }
+    )
+    return {
+        "content": type(sc.content).model_validate(content),
+        "reach": reach,
+        "audience": audience,
+    }
+
+
 def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
     import resource
 
@@ -94,11 +131,16 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
     sc = _scenario(spec)
     policy = load_policy(root / spec["policy"]).model
     if policy.prefilter.enabled:
-        # Train the classifier before the clock starts: a one-off per process.
+        # Train the classifier (or build the cards) before the clock starts: a
+        # one-off per process.
         from simulator.seeding import SeedTree
+        from simulator.stages.area_prefilter import AreaPrefilter
         from simulator.stages.prefilter import classifier_for
 
-        classifier_for(policy.prefilter, sc, SeedTree(spec.get("seed", 0)))
+        if policy.prefilter.areas is None:
+            classifier_for(policy.prefilter, sc, SeedTree(spec.get("seed", 0)))
+        else:
+            AreaPrefilter(policy, sc, SeedTree(spec.get("seed", 0)))
     hosts = [root / h for h in spec.get("hosts", [])]
     t0, c0 = time.perf_counter(), time.process_time()
     result = simulate(sc, policy, hosts, seed=spec.get("seed", 0))
@@ -397,6 +439,7 @@ GROUPS = (
     "thin",
     "parallel",
     "accounts",
+    "areas",
 )
 
 
@@ -648,6 +691,38 @@ def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) 
                 f"{on['cpu_seconds'] / off['cpu_seconds']:.2f}x; "
                 f"{(on['cpu_seconds'] / on['posts']) / (off['cpu_seconds'] / off['posts']):.2f}x; "
                 f"{on['peak_mb'] / off['peak_mb']:.2f}x",
+                "< 1.5x",
+            )
+
+    if "areas" in only:
+        # Policy areas: five areas with one card, and three cards per area, against the
+        # same world on the default five classes at the same volume (one card).
+        general = {"scenario": "scenarios/general-platform.yaml", "days": 2 if quick else 7}
+        if not quick:
+            general["posts_per_day"] = 1e6
+        runs = {}
+        for label, extra in (
+            ("five classes, one card", {"five_classes": True}),
+            ("five areas, one card", {}),
+            ("five areas, a card per area", {"policy": "policies/general-per-area.yaml"}),
+        ):
+            spec = {**general, "policy": "policies/general-shared-staff.yaml", **extra}
+            runs[label], ratio = measure("run", spec)
+            r = runs[label]
+            add(
+                f"general platform, {general['days']} days, {label}",
+                f"{r['cpu_seconds']:.1f} s CPU, {r['posts'] / 1e6:.2f} M posts, "
+                f"{r['peak_mb']:.0f} MB peak",
+                "",
+                ratio,
+            )
+        base = runs["five classes, one card"]
+        for label in ("five areas, one card", "five areas, a card per area"):
+            r = runs[label]
+            add(
+                f"{label} / five classes (CPU per post; peak memory)",
+                f"{(r['cpu_seconds'] / r['posts']) / (base['cpu_seconds'] / base['posts']):.2f}x; "
+                f"{r['peak_mb'] / base['peak_mb']:.2f}x",
                 "< 1.5x",
             )
 
