@@ -73,6 +73,9 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
     }
     for w in v["within"]:
         row[f"removed within {threshold(w['threshold_hours'])}"] = w["share"]
+    for name, a in (summary.get("areas") or {}).items():  # the scenario's own areas
+        row[f"{name}: removed within {threshold(a['clock_hours'])}"] = a["within_clock"]["share"]
+        row[f"{name}: views before removal"] = a["views_before_removal"]["total"]
     row["wrongful removals"] = summary["legitimate"]["wrongly_removed"]
     for team, r in summary["review"].items():
         row[f"{team} backlog max"] = r["backlog_max"]

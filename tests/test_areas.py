@@ -362,3 +362,23 @@ def test_a_host_weighing_an_area_the_scenario_lacks_is_an_error(tmp_path: Path) 
     errors = [f for f in findings if f.level == "error"]
     assert [f.field for f in errors] == ["detection.area_weights.scams"]
     assert "the scenario has no area 'scams'" in errors[0].message
+
+
+def test_compare_tables_carry_each_areas_figures() -> None:
+    from simulator.experiments.design import headline_metrics
+    from simulator.results import headline
+
+    s = simulate(small(days=1), per_area(), seed=1).summary
+    flat = headline_metrics(s)
+    for name, a in s["areas"].items():
+        assert flat[f"{name}_violating_removed"] == a["removed"]
+        assert flat[f"{name}_views_before_removal"] == pytest.approx(
+            a["views_before_removal"]["total"]
+        )
+    row = headline(s)
+    assert row["terrorism: removed within 1 h"] == s["areas"]["terrorism"]["within_clock"]["share"]
+    # the default taxonomy adds no such column
+    quick = simulate(
+        ROOT / "scenarios" / "quick.yaml", ROOT / "policies" / "staff-review.yaml", seed=1
+    )
+    assert not any(k.startswith("violence_") for k in headline_metrics(quick.summary))

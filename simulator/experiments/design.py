@@ -235,6 +235,11 @@ def headline_metrics(summary: dict[str, Any]) -> dict[str, float]:
         out["accounts_wrongly_banned"] = float(acc["wrongly_banned"])
         out["violating_posts_not_made"] = float(acc["violating_posts_not_made"]["total"])
         out["first_violation_to_ban_p50_hours"] = _value(acc["first_violation_to_ban_hours"]["p50"])
+    for name, a in (summary.get("areas") or {}).items():  # the scenario's own areas
+        out[f"{name}_violating_removed"] = float(a["removed"])
+        out[f"{name}_latency_p50_hours"] = _latency(a["latency_hours"]["p50"], int(a["count"]))
+        out[f"{name}_removed_within_clock"] = _value(a["within_clock"]["share"])
+        out[f"{name}_views_before_removal"] = _value(a["views_before_removal"]["total"])
     adv = summary.get("adversaries", {})
     if "brigading" in adv:  # the scenario has report brigades
         b = adv["brigading"]
