@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 
 class ConfigModel(BaseModel):
@@ -20,3 +22,19 @@ class ConfigModel(BaseModel):
     model_config = ConfigDict(
         frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False, strict=True
     )
+
+
+def omitted_when_none(*names: str) -> Any:
+    """A serializer for a model's class body: the fields ``names`` are left out of its
+    dumps while they are None. For optional sections added later: a document without
+    them is recorded (a run's inputs, a results folder) as it was before they existed."""
+
+    @model_serializer(mode="wrap")
+    def _omit(self: BaseModel, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in names:
+            if getattr(self, name) is None:
+                data.pop(name, None)
+        return data
+
+    return _omit

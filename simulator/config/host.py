@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from simulator.config.base import ConfigModel
+from simulator.config.base import ConfigModel, omitted_when_none
 from simulator.config.common import PositiveFloat, Probability, Version
 
 
@@ -72,6 +72,8 @@ class Detection(ConfigModel):
             )
         ),
     ] = None
+
+    _undeclared = omitted_when_none("area_weights")
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from simulator.config.base import ConfigModel
+from simulator.config.base import ConfigModel, omitted_when_none
 from simulator.config.card import ClassifierCard
 from simulator.config.common import Probability
 
@@ -199,6 +199,8 @@ class Prefilter(ConfigModel):
             )
         ),
     ] = None
+
+    _undeclared = omitted_when_none("areas")
 
     @model_validator(mode="after")
     def _areas_alone(self) -> Prefilter:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     Field,
-    SerializerFunctionWrapHandler,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
 from simulator.config.accounts import AccountPopulation
 from simulator.config.adversaries import Adversaries
-from simulator.config.base import ConfigModel
+from simulator.config.base import ConfigModel, omitted_when_none
 from simulator.config.common import (
     DEFAULT_KEY,
     Date,
@@ -244,15 +242,9 @@ class Content(ConfigModel):
             )
         return self
 
-    @model_serializer(mode="wrap")
-    def _undeclared(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # No declaration, no keys: the documents a run records stay as they were
-        # before classes could be declared (and a results folder's inputs with them).
-        data: dict[str, Any] = handler(self)
-        if self.areas is None:
-            data.pop("areas", None)
-            data.pop("legitimate_classes", None)
-        return data
+    # No declaration, no keys: the documents a run records stay as they were before
+    # classes could be declared (and a results folder's inputs with them).
+    _undeclared = omitted_when_none("areas", "legitimate_classes")
 
     @property
     def taxonomy(self) -> Taxonomy:
