@@ -180,7 +180,7 @@ def check_run(
     sc, pol = _Doc(scenario), _Doc(policy)
     hs = [_Doc(h) for h in hosts]
     out = check_scenario(scenario) + _model_file(pol) + _teams(sc, pol) + _hosts(sc, pol, hs)
-    out += _accounts(sc, pol)
+    out += _accounts(sc, pol, hs)
     return sorted(out, key=lambda f: f.level != "error")
 
 
@@ -223,11 +223,45 @@ def raise_errors(findings: Sequence[Finding]) -> None:
     raise ConfigError(first.message + more, file=first.file, line=first.line, field=first.field)
 
 
-def _accounts(sc: _Doc, pol: _Doc) -> list[Finding]:
-    """Account enforcement needs authors: the scenario's ``accounts:``."""
-    if not pol.model.accounts.enabled or sc.model.accounts is not None:
-        return []
-    return [
+def _accounts(sc: _Doc, pol: _Doc, hosts: Sequence[_Doc]) -> list[Finding]:
+    """Account enforcement, and a host weighing repeat violators, need authors: the
+    scenario's ``accounts:``, or a replayed log's author column."""
+    s: Scenario = sc.model
+    columns = s.stream.columns
+    logged = s.stream.is_file and columns is not None and columns.author is not None
+    out = []
+    where = sc.file or s.name
+    for h in hosts:
+        for path in ("strikes.signals", "suspension.emergency.signals"):
+            node: Any = h.model
+            for key in path.split("."):
+                node = getattr(node, key)
+            if node.repeat_violators_active is None or s.accounts is not None or logged:
+                continue
+            out.append(
+                h.finding(
+                    "error",
+                    f"{path}.repeat_violators_active",
+                    f"the host weighs repeat violators (accounts named in its notices) but "
+                    f"the scenario ({where}) has no `accounts:` section describing who posts"
+                    + (" and its log maps no author column" if s.stream.is_file else "")
+                    + ": add one, or remove this signal",
+                )
+            )
+    if not pol.model.accounts.enabled or s.accounts is not None or logged:
+        return out
+    if s.stream.is_file:
+        out.append(
+            pol.finding(
+                "error",
+                "accounts.enabled",
+                f"the policy acts on accounts but the replayed log of the scenario ({where}) "
+                "names no authors: map its author column in stream.columns.author, or set "
+                "accounts.enabled: false",
+            )
+        )
+        return out
+    out.append(
         pol.finding(
             "error",
             "accounts.enabled",
@@ -235,7 +269,8 @@ def _accounts(sc: _Doc, pol: _Doc) -> list[Finding]:
             "`accounts:` section describing who posts: add one (scenarios/parler-like.yaml "
             "has an example) or set accounts.enabled: false",
         )
-    ]
+    )
+    return out
 
 
 def _model_file(pol: _Doc) -> list[Finding]:

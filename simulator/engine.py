@@ -44,14 +44,14 @@ import numpy as np
 import pandas as pd
 
 from simulator.accounts import plan_accounts
+from simulator.adversaries import Adversaries
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
-from simulator.enforcement import Delisting, Enforcer, LetterClock, Notice
-from simulator.errors import ModsimError
+from simulator.enforcement import Delisting, Enforcer, Notice, plan_enforcers
 from simulator.gcpause import collect_young, cyclic_gc_paused
 from simulator.queueing import KIND_APPEAL, CaseLog, ReviewQueue
-from simulator.runlog import PostSink, PostTally, RunLog
+from simulator.runlog import PostSink, PostTally, RunLog, juror_figures
 from simulator.seeding import SeedTree
 from simulator.spill import SPILL_ROWS, Spill, release_free_memory
 from simulator.stages.appeals import AppealStage, appeals_team
@@ -139,7 +139,18 @@ class Simulation:
         hours = int(scenario.hours)
         self._state = PlatformState(hours)
         self.accounts = plan_accounts(
-            scenario, policy, self.seeds, self.reports, self._state, table
+            scenario,
+            policy,
+            self.seeds,
+            self.reports,
+            self._state,
+            table,
+            hosts=self.hosts,
+            scorer=self.scorer,
+            stream=self.stream,
+        )
+        self.adversaries = Adversaries(
+            scenario, policy, self.seeds, self.reports, self._state, self.stream, self.accounts
         )
         self.juror_plan: JurorPlan | None = None
         if policy.jury.pool_size > 0 and policy.jury.population is not None:
@@ -150,6 +161,7 @@ class Simulation:
             self.reports,
             AppealStage(scenario.appeals, self.seeds),
             self.seeds,
+            self.adversaries.sway,
         )
         specs = {}
         if policy.jury.pool_size > 0:
@@ -166,14 +178,8 @@ class Simulation:
             )
             for team, spec in specs.items()
         }
-        names = [h.name for h in self.hosts]
-        if len(set(names)) != len(names):
-            raise ModsimError(
-                f"enforcers need distinct names (their random draws are keyed by name), got {names}"
-            )
-        self.enforcers = [
-            Enforcer(h, self.seeds, LetterClock(h.notices, scenario.start)) for h in self.hosts
-        ]
+        lookup = self.accounts.accounts_behind if self.accounts is not None else None
+        self.enforcers = plan_enforcers(self.hosts, self.seeds, scenario.start, lookup)
         self._outlook = Outlook(self._state, self.queues)
         self.delisting = Delisting(scenario, self.enforcers, self.seeds)
         self.notices = NoticeResponse(policy, self._state, self.queues, self.seeds)
@@ -195,7 +201,8 @@ class Simulation:
         # sealed (no audit, notice or press watch), so it settles like any other.
         # (A banned account's violating posts still up come down with it: not sealed.)
         self._seal_violating = not self.enforcers and not (
-            self.accounts is not None and self.accounts.takes_down
+            (self.accounts is not None and self.accounts.takes_down)
+            or self.adversaries.holds_violating
         )
         # Only a takedown ends a run early; until then a post settles with the
         # horizon as the run's end, so rows need not wait for their day's end.
@@ -296,6 +303,7 @@ class Simulation:
             slices = self.stream.day_slices(day, first_id, self.slice_posts)
         else:
             slices = iter([self.stream.generate_day(day, first_id)])
+        slices = self.adversaries.extend(slices, day, first_id)  # campaign copies, if any
         next_id = first_id + (thin.made if thin is not None else 0)
         for i, posts in enumerate(slices):
             if thin is None:
@@ -370,6 +378,7 @@ class Simulation:
         reported = self.reports.report_times(posts, reports_rng)
         if thin is not None:  # the legitimate posts' report times came with them
             reported = thin.report_times(reported)
+        reported, auto = self.adversaries.stage(posts, reported, auto)  # brigades, matcher
         case_at = np.minimum(flag, reported)
         case_at = np.where(case_at < auto, case_at, np.inf)
         report_team = TEAMS.index(self.policy.reports.review_team)
@@ -403,6 +412,7 @@ class Simulation:
         made = np.ones(len(posts), dtype=bool)
         if self.accounts is not None:  # posts of suspended or banned accounts are not made
             made = self.accounts.stage(posts, cols, day, thin is not None)
+        self.adversaries.note_made(posts, made)
         return cols, posts.take(VIOLATING[posts.cls] & made), made
 
     def _count_untouched(self, thin: ThinDay) -> np.ndarray:
@@ -509,6 +519,7 @@ class Simulation:
             self.followups.apply(team, log, self.queues)
         if self.accounts is not None:
             self.accounts.advance(t, self._state)
+        self.adversaries.advance(self._state, self.queues)
 
     # Output ---------------------------------------------------------------------
     def _set_aside_cases(self) -> None:
@@ -580,21 +591,8 @@ class Simulation:
             | ({"thinning": self._thinning_note} if self._thinning_note else {}),
             labelled_by_class=tally.labelled_by_class.copy(),
             not_made_by_class=self.delisting.not_made_by_class(end),
-            jurors=self._juror_stats(),
+            jurors=juror_figures(self.juror_plan, self.queues.get("jury")),
             scored_at_or_above={k: v.copy() for k, v in tally.scored_at_or_above.items()},
-            accounts=self.accounts.log() if self.accounts is not None else None,
+            accounts=self.accounts.log(end) if self.accounts is not None else None,
+            adversaries=self.adversaries.log(),
         )
-
-    def _juror_stats(self) -> dict[str, np.ndarray]:
-        """The jury population's figures for metrics (empty without a population)."""
-        plan, queue = self.juror_plan, self.queues.get("jury")
-        if plan is None or queue is None:
-            return {}
-        return {
-            "pool_by_week": plan.pool_by_week,
-            "joined_by_week": plan.joined,
-            "left_by_week": plan.left,
-            "expected_on_duty": plan.expected_on_duty,
-            "votes_by_juror": queue.votes_by_juror,
-            "sessions": np.array([queue.sessions_started]),
-        }

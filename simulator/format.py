@@ -141,6 +141,8 @@ def hours(h: float | None) -> str:
     """A duration for people: minutes, hours or days; ``never`` for None or infinite."""
     if h is None or (isinstance(h, float) and not math.isfinite(h)):
         return NEVER
+    if h < 0:  # a difference: -3.2 h, not -192 min
+        return "-" + hours(-h)
     if h < 1:
         return f"{h * 60:.0f} min"
     if h < 48:
@@ -217,16 +219,24 @@ _DIRECTIONS: dict[Unit, tuple[str, str]] = {
 }
 
 
-def _amount(x: float, metric: str) -> str:
-    """The size of a difference in ``metric``'s unit, without its sign."""
+def _amount(x: float, metric: str, short: bool = False) -> str:
+    """The size of a difference in ``metric``'s unit, without its sign (``short``:
+    ``3.2 d`` and ``76.5 pt`` rather than days and points)."""
     unit = metric_unit(metric)
     if metric == "suspended_after_days":
-        return f"{abs(x):.1f} days"
+        return f"{abs(x):.1f} " + ("d" if short else "days")
     if unit == "share":
-        return f"{100 * abs(x):.1f} points"
+        return f"{100 * abs(x):.1f} " + ("pt" if short else "points")
     if unit == "hours":
         return hours(abs(x))
     return compact(abs(x))
+
+
+def signed_amount(x: float, metric: str) -> str:
+    """A difference, short, with its sign: ``-157 k``, ``+76.5 pt``, ``-3.2 h``, ``0``."""
+    if x == 0:
+        return "0"
+    return ("+" if x > 0 else "-") + _amount(x, metric, short=True)
 
 
 def _direction(x: float, metric: str) -> str:
@@ -308,9 +318,19 @@ UNITS: dict[Unit, Callable[[float], str]] = {
 """How a value in each unit is written."""
 
 
-def metric_value(x: Any, metric: str, currency: str = "") -> str:
+def metric_writer(metric: str, short: bool = False) -> Callable[[float], str]:
+    """How a finite value of a headline metric is written (``short``: counts as
+    ``153 k`` rather than ``153,118``)."""
+    if metric == "suspended_after_days":
+        return days
+    unit = metric_unit(metric)
+    return compact if short and unit == "number" else UNITS[unit]
+
+
+def metric_value(x: Any, metric: str, currency: str = "", short: bool = False) -> str:
     """A headline metric's value (shares as %, durations, counts; costs with
-    their currency); ``n/a`` when missing, ``never`` when infinite."""
+    their currency); ``n/a`` when missing, ``never`` when infinite; ``short``
+    as in :func:`metric_writer`."""
     if is_missing(x):
         return MISSING
     x = float(x)
@@ -318,7 +338,7 @@ def metric_value(x: Any, metric: str, currency: str = "") -> str:
         return MISSING
     if math.isinf(x):
         return NEVER
-    text = days(x) if metric == "suspended_after_days" else UNITS[metric_unit(metric)](x)
+    text = metric_writer(metric, short)(x)
     if metric.startswith("cost_") and currency and text[0].isdigit():
         return f"{text} {currency}"
     return text

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.accounts.records import AccountLog
+from simulator.adversaries.records import AdversaryLog
 from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
@@ -29,6 +30,8 @@ from simulator.taxonomy import N_CLASSES, VIOLATING
 if TYPE_CHECKING:
     from simulator.classifier import TrainedClassifier
     from simulator.classifier.card import CardClassifier
+    from simulator.queueing import ReviewQueue
+    from simulator.stages.jurors import JurorPlan
 
 PostSink = Callable[[pd.DataFrame], None]
 """Where the rows of settled posts go (the per-post table), one frame at a time."""
@@ -80,6 +83,8 @@ class RunLog:
     """Each enforcer rule's highest score in the run, with its signals then."""
     accounts: AccountLog | None = None
     """Account enforcement (strikes, ladder actions, posts not made); None when off."""
+    adversaries: AdversaryLog | None = None
+    """Brigaded posts and campaign copies; None when the scenario has no adversaries."""
 
 
 class PostTally:
@@ -182,3 +187,17 @@ class PostTally:
 
 _WRONG = "wrongly_removed"
 _VIOLATING = "violating"
+
+
+def juror_figures(plan: JurorPlan | None, queue: ReviewQueue | None) -> dict[str, np.ndarray]:
+    """The jury population's figures for metrics (empty without a population)."""
+    if plan is None or queue is None:
+        return {}
+    return {
+        "pool_by_week": plan.pool_by_week,
+        "joined_by_week": plan.joined,
+        "left_by_week": plan.left,
+        "expected_on_duty": plan.expected_on_duty,
+        "votes_by_juror": queue.votes_by_juror,
+        "sessions": np.array([queue.sessions_started]),
+    }

@@ -19,7 +19,7 @@ from simulator.api import Source, simulate
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.config.calibration import Calibration
 from simulator.config.search import Optimization
-from simulator.engine import Progress
+from simulator.engine import SLICE_POSTS, Progress
 from simulator.experiments import calibration, search
 from simulator.experiments import robustness as rob_study
 from simulator.experiments.execution import Execution
@@ -39,6 +39,7 @@ from simulator.report.search import (
     search_report,
 )
 from simulator.results import RunResult
+from simulator.spill import SPILL_ROWS
 
 
 # One run --------------------------------------------------------------------------------
@@ -53,11 +54,14 @@ def run_into(
     chunk_days: int = 1,
     workers: int = 1,
     progress: Progress | None = None,
+    slice_posts: int | None = SLICE_POSTS,
+    spill_rows: int | None = SPILL_ROWS,
 ) -> RunResult:
     """Simulate one run into ``writer``'s folder (claimed by the caller):
     per-post rows as the run goes (``posts``: all, touched or none), then the
     tables, the report (``report.html`` and ``report.md``, each written once)
-    and ``summary.json`` last."""
+    and ``summary.json`` last. ``slice_posts`` and ``spill_rows`` as in
+    :func:`~simulator.api.simulate` (memory, never results)."""
     sink = writer.posts() if posts != "none" else None
     result = simulate(
         scenario,
@@ -69,6 +73,8 @@ def run_into(
         sink=sink,
         progress=progress,
         workers=workers,
+        slice_posts=slice_posts,
+        spill_rows=spill_rows,
     )
     writer.write_tables(result)
     write_folder_report(writer.folder(result))

@@ -47,6 +47,18 @@ def strict_host() -> HostPolicy:
 
 
 @pytest.fixture(scope="session")
+def suspending_host(strict_host: HostPolicy) -> HostPolicy:
+    """The strict host with an emergency rule that fires on five found posts, at
+    once: it suspends the quick world within its week."""
+    return tweak(
+        strict_host,
+        detection__outside_reports_per_million_views=5000.0,
+        suspension__emergency__signals={"found_posts": {"threshold": 5.0}},
+        suspension__emergency__notice_hours=0.0,
+    )
+
+
+@pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One day of the quick world in scale mode, as a file: a run of a second or two."""
     text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")

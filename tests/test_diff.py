@@ -17,6 +17,7 @@ import simulator
 from simulator.cli import app
 from simulator.config import PlatformPolicy, Scenario
 from simulator.experiments.design import headline_metrics
+from simulator.experiments.diff import EVERY_SETTING
 from simulator.experiments.execution import Execution
 from simulator.folders.run import write_run
 
@@ -109,7 +110,10 @@ def test_comparisons_pair_each_policy_seed_by_seed(
     assert d.figures["setting"].nunique() == 2  # each policy with itself
     assert d.figures["setting"].str.contains("small jury").any()
     assert (d.figures.loc[d.figures["metric"] == "views_before_removal", "pairs"] == 3).all()
-    assert set(d.inputs["field"]) == {"reach.half_life_hours"}
+    # the scenario change both policies share is listed once, not once per policy
+    assert d.inputs[["setting", "field"]].values.tolist() == [
+        [EVERY_SETTING, "reach.half_life_hours"]
+    ]
     # the paired difference is the mean of the seed-by-seed differences
     ta, tb = (pd.read_csv(f / "results.csv") for f in folders)
     key = ["policy", "replication", "metric"]

@@ -125,15 +125,9 @@ def test_every_policy_sees_the_same_stream(
 
 
 def test_suspension_stops_the_platform(
-    quick_sampled: Scenario, jury_only: PlatformPolicy, strict_host: HostPolicy
+    quick_sampled: Scenario, jury_only: PlatformPolicy, suspending_host: HostPolicy
 ) -> None:
-    trigger = tweak(
-        strict_host,
-        detection__outside_reports_per_million_views=5000.0,
-        suspension__emergency__signals={"found_posts": {"threshold": 5.0}},
-        suspension__emergency__notice_hours=0.0,
-    )
-    r = simulate(quick_sampled, jury_only, [trigger], seed=2)
+    r = simulate(quick_sampled, jury_only, [suspending_host], seed=2)
     e = r.summary["enforcement"]
     assert e["suspended"] is True
     end_hour = r.timeline.query("event == 'suspension'")["hour"].iloc[0]

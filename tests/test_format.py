@@ -22,7 +22,15 @@ def test_number(x, text):
 
 @pytest.mark.parametrize(
     ("h", "text"),
-    [(None, "never"), (math.inf, "never"), (0.25, "15 min"), (5.0, "5.0 h"), (72.0, "3.0 days")],
+    [
+        (None, "never"),
+        (math.inf, "never"),
+        (0.25, "15 min"),
+        (5.0, "5.0 h"),
+        (72.0, "3.0 days"),
+        (-3.2, "-3.2 h"),
+        (-0.5, "-30 min"),
+    ],
 )
 def test_hours(h, text):
     assert fmt.hours(h) == text
@@ -108,6 +116,24 @@ def test_changes_in_plain_words():
 )
 def test_metric_values_follow_their_unit(metric, x, text):
     assert fmt.metric_value(x, metric, "EUR") == text
+
+
+@pytest.mark.parametrize(
+    ("metric", "x", "long", "short", "signed"),
+    [
+        ("views_before_removal", 153118.0, "153,118", "153 k", "+153 k"),
+        ("views_before_removal", -1.5e6, "-1,500,000", "-1.5 M", "-1.5 M"),
+        ("removed_within_24h", 0.765, "76.5%", "76.5%", "+76.5 pt"),
+        ("latency_p90_hours", 3.2, "3.2 h", "3.2 h", "+3.2 h"),
+        ("suspended_after_days", 3.25, "3.2", "3.2", "+3.2 d"),
+        ("wrongful_removals", 0.0, "0", "0", "0"),
+    ],
+)
+def test_short_values_and_differences(metric, x, long, short, signed):
+    # short shortens counts only; a difference carries its sign and a short unit
+    assert fmt.metric_value(x, metric) == long
+    assert fmt.metric_value(x, metric, short=True) == short
+    assert fmt.signed_amount(x, metric) == signed
 
 
 @pytest.mark.parametrize("seed", range(5))

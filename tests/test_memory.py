@@ -106,18 +106,14 @@ def test_slices_and_spills_change_nothing_without_enforcers(
 
 
 def test_slices_and_spills_change_nothing_up_to_a_suspension(
-    quick_sampled: Scenario, jury_only: PlatformPolicy, strict_host: HostPolicy, own_tmp: Path
+    quick_sampled: Scenario, jury_only: PlatformPolicy, suspending_host: HostPolicy, own_tmp: Path
 ) -> None:
-    trigger = tweak(
-        strict_host,
-        detection__outside_reports_per_million_views=5000.0,
-        suspension__emergency__signals={"found_posts": {"threshold": 5.0}},
-        suspension__emergency__notice_hours=0.0,
-    )
-    whole = simulate(quick_sampled, jury_only, [trigger], seed=2, **WHOLE)
+    whole = simulate(quick_sampled, jury_only, [suspending_host], seed=2, **WHOLE)
     assert whole.summary["enforcement"]["suspended"] is True
     for chunk_days in (1, 3):
-        tiny = simulate(quick_sampled, jury_only, [trigger], seed=2, chunk_days=chunk_days, **TINY)
+        tiny = simulate(
+            quick_sampled, jury_only, [suspending_host], seed=2, chunk_days=chunk_days, **TINY
+        )
         same(whole, tiny)
     assert spills(own_tmp) == []
 

@@ -158,17 +158,26 @@ def test_posts_table_is_the_same_for_every_chunk_size(
     week: Path, tmp_path: Path, posts: str
 ) -> None:
     tables = {}
-    for chunk in (1, 3, 7):
-        out = tmp_path / f"chunk{chunk}"
-        res = runner.invoke(app, run_args(week, out, "--chunk-days", str(chunk), "--posts", posts))
+    # chunks of 1, 3 and 7 days; and days made 500 posts at a time with tables
+    # spilled to disk beyond 64 rows (the memory options: never the results)
+    for name, extra in (
+        ("1", ()),
+        ("3", ()),
+        ("7", ()),
+        ("sliced", ("--slice-posts", "500", "--spill-rows", "64")),
+    ):
+        out = tmp_path / f"chunk{name}"
+        chunk = name if name.isdigit() else "1"
+        args = run_args(week, out, "--chunk-days", chunk, "--posts", posts, *extra)
+        res = runner.invoke(app, args)
         assert res.exit_code == 0, res.output
-        tables[chunk] = out / "posts.parquet"
-    first = pd.read_parquet(tables[1])
+        tables[name] = out / "posts.parquet"
+    first = pd.read_parquet(tables["1"])
     assert first["post_id"].is_unique and first["post_id"].is_monotonic_increasing
     assert len(first) > 1000
-    for chunk in (3, 7):
-        assert_frame_equal(pd.read_parquet(tables[chunk]), first)
-        assert tables[chunk].read_bytes() == tables[1].read_bytes()
+    for name in ("3", "7", "sliced"):
+        assert_frame_equal(pd.read_parquet(tables[name]), first)
+        assert tables[name].read_bytes() == tables["1"].read_bytes()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

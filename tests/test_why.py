@@ -188,6 +188,9 @@ def test_doubling_the_jury_moves_or_averts_the_suspension(
     pre = t.loc[("prefilter", "on (jury-plus-card-typical)")]
     assert pre["averted"] >= 1 and pre["shift_hours"] > 0
     assert pre["change"] == "prefilter: off -> on"
+    # ... and in the queue order the card's policy was tuned with: flagged posts first
+    ordered = t.loc[("prefilter", "on (jury-plus-card-typical), jury score")]
+    assert ordered["change"] == "jury.priority: fifo -> score, prefilter: off -> on"
 
 
 def test_explain_ranks_a_lever_no_enforcer_sees_below_one_that_matters(
@@ -249,13 +252,14 @@ def test_explain_command_on_a_run_folder(
     assert res.exit_code == 0, res.output
     assert "jury-pool: x0.5 (jury.pool_size: 40 -> 20)" in res.output
     assert "prefilter: on (jury-plus-card-strong) (prefilter: off -> on)" in res.output
+    assert "on (jury-plus-card-strong), jury score (jury.priority: fifo -> score" in res.output
     for name in ("explain.csv", "explain.json", "explain.md", "explain.html", "why.csv"):
         assert (run / "explain" / name).is_file(), name
     md = (run / "explain" / "explain.md").read_text()
     assert "## Levers ranked by how far they move the decision" in md
     assert "the run's own seed" in md
     table = pd.read_csv(run / "explain" / "explain.csv")
-    assert sorted(table["lever"]) == ["base", "jury-pool", "jury-pool", "prefilter"]
+    assert sorted(table["lever"]) == ["base", "jury-pool", "jury-pool", "prefilter", "prefilter"]
     # the base's first seed is the run itself: its own seed, so the same decision
     cells = pd.read_csv(run / "explain" / "cells.csv", dtype={"cell_id": str})
     first = cells[(cells["lever"] == "base") & (cells["replication"] == 0)].iloc[0]

@@ -109,6 +109,8 @@ class AccountBook:
         }
         self.strikes_applied = 0
         self.strikes_withdrawn = 0
+        # person -> [(since, account)] of each account after the first (evasion)
+        self._accounts_after: dict[int, list[tuple[float, int]]] = {}
 
     # Storage --------------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
@@ -324,6 +326,9 @@ class AccountBook:
             back = t + 24.0 * delay.median_days * math.exp(delay.sigma * z)
             self.blocked_until[r] = back
             self.account[r] = self._next_account
+            self._accounts_after.setdefault(int(self.person[r]), []).append(
+                (back, self._next_account)
+            )
             self._next_account += 1
             self.bans[r] = 0
             self.since[r] = back
@@ -336,6 +341,18 @@ class AccountBook:
         self.st_time[r] = -np.inf
         self.st_weight[r] = 0.0
         self.st_post[r] = -1
+
+    def account_at(self, persons: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """The account each person posted under at each time (a person's first
+        account has the person's index as its id)."""
+        out = np.asarray(persons, dtype=np.int64).copy()
+        if not self._accounts_after:
+            return out
+        for i in np.flatnonzero(self.row[out] >= 0).tolist():
+            for since, account in self._accounts_after.get(int(persons[i]), ()):
+                if times[i] >= since:
+                    out[i] = account
+        return out
 
     def active_strikes(self, persons: np.ndarray, t: float) -> np.ndarray:
         """Active strikes of each person's current account at ``t``."""

@@ -23,19 +23,31 @@
   ladder actions, and the posts that come down with a banned account;
 * **output** (:meth:`with_author`, :meth:`log`): an ``author`` column on
   the per-post rows, and the :class:`~simulator.accounts.records.AccountLog`.
+
+Authors are followed when the policy acts on accounts, and also without
+account enforcement (:attr:`Accounts.enforcing` False: nobody is struck or
+blocked) when the scenario's authors adapt to the prefilter
+(:meth:`adjust_scores`, :mod:`~simulator.accounts.adaptation`) or a host
+weighs repeat violators (:meth:`accounts_behind` names the accounts behind
+the posts of its notices). A replayed log's author column
+(:class:`ReplayedAuthors`) gives every post its exact author instead of the
+population's draw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
+from simulator.accounts.adaptation import Learning, shifted
 from simulator.accounts.book import BANNED, SUSPENDED, AccountBook, Ban
 from simulator.accounts.population import TIERS, Population, standard_reach
 from simulator.accounts.records import AccountLog
-from simulator.config.accounts import AccountEnforcement
+from simulator.config.accounts import AccountEnforcement, AccountPopulation
+from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
@@ -46,8 +58,28 @@ from simulator.stages.reports import ReportStage
 from simulator.stream.synthetic import Posts
 from simulator.taxonomy import CHANNEL_INDEX, N_CLASSES, VIOLATING
 
+if TYPE_CHECKING:
+    from simulator.stages.prefilter import PrefilterStage
+
 RESTORED = -1
 """The channel :meth:`Accounts.watch` is called with for a restoration."""
+
+
+class ReplayedAuthors(Protocol):
+    """A replayed log's authors (:class:`~simulator.stream.replay.ReplayStream`)."""
+
+    @property
+    def persons(self) -> int:
+        """Distinct authors in the log: persons ``0 .. persons - 1``."""
+        ...
+
+    def authors_of(self, post_ids: np.ndarray) -> np.ndarray:
+        """The author (person) of each post of the days replayed so far."""
+        ...
+
+    def author_names(self, persons: np.ndarray) -> np.ndarray:
+        """Each person's name in the log's author column."""
+        ...
 
 
 def rung_label(i: int, action: str, days: float | None) -> str:
@@ -65,53 +97,87 @@ class Accounts:
         reports_needed: int,
         per_view: np.ndarray,
         every_row: bool = False,
+        replayed: ReplayedAuthors | None = None,
+        state: PlatformState | None = None,
     ) -> None:
-        if scenario.accounts is None:
+        if scenario.accounts is None and replayed is None:
             raise ModsimError(
                 "the policy acts on accounts (accounts.enabled) but the scenario has no "
                 "`accounts:` section describing who posts: add one (see the README, Accounts)"
             )
         self.policy = policy
-        self._every_row = every_row  # every post's row is written: every author exact
-        self.pop = Population(scenario.accounts, scenario, seeds)
-        self.book = AccountBook(
-            policy, scenario.accounts.evasion, self.pop.size, self.pop.offender, seeds
-        )
+        self.enforcing = policy.enabled
+        """Whether the platform acts on accounts (else authors are only followed: they
+        adapt to the prefilter, and enforcers name them)."""
+        cfg = scenario.accounts or AccountPopulation()
+        self._replayed = replayed
+        # every post's row is written, or the log names every author: every author exact
+        self._every_row = every_row or replayed is not None
+        self.pop: Population | None = None
+        if replayed is None:
+            self.pop = Population(cfg, scenario, seeds)
+            persons, offender = self.pop.size, self.pop.offender
+        else:  # propensities are unknown: nobody is a repeat offender by propensity
+            persons = replayed.persons
+            offender = np.zeros(persons, dtype=bool)
+        self.book = AccountBook(policy, cfg.evasion, persons, offender, seeds)
+        self.learning = Learning(cfg.adaptation, persons, seeds)
         reach = scenario.reach
         self._median = np.asarray(reach.median_views.as_list(), dtype=np.float64)
         self._sigma = reach.sigma
         km = np.asarray(per_view) * self._median
-        self._untouched_tiers = self.pop.untouched_tier_shares(reports_needed, km, self._sigma)
-        self._channels = {CHANNEL_INDEX[c] for c in policy.strikes_from}
+        self._untouched_tiers = (
+            self.pop.untouched_tier_shares(reports_needed, km, self._sigma)
+            if self.pop is not None and self.enforcing
+            else np.zeros((N_CLASSES, TIERS))
+        )
+        self._channels = (
+            {CHANNEL_INDEX[c] for c in policy.strikes_from} if self.enforcing else set()
+        )
         self._seeds = seeds
         self._draws = KeyedDraws(seeds, "accounts", "untouched")
         self._share: tuple[int, np.ndarray] | None = None  # the day's blocked share
         self._by_person: list[tuple[np.ndarray, np.ndarray]] = []  # per day, sorted by person
         self._muted = False
+        self._state = state  # the posts held in memory (what enforcers ask about)
         self.prevented = np.zeros(N_CLASSES)
         self.prevented_violating = {
             "suspension": np.zeros(N_CLASSES, dtype=np.int64),
             "ban": np.zeros(N_CLASSES, dtype=np.int64),
         }
         self.removed_with_account = 0
+        # Posts whose author is set from outside (a coordinated campaign's copies):
+        # ``fixed_authors(post_ids, persons)`` puts them in.
+        self.fixed_authors: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
     @property
     def takes_down(self) -> bool:
         """Whether a ban takes down the account's pending posts (they stay held)."""
-        return self.policy.on_ban == "remove_posts"
+        return self.enforcing and self.policy.on_ban == "remove_posts"
 
     # Authors --------------------------------------------------------------------------
     def authors_of(
         self, post_id: np.ndarray, cls: np.ndarray, reach: np.ndarray, created: np.ndarray
     ) -> np.ndarray:
         """The author (person) of each post."""
+        if self._replayed is not None:
+            return self._replayed.authors_of(post_id)
+        assert self.pop is not None
         z = standard_reach(reach, cls, self._median, self._sigma)
-        return self.pop.authors(post_id, cls, z, (created // 24.0).astype(np.int64))
+        persons = self.pop.authors(post_id, cls, z, (created // 24.0).astype(np.int64))
+        if self.fixed_authors is not None:
+            persons = self.fixed_authors(post_id, persons)
+        return persons
 
     def with_author(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-post rows with an ``author`` column (the person behind the account)."""
         cls = np.asarray(frame["cls"].cat.codes, dtype=np.int64)
         frame = frame.copy()
+        if self._replayed is not None:  # the log's own names
+            frame["author"] = self._replayed.author_names(
+                self._replayed.authors_of(frame["post_id"].to_numpy())
+            )
+            return frame
         frame["author"] = self.authors_of(
             frame["post_id"].to_numpy(),
             cls,
@@ -128,8 +194,10 @@ class Accounts:
     def blocked_share(self, day: int) -> np.ndarray:
         """P(an untouched post of each (hour of ``day``, class) is by a blocked
         account), shape ``(24, classes)``."""
-        persons, start, until, _ = self.book.blocks_during(24.0 * day, 24.0 * day + 24.0)
         out = np.zeros((24, N_CLASSES))
+        if self.pop is None or not self.enforcing:  # every post's author is exact
+            return out
+        persons, start, until, _ = self.book.blocks_during(24.0 * day, 24.0 * day + 24.0)
         if len(persons) == 0:
             return out
         hours = 24.0 * day + np.arange(24)
@@ -182,22 +250,50 @@ class Accounts:
             np.add.at(self.prevented, posts.cls[gone], 1)
         made = kind == 0
         persons, ids = persons[made], posts.post_id[exact][made]
+        rows = exact[made]
         viol = VIOLATING[cls[made]]
-        self.book.note_violations(persons[viol], posts.created_at[exact][made][viol])
-        order = np.argsort(persons, kind="stable")
-        self._by_person.append((persons[order], ids[order]))
-        auto = np.flatnonzero(np.isfinite(cols.removed_at[exact][made]))
-        if len(auto) and CHANNEL_INDEX["prefilter"] in self._channels:
-            rows = exact[made][auto]
-            self.book.strike(
-                persons[auto],
-                posts.post_id[rows],
-                posts.cls[rows],
-                posts.created_at[rows],
-                cols.removed_at[rows],
-                CHANNEL_INDEX["prefilter"],
+        self.book.note_violations(persons[viol], posts.created_at[rows][viol])
+        if self.takes_down:  # what a ban takes down, by person
+            order = np.argsort(persons, kind="stable")
+            self._by_person.append((persons[order], ids[order]))
+        if self.scored:  # the prefilter's recall, by what the authors had learned
+            seen = rows[viol]
+            caught = np.isfinite(cols.flagged_at[seen]) | (
+                np.isfinite(cols.removed_at[seen])
+                & (cols.removed_by[seen] == CHANNEL_INDEX["prefilter"])
             )
+            self.learning.tally(persons[viol], day, caught, cols.created_at[seen])
+        auto = np.flatnonzero(np.isfinite(cols.removed_at[rows]))
+        if len(auto):
+            gone = rows[auto]
+            self.learning.removed(persons[auto], cols.removed_at[gone], +1)
+            if CHANNEL_INDEX["prefilter"] in self._channels:
+                self.book.strike(
+                    persons[auto],
+                    posts.post_id[gone],
+                    posts.cls[gone],
+                    posts.created_at[gone],
+                    cols.removed_at[gone],
+                    CHANNEL_INDEX["prefilter"],
+                )
         return keep
+
+    scored = False
+    """Whether a prefilter scores the posts (its recall is then counted)."""
+
+    def adjust_scores(self, posts: Posts, score: np.ndarray) -> np.ndarray:
+        """The prefilter's scores, with the violating posts of adapted authors shifted
+        down (see :mod:`simulator.accounts.adaptation`)."""
+        viol = np.flatnonzero(VIOLATING[posts.cls])
+        if not self.learning.cfg.enabled or len(viol) == 0 or len(posts) == 0:
+            return score
+        persons = self.authors_of(
+            posts.post_id[viol], posts.cls[viol], posts.reach[viol], posts.created_at[viol]
+        )
+        day = int(posts.created_at[viol].min() // 24.0)  # a slice is within one day
+        out = score.copy()
+        out[viol] = shifted(score[viol], self.learning.shift(persons, day))
+        return out
 
     def thin_counts(self, untouched: np.ndarray, day: int) -> np.ndarray:
         """A thinned day's counted posts (per hour and class) less those by blocked
@@ -212,15 +308,18 @@ class Accounts:
     # Removals, restorations, stops ------------------------------------------------------
     def watch(self, cols: PostColumns, idx: np.ndarray, times: np.ndarray, channel: int) -> None:
         """A removal (or, with :data:`RESTORED`, a restoration) of posts ``cols[idx]``."""
-        if self._muted or len(idx) == 0:
-            return
-        if channel != RESTORED and channel not in self._channels:
+        if len(idx) == 0:
             return
         persons = self.authors_of(
             cols.post_id[idx], cols.cls[idx], cols.reach[idx], cols.created_at[idx]
         )
+        # authors learn from every removal (a restoration takes it back)
+        self.learning.removed(persons, times, -1 if channel == RESTORED else +1)
+        if self._muted or (channel != RESTORED and channel not in self._channels):
+            return
         if channel == RESTORED:
-            self.book.withdraw(persons, cols.post_id[idx])
+            if self.enforcing:
+                self.book.withdraw(persons, cols.post_id[idx])
             return
         self.book.strike(
             persons, cols.post_id[idx], cols.cls[idx], cols.created_at[idx], times, channel
@@ -277,21 +376,46 @@ class Accounts:
         finally:
             self._muted = False
 
+    # What enforcers see -----------------------------------------------------------------
+    def accounts_behind(self, post_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The account behind each post held in memory, and when the post was made
+        (what a host names in a notice; a post it cannot find is by account -1)."""
+        c = self._state.cols if self._state is not None else None
+        out = np.full(len(post_ids), -1, dtype=np.int64)
+        created = np.full(len(post_ids), np.nan)
+        if c is None or len(c) == 0 or len(post_ids) == 0:
+            return out, created
+        idx = np.minimum(np.searchsorted(c.post_id, post_ids), len(c) - 1)
+        held = np.flatnonzero(c.post_id[idx] == post_ids)
+        rows = idx[held]
+        persons = self.authors_of(c.post_id[rows], c.cls[rows], c.reach[rows], c.created_at[rows])
+        out[held] = self.book.account_at(persons, c.created_at[rows])
+        created[held] = c.created_at[rows]
+        return out, created
+
     # Output -----------------------------------------------------------------------------
-    def log(self) -> AccountLog:
+    def log(self, end: float = np.inf) -> AccountLog:
+        """What the run recorded (``end``: when it ended; later posts were not made)."""
         ladder = [rung_label(i, r.action, r.days) for i, r in enumerate(self.policy.ladder)]
         actions = pd.DataFrame(self.book.actions)
+        persons = len(self.book.row)
+        learning = self.learning
+        seen, caught = learning.recall_counts(end)
         return AccountLog(
             ladder=ladder,
             actions=actions,
-            population=self.pop.size,
-            offenders=int(self.pop.offender.sum()),
-            first_accounts=self.pop.size,
+            population=persons,
+            offenders=int(self.pop.offender.sum()) if self.pop is not None else 0,
+            first_accounts=persons,
             prevented_by_class=self.prevented.copy(),
             prevented_violating={k: v.copy() for k, v in self.prevented_violating.items()},
             strikes_applied=self.book.strikes_applied,
             strikes_withdrawn=self.book.strikes_withdrawn,
             posts_removed_with_account=self.removed_with_account,
+            enforcing=self.enforcing,
+            adaptation=learning.cfg if learning.cfg.enabled else None,
+            scored_by_removals=seen if self.scored else None,
+            caught_by_removals=caught if self.scored else None,
         )
 
 
@@ -302,12 +426,34 @@ def plan_accounts(
     reports: ReportStage,
     state: PlatformState,
     table: str,
+    *,
+    hosts: Sequence[HostPolicy] = (),
+    scorer: PrefilterStage | None = None,
+    stream: object = None,
 ) -> Accounts | None:
-    """The run's accounts, listening to ``state``'s removals; None when the policy
-    does not act on accounts. With a ``table`` of ``all`` every post's row is
-    written, and every post gets its exact author."""
-    if not policy.accounts.enabled:
+    """The run's accounts, listening to ``state``'s removals; None when nothing
+    follows authors. Authors are followed when the policy acts on accounts, when
+    the scenario's authors adapt to the prefilter, or when a host weighs repeat
+    violators (its notices then name accounts). With a ``table`` of ``all`` every
+    post's row is written, and every post gets its exact author. A replayed
+    ``stream`` with an author column gives each post's author."""
+    cfg = scenario.accounts
+    columns = scenario.stream.columns
+    logged = scenario.stream.is_file and columns is not None and columns.author is not None
+    adapts = cfg is not None and cfg.adaptation.enabled
+    follow = policy.accounts.enabled or (
+        (cfg is not None or logged) and (adapts or any(watches_accounts(h) for h in hosts))
+    )
+    if not follow:
         return None
+    replayed: ReplayedAuthors | None = None
+    if scenario.stream.is_file:
+        if not logged:
+            raise ModsimError(
+                "the policy acts on accounts but the replayed log names no authors: map its "
+                "author column in the scenario's stream.columns.author"
+            )
+        replayed = stream  # type: ignore[assignment]
     accounts = Accounts(
         scenario,
         policy.accounts,
@@ -315,6 +461,19 @@ def plan_accounts(
         reports.reports_needed,
         reports.per_view,
         every_row=table == "all",
+        replayed=replayed,
+        state=state,
     )
     state.watchers.append(accounts.watch)
+    if scorer is not None:
+        scorer.adjust = accounts.adjust_scores
+        accounts.scored = policy.prefilter.enabled
     return accounts
+
+
+def watches_accounts(host: HostPolicy) -> bool:
+    """Whether a host's rules weigh repeat violators (they need authors)."""
+    rules = [host.strikes.signals]
+    if host.suspension.emergency.enabled:
+        rules.append(host.suspension.emergency.signals)
+    return any(r.repeat_violators_active is not None for r in rules)

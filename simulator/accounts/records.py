@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from simulator.config.accounts import Adaptation
+
 
 @dataclass(frozen=True)
 class AccountLog:
@@ -38,3 +40,12 @@ class AccountLog:
     strikes_withdrawn: int
     posts_removed_with_account: int
     """Posts still up that came down with their banned account."""
+    enforcing: bool = True
+    """Whether the platform acted on accounts (else authors were only followed)."""
+    adaptation: Adaptation | None = None
+    """The authors' adaptation to the prefilter, when they adapt."""
+    scored_by_removals: np.ndarray | None = None
+    """Violating posts the prefilter scored, by the removals their author had learned
+    from (0, 1, 2, 3 or more); None without a prefilter."""
+    caught_by_removals: np.ndarray | None = None
+    """Of them, those it caught (removed or sent to review)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -92,12 +91,7 @@ def settings_table(result: BatchResult) -> Table | None:
     wide = s.pivot_table(index=columns, columns="metric", values="mean", sort=False, dropna=False)
     for key, row in wide.iterrows():
         labels = dict(zip(columns, key, strict=True))
-        values = [
-            fmt.compact(float(row[m]))
-            if fmt.metric_unit(m) == "number" and np.isfinite(row[m])
-            else fmt.metric_value(row[m], m)
-            for m in metrics
-        ]
+        values = [fmt.metric_value(row[m], m, short=True) for m in metrics]
         table.add_row(*(escape(str(labels[c])) for c in varying), *values)
     return table
 

@@ -23,9 +23,7 @@ def _value(row: pd.Series, metric: str) -> str:
     n, never = int(row["n"]), int(row["n_never"])
     if never and never < n:
         return f"never {never}/{n}"
-    if fmt.metric_unit(metric) == "number" and metric != "suspended_after_days":
-        return fmt.compact(float(row["mean"]))
-    return fmt.metric_value(row["mean"], metric)
+    return fmt.metric_value(row["mean"], metric, short=True)
 
 
 def _delta(row: pd.Series, metric: str) -> str:
@@ -34,17 +32,9 @@ def _delta(row: pd.Series, metric: str) -> str:
     mean, lo, hi = float(row["mean"]), float(row["ci_low"]), float(row["ci_high"])
     if not int(row["pairs"]) or fmt.is_missing(mean):
         return "n/a"
-    unit = fmt.metric_unit(metric)
-    if metric == "suspended_after_days":
-        text = f"{mean:+.1f} d"
-    elif unit == "share":
-        text = f"{100 * mean:+.1f} pt"
-    elif unit == "hours":
-        text = ("+" if mean > 0 else "-" if mean < 0 else "") + fmt.hours(abs(mean))
-    else:
-        text = ("+" if mean > 0 else "") + fmt.compact(mean)
+    text = fmt.signed_amount(mean, metric)
     if mean == 0:
-        return "0"
+        return text
     unclear = not (fmt.is_missing(lo) or fmt.is_missing(hi)) and lo <= 0 <= hi
     return f"({text})" if unclear else text
 

@@ -102,6 +102,22 @@ def run(
     workers: Annotated[
         int, typer.Option(min=1, help="Processes scoring texts in text mode (same results)")
     ] = min(2, os.cpu_count() or 1),
+    slice_posts: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most posts of a day made at once (default 2,000,000); fewer: lower peak "
+            "memory, same results",
+        ),
+    ] = None,
+    spill_rows: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Rows of a final table kept in memory before the rest waits on disk "
+            "(default 65,536); same results",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite a non-empty results folder")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table")] = False,
     dry_run: Annotated[
@@ -116,6 +132,10 @@ def run(
     hosts = [] if no_host else (host or [bundled(h) for h in DEFAULT_HOSTS])
 
     claimed: list[bool] = []  # set once the results folder is ours to write
+    # the engine's defaults unless given (they change memory, never results)
+    memory = {
+        k: v for k, v in (("slice_posts", slice_posts), ("spill_rows", spill_rows)) if v is not None
+    }
 
     def go() -> None:
         # Validate every input, alone and together, before touching the results folder.
@@ -150,6 +170,7 @@ def run(
                     chunk_days=chunk_days,
                     workers=workers,
                     progress=None if bar is None else _in_days(bar, days),
+                    **memory,
                 )
         if not quiet:
             print_summary(result)
@@ -167,6 +188,7 @@ def run(
         args += [a for h in hosts for a in ("-H", str(h))] if hosts else ["--no-host"]
         args += ["--seed", str(seed), "--out", str(out), "--posts", posts]
         args += ["--chunk-days", str(chunk_days)] + (["--force"] if left else [])
+        args += [a for k, v in memory.items() for a in (f"--{k.replace('_', '-')}", str(v))]
         return shlex.join(args) + "  (the run starts again; same seed, same results)"
 
     guarded(go, resume)

@@ -12,7 +12,7 @@ unless given, so files without them keep their results.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -42,6 +42,39 @@ class Evasion(ConfigModel):
         Field(description="share of banned authors who come back with a new account"),
     ] = 0.0
     delay: EvasionDelay = EvasionDelay()
+
+
+class Adaptation(ConfigModel):
+    """Adaptive evasion: authors whose posts are removed learn to word their later
+    violating posts past the prefilter (their scores shift down on the logit scale)."""
+
+    score_shift_per_removal: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=10,
+            description=(
+                "how far each removal of one of an author's posts lowers the logit of the "
+                "prefilter's score on the author's later violating posts (0: no adaptation)"
+            ),
+        ),
+    ] = 0.0
+    max_shift: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=20,
+            description="the largest total shift on the logit scale, however many removals",
+        ),
+    ] = 2.0
+    share: Annotated[
+        Probability,
+        Field(description="share of authors who adapt (the others never change their wording)"),
+    ] = 1.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.score_shift_per_removal > 0 and self.max_shift > 0 and self.share > 0
 
 
 class AccountPopulation(ConfigModel):
@@ -109,6 +142,22 @@ class AccountPopulation(ConfigModel):
         ),
     ] = 365.0
     evasion: Evasion = Evasion()
+    adaptation: Annotated[
+        Adaptation,
+        Field(description="authors who adapt their wording to the prefilter after removals"),
+    ] = Adaptation()
+
+    POPULATION_FIELDS: ClassVar[tuple[str, ...]] = (
+        "accounts_per_daily_user",
+        "activity_sigma",
+        "offender_share",
+        "offender_post_share",
+        "followers_reach_correlation",
+        "followers_median",
+        "followers_sigma",
+        "initial_age_days",
+    )
+    """What describes a synthetic population (a replayed log's authors are its own)."""
 
     @model_validator(mode="after")
     def _offenders_over_represented(self) -> AccountPopulation:

@@ -202,6 +202,13 @@ class Signals(ConfigModel):
         Signal | None,
         Field(description="1 once the press took notice (detection.press), within the window"),
     ] = None
+    repeat_violators_active: Annotated[
+        Signal | None,
+        Field(
+            description="accounts named in an earlier notice that the enforcer finds posting "
+            "violating content again, made after that notice (needs a scenario with accounts)"
+        ),
+    ] = None
 
     def items(self) -> list[tuple[str, Signal]]:
         """The signals given, by name, in a fixed order."""

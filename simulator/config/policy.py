@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from simulator.config.accounts import AccountEnforcement
+from simulator.config.adversaries import Matcher
 from simulator.config.base import ConfigModel
 from simulator.config.card import ClassifierCard
 from simulator.config.common import (
@@ -528,6 +529,15 @@ class PlatformPolicy(ConfigModel):
     appeals: AppealReview = AppealReview()
     costs: Costs = Costs()
     accounts: AccountEnforcement = AccountEnforcement()
+    matcher: Annotated[
+        Matcher,
+        Field(
+            description=(
+                "a near-duplicate matcher against the scenario's coordinated campaigns "
+                "(`adversaries.campaigns`)"
+            )
+        ),
+    ] = Matcher()
 
     @field_validator("name")
     @classmethod

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from simulator.config.accounts import AccountPopulation
+from simulator.config.adversaries import Adversaries
 from simulator.config.base import ConfigModel
 from simulator.config.common import (
     Date,
@@ -212,6 +213,15 @@ class Scenario(ConfigModel):
             )
         ),
     ] = None
+    adversaries: Annotated[
+        Adversaries | None,
+        Field(
+            description=(
+                "groups working against moderation: report brigading, coordinated "
+                "campaigns (null: none)"
+            )
+        ),
+    ] = None
 
     @field_validator("timezone")
     @classmethod
@@ -256,11 +266,27 @@ class Scenario(ConfigModel):
                 raise ValueError(
                     "surges shape a synthetic stream; remove them when replaying a file"
                 )
-            if self.accounts is not None:
+            if self.adversaries is not None:
                 raise ValueError(
-                    "accounts describe a synthetic stream's authors; a replayed log's "
-                    "authors are not read yet: remove `accounts` when replaying a file"
+                    "adversaries act on a synthetic stream; remove `adversaries` when "
+                    "replaying a file"
                 )
+            if self.accounts is not None:
+                columns = self.stream.columns
+                if columns is None or columns.author is None:
+                    raise ValueError(
+                        "accounts on a replayed log need its authors: map the log's author "
+                        "column in stream.columns.author"
+                    )
+                given = sorted(
+                    set(self.accounts.model_fields_set) & set(self.accounts.POPULATION_FIELDS)
+                )
+                if given:
+                    raise ValueError(
+                        f"accounts.{given[0]} describes a synthetic population; a replayed "
+                        "log's authors come from its author column (only accounts.evasion "
+                        "and accounts.adaptation are read)"
+                    )
         return self
 
     @model_validator(mode="after")

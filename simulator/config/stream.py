@@ -47,6 +47,13 @@ class LogColumns(ConfigModel):
         str | None,
         Field(description="integer order key: a day's posts are replayed in this order"),
     ] = None
+    author: Annotated[
+        str | None,
+        Field(
+            description="who made the post (any text or number naming the account): read "
+            "when the policy acts on accounts or the scenario has `accounts:`"
+        ),
+    ] = None
 
 
 class Stream(ConfigModel):

@@ -24,7 +24,7 @@ looks at the platform's internals: it asks through :class:`PlatformView`.
 
 from simulator.enforcement.clock import LetterClock
 from simulator.enforcement.delisting import Delisting
-from simulator.enforcement.enforcer import Enforcer
+from simulator.enforcement.enforcer import Enforcer, plan_enforcers
 from simulator.enforcement.records import (
     EVENT_KINDS,
     EnforcementEvent,
@@ -48,4 +48,5 @@ __all__ = [
     "QueueState",
     "SignalReading",
     "Trip",
+    "plan_enforcers",
 ]

@@ -29,7 +29,9 @@ to then and calls :meth:`Enforcer.advance`, which returns the notices sent.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections.abc import Sequence
 from heapq import heapify, heappop, heappush
 from itertools import count
 from typing import Any
@@ -39,6 +41,7 @@ import numpy as np
 from simulator.config.host import HostPolicy
 from simulator.enforcement.clock import LetterClock
 from simulator.enforcement.harm import HarmWatch
+from simulator.enforcement.named import AccountLookup, NamedAccounts
 from simulator.enforcement.records import (
     EnforcementEvent,
     Notice,
@@ -48,7 +51,8 @@ from simulator.enforcement.records import (
     Trip,
 )
 from simulator.enforcement.signals import Ledger, Rule
-from simulator.enforcement.words import POST_COUNTS, because
+from simulator.enforcement.words import POST_COUNTS, because, notice_words
+from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
 from simulator.stream.synthetic import Posts, view_driven_times
 
@@ -61,9 +65,15 @@ class Enforcer:
     """One enforcer's state and rules, stepped by the engine from event to event."""
 
     def __init__(
-        self, policy: HostPolicy, seeds: SeedTree, letters: LetterClock | None = None
+        self,
+        policy: HostPolicy,
+        seeds: SeedTree,
+        letters: LetterClock | None = None,
+        accounts: AccountLookup | None = None,
     ) -> None:
         self._policy = policy
+        # the accounts behind posts, when the run follows authors: notices name them
+        self._named = NamedAccounts(accounts) if accounts is not None else None
         self._name = policy.name
         self._seeds = seeds
         self._letters = letters if letters is not None else LetterClock(policy.notices)
@@ -309,6 +319,9 @@ class Enforcer:
                 self._push(when + hours, _KNOWN, (pid, hours))
         self._last_find = when
         self._ledger.add("found_posts", when, float(len(fresh)))
+        if self._named is not None:
+            again = self._named.repeats(fresh)
+            self._ledger.add("repeat_violators_active", when, float(again))
         self._ledger.add("found_views", when, float(views.sum()))
 
     def _audit(self, when: float, platform: PlatformView) -> None:
@@ -368,20 +381,20 @@ class Enforcer:
             return
         ids = np.array(self._unnoticed, dtype=np.int64)
         self._unnoticed = []
+        accounts = self._named.name(ids, when) if self._named is not None else None
         notice = Notice(
             self._name,
             len(self._notices) + 1,
             when,
             when + self._policy.notices.remediation_hours,
             ids,
+            accounts,
         )
         self._notices.append(notice)
         self._sent.append(notice)
         self._push(notice.deadline, _DEADLINE, notice)
         self._events.append(
-            EnforcementEvent(
-                self._name, when, "notice", len(ids), f"notice {notice.number}: {len(ids)} posts"
-            )
+            EnforcementEvent(self._name, when, "notice", len(ids), notice_words(notice))
         )
 
     # -- judging ---------------------------------------------------------------------------------
@@ -541,6 +554,22 @@ class Enforcer:
                 f"{self._policy.reinstatement.clean_hours:g} hours",
             )
         )
+
+
+def plan_enforcers(
+    hosts: Sequence[HostPolicy],
+    seeds: SeedTree,
+    start: dt.datetime,
+    accounts: AccountLookup | None = None,
+) -> list[Enforcer]:
+    """The run's enforcers, one per host (``accounts``: who is behind a post, when
+    the run follows authors; notices then name accounts)."""
+    names = [h.name for h in hosts]
+    if len(set(names)) != len(names):
+        raise ModsimError(
+            f"enforcers need distinct names (their random draws are keyed by name), got {names}"
+        )
+    return [Enforcer(h, seeds, LetterClock(h.notices, start), accounts) for h in hosts]
 
 
 def _posts(readings: tuple[SignalReading, ...]) -> int:

@@ -89,6 +89,8 @@ class Notice:
     time: float
     deadline: float
     post_ids: np.ndarray
+    accounts: np.ndarray | None = None
+    """The distinct accounts behind the posts, when the run follows authors."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ evidence adds up.
 Three ways a series turns into a value:
 
 * a **sum** of the entries in the window (posts found, views, noticed posts
-  still up, failed notices, known posts still up, press attention);
+  still up, failed notices, known posts still up, press attention, named
+  accounts found active again);
 * a **ratio** of sums (violating posts over posts sampled by audits);
 * the **latest** entry in the window (the backlog the platform last stated).
 """
@@ -39,6 +40,7 @@ SIGNAL_KINDS = {
     "backlog_age_hours": LATEST,
     "backlog_reports": LATEST,
     "press_attention": SUM,
+    "repeat_violators_active": SUM,
 }
 """How each signal's series becomes a value (every field of :class:`Signals`)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from simulator.enforcement.records import SignalReading
+from simulator.enforcement.records import Notice, SignalReading
 from simulator.format import number, share
 
 POST_COUNTS = frozenset({"found_posts", "noticed_posts_up", "known_posts_up"})
@@ -40,9 +40,21 @@ def reading_phrase(r: SignalReading) -> str:
         "backlog_age_hours": f"a {v} median age of waiting reports, as the platform stated it",
         "backlog_reports": f"{v} reports waiting for review, as the platform stated it",
         "press_attention": ("press attention" if r.value else "no press attention") + w,
+        "repeat_violators_active": f"{v} accounts named in a notice found posting violating "
+        f"content again{w}",
     }[r.signal]
     weight = f", weight {r.weight:g}" if r.weight != 1 else ""
     return f"{what} (threshold {_value(r.signal, r.threshold)}{weight})"
+
+
+def notice_words(notice: Notice) -> str:
+    """``notice 3: 12 posts by 9 accounts``."""
+    n = len(notice.post_ids)
+    text = f"notice {notice.number}: {n} posts"
+    if notice.accounts is not None:
+        k = len(notice.accounts)
+        text += f" by {k} account" + ("" if k == 1 else "s")
+    return text
 
 
 def because(readings: Sequence[SignalReading]) -> str:
@@ -67,6 +79,7 @@ SIGNAL_NAMES = {
     "backlog_age_hours": "median age of waiting reports",
     "backlog_reports": "reports waiting",
     "press_attention": "press attention",
+    "repeat_violators_active": "named accounts active again",
 }
 """Each signal's short name, for tables."""
 

@@ -235,4 +235,25 @@ def headline_metrics(summary: dict[str, Any]) -> dict[str, float]:
         out["accounts_wrongly_banned"] = float(acc["wrongly_banned"])
         out["violating_posts_not_made"] = float(acc["violating_posts_not_made"]["total"])
         out["first_violation_to_ban_p50_hours"] = _value(acc["first_violation_to_ban_hours"]["p50"])
+    adv = summary.get("adversaries", {})
+    if "brigading" in adv:  # the scenario has report brigades
+        b = adv["brigading"]
+        out["brigaded_posts"] = float(b["brigaded_posts"])
+        out["brigaded_wrongly_removed"] = float(b["wrongly_removed"])
+        out["brigade_reviewer_hours"] = sum(
+            float(q["reviewer_hours"]) for q in b["queue_load"].values()
+        )
+    if "campaigns" in adv:  # ... and coordinated campaigns
+        c = adv["campaigns"]
+        out["campaign_copies"] = float(c["copies_made"])
+        out["campaign_copies_never_removed"] = float(c["copies_never_removed"])
+        out["campaign_copy_views"] = _value(c["views_before_removal"])
+        out["campaign_caught_by_matcher"] = float(c["caught_by_matcher"])
+    adapted = summary.get("adaptation")
+    if adapted is not None:  # authors followed under a prefilter: its recall on them
+        bins = adapted["prefilter_recall_by_removals"]
+        for name, keys in (("unremoved", ["0"]), ("removed_before", ["1", "2", "3+"])):
+            posts = sum(bins[k]["posts"] for k in keys)
+            caught = sum(bins[k]["caught"] for k in keys)
+            out[f"prefilter_recall_authors_{name}"] = caught / posts if posts else math.nan
     return out

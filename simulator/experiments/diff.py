@@ -105,7 +105,7 @@ def diff_results(a: str | Path, b: str | Path) -> ResultsDiff:
             "policy, enforcers and sweep point; a folder with one setting matches any one)"
         )
     inputs = pd.DataFrame(
-        [row for x, y in pairs for row in _input_changes(x, y)],
+        _once_for_all(pairs, [row for x, y in pairs for row in _input_changes(x, y)]),
         columns=["setting", "document", "field", "a", "b"],
     )
     figures = pd.DataFrame(
@@ -171,6 +171,36 @@ def _mean(values: np.ndarray) -> float:
     if not len(values):
         return math.nan
     return math.inf if np.isinf(values).any() else float(values.mean())
+
+
+EVERY_SETTING = "every setting"
+"""The setting named by an input change that every matched setting shares."""
+
+
+def _once_for_all(
+    pairs: list[tuple[Setting, Setting]], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Changes every matched setting shares (another package version, a changed
+    scenario field under a sweep) listed once, for :data:`EVERY_SETTING`."""
+    if len(pairs) < 2:
+        return rows
+    seen: dict[str, set[str]] = {}
+    for row in rows:
+        seen.setdefault(_change_key(row), set()).add(row["setting"])
+    shared = {k for k, v in seen.items() if len(v) == len(pairs)}
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        key = _change_key(row)
+        if key not in shared:
+            out.append(row)
+        elif key in seen:  # the first of a shared change stands for all
+            del seen[key]
+            out.append({**row, "setting": EVERY_SETTING})
+    return out
+
+
+def _change_key(row: dict[str, Any]) -> str:
+    return repr((row["document"], row["field"], row["a"], row["b"]))
 
 
 def _input_changes(x: Setting, y: Setting) -> Iterator[dict[str, Any]]:

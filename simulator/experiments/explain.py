@@ -127,7 +127,8 @@ def _notice_desk(policy: PlatformPolicy, hosts: Sequence[HostPolicy]) -> list[Va
 def prefilter_lever(card_policy: PlatformPolicy | Source | None = None) -> Lever:
     """The prefilter lever: off if the policy has one; else on, with the prefilter
     section of ``card_policy`` (default: the bundled typical card,
-    ``policies/jury-plus-card-typical.yaml``)."""
+    ``policies/jury-plus-card-typical.yaml``); and with that policy's jury
+    order too when it differs (flagged posts first, say)."""
 
     def variants(policy: PlatformPolicy, hosts: Sequence[HostPolicy]) -> list[Variant] | str:
         if policy.prefilter.enabled:
@@ -136,11 +137,19 @@ def prefilter_lever(card_policy: PlatformPolicy | Source | None = None) -> Lever
         donor = load_as(source, PlatformPolicy)
         if not donor.prefilter.enabled:
             return f"{donor.name} has no prefilter to turn on"
-        return [Variant(f"on ({donor.name})", {"prefilter": donor.prefilter.model_dump()})]
+        section = {"prefilter": donor.prefilter.model_dump()}
+        found = [Variant(f"on ({donor.name})", section)]
+        if donor.jury.priority != policy.jury.priority:
+            # also in the queue order the card's policy was tuned with (flagged posts
+            # first under `priority: score`), which can starve user reports
+            order = {"jury.priority": donor.jury.priority, **section}
+            found.append(Variant(f"on ({donor.name}), jury {donor.jury.priority}", order))
+        return found
 
     return Lever(
         "prefilter",
-        "the AI prefilter: off if the policy has one, else on with a bundled card",
+        "the AI prefilter: off if the policy has one, else on with a bundled card (and "
+        "with the card's jury order, when it differs)",
         variants,
     )
 

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.metrics.accounts import account_summary
+from simulator.metrics.accounts import account_summary, adaptation_summary
+from simulator.metrics.adversaries import adversary_summary
 from simulator.metrics.classifier import classifier_summary
 from simulator.metrics.common import num, percentiles
 from simulator.metrics.cost import cost_summary
@@ -42,6 +43,7 @@ from simulator.taxonomy import CLASSES, REMOVAL_CHANNELS, VIOLATING
 __all__ = [
     "DEFAULT_THRESHOLDS_HOURS",
     "account_summary",
+    "adversary_summary",
     "backlog",
     "classifier_summary",
     "cost_summary",
@@ -142,6 +144,12 @@ def summarize(log: RunLog) -> dict[str, Any]:
     accounts = account_summary(log)
     if accounts is not None:  # the policy acts on accounts
         out["accounts"] = accounts
+    adversaries = adversary_summary(log)
+    if adversaries is not None:  # the scenario has brigades or campaigns
+        out["adversaries"] = adversaries
+    adaptation = adaptation_summary(log)
+    if adaptation is not None:  # authors followed under a prefilter: its recall by them
+        out["adaptation"] = adaptation
     replay = replay_summary(log)
     if replay is not None:  # a replayed post log: what was read, measured and estimated
         out["replay"] = replay

@@ -12,6 +12,11 @@ Conventions:
 * *Posts not made*: posts the suspended or banned accounts would have made
   (they are not made); violating ones counted exactly, legitimate ones no
   stage would have touched in distribution.
+* *Prefilter recall by removals learned from*: of the violating posts the
+  prefilter scored, the share it caught (removed or sent to review), by how many
+  removals of their author's posts came before the day they were made (0, 1, 2,
+  3 or more). With adaptation off the shares differ only by chance; with it on,
+  authors who learned from removals are caught less.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from simulator.taxonomy import CLASSES, VIOLATING
 def account_summary(log: RunLog) -> dict[str, Any] | None:
     """The ``accounts`` section of a run's summary (None without account enforcement)."""
     acc = log.accounts
-    if acc is None:
+    if acc is None or not acc.enforcing:
         return None
     a = acc.actions
     actions = {label: 0 for label in acc.ladder}
@@ -75,5 +80,34 @@ def account_summary(log: RunLog) -> dict[str, Any] | None:
             "returned_by_end": int((evaded & (returns <= log.end)).sum()),
             "new_accounts_actioned": len(np.unique(accounts[accounts >= acc.first_accounts])),
             "new_accounts_banned": int((bans & (accounts >= acc.first_accounts)).sum()),
+        },
+    }
+
+
+ADAPTATION_BINS = ("0", "1", "2", "3+")
+"""Removals an author had learned from, as the summary names them."""
+
+
+def adaptation_summary(log: RunLog) -> dict[str, Any] | None:
+    """The ``adaptation`` section of a run's summary: the authors' adaptation and the
+    prefilter's recall by removals learned from (None unless the run followed authors
+    and a prefilter scored posts)."""
+    acc = log.accounts
+    if acc is None or acc.scored_by_removals is None or acc.caught_by_removals is None:
+        return None
+    cfg = acc.adaptation
+    seen, caught = acc.scored_by_removals, acc.caught_by_removals
+    return {
+        "enabled": cfg is not None,
+        "score_shift_per_removal": cfg.score_shift_per_removal if cfg is not None else 0.0,
+        "max_shift": cfg.max_shift if cfg is not None else 0.0,
+        "share": cfg.share if cfg is not None else 0.0,
+        "prefilter_recall_by_removals": {
+            name: {
+                "posts": int(seen[i]),
+                "caught": int(caught[i]),
+                "recall": num(float(caught[i] / seen[i])) if seen[i] else None,
+            }
+            for i, name in enumerate(ADAPTATION_BINS)
         },
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from simulator.config.host import HostPolicy
@@ -67,7 +68,7 @@ def _enforcer(log: RunLog, host: HostPolicy) -> dict[str, Any]:
     trips = [t for t in log.trips if t.enforcer == host.name]
     # The rule whose removal stood: the last trip that scheduled one.
     decided = next((t for t in reversed(trips) if t.scheduled), None)
-    return {
+    out = {
         "name": host.name,
         "effect": host.effect,
         "notices": len(notices),
@@ -84,6 +85,10 @@ def _enforcer(log: RunLog, host: HostPolicy) -> dict[str, Any]:
         "decided_by": trip_record(log, decided, True) if decided is not None else None,
         "rules": _rules(log, host),
     }
+    named = [n.accounts for n in notices if n.accounts is not None]
+    if named:  # the run followed authors: notices named accounts
+        out["accounts_noticed"] = len(np.unique(np.concatenate(named)))
+    return out
 
 
 def _rules(log: RunLog, host: HostPolicy) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from simulator.folders.experiment import ExperimentFolder
-from simulator.format import MISSING, UNITS, compact, interval, metric_unit
+from simulator.format import MISSING, interval, metric_writer
 
 MAX_LINES = 7
 """Series one figure draws at most; more would not be readable without colour."""
@@ -77,9 +77,7 @@ class Experiment:
             return MISSING
         if never and never < n:
             return f"never in {never} of {n} seeds"
-        unit = metric_unit(metric)
-        write = compact if short and unit == "number" else UNITS[unit]
-        return interval(st["mean"], st["ci_low"], st["ci_high"], write)
+        return interval(st["mean"], st["ci_low"], st["ci_high"], metric_writer(metric, short))
 
     def summaries(self, group: Group) -> list[dict[str, Any]]:
         return [

@@ -26,6 +26,8 @@ OTHER = {
     "latency_p99_hours": "latency p99",
     "wrongful_removals_per_million": "wrongful per million legit.",
     "legitimate_posts_up_at_suspension": "legit. posts up at takedown",
+    "brigade_reviewer_hours": "review time on brigaded posts",
+    "campaign_copy_views": "views of campaign copies",
 }
 """Labels of the other summary metrics whose names read badly as they are."""
 

@@ -54,6 +54,7 @@ def run_summary_sentences(s: dict[str, Any], target: float = DEFAULT_TARGET) -> 
     else:
         out.append("Takedown: no. The platform was not suspended (no enforcer).")
     out.extend(_other_enforcers(e))
+    out.extend(_authors(s))
     wrong = s["legitimate"]["wrongly_removed"]
     were = "was" if wrong == 1 else "were"
     mistakes = f"{counted(wrong, 'legitimate post')} {were} removed by mistake"
@@ -67,6 +68,31 @@ def run_summary_sentences(s: dict[str, Any], target: float = DEFAULT_TARGET) -> 
             f"times before they came down, {number(v['never_removed'])} of "
             f"{number(v['count'])} were never removed, and {mistakes}."
         )
+    return out
+
+
+def _authors(s: dict[str, Any]) -> list[str]:
+    """What the run says of authors beyond account enforcement: the accounts the
+    enforcers' notices named, and the prefilter's recall on authors who adapted."""
+    out = []
+    for h in s["enforcement"]["enforcers"]:
+        if "accounts_noticed" in h:
+            out.append(
+                f"{h['name']}'s notices named {counted(h['accounts_noticed'], 'account')} "
+                f"behind {counted(h['posts_noticed'], 'post')}."
+            )
+    a = s.get("adaptation")
+    if a is not None and a["enabled"]:
+        bins = a["prefilter_recall_by_removals"]
+        seen = [(b["posts"], b["caught"]) for b in bins.values()]
+        first = seen[0]
+        later = (sum(n for n, _ in seen[1:]), sum(c for _, c in seen[1:]))
+        if first[0] and later[0]:
+            out.append(
+                f"Adaptation: the prefilter caught {share(first[1] / first[0])} of the violating "
+                f"posts of authors with no post removed before, and {share(later[1] / later[0])} "
+                "of those whose authors had learned from a removal."
+            )
     return out
 
 
@@ -381,6 +407,8 @@ def run_report(folder: RunFolder, target: float = DEFAULT_TARGET) -> Report:
     )
     if "accounts" in s:  # the policy acts on accounts
         rep.tables.append(_accounts_table(s["accounts"]))
+    if "adversaries" in s:  # the scenario has brigades or campaigns
+        rep.tables.append(_adversaries_table(s["adversaries"]))
     why = why_rows(s["enforcement"])
     rep.tables.append(
         Table(
@@ -482,4 +510,48 @@ def _accounts_table(a: dict[str, Any]) -> Table:
         [False, True],
         note="A wrongly banned account made no violating post before its ban. Posts not made: "
         "what suspended and banned accounts would have posted.",
+    )
+
+
+def _adversaries_table(a: dict[str, Any]) -> Table:
+    """Brigading (what it cost the queues and legitimate speech) and campaigns."""
+    rows: list[list[str]] = []
+    if "brigading" in a:
+        b = a["brigading"]
+        rows += [
+            ["brigaded legitimate posts", number(b["brigaded_posts"])],
+            ["false reports filed", number(b["false_reports_filed"])],
+            ["cases the brigades opened", number(b["cases_opened_by_brigade"])],
+            ["brigaded posts wrongly removed", number(b["wrongly_removed"])],
+            ["jury decisions swayed to remove", number(b["jury_decisions_swayed"])],
+        ]
+        for team, q in b["queue_load"].items():
+            rows.append(
+                [
+                    f"{team}: cases / reviewer-hours on brigaded posts",
+                    f"{number(q['cases'])} / {number(q['reviewer_hours'])}",
+                ]
+            )
+    if "campaigns" in a:
+        c = a["campaigns"]
+        rows += [
+            ["coordinated campaigns", number(c["campaigns_started"])],
+            ["campaign copies made", number(c["copies_made"])],
+            ["copies never removed", number(c["copies_never_removed"])],
+            ["views of copies before removal", number(c["views_before_removal"])],
+            [
+                "copies caught by the near-duplicate matcher",
+                f"{number(c['caught_by_matcher'])} ({share(c['caught_by_matcher_share'])})"
+                if c["matcher"]
+                else "no matcher",
+            ],
+        ]
+    return Table(
+        "tab-adversaries",
+        "Adversaries: brigades and campaigns",
+        ["", "posts, cases or hours"],
+        rows,
+        [False, True],
+        note="Brigaded posts are legitimate posts a brigade reported falsely; campaign copies "
+        "are violating posts of a coordinated campaign.",
     )

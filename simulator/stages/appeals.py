@@ -52,15 +52,26 @@ class KeyedDraws:
         return (z >> 11) * 2.0**-53
 
     def uniforms(self, post_ids: np.ndarray, salt: int = 0) -> np.ndarray:
-        """The same draws for many posts at once."""
-        ids = np.asarray(post_ids, dtype=np.int64).astype(np.uint64)
+        """The same draws for many posts at once (in place on one copy: a day's
+        untouched posts are millions)."""
+        u = np.uint64
+        z = np.asarray(post_ids, dtype=np.int64).astype(np.uint64)
         with np.errstate(over="ignore"):
-            z = np.uint64(self._key) ^ (ids * np.uint64(_GOLDEN)) ^ np.uint64((salt * _M2) & _MASK)
-            z = z + np.uint64(_GOLDEN)
-            z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
-            z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
-            z = z ^ (z >> np.uint64(31))
-        return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+            z *= u(_GOLDEN)
+            z ^= u(self._key) ^ u((salt * _M2) & _MASK)
+            z += u(_GOLDEN)
+            t = z >> u(30)
+            z ^= t
+            z *= u(_M1)
+            np.right_shift(z, u(27), out=t)
+            z ^= t
+            z *= u(_M2)
+            np.right_shift(z, u(31), out=t)
+            z ^= t
+            z >>= u(11)
+        out = z.astype(np.float64)
+        out *= 2.0**-53
+        return out
 
 
 class AppealStage:

@@ -181,6 +181,8 @@ class PrefilterStage:
         self._classifier = classifier
         self._scorer = scorer  # text mode on several processes; the stage closes it
         self._known: dict[str, float] = {}
+        self.adjust: Callable[[Posts, np.ndarray], np.ndarray] | None = None
+        """Set by the run's accounts: authors who adapt lower their posts' scores."""
         validation: pd.DataFrame | None = None
         if isinstance(classifier, CardClassifier):
             self._mode = "sampled"  # a card has no text model: its scores are drawn
@@ -224,8 +226,10 @@ class PrefilterStage:
             assert isinstance(self._classifier, TrainedClassifier)
             if posts.text is None:
                 raise ValueError("text mode needs post texts")
-            return self._text_scores(posts.text)
-        return self._score_model.sample(posts.cls, posts.score_u)
+            score = self._text_scores(posts.text)
+        else:
+            score = self._score_model.sample(posts.cls, posts.score_u)
+        return score if self.adjust is None else self.adjust(posts, score)
 
     def _text_scores(self, texts: list[str]) -> np.ndarray:
         # Generated texts repeat often, within a day and across days (a third of a

@@ -304,6 +304,8 @@ class LogRows:
     followers: np.ndarray
     order: np.ndarray
     text: np.ndarray
+    author: np.ndarray
+    """Who made each post (text), when the log maps an author column (else zeros)."""
 
     def __len__(self) -> int:
         return len(self.row)
@@ -316,7 +318,26 @@ class LogRows:
         return LogRows(*(np.concatenate([getattr(p, f) for p in parts]) for f in _ROW_FIELDS))
 
 
-_ROW_FIELDS = ("row", "created", "code", "views", "followers", "order", "text")
+_ROW_FIELDS = ("row", "created", "code", "views", "followers", "order", "text", "author")
+
+
+def _names(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """An author column as text (a number read from Parquet names its account too:
+    ``42`` and ``42.0`` are one author), and which values are missing or blank."""
+    raw = values.to_numpy(dtype=object)
+    missing = pd.isna(raw)
+    names = np.array(
+        [
+            "" if m else (_integral(v) if isinstance(v, float) else str(v).strip())
+            for v, m in zip(raw, missing, strict=True)
+        ],
+        dtype=object,
+    )
+    return names, missing | (names == "")
+
+
+def _integral(v: float) -> str:
+    return str(int(v)) if v.is_integer() else repr(v)
 
 
 def _blank(values: np.ndarray) -> np.ndarray:
@@ -359,6 +380,9 @@ class LogParser:
         if "post_id" in cols:
             order = pd.to_numeric(cols["post_id"], errors="coerce").to_numpy(dtype=np.float64)
             bad["post_id"] = ~np.isfinite(order)
+        author: np.ndarray = np.zeros(n, dtype=np.int8)
+        if "author" in cols:
+            author, bad["author"] = _names(cols["author"])
         for role, mask in chunk.undecodable.items():
             # read as missing, which a label or a number may be: not valid text is bad
             bad[role] = bad.get(role, np.zeros(n, dtype=bool)) | mask
@@ -375,6 +399,7 @@ class LogParser:
             followers[inside],
             order[inside],
             text[inside],
+            author[inside],
         )
         return rows, {k: chunk.rows[m] for k, m in bad.items() if m.any()}, outside
 
@@ -386,6 +411,7 @@ class LogParser:
             "views": f"views that are not a number from 0 to {MAX_VIEWS:,}",
             "followers": f"follower count that is not a number from 0 to {MAX_VIEWS:,}",
             "post_id": "missing or non-numeric post id",
+            "author": "missing or blank author",
         }[column]
         name = getattr(self.columns, column)
         return f"{self.path}: column {name!r}: {what} at {rows_text(rows)}"

@@ -134,6 +134,8 @@ class ReplayStream:
         self._repeats = np.empty(0, dtype=np.int64)
         self._leave_out_repeats(*self._scan())
         self._imputer = self._make_imputer() if self._unlabelled else None
+        # A post's author, by post id, for the days replayed (4 bytes a post).
+        self._author_days: dict[int, np.ndarray] = {}  # first post id -> the day's authors
         self._chunks: Iterator[LogChunk] = iter(())
         self._pending: dict[int, list[LogRows]] = {}
         self._read_upto = 0
@@ -178,6 +180,35 @@ class ReplayStream:
         parts = self._pending.pop(day, [])
         return self._posts(LogRows.concat(parts) if parts else None, day, first_id)
 
+    @property
+    def persons(self) -> int:
+        """Distinct authors in the log (0 without an author column)."""
+        return len(self._authors)
+
+    def authors_of(self, post_ids: np.ndarray) -> np.ndarray:
+        """The author (an index into the log's distinct authors, in sorted order) of
+        each post of the days replayed so far."""
+        firsts = np.array(sorted(self._author_days), dtype=np.int64)
+        ids = np.asarray(post_ids, dtype=np.int64)
+        out = np.full(len(ids), -1, dtype=np.int64)
+        if len(firsts) == 0 or len(ids) == 0:
+            return out
+        day = np.searchsorted(firsts, ids, side="right") - 1
+        for k in np.unique(day[day >= 0]).tolist():
+            first = int(firsts[k])
+            codes = self._author_days[first]
+            mine = np.flatnonzero(day == k)
+            at = ids[mine] - first
+            ok = at < len(codes)
+            out[mine[ok]] = codes[at[ok]]
+        if (out < 0).any():
+            raise ValueError("authors asked for posts not replayed yet")
+        return out
+
+    def author_names(self, persons: np.ndarray) -> np.ndarray:
+        """Each author's name as the log's author column gives it."""
+        return np.asarray(self._authors.to_numpy()[persons], dtype=object)
+
     # Scan ---------------------------------------------------------------------------
     def _parse(self, chunk: LogChunk) -> tuple[LogRows, dict[str, np.ndarray], int]:
         """:meth:`LogParser.parse`, leaving out the rows that repeat an earlier one."""
@@ -221,6 +252,8 @@ class ReplayStream:
         skipped_rows: dict[str, list[int]] = {}
         sample: dict[bool, list[str]] = {True: [], False: []}
         t_min, t_max = math.inf, -math.inf
+        authors: set[str] = set()
+        with_authors = cfg.columns is not None and cfg.columns.author is not None
         keys: list[np.ndarray] = []
         key_rows: list[np.ndarray] = []
         for chunk in self._reader.chunks():
@@ -241,6 +274,8 @@ class ReplayStream:
             if not self._repeats.size:
                 keys.append(self._parser.repeat_keys(rows))
                 key_rows.append(rows.row)
+            if with_authors:
+                authors.update(rows.author.tolist())
             t_min, t_max = min(t_min, rows.created.min()), max(t_max, rows.created.max())
             per_hour += np.bincount(rows.created.astype(np.int64), minlength=hours)[:hours]
             day = (rows.created // 24).astype(np.int64)
@@ -274,6 +309,7 @@ class ReplayStream:
             )
         self._per_hour = per_hour
         self._last_row = last_row
+        self._authors = pd.Index(sorted(authors), dtype=object)
         self._labelled = labelled
         self._unlabelled = unlabelled
         self._sample = sample
@@ -387,6 +423,8 @@ class ReplayStream:
         decay = np.full(n, LN2 / reach_cfg.half_life_hours)
         score_u = self._seeds.rng("replay-score", day).random(n)
         ids = np.arange(first_id, first_id + n, dtype=np.int64)
+        if len(self._authors):
+            self._author_days[first_id] = self._authors.get_indexer(rows.author).astype(np.int32)
         return Posts(
             ids,
             rows.created,

@@ -370,6 +370,8 @@ def plan_thinning(
         return None, "off: a replayed post log is read post by post"
     if table == "all":
         return None, "off: every post's row was asked for (posts table 'all')"
+    if scenario.adversaries is not None:
+        return None, "off: adversaries (brigades, campaigns) act on posts no stage would touch"
     scored = np.zeros(N_CLASSES)
     if scorer is not None:
         if not scorer.draws_scores:
