@@ -25,7 +25,10 @@ The costs are per post, per simulated day and per run, measured on this code
   grown on 2026-12-05 costs 1.06 of that (measured against the code before
   it, alternating), so 91 us a post and 5.5 s of training (measured alone since:
   77-97 us a post over four 28-day runs of 417,268 posts, median 85, and 4.9-6.1 s,
-  on a shared machine too loaded to resolve 6%);
+  on a shared machine too loaded to resolve 6%); the corpus grown on 2026-12-06
+  (1,145 templates, texts 8% longer) costs about 1.15 of that (a text-mode run of
+  the quick world x2 against the code before it, alternating; training alone 1.15,
+  scoring alone 1.1-1.3 at load 5-7), so 105 us a post and 6.3 s of training;
 - replay: a 400,000-row log of the quick world read back (5-6 us a row;
   96 us with no label column, when every class is estimated from the text);
 - memory: about 250 MB to start (380 MB with a classifier), then 1.6 KB per
@@ -60,10 +63,10 @@ SECONDS_PER_DAY = 4.3e-3
 SECONDS_PER_POST = 0.4e-6  # stream, stages, queues, metrics (scale mode)
 SECONDS_PER_TEXT = 5e-6  # generating a post's text
 SECONDS_PER_LOG_ROW = 6e-6  # reading and parsing a replayed row
-SECONDS_PER_SCORE = 91e-6  # the classifier scoring one text
+SECONDS_PER_SCORE = 105e-6  # the classifier scoring one text
 SECONDS_PER_DRAWN_SCORE = 0.5e-6  # a score drawn from measured distributions (scale mode)
 SECONDS_PER_ROW_WRITTEN = 1e-6  # a row of posts.parquet
-SECONDS_TO_TRAIN = 5.5  # the synthetic classifier, at 2,000 texts per class
+SECONDS_TO_TRAIN = 6.3  # the synthetic classifier, at 2,000 texts per class
 TRAIN_PER_CLASS_MEASURED = 2000
 
 BYTES_AT_START = 250e6
