@@ -183,6 +183,13 @@ def rows(quick: bool, measure: Any, add: Callable[..., None]) -> None:
         ">= 20,000 posts/s",
         ratio,
     )
+    search_row(quick, measure, add)
+    imports, ratio = measure("parallel_imports", {})
+    add("imports of the `modsim run` path", f"{imports['seconds']:.2f} s", "< 1 s", ratio)
+
+
+def search_row(quick: bool, measure: Any, add: Callable[..., None]) -> None:
+    """The bundled policy search with 2 workers (also ``--only search`` alone)."""
     search, ratio = measure(
         "parallel_experiment", {"kind": "optimize", "workers": 2, "trials": 4 if quick else None}
     )
@@ -194,5 +201,3 @@ def rows(quick: bool, measure: Any, add: Callable[..., None]) -> None:
         "< 3 min (16 trials)",
         ratio,
     )
-    imports, ratio = measure("parallel_imports", {})
-    add("imports of the `modsim run` path", f"{imports['seconds']:.2f} s", "< 1 s", ratio)

@@ -438,6 +438,7 @@ GROUPS = (
     "jurors",
     "thin",
     "parallel",
+    "search",
     "accounts",
     "areas",
 )
@@ -664,6 +665,8 @@ def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) 
 
     if "parallel" in only:
         parallel.rows(quick, measure, add)
+    elif "search" in only:  # the search row of "parallel" alone
+        parallel.search_row(quick, measure, add)
 
     if "accounts" in only:
         # The same stream with and without account enforcement (authors, strikes, bans):

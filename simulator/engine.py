@@ -19,17 +19,15 @@ Data flows one way. For each chunk of simulated days the engine
    (violating posts, wrongful removals, case logs) wait in a
    :class:`~simulator.spill.Spill` on disk, so memory stays flat.
 
-Only the review queue couples posts to each other, so only it is an event
-loop. The engine holds the chunk loop alone; the mechanisms it composes live
-with their kind:
+Only the review queue couples posts to each other, so only it is an event loop.
+The engine holds the chunk loop alone; the mechanisms it composes live with their kind:
 
 - the posts held in memory: :mod:`simulator.stages.platform`;
 - cases that follow a decision (escalations, appeals, re-reports):
   :mod:`simulator.stages.followups`;
 - the platform's answer to a host's notice: :mod:`simulator.stages.notices`;
 - enforcers and the app stores' delisting: :mod:`simulator.enforcement`;
-- the counts and rows of settled posts, and the run log:
-  :mod:`simulator.runlog`.
+- the counts and rows of settled posts, and the run log: :mod:`simulator.runlog`.
 
 The engine prints nothing and writes nothing: rows go to an optional sink, and
 everything metrics need comes back as a :class:`~simulator.runlog.RunLog`.
@@ -50,6 +48,7 @@ from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.enforcement import Delisting, Enforcer, Notice, plan_enforcers
 from simulator.engine_log import CaseLogs
+from simulator.gcpause import collect_young, cyclic_gc_paused
 from simulator.queueing import KIND_APPEAL, ReviewQueue
 from simulator.runlog import PostSink, PostTally, RunLog, juror_figures
 from simulator.seeding import SeedTree
@@ -226,7 +225,8 @@ class Simulation:
         if self.accounts is not None and sink is not None:
             sink = self.accounts.authored(sink)
         try:
-            return self._run(sink, progress)
+            with cyclic_gc_paused():  # freed by chunk instead (see simulator.gcpause)
+                return self._run(sink, progress)
         finally:
             self._spill.close()
             if self.scorer is not None:
@@ -277,6 +277,7 @@ class Simulation:
                     self.tally.settle(c, done, end, sink)
                     state.cols = c.take(~done)
             self._case_logs.set_aside()
+            collect_young()
             if progress is not None:
                 progress(min(1.0, t1 / horizon))
             if suspended_by is not None:

@@ -154,6 +154,8 @@ def test_bundled_example_is_valid() -> None:
     problem = load_problem(spec, path.parent)  # the overrides apply to the bundled files
     assert problem.scenario.days == 12
     assert not problem.base.prefilter.enabled
+    # thinned: a run costs a third (the same results in distribution, see the README)
+    assert problem.scenario.content.thinning == "auto"
 
 
 # The search -----------------------------------------------------------------------------

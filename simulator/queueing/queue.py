@@ -30,11 +30,9 @@ Time is float hours since the scenario start.
 
 from __future__ import annotations
 
-import gc
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from itertools import count
 from typing import Any
@@ -42,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.gcpause import cyclic_gc_paused
 from simulator.queueing.caselog import (
     CLOSED,
     DECIDED_KEEP,
@@ -77,25 +76,6 @@ Followup = Callable[[int, int, int, int, int, float], "tuple[float, float, int] 
 """``followup(post_id, kind, status, remove_votes, votes, now)`` -> ``(time, priority,
 kind)`` of a new case for the same post in the same queue, or None. Called when a
 case is decided."""
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while the event loop runs.
-
-    The loop makes no reference cycles (reference counting frees what it drops),
-    but it allocates cases and event tuples by the million, and each allocation
-    burst made the collector scan every case still in the system: with a long
-    line that was most of an arrival's cost (3 of 3.7 µs).
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 class ReviewQueue:
@@ -357,7 +337,7 @@ class ReviewQueue:
             raise ValueError(f"run_until: t must be finite and >= now ({self._now}), got {t}")
         if self._fast is not None:
             return self._run_fast(t)
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():  # the loop makes no cycles (see simulator.gcpause)
             self._advance(t)
         left, self._left = self._left, []
         return CaseLog.from_records(left)
