@@ -382,3 +382,30 @@ def test_compare_tables_carry_each_areas_figures() -> None:
         ROOT / "scenarios" / "quick.yaml", ROOT / "policies" / "staff-review.yaml", seed=1
     )
     assert not any(k.startswith("violence_") for k in headline_metrics(quick.summary))
+
+
+def test_a_multi_area_experiment_is_the_same_on_worker_processes() -> None:
+    from simulator.experiments.executors import SerialExecutor
+
+    sc = small(days=1)
+    policies = [per_area(), policy(**{"staff.priority": "severity"})]
+    serial = simulator.compare(
+        sc, policies, seeds=2, execution=simulator.Execution(executor=SerialExecutor())
+    )
+    pooled = simulator.compare(sc, policies, seeds=2, execution=simulator.Execution(workers=2))
+    pd.testing.assert_frame_equal(serial.table, pooled.table)
+    assert serial.table["metric"].str.startswith("hate_").any()
+
+
+def test_the_cli_refuses_a_policy_naming_a_class_the_scenario_lacks(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from simulator.cli import app
+
+    text = POLICY.read_text().replace("hate_speech: 0.9,", "hate: 0.9,")
+    pol = _write(tmp_path, "p.yaml", text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "hate: 0.9" in t)
+    res = CliRunner().invoke(app, ["validate", str(SCENARIO), str(pol)])
+    assert res.exit_code == 2
+    assert f"{pol}:{line}: staff.accuracy.hate: unknown class 'hate'" in res.output
+    assert "Traceback" not in res.output
