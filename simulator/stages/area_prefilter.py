@@ -127,19 +127,21 @@ class AreaPrefilter:
         """Nothing to close (no scoring processes)."""
 
     def area_scores(self, posts: Posts) -> np.ndarray:
-        """Each screened area's score of each post, shape ``(areas, posts)``."""
+        """Each screened area's score of each post, shape ``(areas, posts)`` (authors who
+        learned from removals shift their violating posts' scores under every card)."""
         out = np.empty((len(self.areas), len(posts)))
         for k, a in enumerate(self.areas):
             u = a.draws.uniforms(posts.post_id)
             out[k] = a.card.score_model.sample(posts.cls, u)
+            if self.adjust is not None:
+                out[k] = self.adjust(posts, out[k])
         return out
 
     def scores(self, posts: Posts) -> np.ndarray:
         """The highest score over the screened areas (what a notice's sweep reads)."""
         if not len(posts):
             return np.empty(0)
-        score = self.area_scores(posts).max(axis=0)
-        return score if self.adjust is None else self.adjust(posts, score)
+        return self.area_scores(posts).max(axis=0)
 
     def apply(self, posts: Posts) -> PrefilterOutcome:
         n = len(posts)
