@@ -314,15 +314,20 @@ def test_results_are_the_same_whatever_the_slices_and_spills(
     assert summary_text(tiny) == summary_text(whole)
 
 
-def test_results_are_the_same_whatever_the_number_of_workers(tmp_path: Path) -> None:
-    world = tmp_path / "world.yaml"
+def adversarial_world(folder: Path, brigade_extra: str = "") -> Path:
+    """The quick world in scale mode with brigades and campaigns, as a file."""
+    world = folder / "world.yaml"
     text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")
     world.write_text(
         text + "adversaries:\n"
-        "  brigading: {targets: [heated_political], brigades_per_day: 10,"
-        " jury: {member_vote_share: 0.2}}\n"
+        f"  brigading: {{targets: [heated_political], brigades_per_day: 10{brigade_extra}}}\n"
         "  campaigns: {per_week: 6}\n"
     )
+    return world
+
+
+def test_results_are_the_same_whatever_the_number_of_workers(tmp_path: Path) -> None:
+    world = adversarial_world(tmp_path, ", jury: {member_vote_share: 0.2}")
     policy = tmp_path / "matcher.yaml"
     text = (ROOT / "policies/jury-only.yaml").read_text()
     policy.write_text(
@@ -352,13 +357,7 @@ def test_a_replayed_log_refuses_adversaries(quick_sampled: Scenario) -> None:
 
 
 def test_a_run_folder_reports_the_adversaries(tmp_path: Path) -> None:
-    world = tmp_path / "world.yaml"
-    text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")
-    world.write_text(
-        text + "adversaries:\n"
-        "  brigading: {targets: [heated_political], brigades_per_day: 10}\n"
-        "  campaigns: {per_week: 6}\n"
-    )
+    world = adversarial_world(tmp_path)
     out = tmp_path / "run"
     args = ["run", str(world), "-p", str(ROOT / "policies/jury-only.yaml"), "--no-host"]
     res = CliRunner().invoke(app, [*args, "--out", str(out), "-q"])
