@@ -409,3 +409,24 @@ def test_the_cli_refuses_a_policy_naming_a_class_the_scenario_lacks(tmp_path: Pa
     assert res.exit_code == 2
     assert f"{pol}:{line}: staff.accuracy.hate: unknown class 'hate'" in res.output
     assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "message"),
+    [
+        ({"auto_remove_above": 0.8, "review_above": 0.9}, "review threshold must be the lower"),
+        ({"review_above": {"precision": 0.5, "mix": "validation"}}, "no validation sample"),
+    ],
+)
+def test_an_area_screen_refuses_what_the_prefilter_refuses(thresholds, message) -> None:
+    # the same rules as the policy-wide prefilter: raw thresholds in order, and a card's
+    # targets met on the stream's mix (a card has no validation sample)
+    from simulator.config.prefilter import AreaScreen
+
+    card = {
+        "name": "c",
+        "binormal": {"non_violating": {"mean": -2.0, "sd": 1.0}, "violating": {"auc": 0.9}},
+    }
+    AreaScreen.model_validate({"card": card})  # the defaults pass
+    with pytest.raises(ValueError, match=message):
+        AreaScreen.model_validate({"card": card, **thresholds})

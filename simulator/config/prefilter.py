@@ -139,22 +139,8 @@ class AreaScreen(ConfigModel):
 
     @model_validator(mode="after")
     def _targets(self) -> AreaScreen:
-        for name in ("auto_remove_above", "review_above"):
-            value = getattr(self, name)
-            if isinstance(value, ScoreTarget) and value.mix == "validation":
-                raise ValueError(
-                    f"{name}.mix is `validation`, but a card has no validation sample: its "
-                    "targets are met on the stream's class mix (leave `mix` out)"
-                )
-        if (
-            isinstance(self.review_above, float)
-            and isinstance(self.auto_remove_above, float)
-            and self.review_above > self.auto_remove_above
-        ):
-            raise ValueError(
-                f"review_above ({self.review_above}) is above auto_remove_above "
-                f"({self.auto_remove_above}); the review threshold must be the lower one"
-            )
+        card_targets_on_the_stream(self.auto_remove_above, self.review_above)
+        review_below_removal(self.auto_remove_above, self.review_above)
         return self
 
 
@@ -233,27 +219,36 @@ class Prefilter(ConfigModel):
 
     @model_validator(mode="after")
     def _card_targets_on_the_stream(self) -> Prefilter:
-        if self.model.source != "card":
-            return self
-        for name in ("auto_remove_above", "review_above"):
-            value = getattr(self, name)
-            if isinstance(value, ScoreTarget) and value.mix == "validation":
-                raise ValueError(
-                    f"{name}.mix is `validation`, but a card has no validation sample: its "
-                    "targets are met on the stream's class mix (leave `mix` out)"
-                )
+        if self.model.source == "card":
+            card_targets_on_the_stream(self.auto_remove_above, self.review_above)
         return self
 
     @model_validator(mode="after")
     def _ordered(self) -> Prefilter:
         # targets are only resolved against a model at run start (stages.prefilter)
-        if (
-            isinstance(self.review_above, float)
-            and isinstance(self.auto_remove_above, float)
-            and self.review_above > self.auto_remove_above
-        ):
-            raise ValueError(
-                f"review_above ({self.review_above}) is above auto_remove_above "
-                f"({self.auto_remove_above}); the review threshold must be the lower one"
-            )
+        review_below_removal(self.auto_remove_above, self.review_above)
         return self
+
+
+def card_targets_on_the_stream(auto_remove_above: object, review_above: object) -> None:
+    """A card's thresholds stated as targets are met on the stream's mix: it has no
+    validation sample (ValueError otherwise)."""
+    for name, value in (("auto_remove_above", auto_remove_above), ("review_above", review_above)):
+        if isinstance(value, ScoreTarget) and value.mix == "validation":
+            raise ValueError(
+                f"{name}.mix is `validation`, but a card has no validation sample: its "
+                "targets are met on the stream's class mix (leave `mix` out)"
+            )
+
+
+def review_below_removal(auto_remove_above: object, review_above: object) -> None:
+    """Raw thresholds in order: review at or below removal (ValueError otherwise)."""
+    if (
+        isinstance(review_above, float)
+        and isinstance(auto_remove_above, float)
+        and review_above > auto_remove_above
+    ):
+        raise ValueError(
+            f"review_above ({review_above}) is above auto_remove_above "
+            f"({auto_remove_above}); the review threshold must be the lower one"
+        )
