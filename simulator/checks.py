@@ -387,11 +387,7 @@ def _teams(sc: _Doc, pol: _Doc) -> list[Finding]:
     s: Scenario = sc.model
     p: PlatformPolicy = pol.model
     out: list[Finding] = []
-    used = set()
-    if p.reports.enabled:
-        used.add(p.reports.review_team)
-    if p.prefilter.enabled:
-        used.add(p.prefilter.review_team)
+    used = {team for _, team in p.case_teams()}
     if "jury" in used:
         on_duty = np.rint(jurors_on_duty(p.jury, s))
         expected = p.jury.pool_size * p.jury.active_share

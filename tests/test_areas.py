@@ -430,3 +430,52 @@ def test_an_area_screen_refuses_what_the_prefilter_refuses(thresholds, message) 
     AreaScreen.model_validate({"card": card})  # the defaults pass
     with pytest.raises(ValueError, match=message):
         AreaScreen.model_validate({"card": card, **thresholds})
+
+
+def test_an_areas_review_team_must_have_reviewers(tmp_path: Path) -> None:
+    # a screen sending its flags to a jury the policy lacks was accepted, then the
+    # run failed on its first flag (no jury queue)
+    text = PER_AREA.read_text().replace(
+        "      review_above: {recall: 0.95}",
+        "      review_above: {recall: 0.95}\n      review_team: jury",
+    )
+    pol = _write(tmp_path, "p.yaml", text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "review_team: jury" in t)
+    res = simulator_validate(pol)
+    assert res.exit_code == 2
+    assert (
+        f"{pol}:{line}: prefilter.areas.spam.review_team: prefilter.areas.spam.review_team "
+        "is 'jury' but jury.pool_size is 0" in res.output
+    )
+    assert "Traceback" not in res.output
+
+
+def test_the_prefilters_own_team_is_not_needed_when_every_area_names_one() -> None:
+    jury_only = {
+        **{f"prefilter.areas.{a}.review_team": "jury" for a in ("terrorism", "violence", "spam")},
+        "reports.review_team": "jury",
+        "jury.pool_size": 400,
+        "jury.accuracy": {"default": 0.9},
+        "appeals.queue": "jury",
+        "staff.reviewers": 0,
+    }
+    pol = per_area(**jury_only)  # the prefilter's review_team (staff) is never used
+    assert pol.prefilter.review_team == "staff"
+    assert [team for _, team in pol.case_teams()] == ["jury"] * 4
+    with pytest.raises(simulator.ConfigError, match=r"prefilter\.review_team is 'staff'"):
+        per_area(**{**jury_only, "prefilter.areas.spam.review_team": None})
+
+
+def test_the_checks_find_an_areas_jury_never_on_duty() -> None:
+    pol = per_area(
+        **{
+            "prefilter.areas.terrorism.review_team": "jury",
+            "jury.pool_size": 5,
+            "jury.active_share": 0.01,
+            "jury.votes_per_case": 1,
+            "jury.accuracy": {"default": 0.9},
+        }
+    )
+    errors = [f for f in check_run(small(), pol) if f.level == "error"]
+    assert [f.field for f in errors] == ["jury.active_share"]
+    assert "no juror is ever on duty" in errors[0].message

@@ -403,14 +403,27 @@ class PlatformPolicy(ConfigModel):
             raise ValueError("name must not be empty")
         return v
 
-    @model_validator(mode="after")
-    def _teams_exist(self) -> PlatformPolicy:
-        used: list[tuple[str, str]] = []
+    def case_teams(self) -> list[tuple[str, Team]]:
+        """The teams user reports and prefilter flags open cases in, each with the
+        field that names it: with ``prefilter.areas``, each area's own team, and the
+        prefilter's ``review_team`` only if some area leaves its own out."""
+        used: list[tuple[str, Team]] = []
         if self.reports.enabled:
             used.append(("reports.review_team", self.reports.review_team))
-        if self.prefilter.enabled:
-            used.append(("prefilter.review_team", self.prefilter.review_team))
-        for where, team in used:
+        pre = self.prefilter
+        if not pre.enabled:
+            return used
+        screens = pre.areas or {}
+        if pre.areas is None or any(s.review_team is None for s in screens.values()):
+            used.append(("prefilter.review_team", pre.review_team))
+        for name, screen in screens.items():
+            if screen.review_team is not None:
+                used.append((f"prefilter.areas.{name}.review_team", screen.review_team))
+        return used
+
+    @model_validator(mode="after")
+    def _teams_exist(self) -> PlatformPolicy:
+        for where, team in self.case_teams():
             if team == "jury" and self.jury.pool_size == 0:
                 raise ValueError(f"{where} is 'jury' but jury.pool_size is 0: add jurors")
             if team == "staff" and self.staff.reviewers == 0:
