@@ -21,14 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from simulator.classifier import ScoreModel
 from simulator.classifier.card import CardClassifier, figures_on_mix
-from simulator.config.card import ClassifierCard
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.seeding import SeedTree
@@ -37,11 +35,11 @@ from simulator.stages.platform import TEAMS
 from simulator.stages.prefilter import (
     PrefilterOutcome,
     ResolvedThreshold,
+    card_classifier,
     resolve_thresholds,
     stream_mix,
 )
 from simulator.stream.synthetic import Posts
-from simulator.taxonomy import Taxonomy
 
 
 @dataclass(frozen=True)
@@ -58,14 +56,6 @@ class ScreenedArea:
     draws: KeyedDraws
 
 
-@lru_cache(maxsize=32)
-def _card(card_json: str, taxonomy: Taxonomy, positive: tuple[bool, ...]) -> CardClassifier:
-    """An area's card as a score model, built once per process (every run of an
-    experiment with the same card and scenario classes shares it)."""
-    card = ClassifierCard.model_validate_json(card_json)
-    return CardClassifier.from_card(card, taxonomy, np.array(positive, dtype=bool))
-
-
 class AreaPrefilter:
     """Scores posts with each screened area's card (the engine's prefilter stage)."""
 
@@ -80,7 +70,7 @@ class AreaPrefilter:
         for name, screen in cfg.areas.items():
             i = tax.area_index(name)
             positive = tax.area_mask(i)
-            card = _card(screen.card.model_dump_json(), tax, tuple(positive.tolist()))
+            card = card_classifier(screen.card.model_dump_json(), tax, tuple(positive.tolist()))
             auto, review = resolve_thresholds(
                 screen,
                 None,

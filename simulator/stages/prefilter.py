@@ -454,9 +454,16 @@ def load_model_cached(path: Path) -> TrainedClassifier:
     return _load(str(resolved), stat.st_mtime_ns, stat.st_size)
 
 
-@lru_cache(maxsize=8)
-def _card(card_json: str, taxonomy: Taxonomy) -> CardClassifier:
-    return CardClassifier.from_card(ClassifierCard.model_validate_json(card_json), taxonomy)
+@lru_cache(maxsize=32)
+def card_classifier(
+    card_json: str, taxonomy: Taxonomy, positive: tuple[bool, ...] | None = None
+) -> CardClassifier:
+    """A card (as JSON: a card is not hashable) as a score model for ``taxonomy``,
+    flagging ``positive`` (default: the violating classes), built once per process:
+    every run of an experiment with the same card and scenario classes shares it."""
+    card = ClassifierCard.model_validate_json(card_json)
+    flags = None if positive is None else np.array(positive, dtype=bool)
+    return CardClassifier.from_card(card, taxonomy, flags)
 
 
 def classifier_for(
@@ -467,7 +474,7 @@ def classifier_for(
     so every policy on the same scenario and seed shares one model)."""
     if cfg.model.source == "card":
         assert cfg.model.card is not None
-        return _card(cfg.model.card.model_dump_json(), scenario.taxonomy)
+        return card_classifier(cfg.model.card.model_dump_json(), scenario.taxonomy)
     if not scenario.taxonomy.is_default:
         raise ValueError(TEXT_MODELS_DEFAULT_ONLY)
     if cfg.model.source == "file":
