@@ -20,12 +20,11 @@ holds its highest score over the screened areas.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from simulator.classifier import ScoreModel
 from simulator.classifier.card import CardClassifier, figures_on_mix
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
@@ -34,11 +33,14 @@ from simulator.stages.appeals import KeyedDraws
 from simulator.stages.platform import TEAMS
 from simulator.stages.prefilter import (
     PrefilterOutcome,
+    PrefilterStage,
     ResolvedThreshold,
     card_classifier,
+    prefilter_stage,
     resolve_thresholds,
     stream_mix,
 )
+from simulator.stages.prefilter import check_prefilter as check_one_prefilter
 from simulator.stream.synthetic import Posts
 
 
@@ -87,10 +89,8 @@ class AreaPrefilter:
                     i,
                     tax.areas[i].severity,
                     card,
-                    ResolvedThreshold(f"{name}.auto_remove_above", auto.score, auto.target),
-                    ResolvedThreshold(
-                        f"{name}.review_above", review.score, review.target, review.capped
-                    ),
+                    replace(auto, name=f"{name}.{auto.name}"),
+                    replace(review, name=f"{name}.{review.name}"),
                     TEAMS.index(team),
                     KeyedDraws(seeds, "prefilter", "area", name),
                 )
@@ -176,11 +176,6 @@ class AreaPrefilter:
         return {"enabled": True, "score_mode": "sampled", "areas": out}
 
 
-def score_models(prefilter: AreaPrefilter) -> dict[str, ScoreModel]:
-    """Each screened area's score model, by area name."""
-    return {a.name: a.card.score_model for a in prefilter.areas}
-
-
 def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> None:
     """Fail early (thresholds that cannot be met, a model file) before a caller
     writes anything: :func:`simulator.stages.prefilter.check_prefilter`, or each
@@ -188,9 +183,7 @@ def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> No
     if policy.prefilter.enabled and policy.prefilter.areas is not None:
         AreaPrefilter(policy, scenario, SeedTree(seed))
         return
-    from simulator.stages.prefilter import check_prefilter as check_one
-
-    check_one(policy, scenario, seed)
+    check_one_prefilter(policy, scenario, seed)
 
 
 def scorer_for(
@@ -199,11 +192,9 @@ def scorer_for(
     seeds: SeedTree,
     classifier: Any = None,
     workers: int = 1,
-) -> Any:
+) -> PrefilterStage | AreaPrefilter:
     """The run's scorer: a prefilter per area when the policy gives ``prefilter.areas``,
     else the one prefilter (:func:`~simulator.stages.prefilter.prefilter_stage`)."""
     if policy.prefilter.areas is not None:
         return AreaPrefilter(policy, scenario, seeds)
-    from simulator.stages.prefilter import prefilter_stage
-
     return prefilter_stage(policy, scenario, seeds, classifier, workers=workers)
