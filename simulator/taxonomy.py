@@ -49,6 +49,8 @@ class Taxonomy:
     """violating[code] is True when posts of that class violate the rules."""
     area_of: np.ndarray = field(init=False)
     """area_of[code]: index into :attr:`areas` of a violating class, -1 for a legitimate one."""
+    violating_classes: frozenset[str] = field(init=False)
+    area_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         classes = tuple(c for a in self.areas for c in a.classes) + self.legitimate
@@ -68,6 +70,8 @@ class Taxonomy:
         object.__setattr__(self, "index", {name: i for i, name in enumerate(classes)})
         object.__setattr__(self, "violating", violating)
         object.__setattr__(self, "area_of", area_of)
+        object.__setattr__(self, "violating_classes", frozenset(classes[:n_v]))
+        object.__setattr__(self, "area_names", tuple(a.name for a in self.areas))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Taxonomy) and (self.areas, self.legitimate) == (
@@ -81,14 +85,6 @@ class Taxonomy:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
-
-    @property
-    def violating_classes(self) -> frozenset[str]:
-        return frozenset(c for a in self.areas for c in a.classes)
-
-    @property
-    def area_names(self) -> tuple[str, ...]:
-        return tuple(a.name for a in self.areas)
 
     def area_index(self, name: str) -> int:
         return self.area_names.index(name)
@@ -105,11 +101,6 @@ class Taxonomy:
         """Severity of each class's area (0 for legitimate classes)."""
         sev = np.array([0] + [a.severity for a in self.areas], dtype=np.int64)
         return sev[self.area_of + 1]
-
-    def clock_of(self) -> np.ndarray:
-        """Legal clock of each class's area (inf for legitimate classes)."""
-        clock = np.array([np.inf] + [a.clock_hours for a in self.areas])
-        return clock[self.area_of + 1]
 
     def area_weights(self, weights: dict[str, float] | None) -> np.ndarray | None:
         """Per class, the weight of its area in ``weights`` (by area name, ``default``
