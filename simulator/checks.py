@@ -275,7 +275,7 @@ def _accounts(sc: _Doc, pol: _Doc, hosts: Sequence[_Doc]) -> list[Finding]:
         pol.finding(
             "error",
             "accounts.enabled",
-            f"the policy acts on accounts but the scenario ({sc.file or sc.model.name}) has no "
+            f"the policy acts on accounts but the scenario ({where}) has no "
             "`accounts:` section describing who posts: add one (scenarios/parler-like.yaml "
             "has an example) or set accounts.enabled: false",
         )
@@ -333,20 +333,14 @@ def _classes(sc: _Doc, pol: _Doc) -> list[Finding]:
         for name, screen in pre.areas.items():
             where = ("prefilter", "areas", name)
             if name not in tax.area_names:
-                out.append(
-                    pol.at(
-                        "error",
-                        where,
-                        f"the scenario has no area {name!r}; its areas are "
-                        f"{', '.join(tax.area_names)}",
-                    )
-                )
+                out.append(pol.at("error", where, _no_area(name, tax)))
                 continue
             area = tax.areas[tax.area_index(name)]
             out += _card_findings(pol, screen.card, area.classes, tax, (*where, "card"))
     elif pre.model.source == "card" and pre.model.card is not None:
-        violating = [c for c in tax.classes if c in tax.violating_classes]
-        out += _card_findings(pol, pre.model.card, violating, tax, ("prefilter", "model", "card"))
+        out += _card_findings(
+            pol, pre.model.card, tax.violating_classes, tax, ("prefilter", "model", "card")
+        )
     elif not tax.is_default:
         out.append(pol.at("error", ("prefilter", "model", "source"), TEXT_MODELS_DEFAULT_ONLY))
     return out
@@ -361,9 +355,13 @@ def _card_findings(
 ) -> list[Finding]:
     out = []
     for message in card.problems(positive, tax.classes):
-        head, _, rest = message.partition(" ")
-        out.append(pol.at("error", (*where, *head.split(".")), f"{head} {rest}"))
+        head = message.partition(" ")[0]  # each message starts with its field
+        out.append(pol.at("error", (*where, *head.split(".")), message))
     return out
+
+
+def _no_area(name: str, tax: Taxonomy) -> str:
+    return f"the scenario has no area {name!r}; its areas are {', '.join(tax.area_names)}"
 
 
 def _model_file(pol: _Doc) -> list[Finding]:
@@ -471,12 +469,7 @@ def _hosts(sc: _Doc, pol: _Doc, hosts: list[_Doc]) -> list[Finding]:
         for area in host.detection.area_weights or {}:
             if area != "default" and area not in s.taxonomy.area_names:
                 out.append(
-                    h.finding(
-                        "error",
-                        f"detection.area_weights.{area}",
-                        f"the scenario has no area {area!r}; its areas are "
-                        f"{', '.join(s.taxonomy.area_names)}",
-                    )
+                    h.finding("error", f"detection.area_weights.{area}", _no_area(area, s.taxonomy))
                 )
         remediation = host.notices.remediation_hours
         if p.notices.compliance > 0 and p.notices.response_hours > remediation:
