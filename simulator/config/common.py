@@ -65,7 +65,10 @@ Version = Annotated[Literal[1], BeforeValidator(_version_input)]
 DEFAULT_KEY = "default"
 """The key of a per-class map that stands for every class the map does not name."""
 
-_CLASS_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+"""What a class or area name may be: lower-case letters, digits and _, starting with a letter."""
+
+_CLASS_NAME = re.compile(NAME_PATTERN)
 
 
 def _class_names(mapping: dict[str, float]) -> dict[str, float]:

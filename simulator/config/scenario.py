@@ -17,6 +17,7 @@ from simulator.config.adversaries import Adversaries
 from simulator.config.base import ConfigModel, omitted_when_none
 from simulator.config.common import (
     DEFAULT_KEY,
+    NAME_PATTERN,
     Date,
     DateTime,
     PerClassNonNegative,
@@ -32,7 +33,6 @@ from simulator.config.stream import Stream
 from simulator.taxonomy import DEFAULT, Area, Taxonomy, taxonomy
 
 _FLAT_DAY = [1.0] * 24
-_NAME = r"^[a-z][a-z0-9_]*$"
 
 
 class UsersAt(ConfigModel):
@@ -117,9 +117,9 @@ class Texts(ConfigModel):
 class AreaSpec(ConfigModel):
     """A policy area: the violating classes one rule covers, its severity and legal clock."""
 
-    name: Annotated[str, Field(pattern=_NAME, description="e.g. violence, hate, spam")]
+    name: Annotated[str, Field(pattern=NAME_PATTERN, description="e.g. violence, hate, spam")]
     classes: Annotated[
-        list[Annotated[str, Field(pattern=_NAME)]],
+        list[Annotated[str, Field(pattern=NAME_PATTERN)]],
         Field(description="the violating classes of this area (at least one)"),
     ]
     severity: Annotated[
@@ -163,7 +163,7 @@ class Content(ConfigModel):
         ),
     ] = None
     legitimate_classes: Annotated[
-        list[Annotated[str, Field(pattern=_NAME)]] | None,
+        list[Annotated[str, Field(pattern=NAME_PATTERN)]] | None,
         Field(
             description=(
                 "the legitimate classes, with `areas` (null: violent_news, "
