@@ -579,11 +579,7 @@ class Simulation:
             else 0.0,
             legit_live_at_suspension=legit_live,
             classifier=self.prefilter.classifier if self.prefilter else None,
-            prefilter_areas=(
-                self.prefilter.area_summary()
-                if self.prefilter and self.prefilter.per_area
-                else None
-            ),
+            prefilter_areas=self.prefilter.area_summary() if self.prefilter else None,
             prefilter_thresholds=(
                 {t.name: t.to_dict() for t in self.prefilter.thresholds} if self.prefilter else {}
             ),

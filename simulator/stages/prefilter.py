@@ -180,8 +180,9 @@ class PrefilterStage:
     per_area = False
     """One model for every area (see :mod:`simulator.stages.area_prefilter`)."""
 
-    def area_summary(self) -> dict[str, Any]:
-        raise NotImplementedError("one model for every area: see classifier_summary")
+    def area_summary(self) -> None:
+        """Nothing per area: the summary's ``classifier`` section describes the one model."""
+        return None
 
     def __init__(
         self,
