@@ -68,24 +68,3 @@ def area_summary(log: RunLog) -> dict[str, Any] | None:
             },
         }
     return out
-
-
-def area_table(summary: dict[str, Any]) -> pd.DataFrame:
-    """One row per area of a summary's ``areas`` section (empty without one)."""
-    rows = []
-    for name, a in (summary.get("areas") or {}).items():
-        lat = a["latency_hours"]
-        rows.append(
-            {
-                "area": name,
-                "severity": a["severity"],
-                "clock_hours": a["clock_hours"],
-                "violating": a["count"],
-                "removed": a["removed"],
-                "latency_p50_hours": lat.get("p50"),
-                "latency_p90_hours": lat.get("p90"),
-                "within_clock_share": a["within_clock"]["share"],
-                "views_before_removal": a["views_before_removal"]["total"],
-            }
-        )
-    return pd.DataFrame(rows)
