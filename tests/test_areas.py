@@ -479,3 +479,19 @@ def test_the_checks_find_an_areas_jury_never_on_duty() -> None:
     errors = [f for f in check_run(small(), pol) if f.level == "error"]
     assert [f.field for f in errors] == ["jury.active_share"]
     assert "no juror is ever on duty" in errors[0].message
+
+
+def test_a_score_model_of_declared_classes_round_trips_through_its_dict() -> None:
+    import json
+
+    from simulator.classifier.card import card_score_model
+    from simulator.classifier.scoremodel import ScoreModel
+
+    tax = small().taxonomy
+    card = per_area().prefilter.areas["spam"].card  # type: ignore[index]
+    model = card_score_model(card, tax, tax.area_mask(tax.area_index("spam")))
+    restored = ScoreModel.from_dict(json.loads(json.dumps(model.to_dict())), tax)
+    assert restored.taxonomy is tax
+    codes = np.random.default_rng(1).integers(0, tax.n_classes, 500).astype(np.int8)
+    draws = np.random.default_rng(2).random(500)
+    np.testing.assert_array_equal(restored.sample(codes, draws), model.sample(codes, draws))

@@ -178,20 +178,20 @@ class ScoreModel:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ScoreModel:
-        """Inverse of :meth:`to_dict`."""
+    def from_dict(cls, data: Mapping[str, Any], taxonomy: Taxonomy = DEFAULT) -> ScoreModel:
+        """Inverse of :meth:`to_dict` (for a model of ``taxonomy``'s classes)."""
         try:
             raw = data["quantiles"]
             tables = {
-                CLASSES.index(name): np.asarray(v, dtype=np.float64) for name, v in raw.items()
+                taxonomy.index[name]: np.asarray(v, dtype=np.float64) for name, v in raw.items()
             }
             grids = {
-                CLASSES.index(name): np.asarray(v, dtype=np.float64)
+                taxonomy.index[name]: np.asarray(v, dtype=np.float64)
                 for name, v in dict(data.get("grids") or {}).items()
             }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a score model dictionary: {exc}") from exc
-        return cls(tables, kind=str(data.get("kind", "class")), grids=grids)
+        return cls(tables, kind=str(data.get("kind", "class")), grids=grids, taxonomy=taxonomy)
 
     def __repr__(self) -> str:
         sizes = {self.taxonomy.classes[c]: t.size for c, t in self._tables.items()}
