@@ -209,9 +209,13 @@ class NearDuplicateMatcher:
         """When the matcher takes each post down (inf: not a copy of a known campaign,
         or missed)."""
         number = self._campaigns.campaign_of(post_ids)
-        known = np.array([self.first_down.get(k, math.inf) for k in number.tolist()])
-        found = self._draws.uniforms(post_ids) < self._recall
-        return np.where(found & (number >= 0), np.maximum(created, known + self._delay), math.inf)
+        out = np.full(len(post_ids), math.inf)
+        rows = np.flatnonzero(number >= 0)  # the copies: a slice's other posts are most
+        if self.first_down and len(rows):
+            known = np.array([self.first_down.get(k, math.inf) for k in number[rows].tolist()])
+            found = self._draws.uniforms(post_ids[rows]) < self._recall
+            out[rows] = np.where(found, np.maximum(created[rows], known + self._delay), math.inf)
+        return out
 
     def stage(self, posts: Posts, auto: np.ndarray) -> np.ndarray:
         """A slice's removal times with the matcher's (``auto``: the prefilter's)."""
