@@ -72,9 +72,7 @@ class Adversaries:
             pop = accounts.pop if accounts is not None else None  # None: a replay's authors
             if pop is not None:
                 pick = offender_picker(pop.offender, pop.join_day, adv.campaigns.accounts)
-            self.campaigns = CampaignStream(
-                adv.campaigns, scenario, seeds, stream.reach_of, stream.decay, pick
-            )
+            self.campaigns = CampaignStream(adv.campaigns, scenario, seeds, stream, pick)
             if accounts is not None:
                 accounts.fixed_authors = self.campaigns.authors
             if policy.matcher.enabled:

@@ -12,12 +12,16 @@ import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simulator.config.common import per_class
 from simulator.config.scenario import Population, Scenario
 from simulator.seeding import SeedTree
+
+if TYPE_CHECKING:
+    from simulator.stream.texts import TextGenerator
 
 LN2 = math.log(2.0)
 
@@ -123,6 +127,11 @@ class SyntheticStream:
     @property
     def days(self) -> int:
         return self._scenario.days
+
+    @property
+    def text_generator(self) -> TextGenerator | None:
+        """What writes the posts' texts (None in scale mode)."""
+        return self._texts
 
     def generate_day(self, day: int, first_id: int) -> Posts:
         """The posts created on simulated day ``day``; ids start at ``first_id``.
