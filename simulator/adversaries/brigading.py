@@ -140,8 +140,9 @@ class JurySway:
             self.posts.update(ids.tolist())
 
     def decide(self, post_id: int, status: int, removes: int, votes: int) -> tuple[int, int]:
-        """The decision and remove votes once the brigade's votes and sway count."""
-        if post_id not in self.posts or status not in (DECIDED_KEEP, DECIDED_REMOVE):
+        """The decision and remove votes once the brigade's votes and sway count (the
+        jury queue's ``decide`` hook: :data:`~simulator.queueing.queue.Decide`)."""
+        if post_id not in self.posts:  # (the queue asks of decided cases only)
             return status, removes
         n = self._decisions.get(post_id, 0)
         self._decisions[post_id] = n + 1
