@@ -162,7 +162,6 @@ class Simulation:
             self.reports,
             AppealStage(scenario.appeals, self.seeds),
             self.seeds,
-            self.adversaries.sway,
         )
         specs = {}
         if policy.jury.pool_size > 0:
@@ -176,6 +175,7 @@ class Simulation:
                 spec,
                 self.seeds.rng(team),
                 self.followups.hook(team) if self.followups.needed(team) else None,
+                self.adversaries.decide(team),
             )
             for team, spec in specs.items()
         }

@@ -86,6 +86,17 @@ def test_adversaries_turn_thinning_off_and_say_why(brigaded: Scenario) -> None:
     assert "adversaries" in log.meta["thinning"]
 
 
+def test_an_empty_adversaries_section_leaves_thinning_on(quick_sampled: Scenario) -> None:
+    """``adversaries: {}`` names no brigade and no campaign: a thinned run is the same
+    as without the key (it was turned off, and its results changed)."""
+    thin = tweak(quick_sampled, content__thinning="auto")
+    empty = tweak(thin, adversaries={})
+    assert Simulation(empty, _jury(), seed=5).thinner is not None
+    assert summary_text(simulate(empty, _jury(), seed=5)) == summary_text(
+        simulate(thin, _jury(), seed=5)
+    )
+
+
 def _jury() -> PlatformPolicy:
     return bundled("policies/jury-only.yaml")
 

@@ -512,3 +512,35 @@ def test_waiting_since_lists_the_cases_waiting_for_a_first_vote(priority: str) -
     assert len(waiting) > 100  # a backlog, or the test shows nothing
     np.testing.assert_array_equal(np.sort(waiting), np.sort(expected.to_numpy()))
     assert len(q.waiting_since((0, 1, KIND_APPEAL))) == q.pending
+
+
+# -- a decide hook -------------------------------------------------------------------------
+
+
+def test_a_decide_hook_sets_what_is_logged_and_followed_up() -> None:
+    """What ``decide`` makes of a decided case's votes is what the queue logs and what
+    its follow-up hears; cases it leaves alone are as without it (a brigade's sway on
+    the jury is such a hook)."""
+    benign = N_CLASSES - 1  # legitimate: an accurate jury mostly keeps
+    spec = team(name="jury", servers=np.array([4]), votes_per_case=3, votes_to_remove=2)
+    times = np.linspace(0.0, 20.0, 400)
+    heard: dict[int, tuple[int, int]] = {}
+
+    def followup(post_id: int, kind: int, status: int, removes: int, *_: float) -> None:
+        heard[post_id] = (status, removes)
+
+    def decide(post_id: int, status: int, removes: int, votes: int) -> tuple[int, int]:
+        return (DECIDED_REMOVE, votes) if post_id % 2 else (status, removes)
+
+    logs = []
+    for hook in (None, decide):
+        queue = ReviewQueue(spec, np.random.default_rng(5), followup, hook)
+        submit_all(queue, times, np.full(len(times), benign))
+        logs.append(by_arrival(queue.run_until(100.0)).to_frame().set_index("post_id"))
+    plain, swayed = logs
+    odd = swayed.index % 2 == 1
+    assert (plain["status"] == DECIDED_KEEP).sum() > 300
+    assert (swayed.loc[odd, "status"] == DECIDED_REMOVE).all()
+    assert (swayed.loc[odd, "remove_votes"] == 3).all()
+    assert swayed.loc[~odd].equals(plain.loc[~odd])
+    assert all(heard[p] == (DECIDED_REMOVE, 3) for p in swayed.index[odd])

@@ -41,21 +41,21 @@ from simulator.config.scenario import Scenario
 from simulator.queueing import DECIDED_KEEP, DECIDED_REMOVE
 from simulator.seeding import SeedTree
 from simulator.stages.appeals import KeyedDraws
-from simulator.stream.synthetic import Posts, hourly_class_probs, hourly_rates
+from simulator.stream.synthetic import (
+    Posts,
+    hourly_class_probs,
+    hourly_rates,
+    hourly_rhythm,
+    surge_volume,
+)
 
 
 def brigade_share(cfg: Brigading, scenario: Scenario) -> np.ndarray:
     """P(a target-class post made in each simulated hour is brigaded), shape ``(hours,)``."""
     rates = hourly_rates(scenario)
-    calm = hourly_rates(scenario.model_copy(update={"surges": []}))
-    profile = np.asarray(scenario.daily_rhythm(), dtype=np.float64)
-    profile = profile / profile.mean()
-    hours = np.arange(len(rates), dtype=np.float64)
-    start = scenario.start.hour + scenario.start.minute / 60.0
-    rhythm = profile[((hours + start) % 24).astype(int)]
-    brigaded = cfg.brigades_per_day * cfg.posts_per_brigade / 24.0 * rhythm
+    brigaded = cfg.brigades_per_day * cfg.posts_per_brigade / 24.0 * hourly_rhythm(scenario)
     if cfg.follow_surges:
-        brigaded = brigaded * np.divide(rates, calm, out=np.ones_like(rates), where=calm > 0)
+        brigaded = brigaded * surge_volume(scenario)
     codes = [scenario.taxonomy.index[c] for c in cfg.targets]
     targets = rates * hourly_class_probs(scenario)[:, codes].sum(axis=1)
     share = np.divide(brigaded, targets, out=np.zeros_like(rates), where=targets > 0)
@@ -140,8 +140,9 @@ class JurySway:
             self.posts.update(ids.tolist())
 
     def decide(self, post_id: int, status: int, removes: int, votes: int) -> tuple[int, int]:
-        """The decision and remove votes once the brigade's votes and sway count."""
-        if post_id not in self.posts or status not in (DECIDED_KEEP, DECIDED_REMOVE):
+        """The decision and remove votes once the brigade's votes and sway count (the
+        jury queue's ``decide`` hook: :data:`~simulator.queueing.queue.Decide`)."""
+        if post_id not in self.posts:  # (the queue asks of decided cases only)
             return status, removes
         n = self._decisions.get(post_id, 0)
         self._decisions[post_id] = n + 1

@@ -37,7 +37,7 @@ from simulator.queueing import ReviewQueue
 from simulator.seeding import SeedTree
 from simulator.stages.appeals import KeyedDraws
 from simulator.stages.platform import PlatformState, PostColumns
-from simulator.stream.synthetic import Posts, hourly_rates
+from simulator.stream.synthetic import Posts, SyntheticStream
 from simulator.taxonomy import CHANNEL_INDEX
 
 CAMPAIGN_KEY = 1_000_000
@@ -55,24 +55,17 @@ class CampaignStream:
         cfg: Campaigns,
         scenario: Scenario,
         seeds: SeedTree,
-        reach_of: Callable[[np.ndarray, np.ndarray], np.ndarray],
-        decay: float,
+        stream: SyntheticStream,
         pick: Pick | None,
     ) -> None:
         self.cfg = cfg
         self._seeds = seeds
-        self._reach_of = reach_of
-        self._decay = decay
+        self._stream = stream  # the copies' reach, decay and texts are drawn as its posts'
         self._pick = pick
         self._hours = scenario.hours
-        self._rates = hourly_rates(scenario)
+        self._rates = stream.hourly_rate
         self._cls = scenario.taxonomy.index[cfg.content]
-        self._texts = None
-        if scenario.content.texts.mode == "text":
-            from simulator.stream.texts import TextGenerator
-
-            texts = scenario.content.texts
-            self._texts = TextGenerator(languages=texts.languages, evasion_rate=texts.evasion_rate)
+        self._texts = stream.text_generator
         self._span = math.ceil(cfg.burst_hours / 24.0)
         self._cache: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.started = 0  # campaigns begun
@@ -134,10 +127,10 @@ class CampaignStream:
             }
             text = [one[k] for k in number.tolist()]
         created = np.concatenate(times) if times else np.empty(0)
-        reach = self._reach_of(cls, np.concatenate(zs) if zs else np.empty(0))
+        reach = self._stream.reach_of(cls, np.concatenate(zs) if zs else np.empty(0))
         self._parts.append((ids, number, np.concatenate(persons) if persons else number))
         self._joined = None
-        decay = np.full(n, self._decay)
+        decay = np.full(n, self._stream.decay)
         return Posts(ids, created, cls, reach, decay, score_u, text)
 
     def copies(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -209,9 +202,13 @@ class NearDuplicateMatcher:
         """When the matcher takes each post down (inf: not a copy of a known campaign,
         or missed)."""
         number = self._campaigns.campaign_of(post_ids)
-        known = np.array([self.first_down.get(k, math.inf) for k in number.tolist()])
-        found = self._draws.uniforms(post_ids) < self._recall
-        return np.where(found & (number >= 0), np.maximum(created, known + self._delay), math.inf)
+        out = np.full(len(post_ids), math.inf)
+        rows = np.flatnonzero(number >= 0)  # the copies: a slice's other posts are most
+        if self.first_down and len(rows):
+            known = np.array([self.first_down.get(k, math.inf) for k in number[rows].tolist()])
+            found = self._draws.uniforms(post_ids[rows]) < self._recall
+            out[rows] = np.where(found, np.maximum(created[rows], known + self._delay), math.inf)
+        return out
 
     def stage(self, posts: Posts, auto: np.ndarray) -> np.ndarray:
         """A slice's removal times with the matcher's (``auto``: the prefilter's)."""

@@ -11,9 +11,10 @@
 * **each stop** (:meth:`Adversaries.advance`): the matcher takes down held
   copies of campaigns whose first removal it has just learned of (it hears of
   removals as a :attr:`~simulator.stages.platform.PlatformState.watchers` entry);
-* **the jury's decisions**: :attr:`Adversaries.sway` is handed to
-  :class:`~simulator.stages.followups.Followups`, which applies it in the
-  queue's event loop.
+* **the jury's decisions** (:meth:`Adversaries.decide`): the jury's
+  :class:`~simulator.queueing.ReviewQueue` asks the brigades' sway what each
+  decided case comes to, in its event loop, before it logs the case and hands
+  it to the follow-ups.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from simulator.adversaries.records import AdversaryLog
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
-from simulator.queueing import ReviewQueue
+from simulator.queueing import Decide, ReviewQueue
 from simulator.seeding import SeedTree
 from simulator.stages.platform import PlatformState
 from simulator.stages.reports import ReportStage
@@ -72,9 +73,7 @@ class Adversaries:
             pop = accounts.pop if accounts is not None else None  # None: a replay's authors
             if pop is not None:
                 pick = offender_picker(pop.offender, pop.join_day, adv.campaigns.accounts)
-            self.campaigns = CampaignStream(
-                adv.campaigns, scenario, seeds, stream.reach_of, stream.decay, pick
-            )
+            self.campaigns = CampaignStream(adv.campaigns, scenario, seeds, stream, pick)
             if accounts is not None:
                 accounts.fixed_authors = self.campaigns.authors
             if policy.matcher.enabled:
@@ -121,6 +120,10 @@ class Adversaries:
             self.brigades.note_made(posts.post_id[made], posts.cls[made])
             if self.sway is not None:
                 self.sway.add(self.brigades.brigaded[-1])
+
+    def decide(self, team: str) -> Decide | None:
+        """The ``decide`` hook of ``team``'s queue: the brigades' sway, on the jury only."""
+        return self.sway.decide if self.sway is not None and team == "jury" else None
 
     def advance(self, state: PlatformState, queues: dict[str, ReviewQueue]) -> None:
         if self.matcher is not None:

@@ -154,6 +154,11 @@ class Adversaries(ConfigModel):
         Field(description="groups of accounts posting the same violating content in a burst"),
     ] = None
 
+    @property
+    def present(self) -> bool:
+        """Whether any part is given (``adversaries: {}`` has none: the run is as without)."""
+        return self.brigading is not None or self.campaigns is not None
+
     def check_classes(self, taxonomy: Taxonomy) -> None:
         """Targets are legitimate classes, a campaign's content a violating one, of
         the scenario's taxonomy (ValueError naming the field otherwise)."""

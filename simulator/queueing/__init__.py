@@ -35,7 +35,7 @@ from simulator.queueing.caselog import (
     STATUS_NAMES,
     CaseLog,
 )
-from simulator.queueing.queue import Followup, ReviewQueue
+from simulator.queueing.queue import Decide, Followup, ReviewQueue
 from simulator.queueing.teams import PRIORITIES, JurorPool, Priority, TeamSpec
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "PRIORITIES",
     "STATUS_NAMES",
     "CaseLog",
+    "Decide",
     "Followup",
     "JurorPool",
     "Priority",

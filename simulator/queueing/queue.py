@@ -68,7 +68,7 @@ from simulator.queueing.reviewers import Reviewers
 from simulator.queueing.servers import Servers
 from simulator.queueing.teams import TeamSpec
 
-__all__ = ["Followup", "ReviewQueue"]
+__all__ = ["Decide", "Followup", "ReviewQueue"]
 
 _INF = math.inf
 
@@ -76,6 +76,12 @@ Followup = Callable[[int, int, int, int, int, float], "tuple[float, float, int] 
 """``followup(post_id, kind, status, remove_votes, votes, now)`` -> ``(time, priority,
 kind)`` of a new case for the same post in the same queue, or None. Called when a
 case is decided."""
+
+Decide = Callable[[int, int, int, int], "tuple[int, int]"]
+"""``decide(post_id, status, remove_votes, votes)`` -> ``(status, remove_votes)``: what
+a decided case's votes come to once pressure from outside the reviewers counts (a
+brigade's hold on a jury). Called when a case is decided, before it is logged and
+before ``followup``."""
 
 
 class ReviewQueue:
@@ -87,10 +93,15 @@ class ReviewQueue:
     """
 
     def __init__(
-        self, spec: TeamSpec, rng: np.random.Generator, followup: Followup | None = None
+        self,
+        spec: TeamSpec,
+        rng: np.random.Generator,
+        followup: Followup | None = None,
+        decide: Decide | None = None,
     ) -> None:
         self._spec = spec
         self._followup = followup
+        self._decide = decide
         self._now = 0.0
         self._events: list[Event] = []
         self._ids = count()
@@ -131,7 +142,9 @@ class ReviewQueue:
         )
         self._new_case = self._reviewers.new_case
         self._fast: FifoServers | None = None
-        if isinstance(self._reviewers, Servers) and fast_path_applies(spec, followup is not None):
+        if isinstance(self._reviewers, Servers) and fast_path_applies(
+            spec, followup is not None or decide is not None
+        ):
             self._fast = FifoServers(spec, self._reviewers)
 
     # -- read-only state ----------------------------------------------------------------
@@ -479,6 +492,10 @@ class ReviewQueue:
                 self._arm_expiry(now + self._expire_after)
 
     def _leave(self, case: Case, now: float, status: int, remove_votes: int) -> None:
+        if self._decide is not None and status <= DECIDED_KEEP:
+            status, remove_votes = self._decide(
+                case.post_id, status, remove_votes, case.votes_started
+            )
         case.status = status
         post_id = case.post_id
         if self._active[post_id] is case:

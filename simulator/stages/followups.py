@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,9 +34,6 @@ from simulator.stages.platform import PlatformState, PostColumns
 from simulator.stages.reports import ReportStage
 from simulator.stream.synthetic import views_at
 from simulator.taxonomy import CHANNEL_INDEX
-
-if TYPE_CHECKING:
-    from simulator.adversaries.brigading import JurySway
 
 QUEUE_ORDER = ("jury", "staff", "appeals")
 """The order queues run in at every stop."""
@@ -65,11 +61,8 @@ class Followups:
         reports: ReportStage,
         appeals: AppealStage,
         seeds: SeedTree,
-        sway: JurySway | None = None,
     ) -> None:
         self.policy = policy
-        self.sway = sway  # report brigading's hold on the jury's decisions
-        self.swayed: dict[tuple[int, float], int] = {}  # (post id, decision time) -> removes
         self.state = state
         self._severity = state.taxonomy.severity_of().astype(np.float64)
         self.reports = reports
@@ -88,7 +81,7 @@ class Followups:
 
     def needed(self, team: str) -> bool:
         """Whether the queue of ``team`` needs the in-loop hook."""
-        if team == "jury" and (self.policy.jury.escalation.enabled or self.sway is not None):
+        if team == "jury" and self.policy.jury.escalation.enabled:
             return True
         if self._hears_appeals(team):
             return True
@@ -160,18 +153,12 @@ class Followups:
         rounds, uniform, opened = self.rounds, self.rereports.uniform, self._opened
         posts, post = self._posts, self._post
         priority = self._scalar_priority(team)
-        sway = self.sway if team == "jury" else None
 
         # Scalars throughout, from what prepare drew per chunk: this runs for every
         # decided case, one at a time.
         def followup(
             post_id: int, kind: int, status: int, removes: int, votes: int, now: float
         ) -> tuple[float, float, int] | None:
-            if sway is not None:  # a brigade's members and the reports it filed
-                swayed = sway.decide(post_id, status, removes, votes)
-                if swayed != (status, removes):
-                    status, removes = swayed
-                    self.swayed[(post_id, now)] = removes
             p = posts.get(post_id) or post(post_id)
             cls, created, reach, decay, _, appeals, delay, first_draws = p
             if escalation is not None and kind == KIND_REPORT:
@@ -258,8 +245,6 @@ class Followups:
         if self._opened:  # cases the hook opened
             np.add.at(cols.case_open, state.index(np.array(self._opened)), 1)
             self._opened.clear()
-        if self.swayed:
-            self._sway(log)
         idx = state.index(log.post_id)
         np.subtract.at(cols.case_open, idx, 1)
         for post_id in log.post_id[cols.case_open[idx] == 0].tolist():
@@ -291,15 +276,6 @@ class Followups:
             )
             go = np.isfinite(times)
             self.submit(queues, later, cols, applied[go], times[go], KIND_APPEAL)
-
-    def _sway(self, log: CaseLog) -> None:
-        """Write the decisions a brigade swayed into the log (the queue logged the
-        honest votes): the post comes down, and the case log says why."""
-        for i, key in enumerate(zip(log.post_id.tolist(), log.left.tolist(), strict=True)):
-            removes = self.swayed.pop(key, None)
-            if removes is not None:
-                log.status[i] = DECIDED_REMOVE if removes >= self.k else log.status[i]
-                log.remove_votes[i] = removes
 
     def submit(
         self,

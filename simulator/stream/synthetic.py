@@ -12,12 +12,16 @@ import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simulator.config.common import per_class
 from simulator.config.scenario import Population, Scenario
 from simulator.seeding import SeedTree
+
+if TYPE_CHECKING:
+    from simulator.stream.texts import TextGenerator
 
 LN2 = math.log(2.0)
 
@@ -123,6 +127,11 @@ class SyntheticStream:
     @property
     def days(self) -> int:
         return self._scenario.days
+
+    @property
+    def text_generator(self) -> TextGenerator | None:
+        """What writes the posts' texts (None in scale mode)."""
+        return self._texts
 
     def generate_day(self, day: int, first_id: int) -> Posts:
         """The posts created on simulated day ``day``; ids start at ``first_id``.
@@ -235,20 +244,30 @@ def _surge_overlap(scenario: Scenario, start_hours: np.ndarray) -> list[tuple[fl
     return out
 
 
+def hourly_rhythm(scenario: Scenario) -> np.ndarray:
+    """The population's daily rhythm at each hour of the scenario (mean 1 over a day)."""
+    hours = np.arange(int(scenario.hours), dtype=np.float64)
+    profile = np.asarray(_population(scenario).hourly_profile, dtype=np.float64)
+    profile = profile / profile.mean()
+    start_hour = scenario.start.hour + scenario.start.minute / 60.0
+    return profile[((hours + start_hour) % 24).astype(int)]
+
+
+def surge_volume(scenario: Scenario) -> np.ndarray:
+    """The surges' multiplier of the post volume at each hour of the scenario (1: none)."""
+    hours = np.arange(int(scenario.hours), dtype=np.float64)
+    multiplier = np.ones_like(hours)
+    for surge, (_, cover) in zip(scenario.surges, _surge_overlap(scenario, hours), strict=True):
+        multiplier *= 1.0 + (surge.volume_multiplier - 1.0) * cover
+    return multiplier
+
+
 def hourly_rates(scenario: Scenario) -> np.ndarray:
     """Expected number of posts in each hour of the scenario."""
     hours = np.arange(int(scenario.hours), dtype=np.float64)
     users = _interp_users(scenario, hours + 0.5)
-    population = _population(scenario)
-    profile = np.asarray(population.hourly_profile, dtype=np.float64)
-    profile = profile / profile.mean()
-    start_hour = scenario.start.hour + scenario.start.minute / 60.0
-    hod = ((hours + start_hour) % 24).astype(int)
-    rate = users * population.posts_per_user_per_day / 24.0 * profile[hod]
-    multiplier = np.ones_like(rate)
-    for surge, (_, cover) in zip(scenario.surges, _surge_overlap(scenario, hours), strict=True):
-        multiplier *= 1.0 + (surge.volume_multiplier - 1.0) * cover
-    return rate * multiplier
+    rate = users * _population(scenario).posts_per_user_per_day / 24.0 * hourly_rhythm(scenario)
+    return rate * surge_volume(scenario)
 
 
 def hourly_class_probs(scenario: Scenario) -> np.ndarray:

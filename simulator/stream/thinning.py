@@ -378,7 +378,7 @@ def plan_thinning(
         return None, "off: a replayed post log is read post by post"
     if table == "all":
         return None, "off: every post's row was asked for (posts table 'all')"
-    if scenario.adversaries is not None:
+    if scenario.adversaries is not None and scenario.adversaries.present:
         return None, "off: adversaries (brigades, campaigns) act on posts no stage would touch"
     n_classes = scenario.taxonomy.n_classes
     scored = np.zeros(n_classes)
