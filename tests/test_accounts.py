@@ -252,6 +252,39 @@ def test_a_restored_post_withdraws_its_strike() -> None:
     assert b.actions["rung"] == [0, 0]  # the second strike is the only one counting
 
 
+def test_strikes_withdrawn_at_once_count_only_posts_that_struck() -> None:
+    b = book(THREE_STRIKES)
+    strike(b, 1, 0, 10.0)
+    strike(b, 2, 1, 10.0)
+    b.advance(11.0)
+    # person 1's post 0 and person 2's post 1 struck; post 5 did not; person 3 never struck
+    b.withdraw(np.array([1, 2, 1, 3]), np.array([0, 1, 5, 7]))
+    assert b.strikes_withdrawn == 2
+    assert b.active_strikes(np.array([1, 2, 3]), 12.0).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_the_book_keeps_every_account_as_it_grows() -> None:
+    """More struck persons than the book first has room for: the rows grow, and the
+    earlier strikes still count."""
+    n = 3000
+    b = AccountBook(
+        AccountEnforcement.model_validate(THREE_STRIKES),
+        Evasion(),
+        persons=n,
+        offender=np.zeros(n, dtype=bool),
+        seeds=SeedTree(0),
+    )
+    first = 1000  # fits the book's first rows; the next strikes do not
+    for post, (t, people) in enumerate(((10.0, first), (20.0, n))):
+        for p in range(people):
+            strike(b, p, post * n + p, t)
+        b.advance(t + 1.0)
+    # the first thousand warned, then suspended; the others warned
+    assert b.actions["rung"] == [0] * first + [1] * first + [0] * (n - first)
+    kinds = b.blocked(np.arange(n), np.full(n, 30.0))
+    assert kinds.tolist() == [1] * first + [0] * (n - first)
+
+
 # Runs ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", [1, 2])
 def test_bans_prevent_the_banned_accounts_later_posts(
