@@ -310,6 +310,19 @@ def test_bans_prevent_the_banned_accounts_later_posts(
     assert prevented > 0
 
 
+def test_a_run_without_account_actions_reports_zeros(
+    accounts_world: Scenario, jury_only: PlatformPolicy
+) -> None:
+    """Strikes only from a prefilter the policy does not have: nobody is actioned."""
+    policy = tweak(jury_only, accounts={"enabled": True, "strikes_from": ["prefilter"]})
+    s = simulate(accounts_world, policy, seed=1).summary["accounts"]
+    assert s["population"] > 0
+    assert set(s["actions_by_rung"].values()) == {0}
+    assert s["accounts_actioned"] == s["banned"] == s["strikes"]["applied"] == 0
+    assert s["first_violation_to_ban_hours"] == {"p50": None, "p90": None}
+    assert s["evasion"]["new_accounts_actioned"] == 0
+
+
 def test_a_banned_accounts_pending_posts_come_down(
     accounts_world: Scenario, jury_only: PlatformPolicy
 ) -> None:
