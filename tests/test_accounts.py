@@ -21,9 +21,11 @@ from typer.testing import CliRunner
 from simulator.accounts.book import AccountBook
 from simulator.accounts.population import Population, offender_factor
 from simulator.api import simulate
+from simulator.checks import check_run
 from simulator.cli import app
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.config.accounts import AccountEnforcement, AccountPopulation, Evasion
+from simulator.config.common import per_class
 from simulator.engine import Simulation
 from simulator.errors import ModsimError
 from simulator.experiments import compare
@@ -379,6 +381,17 @@ def test_the_bundled_three_strike_policy_validates() -> None:
     scenario = bundled("scenarios/parler-like.yaml")
     assert isinstance(scenario.accounts, AccountPopulation)
     assert (ROOT / "policies/jury-three-strikes.yaml").exists()
+
+
+def test_the_default_strike_weights_serve_a_scenario_with_its_own_classes() -> None:
+    """One strike a removal whatever the class: the default names no class, so a
+    scenario with its own classes needs no strike_weight of its own."""
+    scenario = tweak(bundled("scenarios/general-platform.yaml"), accounts={})
+    policy = tweak(bundled("policies/general-per-area.yaml"), accounts={"enabled": True})
+    errors = [f for f in check_run(scenario, policy) if f.level == "error"]
+    assert not errors, errors
+    weights = per_class(policy.accounts.strike_weight, scenario.taxonomy)
+    assert weights == [1.0] * scenario.taxonomy.n_classes
 
 
 # The command line ------------------------------------------------------------------------------

@@ -220,13 +220,8 @@ _DEFAULT_LADDER = [
 ]
 
 
-_ONE_STRIKE_EACH = {
-    "violent_threat": 1.0,
-    "incitement": 1.0,
-    "violent_news": 1.0,
-    "heated_political": 1.0,
-    "benign": 1.0,
-}
+_ONE_STRIKE_EACH = {"default": 1.0}
+"""One strike a removal, whatever the class (so under every scenario's classes)."""
 
 
 class AccountEnforcement(ConfigModel):
