@@ -161,11 +161,7 @@ class PostTally:
                 | (cols.reported_at < end)
             )
         if mask.any():
-            sink(
-                cols.take(mask).frame(
-                    end, self._with_text, self._with_labels, taxonomy=self.taxonomy
-                )
-            )
+            sink(self._rows(cols.take(mask), end))
 
     def count(self, counts: np.ndarray, day: int) -> None:
         """Count posts known only as numbers per (hour of ``day``, class), made
@@ -182,26 +178,24 @@ class PostTally:
         was when it settled (read once: the rows are then gone)."""
         data = self._spill.take(_WRONG)
         if data is None:
-            return PostColumns.empty(self._with_text).frame(
-                0.0, self._with_text, self._with_labels, taxonomy=self.taxonomy
-            )
+            return self._rows(PostColumns.empty(self._with_text), 0.0)
         end = data.pop("end")
         cols = PostColumns.from_columns(data, len(end), self._with_text)
-        return cols.frame(
-            np.asarray(end), self._with_text, self._with_labels, taxonomy=self.taxonomy
-        )
+        return self._rows(cols, np.asarray(end))
 
     def violating(self, end: float) -> pd.DataFrame:
         """Rows of the violating posts settled so far, by post id, as at ``end``
         (read once: the rows are then gone)."""
         data = self._spill.take(_VIOLATING)
         if data is None:
-            return PostColumns.empty(self._with_text).frame(
-                end, self._with_text, self._with_labels, taxonomy=self.taxonomy
-            )
+            return self._rows(PostColumns.empty(self._with_text), end)
         cols = PostColumns.from_columns(data, len(data["post_id"]), self._with_text)
         if (np.diff(cols.post_id) < 0).any():  # settled early ones, then the rest
             cols = cols.take(np.argsort(cols.post_id, kind="stable"))
+        return self._rows(cols, end)
+
+    def _rows(self, cols: PostColumns, end: float | np.ndarray) -> pd.DataFrame:
+        """Per-post rows as this run writes them (text, labels, its classes)."""
         return cols.frame(end, self._with_text, self._with_labels, taxonomy=self.taxonomy)
 
 

@@ -191,12 +191,12 @@ def test_juror_accuracy_has_the_stated_mean_and_sympathy_lowers_recall(seed: int
     mean = np.array([0.85, 0.7, 0.8, 0.8, 0.97])
     n = 40_000
     rng = np.random.default_rng(seed)
-    plain = juror_accuracy(mean, 10.0, 0.0, np.zeros(N_CLASSES), n, rng)
+    plain = juror_accuracy(mean, 10.0, 0.0, np.zeros(N_CLASSES), n, rng, VIOLATING)
     se = plain.std(axis=0) / math.sqrt(n)
     assert np.all(np.abs(plain.mean(axis=0) - mean) < Z * se)
     assert np.all(plain.std(axis=0) > 0.05)  # a spread, not a point
     sympathy = np.array([0.2, 0.5, 0.0, 0.0, 0.0])
-    biased = juror_accuracy(mean, None, 1.0, sympathy, 10, rng)
+    biased = juror_accuracy(mean, None, 1.0, sympathy, 10, rng, VIOLATING)
     assert biased[0] == pytest.approx(np.where(VIOLATING, mean * (1 - sympathy), mean))
 
 

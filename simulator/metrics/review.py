@@ -25,7 +25,7 @@ from simulator.queueing import (
     STATUS_NAMES,
 )
 from simulator.runlog import RunLog
-from simulator.taxonomy import DEFAULT, Taxonomy
+from simulator.taxonomy import Taxonomy
 
 
 def backlog(cases: pd.DataFrame, end: float) -> pd.DataFrame:
@@ -108,9 +108,7 @@ def team_summary(log: RunLog, team: str) -> dict[str, Any]:
     }
 
 
-def decisions_by_class(
-    cases: pd.DataFrame, taxonomy: Taxonomy = DEFAULT
-) -> dict[str, dict[str, Any]]:
+def decisions_by_class(cases: pd.DataFrame, taxonomy: Taxonomy) -> dict[str, dict[str, Any]]:
     """Decided cases per content class: removed, kept, and the share decided correctly
     (remove for violating posts, keep for legitimate ones) - accuracy against ground truth."""
     out: dict[str, dict[str, Any]] = {}

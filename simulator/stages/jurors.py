@@ -27,7 +27,6 @@ from simulator.config.scenario import Scenario
 from simulator.queueing import JurorPool
 from simulator.seeding import SeedTree
 from simulator.stream.synthetic import _interp_users
-from simulator.taxonomy import DEFAULT
 
 __all__ = ["JurorPlan", "juror_accuracy", "plan_jurors"]
 
@@ -49,7 +48,7 @@ def juror_accuracy(
     sympathy: np.ndarray,
     n: int,
     rng: np.random.Generator,
-    violating: np.ndarray = DEFAULT.violating,
+    violating: np.ndarray,
 ) -> np.ndarray:
     """Accuracy of ``n`` jurors per class, shape ``(n, classes)``.
 

@@ -11,13 +11,13 @@ from simulator.config.common import per_class
 from simulator.config.policy import Reports
 from simulator.config.scenario import Audience
 from simulator.stream.synthetic import Posts, view_driven_times
-from simulator.taxonomy import DEFAULT, Taxonomy
+from simulator.taxonomy import Taxonomy
 
 
 class ReportStage:
     """When each post would reach the policy's report count (if still live)."""
 
-    def __init__(self, cfg: Reports, audience: Audience, taxonomy: Taxonomy = DEFAULT) -> None:
+    def __init__(self, cfg: Reports, audience: Audience, taxonomy: Taxonomy) -> None:
         self._cfg = cfg
         rate = np.asarray(per_class(audience.reports_per_1000_views, taxonomy)) / 1000.0
         self._per_view = rate * (1.0 - np.asarray(per_class(audience.sympathy, taxonomy)))
