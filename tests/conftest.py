@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, bundled, tweak
+from helpers import ACCOUNTS_POPULATION, ROOT, bundled, tweak
 
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 
@@ -19,6 +19,12 @@ def quick() -> Scenario:
 def quick_sampled(quick: Scenario) -> Scenario:
     """The quick world in scale mode (scores drawn, no texts): fast."""
     return tweak(quick, content__texts__mode="sampled")
+
+
+@pytest.fixture(scope="session")
+def accounts_world(quick_sampled: Scenario) -> Scenario:
+    """The quick world in scale mode with authors (repeat offenders, ban evasion)."""
+    return tweak(quick_sampled, accounts=ACCOUNTS_POPULATION)
 
 
 @pytest.fixture(scope="session")

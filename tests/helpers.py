@@ -15,6 +15,13 @@ from simulator.experiments.executors import Executor, Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 
+ACCOUNTS_POPULATION: dict[str, Any] = {
+    "offender_share": 0.05,
+    "offender_post_share": 0.8,
+    "evasion": {"share": 0.5, "delay": {"median_days": 1.0, "sigma": 0.5}},
+}
+"""The authors of the account tests' quick world (fixture ``accounts_world``)."""
+
 
 def bundled(relative: str) -> Any:
     return load_file(ROOT / relative).model
@@ -30,6 +37,15 @@ def tweak(model: Any, **changes: Any) -> Any:
             node = node[key]
         node[keys[-1]] = value
     return type(model).model_validate(data)
+
+
+def quick_sampled_file(folder: Path, extra: str = "") -> Path:
+    """The quick world in scale mode as a file, with ``extra`` YAML appended (e.g. an
+    ``accounts:`` block)."""
+    world = folder / "world.yaml"
+    text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")
+    world.write_text(text + extra)
+    return world
 
 
 def optimization_doc(**changes: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Authors and account enforcement: strikes, the ladder, bans, ban evasion.
 
-Runs use the quick world in scale mode with an ``accounts:`` block; the book's
-rules are also tried on their own with hand-made strikes.
+Runs use the quick world in scale mode with an ``accounts:`` block (the
+``accounts_world`` fixture of conftest.py); the book's rules are also tried on
+their own with hand-made strikes.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ROOT, bundled, tweak
+from helpers import ROOT, bundled, quick_sampled_file, tweak
 from typer.testing import CliRunner
 
 from simulator.accounts.book import AccountBook
 from simulator.accounts.population import Population, offender_factor
 from simulator.api import simulate
+from simulator.checks import check_run
 from simulator.cli import app
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.config.accounts import AccountEnforcement, AccountPopulation, Evasion
+from simulator.config.common import per_class
 from simulator.engine import Simulation
 from simulator.errors import ModsimError
 from simulator.experiments import compare
@@ -30,11 +33,6 @@ from simulator.experiments.execution import Execution
 from simulator.seeding import SeedTree
 from simulator.taxonomy import CLASS_INDEX
 
-POPULATION: dict[str, Any] = {
-    "offender_share": 0.05,
-    "offender_post_share": 0.8,
-    "evasion": {"share": 0.5, "delay": {"median_days": 1.0, "sigma": 0.5}},
-}
 THREE_STRIKES: dict[str, Any] = {
     "enabled": True,
     "ladder": [
@@ -45,11 +43,6 @@ THREE_STRIKES: dict[str, Any] = {
     "appeals": {"share": 0.3},
 }
 WARN_ONLY: dict[str, Any] = {"enabled": True, "ladder": [{"strikes": 1, "action": "warn"}]}
-
-
-@pytest.fixture(scope="module")
-def world(quick_sampled: Scenario) -> Scenario:
-    return tweak(quick_sampled, accounts=POPULATION)
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +67,10 @@ def run_rows(
 
 # Off by default ----------------------------------------------------------------------------
 def test_a_policy_without_accounts_ignores_the_scenarios_authors(
-    quick_sampled: Scenario, world: Scenario, jury_only: PlatformPolicy
+    quick_sampled: Scenario, accounts_world: Scenario, jury_only: PlatformPolicy
 ) -> None:
     plain = simulate(quick_sampled, jury_only, seed=3)
-    with_authors = simulate(world, jury_only, seed=3)
+    with_authors = simulate(accounts_world, jury_only, seed=3)
     assert summary_text(plain) == summary_text(with_authors)
     assert "accounts" not in with_authors.summary
 
@@ -90,10 +83,10 @@ def test_accounts_need_the_scenarios_population(
 
 
 # The population ------------------------------------------------------------------------------
-def test_offenders_make_their_share_of_violating_posts(world: Scenario) -> None:
-    cfg = world.accounts
+def test_offenders_make_their_share_of_violating_posts(accounts_world: Scenario) -> None:
+    cfg = accounts_world.accounts
     assert cfg is not None
-    pop = Population(cfg, world, SeedTree(0))
+    pop = Population(cfg, accounts_world, SeedTree(0))
     factor = offender_factor(cfg)
     viol = pop.activity * np.where(pop.offender, factor, 1.0)
     share = viol[pop.offender].sum() / viol.sum()
@@ -104,15 +97,15 @@ def test_offenders_make_their_share_of_violating_posts(world: Scenario) -> None:
     assert 0.7 < top_tenth < 0.9  # activity_sigma 2.1: the top 10% make ~80% of posts
 
 
-def test_authors_are_a_pure_function_of_the_post(world: Scenario) -> None:
-    cfg = world.accounts
+def test_authors_are_a_pure_function_of_the_post(accounts_world: Scenario) -> None:
+    cfg = accounts_world.accounts
     assert cfg is not None
-    pop = Population(cfg, world, SeedTree(5))
+    pop = Population(cfg, accounts_world, SeedTree(5))
     rng = np.random.default_rng(1)
     ids = np.arange(1000, 3000)
     cls = rng.integers(0, 5, len(ids)).astype(np.int8)
     z = rng.standard_normal(len(ids))
-    day = rng.integers(0, world.days, len(ids))
+    day = rng.integers(0, accounts_world.days, len(ids))
     whole = pop.authors(ids, cls, z, day)
     parts = np.concatenate(
         [pop.authors(ids[i::3], cls[i::3], z[i::3], day[i::3]) for i in range(3)]
@@ -123,17 +116,17 @@ def test_authors_are_a_pure_function_of_the_post(world: Scenario) -> None:
     assert (whole < joined_by).all()  # nobody writes before joining
 
 
-def test_followers_drive_reach(world: Scenario) -> None:
-    cfg = world.accounts
+def test_followers_drive_reach(accounts_world: Scenario) -> None:
+    cfg = accounts_world.accounts
     assert cfg is not None
-    pop = Population(cfg, world, SeedTree(2))
+    pop = Population(cfg, accounts_world, SeedTree(2))
     n = 40_000
     z = np.random.default_rng(3).standard_normal(n)
     persons = pop.authors(np.arange(n), np.full(n, 4, dtype=np.int8), z, np.zeros(n, dtype=int))
     corr = np.corrcoef(z, pop.follower_score[persons])[0, 1]
     assert corr > 0.3
     flat = Population(
-        cfg.model_copy(update={"followers_reach_correlation": 0.0}), world, SeedTree(2)
+        cfg.model_copy(update={"followers_reach_correlation": 0.0}), accounts_world, SeedTree(2)
     )
     persons = flat.authors(np.arange(n), np.full(n, 4, dtype=np.int8), z, np.zeros(n, dtype=int))
     assert abs(np.corrcoef(z, flat.follower_score[persons])[0, 1]) < 0.05
@@ -261,12 +254,45 @@ def test_a_restored_post_withdraws_its_strike() -> None:
     assert b.actions["rung"] == [0, 0]  # the second strike is the only one counting
 
 
+def test_strikes_withdrawn_at_once_count_only_posts_that_struck() -> None:
+    b = book(THREE_STRIKES)
+    strike(b, 1, 0, 10.0)
+    strike(b, 2, 1, 10.0)
+    b.advance(11.0)
+    # person 1's post 0 and person 2's post 1 struck; post 5 did not; person 3 never struck
+    b.withdraw(np.array([1, 2, 1, 3]), np.array([0, 1, 5, 7]))
+    assert b.strikes_withdrawn == 2
+    assert b.active_strikes(np.array([1, 2, 3]), 12.0).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_the_book_keeps_every_account_as_it_grows() -> None:
+    """More struck persons than the book first has room for: the rows grow, and the
+    earlier strikes still count."""
+    n = 3000
+    b = AccountBook(
+        AccountEnforcement.model_validate(THREE_STRIKES),
+        Evasion(),
+        persons=n,
+        offender=np.zeros(n, dtype=bool),
+        seeds=SeedTree(0),
+    )
+    first = 1000  # fits the book's first rows; the next strikes do not
+    for post, (t, people) in enumerate(((10.0, first), (20.0, n))):
+        for p in range(people):
+            strike(b, p, post * n + p, t)
+        b.advance(t + 1.0)
+    # the first thousand warned, then suspended; the others warned
+    assert b.actions["rung"] == [0] * first + [1] * first + [0] * (n - first)
+    kinds = b.blocked(np.arange(n), np.full(n, 30.0))
+    assert kinds.tolist() == [1] * first + [0] * (n - first)
+
+
 # Runs ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", [1, 2])
 def test_bans_prevent_the_banned_accounts_later_posts(
-    world: Scenario, jury_only: PlatformPolicy, seed: int
+    accounts_world: Scenario, jury_only: PlatformPolicy, seed: int
 ) -> None:
-    no_evasion = tweak(world, accounts__evasion__share=0.0)
+    no_evasion = tweak(accounts_world, accounts__evasion__share=0.0)
     log, rows = run_rows(no_evasion, tweak(jury_only, accounts=THREE_STRIKES), seed)
     assert log.accounts is not None
     acts = log.accounts.actions
@@ -286,23 +312,36 @@ def test_bans_prevent_the_banned_accounts_later_posts(
     assert prevented > 0
 
 
+def test_a_run_without_account_actions_reports_zeros(
+    accounts_world: Scenario, jury_only: PlatformPolicy
+) -> None:
+    """Strikes only from a prefilter the policy does not have: nobody is actioned."""
+    policy = tweak(jury_only, accounts={"enabled": True, "strikes_from": ["prefilter"]})
+    s = simulate(accounts_world, policy, seed=1).summary["accounts"]
+    assert s["population"] > 0
+    assert set(s["actions_by_rung"].values()) == {0}
+    assert s["accounts_actioned"] == s["banned"] == s["strikes"]["applied"] == 0
+    assert s["first_violation_to_ban_hours"] == {"p50": None, "p90": None}
+    assert s["evasion"]["new_accounts_actioned"] == 0
+
+
 def test_a_banned_accounts_pending_posts_come_down(
-    world: Scenario, jury_only: PlatformPolicy
+    accounts_world: Scenario, jury_only: PlatformPolicy
 ) -> None:
     keep = simulate(
-        world, tweak(jury_only, accounts=dict(THREE_STRIKES, on_ban="keep_posts")), seed=2
+        accounts_world, tweak(jury_only, accounts=dict(THREE_STRIKES, on_ban="keep_posts")), seed=2
     )
-    remove = simulate(world, tweak(jury_only, accounts=THREE_STRIKES), seed=2)
+    remove = simulate(accounts_world, tweak(jury_only, accounts=THREE_STRIKES), seed=2)
     assert keep.summary["accounts"]["posts_removed_with_account"] == 0
     assert remove.summary["accounts"]["posts_removed_with_account"] > 0
 
 
 @pytest.mark.parametrize("hosts", [False, True])
 def test_results_are_the_same_whatever_the_chunk_size(
-    world: Scenario, strikes: PlatformPolicy, strike_host: HostPolicy, hosts: bool
+    accounts_world: Scenario, strikes: PlatformPolicy, strike_host: HostPolicy, hosts: bool
 ) -> None:
     enforcers = [strike_host] if hosts else []
-    runs = [simulate(world, strikes, enforcers, seed=4, chunk_days=c) for c in (1, 3, 7)]
+    runs = [simulate(accounts_world, strikes, enforcers, seed=4, chunk_days=c) for c in (1, 3, 7)]
     first = summary_text(runs[0])
     assert json.loads(first)["accounts"]["banned"] > 0
     for other in runs[1:]:
@@ -311,22 +350,22 @@ def test_results_are_the_same_whatever_the_chunk_size(
 
 @pytest.mark.parametrize("hosts", [False, True])
 def test_results_are_the_same_whatever_the_slices_and_spills(
-    world: Scenario, strikes: PlatformPolicy, strike_host: HostPolicy, hosts: bool
+    accounts_world: Scenario, strikes: PlatformPolicy, strike_host: HostPolicy, hosts: bool
 ) -> None:
     """Days made in slices of under a thousand posts, every set-aside row on disk,
     against whole days in memory (without enforcers violating posts settle early,
     unless a ban can still take them down)."""
     enforcers = [strike_host] if hosts else []
-    tiny = simulate(world, strikes, enforcers, seed=4, slice_posts=997, spill_rows=0)
-    whole = simulate(world, strikes, enforcers, seed=4, slice_posts=None, spill_rows=None)
+    tiny = simulate(accounts_world, strikes, enforcers, seed=4, slice_posts=997, spill_rows=0)
+    whole = simulate(accounts_world, strikes, enforcers, seed=4, slice_posts=None, spill_rows=None)
     assert summary_text(tiny) == summary_text(whole)
     assert whole.summary["accounts"]["posts_removed_with_account"] > 0
 
 
 def test_thinned_runs_act_on_accounts_the_same_whatever_the_chunk_size(
-    world: Scenario, strikes: PlatformPolicy
+    accounts_world: Scenario, strikes: PlatformPolicy
 ) -> None:
-    thin = tweak(world, content__thinning="auto")
+    thin = tweak(accounts_world, content__thinning="auto")
     a = simulate(thin, strikes, seed=6, chunk_days=1)
     b = simulate(thin, strikes, seed=6, chunk_days=4)
     assert summary_text(a) == summary_text(b)
@@ -344,11 +383,20 @@ def test_the_bundled_three_strike_policy_validates() -> None:
     assert (ROOT / "policies/jury-three-strikes.yaml").exists()
 
 
+def test_the_default_strike_weights_serve_a_scenario_with_its_own_classes() -> None:
+    """One strike a removal whatever the class: the default names no class, so a
+    scenario with its own classes needs no strike_weight of its own."""
+    scenario = tweak(bundled("scenarios/general-platform.yaml"), accounts={})
+    policy = tweak(bundled("policies/general-per-area.yaml"), accounts={"enabled": True})
+    errors = [f for f in check_run(scenario, policy) if f.level == "error"]
+    assert not errors, errors
+    weights = per_class(policy.accounts.strike_weight, scenario.taxonomy)
+    assert weights == [1.0] * scenario.taxonomy.n_classes
+
+
 # The command line ------------------------------------------------------------------------------
 def test_a_run_folder_reports_the_accounts(tmp_path: Path) -> None:
-    world = tmp_path / "world.yaml"
-    text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")
-    world.write_text(text + "accounts:\n  evasion: {share: 0.5}\n")
+    world = quick_sampled_file(tmp_path, "accounts:\n  evasion: {share: 0.5}\n")
     out = tmp_path / "run"
     args = ["run", str(world), "-p", str(ROOT / "policies/jury-three-strikes.yaml"), "--no-host"]
     res = CliRunner().invoke(app, [*args, "--out", str(out), "-q"])
@@ -374,9 +422,7 @@ def test_a_policy_acting_on_accounts_needs_a_scenario_with_authors(tmp_path: Pat
 
 
 def test_results_are_the_same_whatever_the_number_of_workers(tmp_path: Path) -> None:
-    world = tmp_path / "world.yaml"
-    text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")
-    world.write_text(text + "accounts:\n  evasion: {share: 0.5}\n")
+    world = quick_sampled_file(tmp_path, "accounts:\n  evasion: {share: 0.5}\n")
     policies = [str(ROOT / f"policies/{p}.yaml") for p in ("jury-only", "jury-three-strikes")]
     runs = [compare(world, policies, [], seeds=3, execution=Execution(workers=w)) for w in (1, 2)]
     assert runs[0].table["metric"].isin(["accounts_banned"]).any()
@@ -385,7 +431,7 @@ def test_results_are_the_same_whatever_the_number_of_workers(tmp_path: Path) -> 
 
 
 def test_untouched_posts_of_blocked_accounts_are_not_made_as_often_as_exact_authors_say(
-    world: Scenario, jury_only: PlatformPolicy
+    accounts_world: Scenario, jury_only: PlatformPolicy
 ) -> None:
     """Untouched posts get no author: each is dropped with the probability that an
     untouched post of its class and hour is by a blocked account. With every post's
@@ -393,7 +439,7 @@ def test_untouched_posts_of_blocked_accounts_are_not_made_as_often_as_exact_auth
     distribution. (Blocked accounts weighted by head count instead of posting rate
     gives a fourteenth of the exact count, and fails here; the tiers' weighting of
     unreported posts moves the count by about 1%, below what 12 seeds resolve.)"""
-    steep = tweak(world, accounts__followers_reach_correlation=0.9)
+    steep = tweak(accounts_world, accounts__followers_reach_correlation=0.9)
     policy = tweak(
         jury_only, accounts={"enabled": True, "ladder": [{"strikes": 1, "action": "ban"}]}
     )

@@ -2,8 +2,8 @@
 shift down after removals), notices that name accounts with the repeat-violators
 signal, and a replayed log's author column.
 
-Runs use the quick world in scale mode with an ``accounts:`` block, as in
-``test_accounts.py``.
+Runs use the quick world in scale mode with an ``accounts:`` block (the
+``accounts_world`` fixture), as in ``test_accounts.py``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ROOT, tweak
-from test_accounts import POPULATION, THREE_STRIKES, WARN_ONLY, book, strike, summary_text
+from helpers import ACCOUNTS_POPULATION, ROOT, bundled, quick_sampled_file, tweak
+from test_accounts import THREE_STRIKES, WARN_ONLY, book, strike, summary_text
 from test_replay import replay_of
 from typer.testing import CliRunner
 
@@ -38,13 +38,8 @@ ADAPT = {"score_shift_per_removal": 1.0, "max_shift": 3.0}
 
 
 @pytest.fixture(scope="module")
-def world(quick_sampled: Scenario) -> Scenario:
-    return tweak(quick_sampled, accounts=POPULATION)
-
-
-@pytest.fixture(scope="module")
-def adapting(world: Scenario) -> Scenario:
-    return tweak(world, accounts__adaptation=ADAPT)
+def adapting(accounts_world: Scenario) -> Scenario:
+    return tweak(accounts_world, accounts__adaptation=ADAPT)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +50,6 @@ def card_warn(bundled_card: PlatformPolicy) -> PlatformPolicy:
 
 @pytest.fixture(scope="module")
 def bundled_card() -> PlatformPolicy:
-    from helpers import bundled
-
     return bundled("policies/jury-plus-card-typical.yaml")
 
 
@@ -78,13 +71,13 @@ def test_a_shift_lowers_the_logit_by_its_size_and_zero_changes_nothing() -> None
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_authors_who_learned_from_removals_get_past_the_prefilter(
-    world: Scenario, adapting: Scenario, card_warn: PlatformPolicy, seed: int
+    accounts_world: Scenario, adapting: Scenario, card_warn: PlatformPolicy, seed: int
 ) -> None:
     """With adaptation, the prefilter catches fewer of the violating posts of authors
     whose posts were removed three times or more than of those never removed; without
     it, the two recalls agree within sampling error."""
     on = recall(simulate(adapting, card_warn, seed=seed).summary)
-    off = recall(simulate(world, card_warn, seed=seed).summary)
+    off = recall(simulate(accounts_world, card_warn, seed=seed).summary)
     (n0, c0), (n3, c3) = on["0"], on["3+"]
     assert n3 > 100 and n0 > 100
     assert c3 / n3 < 0.6 * c0 / n0
@@ -97,20 +90,22 @@ def test_authors_who_learned_from_removals_get_past_the_prefilter(
 
 
 def test_adaptation_off_leaves_results_bit_identical(
-    quick_sampled: Scenario, world: Scenario, bundled_card: PlatformPolicy
+    quick_sampled: Scenario, accounts_world: Scenario, bundled_card: PlatformPolicy
 ) -> None:
-    zero = tweak(world, accounts__adaptation={"score_shift_per_removal": 0.0, "max_shift": 3.0})
+    zero = tweak(
+        accounts_world, accounts__adaptation={"score_shift_per_removal": 0.0, "max_shift": 3.0}
+    )
     plain = simulate(quick_sampled, bundled_card, seed=3)
-    for scenario in (world, zero):
+    for scenario in (accounts_world, zero):
         other = simulate(scenario, bundled_card, seed=3)
         assert summary_text(other) == summary_text(plain)
         assert "adaptation" not in other.summary
 
 
 def test_adaptation_works_with_a_policy_that_does_not_act_on_accounts(
-    world: Scenario, adapting: Scenario, bundled_card: PlatformPolicy
+    accounts_world: Scenario, adapting: Scenario, bundled_card: PlatformPolicy
 ) -> None:
-    plain = simulate(world, bundled_card, seed=5).summary
+    plain = simulate(accounts_world, bundled_card, seed=5).summary
     adapted = simulate(adapting, bundled_card, seed=5).summary
     assert "accounts" not in adapted  # no account enforcement to report
     caught = adapted["adaptation"]["prefilter_recall_by_removals"]
@@ -142,9 +137,9 @@ def _host_run(scenario: Scenario, policy: PlatformPolicy, host: HostPolicy, seed
 
 
 def test_repeat_violators_are_fewer_and_strikes_later_under_a_ladder_that_bans(
-    world: Scenario, jury_only: PlatformPolicy, watching_host: HostPolicy
+    accounts_world: Scenario, jury_only: PlatformPolicy, watching_host: HostPolicy
 ) -> None:
-    no_evasion = tweak(world, accounts__evasion__share=0.0)
+    no_evasion = tweak(accounts_world, accounts__evasion__share=0.0)
     three = tweak(
         jury_only,
         accounts=dict(THREE_STRIKES, ladder=[*THREE_STRIKES["ladder"]], appeals={"share": 0.0}),
@@ -164,9 +159,9 @@ def test_repeat_violators_are_fewer_and_strikes_later_under_a_ladder_that_bans(
 
 
 def test_notices_name_the_accounts_behind_their_posts(
-    world: Scenario, jury_only: PlatformPolicy, watching_host: HostPolicy
+    accounts_world: Scenario, jury_only: PlatformPolicy, watching_host: HostPolicy
 ) -> None:
-    result = simulate(world, jury_only, [watching_host], seed=1)
+    result = simulate(accounts_world, jury_only, [watching_host], seed=1)
     host = result.summary["enforcement"]["enforcers"][0]
     assert 0 < host["accounts_noticed"] <= host["posts_noticed"]
     timeline = result.timeline
@@ -215,11 +210,10 @@ def test_results_with_adaptation_and_named_accounts_are_the_same_whatever_the_ch
 def test_results_with_adaptation_are_the_same_whatever_the_number_of_workers(
     tmp_path: Path,
 ) -> None:
-    world = tmp_path / "world.yaml"
-    text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")
-    world.write_text(
-        text + "accounts:\n  evasion: {share: 0.5}\n"
-        "  adaptation: {score_shift_per_removal: 1.0, max_shift: 3.0}\n"
+    world = quick_sampled_file(
+        tmp_path,
+        "accounts:\n  evasion: {share: 0.5}\n"
+        "  adaptation: {score_shift_per_removal: 1.0, max_shift: 3.0}\n",
     )
     policies = [
         str(ROOT / f"policies/{p}.yaml") for p in ("jury-plus-card-typical", "jury-three-strikes")
@@ -238,7 +232,7 @@ def authored_log(
 ) -> tuple[Scenario, pd.DataFrame]:
     """Four days of the quick world written with their authors (named as text), and
     the scenario that replays them."""
-    small = tweak(quick, days=4, surges=[], accounts=POPULATION)
+    small = tweak(quick, days=4, surges=[], accounts=ACCOUNTS_POPULATION)
     frames: list[pd.DataFrame] = []
     simulate(small, tweak(jury_only, accounts=WARN_ONLY), seed=3, table="all", sink=frames.append)
     posts = pd.concat(frames, ignore_index=True)
@@ -340,9 +334,9 @@ def test_a_replay_with_authors_names_them_in_notices_without_an_accounts_block(
 def test_a_run_folder_says_which_accounts_were_named_and_how_adapted_authors_fared(
     tmp_path: Path,
 ) -> None:
-    world = tmp_path / "world.yaml"
-    text = (ROOT / "scenarios/quick.yaml").read_text().replace("mode: text", "mode: sampled")
-    world.write_text(text + "accounts:\n  adaptation: {score_shift_per_removal: 1.0}\n")
+    world = quick_sampled_file(
+        tmp_path, "accounts:\n  adaptation: {score_shift_per_removal: 1.0}\n"
+    )
     host = tmp_path / "host.yaml"
     host.write_text(
         (ROOT / "policies/host-notice-and-strike.yaml")

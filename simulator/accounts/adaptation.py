@@ -68,12 +68,6 @@ class Learning:
         self._day = -1
         self._today: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def grow(self, persons: int) -> None:
-        """Room for ``persons`` (a replayed log's authors come as days are read)."""
-        n = len(self._removals)
-        if persons > n:
-            self._removals = np.concatenate([self._removals, np.zeros(persons - n, dtype=np.int32)])
-
     def removed(self, persons: np.ndarray, times: np.ndarray, sign: int) -> None:
         """Posts of ``persons`` removed (``sign`` +1) or restored (-1) at ``times``."""
         if len(persons):
@@ -112,11 +106,9 @@ class Learning:
         k = np.minimum(self.learned(persons, day), BINS - 1)
         self._today.append((k, np.asarray(caught, dtype=bool), np.asarray(created)))
 
-    def _fold(self, end: float = np.inf) -> None:
-        for k, caught, created in self._today:
-            made = created < end
-            self._seen += np.bincount(k[made], minlength=BINS)
-            self._caught += np.bincount(k[made & caught], minlength=BINS)
+    def _fold(self) -> None:
+        """Add the latest day's posts to the counts of the days before."""
+        self._seen, self._caught = self.recall_counts(np.inf)
         self._today = []
 
     def recall_counts(self, end: float) -> tuple[np.ndarray, np.ndarray]:

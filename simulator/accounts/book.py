@@ -40,19 +40,19 @@ RING = 24
 NONE, SUSPENDED, BANNED = 0, 1, 2
 """``block_kind`` codes."""
 _START_ROWS = 1024
-_FILL = {
-    "person": -1,
-    "account": -1,
-    "since": -np.inf,
-    "blocked_from": np.inf,
-    "blocked_until": -np.inf,
-    "block_kind": NONE,
-    "bans": 0,
-    "st_time": -np.inf,
-    "st_weight": 0.0,
-    "st_post": -1,
-}
-"""Each tracked column and the value of a row not yet used."""
+_COLUMNS = (
+    "person",
+    "account",
+    "since",
+    "blocked_from",
+    "blocked_until",
+    "block_kind",
+    "bans",
+    "st_time",
+    "st_weight",
+    "st_post",
+)
+"""The tracked columns (a row per tracked person; :meth:`AccountBook._alloc` makes them)."""
 
 
 @dataclass(frozen=True)
@@ -122,24 +122,22 @@ class AccountBook:
 
     # Storage --------------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
-        """Make room for ``cap`` tracked persons (the first call creates the columns)."""
-        if not hasattr(self, "person"):
-            self.person = np.full(cap, -1, dtype=np.int64)
-            self.account = np.full(cap, -1, dtype=np.int64)
-            self.since = np.full(cap, -np.inf)
-            self.blocked_from = np.full(cap, np.inf)
-            self.blocked_until = np.full(cap, -np.inf)
-            self.block_kind = np.full(cap, NONE, dtype=np.int8)
-            self.bans = np.zeros(cap, dtype=np.int32)  # of the current account so far
-            self.st_time = np.full((cap, RING), -np.inf)
-            self.st_weight = np.zeros((cap, RING))
-            self.st_post = np.full((cap, RING), -1, dtype=np.int64)
-            return
-        for name, fill in _FILL.items():
-            old = getattr(self, name)
-            new = np.full((cap, *old.shape[1:]), fill, dtype=old.dtype)
-            new[: len(old)] = old
-            setattr(self, name, new)
+        """Make room for ``cap`` tracked persons: fresh columns (each row the value of
+        a row not yet used), the rows so far copied in."""
+        old = {name: getattr(self, name, None) for name in _COLUMNS}
+        self.person = np.full(cap, -1, dtype=np.int64)
+        self.account = np.full(cap, -1, dtype=np.int64)
+        self.since = np.full(cap, -np.inf)
+        self.blocked_from = np.full(cap, np.inf)
+        self.blocked_until = np.full(cap, -np.inf)
+        self.block_kind = np.full(cap, NONE, dtype=np.int8)
+        self.bans = np.zeros(cap, dtype=np.int32)  # of the current account so far
+        self.st_time = np.full((cap, RING), -np.inf)
+        self.st_weight = np.zeros((cap, RING))
+        self.st_post = np.full((cap, RING), -1, dtype=np.int64)
+        for name, column in old.items():
+            if column is not None:
+                getattr(self, name)[: len(column)] = column
 
     def rows_of(self, persons: np.ndarray) -> np.ndarray:
         """Tracked rows of ``persons``, adding the ones not tracked yet."""
@@ -154,10 +152,6 @@ class AccountBook:
             self.account[rows] = new
             self._n += len(new)
         return self.row[persons].astype(np.int64)
-
-    @property
-    def tracked(self) -> int:
-        return self._n
 
     # What the stream asks -----------------------------------------------------------
     def blocked(self, persons: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -219,13 +213,12 @@ class AccountBook:
         """Restored posts (an appeal upheld): their strikes stop counting (actions
         already taken stand)."""
         rows = self.row[persons]
-        for r, p in zip(rows.tolist(), post_ids.tolist(), strict=True):
-            if r < 0:
-                continue
-            slot = np.flatnonzero(self.st_post[r] == p)
-            if len(slot):
-                self.st_weight[r, slot] = 0.0
-                self.strikes_withdrawn += 1
+        tracked = rows >= 0
+        r = rows[tracked]
+        hit = self.st_post[r] == np.asarray(post_ids)[tracked, None]
+        which, slot = np.nonzero(hit)
+        self.st_weight[r[which], slot] = 0.0
+        self.strikes_withdrawn += int(hit.any(axis=1).sum())
 
     def advance(self, t: float) -> list[Ban]:
         """Apply the strikes of removals up to ``t``, in time order; return the bans

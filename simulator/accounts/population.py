@@ -11,10 +11,11 @@ run from ``("accounts", "population")`` (the same under every policy):
   them ``offender_post_share`` of violating posts (in expectation:
   ``r = P (1 - s) / (s (1 - P))``);
 * a follower score ``a`` (standard normal; followers = median x
-  exp(sigma a)), binned into :data:`TIERS` equal-count tiers;
-* ``joined``: accounts present at the start are up to ``initial_age_days``
-  old; new ones join at the start of the day the daily active users reach a
-  new high (``accounts_per_daily_user`` accounts per user).
+  exp(sigma a)), binned into :data:`TIERS` equal-count tiers (by rank: the
+  median and spread of follower counts change no draw);
+* ``join_day``: accounts present at the start have day 0; new ones join at
+  the start of the day the daily active users reach a new high
+  (``accounts_per_daily_user`` accounts per user).
 
 A post's author is a pure function of the post (its id, class, reach and day):
 two keyed uniforms (:class:`~simulator.stages.appeals.KeyedDraws`) pick a
@@ -41,6 +42,7 @@ from simulator.config.accounts import AccountPopulation
 from simulator.config.scenario import Scenario
 from simulator.seeding import SeedTree
 from simulator.stages.appeals import KeyedDraws
+from simulator.stream.synthetic import _interp_users
 
 TIERS = 8
 """Follower tiers (equal shares of accounts by follower count)."""
@@ -57,12 +59,7 @@ def offender_factor(cfg: AccountPopulation) -> float:
 def accounts_by_day(scenario: Scenario, ratio: float) -> np.ndarray:
     """Accounts joined by the start of each day: ``ratio`` x the highest daily
     active users so far (the users at each day's middle, interpolated)."""
-    if scenario.population is None:  # the Scenario validator refuses accounts on a replay
-        raise ValueError("accounts need a synthetic stream's population")
-    points = scenario.population.daily_active_users
-    xs = np.array([scenario.hour_of(p.date) for p in points])
-    ys = np.array([p.users for p in points])
-    users = np.interp(24.0 * np.arange(scenario.days) + 12.0, xs, ys)
+    users = _interp_users(scenario, 24.0 * np.arange(scenario.days) + 12.0)
     return np.ceil(ratio * np.maximum.accumulate(users)).astype(np.int64).clip(min=TIERS)
 
 
@@ -79,20 +76,17 @@ class Population:
         self.offender = rng.random(n) < cfg.offender_share
         self.factor = offender_factor(cfg)
         self.follower_score = rng.standard_normal(n).astype(np.float32)
-        age = rng.random(n) * cfg.initial_age_days * 24.0
-        first = np.searchsorted(self.joined_by_day, np.arange(n), side="right")
-        # joined: hours since the start (negative for the accounts already there)
-        self.joined = np.where(np.arange(n) < self.joined_by_day[0], -age, 24.0 * first).astype(
-            np.float32
+        # the day each account joins (0: there from the start)
+        self.join_day = np.searchsorted(self.joined_by_day, np.arange(n), side="right").astype(
+            np.int32
         )
-        self.join_day = first.astype(np.int32)
         self._bounds = special.ndtri(np.arange(1, TIERS) / TIERS)
         self.tier = np.searchsorted(self._bounds, self.follower_score).astype(np.int8)
         self._rho = cfg.followers_reach_correlation
         self._s = math.sqrt(1.0 - self._rho**2)
         # Per tier, its accounts in joining order and their cumulative weights
         # (legitimate classes: activity; violating: activity x offender factor).
-        viol_weight = self.activity * np.where(self.offender, self.factor, 1.0)
+        viol_weight = self.weight(np.arange(n), violating=True)
         self._members = [np.flatnonzero(self.tier == k).astype(np.int32) for k in range(TIERS)]
         self._member_days = [self.join_day[m] for m in self._members]
         self._cum = [

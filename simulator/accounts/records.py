@@ -26,11 +26,10 @@ class AccountLog:
     """Each rung's label (``"1: warn"``, ``"2: suspend 1 d"``, ``"4: ban"``)."""
     actions: pd.DataFrame
     population: int
-    """Accounts joined by the end of the run (persons; evaders' new accounts aside)."""
+    """Accounts joined by the end of the run (persons; evaders' new accounts aside):
+    account ids below this are persons' first accounts, the others evaders' new ones."""
     offenders: int
     """Of them, repeat offenders (by propensity)."""
-    first_accounts: int
-    """Account ids below this are persons' first accounts; above, evaders' new ones."""
     prevented_by_class: np.ndarray
     """Posts not made because their account was suspended or banned, per class
     (violating posts exactly; untouched legitimate ones in distribution)."""

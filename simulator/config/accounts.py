@@ -129,16 +129,33 @@ class AccountPopulation(ConfigModel):
         ),
     ] = 0.5
     followers_median: Annotated[
-        PositiveFloat, Field(le=1e9, description="median followers of an account")
+        PositiveFloat,
+        Field(
+            le=1e9,
+            description=(
+                "median followers of an account (descriptive: accounts fall into follower "
+                "tiers by rank, so no result depends on it)"
+            ),
+        ),
     ] = 50.0
     followers_sigma: Annotated[
-        float, Field(ge=0, le=5, description="log-normal spread of follower counts")
+        float,
+        Field(
+            ge=0,
+            le=5,
+            description=(
+                "log-normal spread of follower counts (descriptive: no result depends on it)"
+            ),
+        ),
     ] = 2.0
     initial_age_days: Annotated[
         PositiveFloat,
         Field(
             le=36500,
-            description="accounts present at the start are up to this old (uniform)",
+            description=(
+                "accounts present at the start are up to this old (descriptive: no result "
+                "depends on account age)"
+            ),
         ),
     ] = 365.0
     evasion: Evasion = Evasion()
@@ -220,13 +237,8 @@ _DEFAULT_LADDER = [
 ]
 
 
-_ONE_STRIKE_EACH = {
-    "violent_threat": 1.0,
-    "incitement": 1.0,
-    "violent_news": 1.0,
-    "heated_political": 1.0,
-    "benign": 1.0,
-}
+_ONE_STRIKE_EACH = {"default": 1.0}
+"""One strike a removal, whatever the class (so under every scenario's classes)."""
 
 
 class AccountEnforcement(ConfigModel):

@@ -35,23 +35,21 @@ def account_summary(log: RunLog) -> dict[str, Any] | None:
     if acc is None or not acc.enforcing:
         return None
     tax = log.scenario.taxonomy
-    a = acc.actions
-    actions = {label: 0 for label in acc.ladder}
-    bans = np.zeros(0, dtype=bool)
-    if len(a):
-        counts = a["rung"].value_counts()
-        actions = {label: int(counts.get(i, 0)) for i, label in enumerate(acc.ladder)}
-        is_ban = np.array([acc.ladder[r].endswith("ban") for r in a["rung"]], dtype=bool)
-        bans = is_ban & ~a["overturned"].to_numpy(dtype=bool)
-    times = a["time"].to_numpy(dtype=np.float64) if len(a) else np.zeros(0)
-    first = a["first_violation"].to_numpy(dtype=np.float64) if len(a) else np.zeros(0)
+    a = acc.actions  # every column, even without a row
+    rung = a["rung"].to_numpy(dtype=np.int64)
+    actions = {label: int((rung == i).sum()) for i, label in enumerate(acc.ladder)}
+    ban_rungs = [i for i, label in enumerate(acc.ladder) if label.endswith("ban")]
+    overturned = a["overturned"].to_numpy(dtype=bool)
+    bans = np.isin(rung, ban_rungs) & ~overturned
+    times = a["time"].to_numpy(dtype=np.float64)
+    first = a["first_violation"].to_numpy(dtype=np.float64)
     violated = first <= times
-    evaded = a["evaded"].to_numpy(dtype=bool) if len(a) else bans
-    returns = a["returns_at"].to_numpy(dtype=np.float64) if len(a) else times
-    accounts = a["account"].to_numpy() if len(a) else np.zeros(0, dtype=np.int64)
-    offender = a["offender"].to_numpy(dtype=bool) if len(a) else bans
-    appealed = a["appealed"].to_numpy(dtype=bool) if len(a) else bans
-    overturned = a["overturned"].to_numpy(dtype=bool) if len(a) else bans
+    evaded = a["evaded"].to_numpy(dtype=bool)
+    returns = a["returns_at"].to_numpy(dtype=np.float64)
+    accounts = a["account"].to_numpy(dtype=np.int64)
+    offender = a["offender"].to_numpy(dtype=bool)
+    appealed = a["appealed"].to_numpy(dtype=bool)
+    new_account = accounts >= acc.population  # an evader's (ids from the population's up)
     prevented = acc.prevented_by_class
     return {
         "population": acc.population,
@@ -80,8 +78,8 @@ def account_summary(log: RunLog) -> dict[str, Any] | None:
         "evasion": {
             "evaded": int(evaded.sum()),
             "returned_by_end": int((evaded & (returns <= log.end)).sum()),
-            "new_accounts_actioned": len(np.unique(accounts[accounts >= acc.first_accounts])),
-            "new_accounts_banned": int((bans & (accounts >= acc.first_accounts)).sum()),
+            "new_accounts_actioned": len(np.unique(accounts[new_account])),
+            "new_accounts_banned": int((bans & new_account).sum()),
         },
     }
 
