@@ -28,6 +28,7 @@ from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.config.batch import set_fields, sweep_target
 from simulator.errors import ConfigError
 from simulator.folders.experiment import STATUS_FAILED, STATUS_OK, CellResult
+from simulator.metrics.accounts import recall_before_and_after
 from simulator.seeding import SeedTree
 
 NO_HOST = "none"
@@ -256,9 +257,7 @@ def headline_metrics(summary: dict[str, Any]) -> dict[str, float]:
         out["campaign_caught_by_matcher"] = float(c["caught_by_matcher"])
     adapted = summary.get("adaptation")
     if adapted is not None:  # authors followed under a prefilter: its recall on them
-        bins = adapted["prefilter_recall_by_removals"]
-        for name, keys in (("unremoved", ["0"]), ("removed_before", ["1", "2", "3+"])):
-            posts = sum(bins[k]["posts"] for k in keys)
-            caught = sum(bins[k]["caught"] for k in keys)
-            out[f"prefilter_recall_authors_{name}"] = caught / posts if posts else math.nan
+        before, after = recall_before_and_after(adapted)
+        out["prefilter_recall_authors_unremoved"] = before
+        out["prefilter_recall_authors_removed_before"] = after
     return out

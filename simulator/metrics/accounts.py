@@ -21,6 +21,7 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -111,3 +112,15 @@ def adaptation_summary(log: RunLog) -> dict[str, Any] | None:
             for i, name in enumerate(ADAPTATION_BINS)
         },
     }
+
+
+def recall_before_and_after(adaptation: dict[str, Any]) -> tuple[float, float]:
+    """The prefilter's recall on violating posts of authors with no post removed
+    before, and of those who had learned from a removal (nan where there were none),
+    from a summary's ``adaptation`` section."""
+    bins = list(adaptation["prefilter_recall_by_removals"].values())
+    out = []
+    for group in (bins[:1], bins[1:]):
+        posts = sum(b["posts"] for b in group)
+        out.append(sum(b["caught"] for b in group) / posts if posts else math.nan)
+    return out[0], out[1]

@@ -4,6 +4,7 @@ folder."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from simulator.format import (
     share,
     threshold,
 )
+from simulator.metrics.accounts import recall_before_and_after
 from simulator.report import plots
 from simulator.report.areas import areas_table
 from simulator.report.context import DEFAULT_TARGET, Figure, Report, Table
@@ -84,14 +86,11 @@ def _authors(s: dict[str, Any]) -> list[str]:
             )
     a = s.get("adaptation")
     if a is not None and a["enabled"]:
-        bins = a["prefilter_recall_by_removals"]
-        seen = [(b["posts"], b["caught"]) for b in bins.values()]
-        first = seen[0]
-        later = (sum(n for n, _ in seen[1:]), sum(c for _, c in seen[1:]))
-        if first[0] and later[0]:
+        before, after = recall_before_and_after(a)
+        if not (math.isnan(before) or math.isnan(after)):
             out.append(
-                f"Adaptation: the prefilter caught {share(first[1] / first[0])} of the violating "
-                f"posts of authors with no post removed before, and {share(later[1] / later[0])} "
+                f"Adaptation: the prefilter caught {share(before)} of the violating "
+                f"posts of authors with no post removed before, and {share(after)} "
                 "of those whose authors had learned from a removal."
             )
     return out
