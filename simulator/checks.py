@@ -237,8 +237,7 @@ def _accounts(sc: _Doc, pol: _Doc, hosts: Sequence[_Doc]) -> list[Finding]:
     """Account enforcement, and a host weighing repeat violators, need authors: the
     scenario's ``accounts:``, or a replayed log's author column."""
     s: Scenario = sc.model
-    columns = s.stream.columns
-    logged = s.stream.is_file and columns is not None and columns.author is not None
+    logged = s.stream.names_authors
     out = []
     where = sc.file or s.name
     for h in hosts:

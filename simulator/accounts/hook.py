@@ -443,8 +443,7 @@ def plan_accounts(
     post's row is written, and every post gets its exact author. A replayed
     ``stream`` with an author column gives each post's author."""
     cfg = scenario.accounts
-    columns = scenario.stream.columns
-    logged = scenario.stream.is_file and columns is not None and columns.author is not None
+    logged = scenario.stream.names_authors
     adapts = cfg is not None and cfg.adaptation.enabled
     follow = policy.accounts.enabled or (
         (cfg is not None or logged) and (adapts or any(watches_accounts(h) for h in hosts))

@@ -175,3 +175,8 @@ class Stream(ConfigModel):
     @property
     def is_file(self) -> bool:
         return self.source == "file"
+
+    @property
+    def names_authors(self) -> bool:
+        """Whether the replayed log maps an author column (posts have known authors)."""
+        return self.is_file and self.columns is not None and self.columns.author is not None

@@ -255,7 +255,7 @@ class ReplayStream:
         sample: dict[bool, list[str]] = {True: [], False: []}
         t_min, t_max = math.inf, -math.inf
         authors: set[str] = set()
-        with_authors = cfg.columns is not None and cfg.columns.author is not None
+        with_authors = cfg.names_authors
         keys: list[np.ndarray] = []
         key_rows: list[np.ndarray] = []
         for chunk in self._reader.chunks():
