@@ -153,15 +153,22 @@ def test_a_scoring_worker_that_dies_raises() -> None:
 
 
 class _Recording(ProcessExecutor):
-    """Local processes that note which function ran on how many items."""
+    """Local processes that note what was submitted, and how many outcomes had
+    come back by then."""
 
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
-        self.calls: list[tuple[str, list[Any]]] = []
+        self.calls: list[tuple[str, Any, int]] = []
+        self._back = 0
 
-    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome[Any]]:
-        self.calls.append((getattr(fn, "__name__", ""), list(items)))
-        return super().run(fn, items)
+    def submit(self, fn: Callable[[Any], Any], item: Any) -> int:
+        self.calls.append((getattr(fn, "__name__", ""), item, self._back))
+        return super().submit(fn, item)
+
+    def completed(self) -> Iterator[Outcome[Any]]:
+        for outcome in super().completed():
+            self._back += 1
+            yield outcome
 
 
 def test_each_seeds_model_is_built_once_and_shipped_with_its_cells(tiny_world: Path) -> None:
@@ -170,11 +177,12 @@ def test_each_seeds_model_is_built_once_and_shipped_with_its_cells(tiny_world: P
     shipped = compare(
         tiny_world, [JURY, AI], [HOST], seeds=seeds, execution=Execution(executor=executor)
     )
-    names = [name for name, _ in executor.calls]
-    assert names == ["_build", "run_shipped"]
-    builds, tasks = (items for _, items in executor.calls)
+    builds = [item for name, item, _ in executor.calls if name == "_build"]
+    tasks = [item for name, item, _ in executor.calls if name == "run_shipped"]
+    assert len(builds) + len(tasks) == len(executor.calls)
     assert len(builds) == seeds  # one classifier per replication seed, not per cell or worker
     assert {b.cell.seed for b in builds} == set(shipped.cells["seed"])
+    assert len(tasks) == 2 * seeds
     for task in tasks:
         assert isinstance(task, Shipped)
         trains = task.cell.policy.prefilter.enabled
@@ -184,6 +192,52 @@ def test_each_seeds_model_is_built_once_and_shipped_with_its_cells(tiny_world: P
     )
     assert_frame_equal(shipped.table, serial.table)
     assert_frame_equal(shipped.cells, serial.cells)
+
+
+def test_cells_start_as_soon_as_their_model_is_built_and_the_others_at_once(
+    tiny_world: Path,
+) -> None:
+    """No round waits for its slowest build: a worker that is not training runs
+    the cells that need no model, and each model's cells go out when it is in."""
+    executor = _Recording(2)
+    compare(tiny_world, [JURY, AI], [HOST], seeds=3, execution=Execution(executor=executor))
+    for name, item, back in executor.calls:
+        if name == "_build" or not item.cell.policy.prefilter.enabled:
+            assert back == 0, f"{name} {item.cell.labels} waited for {back} outcomes"
+    ai_sent = [
+        back
+        for name, item, back in executor.calls
+        if name == "run_shipped" and item.cell.policy.prefilter.enabled
+    ]
+    # The first model's cell goes out with that model, not once all three are built.
+    assert min(ai_sent) < 3
+
+
+# A worker that dies while building a model -------------------------------------------------
+
+
+def _dies_building(task: Any) -> Any:
+    """Stands in for the model build: kills the worker process that runs it."""
+    os._exit(3)
+
+
+class _BuildsDie(ProcessExecutor):
+    def submit(self, fn: Callable[[Any], Any], item: Any) -> int:
+        build = getattr(fn, "__name__", "") == "_build"
+        return super().submit(_dies_building if build else fn, item)
+
+
+def test_a_worker_that_dies_fails_the_cells_and_never_hangs(tiny_world: Path) -> None:
+    """The pool breaks while the models are built; the cells sent after that
+    fail with the reason (a re-run with ``out`` tries them again) instead of
+    hanging the experiment or crashing it with a traceback."""
+    result = compare(
+        tiny_world, [JURY, AI], [HOST], seeds=2, execution=Execution(executor=_BuildsDie(2))
+    )
+    assert len(result.cells) == 4
+    failed = result.failed
+    assert set(failed["policy"]) >= {"jury-plus-ai"}
+    assert failed["error"].str.contains("BrokenProcessPool").all()
 
 
 # Imports ----------------------------------------------------------------------------

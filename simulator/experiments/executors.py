@@ -14,6 +14,12 @@ and each cell carries its own seed, so results do not depend on the executor.
 * :class:`DaskExecutor`: a dask.distributed cluster, by scheduler address or
   an existing ``Client`` / ``LocalCluster``.
 
+The two that run items elsewhere (:class:`RemoteExecutor`s) also take work
+one item at a time: :meth:`~RemoteExecutor.submit` while
+:meth:`~RemoteExecutor.completed` is being read, so that work which needs an
+earlier result (a cell and the model it is shipped) starts as soon as that
+result is in, with no round waiting for its slowest task.
+
 Which one an experiment uses is its :class:`~simulator.experiments.execution.Execution`'s choice.
 """
 
@@ -21,7 +27,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -80,12 +87,59 @@ class SerialExecutor(Executor):
                 yield Outcome(i, value)
 
 
-class ProcessExecutor(Executor):
+class RemoteExecutor(Executor):
+    """Base class of executors that run items in other processes, one
+    submission at a time: each :meth:`submit` gets a ticket, and
+    :meth:`completed` yields an :class:`Outcome` per ticket (its ``index``) as
+    it completes, including items submitted while it is being read, until
+    none is left."""
+
+    def __init__(self) -> None:
+        self._tickets: dict[Any, int] = {}  # pending future -> ticket
+        self._issued = 0
+
+    def _future(self, fn: Callable[[T], R], item: T) -> Any:
+        raise NotImplementedError
+
+    def _wait(self, futures: list[Any]) -> list[Any]:
+        """Block until at least one of ``futures`` is done; return the done ones."""
+        raise NotImplementedError
+
+    def submit(self, fn: Callable[[T], R], item: T) -> int:
+        """Start ``fn(item)``; its outcome will come from :meth:`completed` with
+        the ticket returned here as its ``index``."""
+        ticket = self._issued
+        self._tickets[self._future(fn, item)] = ticket
+        self._issued += 1
+        return ticket
+
+    def completed(self) -> Iterator[Outcome[Any]]:
+        while self._tickets:
+            # Earliest ticket first among those done together: the order the
+            # caller sees then depends only on what finished when.
+            for future in sorted(self._wait(list(self._tickets)), key=self._tickets.__getitem__):
+                ticket = self._tickets.pop(future)
+                try:
+                    value = future.result()
+                except Exception as exc:  # a worker died (killed, out of memory)
+                    yield Outcome(ticket, error=f"{type(exc).__name__}: {exc}")
+                else:
+                    yield Outcome(ticket, value)
+
+    def run(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[Outcome[R]]:
+        index = {self.submit(fn, item): i for i, item in enumerate(items)}
+        for outcome in self.completed():
+            if outcome.index in index:  # not an item of a run left unfinished before
+                yield Outcome(index[outcome.index], outcome.value, outcome.error)
+
+
+class ProcessExecutor(RemoteExecutor):
     """Runs items in local worker processes."""
 
     name = "processes"
 
     def __init__(self, workers: int | None = None) -> None:
+        super().__init__()
         self.workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
 
@@ -99,23 +153,24 @@ class ProcessExecutor(Executor):
             # On Ctrl-C the workers got the signal too; do not wait for them.
             self._pool.shutdown(wait=not cancel, cancel_futures=True)
             self._pool = None
+        self._tickets.clear()
 
-    def run(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[Outcome[R]]:
+    def _future(self, fn: Callable[[T], R], item: T) -> Future[R]:
         if self._pool is None:
             raise RuntimeError("use the executor in a `with` block")
-        index: dict[Future[R], int] = {
-            self._pool.submit(fn, item): i for i, item in enumerate(items)
-        }
-        for future in as_completed(index):
-            try:
-                value = future.result()
-            except Exception as exc:  # a worker died (killed, out of memory)
-                yield Outcome(index[future], error=f"{type(exc).__name__}: {exc}")
-            else:
-                yield Outcome(index[future], value)
+        try:
+            return self._pool.submit(fn, item)
+        except BrokenProcessPool as exc:
+            # A worker died before this was submitted: it fails as the running ones did.
+            failed: Future[R] = Future()
+            failed.set_exception(exc)
+            return failed
+
+    def _wait(self, futures: list[Any]) -> list[Any]:
+        return list(wait(futures, return_when=FIRST_COMPLETED).done)
 
 
-class DaskExecutor(Executor):
+class DaskExecutor(RemoteExecutor):
     """Runs items on a dask.distributed cluster.
 
     ``target`` is a scheduler address (``tcp://host:8786``), or a
@@ -126,6 +181,7 @@ class DaskExecutor(Executor):
     name = "dask"
 
     def __init__(self, target: Any, timeout: float = 30.0) -> None:
+        super().__init__()
         self.target = target
         self.timeout = timeout
         self._client: Any = None
@@ -156,25 +212,21 @@ class DaskExecutor(Executor):
         return sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()) or None
 
     def close(self, cancel: bool = False) -> None:
-        if self._client is not None and self._own:
-            self._client.close()
+        if self._client is not None:
+            # Interrupted or done: cancel what is left so the cluster stops working for us.
+            if self._tickets:
+                self._client.cancel(list(self._tickets))
+            if self._own:
+                self._client.close()
+        self._tickets.clear()
         self._client = None
 
-    def run(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[Outcome[R]]:
-        from distributed import as_completed as dask_completed
-
+    def _future(self, fn: Callable[[T], R], item: T) -> Any:
         if self._client is None:
             raise RuntimeError("use the executor in a `with` block")
-        futures = self._client.map(fn, list(items), pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        try:
-            for future in dask_completed(futures):
-                try:
-                    value = future.result()
-                except Exception as exc:
-                    yield Outcome(index[future.key], error=f"{type(exc).__name__}: {exc}")
-                else:
-                    yield Outcome(index[future.key], value)
-        finally:
-            # Interrupted or done: cancel what is left so the cluster stops working for us.
-            self._client.cancel([f for f in futures if not f.done()])
+        return self._client.submit(fn, item, pure=False)
+
+    def _wait(self, futures: list[Any]) -> list[Any]:
+        from distributed import wait as dask_wait
+
+        return list(dask_wait(futures, return_when="FIRST_COMPLETED").done)

@@ -52,6 +52,12 @@ from simulator.config.policy import AreaScreen, PlatformPolicy, Prefilter, Score
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
+from simulator.stages.trained import (
+    SyntheticKey,
+    corpus_key,
+    needs_stream_scores,
+    synthetic_key,
+)
 from simulator.stream.synthetic import Posts, hourly_class_probs, hourly_rates
 from simulator.taxonomy import CLASSES, N_CLASSES, TEXT_MODELS_DEFAULT_ONLY, VIOLATING, Taxonomy
 
@@ -319,13 +325,6 @@ def _stream_scores(
     return score_model_for(clf, scenario, seeds, scorer.score if scorer else None)
 
 
-def needs_stream_scores(cfg: Prefilter, scenario: Scenario) -> bool:
-    """Whether a run measures its classifier's scores on stream-like texts
-    (:func:`score_model_for`): in scale mode, or for targets on the stream's mix."""
-    sampled = scenario.content.texts.mode == "sampled"
-    return sampled or (bool(cfg.stream_targets()) and scenario.content.class_shares is not None)
-
-
 def stream_mix(scenario: Scenario) -> dict[str, float] | None:
     """The class mix the scenario's stream is expected to have over the whole run, by
     class name (None for a replayed stream).
@@ -367,10 +366,6 @@ def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> No
 # Finding the classifier ------------------------------------------------------------
 
 
-SyntheticKey = tuple[int, tuple[tuple[str, float], ...], float, int]
-"""What a synthetic-corpus classifier is trained from: seed, languages, evasion rate,
-texts per class. Training is deterministic given these."""
-
 _SYNTHETIC: OrderedDict[SyntheticKey, TrainedClassifier] = OrderedDict()
 _SYNTHETIC_KEPT = 8
 
@@ -390,22 +385,6 @@ def _remember(key: SyntheticKey, clf: TrainedClassifier) -> None:
     _SYNTHETIC.move_to_end(key)
     while len(_SYNTHETIC) > _SYNTHETIC_KEPT:
         _SYNTHETIC.popitem(last=False)
-
-
-def synthetic_key(policy: PlatformPolicy, scenario: Scenario, seed: int) -> SyntheticKey | None:
-    """The key of the synthetic-corpus classifier a run trains, or None if it trains none."""
-    cfg = policy.prefilter
-    if not (cfg.enabled or policy.notices.sweep.enabled) or cfg.model.source != "synthetic":
-        return None
-    if cfg.areas is not None or not scenario.taxonomy.is_default:
-        return None  # cards per area, or classes the corpus lacks: nothing to train
-    texts = scenario.content.texts
-    return (
-        seed,
-        tuple(sorted(texts.languages.items())),
-        texts.evasion_rate,
-        cfg.model.train_per_class,
-    )
 
 
 def export_models(policy: PlatformPolicy, scenario: Scenario, seed: int, scores: bool) -> bytes:
@@ -481,9 +460,7 @@ def classifier_for(
     if cfg.model.source == "file":
         assert cfg.model.path is not None
         return load_model_cached(Path(cfg.model.path))
-    texts = scenario.content.texts
-    languages = tuple(sorted(texts.languages.items()))
-    return _synthetic((seeds.seed, languages, texts.evasion_rate, cfg.model.train_per_class))
+    return _synthetic(corpus_key(cfg, scenario, seeds.seed))
 
 
 # Scale mode ------------------------------------------------------------------------
