@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.gcpause import cyclic_gc_paused
+from simulator.queueing.backlog import Row
 from simulator.queueing.caselog import (
     CLOSED,
     DECIDED_KEEP,
@@ -52,7 +53,7 @@ from simulator.queueing.caselog import (
     CaseLog,
     Record,
 )
-from simulator.queueing.cases import ACTIVE, MOOT, Case, WaitingLine
+from simulator.queueing.cases import ACTIVE, MOOT, Case, WaitingLine, pending_records
 from simulator.queueing.events import (
     CLOSE,
     COMPLETE,
@@ -118,12 +119,16 @@ class ReviewQueue:
         self._arrival_lists: tuple[list[Any], ...] | None = None  # built when the loop runs
         self._arrival_cursor = 0
 
-        self._line = WaitingLine(fifo=spec.priority == "fifo")
-        self._fifo = self._line.fifo
-        self._push_line = self._line.push
-
         # expiry: deadlines follow arrival order, so one armed event at a time suffices
         self._expire_after = float(spec.expire_after_hours)
+        # A first-come-first-served line without expiry keeps the cases behind its head
+        # as rows (see simulator.queueing.backlog): nothing reads them until they near
+        # the head, or a closure or notice names their post.
+        self._compact = spec.priority == "fifo" and self._expire_after == _INF
+        opener = self._open_row if self._compact else None
+        self._line = WaitingLine(fifo=spec.priority == "fifo", open_case=opener)
+        self._fifo = self._line.fifo
+        self._push_line = self._line.push
         self._expiry_watch: deque[Case] = deque()
         self._expiry_armed = False
 
@@ -214,8 +219,8 @@ class ReviewQueue:
         if self._fast is not None:
             return self._fast.waiting_since(self._now, kinds)
         # Every waiting case is in the line (once); entries of cases that left or
-        # are being voted on are skipped.
-        return np.fromiter(
+        # are being voted on are skipped. A compact line's backlog comes after them.
+        entries = np.fromiter(
             (
                 case.arrived
                 for _, _, case in self._line.entries
@@ -223,6 +228,8 @@ class ReviewQueue:
             ),
             dtype=np.float64,
         )
+        rows = self._line.waiting_rows()
+        return np.concatenate([entries, rows["arrived"][np.isin(rows["kind"], kinds)]])
 
     def available_hours(self, end: float) -> float:
         """Reviewer-hours on duty from time 0 to ``end`` (<= :attr:`now` for pools).
@@ -443,10 +450,10 @@ class ReviewQueue:
         :meth:`drain`.
         """
         in_system = sorted(
-            (case for post_id in self._active for case in self._cases_of(post_id)),
+            (case for post_id in self._active for case in self._chain(post_id)),
             key=lambda c: c.seq,
         )
-        records = [case.record(math.nan, PENDING, 0) for case in in_system]
+        records = pending_records(in_system, self._line.waiting_rows())
         arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrivals()
         records.extend(
             (arr_id[i], arr_t[i], math.nan, math.nan, PENDING, 0, 0, arr_cls[i], arr_viol[i],
@@ -477,11 +484,14 @@ class ReviewQueue:
             )
             return
         seq = next(self._ids)
+        self._n_active += 1
+        self._n_entered += 1
+        if self._compact and not (self._urgent and post_id in self._urgent):
+            self._line.add_row((seq, post_id, now, priority, cls, violating, kind))
+            return
         case = self._new_case(seq, post_id, cls, violating, priority, now, kind)
         case.twin = self._active.get(post_id)
         self._active[post_id] = case
-        self._n_active += 1
-        self._n_entered += 1
         if self._urgent and post_id in self._urgent:
             self._line.to_head(case)
         else:  # ``WaitingLine.add`` written out: this runs for every case
@@ -566,8 +576,21 @@ class ReviewQueue:
             else:
                 case.status = MOOT  # leaves when its votes in progress finish
 
+    def _open_row(self, row: Row) -> Case:
+        """The case of a row of a compact line's backlog, entered in the index of posts."""
+        seq, post_id, arrived, priority, cls, violating, kind = row
+        case = self._new_case(seq, post_id, cls, violating, priority, arrived, kind)
+        case.twin = self._active.get(post_id)
+        self._active[post_id] = case
+        return case
+
     def _cases_of(self, post_id: int) -> list[Case]:
-        """The post's cases still in the system, latest first."""
+        """The post's cases still in the system, latest first (any in a backlog opened)."""
+        self._line.take_post(post_id)
+        return self._chain(post_id)
+
+    def _chain(self, post_id: int) -> list[Case]:
+        """The post's cases opened as cases and still in the system, latest first."""
         cases = []
         case = self._active.get(post_id)
         while case is not None:
