@@ -146,7 +146,6 @@ def _bytes_per_case(expire: float) -> float:
         rng.integers(0, N_CLASSES, n).astype(np.int8),
         rng.random(n) < 0.2,
     )
-    queue._arrivals()  # the arrival buffer as lists, built before the count starts
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]

@@ -72,6 +72,7 @@ from simulator.queueing.teams import TeamSpec
 __all__ = ["Decide", "Followup", "ReviewQueue"]
 
 _INF = math.inf
+_ARRIVAL_BLOCK = 4096  # arrivals turned into Python numbers at a time
 
 Followup = Callable[[int, int, int, int, int, float], "tuple[float, float, int] | None"]
 """``followup(post_id, kind, status, remove_votes, votes, now)`` -> ``(time, priority,
@@ -108,15 +109,9 @@ class ReviewQueue:
         self._ids = count()
 
         # arrivals not yet processed, sorted by time; numpy for merging, lists for the loop
-        self._arrival_cols: tuple[np.ndarray, ...] = (
-            np.empty(0, np.float64),
-            np.empty(0, np.int64),
-            np.empty(0, np.int8),
-            np.empty(0, np.bool_),
-            np.empty(0, np.float64),
-            np.empty(0, np.int8),
-        )
-        self._arrival_lists: tuple[list[Any], ...] | None = None  # built when the loop runs
+        dtypes = (np.float64, np.int64, np.int8, np.bool_, np.float64, np.int8)
+        self._arrival_cols: tuple[np.ndarray, ...] = tuple(np.empty(0, d) for d in dtypes)
+        self._arrival_lists: tuple[int, tuple[list[Any], ...]] = (0, ([],))  # see _arrivals
         self._arrival_cursor = 0
 
         # expiry: deadlines follow arrival order, so one armed event at a time suffices
@@ -280,14 +275,8 @@ class ReviewQueue:
         viol = np.asarray(violating)
         prio = np.zeros(size) if priorities is None else np.asarray(priorities, dtype=np.float64)
         kind = np.zeros(size, np.int8) if kinds is None else np.asarray(kinds)
-        for name, arr in (
-            ("kinds", kind),
-            ("post_ids", ids),
-            ("times", t),
-            ("classes", cls),
-            ("violating", viol),
-            ("priorities", prio),
-        ):
+        for name, arr in (("kinds", kind), ("post_ids", ids), ("times", t), ("classes", cls),
+                          ("violating", viol), ("priorities", prio)):  # fmt: skip
             if arr.shape != (size,):
                 raise ValueError(
                     f"submit: {name} must be a 1-D array as long as times ({size}), "
@@ -320,7 +309,7 @@ class ReviewQueue:
         ]
         order = np.argsort(merged[0], kind="stable")
         self._arrival_cols = tuple(col[order] for col in merged)
-        self._arrival_lists = None
+        self._arrival_lists = (0, ([],))
         self._arrival_cursor = 0
 
     def close(self, post_id: int, time: float) -> None:
@@ -389,11 +378,16 @@ class ReviewQueue:
         self._n_active = fast.in_system
         self._n_entered = fast.entered
 
-    def _arrivals(self) -> tuple[list[Any], ...]:
-        """The arrivals buffer as lists, for the event loop."""
-        if self._arrival_lists is None:
-            self._arrival_lists = tuple(col.tolist() for col in self._arrival_cols)
-        return self._arrival_lists
+    def _arrivals(self) -> tuple[int, tuple[list[Any], ...]]:
+        """``(first, lists)``: the arrivals buffer's block from ``first`` (the cursor is in
+        it) as lists, for the event loop. A block, not the buffer: a day's millions of
+        reports as Python numbers would cost more than the rows of the cases they open."""
+        first, lists = self._arrival_lists
+        if not first <= self._arrival_cursor < first + len(lists[0]):
+            first, cols = self._arrival_cursor, self._arrival_cols
+            lists = tuple(col[first : first + _ARRIVAL_BLOCK].tolist() for col in cols)
+            self._arrival_lists = (first, lists)
+        return first, lists
 
     def _advance(self, t: float) -> None:
         """Run every event with time <= ``t`` in order, then set the clock to ``t``."""
@@ -402,8 +396,8 @@ class ReviewQueue:
         reviewers = self._reviewers
         work, handle = reviewers.work, reviewers.handle
         arrive = self._arrive
-        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrivals()
-        a_pos, a_len = self._arrival_cursor, len(arr_t)
+        first, (arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind) = self._arrivals()
+        a_pos, a_len = self._arrival_cursor - first, len(arr_t)
         t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
         now = self._now
 
@@ -436,10 +430,14 @@ class ReviewQueue:
                     arr_kind[a_pos], now,
                 )  # fmt: skip
                 a_pos += 1
+                if a_pos == a_len:  # the next block of arrivals, if any
+                    self._arrival_cursor = first + a_pos
+                    first, (arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind) = self._arrivals()
+                    a_pos, a_len = 0, len(arr_t)
                 t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
             work(vote, now)  # count the vote if one came in; free reviewers take cases
 
-        self._arrival_cursor = a_pos
+        self._arrival_cursor = first + a_pos
         self._now = t
 
     def drain(self) -> CaseLog:
@@ -454,12 +452,11 @@ class ReviewQueue:
             key=lambda c: c.seq,
         )
         records = pending_records(in_system, self._line.waiting_rows())
-        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrivals()
+        arrivals = (col[self._arrival_cursor :].tolist() for col in self._arrival_cols)
         records.extend(
-            (arr_id[i], arr_t[i], math.nan, math.nan, PENDING, 0, 0, arr_cls[i], arr_viol[i],
-             arr_prio[i], arr_kind[i])
-            for i in range(self._arrival_cursor, len(arr_t))
-        )  # fmt: skip
+            (i, t, math.nan, math.nan, PENDING, 0, 0, c, v, p, k)
+            for t, i, c, v, p, k in zip(*arrivals, strict=True)
+        )
         # follow-up cases scheduled but not arrived yet
         records.extend(
             (post_id, time, math.nan, math.nan, PENDING, 0, 0, cls, viol, prio, kind)
