@@ -31,6 +31,7 @@ from simulator.engine import Simulation
 from simulator.errors import DataFileError, ModsimError
 from simulator.experiments import compare
 from simulator.experiments.execution import Execution
+from simulator.metrics.accounts import account_summary
 from simulator.seeding import SeedTree
 from simulator.stream.replay import ReplayStream
 
@@ -281,6 +282,11 @@ def test_a_replay_with_authors_bans_and_does_not_make_a_banned_authors_later_pos
     assert not_made > 0
     assert len(made) == len(posts) - not_made
     assert log.accounts.prevented_by_class.sum() == not_made
+    # a log's authors have no propensity: no ban says whether a repeat offender fell
+    summary = account_summary(log)
+    assert summary is not None and summary["banned"] > 0
+    assert summary["repeat_offenders"] is None
+    assert summary["banned_not_repeat_offenders"] is None
     # the same log without account enforcement makes every post
     plain: list[pd.DataFrame] = []
     Simulation(replay, jury_only, seed=3, table="all").run(sink=plain.append)

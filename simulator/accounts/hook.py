@@ -411,7 +411,7 @@ class Accounts:
             ladder=ladder,
             actions=actions,
             population=persons,
-            offenders=int(self.pop.offender.sum()) if self.pop is not None else 0,
+            offenders=int(self.pop.offender.sum()) if self.pop is not None else None,
             prevented_by_class=self.prevented.copy(),
             prevented_violating={k: v.copy() for k, v in self.prevented_violating.items()},
             strikes_applied=self.book.strikes_applied,

@@ -28,8 +28,9 @@ class AccountLog:
     population: int
     """Accounts joined by the end of the run (persons; evaders' new accounts aside):
     account ids below this are persons' first accounts, the others evaders' new ones."""
-    offenders: int
-    """Of them, repeat offenders (by propensity)."""
+    offenders: int | None
+    """Of them, repeat offenders (by propensity); None when propensities are unknown
+    (a replayed log's authors)."""
     prevented_by_class: np.ndarray
     """Posts not made because their account was suspended or banned, per class
     (violating posts exactly; untouched legitimate ones in distribution)."""
