@@ -409,6 +409,7 @@ class Accounts:
         seen, caught = learning.recall_counts(end)
         return AccountLog(
             ladder=ladder,
+            bans=[r.action == "ban" for r in self.policy.ladder],
             actions=actions,
             population=persons,
             offenders=int(self.pop.offender.sum()) if self.pop is not None else None,

@@ -24,6 +24,8 @@ class AccountLog:
 
     ladder: list[str]
     """Each rung's label (``"1: warn"``, ``"2: suspend 1 d"``, ``"4: ban"``)."""
+    bans: list[bool]
+    """Whether each rung's action is a ban."""
     actions: pd.DataFrame
     population: int
     """Accounts joined by the end of the run (persons; evaders' new accounts aside):

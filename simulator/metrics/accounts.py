@@ -40,7 +40,7 @@ def account_summary(log: RunLog) -> dict[str, Any] | None:
     a = acc.actions  # every column, even without a row
     rung = a["rung"].to_numpy(dtype=np.int64)
     actions = {label: int((rung == i).sum()) for i, label in enumerate(acc.ladder)}
-    ban_rungs = [i for i, label in enumerate(acc.ladder) if label.endswith("ban")]
+    ban_rungs = [i for i, ban in enumerate(acc.bans) if ban]
     overturned = a["overturned"].to_numpy(dtype=bool)
     bans = np.isin(rung, ban_rungs) & ~overturned
     times = a["time"].to_numpy(dtype=np.float64)
