@@ -408,3 +408,19 @@ def test_a_replayed_author_who_evades_a_ban_posts_again_under_a_new_account(
     )
     assert not blocked.any()  # nothing while banned
     assert (created >= mine["author"].map(back).to_numpy()).any()  # back under a new account
+
+
+def test_a_disabled_emergency_clause_weighing_repeat_violators_needs_no_authors(
+    quick_sampled: Scenario, jury_only: PlatformPolicy, strike_host: HostPolicy
+) -> None:
+    # The run ignores a disabled clause's signals, so the checks must too; enabled, the
+    # same clause needs authors.
+    signals = {"repeat_violators_active": {"threshold": 3}}
+    emergency = strike_host.suspension.emergency.model_dump() | {"signals": signals}
+
+    def errors(enabled: bool) -> list[str | None]:
+        host = tweak(strike_host, suspension__emergency=emergency | {"enabled": enabled})
+        return [f.field for f in check_run(quick_sampled, jury_only, [host]) if f.level == "error"]
+
+    assert errors(False) == []
+    assert errors(True) == ["suspension.emergency.signals.repeat_violators_active"]

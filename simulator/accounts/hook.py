@@ -478,7 +478,4 @@ def plan_accounts(
 
 def watches_accounts(host: HostPolicy) -> bool:
     """Whether a host's rules weigh repeat violators (they need authors)."""
-    rules = [host.strikes.signals]
-    if host.suspension.emergency.enabled:
-        rules.append(host.suspension.emergency.signals)
-    return any(r.repeat_violators_active is not None for r in rules)
+    return any(r.repeat_violators_active is not None for _, r in host.signal_rules())
