@@ -213,6 +213,32 @@ def test_cells_start_as_soon_as_their_model_is_built_and_the_others_at_once(
     assert min(ai_sent) < 3
 
 
+def test_one_worker_trains_each_seeds_model_once_too(
+    tiny_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the main process (``workers=1``) two policies sharing a seed's model
+    train it once, not once per cell: the 1-worker baseline of a speed-up pays
+    what the workers pay."""
+    from collections import OrderedDict
+
+    from simulator.stages import prefilter
+
+    trained: list[int] = []
+    real = prefilter.train_synthetic
+
+    def counting(rng: Any, **options: Any) -> Any:
+        trained.append(options["n_per_class"])
+        return real(rng, **options)
+
+    monkeypatch.setattr(prefilter, "_SYNTHETIC", OrderedDict())  # nothing from other tests
+    monkeypatch.setattr(prefilter, "train_synthetic", counting)
+    small = _small_ai_policy(tmp_path)
+    other = tmp_path / "ai-bigger-jury.yaml"
+    other.write_text(small.read_text().replace("name: ai-first", "name: ai-first-bigger-jury", 1))
+    compare(tiny_world, [small, other], [HOST], seeds=2, execution=Execution(workers=1))
+    assert trained == [100, 100]  # one per seed, for 4 cells
+
+
 # A worker that dies while building a model -------------------------------------------------
 
 
