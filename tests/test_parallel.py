@@ -239,6 +239,31 @@ def test_one_worker_trains_each_seeds_model_once_too(
     assert trained == [100, 100]  # one per seed, for 4 cells
 
 
+PARENT = """
+    import sys
+    import simulator
+
+    if __name__ == "__main__":
+        result = simulator.compare(
+            {world!r}, [{jury!r}, {ai!r}], seeds=2, execution=simulator.Execution(workers=2)
+        )
+        print(len(result.failed), "sklearn" in sys.modules)
+"""
+
+
+def test_the_parent_of_a_parallel_experiment_trains_nothing_and_loads_no_classifier(
+    tiny_world: Path, tmp_path: Path
+) -> None:
+    """The workers train and run; the parent only groups cells by the model they
+    need, which must not cost it scikit-learn's import (seconds of CPU)."""
+    ai = _small_ai_policy(tmp_path)
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent(PARENT.format(world=str(tiny_world), jury=JURY, ai=str(ai))))
+    done = _python(script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "False"]
+
+
 # A worker that dies while building a model -------------------------------------------------
 
 
