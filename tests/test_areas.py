@@ -182,12 +182,20 @@ def test_a_text_model_cannot_score_declared_classes(tmp_path: Path) -> None:
     )
 
 
-def test_a_text_mode_scenario_declaring_areas_is_refused(tmp_path: Path) -> None:
+def test_a_text_mode_scenario_validates_when_the_corpus_has_its_classes(tmp_path: Path) -> None:
     text = SCENARIO.read_text().replace("texts: {mode: sampled}", "texts: {mode: text}")
     res = simulator_validate(_write(tmp_path, "s.yaml", text))
+    assert res.exit_code == 0, res.output
+
+
+def test_a_text_mode_scenario_with_a_class_the_corpus_lacks_is_refused(tmp_path: Path) -> None:
+    text = SCENARIO.read_text().replace("texts: {mode: sampled}", "texts: {mode: text}")
+    res = simulator_validate(_write(tmp_path, "s.yaml", text.replace("spam", "phishing")))
     assert res.exit_code == 2
-    assert "content.texts.mode" in res.output
-    assert "needs the sampled mode" in res.output
+    assert "content.texts.mode is 'text'" in res.output
+    assert "no templates for class(es) ['phishing']" in res.output
+    assert "simulator/data/lexicons/en.yaml" in res.output
+    assert "Traceback" not in res.output
 
 
 def simulator_validate(path: Path):  # type: ignore[no-untyped-def]

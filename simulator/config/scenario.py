@@ -441,11 +441,12 @@ class Scenario(ConfigModel):
                     f"{where}.{key} is an {message}" if key else f"{where} has {message}"
                 )
         if not tax.is_default and not self.stream.is_file and self.content.texts.mode == "text":
-            raise ValueError(
-                "content.texts.mode 'text' needs the sampled mode with declared areas: the "
-                "text corpus has the default classes only (violence), so scores of other "
-                "areas come from the policy's card (set `texts: {mode: sampled}`)"
-            )
+            from simulator.stream.texts import corpus_gaps
+
+            # every post gets a text of its own class: the corpus must have them all
+            gaps = corpus_gaps(tuple(self.content.texts.languages), tax)
+            if gaps:
+                raise ValueError(f"content.texts.mode is 'text', but {gaps}")
         labels = self.stream.labels if self.stream.is_file else None
         if labels:
             bad = sorted({v for v in labels.values() if v not in tax.index})

@@ -117,7 +117,11 @@ class SyntheticStream:
             from simulator.stream.texts import TextGenerator
 
             texts = scenario.content.texts
-            self._texts = TextGenerator(languages=texts.languages, evasion_rate=texts.evasion_rate)
+            self._texts = TextGenerator(
+                languages=texts.languages,
+                evasion_rate=texts.evasion_rate,
+                taxonomy=scenario.taxonomy,
+            )
 
     @property
     def hourly_rate(self) -> np.ndarray:
