@@ -335,7 +335,14 @@ def _classes(sc: _Doc, pol: _Doc) -> list[Finding]:
                 out.append(pol.at("error", where, _no_area(name, tax)))
                 continue
             area = tax.areas[tax.area_index(name)]
-            out += _card_findings(pol, screen.card, area.classes, tax, (*where, "card"))
+            if screen.card is not None:
+                out += _card_findings(pol, screen.card, area.classes, tax, (*where, "card"))
+            elif screen.model is not None and screen.model.source == "synthetic":
+                from simulator.stream.texts import corpus_gaps
+
+                gaps = corpus_gaps(tuple(sc.model.content.texts.languages), tax)
+                if gaps:
+                    out.append(pol.at("error", (*where, "model", "source"), gaps))
     elif pre.model.source == "card" and pre.model.card is not None:
         out += _card_findings(
             pol, pre.model.card, tax.violating_classes, tax, ("prefilter", "model", "card")

@@ -177,7 +177,7 @@ def test_a_text_model_cannot_score_declared_classes(tmp_path: Path) -> None:
     findings = check_run(load_file(SCENARIO), load_file(_write(tmp_path, "p.yaml", text)))  # type: ignore[arg-type]
     errors = [f for f in findings if f.level == "error"]
     assert [f.field for f in errors] == ["prefilter.model.source"]
-    assert "the synthetic corpus and model files know only the default classes" in (
+    assert "one model for every area (`prefilter.model` from the corpus or a model file)" in (
         errors[0].message
     )
 

@@ -47,6 +47,7 @@ from simulator.classifier import (
 )
 from simulator.classifier.card import CardClassifier, threshold_on_mix
 from simulator.classifier.parallel import ParallelScorer
+from simulator.classifier.scoremodel import SCORE_SAMPLE_PER_CLASS
 from simulator.config.card import ClassifierCard
 from simulator.config.policy import AreaScreen, PlatformPolicy, Prefilter, ScoreTarget
 from simulator.config.scenario import Scenario
@@ -54,14 +55,6 @@ from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
 from simulator.stream.synthetic import Posts, hourly_class_probs, hourly_rates
 from simulator.taxonomy import CLASSES, N_CLASSES, TEXT_MODELS_DEFAULT_ONLY, VIOLATING, Taxonomy
-
-SCORE_SAMPLE_PER_CLASS = 2000
-"""Texts per class scored for real to measure the scale-mode score model.
-
-With 2,000 a class, the Kolmogorov-Smirnov distance between the measured and
-the true score distribution is below about 0.03 (95%), far below what a
-run's stage outcomes can resolve."""
-
 
 KNOWN_TEXTS_KEPT = 500_000
 """Distinct texts whose scores a text-mode run keeps for later days (about 100 MB)."""
@@ -367,9 +360,10 @@ def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> No
 # Finding the classifier ------------------------------------------------------------
 
 
-SyntheticKey = tuple[int, tuple[tuple[str, float], ...], float, int]
+SyntheticKey = tuple[Any, ...]
 """What a synthetic-corpus classifier is trained from: seed, languages, evasion rate,
-texts per class. Training is deterministic given these."""
+texts per class (training is deterministic given these); or, for one model per area,
+an :data:`~simulator.stages.area_models.AreaKey`."""
 
 _SYNTHETIC: OrderedDict[SyntheticKey, TrainedClassifier] = OrderedDict()
 _SYNTHETIC_KEPT = 8
@@ -397,8 +391,12 @@ def synthetic_key(policy: PlatformPolicy, scenario: Scenario, seed: int) -> Synt
     cfg = policy.prefilter
     if not (cfg.enabled or policy.notices.sweep.enabled) or cfg.model.source != "synthetic":
         return None
-    if cfg.areas is not None or not scenario.taxonomy.is_default:
-        return None  # cards per area, or classes the corpus lacks: nothing to train
+    if cfg.areas is not None:
+        from simulator.stages.area_models import area_models_key
+
+        return area_models_key(policy, scenario, seed)  # text models per area, or cards
+    if not scenario.taxonomy.is_default:
+        return None  # one model knows the default classes only: a card, nothing to train
     texts = scenario.content.texts
     return (
         seed,
@@ -416,6 +414,10 @@ def export_models(policy: PlatformPolicy, scenario: Scenario, seed: int, scores:
     key = synthetic_key(policy, scenario, seed)
     if key is None:
         raise ValueError(f"policy {policy.name!r} trains no synthetic classifier")
+    if policy.prefilter.areas is not None:
+        from simulator.stages.area_models import export_area_models
+
+        return export_area_models(policy, scenario, seed, scores)
     seeds = SeedTree(seed)
     clf = _synthetic(key)
     model = score_model_for(clf, scenario, seeds) if scores else None
@@ -427,6 +429,11 @@ def install_models(blob: bytes) -> None:
     unless it already holds them (the results are the same either way)."""
     # Pickled by export_models in a process of the same experiment: not untrusted input.
     key, clf, model = pickle.loads(blob)
+    from simulator.stages.area_models import AREAS_KEY, install_area_models
+
+    if key[0] == AREAS_KEY:
+        install_area_models(key, clf, model)
+        return
     if key in _SYNTHETIC:
         return
     _remember(key, clf)
