@@ -98,6 +98,10 @@ def test_scale_mode_draws_from_the_area_models_scores() -> None:
     s = simulate(world(days=1, users=5_000, mode="sampled"), text_policy(), seed=1).summary
     assert s["classifier"]["score_mode"] == "sampled"
     assert "model" in s["classifier"]["areas"]["terrorism"]
+    from simulator.report.run import classifier_line
+
+    line = classifier_line(s)
+    assert line.startswith("A prefilter per area (sampled scores): terrorism by a text model")
 
 
 def test_an_experiment_on_worker_processes_ships_the_area_models() -> None:
