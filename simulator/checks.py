@@ -205,12 +205,14 @@ def check_scenario(scenario: Scenario | Loaded[Scenario]) -> list[Finding]:
     s: Scenario = sc.model
     if s.population is None:
         return []  # a replayed log brings its own posts
+    out = _corpus(sc)
     expected = float(hourly_rates(s).sum())
     if expected >= 1.0:
-        return []
+        return out
     hours = np.arange(int(s.hours), dtype=np.float64) + 0.5
     peak = float(_interp_users(s, hours).max())
     return [
+        *out,
         sc.finding(
             "error",
             "population.daily_active_users",
@@ -219,7 +221,23 @@ def check_scenario(scenario: Scenario | Loaded[Scenario]) -> list[Finding]:
             f"{s.population.posts_per_user_per_day:g} posts per user per day gives about "
             f"{expected:.2g} posts, so a run would measure nothing; give the population "
             "users on dates within the run",
-        )
+        ),
+    ]
+
+
+def _corpus(sc: _Doc) -> list[Finding]:
+    """In text mode every synthetic post gets a text of its own class: the corpus must
+    have templates for each class the scenario declares (the default five it has)."""
+    s: Scenario = sc.model
+    if s.taxonomy.is_default or s.content.texts.mode != "text":
+        return []
+    from simulator.stream.texts import corpus_gaps
+
+    gaps = corpus_gaps(tuple(s.content.texts.languages), s.taxonomy)
+    if gaps is None:
+        return []
+    return [
+        sc.finding("error", "content.texts.mode", f"'text' gives every post a text, but {gaps}")
     ]
 
 

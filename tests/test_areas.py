@@ -192,7 +192,7 @@ def test_a_text_mode_scenario_with_a_class_the_corpus_lacks_is_refused(tmp_path:
     text = SCENARIO.read_text().replace("texts: {mode: sampled}", "texts: {mode: text}")
     res = simulator_validate(_write(tmp_path, "s.yaml", text.replace("spam", "phishing")))
     assert res.exit_code == 2
-    assert "content.texts.mode is 'text'" in res.output
+    assert "content.texts.mode: 'text' gives every post a text" in " ".join(res.output.split())
     assert "no templates for class(es) ['phishing']" in res.output
     assert "simulator/data/lexicons/en.yaml" in res.output
     assert "Traceback" not in res.output

@@ -440,13 +440,6 @@ class Scenario(ConfigModel):
                 raise ValueError(
                     f"{where}.{key} is an {message}" if key else f"{where} has {message}"
                 )
-        if not tax.is_default and not self.stream.is_file and self.content.texts.mode == "text":
-            from simulator.stream.texts import corpus_gaps
-
-            # every post gets a text of its own class: the corpus must have them all
-            gaps = corpus_gaps(tuple(self.content.texts.languages), tax)
-            if gaps:
-                raise ValueError(f"content.texts.mode is 'text', but {gaps}")
         labels = self.stream.labels if self.stream.is_file else None
         if labels:
             bad = sorted({v for v in labels.values() if v not in tax.index})
