@@ -74,7 +74,8 @@ def _key(scenario: Scenario, seed: int, per_class: int) -> AreaKey:
 def area_models_key(policy: PlatformPolicy, scenario: Scenario, seed: int) -> AreaKey | None:
     """The key of the synthetic per-area models a run of ``policy`` trains, or None."""
     cfg = policy.prefilter
-    if not cfg.enabled or cfg.areas is None:
+    # a notice's sweep scores posts with the areas' models even with the prefilter off
+    if not (cfg.enabled or policy.notices.sweep.enabled) or cfg.areas is None:
         return None
     refs = [s.model for s in cfg.areas.values() if s.model is not None]
     synthetic = [r for r in refs if r.source == "synthetic"]
