@@ -5,6 +5,8 @@ to a review team per area (``reports.areas``)."""
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,10 +15,11 @@ from helpers import ROOT
 from test_areas import per_area, small
 
 import simulator
-from simulator.config import HostPolicy, Scenario
+from simulator.config import HostPolicy, Scenario, load_file
 from simulator.enforcement.detection import Channels
 from simulator.enforcement.harm import HarmWatch
 from simulator.engine import Simulation
+from simulator.errors import ConfigError
 from simulator.runlog import RunLog
 from simulator.seeding import SeedTree
 from simulator.stream.synthetic import Posts
@@ -178,3 +181,104 @@ def test_weights_of_one_everywhere_change_nothing(seed: int) -> None:
     # a weight that is not 1 does change what the host sees (the comparison can fail)
     unheard = enforcement(_everything(**{"detection.area_weights": {**ones, "spam": 0.0}}))
     assert unheard[0]["enforcers"][0]["posts_noticed"] < base[0]["enforcers"][0]["posts_noticed"]
+
+
+# User reports routed per area -------------------------------------------------------------
+
+
+def routed_policy(routed: bool, **more: Any) -> Any:
+    # only user reports open cases; a jury of 20 falls behind, two staff reviewers do not
+    overrides: dict[str, Any] = {
+        "prefilter.enabled": False,
+        "reports.review_team": "jury",
+        "jury.pool_size": 20,
+        "jury.accuracy": {"default": 0.9},
+        "staff.reviewers": 2,
+        "appeals.queue": "jury",
+        **more,
+    }
+    if routed:
+        overrides["reports.areas"] = {"terrorism": {"review_team": "staff"}}
+    return per_area(**overrides)
+
+
+def _terrorist_posts(policy: Any, seed: int) -> tuple[Any, Any]:
+    parts: list[Any] = []
+    result = simulator.simulate(world(), policy, seed=seed, sink=parts.append)
+    import pandas as pd
+
+    posts = pd.concat(parts)
+    return result, posts[posts["cls"] == "terrorist_content"].set_index("post_id").sort_index()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_terrorism_reports_routed_to_staff_are_reviewed_by_staff_only_and_sooner(
+    seed: int,
+) -> None:
+    _, before = _terrorist_posts(routed_policy(False), seed)
+    routed, after = _terrorist_posts(routed_policy(True), seed)
+    by = routed.summary["areas"]["terrorism"]["removed_by"]
+    assert by["staff"] > 0 and by["jury"] == 0
+    assert set(routed.cases["jury"]["post_id"]).isdisjoint(after.index)
+    # the other areas' reports still go to the jury only
+    assert routed.summary["areas"]["hate"]["removed_by"]["staff"] == 0
+    assert routed.summary["areas"]["hate"]["removed_by"]["jury"] > 0
+    # the same posts are reported at the same moments either way (keyed draws) ...
+    cased = before["reported_at"].notna()
+    assert cased.sum() >= 5
+    assert before["reported_at"].equals(after["reported_at"])
+
+    # ... and the staff, with time to spare, removes them sooner than the late jury
+    def latency(posts: Any) -> float:
+        return float((posts["removed_at"].fillna(np.inf) - posts["created_at"])[cased].median())
+
+    assert latency(after) < latency(before)
+
+
+PER_AREA = ROOT / "policies" / "general-per-area.yaml"
+
+
+def _routes(tmp_path: Path, routes: str) -> Path:
+    text = PER_AREA.read_text().replace(
+        "  review_team: staff\nstaff:", f"  review_team: staff\n  areas:\n{routes}staff:"
+    )
+    assert routes in text
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_cli_refuses_a_report_route_for_an_area_the_scenario_lacks(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from simulator.cli import app
+
+    pol = _routes(tmp_path, "    scams: {review_team: staff}\n")
+    line = pol.read_text().splitlines().index("    scams: {review_team: staff}") + 1
+    res = CliRunner().invoke(
+        app, ["validate", str(ROOT / "scenarios" / "general-platform.yaml"), str(pol)]
+    )
+    assert res.exit_code == 2
+    assert f"{pol}:{line}: reports.areas.scams: the scenario has no area 'scams'" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_a_report_route_to_a_team_without_reviewers_is_refused(tmp_path: Path) -> None:
+    pol = _routes(tmp_path, "    terrorism: {review_team: jury}\n")
+    message = "reports.areas.terrorism.review_team is 'jury' but jury.pool_size is 0"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_file(pol)
+
+
+def test_the_load_check_splits_reports_by_the_team_each_area_goes_to() -> None:
+    from simulator.checks import team_loads
+
+    sc = world()
+    whole = team_loads(sc, routed_policy(False))
+    split = team_loads(sc, routed_policy(True))
+    assert [t.team for t in whole] == ["jury"]
+    assert sorted(t.team for t in split) == ["jury", "staff"]
+    # the reports leave the jury's queue for the staff's, none lost
+    total = sum(t.peak_per_hour for t in split)
+    jury = next(t for t in split if t.team == "jury")
+    assert jury.peak_per_hour < whole[0].peak_per_hour <= total + 1e-9
