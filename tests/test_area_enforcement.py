@@ -282,3 +282,23 @@ def test_the_load_check_splits_reports_by_the_team_each_area_goes_to() -> None:
     total = sum(t.peak_per_hour for t in split)
     jury = next(t for t in split if t.team == "jury")
     assert jury.peak_per_hour < whole[0].peak_per_hour <= total + 1e-9
+
+
+def test_noticed_posts_nobody_queued_go_to_their_areas_report_team() -> None:
+    # no user reports: a post reaches review only when a notice names it and it jumps
+    # the queue, to the team its area's reports would go to
+    pol = routed_policy(True, **{"reports.enabled": False, "notices.jump_queue": True})
+    h = host("outside reports")
+    result = simulator.simulate(world(), pol, [h], seed=2)
+    tax = world().taxonomy
+    v = result.violating.set_index("post_id")
+
+    def areas(team: str) -> np.ndarray:
+        ids = result.cases[team]["post_id"]
+        ids = ids[ids.isin(v.index)]
+        return tax.area_of[v.loc[ids, "cls"].cat.codes.to_numpy()]
+
+    terrorism = tax.area_index("terrorism")
+    staff, jury = areas("staff"), areas("jury")
+    assert len(staff) > 0 and (staff == terrorism).all()
+    assert len(jury) > 0 and (jury != terrorism).all()
