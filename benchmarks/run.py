@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -357,23 +357,72 @@ _CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+JUROR_REFERENCE = "373d97c"
+"""The commit whose juror loop the 2x target is measured against (before the queue work)."""
+
+
+class ChildFailed(RuntimeError):
+    """A measurement's process failed, or was stopped at the memory cap."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+        self.what, self.why = what, why
+
+
+MEMORY_CAP_MB = 8 * 1024
+"""A measurement whose process grows beyond this is stopped (``--memory-cap-gb``):
+the machine is shared, and a run that would need tens of GB must not take it down."""
+
+
 def _in_child(kind: str, spec: dict[str, Any], tree: Path | None = None) -> dict[str, Any]:
-    """Run one measurement in a fresh process: on ``tree``'s code if given."""
+    """Run one measurement in a fresh process: on ``tree``'s code if given. Its
+    resident memory is watched, and the process stopped beyond ``MEMORY_CAP_MB``."""
+    import psutil
+
     env = None
     if tree is not None:
         env = {**os.environ, "PYTHONPATH": str(tree)}
         spec = {**spec, "root": str(tree)}
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tree or ROOT,
-        env=env,
+    shown = {k: v for k, v in spec.items() if k != "root"}
+    what = ", ".join(
+        [
+            kind,
+            *(
+                f"{k} {Path(v).stem if isinstance(v, str) else v}"
+                for k, v in shown.items()
+                if not isinstance(v, list)
+            ),
+        ]
     )
-    if out.returncode != 0:
-        raise RuntimeError(f"{kind} {spec} failed:\n{out.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--child", kind, json.dumps(spec)],
+            stdout=out,
+            stderr=err,
+            text=True,
+            cwd=tree or ROOT,
+            env=env,
+        )
+        watched, peak = psutil.Process(proc.pid), 0.0
+        while proc.poll() is None:
+            with suppress(psutil.Error):
+                peak = max(peak, watched.memory_info().rss / 2**20)
+            if peak > MEMORY_CAP_MB:
+                proc.kill()
+                proc.wait()
+                raise ChildFailed(
+                    what,
+                    f"stopped at {peak / 1024:.1f} GB of memory after "
+                    f"{time.perf_counter() - t0:.0f} s (cap {MEMORY_CAP_MB / 1024:g} GB)",
+                )
+            time.sleep(0.25)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise ChildFailed(what, f"exit {proc.returncode}: {stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     if tree is not None and not Path(result["code"]).is_relative_to(tree):
         raise RuntimeError(f"{kind}: ran the code in {result['code']}, not in {tree}")
     return result
@@ -445,6 +494,7 @@ GROUPS = (
 
 
 def main() -> None:
+    global MEMORY_CAP_MB
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -462,8 +512,21 @@ def main() -> None:
         metavar="GROUPS",
         help=f"comma-separated measurement groups to run, of: {', '.join(GROUPS)}",
     )
+    parser.add_argument(
+        "--memory-cap-gb",
+        type=float,
+        default=MEMORY_CAP_MB / 1024,
+        help="stop a measurement whose process grows beyond this (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--markdown",
+        metavar="FILE",
+        type=Path,
+        help="also write the table as Markdown (with the commit, date and machine) to FILE",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    MEMORY_CAP_MB = int(args.memory_cap_gb * 1024)
     if args.child:
         kind, spec = args.child[0], json.loads(args.child[1])
         result = _CHILDREN[kind](spec)
@@ -476,13 +539,20 @@ def main() -> None:
     if only - set(GROUPS):
         parser.error(f"--only: unknown groups {sorted(only - set(GROUPS))}; known: {GROUPS}")
     if args.against is None:
-        _table(args.quick, only, _Measure(None, 1), None)
+        _table(args.quick, only, _Measure(None, 1), None, args.markdown)
     else:
         with _worktree(args.against) as tree:
-            _table(args.quick, only, _Measure(tree, args.repeats), args.against)
+            _table(args.quick, only, _Measure(tree, args.repeats), args.against, args.markdown)
 
 
-def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) -> None:
+def _per_post(run: dict[str, Any]) -> float:
+    """CPU seconds per post of a measured run."""
+    return float(run["cpu_seconds"] / run["posts"])
+
+
+def _table(
+    quick: bool, only: set[str], measure: _Measure, against: str | None, markdown: Path | None
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -496,238 +566,273 @@ def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) 
         vs = "" if ratio is None else f", new/old {shown}"
         print(f"  {name}: {value}  (target {target}{vs})", file=sys.stderr, flush=True)
 
+    @contextmanager
+    def failed_rows(group: str) -> Iterator[None]:
+        # A measurement that fails (or is stopped at the memory cap) is a row of the
+        # table saying so, not the end of the table.
+        try:
+            yield
+        except ChildFailed as failed:
+            add(f"{group}: {failed.what}", f"did not finish: {failed.why}", "")
+
+    started = time.strftime("%Y-%m-%d %H:%M %Z") + f" (load average {os.getloadavg()[0]:.1f})"
     full_days = 14 if quick else 75
     if "scale" in only:
-        r, ratio = measure(
-            "run",
-            {
+        with failed_rows("scale"):
+            r, ratio = measure(
+                "run",
+                {
+                    "scenario": parler,
+                    "policy": "policies/jury-only.yaml",
+                    "hosts": [host],
+                    "days": full_days,
+                },
+            )
+            add(
+                f"Parler-like, full scale, scale mode, jury-only, {full_days} days",
+                f"{r['seconds']:.1f} s, {r['posts'] / 1e6:.1f} M posts, {r['peak_mb']:.0f} MB peak",
+                "< 120 s, < 2048 MB (75 days)",
+                ratio,
+            )
+            add(
+                "scale mode throughput (jury-only)",
+                f"{r['posts_per_second'] / 1e6:.2f} M posts/s",
+                ">= 1 M posts/s",
+            )
+    if "folder" in only:
+        with failed_rows("folder"):
+            days = 7 if quick else 21
+            for posts in ("touched", "all"):
+                spec = {"scenario": parler, "policy": "policies/jury-only.yaml", "hosts": [host]}
+                f, ratio = measure("folder", {**spec, "days": days, "posts": posts})
+                add(
+                    f"modsim run to a folder, {days} days, --posts {posts}",
+                    f"{f['seconds']:.1f} s, {f['cpu_seconds']:.1f} s CPU, "
+                    f"{f['rows'] / 1e6:.1f} M rows, {f['peak_mb']:.0f} MB peak",
+                    "",
+                    ratio,
+                )
+    if "ai" in only:
+        with failed_rows("ai"):
+            r, ratio = measure(
+                "run",
+                {
+                    "scenario": parler,
+                    "policy": "policies/jury-plus-ai.yaml",
+                    "hosts": [host],
+                    "days": full_days,
+                },
+            )
+            add(
+                "scale mode throughput (jury + AI prefilter)",
+                f"{r['posts_per_second'] / 1e6:.2f} M posts/s",
+                ">= 1 M posts/s",
+                ratio,
+            )
+
+    if "text" in only:
+        with failed_rows("text"):
+            text, ratio = measure(
+                "run",
+                {
+                    "scenario": "scenarios/quick.yaml",
+                    "policy": "policies/ai-first.yaml",
+                    "days": 2 if quick else 7,
+                    "users_scale": 2.0,
+                },
+            )
+            add(
+                "text mode throughput (ai-first, quick x2)",
+                f"{text['posts_per_second']:,.0f} posts/s",
+                ">= 20,000 posts/s",
+                ratio,
+            )
+
+    for flat in (False, True) if "memory" in only else ():
+        with failed_rows("memory"):
+            mems = {}
+            label = "constant volume, no surges" if flat else "the scenario's growth and surges"
+            for days in (7, 35, 70) if not quick else (3, 7):
+                # No host, so no suspension cuts the run short.
+                spec = {"scenario": parler, "policy": "policies/jury-only.yaml", "days": days}
+                m, ratio = measure("run", {**spec, "flat": flat}, key="peak_mb")
+                mems[days] = m["peak_mb"]
+                add(
+                    f"peak memory, {days} days full scale ({label})",
+                    f"{m['peak_mb']:.0f} MB ({m['posts'] / 1e6:.1f} M posts)",
+                    "",
+                    ratio,
+                )
+            first, last = min(mems), max(mems)
+            add(
+                f"peak memory growth {first} -> {last} days ({label})",
+                f"{100 * (mems[last] / mems[first] - 1):+.1f}%",
+                "within 10%",
+            )
+    if "memory" in only:
+        with failed_rows("memory"):
+            # Ten times Parler's daily volume (up to 17 M posts a day in 21 days): days
+            # come in slices, and the host's possible takedown makes them wait on disk.
+            days = 3 if quick else 21
+            spec = {"scenario": parler, "policy": "policies/jury-only.yaml", "hosts": [host]}
+            m, ratio = measure("run", {**spec, "days": days, "users_scale": 10}, key="peak_mb")
+            add(
+                f"peak memory, 10x Parler's daily volume, {days} days (jury-only + host)",
+                f"{m['peak_mb']:.0f} MB ({m['posts'] / 1e6:.1f} M posts, "
+                f"{m['cpu_seconds']:.0f} s CPU"
+                + (f", suspended {m['suspended_at'][:10]})" if m["suspended_at"] else ")"),
+                "< 2048 MB",
+                ratio,
+            )
+
+    if "queue" in only:
+        with failed_rows("queue"):
+            q, ratio = measure(
+                "queue", {"servers": 20, "load": 0.9, "cases": 50_000 if quick else 300_000}
+            )
+            path = "fast path" if q["fast_path"] else "NOT on the fast path"
+            add(
+                f"review queue vs SimPy (M/M/20, load 0.9; {path})",
+                f"{q['ratio']:.1f}x ({q['ours_cases_per_second']:,.0f} vs "
+                f"{q['simpy_cases_per_second']:,.0f} cases/s)",
+                ">= 20x",
+                ratio,
+            )
+            add(
+                "review queue, general event loop, same M/M/20 vs SimPy",
+                f"{q['general_ratio']:.1f}x ({q['general_cases_per_second']:,.0f} cases/s; "
+                f"log {'identical to' if q['same_log'] else 'DIFFERENT from'} the fast path's)",
+                "identical log",
+            )
+            add(
+                "same wait distribution (two-sample KS vs SimPy)",
+                f"D = {q['ks_statistic']:.4f}, p = {q['ks_pvalue']:.3f} "
+                f"(n = {q['ks_samples']} each)",
+                "p not small",
+            )
+            erlang = (("mean_wait", "mean wait", 3600.0), ("p_wait", "P(wait > 0)", 1))
+            for name, label, unit in erlang:
+                z = (q[name] - q[name + "_theory"]) / q[name + "_se"]
+                scale = "s" if unit != 1 else ""
+                add(
+                    f"Erlang C: {label} (20 batch means after warm-up)",
+                    f"{q[name] * unit:.4g}{scale} +- {q[name + '_se'] * unit:.2g} vs "
+                    f"{q[name + '_theory'] * unit:.4g}{scale} (z = {z:+.2f})",
+                    "|z| < 3.3",
+                )
+
+    if "jurors" in only:
+        with failed_rows("jurors"):
+            spec = {"cases": 20_000 if quick else 100_000, "jurors": 300, "hours": 200}
+            j, ratio = measure("jurors", spec)
+            add(
+                "review queue with a juror pool (5 votes, 4 to remove), general loop",
+                f"{j['cases_per_second']:,.0f} cases/s, {j['cpu_seconds']:.2f} s CPU",
+                "",
+                ratio,
+            )
+            # The target is a ratio to the loop before the queue work, so the table
+            # measures that loop too (alternating runs, best of each), --against or not.
+            with _worktree(JUROR_REFERENCE) as tree:
+                _, speedup = _Measure(tree, 3)("jurors", spec)
+            assert speedup is not None
+            add(
+                f"juror loop CPU against the loop of {JUROR_REFERENCE} (best of 3 each)",
+                f"{speedup:.2f} of it ({1 / speedup:.2f}x faster)",
+                "<= 0.5 (2x)",
+            )
+
+    if "thin" in only:
+        with failed_rows("thin"):
+            # Untouched legitimate posts counted, not drawn (content.thinning: auto).
+            per_day, days = (1e7, 2) if quick else (1e9, 7)
+            spec = {
                 "scenario": parler,
                 "policy": "policies/jury-only.yaml",
                 "hosts": [host],
-                "days": full_days,
-            },
-        )
-        add(
-            f"Parler-like, full scale, scale mode, jury-only, {full_days} days",
-            f"{r['seconds']:.1f} s, {r['posts'] / 1e6:.1f} M posts, {r['peak_mb']:.0f} MB peak",
-            "< 120 s, < 2048 MB (75 days)",
-            ratio,
-        )
-        add(
-            "scale mode throughput (jury-only)",
-            f"{r['posts_per_second'] / 1e6:.2f} M posts/s",
-            ">= 1 M posts/s",
-        )
-    if "folder" in only:
-        days = 7 if quick else 21
-        for posts in ("touched", "all"):
-            spec = {"scenario": parler, "policy": "policies/jury-only.yaml", "hosts": [host]}
-            f, ratio = measure("folder", {**spec, "days": days, "posts": posts})
+                "days": days,
+                "posts_per_day": per_day,
+                "thinning": "auto",
+            }
+            r, ratio = measure("run", spec)
+            ended = f", suspended {r['suspended_at']}" if r["suspended_at"] else ""
             add(
-                f"modsim run to a folder, {days} days, --posts {posts}",
-                f"{f['seconds']:.1f} s, {f['cpu_seconds']:.1f} s CPU, "
-                f"{f['rows'] / 1e6:.1f} M rows, {f['peak_mb']:.0f} MB peak",
-                "",
+                f"{per_day:.0e} posts/day x {days} days, thinned, scale mode, jury-only + host",
+                f"{r['seconds']:.0f} s, {r['posts'] / 1e6:,.0f} M posts, "
+                f"{r['peak_mb']:.0f} MB peak{ended}",
+                "< 600 s, < 2048 MB (1e9/day, 7 days)",
                 ratio,
             )
-    if "ai" in only:
-        r, ratio = measure(
-            "run",
-            {
-                "scenario": parler,
-                "policy": "policies/jury-plus-ai.yaml",
-                "hosts": [host],
-                "days": full_days,
-            },
-        )
-        add(
-            "scale mode throughput (jury + AI prefilter)",
-            f"{r['posts_per_second'] / 1e6:.2f} M posts/s",
-            ">= 1 M posts/s",
-            ratio,
-        )
-
-    if "text" in only:
-        text, ratio = measure(
-            "run",
-            {
-                "scenario": "scenarios/quick.yaml",
-                "policy": "policies/ai-first.yaml",
-                "days": 2 if quick else 7,
-                "users_scale": 2.0,
-            },
-        )
-        add(
-            "text mode throughput (ai-first, quick x2)",
-            f"{text['posts_per_second']:,.0f} posts/s",
-            ">= 20,000 posts/s",
-            ratio,
-        )
-
-    for flat in (False, True) if "memory" in only else ():
-        mems = {}
-        label = "constant volume, no surges" if flat else "the scenario's growth and surges"
-        for days in (7, 35, 70) if not quick else (3, 7):
-            # No host, so no suspension cuts the run short.
-            spec = {"scenario": parler, "policy": "policies/jury-only.yaml", "days": days}
-            m, ratio = measure("run", {**spec, "flat": flat}, key="peak_mb")
-            mems[days] = m["peak_mb"]
-            add(
-                f"peak memory, {days} days full scale ({label})",
-                f"{m['peak_mb']:.0f} MB ({m['posts'] / 1e6:.1f} M posts)",
-                "",
-                ratio,
-            )
-        first, last = min(mems), max(mems)
-        add(
-            f"peak memory growth {first} -> {last} days ({label})",
-            f"{100 * (mems[last] / mems[first] - 1):+.1f}%",
-            "within 10%",
-        )
-    if "memory" in only:
-        # Ten times Parler's daily volume (up to 17 M posts a day in 21 days): days
-        # come in slices, and the host's possible takedown makes them wait on disk.
-        days = 3 if quick else 21
-        spec = {"scenario": parler, "policy": "policies/jury-only.yaml", "hosts": [host]}
-        m, ratio = measure("run", {**spec, "days": days, "users_scale": 10}, key="peak_mb")
-        add(
-            f"peak memory, 10x Parler's daily volume, {days} days (jury-only + host)",
-            f"{m['peak_mb']:.0f} MB ({m['posts'] / 1e6:.1f} M posts, {m['cpu_seconds']:.0f} s CPU"
-            + (f", suspended {m['suspended_at'][:10]})" if m["suspended_at"] else ")"),
-            "< 2048 MB",
-            ratio,
-        )
-
-    if "queue" in only:
-        q, ratio = measure(
-            "queue", {"servers": 20, "load": 0.9, "cases": 50_000 if quick else 300_000}
-        )
-        path = "fast path" if q["fast_path"] else "NOT on the fast path"
-        add(
-            f"review queue vs SimPy (M/M/20, load 0.9; {path})",
-            f"{q['ratio']:.1f}x ({q['ours_cases_per_second']:,.0f} vs "
-            f"{q['simpy_cases_per_second']:,.0f} cases/s)",
-            ">= 20x",
-            ratio,
-        )
-        add(
-            "review queue, general event loop, same M/M/20 vs SimPy",
-            f"{q['general_ratio']:.1f}x ({q['general_cases_per_second']:,.0f} cases/s; "
-            f"log {'identical to' if q['same_log'] else 'DIFFERENT from'} the fast path's)",
-            "identical log",
-        )
-        add(
-            "same wait distribution (two-sample KS vs SimPy)",
-            f"D = {q['ks_statistic']:.4f}, p = {q['ks_pvalue']:.3f} (n = {q['ks_samples']} each)",
-            "p not small",
-        )
-        for name, label, unit in (("mean_wait", "mean wait", 3600.0), ("p_wait", "P(wait > 0)", 1)):
-            z = (q[name] - q[name + "_theory"]) / q[name + "_se"]
-            scale = "s" if unit != 1 else ""
-            add(
-                f"Erlang C: {label} (20 batch means after warm-up)",
-                f"{q[name] * unit:.4g}{scale} +- {q[name + '_se'] * unit:.2g} vs "
-                f"{q[name + '_theory'] * unit:.4g}{scale} (z = {z:+.2f})",
-                "|z| < 3.3",
-            )
-
-    if "jurors" in only:
-        j, ratio = measure(
-            "jurors", {"cases": 20_000 if quick else 100_000, "jurors": 300, "hours": 200}
-        )
-        add(
-            "review queue with a juror pool (5 votes, 4 to remove), general loop",
-            f"{j['cases_per_second']:,.0f} cases/s, {j['cpu_seconds']:.2f} s CPU",
-            ">= 2x the loop of 373d97c (--against: new/old <= 0.5)",
-            ratio,
-        )
-
-    if "thin" in only:
-        # Untouched legitimate posts counted, not drawn (content.thinning: auto).
-        per_day, days = (1e7, 2) if quick else (1e9, 7)
-        spec = {
-            "scenario": parler,
-            "policy": "policies/jury-only.yaml",
-            "hosts": [host],
-            "days": days,
-            "posts_per_day": per_day,
-            "thinning": "auto",
-        }
-        r, ratio = measure("run", spec)
-        ended = f", suspended {r['suspended_at']}" if r["suspended_at"] else ""
-        add(
-            f"{per_day:.0e} posts/day x {days} days, thinned, scale mode, jury-only + host",
-            f"{r['seconds']:.0f} s, {r['posts'] / 1e6:,.0f} M posts, "
-            f"{r['peak_mb']:.0f} MB peak{ended}",
-            "< 600 s, < 2048 MB (1e9/day, 7 days)",
-            ratio,
-        )
 
     if "parallel" in only:
-        parallel.rows(quick, measure, add)
+        with failed_rows("parallel"):
+            parallel.rows(quick, measure, add)
     elif "search" in only:  # the search row of "parallel" alone
-        parallel.search_row(quick, measure, add)
+        with failed_rows("search"):
+            parallel.search_row(quick, measure, add)
 
     if "accounts" in only:
-        # The same stream with and without account enforcement (authors, strikes, bans):
-        # with the host (the three-strike run is not suspended, so it runs a week
-        # longer) and without one (both run the whole horizon).
-        for hosts in ([host], []):
-            spec = {"scenario": parler, "hosts": hosts, "days": full_days}
-            runs = {}
-            for policy in ("jury-only", "jury-three-strikes"):
-                runs[policy], ratio = measure("run", {**spec, "policy": f"policies/{policy}.yaml"})
-                r = runs[policy]
+        with failed_rows("accounts"):
+            # The same stream with and without account enforcement (authors, strikes, bans):
+            # with the host (the three-strike run is not suspended, so it runs a week
+            # longer) and without one (both run the whole horizon).
+            for hosts in ([host], []):
+                spec = {"scenario": parler, "hosts": hosts, "days": full_days}
+                runs = {}
+                for policy in ("jury-only", "jury-three-strikes"):
+                    spec["policy"] = f"policies/{policy}.yaml"
+                    runs[policy], ratio = measure("run", spec)
+                    r = runs[policy]
+                    add(
+                        f"Parler-like, full scale, {full_days} days, {policy}"
+                        + (" + host" if hosts else ", no host"),
+                        f"{r['cpu_seconds']:.1f} s CPU ({r['seconds']:.0f} s wall), "
+                        f"{r['posts'] / 1e6:.1f} M posts, {r['peak_mb']:.0f} MB peak",
+                        "< 2048 MB",
+                        ratio,
+                    )
+                on, off = runs["jury-three-strikes"], runs["jury-only"]
                 add(
-                    f"Parler-like, full scale, {full_days} days, {policy}"
-                    + (" + host" if hosts else ", no host"),
-                    f"{r['cpu_seconds']:.1f} s CPU ({r['seconds']:.0f} s wall), "
-                    f"{r['posts'] / 1e6:.1f} M posts, {r['peak_mb']:.0f} MB peak",
-                    "< 2048 MB",
-                    ratio,
+                    "accounts on / off"
+                    + (" + host" if hosts else ", no host")
+                    + " (CPU; CPU per post; peak memory)",
+                    f"{on['cpu_seconds'] / off['cpu_seconds']:.2f}x; "
+                    f"{_per_post(on) / _per_post(off):.2f}x; "
+                    f"{on['peak_mb'] / off['peak_mb']:.2f}x",
+                    "< 1.5x",
                 )
-            on, off = runs["jury-three-strikes"], runs["jury-only"]
-            add(
-                "accounts on / off"
-                + (" + host" if hosts else ", no host")
-                + " (CPU; CPU per post; peak memory)",
-                f"{on['cpu_seconds'] / off['cpu_seconds']:.2f}x; "
-                f"{(on['cpu_seconds'] / on['posts']) / (off['cpu_seconds'] / off['posts']):.2f}x; "
-                f"{on['peak_mb'] / off['peak_mb']:.2f}x",
-                "< 1.5x",
-            )
 
     if "areas" in only:
-        # Policy areas: five areas with one card, and three cards per area, against the
-        # same world on the default five classes at the same volume (one card).
-        general = {"scenario": "scenarios/general-platform.yaml", "days": 2 if quick else 7}
-        if not quick:
-            general["posts_per_day"] = 1e6
-        runs = {}
-        for label, extra in (
-            ("five classes, one card", {"five_classes": True}),
-            ("five areas, one card", {}),
-            ("five areas, a card per area", {"policy": "policies/general-per-area.yaml"}),
-        ):
-            spec = {**general, "policy": "policies/general-shared-staff.yaml", **extra}
-            runs[label], ratio = measure("run", spec)
-            r = runs[label]
-            add(
-                f"general platform, {general['days']} days, {label}",
-                f"{r['cpu_seconds']:.1f} s CPU, {r['posts'] / 1e6:.2f} M posts, "
-                f"{r['peak_mb']:.0f} MB peak",
-                "",
-                ratio,
-            )
-        base = runs["five classes, one card"]
-        for label in ("five areas, one card", "five areas, a card per area"):
-            r = runs[label]
-            add(
-                f"{label} / five classes (CPU per post; peak memory)",
-                f"{(r['cpu_seconds'] / r['posts']) / (base['cpu_seconds'] / base['posts']):.2f}x; "
-                f"{r['peak_mb'] / base['peak_mb']:.2f}x",
-                "< 1.5x",
-            )
+        with failed_rows("areas"):
+            # Policy areas: five areas with one card, and three cards per area, against the
+            # same world on the default five classes at the same volume (one card).
+            general = {"scenario": "scenarios/general-platform.yaml", "days": 2 if quick else 7}
+            if not quick:
+                general["posts_per_day"] = 1e6
+            runs = {}
+            for label, extra in (
+                ("five classes, one card", {"five_classes": True}),
+                ("five areas, one card", {}),
+                ("five areas, a card per area", {"policy": "policies/general-per-area.yaml"}),
+            ):
+                spec = {**general, "policy": "policies/general-shared-staff.yaml", **extra}
+                runs[label], ratio = measure("run", spec)
+                r = runs[label]
+                add(
+                    f"general platform, {general['days']} days, {label}",
+                    f"{r['cpu_seconds']:.1f} s CPU, {r['posts'] / 1e6:.2f} M posts, "
+                    f"{r['peak_mb']:.0f} MB peak",
+                    "",
+                    ratio,
+                )
+            base = runs["five classes, one card"]
+            for label in ("five areas, one card", "five areas, a card per area"):
+                r = runs[label]
+                add(
+                    f"{label} / five classes (CPU per post; peak memory)",
+                    f"{_per_post(r) / _per_post(base):.2f}x; {r['peak_mb'] / base['peak_mb']:.2f}x",
+                    "< 1.5x",
+                )
 
     title = "modsim benchmarks" + (" (--quick)" if quick else "")
     table = Table(title=title)
@@ -739,6 +844,34 @@ def _table(quick: bool, only: set[str], measure: _Measure, against: str | None) 
     for row in rows:
         table.add_row(*row[: len(columns)])
     Console().print(table)
+    if markdown is not None:
+        markdown.write_text(_markdown(columns, rows, title, started))
+
+
+def _markdown(columns: list[str], rows: list[tuple[str, ...]], title: str, started: str) -> str:
+    """The table in Markdown, headed by what it was measured on."""
+    import platform
+
+    commit = subprocess.run(
+        ["git", "log", "-1", "--format=%h %cs"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    cell = lambda text: text.replace("|", "\\|")  # noqa: E731
+    lines = [
+        f"{title}: commit {commit}{' (with local changes)' if dirty else ''}, started "
+        f"{started}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
+        f"at the end {os.getloadavg()[0]:.1f}",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+        *("| " + " | ".join(cell(c) for c in row[: len(columns)]) + " |" for row in rows),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -248,11 +248,9 @@ def _accounts(sc: _Doc, pol: _Doc, hosts: Sequence[_Doc]) -> list[Finding]:
     out = []
     where = sc.file or s.name
     for h in hosts:
-        for path in ("strikes.signals", "suspension.emergency.signals"):
-            node: Any = h.model
-            for key in path.split("."):
-                node = getattr(node, key)
-            if node.repeat_violators_active is None or s.accounts is not None or logged:
+        host: HostPolicy = h.model
+        for path, signals in host.signal_rules():
+            if signals.repeat_violators_active is None or s.accounts is not None or logged:
                 continue
             out.append(
                 h.finding(

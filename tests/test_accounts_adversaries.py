@@ -31,6 +31,7 @@ from simulator.engine import Simulation
 from simulator.errors import DataFileError, ModsimError
 from simulator.experiments import compare
 from simulator.experiments.execution import Execution
+from simulator.metrics.accounts import account_summary
 from simulator.seeding import SeedTree
 from simulator.stream.replay import ReplayStream
 
@@ -281,6 +282,11 @@ def test_a_replay_with_authors_bans_and_does_not_make_a_banned_authors_later_pos
     assert not_made > 0
     assert len(made) == len(posts) - not_made
     assert log.accounts.prevented_by_class.sum() == not_made
+    # a log's authors have no propensity: no ban says whether a repeat offender fell
+    summary = account_summary(log)
+    assert summary is not None and summary["banned"] > 0
+    assert summary["repeat_offenders"] is None
+    assert summary["banned_not_repeat_offenders"] is None
     # the same log without account enforcement makes every post
     plain: list[pd.DataFrame] = []
     Simulation(replay, jury_only, seed=3, table="all").run(sink=plain.append)
@@ -402,3 +408,19 @@ def test_a_replayed_author_who_evades_a_ban_posts_again_under_a_new_account(
     )
     assert not blocked.any()  # nothing while banned
     assert (created >= mine["author"].map(back).to_numpy()).any()  # back under a new account
+
+
+def test_a_disabled_emergency_clause_weighing_repeat_violators_needs_no_authors(
+    quick_sampled: Scenario, jury_only: PlatformPolicy, strike_host: HostPolicy
+) -> None:
+    # The run ignores a disabled clause's signals, so the checks must too; enabled, the
+    # same clause needs authors.
+    signals = {"repeat_violators_active": {"threshold": 3}}
+    emergency = strike_host.suspension.emergency.model_dump() | {"signals": signals}
+
+    def errors(enabled: bool) -> list[str | None]:
+        host = tweak(strike_host, suspension__emergency=emergency | {"enabled": enabled})
+        return [f.field for f in check_run(quick_sampled, jury_only, [host]) if f.level == "error"]
+
+    assert errors(False) == []
+    assert errors(True) == ["suspension.emergency.signals.repeat_violators_active"]

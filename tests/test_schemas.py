@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from simulator.cli import app
 from simulator.config.loader import KINDS
 from simulator.config.yaml12 import CoreLoader
+from simulator.taxonomy import CLASSES
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted(
@@ -83,3 +84,16 @@ def test_a_wrong_date_is_still_refused_by_the_schema(schemas: Path) -> None:
         assert not list(validator.iter_errors(good)), good
     for bad in ("March 1st", "2021-3-1", "2021-03-01T25", ""):
         assert list(validator.iter_errors(bad)), bad
+
+
+def test_per_class_maps_suggest_the_default_classes_and_admit_a_scenarios_own(
+    schemas: Path,
+) -> None:
+    schema = json.loads((schemas / "Scenario.schema.json").read_text())
+    shares = schema["$defs"]["Audience"]["properties"]["reports_per_1000_views"]
+    # an editor completes the default classes and `default` ...
+    assert set(shares["properties"]) == {*CLASSES, "default"}
+    validator = Draft202012Validator(shares)
+    # ... and accepts a class the scenario declares, but not a malformed name
+    assert validator.is_valid({"hate_speech": 2.0, "default": 0.1})
+    assert not validator.is_valid({"Hate Speech": 2.0})

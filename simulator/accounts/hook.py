@@ -409,9 +409,10 @@ class Accounts:
         seen, caught = learning.recall_counts(end)
         return AccountLog(
             ladder=ladder,
+            bans=[r.action == "ban" for r in self.policy.ladder],
             actions=actions,
             population=persons,
-            offenders=int(self.pop.offender.sum()) if self.pop is not None else 0,
+            offenders=int(self.pop.offender.sum()) if self.pop is not None else None,
             prevented_by_class=self.prevented.copy(),
             prevented_violating={k: v.copy() for k, v in self.prevented_violating.items()},
             strikes_applied=self.book.strikes_applied,
@@ -477,7 +478,4 @@ def plan_accounts(
 
 def watches_accounts(host: HostPolicy) -> bool:
     """Whether a host's rules weigh repeat violators (they need authors)."""
-    rules = [host.strikes.signals]
-    if host.suspension.emergency.enabled:
-        rules.append(host.suspension.emergency.signals)
-    return any(r.repeat_violators_active is not None for r in rules)
+    return any(r.repeat_violators_active is not None for _, r in host.signal_rules())

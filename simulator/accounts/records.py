@@ -24,12 +24,15 @@ class AccountLog:
 
     ladder: list[str]
     """Each rung's label (``"1: warn"``, ``"2: suspend 1 d"``, ``"4: ban"``)."""
+    bans: list[bool]
+    """Whether each rung's action is a ban."""
     actions: pd.DataFrame
     population: int
     """Accounts joined by the end of the run (persons; evaders' new accounts aside):
     account ids below this are persons' first accounts, the others evaders' new ones."""
-    offenders: int
-    """Of them, repeat offenders (by propensity)."""
+    offenders: int | None
+    """Of them, repeat offenders (by propensity); None when propensities are unknown
+    (a replayed log's authors)."""
     prevented_by_class: np.ndarray
     """Posts not made because their account was suspended or banned, per class
     (violating posts exactly; untouched legitimate ones in distribution)."""

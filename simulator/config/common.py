@@ -102,17 +102,31 @@ _PER_CLASS_HELP = (
     "`default` stands for every class not named"
 )
 
+
+def _suggest_class_names(schema: dict[str, Any]) -> None:
+    """A per-class map's JSON Schema names the default classes and `default` as
+    properties (editors complete them) and still admits a scenario's own classes."""
+    from simulator.taxonomy import CLASSES  # the config package loads before it
+
+    value = schema.get("additionalProperties", {})
+    schema["properties"] = {name: dict(value) for name in (*CLASSES, DEFAULT_KEY)}
+    schema["propertyNames"] = {"pattern": NAME_PATTERN}
+
+
 PerClassProbability = Annotated[
     dict[str, Annotated[float, AfterValidator(_probability)]],
     AfterValidator(_class_names),
-    Field(description=_PER_CLASS_HELP + " (probabilities, 0 to 1)"),
+    Field(
+        description=_PER_CLASS_HELP + " (probabilities, 0 to 1)",
+        json_schema_extra=_suggest_class_names,
+    ),
 ]
 """One probability (0 to 1) per content class, keyed by class name."""
 
 PerClassNonNegative = Annotated[
     dict[str, Annotated[float, AfterValidator(_non_negative)]],
     AfterValidator(_class_names),
-    Field(description=_PER_CLASS_HELP + " (numbers >= 0)"),
+    Field(description=_PER_CLASS_HELP + " (numbers >= 0)", json_schema_extra=_suggest_class_names),
 ]
 """One non-negative number per content class, keyed by class name."""
 

@@ -368,12 +368,17 @@ class HostPolicy(ConfigModel):
             raise ValueError("new_user_share applies to effect 'delist' only")
         return self
 
-    @model_validator(mode="after")
-    def _signals_have_a_source(self) -> HostPolicy:
+    def signal_rules(self) -> list[tuple[str, Signals]]:
+        """The rules whose signals the host weighs, with their field paths: the
+        strikes', and the emergency suspension's when it is enabled."""
         rules = [("strikes.signals", self.strikes.signals)]
         if self.suspension.emergency.enabled:
             rules.append(("suspension.emergency.signals", self.suspension.emergency.signals))
-        for path, signals in rules:
+        return rules
+
+    @model_validator(mode="after")
+    def _signals_have_a_source(self) -> HostPolicy:
+        for path, signals in self.signal_rules():
             if signals.audit_prevalence is not None and self.detection.audit.sample_size == 0:
                 raise ValueError(
                     f"{path}.audit_prevalence needs audits: set detection.audit.sample_size "

@@ -6,7 +6,8 @@ Conventions:
   although the account had made no violating post by then: defined by its
   posts, not by its propensity. The summary also counts bans of accounts that
   are not repeat offenders by propensity (they may still have posted
-  something violating).
+  something violating); on a replayed log, whose authors have no propensity,
+  both that count and ``repeat_offenders`` are null.
 * *Time from first violation to ban*: from the creation of the account's
   first violating post to the ban, over banned accounts that had one.
 * *Posts not made*: posts the suspended or banned accounts would have made
@@ -39,7 +40,7 @@ def account_summary(log: RunLog) -> dict[str, Any] | None:
     a = acc.actions  # every column, even without a row
     rung = a["rung"].to_numpy(dtype=np.int64)
     actions = {label: int((rung == i).sum()) for i, label in enumerate(acc.ladder)}
-    ban_rungs = [i for i, label in enumerate(acc.ladder) if label.endswith("ban")]
+    ban_rungs = [i for i, ban in enumerate(acc.bans) if ban]
     overturned = a["overturned"].to_numpy(dtype=bool)
     bans = np.isin(rung, ban_rungs) & ~overturned
     times = a["time"].to_numpy(dtype=np.float64)
@@ -59,7 +60,10 @@ def account_summary(log: RunLog) -> dict[str, Any] | None:
         "actions_by_rung": actions,
         "banned": int(bans.sum()),
         "wrongly_banned": int((bans & ~violated).sum()),
-        "banned_not_repeat_offenders": int((bans & ~offender).sum()),
+        # Unknown on a replay: its authors have no propensity, so no ban tells.
+        "banned_not_repeat_offenders": (
+            None if acc.offenders is None else int((bans & ~offender).sum())
+        ),
         "first_violation_to_ban_hours": percentiles(
             times[bans & violated] - first[bans & violated], (50, 90)
         ),

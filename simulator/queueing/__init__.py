@@ -10,6 +10,8 @@ One idea per module:
   order at equal times;
 * :mod:`~simulator.queueing.cases` - a case's state while in the system and
   the line it waits in;
+* :mod:`~simulator.queueing.backlog` - the cases behind the head of a
+  first-come-first-served line, as rows of one array rather than objects;
 * :mod:`~simulator.queueing.queue` - :class:`ReviewQueue`, the one event
   loop;
 * :mod:`~simulator.queueing.fastpath` - the same queue, for a plain

@@ -13,9 +13,12 @@ from collections.abc import Callable
 from functools import partial
 from heapq import heapify, heappop, heappush
 
-from simulator.queueing.caselog import Record
+import numpy as np
 
-__all__ = ["ACTIVE", "MOOT", "Case", "Entry", "WaitingLine"]
+from simulator.queueing.backlog import ROW, Backlog, Row
+from simulator.queueing.caselog import PENDING, Record
+
+__all__ = ["ACTIVE", "MOOT", "Case", "Entry", "Open", "WaitingLine", "pending_records"]
 
 # statuses of cases still in the system (negative: not left yet); the codes of
 # :data:`~simulator.queueing.caselog.STATUS_NAMES` are those of cases that left
@@ -83,6 +86,11 @@ class Case:
 Entry = tuple[float, int, Case]
 """An entry of the waiting line: ``(sort key, case number, case)``."""
 
+Open = Callable[[Row], Case]
+"""``open(row)``: the case of a waiting case's row, entered in the queue's index of posts."""
+
+_WINDOW = 64  # rows of a compact line's backlog turned into cases at a time
+
 
 class WaitingLine:
     """Cases waiting for reviewers: first come first served, or highest priority first.
@@ -92,17 +100,31 @@ class WaitingLine:
     from the head with :attr:`pop` and may leave an entry there until the
     case has all the votes it asks for; an entry whose case left the system
     meanwhile is popped and skipped when it reaches the head.
+
+    A *compact* FIFO line (``compact=True``, given the function that opens
+    a case from its row) keeps the cases behind its head in a
+    :class:`~simulator.queueing.backlog.Backlog`, as rows: :meth:`add_row`
+    puts one there once the deque has entries, and :attr:`pop` turns the next
+    few rows into cases and entries when the deque runs out. So the deque is
+    empty only if the backlog is, and the order is the one a deque of every
+    case would have.
     """
 
-    __slots__ = ("_entries", "_fifo", "_pop", "_push")
+    __slots__ = ("_backlog", "_entries", "_fifo", "_open", "_pop", "_popleft", "_push")
 
-    def __init__(self, fifo: bool) -> None:
+    def __init__(self, fifo: bool, open_case: Open | None = None) -> None:
         self._fifo = fifo
         self._entries: deque[Entry] | list[Entry]
+        self._backlog: Backlog | None = None
+        self._open = open_case
         if fifo:
             line: deque[Entry] = deque()
             self._entries, self._push, self._pop = line, line.append, line.popleft
+            if open_case is not None:
+                self._backlog, self._popleft, self._pop = Backlog(), line.popleft, self._pop_refill
         else:
+            if open_case is not None:
+                raise ValueError("WaitingLine: only a first-come-first-served line is compact")
             heap: list[Entry] = []
             self._entries = heap
             self._push = partial(heappush, heap)
@@ -126,6 +148,48 @@ class WaitingLine:
     @property
     def fifo(self) -> bool:
         return self._fifo
+
+    @property
+    def backlog(self) -> Backlog | None:
+        """Where a compact line keeps the cases behind its head (None if not compact)."""
+        return self._backlog
+
+    def add_row(self, row: Row) -> None:
+        """A case joins a compact line's tail: as a row behind the deque's entries,
+        or as a case if the line is empty."""
+        if self._entries:
+            backlog = self._backlog
+            assert backlog is not None
+            backlog.pending.append((*row, True))
+            backlog.appended()
+        else:
+            assert self._open is not None
+            case = self._open(row)
+            self._push((0.0, case.seq, case))
+
+    def _pop_refill(self) -> Entry:
+        entry = self._popleft()
+        if not self._entries and self._backlog:
+            assert self._open is not None
+            open_case, push = self._open, self._push
+            for row in self._backlog.take_head(_WINDOW):
+                case = open_case(row)
+                push((0.0, case.seq, case))
+        return entry
+
+    def take_post(self, post_id: int) -> list[Case]:
+        """The cases of a post still in the backlog, opened and out of the line
+        (the caller closes them or moves them to the head)."""
+        if not self._backlog:
+            return []
+        assert self._open is not None
+        return [self._open(row) for row in self._backlog.take_post(post_id)]
+
+    def waiting_rows(self) -> np.ndarray:
+        """The backlog's rows (:data:`~simulator.queueing.backlog.ROW`), in line order."""
+        if self._backlog is None:
+            return np.empty(0, dtype=ROW)
+        return self._backlog.waiting()
 
     def add(self, case: Case) -> None:
         """A case joins the line: at the tail, or in its place by priority."""
@@ -164,3 +228,17 @@ class WaitingLine:
             line.appendleft((0.0, case.seq, case))
         else:
             heappush(line, (-math.inf, case.seq, case))
+
+
+def pending_records(cases: list[Case], rows: np.ndarray) -> list[Record]:
+    """Cases in the system and a backlog's rows, as records of pending cases in order
+    of case number (``cases`` in that order already)."""
+    records = [case.record(math.nan, PENDING, 0) for case in cases]
+    if rows.size:
+        order = np.argsort(np.concatenate([[c.seq for c in cases], rows["seq"]]))
+        records.extend(
+            (row[1], row[2], math.nan, math.nan, PENDING, 0, 0, row[4], row[5], row[3], row[6])
+            for row in rows.tolist()
+        )  # fmt: skip
+        records = [records[i] for i in order.tolist()]
+    return records

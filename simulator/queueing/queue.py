@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.gcpause import cyclic_gc_paused
+from simulator.queueing.backlog import Row
 from simulator.queueing.caselog import (
     CLOSED,
     DECIDED_KEEP,
@@ -52,7 +53,7 @@ from simulator.queueing.caselog import (
     CaseLog,
     Record,
 )
-from simulator.queueing.cases import ACTIVE, MOOT, Case, WaitingLine
+from simulator.queueing.cases import ACTIVE, MOOT, Case, WaitingLine, pending_records
 from simulator.queueing.events import (
     CLOSE,
     COMPLETE,
@@ -71,6 +72,7 @@ from simulator.queueing.teams import TeamSpec
 __all__ = ["Decide", "Followup", "ReviewQueue"]
 
 _INF = math.inf
+_ARRIVAL_BLOCK = 4096  # arrivals turned into Python numbers at a time
 
 Followup = Callable[[int, int, int, int, int, float], "tuple[float, float, int] | None"]
 """``followup(post_id, kind, status, remove_votes, votes, now)`` -> ``(time, priority,
@@ -107,23 +109,21 @@ class ReviewQueue:
         self._ids = count()
 
         # arrivals not yet processed, sorted by time; numpy for merging, lists for the loop
-        self._arrival_cols: tuple[np.ndarray, ...] = (
-            np.empty(0, np.float64),
-            np.empty(0, np.int64),
-            np.empty(0, np.int8),
-            np.empty(0, np.bool_),
-            np.empty(0, np.float64),
-            np.empty(0, np.int8),
-        )
-        self._arrival_lists: tuple[list[Any], ...] | None = None  # built when the loop runs
+        dtypes = (np.float64, np.int64, np.int8, np.bool_, np.float64, np.int8)
+        self._arrival_cols: tuple[np.ndarray, ...] = tuple(np.empty(0, d) for d in dtypes)
+        self._arrival_lists: tuple[int, tuple[list[Any], ...]] = (0, ([],))  # see _arrivals
         self._arrival_cursor = 0
-
-        self._line = WaitingLine(fifo=spec.priority == "fifo")
-        self._fifo = self._line.fifo
-        self._push_line = self._line.push
 
         # expiry: deadlines follow arrival order, so one armed event at a time suffices
         self._expire_after = float(spec.expire_after_hours)
+        # A first-come-first-served line without expiry keeps the cases behind its head
+        # as rows (see simulator.queueing.backlog): nothing reads them until they near
+        # the head, or a closure or notice names their post.
+        self._compact = spec.priority == "fifo" and self._expire_after == _INF
+        opener = self._open_row if self._compact else None
+        self._line = WaitingLine(fifo=spec.priority == "fifo", open_case=opener)
+        self._fifo = self._line.fifo
+        self._push_line = self._line.push
         self._expiry_watch: deque[Case] = deque()
         self._expiry_armed = False
 
@@ -214,8 +214,8 @@ class ReviewQueue:
         if self._fast is not None:
             return self._fast.waiting_since(self._now, kinds)
         # Every waiting case is in the line (once); entries of cases that left or
-        # are being voted on are skipped.
-        return np.fromiter(
+        # are being voted on are skipped. A compact line's backlog comes after them.
+        entries = np.fromiter(
             (
                 case.arrived
                 for _, _, case in self._line.entries
@@ -223,6 +223,8 @@ class ReviewQueue:
             ),
             dtype=np.float64,
         )
+        rows = self._line.waiting_rows()
+        return np.concatenate([entries, rows["arrived"][np.isin(rows["kind"], kinds)]])
 
     def available_hours(self, end: float) -> float:
         """Reviewer-hours on duty from time 0 to ``end`` (<= :attr:`now` for pools).
@@ -273,14 +275,8 @@ class ReviewQueue:
         viol = np.asarray(violating)
         prio = np.zeros(size) if priorities is None else np.asarray(priorities, dtype=np.float64)
         kind = np.zeros(size, np.int8) if kinds is None else np.asarray(kinds)
-        for name, arr in (
-            ("kinds", kind),
-            ("post_ids", ids),
-            ("times", t),
-            ("classes", cls),
-            ("violating", viol),
-            ("priorities", prio),
-        ):
+        for name, arr in (("kinds", kind), ("post_ids", ids), ("times", t), ("classes", cls),
+                          ("violating", viol), ("priorities", prio)):  # fmt: skip
             if arr.shape != (size,):
                 raise ValueError(
                     f"submit: {name} must be a 1-D array as long as times ({size}), "
@@ -313,7 +309,7 @@ class ReviewQueue:
         ]
         order = np.argsort(merged[0], kind="stable")
         self._arrival_cols = tuple(col[order] for col in merged)
-        self._arrival_lists = None
+        self._arrival_lists = (0, ([],))
         self._arrival_cursor = 0
 
     def close(self, post_id: int, time: float) -> None:
@@ -382,11 +378,16 @@ class ReviewQueue:
         self._n_active = fast.in_system
         self._n_entered = fast.entered
 
-    def _arrivals(self) -> tuple[list[Any], ...]:
-        """The arrivals buffer as lists, for the event loop."""
-        if self._arrival_lists is None:
-            self._arrival_lists = tuple(col.tolist() for col in self._arrival_cols)
-        return self._arrival_lists
+    def _arrivals(self) -> tuple[int, tuple[list[Any], ...]]:
+        """``(first, lists)``: the arrivals buffer's block from ``first`` (the cursor is in
+        it) as lists, for the event loop. A block, not the buffer: a day's millions of
+        reports as Python numbers would cost more than the rows of the cases they open."""
+        first, lists = self._arrival_lists
+        if not first <= self._arrival_cursor < first + len(lists[0]):
+            first, cols = self._arrival_cursor, self._arrival_cols
+            lists = tuple(col[first : first + _ARRIVAL_BLOCK].tolist() for col in cols)
+            self._arrival_lists = (first, lists)
+        return first, lists
 
     def _advance(self, t: float) -> None:
         """Run every event with time <= ``t`` in order, then set the clock to ``t``."""
@@ -395,8 +396,8 @@ class ReviewQueue:
         reviewers = self._reviewers
         work, handle = reviewers.work, reviewers.handle
         arrive = self._arrive
-        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrivals()
-        a_pos, a_len = self._arrival_cursor, len(arr_t)
+        first, (arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind) = self._arrivals()
+        a_pos, a_len = self._arrival_cursor - first, len(arr_t)
         t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
         now = self._now
 
@@ -429,10 +430,14 @@ class ReviewQueue:
                     arr_kind[a_pos], now,
                 )  # fmt: skip
                 a_pos += 1
+                if a_pos == a_len:  # the next block of arrivals, if any
+                    self._arrival_cursor = first + a_pos
+                    first, (arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind) = self._arrivals()
+                    a_pos, a_len = 0, len(arr_t)
                 t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
             work(vote, now)  # count the vote if one came in; free reviewers take cases
 
-        self._arrival_cursor = a_pos
+        self._arrival_cursor = first + a_pos
         self._now = t
 
     def drain(self) -> CaseLog:
@@ -443,16 +448,15 @@ class ReviewQueue:
         :meth:`drain`.
         """
         in_system = sorted(
-            (case for post_id in self._active for case in self._cases_of(post_id)),
+            (case for post_id in self._active for case in self._chain(post_id)),
             key=lambda c: c.seq,
         )
-        records = [case.record(math.nan, PENDING, 0) for case in in_system]
-        arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind = self._arrivals()
+        records = pending_records(in_system, self._line.waiting_rows())
+        arrivals = (col[self._arrival_cursor :].tolist() for col in self._arrival_cols)
         records.extend(
-            (arr_id[i], arr_t[i], math.nan, math.nan, PENDING, 0, 0, arr_cls[i], arr_viol[i],
-             arr_prio[i], arr_kind[i])
-            for i in range(self._arrival_cursor, len(arr_t))
-        )  # fmt: skip
+            (i, t, math.nan, math.nan, PENDING, 0, 0, c, v, p, k)
+            for t, i, c, v, p, k in zip(*arrivals, strict=True)
+        )
         # follow-up cases scheduled but not arrived yet
         records.extend(
             (post_id, time, math.nan, math.nan, PENDING, 0, 0, cls, viol, prio, kind)
@@ -477,11 +481,14 @@ class ReviewQueue:
             )
             return
         seq = next(self._ids)
+        self._n_active += 1
+        self._n_entered += 1
+        if self._compact and not (self._urgent and post_id in self._urgent):
+            self._line.add_row((seq, post_id, now, priority, cls, violating, kind))
+            return
         case = self._new_case(seq, post_id, cls, violating, priority, now, kind)
         case.twin = self._active.get(post_id)
         self._active[post_id] = case
-        self._n_active += 1
-        self._n_entered += 1
         if self._urgent and post_id in self._urgent:
             self._line.to_head(case)
         else:  # ``WaitingLine.add`` written out: this runs for every case
@@ -566,8 +573,21 @@ class ReviewQueue:
             else:
                 case.status = MOOT  # leaves when its votes in progress finish
 
+    def _open_row(self, row: Row) -> Case:
+        """The case of a row of a compact line's backlog, entered in the index of posts."""
+        seq, post_id, arrived, priority, cls, violating, kind = row
+        case = self._new_case(seq, post_id, cls, violating, priority, arrived, kind)
+        case.twin = self._active.get(post_id)
+        self._active[post_id] = case
+        return case
+
     def _cases_of(self, post_id: int) -> list[Case]:
-        """The post's cases still in the system, latest first."""
+        """The post's cases still in the system, latest first (any in a backlog opened)."""
+        self._line.take_post(post_id)
+        return self._chain(post_id)
+
+    def _chain(self, post_id: int) -> list[Case]:
+        """The post's cases opened as cases and still in the system, latest first."""
         cases = []
         case = self._active.get(post_id)
         while case is not None:

@@ -1,0 +1,165 @@
+"""Waiting cases no reviewer has reached yet, as rows of one growable array.
+
+An overloaded first-come-first-served line holds most of its cases untouched:
+a jury that decides tens of thousands of cases a day may have millions
+waiting. As Python objects (a case, its line entry, its place in the queue's
+index of posts) each cost about 0.4 KB; here each is one 36-byte row of a
+structured array, in arrival order. The
+:class:`~simulator.queueing.cases.WaitingLine` turns rows into cases a few at
+a time as they come near the head (:meth:`Backlog.take_head`), or all the
+rows of one post when a closure or a notice needs them
+(:meth:`Backlog.take_post`); a row taken leaves the backlog.
+
+Rows are appended to a small list and written to the array in blocks. The
+array grows by half again when full, keeping only the rows still waiting, so
+it holds between one and two rows' worth of bytes per waiting case. Finding a
+post's rows uses a sorted index over most of the array, built when first
+asked for and rebuilt once the rows appended since outnumber those indexed;
+rows after it are scanned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ROW", "Backlog", "Row"]
+
+ROW = np.dtype(
+    [
+        ("seq", np.int64),
+        ("post_id", np.int64),
+        ("arrived", np.float64),
+        ("priority", np.float64),
+        ("cls", np.int8),
+        ("violating", np.bool_),
+        ("kind", np.int8),
+        ("alive", np.bool_),  # still waiting (False: taken, closed)
+    ]
+)
+"""One waiting case: 36 bytes."""
+
+Row = tuple[int, int, float, float, int, bool, int]
+"""``(seq, post_id, arrived, priority, cls, violating, kind)`` of one waiting case."""
+
+_FLUSH = 1024  # rows appended before they are written to the array
+_MIN_CAPACITY = 4096
+_SCANNED = 65_536  # rows after the index scanned before the index is rebuilt
+
+
+class Backlog:
+    """Waiting cases in arrival order, as rows (see the module docstring)."""
+
+    __slots__ = ("_head", "_index_end", "_keys", "_positions", "_rows", "_size", "_tail", "pending")
+
+    def __init__(self) -> None:
+        self._rows = np.zeros(_MIN_CAPACITY, dtype=ROW)
+        self._head = 0  # rows before it were taken
+        self._tail = 0  # rows from it on are unused
+        self._size = 0  # rows still waiting, pending ones included
+        self.pending: list[tuple[int, int, float, float, int, bool, int, bool]] = []
+        """Rows appended and not yet written: append ``(*row, True)`` and call
+        :meth:`appended` (written out, as this runs for nearly every case)."""
+        self._keys = np.empty(0, np.int64)  # post ids of rows [.., _index_end), sorted
+        self._positions = np.empty(0, np.int64)  # where those rows are
+        self._index_end = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def capacity(self) -> int:
+        """Rows the array has room for (written and not)."""
+        return int(self._rows.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the array and the index."""
+        return int(self._rows.nbytes + self._keys.nbytes + self._positions.nbytes)
+
+    def append(self, row: Row) -> None:
+        """A case joins the backlog's tail."""
+        self.pending.append((*row, True))
+        self.appended()
+
+    def appended(self) -> None:
+        """Count a row put on :attr:`pending`; write the rows out once there are enough."""
+        self._size += 1
+        if len(self.pending) >= _FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        rows = self.pending
+        if not rows:
+            return
+        n = len(rows)
+        if self._tail + n > self._rows.size:
+            self._grow(n)
+        self._rows[self._tail : self._tail + n] = rows
+        self._tail += n
+        rows.clear()
+
+    def _grow(self, extra: int) -> None:
+        """Keep the rows still waiting, at the start of an array with room for half
+        as many again (and ``extra`` more)."""
+        live = self._rows[self._head : self._tail]
+        live = live[live["alive"]]
+        n = live.size
+        rows = np.zeros(max(_MIN_CAPACITY, n + n // 2 + extra), dtype=ROW)
+        rows[:n] = live
+        self._rows, self._head, self._tail = rows, 0, n
+        self._keys, self._positions, self._index_end = self._keys[:0], self._positions[:0], 0
+
+    def take_head(self, k: int) -> list[Row]:
+        """Take up to ``k`` rows from the head, in order."""
+        self._flush()
+        out: list[Row] = []
+        rows, head, tail = self._rows, self._head, self._tail
+        while len(out) < k and head < tail:
+            stop = min(tail, head + 2 * k)
+            block = rows[head:stop]
+            alive = np.flatnonzero(block["alive"])[: k - len(out)]
+            if alive.size == 0:
+                head = stop
+                continue
+            out.extend(_as_rows(block[alive]))
+            block["alive"][alive] = False
+            head += int(alive[-1]) + 1
+        self._head = head
+        self._size -= len(out)
+        return out
+
+    def take_post(self, post_id: int) -> list[Row]:
+        """Take the rows of one post, in arrival order."""
+        self._flush()
+        if not self._size:
+            return []
+        if self._tail - self._index_end > max(_SCANNED, self._index_end - self._head):
+            self._reindex()
+        lo, hi = np.searchsorted(self._keys, [post_id, post_id + 1])
+        found = self._positions[lo:hi]
+        start = max(self._index_end, self._head)
+        later = np.flatnonzero(self._rows["post_id"][start : self._tail] == post_id) + start
+        found = np.concatenate([np.sort(found[found >= self._head]), later])
+        found = found[self._rows["alive"][found]]
+        if found.size == 0:
+            return []
+        self._rows["alive"][found] = False
+        self._size -= int(found.size)
+        return _as_rows(self._rows[found])
+
+    def _reindex(self) -> None:
+        keys = self._rows["post_id"][self._head : self._tail]
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._positions = keys[order], order + self._head
+        self._index_end = self._tail
+
+    def waiting(self) -> np.ndarray:
+        """The rows still waiting, in arrival order (a copy)."""
+        self._flush()
+        rows = self._rows[self._head : self._tail]
+        return rows[rows["alive"]]
+
+
+def _as_rows(rows: np.ndarray) -> list[Row]:
+    """Structured rows as Python tuples, without the ``alive`` flag."""
+    return [r[:7] for r in rows.tolist()]
