@@ -141,11 +141,15 @@ def report_probability(scenario: Scenario, policy: PlatformPolicy) -> np.ndarray
     return np.asarray(p @ _WEIGHTS, dtype=np.float64)
 
 
-def hourly_load(scenario: Scenario, policy: PlatformPolicy) -> tuple[np.ndarray, np.ndarray]:
-    """Per simulated hour: cases user reports open (by the posts' creation hour,
-    an upper bound as in :func:`report_probability`) and cases the reviewing
-    team can decide (on-duty reviewers x votes per hour / votes per case)."""
-    if policy.reports.review_team == "jury":
+def hourly_load(
+    scenario: Scenario, policy: PlatformPolicy, team: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per simulated hour: cases user reports open in ``team``'s queue (default:
+    ``reports.review_team``; by the posts' creation hour, an upper bound as in
+    :func:`report_probability`) and cases the team can decide (on-duty reviewers x
+    votes per hour / votes per case)."""
+    team = team or policy.reports.review_team
+    if team == "jury":
         jury = policy.jury
         servers = np.rint(jurors_on_duty(jury, scenario))
         # first-k-agree may stop before votes_per_case: this is the lower bound
@@ -153,7 +157,8 @@ def hourly_load(scenario: Scenario, policy: PlatformPolicy) -> tuple[np.ndarray,
     else:
         spec: TeamSpec = staff_team(policy.staff, scenario)
         capacity = spec.servers * (60.0 / spec.review_minutes) / spec.votes_per_case
-    per_post = report_probability(scenario, policy)
+    routed = np.array(policy.reports.teams_by_class(scenario.taxonomy)) == team
+    per_post = report_probability(scenario, policy) * routed
     cases = hourly_rates(scenario) * (hourly_class_probs(scenario) @ per_post)
     if not policy.reports.enabled:
         cases = np.zeros_like(cases)
@@ -164,14 +169,16 @@ def team_loads(scenario: Scenario, policy: PlatformPolicy) -> list[TeamLoad]:
     """Report-driven load on each team that user reports go to."""
     if not policy.reports.enabled:
         return []
-    team = policy.reports.review_team
-    cases, capacity = hourly_load(scenario, policy)
-    window = min(24, len(cases))
-    kernel = np.ones(window) / window
-    rolling = np.convolve(cases, kernel, mode="valid")
-    peak_at = int(np.argmax(rolling))
-    cap = float(np.convolve(capacity, kernel, mode="valid")[peak_at])
-    return [TeamLoad(team, cap, float(rolling[peak_at]), float(peak_at))]
+    out = []
+    for team in dict.fromkeys(policy.reports.teams_by_class(scenario.taxonomy)):
+        cases, capacity = hourly_load(scenario, policy, team)
+        window = min(24, len(cases))
+        kernel = np.ones(window) / window
+        rolling = np.convolve(cases, kernel, mode="valid")
+        peak_at = int(np.argmax(rolling))
+        cap = float(np.convolve(capacity, kernel, mode="valid")[peak_at])
+        out.append(TeamLoad(team, cap, float(rolling[peak_at]), float(peak_at)))
+    return out
 
 
 def check_run(
@@ -205,12 +212,14 @@ def check_scenario(scenario: Scenario | Loaded[Scenario]) -> list[Finding]:
     s: Scenario = sc.model
     if s.population is None:
         return []  # a replayed log brings its own posts
+    out = _corpus(sc)
     expected = float(hourly_rates(s).sum())
     if expected >= 1.0:
-        return []
+        return out
     hours = np.arange(int(s.hours), dtype=np.float64) + 0.5
     peak = float(_interp_users(s, hours).max())
     return [
+        *out,
         sc.finding(
             "error",
             "population.daily_active_users",
@@ -219,7 +228,23 @@ def check_scenario(scenario: Scenario | Loaded[Scenario]) -> list[Finding]:
             f"{s.population.posts_per_user_per_day:g} posts per user per day gives about "
             f"{expected:.2g} posts, so a run would measure nothing; give the population "
             "users on dates within the run",
-        )
+        ),
+    ]
+
+
+def _corpus(sc: _Doc) -> list[Finding]:
+    """In text mode every synthetic post gets a text of its own class: the corpus must
+    have templates for each class the scenario declares (the default five it has)."""
+    s: Scenario = sc.model
+    if s.taxonomy.is_default or s.content.texts.mode != "text":
+        return []
+    from simulator.stream.texts import corpus_gaps
+
+    gaps = corpus_gaps(tuple(s.content.texts.languages), s.taxonomy)
+    if gaps is None:
+        return []
+    return [
+        sc.finding("error", "content.texts.mode", f"'text' gives every post a text, but {gaps}")
     ]
 
 
@@ -323,6 +348,9 @@ def _classes(sc: _Doc, pol: _Doc) -> list[Finding]:
         for key, message in per_class_problems(mapping, tax, strict_keys=strict):
             where = (*path, key) if key is not None else path
             out.append(pol.at("error", where, message))
+    for name in p.reports.areas or {}:
+        if name not in tax.area_names:
+            out.append(pol.at("error", ("reports", "areas", name), _no_area(name, tax)))
     pre = p.prefilter
     if not (pre.enabled or p.notices.sweep.enabled):
         return out
@@ -333,7 +361,14 @@ def _classes(sc: _Doc, pol: _Doc) -> list[Finding]:
                 out.append(pol.at("error", where, _no_area(name, tax)))
                 continue
             area = tax.areas[tax.area_index(name)]
-            out += _card_findings(pol, screen.card, area.classes, tax, (*where, "card"))
+            if screen.card is not None:
+                out += _card_findings(pol, screen.card, area.classes, tax, (*where, "card"))
+            elif screen.model is not None and screen.model.source == "synthetic":
+                from simulator.stream.texts import corpus_gaps
+
+                gaps = corpus_gaps(tuple(sc.model.content.texts.languages), tax)
+                if gaps:
+                    out.append(pol.at("error", (*where, "model", "source"), gaps))
     elif pre.model.source == "card" and pre.model.card is not None:
         out += _card_findings(
             pol, pre.model.card, tax.violating_classes, tax, ("prefilter", "model", "card")

@@ -151,12 +151,13 @@ def class_codes(names: list[str] | tuple[str, ...]) -> np.ndarray:
 
 
 TEXT_MODELS_DEFAULT_ONLY = (
-    "the synthetic corpus and model files know only the default classes (violence: "
-    "violent_threat, incitement; legitimate: violent_news, heated_political, benign); "
-    "a scenario declaring its own `content.areas` needs `prefilter.model.source: card` "
-    "(scores drawn from the card per class) or a model trained on your own data for them"
+    "one model for every area (`prefilter.model` from the corpus or a model file) knows only "
+    "the default classes (violence: violent_threat, incitement; legitimate: violent_news, "
+    "heated_political, benign); a scenario declaring its own `content.areas` needs "
+    "`prefilter.model.source: card` (scores drawn from the card per class), or a card or text "
+    "model per area (`prefilter.areas.<area>.card` or `.model`)"
 )
-"""Why a text model cannot score a scenario with its own classes (the corpus has violence only)."""
+"""Why one text model cannot score a scenario with its own classes."""
 
 REMOVAL_CHANNELS: tuple[str, ...] = ("none", "prefilter", "jury", "staff", "notice")
 """How a post came down, as stored in ``removed_by`` (code = index)."""

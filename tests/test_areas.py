@@ -177,17 +177,25 @@ def test_a_text_model_cannot_score_declared_classes(tmp_path: Path) -> None:
     findings = check_run(load_file(SCENARIO), load_file(_write(tmp_path, "p.yaml", text)))  # type: ignore[arg-type]
     errors = [f for f in findings if f.level == "error"]
     assert [f.field for f in errors] == ["prefilter.model.source"]
-    assert "the synthetic corpus and model files know only the default classes" in (
+    assert "one model for every area (`prefilter.model` from the corpus or a model file)" in (
         errors[0].message
     )
 
 
-def test_a_text_mode_scenario_declaring_areas_is_refused(tmp_path: Path) -> None:
+def test_a_text_mode_scenario_validates_when_the_corpus_has_its_classes(tmp_path: Path) -> None:
     text = SCENARIO.read_text().replace("texts: {mode: sampled}", "texts: {mode: text}")
     res = simulator_validate(_write(tmp_path, "s.yaml", text))
+    assert res.exit_code == 0, res.output
+
+
+def test_a_text_mode_scenario_with_a_class_the_corpus_lacks_is_refused(tmp_path: Path) -> None:
+    text = SCENARIO.read_text().replace("texts: {mode: sampled}", "texts: {mode: text}")
+    res = simulator_validate(_write(tmp_path, "s.yaml", text.replace("spam", "phishing")))
     assert res.exit_code == 2
-    assert "content.texts.mode" in res.output
-    assert "needs the sampled mode" in res.output
+    assert "content.texts.mode: 'text' gives every post a text" in " ".join(res.output.split())
+    assert "no templates for class(es) ['phishing']" in res.output
+    assert "simulator/data/lexicons/en.yaml" in res.output
+    assert "Traceback" not in res.output
 
 
 def simulator_validate(path: Path):  # type: ignore[no-untyped-def]

@@ -178,7 +178,16 @@ def test_lexicon_with_unknown_slot_names_the_file_and_template(tmp_path: Path) -
     assert path.exists()
 
 
-def test_lexicon_missing_a_class_is_refused(tmp_path: Path) -> None:
+def test_lexicon_missing_a_class_is_refused_by_a_generator_that_needs_it(
+    tmp_path: Path,
+) -> None:
     _write_lexicon(tmp_path, "  benign:\n    - 'a'\n    - 'b'\n")
-    with pytest.raises(DataFileError, match="no templates for class 'violent_threat'"):
+    assert load_lexicon("en", tmp_path).classes == ("benign",)
+    with pytest.raises(DataFileError, match=r"no templates for class\(es\) \[.*'violent_threat'\]"):
+        TextGenerator(lexicon_dir=tmp_path)
+
+
+def test_lexicon_class_names_must_be_identifiers(tmp_path: Path) -> None:
+    _write_lexicon(tmp_path, "  Bad Name:\n    - 'a'\n    - 'b'\n")
+    with pytest.raises(DataFileError, match=r"en\.yaml: class names must be snake_case"):
         load_lexicon("en", tmp_path)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,20 +61,40 @@ def fit_calibrated(
     """The pipeline fitted on ``texts``, its scores mapped to probabilities by an isotonic
     regression fitted on the (weighted) calibration sample, which the model never trained on."""
     features = build_features()
-    model = build_model(random_state).fit(
-        features.fit_transform(list(texts)), np.asarray(violating, dtype=bool)
+    matrix = features.fit_transform(list(texts))
+    calibrated = fit_calibrated_model(
+        random_state,
+        matrix,
+        violating,
+        features.transform(list(calibration_texts)),
+        calibration_violating,
+        calibration_weight,
     )
+    return Pipeline([("features", features), ("classifier", calibrated)])
+
+
+def fit_calibrated_model(
+    random_state: int,
+    matrix: Any,
+    violating: np.ndarray,
+    calibration_matrix: Any,
+    calibration_violating: np.ndarray,
+    calibration_weight: np.ndarray | None = None,
+) -> CalibratedClassifierCV:
+    """:func:`fit_calibrated` on texts already turned into features (the model alone):
+    what lets several models (one per policy area) share one fitted feature step."""
+    model = build_model(random_state).fit(matrix, np.asarray(violating, dtype=bool))
     calibrated = CalibratedClassifierCV(FrozenEstimator(model), method="isotonic")
     with warnings.catch_warnings():
         # the weights are meant for the calibration alone: the frozen model is not refitted
         warnings.filterwarnings("ignore", message=".*sample weights will only be used")
         calibrated.fit(
-            features.transform(list(calibration_texts)),
+            calibration_matrix,
             np.asarray(calibration_violating, dtype=bool),
             sample_weight=calibration_weight,
         )
     _break_ties(calibrated)
-    return Pipeline([("features", features), ("classifier", calibrated)])
+    return calibrated
 
 
 def _break_ties(calibrated: CalibratedClassifierCV) -> None:

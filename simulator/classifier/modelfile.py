@@ -175,9 +175,9 @@ def validation_from(raw: Any, path: Path) -> pd.DataFrame:
     )
 
 
-def load_model(path: Path) -> TrainedClassifier:
-    """Read a model written by :func:`save_model`, refusing any type not on the allow-list
-    and any content modsim could not use."""
+def read_bundle(path: Path) -> dict[str, Any]:
+    """A model file's bundle (any kind), read against the allow-list, its format, version
+    and metadata checked; else a :class:`ModelFileError`."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")
@@ -210,8 +210,28 @@ def load_model(path: Path) -> TrainedClassifier:
             f"{path}: model file format version {version!r} is not supported "
             f"(this modsim reads version {FORMAT_VERSION})"
         )
-    metadata = bundle.get("metadata")
-    if not isinstance(metadata, dict):
+    if not isinstance(bundle.get("metadata"), dict):
         raise ModelFileError(f"{path}: model file has no metadata mapping")
+    return bundle
+
+
+AREAS_KIND = "areas"
+"""A bundle's ``kind`` when it holds one model per policy area (absent: one model)."""
+
+
+def load_model(path: Path) -> TrainedClassifier:
+    """Read a model written by :func:`save_model`, refusing any type not on the allow-list
+    and any content modsim could not use."""
+    path = Path(path)
+    bundle = read_bundle(path)
+    if bundle.get("kind") == AREAS_KIND:
+        areas = bundle.get("classifiers")
+        names = list(areas) if isinstance(areas, dict) else []
+        raise ModelFileError(
+            f"{path}: holds one model per policy area ({', '.join(map(str, names))}), not one "
+            "model: name it per area (prefilter.areas.<area>.model: {source: file, path: ...})"
+        )
     validation = validation_from(bundle.get("validation"), path)
-    return TrainedClassifier(check_pipeline(bundle.get("pipeline"), path), validation, metadata)
+    return TrainedClassifier(
+        check_pipeline(bundle.get("pipeline"), path), validation, bundle["metadata"]
+    )

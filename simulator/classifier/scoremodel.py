@@ -22,6 +22,14 @@ MAX_POINTS = 4097
 """Longest quantile table kept per class; longer samples are summarised by quantiles."""
 
 
+SCORE_SAMPLE_PER_CLASS = 2000
+"""Texts per class scored for real to measure the scale-mode score model.
+
+With 2,000 a class, the Kolmogorov-Smirnov distance between the measured and
+the true score distribution is below about 0.03 (95%), far below what a
+run's stage outcomes can resolve."""
+
+
 def _quantile_table(scores: np.ndarray, max_points: int) -> np.ndarray:
     ordered = np.sort(np.asarray(scores, dtype=np.float64))
     if ordered.size > max_points:
@@ -140,6 +148,26 @@ class ScoreModel:
                 raise ValueError(f"validation has no {side} rows to model class {name!r} from")
             tables[code] = _quantile_table(pooled, max_points)
         return cls(tables, kind="class" if by_class else "violating")
+
+    @classmethod
+    def from_class_scores(
+        cls,
+        scores: np.ndarray,
+        classes: np.ndarray,
+        taxonomy: Taxonomy,
+        max_points: int = MAX_POINTS,
+    ) -> ScoreModel:
+        """Per class of ``taxonomy``, the scores of its posts (``classes``: their codes);
+        every class must have some."""
+        s = np.asarray(scores, dtype=np.float64)
+        codes = np.asarray(classes)
+        tables = {}
+        for code, name in enumerate(taxonomy.classes):
+            own = s[codes == code]
+            if not own.size:
+                raise ValueError(f"no scores of class {name!r} to model it from")
+            tables[code] = _quantile_table(own, max_points)
+        return cls(tables, kind="class", taxonomy=taxonomy)
 
     def sample(self, classes: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Scores for posts of ``classes`` at uniform draws ``u`` (same length), monotone in u."""

@@ -79,7 +79,7 @@ def _seed_info(rng: np.random.Generator) -> dict[str, Any] | None:
     }
 
 
-def _base_metadata(rng: np.random.Generator, random_state: int) -> dict[str, Any]:
+def base_metadata(rng: np.random.Generator, random_state: int) -> dict[str, Any]:
     return {
         "seed": _seed_info(rng),
         "random_state": random_state,
@@ -88,7 +88,7 @@ def _base_metadata(rng: np.random.Generator, random_state: int) -> dict[str, Any
     }
 
 
-def _validation_frame(
+def validation_frame(
     scores: np.ndarray, violating: np.ndarray, labels: Sequence[str | None], in_template: np.ndarray
 ) -> pd.DataFrame:
     return pd.DataFrame(
@@ -142,13 +142,13 @@ def train_synthetic(
     clf = TrainedClassifier(pipeline, pd.DataFrame(columns=list(VALIDATION_COLUMNS)))
     val = pd.concat([seen, unseen], ignore_index=True)
     in_template = np.r_[np.ones(len(seen), bool), np.zeros(len(unseen), bool)]
-    validation = _validation_frame(
+    validation = validation_frame(
         clf.score(val["text"].tolist()),
         val["violating"].to_numpy(),
         val["label"].tolist(),
         in_template,
     )
-    meta = _base_metadata(rng, random_state) | {
+    meta = base_metadata(rng, random_state) | {
         "source": "synthetic",
         "n_train": len(train),
         "n_validation": len(validation),
@@ -332,14 +332,14 @@ def train_on_file(
     )
     clf = TrainedClassifier(selection.pipeline, pd.DataFrame(columns=list(VALIDATION_COLUMNS)))
     val_labels = [lab for lab, keep in zip(labels, validation_mask, strict=True) if keep]
-    validation = _validation_frame(
+    validation = validation_frame(
         clf.score(texts[validation_mask].tolist()),
         violating[validation_mask],
         val_labels,
         np.ones(int(validation_mask.sum()), dtype=bool),
     )
     meta = (
-        _base_metadata(rng, random_state)
+        base_metadata(rng, random_state)
         | {
             "source": str(path),
             "fingerprint": fingerprint(path),
@@ -372,7 +372,7 @@ def validate_on_file(
     table = _read_table(path)
     texts = _text_column(table, path, text_col, label_col)
     violating, labels = _parse_labels(table[label_col], path, label_col, positive_labels)
-    validation = _validation_frame(
+    validation = validation_frame(
         clf.score(texts.tolist()), violating, labels, np.ones(len(table), dtype=bool)
     )
     meta = dict(clf.metadata) | {"evaluated_on": str(path), "n_validation": len(validation)}

@@ -23,6 +23,20 @@ from rich.table import Table
 
 from simulator import format as fmt
 from simulator.cli.app import app, console, guarded
+from simulator.cli.classifier_areas import (
+    corpus_evasion,
+    corpus_mix,
+    per_area_checks,
+    train_per_area,
+    wants_per_area,
+)
+from simulator.cli.classifier_data import (
+    by_language,
+    language_column,
+    measure_cell,
+    measures_table,
+    remembered_columns,
+)
 from simulator.cli.help import ModsimGroup
 from simulator.config import load_file
 from simulator.config.policy import PlatformPolicy
@@ -30,6 +44,7 @@ from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.folders.atomic import make_folder, write_text
 from simulator.seeding import SeedTree
+from simulator.taxonomy import DEFAULT
 
 classifier_app = typer.Typer(
     name="classifier",
@@ -94,26 +109,6 @@ def _languages(spec: str) -> dict[str, float]:
     return out
 
 
-def _fmt(value: Any) -> str:
-    """A cell of a measures table: floats to three decimals, flags as yes/no."""
-    if isinstance(value, bool):
-        return fmt.yes_no(value)
-    if value is None or isinstance(value, float):
-        return fmt.ratio(value, missing="-")
-    return str(value)
-
-
-def _table(title: str, frame: pd.DataFrame) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in frame.columns:
-        table.add_column(
-            escape(str(column)), justify="left" if frame[column].dtype == object else "right"
-        )
-    for row in frame.itertuples(index=False):
-        table.add_row(*(escape(_fmt(v)) for v in row))
-    return table
-
-
 def _print_report(report: Any, resolved: list[tuple[str, str, float]] | None = None) -> None:
     """The measures of a :class:`~simulator.classifier.ClassifierReport`, as tables."""
     source = report.metadata.get("evaluated_on") or report.metadata.get("source", "unknown")
@@ -126,15 +121,15 @@ def _print_report(report: Any, resolved: list[tuple[str, str, float]] | None = N
         headline.add_column(column, justify="left" if column == "measure" else "right")
     headline.add_row(
         "ROC-AUC",
-        _fmt(report.roc_auc),
-        _fmt(report.roc_auc_in_template),
-        _fmt(report.roc_auc_heldout_template),
+        measure_cell(report.roc_auc),
+        measure_cell(report.roc_auc_in_template),
+        measure_cell(report.roc_auc_heldout_template),
     )
     headline.add_row(
         "average precision",
-        _fmt(report.average_precision),
-        _fmt(report.average_precision_in_template),
-        _fmt(report.average_precision_heldout_template),
+        measure_cell(report.average_precision),
+        measure_cell(report.average_precision_in_template),
+        measure_cell(report.average_precision_heldout_template),
     )
     console.print(headline)
     console.print(
@@ -149,7 +144,7 @@ def _print_report(report: Any, resolved: list[tuple[str, str, float]] | None = N
     for name, stated, score in resolved or []:
         became = f"{stated} became the raw score" if stated else "raw score"
         console.print(escape(f"{name}: {became} {fmt.ratio(score, 4)}"))
-    console.print(_table("At each threshold", report.thresholds))
+    console.print(measures_table("At each threshold", report.thresholds))
     rates = report.class_rates.pivot_table(
         index=["label", "violating", "n"], columns="threshold", values="error_rate"
     ).reset_index()
@@ -158,9 +153,11 @@ def _print_report(report: Any, resolved: list[tuple[str, str, float]] | None = N
         for c in rates.columns.tolist()
     ]
     console.print(
-        _table("Per class error rate (violating: share missed; legitimate: share flagged)", rates)
+        measures_table(
+            "Per class error rate (violating: share missed; legitimate: share flagged)", rates
+        )
     )
-    console.print(_table("Calibration", report.calibration))
+    console.print(measures_table("Calibration", report.calibration))
     from simulator.classifier.evaluation import calibration_verdict
 
     console.print(calibration_verdict(report.calibrated))
@@ -203,91 +200,6 @@ def print_selection(record: dict[str, Any]) -> None:
     )
 
 
-def columns_of(data: Path) -> list[str]:
-    from simulator.classifier.training import read_table
-
-    return [str(c) for c in read_table(data).columns]
-
-
-def by_language(validation: pd.DataFrame, languages: pd.Series) -> pd.DataFrame:
-    """ROC-AUC and average precision of each language's rows (``languages`` aligned with
-    the validation sample's rows)."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    rows = []
-    names = languages.astype(str).to_numpy()
-    for name in sorted(set(names)):
-        mask = names == name
-        y = validation["violating"].to_numpy(dtype=bool)[mask]
-        s = validation["score"].to_numpy()[mask]
-        both = bool(y.any() and not y.all())
-        rows.append(
-            {
-                "language": name,
-                "n": int(mask.sum()),
-                "violating": float(y.mean()),
-                "ROC-AUC": float(roc_auc_score(y, s)) if both else None,
-                "average precision": float(average_precision_score(y, s)) if y.any() else None,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def language_column(
-    metadata: dict[str, Any], data: Path, language_col: str | None
-) -> pd.Series | None:
-    """The language of each row of ``data``: from ``language_col`` (which must exist), else
-    from the column the model was trained with when ``data`` has it, else None."""
-    from simulator.classifier.training import read_table
-
-    remembered = metadata.get("language_col")
-    name = language_col or (remembered if isinstance(remembered, str) else None)
-    if name is None:
-        return None
-    table = read_table(data)
-    if name not in table.columns:
-        if language_col is None:
-            console.print(escape(f"({data} has no column {name!r}: no measures per language)"))
-            return None
-        raise ModsimError(
-            f"{data}: no column {name!r}; columns found: {[str(c) for c in table.columns]}"
-        )
-    return table[name].fillna("(none)").rename(name)
-
-
-def remembered_columns(
-    metadata: dict[str, Any],
-    model: Path,
-    data: Path,
-    text_col: str | None,
-    label_col: str | None,
-    positive_label: list[str] | None,
-) -> tuple[str, str, list[str] | None]:
-    """The text and label columns and positive labels to read ``data`` with: as given, else
-    as the model was trained with (checked to exist in ``data``), else ``text``/``label``."""
-    found: list[str] | None = None
-    chosen: list[str] = []
-    for flag, given, key, fallback in (
-        ("--text-col", text_col, "text_col", "text"),
-        ("--label-col", label_col, "label_col", "label"),
-    ):
-        remembered = metadata.get(key)
-        if given is not None or not isinstance(remembered, str):
-            chosen.append(given or fallback)
-            continue
-        found = columns_of(data) if found is None else found
-        if remembered not in found:
-            raise ModsimError(
-                f"{data}: no column {remembered!r}, the {key.split('_')[0]} column {model} was "
-                f"trained with; columns found: {found}; name another with {flag}"
-            )
-        chosen.append(remembered)
-    positives = metadata.get("positive_labels")
-    if positive_label or not isinstance(positives, list):
-        positives = positive_label
-    return chosen[0], chosen[1], positives
-
-
 @classifier_app.command("train")
 def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (.skops)")],
@@ -297,13 +209,23 @@ def train(
     ] = None,
     text_col: TextColOpt = "text",
     label_col: LabelColOpt = "label",
+    class_col: Annotated[
+        str | None,
+        typer.Option(
+            help="--data: column of class names, for one model per policy area "
+            "(classes of --scenario's taxonomy); label:<area> columns of 0/1 do the same"
+        ),
+    ] = None,
     positive_label: PositiveOpt = None,
     validation_share: Annotated[
         float, typer.Option(min=0.01, max=0.99, help="Share of --data held back for validation")
     ] = 0.25,
     scenario: Annotated[
         Path | None,
-        typer.Option(help="Synthetic corpus: take languages and evasion rate from this scenario"),
+        typer.Option(
+            help="Synthetic corpus: take languages, evasion rate and policy areas (one "
+            "model per area) from this scenario; --data: the taxonomy of per-area labels"
+        ),
     ] = None,
     per_class: Annotated[
         int, typer.Option(min=10, help="Synthetic corpus: training texts per class")
@@ -368,11 +290,45 @@ def train(
         make_folder(out.parent)  # models/ need not exist yet; made before training, not after
         # the same key a run uses, so `--seed N` reproduces the model a run with seed N trains
         rng = SeedTree(seed).rng("classifier")
+        sc = load_file(scenario, expect="Scenario").model if scenario is not None else None
+        assert sc is None or isinstance(sc, Scenario)
+        tax = sc.taxonomy if sc is not None else DEFAULT
+        if wants_per_area(data, class_col, tax):
+            per_area_checks(
+                data,
+                {
+                    "--positive-label": bool(positive_label),
+                    "--language-col": language_col is not None,
+                    "--candidates": candidates is not None,
+                    "--quick": quick,
+                    "--folds": folds is not None,
+                    "--jobs": jobs is not None,
+                    "--languages": languages is not None and data is not None,
+                    "--evasion-rate": evasion_rate is not None and data is not None,
+                },
+            )
+            train_per_area(
+                out=out,
+                data=data,
+                taxonomy=tax,
+                rng=rng,
+                text_col=text_col,
+                class_col=class_col,
+                validation_share=validation_share,
+                per_class=per_class,
+                languages=_languages(languages) if languages else corpus_mix(sc),
+                evasion_rate=evasion_rate if evasion_rate is not None else corpus_evasion(sc),
+                thresholds=sorted(set(threshold or DEFAULT_THRESHOLDS)),
+            )
+            return
+        if class_col is not None:
+            raise ModsimError("--class-col only applies to --data")
         if data is not None:
             if scenario is not None or languages is not None or evasion_rate is not None:
                 raise ModsimError(
                     "--scenario, --languages and --evasion-rate describe the synthetic corpus; "
-                    "drop them when training on --data"
+                    "drop them when training on --data (with per-area labels, --class-col "
+                    "or label:<area> columns, --scenario names their taxonomy)"
                 )
             if quick and candidates is not None:
                 raise ModsimError("give --quick or --candidates, not both")
@@ -408,12 +364,7 @@ def train(
             if given:
                 verb = "applies" if len(given) == 1 else "apply"
                 raise ModsimError(f"{', '.join(given)} only {verb} to --data")
-            mix: dict[str, float] | None = None
-            evasion = 0.0
-            if scenario is not None:
-                sc = load_file(scenario, expect="Scenario").model
-                assert isinstance(sc, Scenario)
-                mix, evasion = dict(sc.content.texts.languages), sc.content.texts.evasion_rate
+            mix, evasion = corpus_mix(sc), corpus_evasion(sc)
             if languages is not None:
                 mix = _languages(languages)
             if evasion_rate is not None:
@@ -565,7 +516,7 @@ def evaluate_cmd(
         measures = report.to_dict()
         if data is not None and languages is not None:
             per_language = by_language(clf.validation, languages)
-            console.print(_table(f"Per language ({languages.name})", per_language))
+            console.print(measures_table(f"Per language ({languages.name})", per_language))
             measures["by_language"] = per_language.to_dict(orient="records")
         if json_out is not None:
             content = json.dumps(measures, indent=2, default=str) + "\n"

@@ -290,13 +290,22 @@ def load_file(path: str | Path, expect: str | None = None) -> Loaded[BaseModel]:
 
 
 def _resolve_model_path(policy: PlatformPolicy, file: Path) -> PlatformPolicy:
-    ref = policy.prefilter.model
-    if ref.path is None or Path(ref.path).is_absolute():
-        return policy
-    resolved = str((file.parent / ref.path).resolve())
-    new_ref = ref.model_copy(update={"path": resolved})
-    new_pre = policy.prefilter.model_copy(update={"model": new_ref})
-    return policy.model_copy(update={"prefilter": new_pre})
+    pre = policy.prefilter
+    ref = pre.model
+    if ref.path is not None and not Path(ref.path).is_absolute():
+        resolved = str((file.parent / ref.path).resolve())
+        pre = pre.model_copy(update={"model": ref.model_copy(update={"path": resolved})})
+    areas = dict(pre.areas or {})
+    for name, screen in areas.items():  # each area's model file, likewise
+        area_ref = screen.model
+        if area_ref is None or area_ref.path is None or Path(area_ref.path).is_absolute():
+            continue
+        resolved = str((file.parent / area_ref.path).resolve())
+        new_ref = area_ref.model_copy(update={"path": resolved})
+        areas[name] = screen.model_copy(update={"model": new_ref})
+    if pre.areas is not None:
+        pre = pre.model_copy(update={"areas": areas})
+    return policy if pre is policy.prefilter else policy.model_copy(update={"prefilter": pre})
 
 
 def _resolve_stream_path(scenario: Scenario, file: Path) -> Scenario:

@@ -113,19 +113,60 @@ Threshold = Annotated[
 ]
 
 
-class AreaScreen(ConfigModel):
-    """One policy area's own prefilter: its card, thresholds and review team."""
+class AreaModelRef(ConfigModel):
+    """Which text model scores one policy area's posts (one model per area, one-vs-rest)."""
 
-    card: Annotated[
-        ClassifierCard,
+    source: Annotated[
+        Literal["synthetic", "file"],
         Field(
             description=(
-                "the area's classifier card: its `violating` group is the area's classes; "
-                "a post of another area scores as the card's legitimate posts do (its own "
-                "`classes` entry, else `non_violating`)"
+                "synthetic: one model per area of the scenario, trained at run start on the "
+                "synthetic corpus (once per seed, shared by every area); file: a skops file "
+                "of per-area models (`modsim classifier train --scenario ...` or --data with "
+                "per-area labels) holding this area"
             )
         ),
-    ]
+    ] = "synthetic"
+    path: Annotated[
+        str | None, Field(description="model file (skops), relative to this policy file")
+    ] = None
+    train_per_class: Annotated[
+        int, Field(ge=50, le=200_000, description="synthetic training texts per class")
+    ] = 2000
+
+    @model_validator(mode="after")
+    def _path_for_file(self) -> AreaModelRef:
+        if self.source == "file" and not self.path:
+            raise ValueError("source 'file' needs `path` to a skops file of per-area models")
+        if self.source == "synthetic" and self.path is not None:
+            raise ValueError("path is only read with `source: file` (source is 'synthetic')")
+        return self
+
+
+class AreaScreen(ConfigModel):
+    """One policy area's own prefilter: its card or text model, thresholds and review team."""
+
+    card: Annotated[
+        ClassifierCard | None,
+        Field(
+            description=(
+                "the area's classifier card (or give `model`): its `violating` group is the "
+                "area's classes; a post of another area scores as the card's legitimate posts "
+                "do (its own `classes` entry, else `non_violating`); scores are drawn"
+            )
+        ),
+    ] = None
+    model: Annotated[
+        AreaModelRef | None,
+        Field(
+            description=(
+                "the area's text model (or give `card`): its positives are the area's "
+                "classes, its negatives every other class; in text mode it scores each "
+                "post's text, in scale mode scores are drawn from its scores on "
+                "stream-like texts"
+            )
+        ),
+    ] = None
     auto_remove_above: Annotated[
         Threshold, Field(description="as the prefilter's, for this area's score")
     ] = 0.98
@@ -137,9 +178,14 @@ class AreaScreen(ConfigModel):
         Field(description="who reviews this area's flags (null: the prefilter's review_team)"),
     ] = None
 
+    _undeclared = omitted_when_none("card", "model")
+
     @model_validator(mode="after")
     def _targets(self) -> AreaScreen:
-        card_targets_on_the_stream(self.auto_remove_above, self.review_above)
+        if (self.card is None) == (self.model is None):
+            raise ValueError("give the area a `card` or a text `model`, exactly one")
+        if self.card is not None:
+            card_targets_on_the_stream(self.auto_remove_above, self.review_above)
         review_below_removal(self.auto_remove_above, self.review_above)
         return self
 

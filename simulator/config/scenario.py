@@ -177,7 +177,8 @@ class Content(ConfigModel):
         Field(
             description=(
                 "share of posts in each class; normalised to sum to 1 (required for a "
-                "synthetic stream)"
+                "synthetic stream; for a replayed log, the mix it is expected to have: "
+                "prefilter targets on the stream's mix are met on it)"
             )
         ),
     ] = None
@@ -440,12 +441,6 @@ class Scenario(ConfigModel):
                 raise ValueError(
                     f"{where}.{key} is an {message}" if key else f"{where} has {message}"
                 )
-        if not tax.is_default and not self.stream.is_file and self.content.texts.mode == "text":
-            raise ValueError(
-                "content.texts.mode 'text' needs the sampled mode with declared areas: the "
-                "text corpus has the default classes only (violence), so scores of other "
-                "areas come from the policy's card (set `texts: {mode: sampled}`)"
-            )
         labels = self.stream.labels if self.stream.is_file else None
         if labels:
             bad = sorted({v for v in labels.values() if v not in tax.index})

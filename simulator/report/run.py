@@ -241,6 +241,12 @@ def classifier_line(s: dict[str, Any]) -> str:
     """What scored the run's posts: the card, the trained model, or no prefilter
     (empty for a summary without a classifier section)."""
     c = s.get("classifier") or {}
+    if c.get("enabled") and c.get("areas"):
+        return (
+            f"A prefilter per area ({c.get('score_mode')} scores): "
+            + "; ".join(_area_scorer(name, area) for name, area in c["areas"].items())
+            + "."
+        )
     if c.get("enabled") and c.get("card"):
         card = c["card"]
         named = f' "{card["name"]}"' if card.get("name") else ""
@@ -261,6 +267,15 @@ def classifier_line(s: dict[str, Any]) -> str:
     if c:
         return "Classifier: none (this policy has no AI prefilter)."
     return ""
+
+
+def _area_scorer(name: str, area: dict[str, Any]) -> str:
+    """What scores one area's posts: its card, or its text model and how well it ranks."""
+    model = area.get("model")
+    if model:
+        auc = model.get("roc_auc_heldout_template") or model.get("roc_auc")
+        return f"{name} by a text model ({model.get('source')}, ROC-AUC {ratio(auc)})"
+    return f'{name} by card "{area.get("card")}" ({area.get("form")})'
 
 
 def _calibrated(c: dict[str, Any]) -> str:

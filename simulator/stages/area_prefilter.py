@@ -1,20 +1,26 @@
-"""A prefilter per policy area: each screened area's card scores every post.
+"""A prefilter per policy area: each screened area's card or text model scores every post.
 
 ``prefilter.areas`` gives each policy area the platform screens its own
-classifier card, thresholds and review team. Every post is scored by the card
-of every screened area: for the card of area A, A's classes are the ones it
-flags (its ``violating`` group); a post of another area, or a legitimate one,
-scores as the card says for that class (its own ``classes`` entry), else as
-the card's legitimate posts (``non_violating``). A post of an area nobody
-screens is therefore seen by the other areas' cards as legitimate speech.
+classifier -- a card or a text model -- thresholds and review team. Every post
+is scored by the classifier of every screened area. For the card of area A,
+A's classes are the ones it flags (its ``violating`` group); a post of another
+area, or a legitimate one, scores as the card says for that class (its own
+``classes`` entry, else as the card's legitimate posts, ``non_violating``). A
+post of an area nobody screens is therefore seen by the other areas' cards as
+legitimate speech. A text model of area A (:mod:`simulator.classifier.areas`)
+was trained one-vs-rest -- A's classes against every other class -- and in
+text mode scores each post's own text; in scale mode, and to meet thresholds
+stated as targets, its scores on stream-like texts stand in
+(:mod:`simulator.stages.area_models`).
 
 A post is removed automatically when some area's score reaches that area's
 removal threshold, and flagged for review when some area's score reaches its
 review threshold; the case goes to the review team of the most severe area
-that flagged it. Each area's score is drawn at its own keyed uniform (one per
-post and area, by post id), so scores are the same whatever the chunk size,
-and independent between areas given the class. The post's ``score`` column
-holds its highest score over the screened areas.
+that flagged it. Each drawn score comes from its own keyed uniform (one per
+post and area, by post id), and a text's score depends on the text alone, so
+scores are the same whatever the chunk size, and drawn scores independent
+between areas given the class. The post's ``score`` column holds its highest
+score over the screened areas.
 """
 
 from __future__ import annotations
@@ -24,14 +30,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from simulator.classifier.areas import AreaModels
 from simulator.classifier.card import CardClassifier, figures_on_mix
+from simulator.classifier.scoremodel import ScoreModel
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.seeding import SeedTree
 from simulator.stages.appeals import KeyedDraws
+from simulator.stages.area_models import area_models_for, model_row, stream_score_models
 from simulator.stages.platform import TEAMS
 from simulator.stages.prefilter import (
+    KNOWN_TEXTS_KEPT,
     PrefilterOutcome,
     PrefilterStage,
     ResolvedThreshold,
@@ -46,41 +57,52 @@ from simulator.stream.synthetic import Posts
 
 @dataclass(frozen=True)
 class ScreenedArea:
-    """One screened area: its index in the taxonomy, card, thresholds and team."""
+    """One screened area: its index in the taxonomy, classifier, thresholds and team.
+
+    ``score_model`` is the card's, or a text model's scores on stream-like texts;
+    ``models`` and ``row`` name the text model (None for a card)."""
 
     name: str
     index: int
     severity: int
-    card: CardClassifier
+    card: CardClassifier | None
+    score_model: ScoreModel
     auto: ResolvedThreshold
     review: ResolvedThreshold
     team: int
     draws: KeyedDraws
+    models: AreaModels | None = None
+    row: int = 0
 
 
 class AreaPrefilter:
-    """Scores posts with each screened area's card (the engine's prefilter stage)."""
+    """Scores posts with each screened area's card or text model (the engine's prefilter)."""
 
     def __init__(self, policy: PlatformPolicy, scenario: Scenario, seeds: SeedTree) -> None:
         cfg = policy.prefilter
         assert cfg.areas is not None
         tax = scenario.taxonomy
         self._delay = 0.0 if cfg.timing == "pre_publication" else cfg.delay_minutes / 60.0
+        self._text = scenario.content.texts.mode == "text"
         mix = stream_mix(scenario)
         self.adjust: Callable[[Posts, np.ndarray], np.ndarray] | None = None
         areas = []
         for name, screen in cfg.areas.items():
             i = tax.area_index(name)
+            where = f"prefilter.areas.{name}"
             positive = tax.area_mask(i)
-            card = card_classifier(screen.card.model_dump_json(), tax, tuple(positive.tolist()))
+            card, models, row, validation = None, None, 0, None
+            if screen.card is not None:
+                card = card_classifier(screen.card.model_dump_json(), tax, tuple(positive.tolist()))
+                score_model = card.score_model
+            else:
+                assert screen.model is not None
+                models = area_models_for(screen.model, scenario, seeds)
+                row = model_row(models, name, where)
+                score_model = stream_score_models(models, scenario, seeds)[name]
+                validation = models.validation[name]
             auto, review = resolve_thresholds(
-                screen,
-                None,
-                policy.name,
-                mix,
-                card.score_model,
-                positive,
-                where=f"prefilter.areas.{name}",
+                screen, validation, policy.name, mix, score_model, positive, where=where
             )
             team = screen.review_team or cfg.review_team
             areas.append(
@@ -89,16 +111,21 @@ class AreaPrefilter:
                     i,
                     tax.areas[i].severity,
                     card,
+                    score_model,
                     replace(auto, name=f"{name}.{auto.name}"),
                     replace(review, name=f"{name}.{review.name}"),
                     TEAMS.index(team),
                     KeyedDraws(seeds, "prefilter", "area", name),
+                    models,
+                    row,
                 )
             )
         # the most severe first: its team takes a post two areas flag
         self.areas = sorted(areas, key=lambda a: -a.severity)
         self._taxonomy = tax
         self._mix = mix
+        self._known: dict[int, dict[str, np.ndarray]] = {}
+        self._on = cfg.enabled
 
     # What the engine asks of a prefilter ------------------------------------------------
     classifier = None
@@ -107,7 +134,9 @@ class AreaPrefilter:
 
     @property
     def draws_scores(self) -> bool:
-        return True
+        """Whether every area's scores are drawn (cards, or scale mode) rather than
+        computed from texts."""
+        return not self._text or all(a.models is None for a in self.areas)
 
     @property
     def thresholds(self) -> list[ResolvedThreshold]:
@@ -121,10 +150,47 @@ class AreaPrefilter:
         learned from removals shift their violating posts' scores under every card)."""
         out = np.empty((len(self.areas), len(posts)))
         for k, a in enumerate(self.areas):
-            u = a.draws.uniforms(posts.post_id)
-            out[k] = a.card.score_model.sample(posts.cls, u)
+            if a.models is not None and self._text:
+                if posts.text is None:
+                    raise ValueError("text mode needs post texts")
+                out[k] = self._text_scores(a.models, posts.text)[a.row]
+            else:
+                u = a.draws.uniforms(posts.post_id)
+                if posts.area_u is not None:  # a thinned day's draws, conditioned
+                    u = np.where(np.isnan(posts.area_u[:, k]), u, posts.area_u[:, k])
+                out[k] = a.score_model.sample(posts.cls, u)
             if self.adjust is not None:
                 out[k] = self.adjust(posts, out[k])
+        return out
+
+    def _text_scores(self, models: AreaModels, texts: list[str]) -> np.ndarray:
+        # Every area's scores of each distinct text, computed once per run (a text's
+        # scores do not depend on the texts scored with it: no figure changes).
+        codes, unique = pd.factorize(pd.Series(texts, dtype=object), sort=False)
+        known = self._known.setdefault(id(models), {})
+        fresh = [t for t in unique if t not in known]
+        scored = dict(zip(fresh, models.scores(fresh).T, strict=True))
+        values = np.stack([known[t] if t in known else scored[t] for t in unique], axis=1)
+        if len(known) + len(scored) <= KNOWN_TEXTS_KEPT:
+            known.update(scored)
+        return values[:, codes]
+
+    def touch_shares(self, cuts: list[float | None]) -> np.ndarray:
+        """Per screened area (rows, in :attr:`areas` order) and class: the share of posts
+        the area's card (or its text model's measured scores) puts at or above the lowest
+        cut in use: the area's own thresholds when the prefilter runs, and ``cuts`` (a
+        notice sweep's, read on the highest score, so on every card). What thinning
+        needs (a post no card scores that high, no one reports and no sampler picks is
+        counted, not drawn)."""
+        n = self._taxonomy.n_classes
+        out = np.zeros((len(self.areas), n))
+        for k, a in enumerate(self.areas):
+            mine = [c for c in cuts if c is not None]
+            if self._on:
+                mine += [a.auto.score, a.review.score]
+            if mine:
+                model = a.score_model
+                out[k] = [model.share_at_or_above(c, min(mine))[0] for c in range(n)]
         return out
 
     def scores(self, posts: Posts) -> np.ndarray:
@@ -164,16 +230,33 @@ class AreaPrefilter:
             for t in (a.auto, a.review):
                 row = t.to_dict()
                 if shares is not None:
-                    figures = figures_on_mix(a.card.score_model, shares, t.score, positive)
+                    figures = figures_on_mix(a.score_model, shares, t.score, positive)
                     row.update({k: v for k, v in figures.to_dict().items() if k != "threshold"})
                 rows.append(row)
-            out[a.name] = {
-                "card": a.card.card.name,
-                "form": a.card.card.form,
-                "review_team": TEAMS[a.team],
-                "thresholds": rows,
-            }
-        return {"enabled": True, "score_mode": "sampled", "areas": out}
+            if a.card is not None:
+                scored: dict[str, Any] = {"card": a.card.card.name, "form": a.card.card.form}
+            else:
+                assert a.models is not None
+                scored = {"model": _model_summary(a.models, a.name)}
+            out[a.name] = scored | {"review_team": TEAMS[a.team], "thresholds": rows}
+        mode = "sampled" if self.draws_scores else "text"
+        return {"enabled": True, "score_mode": mode, "areas": out}
+
+
+def _model_summary(models: AreaModels, area: str) -> dict[str, Any]:
+    """An area's text model in the summary: where it came from, how well it ranks."""
+    from simulator.classifier import evaluate
+
+    report = evaluate(models.classifier(area), thresholds=[0.5])
+    meta = models.metadata
+    return {
+        "source": "synthetic" if meta.get("source") == "synthetic" else "file",
+        "trained_on": meta.get("source"),
+        "areas_in_model": list(models.areas),
+        "roc_auc": report.roc_auc,
+        "roc_auc_heldout_template": report.roc_auc_heldout_template,
+        "n_validation": report.n_validation,
+    }
 
 
 def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> None:

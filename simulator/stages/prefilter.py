@@ -47,6 +47,7 @@ from simulator.classifier import (
 )
 from simulator.classifier.card import CardClassifier, threshold_on_mix
 from simulator.classifier.parallel import ParallelScorer
+from simulator.classifier.scoremodel import SCORE_SAMPLE_PER_CLASS
 from simulator.config.card import ClassifierCard
 from simulator.config.policy import AreaScreen, PlatformPolicy, Prefilter, ScoreTarget
 from simulator.config.scenario import Scenario
@@ -60,14 +61,6 @@ from simulator.stages.trained import (
 )
 from simulator.stream.synthetic import Posts, hourly_class_probs, hourly_rates
 from simulator.taxonomy import CLASSES, N_CLASSES, TEXT_MODELS_DEFAULT_ONLY, VIOLATING, Taxonomy
-
-SCORE_SAMPLE_PER_CLASS = 2000
-"""Texts per class scored for real to measure the scale-mode score model.
-
-With 2,000 a class, the Kolmogorov-Smirnov distance between the measured and
-the true score distribution is below about 0.03 (95%), far below what a
-run's stage outcomes can resolve."""
-
 
 KNOWN_TEXTS_KEPT = 500_000
 """Distinct texts whose scores a text-mode run keeps for later days (about 100 MB)."""
@@ -327,7 +320,8 @@ def _stream_scores(
 
 def stream_mix(scenario: Scenario) -> dict[str, float] | None:
     """The class mix the scenario's stream is expected to have over the whole run, by
-    class name (None for a replayed stream).
+    class name (None without ``content.class_shares``; for a replayed log, the shares
+    as given: the mix the log is expected to have).
 
     Surges raise the violating share, and volume weights each hour: the class
     shares alone (the mix outside surges) would set a precision target the run
@@ -336,12 +330,15 @@ def stream_mix(scenario: Scenario) -> dict[str, float] | None:
     """
     if scenario.content.class_shares is None:
         return None
+    classes = scenario.taxonomy.classes
+    if scenario.stream.is_file:  # no arrival model: the shares are the whole mix
+        shares = np.asarray(scenario.class_shares())
+        return {name: float(s) for name, s in zip(classes, shares / shares.sum(), strict=True)}
     rates, probs = hourly_rates(scenario), hourly_class_probs(scenario)
     total = rates.sum()
     # A world expected to make no post (the library runs one; the CLI refuses it):
     # the mix a post would have, each hour alike, so a target still has a meaning.
     mix = rates @ probs / total if total > 0 else probs.mean(axis=0)
-    classes = scenario.taxonomy.classes
     return {name: float(share) for name, share in zip(classes, mix, strict=True)}
 
 
@@ -395,6 +392,10 @@ def export_models(policy: PlatformPolicy, scenario: Scenario, seed: int, scores:
     key = synthetic_key(policy, scenario, seed)
     if key is None:
         raise ValueError(f"policy {policy.name!r} trains no synthetic classifier")
+    if policy.prefilter.areas is not None:
+        from simulator.stages.area_models import export_area_models
+
+        return export_area_models(policy, scenario, seed, scores)
     seeds = SeedTree(seed)
     clf = _synthetic(key)
     model = score_model_for(clf, scenario, seeds) if scores else None
@@ -406,6 +407,11 @@ def install_models(blob: bytes) -> None:
     unless it already holds them (the results are the same either way)."""
     # Pickled by export_models in a process of the same experiment: not untrusted input.
     key, clf, model = pickle.loads(blob)
+    from simulator.stages.area_models import AREAS_KEY, install_area_models
+
+    if key[0] == AREAS_KEY:
+        install_area_models(key, clf, model)
+        return
     if key in _SYNTHETIC:
         return
     _remember(key, clf)

@@ -10,12 +10,15 @@ classifier to do so, as it never trains one itself.
 
 from __future__ import annotations
 
+from typing import Any
+
 from simulator.config.policy import PlatformPolicy, Prefilter
 from simulator.config.scenario import Scenario
 
-SyntheticKey = tuple[int, tuple[tuple[str, float], ...], float, int]
+SyntheticKey = tuple[Any, ...]
 """What a synthetic-corpus classifier is trained from: seed, languages, evasion rate,
-texts per class. Training is deterministic given these."""
+texts per class (training is deterministic given these); or, for one model per area,
+an :data:`~simulator.stages.area_models.AreaKey`."""
 
 
 def corpus_key(cfg: Prefilter, scenario: Scenario, seed: int) -> SyntheticKey:
@@ -30,8 +33,12 @@ def synthetic_key(policy: PlatformPolicy, scenario: Scenario, seed: int) -> Synt
     cfg = policy.prefilter
     if not (cfg.enabled or policy.notices.sweep.enabled) or cfg.model.source != "synthetic":
         return None
-    if cfg.areas is not None or not scenario.taxonomy.is_default:
-        return None  # cards per area, or classes the corpus lacks: nothing to train
+    if cfg.areas is not None:
+        from simulator.stages.area_models import area_models_key
+
+        return area_models_key(policy, scenario, seed)  # text models per area, or cards
+    if not scenario.taxonomy.is_default:
+        return None  # one model knows the default classes only: a card, nothing to train
     return corpus_key(cfg, scenario, seed)
 
 

@@ -19,6 +19,7 @@ the string surgery for the posts that evade).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import string
@@ -35,7 +36,7 @@ import pandas as pd
 import yaml
 
 from simulator.errors import DataFileError
-from simulator.taxonomy import CLASSES, N_CLASSES, VIOLATING
+from simulator.taxonomy import DEFAULT, Taxonomy
 
 Split = Literal["all", "train", "heldout"]
 SPLITS: tuple[Split, ...] = ("all", "train", "heldout")
@@ -44,6 +45,7 @@ HELDOUT_SHARE = 0.25
 """Share of each (language, class) template list kept out of training."""
 
 _SLOT_SUFFIX = re.compile(r"_\d+$")
+_CLASS_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _LEET = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"})
 _N_EVASION_OPS = 5
 
@@ -55,6 +57,8 @@ class Template:
     template_id: str
     language: str
     class_code: int
+    """The class's code: in a :class:`Lexicon`, its position in the file's ``classes``;
+    in a :class:`TextGenerator`, its code in the generator's taxonomy."""
     fmt: str
     slots: tuple[str, ...]
     heldout: bool
@@ -78,6 +82,8 @@ class Lexicon:
     slots: dict[str, np.ndarray]
     templates: tuple[Template, ...]
     evasion: _Evasion
+    classes: tuple[str, ...] = ()
+    """The classes the file has templates for, in the file's order."""
 
 
 def _fail(source: str, message: str) -> DataFileError:
@@ -166,15 +172,14 @@ def parse_lexicon(raw: Any, language: str, source: str) -> Lexicon:
         for name, values in slots_raw.items()
     }
     classes_raw = raw.get("classes")
-    if not isinstance(classes_raw, dict):
+    if not isinstance(classes_raw, dict) or not classes_raw:
         raise _fail(source, "'classes' must map each class name to a list of templates")
-    unknown = sorted(set(map(str, classes_raw)) - set(CLASSES))
-    if unknown:
-        raise _fail(source, f"unknown classes {unknown}; expected names from {list(CLASSES)}")
+    bad = [str(k) for k in classes_raw if not _CLASS_NAME.fullmatch(str(k))]
+    if bad:
+        raise _fail(source, f"class names must be snake_case identifiers, found {bad}")
     templates: list[Template] = []
-    for code, name in enumerate(CLASSES):
-        if name not in classes_raw:
-            raise _fail(source, f"'classes' has no templates for class {name!r}")
+    names = tuple(str(k) for k in classes_raw)
+    for code, name in enumerate(names):
         texts = _str_list(classes_raw[name], source, f"classes.{name}")
         if len(texts) < 2:
             raise _fail(source, f"class {name!r} needs at least 2 templates (train and held-out)")
@@ -183,9 +188,8 @@ def parse_lexicon(raw: Any, language: str, source: str) -> Lexicon:
         for tid, text in zip(ids, texts, strict=True):
             fmt, bases = _compile_template(text, tid, slots, source)
             templates.append(Template(tid, language, code, fmt, bases, tid in heldout))
-    return Lexicon(
-        language, source, slots, tuple(templates), _parse_evasion(raw.get("evasion"), source)
-    )
+    evasion = _parse_evasion(raw.get("evasion"), source)
+    return Lexicon(language, source, slots, tuple(templates), evasion, names)
 
 
 def _read_lexicon(text: str, language: str, source: str) -> Lexicon:
@@ -217,6 +221,49 @@ def load_lexicon(language: str, lexicon_dir: Path | None = None) -> Lexicon:
             f"{path}: cannot read lexicon for language {language!r}: {exc}"
         ) from exc
     return _read_lexicon(text, language, str(path))
+
+
+def missing_classes(lexicons: tuple[Lexicon, ...], taxonomy: Taxonomy) -> list[tuple[str, str]]:
+    """``(lexicon file, class)`` for each class of ``taxonomy`` a lexicon has no templates for."""
+    return [
+        (lex.source, name)
+        for lex in lexicons
+        for name in taxonomy.classes
+        if name not in lex.classes
+    ]
+
+
+def corpus_gaps(languages: tuple[str, ...], taxonomy: Taxonomy) -> str | None:
+    """Why the bundled corpus cannot give texts of every class of ``taxonomy`` in
+    ``languages`` (a message naming the classes and lexicon files), or None if it can.
+    A language without a bundled lexicon is left to the generator to refuse."""
+    lexicons = []
+    for language in languages:
+        try:
+            lexicons.append(_bundled_lexicon(language))
+        except DataFileError:
+            continue
+    missing = missing_classes(tuple(lexicons), taxonomy)
+    return corpus_gap_message(missing) if missing else None
+
+
+def check_classes(lexicons: tuple[Lexicon, ...], taxonomy: Taxonomy) -> None:
+    """A :class:`~simulator.errors.DataFileError` naming the classes of ``taxonomy`` some
+    lexicon has no templates for, and the files; nothing when every class has some."""
+    missing = missing_classes(lexicons, taxonomy)
+    if missing:
+        raise DataFileError(corpus_gap_message(missing))
+
+
+def corpus_gap_message(missing: list[tuple[str, str]]) -> str:
+    """What to say when the corpus lacks classes (``(lexicon file, class)`` pairs)."""
+    classes = sorted({name for _, name in missing})
+    files = sorted({source for source, _ in missing})
+    return (
+        f"the text corpus has no templates for class(es) {classes} in {', '.join(files)}: "
+        "add them under `classes:` in those lexicon files, or use `texts: {mode: sampled}` "
+        "with a card per area"
+    )
 
 
 def _evade(text: str, ev: _Evasion, u: np.ndarray) -> str:
@@ -289,6 +336,7 @@ class TextGenerator:
         languages: Mapping[str, float] | None = None,
         evasion_rate: float = 0.0,
         lexicon_dir: Path | None = None,
+        taxonomy: Taxonomy = DEFAULT,
     ) -> None:
         languages = dict(languages) if languages is not None else {"en": 1.0}
         if not languages:
@@ -303,23 +351,34 @@ class TextGenerator:
         self._languages: tuple[str, ...] = tuple(languages)
         self._weights = weights / weights.sum()
         self._evasion_rate = float(evasion_rate)
+        self._taxonomy = taxonomy
         self._lexicons = tuple(load_lexicon(lang, lexicon_dir) for lang in self._languages)
+        check_classes(self._lexicons, taxonomy)
+        n_classes = taxonomy.n_classes
+        # Only the taxonomy's classes, language by language in the taxonomy's class order
+        # (each class's templates in file order), so that a class the taxonomy lacks changes
+        # no draw: not the slot draws' width, not a pool.
         self._templates: tuple[Template, ...] = tuple(
-            t for lex in self._lexicons for t in lex.templates
+            dataclasses.replace(t, class_code=code)
+            for lex in self._lexicons
+            for code, name in enumerate(taxonomy.classes)
+            for t in lex.templates
+            if lex.classes[t.class_code] == name
         )
         self._slot_arrays: tuple[tuple[np.ndarray, ...], ...] = tuple(
-            tuple(lex.slots[s] for s in t.slots) for lex in self._lexicons for t in lex.templates
+            tuple(self._lexicons[self._languages.index(t.language)].slots[s] for s in t.slots)
+            for t in self._templates
         )
         self._template_lang = np.array(
             [self._languages.index(t.language) for t in self._templates], dtype=np.int64
         )
         self._max_fields = max((len(t.slots) for t in self._templates), default=0)
-        # pools[split][lang * N_CLASSES + class] -> global template indices
+        # pools[split][lang * n_classes + class] -> global template indices
         self._pools: dict[str, list[np.ndarray]] = {}
         for split in SPLITS:
             pools: list[np.ndarray] = []
             for li in range(len(self._languages)):
-                for code in range(N_CLASSES):
+                for code in range(n_classes):
                     idx = [
                         i
                         for i, t in enumerate(self._templates)
@@ -329,6 +388,11 @@ class TextGenerator:
                     ]
                     pools.append(np.array(idx, dtype=np.int64))
             self._pools[split] = pools
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The classes whose codes :meth:`generate` takes."""
+        return self._taxonomy
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -344,7 +408,8 @@ class TextGenerator:
 
     @property
     def templates(self) -> tuple[Template, ...]:
-        """Every compiled template, in a stable order (language, class, index)."""
+        """Every compiled template of the taxonomy's classes, in a stable order (language,
+        class, index); ``class_code`` is the class's code in the taxonomy."""
         return self._templates
 
     def generate(
@@ -367,8 +432,9 @@ class TextGenerator:
         if codes.ndim != 1:
             raise ValueError(f"classes must be a 1-d array of class codes, got shape {codes.shape}")
         n = int(codes.shape[0])
-        if n and (codes.min() < 0 or codes.max() >= N_CLASSES):
-            raise ValueError(f"class codes must lie in [0, {N_CLASSES - 1}]")
+        n_classes = self._taxonomy.n_classes
+        if n and (codes.min() < 0 or codes.max() >= n_classes):
+            raise ValueError(f"class codes must lie in [0, {n_classes - 1}]")
         codes = codes.astype(np.int64, copy=False)
         n_lang = len(self._languages)
         lang: np.ndarray = (
@@ -381,7 +447,7 @@ class TextGenerator:
 
         pools = self._pools[split]
         template = np.empty(n, dtype=np.int64)
-        group = lang * N_CLASSES + codes
+        group = lang * n_classes + codes
         for g in np.unique(group):
             rows = np.flatnonzero(group == g)
             pool = pools[int(g)]
@@ -421,15 +487,16 @@ class TextGenerator:
         """
         if n_per_class < 0:
             raise ValueError(f"n_per_class must be non-negative, got {n_per_class}")
-        codes = np.repeat(np.arange(N_CLASSES, dtype=np.int8), n_per_class)
+        tax = self._taxonomy
+        codes = np.repeat(np.arange(tax.n_classes, dtype=np.int8), n_per_class)
         codes = codes[rng.permutation(codes.shape[0])]
         drawn = self.draw(codes, rng, split)
         ids = np.array([t.template_id for t in self._templates], dtype=object)
         return pd.DataFrame(
             {
                 "text": drawn.texts,
-                "label": np.array(CLASSES, dtype=object)[codes],
-                "violating": VIOLATING[codes],
+                "label": np.array(tax.classes, dtype=object)[codes],
+                "violating": tax.violating[codes],
                 "language": np.array(self._languages, dtype=object)[drawn.language_index],
                 "template_id": ids[drawn.template_index],
                 "evasion": drawn.evasion,
