@@ -1,8 +1,9 @@
-"""The event loop's two shortcuts - votes run inline by the reviewers' ``work``
-while no other event can come before them, and cases joining a busy compact line
-written as rows without a case's arrival - give the results of the plain loop
-(one event popped by the loop and one ``work`` call for each, every arrival
-through ``_arrive``)."""
+"""The event loop's shortcuts - votes run inline by the reviewers' ``work`` while
+no other event can come before them, cases joining a busy compact line written as
+rows without a case's arrival, and the only free juror taking the head case (or the
+next, if she voted on the head) without the free list - give the results of the
+plain loop (one event popped by the loop and one ``work`` call for each, every
+arrival through ``_arrive``, every free juror through the free list)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from simulator.queueing import JurorPool, ReviewQueue, TeamSpec
 from simulator.queueing.backlog import Backlog
+from simulator.queueing.jurors import Jurors
 from simulator.taxonomy import N_CLASSES
 
 
@@ -44,9 +46,12 @@ def _team(jurors: bool, seed: int) -> TeamSpec:
 
 def _plain(queue: ReviewQueue) -> None:
     """Make ``queue`` run as the plain loop: ``work`` never goes on to the next vote
-    (its horizon is before any event) and no reviewer ever counts as busy enough for
-    an arrival to become a row directly."""
+    (its horizon is before any event), no reviewer ever counts as busy enough for
+    an arrival to become a row directly, and a juror who is done joins the free
+    list even when no other is free."""
     reviewers: Any = queue._reviewers
+    if isinstance(reviewers, Jurors):
+        reviewers.work, reviewers._counts = reviewers._build_work(shortcut=False)
     work = reviewers.work
     reviewers.work = lambda vote, now, horizon: work(vote, now, -math.inf)
     reviewers.free_count = lambda: 1

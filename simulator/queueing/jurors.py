@@ -136,8 +136,11 @@ class Jurors(Reviewers):
     # -- what the loop calls ----------------------------------------------------------------
 
     def _build_work(
-        self,
+        self, shortcut: bool = True
     ) -> tuple[Callable[[int | None, float, float], None], Callable[[], tuple[int, float, int]]]:
+        """Build ``work``; ``shortcut=False`` (for tests) makes every free juror go
+        through the free list, as before the only free juror took the head case directly.
+        """
         # everything but the counters is fixed for the queue's life: read from the
         # closure, which is cheaper than attributes in a call made for nearly every event
         needed, k, first_k, accuracy = self._needed, self._k, self._first_k, self._accuracy
@@ -145,6 +148,9 @@ class Jurors(Reviewers):
         idle_armed, idle_hours = self._idle_armed, self._idle_hours
         votes_by_juror, vote_log, record = self._votes_by_juror, self._vote_log, self._record
         line, pop, restore = self._waiting, self._pop, self._line.restore
+        fifo = self._line.fifo
+        # the line the shortcut looks at; with no shortcut, one that always looks empty
+        shortcut_line = line if shortcut else ()
         events, next_id, leave = self._events, self._next_id, self._leave
         next_duration, next_uniform = self._next_duration, self._next_uniform
         end_session, ask_for_more = self._end_session, self._ask_for_more
@@ -184,14 +190,27 @@ class Jurors(Reviewers):
                     reviews_left[juror] = left
                     if not left:
                         end_session(juror, now)
-                    elif free or not line:
+                    elif free or not shortcut_line:
                         free.append(juror)
                         free_since[juror] = now
                     else:
-                        # the only free juror: she takes the head case if she can (what
-                        # the loop below would do, without going through ``free``)
+                        # the only free juror: she takes the head case if she can, or
+                        # in a long first-come line the next one if she voted on the head
+                        # (what the loop below would do, without going through ``free``
+                        # or taking the head off and putting it back)
                         case = line[0][2]  # type: ignore[assignment]  # a JuryCase
                         started = case.votes_started
+                        second = False
+                        if (
+                            case.status == ACTIVE
+                            and started < case.target
+                            and (juror in case.voters)
+                            and fifo
+                            and len(line) > 2
+                        ):
+                            second = True
+                            case = line[1][2]  # type: ignore[assignment]
+                            started = case.votes_started
                         if (
                             case.status == ACTIVE
                             and started < case.target
@@ -212,7 +231,10 @@ class Jurors(Reviewers):
                             started += 1
                             case.votes_started = started
                             if started >= case.target:
-                                pop()
+                                if second:  # the line is longer than two: no refill
+                                    del line[1]
+                                else:
+                                    pop()
                                 case.in_line = False
                         else:
                             free.append(juror)
