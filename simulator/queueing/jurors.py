@@ -251,25 +251,32 @@ class Jurors(Reviewers):
                         # the first free jurors who have not voted on it take it, as many
                         # as it asks for
                         voters = case.voters
-                        before = started = case.votes_started
+                        before = case.votes_started
                         target = case.target
-                        i = 0
-                        while started < target and i < len(free):
-                            juror = free[i]
-                            if juror in voters:
-                                i += 1
-                                continue
-                            del free[i]
-                            voters.append(juror)
+                        if before == 0 and len(free) >= target:  # a fresh case: no voter yet
+                            takers = free[:target]
+                            del free[:target]
+                        else:
+                            takers = []
+                            i = 0
+                            while before + len(takers) < target and i < len(free):
+                                juror = free[i]
+                                if juror in voters:
+                                    i += 1
+                                else:
+                                    takers.append(juror)
+                                    del free[i]
+                        for juror in takers:
                             votes_by_juror[juror] += 1
                             on_case[juror] = case
-                            started += 1
                             if record:
                                 vote_log.append((case.post_id, case.seq, juror, now))
                             duration = next_duration()
                             committed += duration
-                            busy += 1
                             heappush(events, (now + duration, COMPLETE, next_id(), juror))
+                        voters.extend(takers)
+                        busy += len(takers)
+                        started = before + len(takers)
                         if started > before:
                             if before == 0:
                                 case.started = now
