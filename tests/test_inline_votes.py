@@ -19,9 +19,12 @@ from simulator.queueing.jurors import Jurors
 from simulator.taxonomy import N_CLASSES
 
 
-def _team(jurors: bool, seed: int) -> TeamSpec:
+def _team(team: str, seed: int) -> TeamSpec:
+    """``team``: a juror pool deciding by the first k to agree or by k of n, or
+    interchangeable staff."""
     rng = np.random.default_rng(seed)
     pool = None
+    jurors = team != "staff"
     if jurors:
         n, hours = 40, 48.0
         sessions = int(n * hours / 2)  # about 7 of 40 on duty: overloaded
@@ -39,7 +42,7 @@ def _team(jurors: bool, seed: int) -> TeamSpec:
         votes_per_case=5 if jurors else 2,
         votes_to_remove=3 if jurors else 2,
         review_minutes=1.5,
-        rule="first_k_agree" if jurors else "k_of_n",
+        rule="first_k_agree" if team == "first_k" else "k_of_n",
         jurors=pool,
     )
 
@@ -57,10 +60,11 @@ def _plain(queue: ReviewQueue) -> None:
     reviewers.free_count = lambda: 1
 
 
-def _run(jurors: bool, seed: int, plain: bool) -> dict[str, Any]:
-    """An overloaded team with re-reports, closures and notices, run in steps."""
+def _run(team: str, seed: int, plain: bool, n: int = 6_000) -> dict[str, Any]:
+    """A team with re-reports, closures and notices, run in steps: overloaded by
+    ``n`` = 6,000 cases in 48 hours, lightly loaded by a few hundred."""
     rng = np.random.default_rng(100 + seed)
-    n, hours = 6_000, 48.0
+    hours = 48.0
     follow_rng = np.random.default_rng(seed)
 
     def followup(post_id: int, kind: int, status: int, removes: int, votes: int, now: float):
@@ -68,7 +72,7 @@ def _run(jurors: bool, seed: int, plain: bool) -> dict[str, Any]:
             return now + float(follow_rng.exponential(2.0)), 0.0, 0
         return None
 
-    queue = ReviewQueue(_team(jurors, seed), np.random.default_rng(seed), followup=followup)
+    queue = ReviewQueue(_team(team, seed), np.random.default_rng(seed), followup=followup)
     if plain:
         _plain(queue)
     posts = rng.integers(0, n // 2, n)  # posts reported more than once
@@ -101,20 +105,34 @@ def _run(jurors: bool, seed: int, plain: bool) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("jurors", [True, False], ids=["juror pool", "interchangeable"])
+@pytest.mark.parametrize("team", ["first_k", "k_of_n", "staff"])
 @pytest.mark.parametrize("seed", range(3))
-def test_the_shortcuts_give_the_plain_loops_results(jurors: bool, seed: int) -> None:
-    fast, plain = _run(jurors, seed, plain=False), _run(jurors, seed, plain=True)
+def test_the_shortcuts_give_the_plain_loops_results(team: str, seed: int) -> None:
+    fast, plain = _run(team, seed, plain=False), _run(team, seed, plain=True)
+    _assert_same(fast, plain)
+    assert len(fast["drained"]) > 1000  # overloaded: a long line waited as rows
+    assert sum(len(log) for log in fast["logs"]) > 1000
+    if team != "staff":
+        assert len(fast["votes"]) > 5000
+
+
+@pytest.mark.parametrize("team", ["first_k", "k_of_n"])
+@pytest.mark.parametrize("seed", range(3))
+def test_the_shortcuts_give_the_plain_loops_results_at_light_load(team: str, seed: int) -> None:
+    # jurors often wait for cases: a case arriving finds them free
+    fast, plain = _run(team, seed, plain=False, n=400), _run(team, seed, plain=True, n=400)
+    _assert_same(fast, plain)
+    assert sum(len(log) for log in fast["logs"]) > 500  # the line emptied: cases decided
+    assert len(fast["votes"]) > 1000
+
+
+def _assert_same(fast: dict[str, Any], plain: dict[str, Any]) -> None:
     assert fast["logs"] == plain["logs"]
     assert fast["drained"] == plain["drained"]
     assert fast["counts"] == plain["counts"]
     assert all(np.array_equal(a, b) for a, b in zip(fast["since"], plain["since"], strict=True))
     assert fast["votes"].equals(plain["votes"])  # case numbers too
     assert np.array_equal(fast["by_juror"], plain["by_juror"])
-    assert len(fast["drained"]) > 1000  # overloaded: a long line waited as rows
-    assert sum(len(log) for log in fast["logs"]) > 1000
-    if jurors:
-        assert len(fast["votes"]) > 5000
 
 
 def test_rows_from_a_source_and_as_tuples_keep_their_order() -> None:

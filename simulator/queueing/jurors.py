@@ -138,9 +138,10 @@ class Jurors(Reviewers):
     def _build_work(
         self, shortcut: bool = True
     ) -> tuple[Callable[[int | None, float, float], None], Callable[[], tuple[int, float, int]]]:
-        """Build ``work``; ``shortcut=False`` (for tests) makes every free juror go
-        through the free list, as before the only free juror took the head case directly.
-        """
+        """Build ``work``; ``shortcut=False`` (for tests) makes it do what it did before
+        its shortcuts: every free juror goes through the free list (not the only free
+        one straight to the head case), and free jurors take a fresh case one by one
+        (not as one slice of the list)."""
         # everything but the counters is fixed for the queue's life: read from the
         # closure, which is cheaper than attributes in a call made for nearly every event
         needed, k, first_k, accuracy = self._needed, self._k, self._first_k, self._accuracy
@@ -253,7 +254,7 @@ class Jurors(Reviewers):
                         voters = case.voters
                         before = case.votes_started
                         target = case.target
-                        if before == 0 and len(free) >= target:  # a fresh case: no voter yet
+                        if shortcut and before == 0 and len(free) >= target:  # no voter yet
                             takers = free[:target]
                             del free[:target]
                         else:
