@@ -12,6 +12,8 @@ One idea per module:
   the line it waits in;
 * :mod:`~simulator.queueing.backlog` - the cases behind the head of a
   first-come-first-served line, as rows of one array rather than objects;
+* :mod:`~simulator.queueing.arrivals` - cases submitted and not arrived yet,
+  as sorted columns the loop reads a block at a time;
 * :mod:`~simulator.queueing.queue` - :class:`ReviewQueue`, the one event
   loop;
 * :mod:`~simulator.queueing.fastpath` - the same queue, for a plain

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ROW", "Backlog", "Row"]
+__all__ = ["FLUSH", "ROW", "Backlog", "PendingRow", "Row"]
 
 ROW = np.dtype(
     [
@@ -38,10 +38,16 @@ ROW = np.dtype(
 )
 """One waiting case: 36 bytes."""
 
+_FIELDS: tuple[str, ...] = tuple(ROW.fields or ())
+
 Row = tuple[int, int, float, float, int, bool, int]
 """``(seq, post_id, arrived, priority, cls, violating, kind)`` of one waiting case."""
 
-_FLUSH = 1024  # rows appended before they are written to the array
+PendingRow = tuple[int, int, float, float, int, bool, int, bool]
+"""A :data:`Row` and its ``alive`` flag (True), appended to :attr:`Backlog.pending`."""
+
+FLUSH = 1024
+"""Rows appended to :attr:`Backlog.pending` before they are written to the array."""
 _MIN_CAPACITY = 4096
 _SCANNED = 65_536  # rows after the index scanned before the index is rebuilt
 
@@ -49,22 +55,41 @@ _SCANNED = 65_536  # rows after the index scanned before the index is rebuilt
 class Backlog:
     """Waiting cases in arrival order, as rows (see the module docstring)."""
 
-    __slots__ = ("_head", "_index_end", "_keys", "_positions", "_rows", "_size", "_tail", "pending")
+    __slots__ = (
+        "_head",
+        "_index_end",
+        "_keys",
+        "_positions",
+        "_rows",
+        "_size",
+        "_source",
+        "_tail",
+        "pending",
+        "source_positions",
+        "source_seqs",
+    )
 
     def __init__(self) -> None:
         self._rows = np.zeros(_MIN_CAPACITY, dtype=ROW)
         self._head = 0  # rows before it were taken
         self._tail = 0  # rows from it on are unused
-        self._size = 0  # rows still waiting, pending ones included
-        self.pending: list[tuple[int, int, float, float, int, bool, int, bool]] = []
+        self._size = 0  # rows written to the array and still waiting
+        self.pending: list[PendingRow] = []
         """Rows appended and not yet written: append ``(*row, True)`` and call
-        :meth:`appended` (written out, as this runs for nearly every case)."""
+        :meth:`flush` once there are :data:`FLUSH` (written out, as this runs for
+        nearly every case)."""
+        self._source: tuple[np.ndarray, ...] = ()
+        self.source_seqs: list[int] = []
+        """Case numbers of rows appended from the source (see :meth:`use_source`)."""
+        self.source_positions: list[int] = []
+        """Where those rows are in the source's columns."""
         self._keys = np.empty(0, np.int64)  # post ids of rows [.., _index_end), sorted
         self._positions = np.empty(0, np.int64)  # where those rows are
         self._index_end = 0
 
     def __len__(self) -> int:
-        return self._size
+        """Rows still waiting, pending ones included."""
+        return self._size + len(self.pending) + len(self.source_seqs)
 
     @property
     def capacity(self) -> int:
@@ -78,25 +103,54 @@ class Backlog:
 
     def append(self, row: Row) -> None:
         """A case joins the backlog's tail."""
-        self.pending.append((*row, True))
-        self.appended()
+        if self.source_seqs:  # rows from the source first: they came before
+            self.flush()
+        pending = self.pending
+        pending.append((*row, True))
+        if len(pending) >= FLUSH:
+            self.flush()
 
-    def appended(self) -> None:
-        """Count a row put on :attr:`pending`; write the rows out once there are enough."""
-        self._size += 1
-        if len(self.pending) >= _FLUSH:
-            self._flush()
+    def use_source(self, columns: tuple[np.ndarray, ...]) -> None:
+        """Columns (``arrived, post_id, cls, violating, priority, kind``, as the
+        queue's :class:`~simulator.queueing.arrivals.ArrivalBuffer` keeps them) that
+        rows may be appended from by position: append the case number to
+        :attr:`source_seqs` and the position to :attr:`source_positions` (after a
+        :meth:`flush` if :attr:`pending` has rows), and :meth:`flush` once there are
+        :data:`FLUSH`. Written to the array a block at a time by gathering columns,
+        not Python tuples one by one (which costs more than the rest of a case's
+        arrival)."""
+        if columns is not self._source:
+            self.flush()
+            self._source = columns
 
-    def _flush(self) -> None:
-        rows = self.pending
-        if not rows:
+    def flush(self) -> None:
+        """Write the rows appended and not yet written to the array."""
+        tuples, seqs = self.pending, self.source_seqs
+        n = len(tuples) + len(seqs)
+        if not n:
             return
-        n = len(rows)
         if self._tail + n > self._rows.size:
             self._grow(n)
-        self._rows[self._tail : self._tail + n] = rows
+        block = self._rows[self._tail : self._tail + n]
+        if tuples:  # column by column: a list of tuples into a structured array is slow
+            for name, column in zip(_FIELDS, zip(*tuples, strict=True), strict=True):
+                block[name] = column
+            tuples.clear()
+        else:
+            at = np.array(self.source_positions, dtype=np.int64)
+            arrived, post_id, cls, violating, priority, kind = self._source
+            block["seq"] = seqs
+            block["post_id"] = post_id[at]
+            block["arrived"] = arrived[at]
+            block["priority"] = priority[at]
+            block["cls"] = cls[at]
+            block["violating"] = violating[at]
+            block["kind"] = kind[at]
+            block["alive"] = True
+            seqs.clear()
+            self.source_positions.clear()
         self._tail += n
-        rows.clear()
+        self._size += n
 
     def _grow(self, extra: int) -> None:
         """Keep the rows still waiting, at the start of an array with room for half
@@ -111,7 +165,7 @@ class Backlog:
 
     def take_head(self, k: int) -> list[Row]:
         """Take up to ``k`` rows from the head, in order."""
-        self._flush()
+        self.flush()
         out: list[Row] = []
         rows, head, tail = self._rows, self._head, self._tail
         while len(out) < k and head < tail:
@@ -130,7 +184,7 @@ class Backlog:
 
     def take_post(self, post_id: int) -> list[Row]:
         """Take the rows of one post, in arrival order."""
-        self._flush()
+        self.flush()
         if not self._size:
             return []
         if self._tail - self._index_end > max(_SCANNED, self._index_end - self._head):
@@ -155,7 +209,7 @@ class Backlog:
 
     def waiting(self) -> np.ndarray:
         """The rows still waiting, in arrival order (a copy)."""
-        self._flush()
+        self.flush()
         rows = self._rows[self._head : self._tail]
         return rows[rows["alive"]]
 

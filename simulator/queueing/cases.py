@@ -160,8 +160,7 @@ class WaitingLine:
         if self._entries:
             backlog = self._backlog
             assert backlog is not None
-            backlog.pending.append((*row, True))
-            backlog.appended()
+            backlog.append(row)
         else:
             assert self._open is not None
             case = self._open(row)

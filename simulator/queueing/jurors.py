@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from functools import partial
-from heapq import heappush
+from heapq import heappop, heappush
 
 import numpy as np
 import pandas as pd
@@ -106,6 +106,7 @@ class Jurors(Reviewers):
         self._vote_log: list[tuple[int, int, int, float]] = []
         self._schedule_session()
         self.work, self._counts = self._build_work()
+        self.free_count = self._free.__len__
 
     # -- read-only state --------------------------------------------------------------------
 
@@ -135,8 +136,12 @@ class Jurors(Reviewers):
     # -- what the loop calls ----------------------------------------------------------------
 
     def _build_work(
-        self,
-    ) -> tuple[Callable[[int | None, float], None], Callable[[], tuple[int, float, int]]]:
+        self, shortcut: bool = True
+    ) -> tuple[Callable[[int | None, float, float], None], Callable[[], tuple[int, float, int]]]:
+        """Build ``work``; ``shortcut=False`` (for tests) makes it do what it did before
+        its shortcuts: every free juror goes through the free list (not the only free
+        one straight to the head case), and free jurors take a fresh case one by one
+        (not as one slice of the list)."""
         # everything but the counters is fixed for the queue's life: read from the
         # closure, which is cheaper than attributes in a call made for nearly every event
         needed, k, first_k, accuracy = self._needed, self._k, self._first_k, self._accuracy
@@ -144,6 +149,9 @@ class Jurors(Reviewers):
         idle_armed, idle_hours = self._idle_armed, self._idle_hours
         votes_by_juror, vote_log, record = self._votes_by_juror, self._vote_log, self._record
         line, pop, restore = self._waiting, self._pop, self._line.restore
+        fifo = self._line.fifo
+        # the line the shortcut looks at; with no shortcut, one that always looks empty
+        shortcut_line = line if shortcut else ()
         events, next_id, leave = self._events, self._next_id, self._leave
         next_duration, next_uniform = self._next_duration, self._next_uniform
         end_session, ask_for_more = self._end_session, self._ask_for_more
@@ -151,87 +159,148 @@ class Jurors(Reviewers):
         on_case: list[JuryCase | None] = [None] * len(reviews_left)  # what each juror votes on
         busy, committed, started_cases = 0, 0.0, 0
 
-        def work(vote: int | None, now: float) -> None:
-            """Count a juror's vote; then free jurors take the first case in line they can."""
+        def work(vote: int | None, now: float, horizon: float) -> None:
+            """Count a juror's vote; then free jurors take the first case in line they
+            can; then the same for each vote in by ``horizon`` that is next on the heap."""
             nonlocal busy, committed, started_cases
-            if vote is not None:  # juror ``vote`` is done: the vote is drawn now
-                busy -= 1
-                juror = vote
-                case: JuryCase = on_case[juror]  # type: ignore[assignment]
-                done = case.votes_done + 1
-                case.votes_done = done
-                if case.status == ACTIVE:
-                    removes = case.removes
-                    if (next_uniform() < accuracy[juror][case.cls]) == case.violating:
-                        removes += 1
-                        case.removes = removes
-                    if not first_k:
-                        if done == needed:
-                            leave(
-                                case, now, DECIDED_REMOVE if removes >= k else DECIDED_KEEP, removes
-                            )
-                    elif removes >= k:
-                        leave(case, now, DECIDED_REMOVE, removes)
-                    elif done - removes >= k or done == needed:  # agreed to keep, or split
-                        leave(case, now, DECIDED_KEEP, removes)
+            while True:
+                if vote is not None:  # juror ``vote`` is done: the vote is drawn now
+                    busy -= 1
+                    juror = vote
+                    case: JuryCase = on_case[juror]  # type: ignore[assignment]
+                    done = case.votes_done + 1
+                    case.votes_done = done
+                    if case.status == ACTIVE:
+                        removes = case.removes
+                        if (next_uniform() < accuracy[juror][case.cls]) == case.violating:
+                            removes += 1
+                            case.removes = removes
+                        if not first_k:
+                            if done == needed:
+                                status = DECIDED_REMOVE if removes >= k else DECIDED_KEEP
+                                leave(case, now, status, removes)
+                        elif removes >= k:
+                            leave(case, now, DECIDED_REMOVE, removes)
+                        elif done - removes >= k or done == needed:  # agreed to keep, or split
+                            leave(case, now, DECIDED_KEEP, removes)
+                        else:
+                            ask_for_more(case, done)
+                    elif case.status == MOOT and done == case.votes_started:
+                        leave(case, now, CLOSED, 0)  # closed; its last vote is in
+                    left = reviews_left[juror] - 1
+                    reviews_left[juror] = left
+                    if not left:
+                        end_session(juror, now)
+                    elif free or not shortcut_line:
+                        free.append(juror)
+                        free_since[juror] = now
                     else:
-                        ask_for_more(case, done)
-                elif case.status == MOOT and done == case.votes_started:
-                    leave(case, now, CLOSED, 0)  # closed; its last vote is in
-                left = reviews_left[juror] - 1
-                reviews_left[juror] = left
-                if left:
-                    free.append(juror)
-                    free_since[juror] = now
-                else:
-                    end_session(juror, now)
+                        # the only free juror: she takes the head case if she can, or
+                        # in a long first-come line the next one if she voted on the head
+                        # (what the loop below would do, without going through ``free``
+                        # or taking the head off and putting it back)
+                        case = line[0][2]  # type: ignore[assignment]  # a JuryCase
+                        started = case.votes_started
+                        second = False
+                        if (
+                            case.status == ACTIVE
+                            and started < case.target
+                            and (juror in case.voters)
+                            and fifo
+                            and len(line) > 2
+                        ):
+                            second = True
+                            case = line[1][2]  # type: ignore[assignment]
+                            started = case.votes_started
+                        if (
+                            case.status == ACTIVE
+                            and started < case.target
+                            and (juror not in case.voters)
+                        ):
+                            case.voters.append(juror)
+                            votes_by_juror[juror] += 1
+                            on_case[juror] = case
+                            if record:
+                                vote_log.append((case.post_id, case.seq, juror, now))
+                            duration = next_duration()
+                            committed += duration
+                            busy += 1
+                            heappush(events, (now + duration, COMPLETE, next_id(), juror))
+                            if started == 0:
+                                case.started = now
+                                started_cases += 1
+                            started += 1
+                            case.votes_started = started
+                            if started >= case.target:
+                                if second:  # the line is longer than two: no refill
+                                    del line[1]
+                                else:
+                                    pop()
+                                case.in_line = False
+                        else:
+                            free.append(juror)
+                            free_since[juror] = now
 
-            if free and line:
-                deferred: list[Entry] = []
-                while free and line:
-                    case = line[0][2]  # type: ignore[assignment]  # a JuryCase
-                    if case.status != ACTIVE:  # expired or closed while waiting
-                        pop()
-                        case.in_line = False
-                        continue
-                    # the first free jurors who have not voted on it take it, as many
-                    # as it asks for
-                    voters = case.voters
-                    before = started = case.votes_started
-                    target = case.target
-                    i = 0
-                    while started < target and i < len(free):
-                        juror = free[i]
-                        if juror in voters:
-                            i += 1
+                if free and line:
+                    deferred: list[Entry] = []
+                    while free and line:
+                        case = line[0][2]  # type: ignore[assignment]  # a JuryCase
+                        if case.status != ACTIVE:  # expired or closed while waiting
+                            pop()
+                            case.in_line = False
                             continue
-                        del free[i]
-                        voters.append(juror)
-                        votes_by_juror[juror] += 1
-                        on_case[juror] = case
-                        started += 1
-                        if record:
-                            vote_log.append((case.post_id, case.seq, juror, now))
-                        duration = next_duration()
-                        committed += duration
-                        busy += 1
-                        heappush(events, (now + duration, COMPLETE, next_id(), juror))
-                    if started > before:
-                        if before == 0:
-                            case.started = now
-                            started_cases += 1
-                        case.votes_started = started
-                    if started >= target:
-                        pop()
-                        case.in_line = False
-                    elif free:  # every free juror has voted on it: look further down the line
-                        deferred.append(pop())
-                if deferred:
-                    restore(deferred)
-            # jurors with nothing to do wait a while, then leave: the longest idle first
-            if free and not idle_armed[0]:
-                idle_armed[0] = True
-                heappush(events, (free_since[free[0]] + idle_hours, IDLE, next_id(), None))
+                        # the first free jurors who have not voted on it take it, as many
+                        # as it asks for
+                        voters = case.voters
+                        before = case.votes_started
+                        target = case.target
+                        if shortcut and before == 0 and len(free) >= target:  # no voter yet
+                            takers = free[:target]
+                            del free[:target]
+                        else:
+                            takers = []
+                            i = 0
+                            while before + len(takers) < target and i < len(free):
+                                juror = free[i]
+                                if juror in voters:
+                                    i += 1
+                                else:
+                                    takers.append(juror)
+                                    del free[i]
+                        for juror in takers:
+                            votes_by_juror[juror] += 1
+                            on_case[juror] = case
+                            if record:
+                                vote_log.append((case.post_id, case.seq, juror, now))
+                            duration = next_duration()
+                            committed += duration
+                            heappush(events, (now + duration, COMPLETE, next_id(), juror))
+                        voters.extend(takers)
+                        busy += len(takers)
+                        started = before + len(takers)
+                        if started > before:
+                            if before == 0:
+                                case.started = now
+                                started_cases += 1
+                            case.votes_started = started
+                        if started >= target:
+                            pop()
+                            case.in_line = False
+                        elif free:  # every free juror has voted on it: look further down
+                            deferred.append(pop())
+                    if deferred:
+                        restore(deferred)
+                # jurors with nothing to do wait a while, then leave: the longest idle first
+                if free and not idle_armed[0]:
+                    idle_armed[0] = True
+                    heappush(events, (free_since[free[0]] + idle_hours, IDLE, next_id(), None))
+                # the next vote in, if nothing else comes first (see Reviewers.work)
+                if not events:
+                    return
+                top = events[0]
+                if top[1] != COMPLETE or top[0] > horizon:
+                    return
+                now, _, _, vote = heappop(events)
 
         def counts() -> tuple[int, float, int]:
             return busy, committed, started_cases

@@ -35,19 +35,18 @@ from collections import deque
 from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from itertools import count
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from simulator.gcpause import cyclic_gc_paused
-from simulator.queueing.backlog import Row
+from simulator.queueing.arrivals import ArrivalBuffer
+from simulator.queueing.backlog import FLUSH, Row
 from simulator.queueing.caselog import (
     CLOSED,
     DECIDED_KEEP,
     EXPIRED,
     KIND_ESCALATION,
-    KIND_NAMES,
     KIND_REPORT,
     PENDING,
     CaseLog,
@@ -72,7 +71,6 @@ from simulator.queueing.teams import TeamSpec
 __all__ = ["Decide", "Followup", "ReviewQueue"]
 
 _INF = math.inf
-_ARRIVAL_BLOCK = 4096  # arrivals turned into Python numbers at a time
 
 Followup = Callable[[int, int, int, int, int, float], "tuple[float, float, int] | None"]
 """``followup(post_id, kind, status, remove_votes, votes, now)`` -> ``(time, priority,
@@ -108,11 +106,7 @@ class ReviewQueue:
         self._events: list[Event] = []
         self._ids = count()
 
-        # arrivals not yet processed, sorted by time; numpy for merging, lists for the loop
-        dtypes = (np.float64, np.int64, np.int8, np.bool_, np.float64, np.int8)
-        self._arrival_cols: tuple[np.ndarray, ...] = tuple(np.empty(0, d) for d in dtypes)
-        self._arrival_lists: tuple[int, tuple[list[Any], ...]] = (0, ([],))  # see _arrivals
-        self._arrival_cursor = 0
+        self._arrivals = ArrivalBuffer()  # cases submitted and not arrived yet
 
         # expiry: deadlines follow arrival order, so one armed event at a time suffices
         self._expire_after = float(spec.expire_after_hours)
@@ -268,49 +262,10 @@ class ReviewQueue:
         Cases arriving at the same time are taken in submission order.
         ``kinds`` (codes of :data:`KIND_NAMES`) default to reports.
         """
-        t = np.asarray(times, dtype=np.float64)
-        size = t.size
-        ids = np.asarray(post_ids)
-        cls = np.asarray(classes)
-        viol = np.asarray(violating)
-        prio = np.zeros(size) if priorities is None else np.asarray(priorities, dtype=np.float64)
-        kind = np.zeros(size, np.int8) if kinds is None else np.asarray(kinds)
-        for name, arr in (("kinds", kind), ("post_ids", ids), ("times", t), ("classes", cls),
-                          ("violating", viol), ("priorities", prio)):  # fmt: skip
-            if arr.shape != (size,):
-                raise ValueError(
-                    f"submit: {name} must be a 1-D array as long as times ({size}), "
-                    f"got shape {arr.shape}"
-                )
-        if size == 0:
-            return
-        if not np.all(np.isfinite(t)) or t.min() < self._now:
-            raise ValueError(
-                f"submit: times must be finite and >= now ({self._now}), "
-                f"got min {np.nanmin(t) if np.any(np.isfinite(t)) else t[0]}"
-            )
-        n_classes = self._spec.accuracy.size
-        if not np.issubdtype(cls.dtype, np.integer) or cls.min() < 0 or cls.max() >= n_classes:
-            raise ValueError(
-                f"submit: classes must be integer codes in [0, {n_classes}), "
-                f"got {cls.dtype} in [{cls.min()}, {cls.max()}]"
-            )
-        if viol.dtype != np.bool_:
-            raise ValueError(f"submit: violating must be a boolean array, got {viol.dtype}")
-        if not np.all(np.isfinite(prio)):
-            raise ValueError("submit: priorities must be finite")
-        if not np.all((kind >= 0) & (kind < len(KIND_NAMES))):
-            raise ValueError(f"submit: kinds must be codes in [0, {len(KIND_NAMES)})")
-
-        start = self._arrival_cursor
-        merged = [
-            np.concatenate([old[start:], new.astype(old.dtype, copy=False)])
-            for old, new in zip(self._arrival_cols, (t, ids, cls, viol, prio, kind), strict=True)
-        ]
-        order = np.argsort(merged[0], kind="stable")
-        self._arrival_cols = tuple(col[order] for col in merged)
-        self._arrival_lists = (0, ([],))
-        self._arrival_cursor = 0
+        self._arrivals.submit(
+            self._now, self._spec.accuracy.size, post_ids, times, classes, violating,
+            priorities, kinds,
+        )  # fmt: skip
 
     def close(self, post_id: int, time: float) -> None:
         """The post was removed by another channel at ``time`` (>= :attr:`now`).
@@ -355,12 +310,7 @@ class ReviewQueue:
         """:meth:`run_until` on the fast path: admit the cases arrived by ``t``, release
         those that left."""
         assert self._fast is not None
-        cols, a_pos = self._arrival_cols, self._arrival_cursor
-        stop = int(np.searchsorted(cols[0], t, side="right"))
-        arrived = (col[a_pos:stop] for col in cols)
-        self._fast.admit(dict(zip(("arrived", "post_id", "cls", "violating", "priority", "kind"),
-                                  arrived, strict=True)))  # fmt: skip
-        self._arrival_cursor = stop
+        self._fast.admit(self._arrivals.take_until(t))
         self._now = t
         return self._fast.release(t)
 
@@ -378,17 +328,6 @@ class ReviewQueue:
         self._n_active = fast.in_system
         self._n_entered = fast.entered
 
-    def _arrivals(self) -> tuple[int, tuple[list[Any], ...]]:
-        """``(first, lists)``: the arrivals buffer's block from ``first`` (the cursor is in
-        it) as lists, for the event loop. A block, not the buffer: a day's millions of
-        reports as Python numbers would cost more than the rows of the cases they open."""
-        first, lists = self._arrival_lists
-        if not first <= self._arrival_cursor < first + len(lists[0]):
-            first, cols = self._arrival_cursor, self._arrival_cols
-            lists = tuple(col[first : first + _ARRIVAL_BLOCK].tolist() for col in cols)
-            self._arrival_lists = (first, lists)
-        return first, lists
-
     def _advance(self, t: float) -> None:
         """Run every event with time <= ``t`` in order, then set the clock to ``t``."""
         self._left = []
@@ -396,9 +335,19 @@ class ReviewQueue:
         reviewers = self._reviewers
         work, handle = reviewers.work, reviewers.handle
         arrive = self._arrive
-        first, (arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind) = self._arrivals()
-        a_pos, a_len = self._arrival_cursor - first, len(arr_t)
+        buffer = self._arrivals
+        # a case joining a compact line that no reviewer is free for only becomes a row
+        # of its backlog (what _arrive and work would do): written out here
+        line, backlog = self._line.entries, self._line.backlog
+        free_count = reviewers.free_count
+        closed, urgent, next_id = self._closed_posts, self._urgent, self._ids.__next__
+        if backlog is not None:
+            backlog.use_source(buffer.cols)
+            tuples, seqs, positions = backlog.pending, backlog.source_seqs, backlog.source_positions
+        first, (arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind) = buffer.block()
+        a_pos, a_len = buffer.cursor - first, len(arr_t)
         t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
+        horizon = t_arrival if t_arrival < t else t  # work may run votes in by then
         now = self._now
 
         while True:
@@ -425,19 +374,36 @@ class ReviewQueue:
                 if t_arrival > t:
                     break
                 now = t_arrival
-                arrive(
-                    arr_id[a_pos], arr_cls[a_pos], arr_viol[a_pos], arr_prio[a_pos],
-                    arr_kind[a_pos], now,
-                )  # fmt: skip
+                post_id = arr_id[a_pos]
+                if (
+                    backlog is not None and line and not free_count()
+                    and not (closed and post_id in closed) and not (urgent and post_id in urgent)
+                ):  # fmt: skip
+                    if tuples:
+                        backlog.flush()
+                    seqs.append(next_id())
+                    positions.append(first + a_pos)
+                    if len(seqs) >= FLUSH:
+                        backlog.flush()
+                    self._n_active += 1
+                    self._n_entered += 1
+                    work_now = False
+                else:
+                    arrive(post_id, arr_cls[a_pos], arr_viol[a_pos], arr_prio[a_pos],
+                           arr_kind[a_pos], now)  # fmt: skip
+                    work_now = True
                 a_pos += 1
                 if a_pos == a_len:  # the next block of arrivals, if any
-                    self._arrival_cursor = first + a_pos
-                    first, (arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind) = self._arrivals()
+                    buffer.cursor = first + a_pos
+                    first, (arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind) = buffer.block()
                     a_pos, a_len = 0, len(arr_t)
                 t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
-            work(vote, now)  # count the vote if one came in; free reviewers take cases
+                horizon = t_arrival if t_arrival < t else t
+                if not work_now:
+                    continue
+            work(vote, now, horizon)  # count the vote if one came in; free reviewers take cases
 
-        self._arrival_cursor = first + a_pos
+        buffer.cursor = first + a_pos
         self._now = t
 
     def drain(self) -> CaseLog:
@@ -452,10 +418,9 @@ class ReviewQueue:
             key=lambda c: c.seq,
         )
         records = pending_records(in_system, self._line.waiting_rows())
-        arrivals = (col[self._arrival_cursor :].tolist() for col in self._arrival_cols)
         records.extend(
             (i, t, math.nan, math.nan, PENDING, 0, 0, c, v, p, k)
-            for t, i, c, v, p, k in zip(*arrivals, strict=True)
+            for t, i, c, v, p, k in zip(*self._arrivals.rest(), strict=True)
         )
         # follow-up cases scheduled but not arrived yet
         records.extend(

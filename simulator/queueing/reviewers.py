@@ -10,7 +10,8 @@ in a :class:`Reviewers` object:
   came in if the event was one (deciding the case if the votes suffice),
   then lets free reviewers take cases from the head of the line and
   schedules their votes' completion (one call, not two: it runs for nearly
-  every event);
+  every event); it goes on to the next votes in itself while nothing else
+  can come before them;
 * :meth:`~Reviewers.handle` runs the strategy's own events (changes of
   capacity, juror sessions, idle timeouts) and says whether ``work`` could
   find anything to do after them.
@@ -162,10 +163,16 @@ class Reviewers(ABC):
 
     # -- what the loop calls --------------------------------------------------------------
 
-    work: Callable[[Any, float], None]
-    """``work(vote, now)`` after an event: count ``vote`` if one came in, then free
-    reviewers take cases. ``vote`` is the payload the reviewers put on a COMPLETE
+    work: Callable[[Any, float, float], None]
+    """``work(vote, now, horizon)`` after an event: count ``vote`` if one came in, then
+    free reviewers take cases. ``vote`` is the payload the reviewers put on a COMPLETE
     event, or None if the event was anything else.
+
+    Then, while the heap's next event is a vote in by ``horizon`` (the next
+    arrival, or the end of the run's step, whichever is first), it pops that
+    event and does the same for it: what the loop would do next, without a
+    return to it and a call per vote. Nothing can come between: an event
+    that is not a vote, or the next arrival, hands back to the loop.
 
     An attribute, not a method: the reviewers build it as a closure (see
     :meth:`_build_work`), whose variables are cheaper to read and write than
@@ -173,13 +180,17 @@ class Reviewers(ABC):
     progress, hours of votes started, cases started - are closure variables
     too, read through ``_counts``."""
 
+    free_count: Callable[[], int]
+    """``free_count()``: reviewers on duty and free to take a case now (0 or less: a
+    case joining a line that has cases waiting gives :attr:`work` nothing to do)."""
+
     _counts: Callable[[], tuple[int, float, int]]
     """``_counts()`` -> (votes in progress, hours of votes started, cases started)."""
 
     @abstractmethod
     def _build_work(
         self,
-    ) -> tuple[Callable[[Any, float], None], Callable[[], tuple[int, float, int]]]:
+    ) -> tuple[Callable[[Any, float, float], None], Callable[[], tuple[int, float, int]]]:
         """Build :attr:`work` and ``_counts`` (once, at the end of ``__init__``)."""
 
     def handle(self, kind: int, payload: Any, now: float) -> bool:

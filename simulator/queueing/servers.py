@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Callable
-from heapq import heappush
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -78,6 +78,7 @@ class Servers(Reviewers):
         self._capacity_cursor = 0
         self._schedule_capacity_change()
         self.work, self._counts = self._build_work()
+        self.free_count = lambda: self._capacity - self._counts()[0]
 
     def resume(self, busy: int, committed: float, started_cases: int) -> None:
         """Take over from the fast path: ``busy`` votes in progress (on the heap),
@@ -94,51 +95,57 @@ class Servers(Reviewers):
 
     def _build_work(
         self, busy: int = 0, committed: float = 0.0, started_cases: int = 0
-    ) -> tuple[Callable[[Case | None, float], None], Callable[[], tuple[int, float, int]]]:
+    ) -> tuple[Callable[[Case | None, float, float], None], Callable[[], tuple[int, float, int]]]:
         # everything but the counters is fixed for the queue's life: read from the
         # closure, which is cheaper than attributes in a call made for nearly every event
         needed, to_remove, cdfs = self._needed, self._to_remove, self.cdfs.tolist()
         line, pop, events, next_id = self._waiting, self._pop, self._events, self._next_id
         next_duration, next_uniform, leave = self._next_duration, self._next_uniform, self._leave
 
-        def work(vote: Case | None, now: float) -> None:
+        def work(vote: Case | None, now: float, horizon: float) -> None:
             nonlocal busy, committed, started_cases
             capacity = self._capacity
-            if vote is not None:  # a vote is in; the decision is drawn when the last one is
-                busy -= 1
-                case = vote
-                done = case.votes_done + 1
-                case.votes_done = done
-                if case.status == ACTIVE:
-                    if done == needed:
-                        correct = bisect_right(cdfs[case.cls], next_uniform())
-                        removes = correct if case.violating else needed - correct
-                        status = DECIDED_REMOVE if removes >= to_remove else DECIDED_KEEP
-                        leave(case, now, status, removes)
-                elif done == case.votes_started:  # closed; its last vote is in
-                    leave(case, now, CLOSED, 0)
-            if busy >= capacity or not line:
-                return
-            # free reviewers take the head of the line; a case stays at the head
-            # until all the votes it needs have started
-            while busy < capacity and line:
-                case = line[0][2]
-                # expired or closed while waiting, or an entry left behind when the
-                # case was expedited to the head
-                if case.status != ACTIVE or case.votes_started >= needed:
-                    pop()
-                    continue
-                started = case.votes_started
-                if started == 0:
-                    case.started = now
-                    started_cases += 1
-                case.votes_started = started + 1
-                if started + 1 == needed:
-                    pop()
-                duration = next_duration()
-                committed += duration
-                busy += 1
-                heappush(events, (now + duration, COMPLETE, next_id(), case))
+            while True:
+                if vote is not None:  # a vote is in; the decision is drawn when the last one is
+                    busy -= 1
+                    case = vote
+                    done = case.votes_done + 1
+                    case.votes_done = done
+                    if case.status == ACTIVE:
+                        if done == needed:
+                            correct = bisect_right(cdfs[case.cls], next_uniform())
+                            removes = correct if case.violating else needed - correct
+                            status = DECIDED_REMOVE if removes >= to_remove else DECIDED_KEEP
+                            leave(case, now, status, removes)
+                    elif done == case.votes_started:  # closed; its last vote is in
+                        leave(case, now, CLOSED, 0)
+                # free reviewers take the head of the line; a case stays at the head
+                # until all the votes it needs have started
+                while busy < capacity and line:
+                    case = line[0][2]
+                    # expired or closed while waiting, or an entry left behind when the
+                    # case was expedited to the head
+                    if case.status != ACTIVE or case.votes_started >= needed:
+                        pop()
+                        continue
+                    started = case.votes_started
+                    if started == 0:
+                        case.started = now
+                        started_cases += 1
+                    case.votes_started = started + 1
+                    if started + 1 == needed:
+                        pop()
+                    duration = next_duration()
+                    committed += duration
+                    busy += 1
+                    heappush(events, (now + duration, COMPLETE, next_id(), case))
+                # the next vote in, if nothing else comes first (see Reviewers.work)
+                if not events:
+                    return
+                top = events[0]
+                if top[1] != COMPLETE or top[0] > horizon:
+                    return
+                now, _, _, vote = heappop(events)
 
         def counts() -> tuple[int, float, int]:
             return busy, committed, started_cases
