@@ -275,7 +275,7 @@ class Simulation:
                 )
                 if done.any():
                     self.tally.settle(c, done, end, sink)
-                    state.cols = c.take(~done)
+                    state.keep(~done)  # in place: ``c`` would hold the old copy
             self._case_logs.set_aside()
             collect_young()
             if progress is not None:

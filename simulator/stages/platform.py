@@ -211,8 +211,29 @@ class PlatformState:
         self.removed_per_hour = np.zeros(hours + 1)
 
     def add(self, cols: PostColumns) -> None:
-        """Hold ``cols`` in memory too (their ids follow every held one)."""
-        self.cols = cols if self.cols is None else PostColumns.concat([self.cols, cols])
+        """Hold ``cols`` in memory too (their ids follow every held one).
+
+        ``cols`` becomes the held table when none is held; the held table then grows
+        in place, one column at a time, so that growing it never holds two copies
+        of it (anything keeping the table sees it grow)."""
+        if self.cols is None:
+            self.cols = cols
+            return
+        held = self.cols
+        for name in PostColumns.NUMERIC:
+            setattr(held, name, np.concatenate([getattr(held, name), getattr(cols, name)]))
+        if held.text is not None:
+            held.text = held.text + cols.text if cols.text is not None else None
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Hold only the rows ``rows`` (a boolean mask) of the held table, in place
+        and one column at a time, as :meth:`add` grows it."""
+        held = self.cols
+        assert held is not None
+        for name in PostColumns.NUMERIC:
+            setattr(held, name, getattr(held, name)[rows])
+        if held.text is not None:
+            held.text = [t for t, k in zip(held.text, rows.tolist(), strict=True) if k]
 
     def index(self, post_ids: np.ndarray) -> np.ndarray:
         """Rows of the posts ``post_ids`` (which must be held; ids are sorted)."""
