@@ -17,6 +17,8 @@ from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.engine import Simulation
 from simulator.stages.followups import ColdCases, Followups
 from simulator.stages.platform import PlatformState, PostColumns
+from simulator.stream.synthetic import Posts
+from simulator.stream.thinning import ThinDay
 
 
 @pytest.fixture(autouse=True)
@@ -152,3 +154,41 @@ def test_an_overloaded_jury_holds_the_draws_of_few_posts(
     # drawn: the cases near the head, not the line (every open case, before)
     assert drawn <= len(cases) - waiting + 2 * followups.WARM_CASES
     assert drawn < waiting / 4
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("size", [1, 997, None])
+def test_a_thinned_day_staged_in_slices_is_the_whole_day(
+    quick_sampled: Scenario,
+    jury_only: PlatformPolicy,
+    suspending_host: HostPolicy,
+    strike_host: HostPolicy,
+    seed: int,
+    size: int | None,
+) -> None:
+    """A thinned day's drawn posts staged a slice at a time (a billion posts a day
+    draw ten million) give the run of the day staged whole, up to a suspension too."""
+    thin = tweak(quick_sampled, content__thinning="auto")
+    for host in (strike_host, suspending_host):
+        whole = simulate(thin, jury_only, [host], seed=seed, slice_posts=None, spill_rows=None)
+        parts = simulate(thin, jury_only, [host], seed=seed, slice_posts=size, spill_rows=0)
+        same(whole, parts)
+    assert whole.summary["enforcement"]["suspended"] is True
+
+
+def test_a_thinned_day_comes_in_parts_that_are_its_rows() -> None:
+    rng = np.random.default_rng(0)
+    n = 1000
+    posts = Posts(
+        np.arange(n), rng.random(n), rng.integers(0, 5, n).astype(np.int8), rng.random(n),
+        np.full(n, 0.1), rng.random(n),
+    )  # fmt: skip
+    day = ThinDay(3, posts, rng.random(n), np.ones((24, 5), dtype=np.int64), 5000)
+    assert day.parts(None) == [day] and day.parts(n) == [day]
+    parts = day.parts(300)
+    assert [len(p.posts) for p in parts] == [300, 300, 300, 100]
+    for name in ("post_id", "created_at", "cls", "reach", "decay", "score_u"):
+        joined = np.concatenate([getattr(p.posts, name) for p in parts])
+        np.testing.assert_array_equal(joined, getattr(posts, name))
+    np.testing.assert_array_equal(np.concatenate([p.reported_at for p in parts]), day.reported_at)
+    assert all(p.day == 3 and p.made == 5000 and p.untouched is day.untouched for p in parts)
