@@ -26,7 +26,9 @@ def own_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TMPDIR", str(tmp_path))
 
 
-def _table(rng: np.random.Generator, first: int, n: int, with_text: bool) -> PostColumns:
+def _table(
+    rng: np.random.Generator, first: int, n: int, with_text: bool, scored: bool = False
+) -> PostColumns:
     data: dict[str, np.ndarray | list[str]] = {
         "post_id": np.arange(first, first + n),
         "created_at": rng.random(n) * 24,
@@ -36,6 +38,8 @@ def _table(rng: np.random.Generator, first: int, n: int, with_text: bool) -> Pos
         "case_open": rng.integers(0, 3, n),
         "removed_at": np.where(rng.random(n) < 0.2, rng.random(n) * 48, np.inf),
     }
+    if scored:  # a read-only column of many values
+        data["score"] = np.where(rng.random(n) < 0.5, rng.random(n), np.nan)
     if with_text:
         data["text"] = [f"post {i}" for i in range(first, first + n)]
     return PostColumns.from_columns(data, n, with_text)
@@ -51,11 +55,15 @@ def _equal(a: PostColumns, b: PostColumns) -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("with_text", [False, True])
+@pytest.mark.parametrize("scored", [False, True])
 def test_the_held_table_grows_and_shrinks_in_place(
-    quick_sampled: Scenario, seed: int, with_text: bool
+    quick_sampled: Scenario, seed: int, with_text: bool, scored: bool
 ) -> None:
     rng = np.random.default_rng(seed)
-    parts = [_table(rng, 100 * i, int(rng.integers(0, 60)), with_text) for i in range(4)]
+    parts = [
+        _table(rng, 100 * i, int(rng.integers(0, 60)), with_text, scored and i == 2)
+        for i in range(4)
+    ]
     whole = PostColumns.concat(parts)
     state = PlatformState(48, quick_sampled.taxonomy)
     state.add(parts[0])
@@ -64,11 +72,17 @@ def test_the_held_table_grows_and_shrinks_in_place(
         state.add(part)
     assert state.cols is held  # one table, grown: never a second copy beside it
     _equal(held, whole)
+    # a column no stage writes, holding one value, is held as that value
+    assert held.decay.strides == (0,) and held.flagged_at.strides == (0,)
+    assert (held.score.strides == (0,)) is not scored
     keep = rng.random(len(held)) < 0.4
     expected = held.take(keep)
     state.keep(keep)
     assert state.cols is held
     _equal(held, expected)
+    more = _table(rng, 1000, 50, with_text)
+    state.add(more)  # grows on from a kept table
+    _equal(held, PostColumns.concat([expected, more]))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
