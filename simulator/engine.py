@@ -282,6 +282,8 @@ class Simulation:
         self._case_logs.set_aside()
         final = state.cols if state.cols is not None else PostColumns.empty(self.with_text)
         self.tally.settle(final, final.created_at < end, end, sink)
+        del final
+        state.cols = None  # every row has settled: the final tables come from the spill
         return self._log(end, suspended_by)
 
     # Per-post stages (vectorised) -----------------------------------------------

@@ -15,6 +15,7 @@ import simulator.stages.followups as followups
 from simulator.api import simulate
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.engine import Simulation
+from simulator.queueing import PENDING, CaseLog
 from simulator.stages.followups import ColdCases, Followups
 from simulator.stages.platform import PlatformState, PostColumns
 from simulator.stream.synthetic import Posts
@@ -159,11 +160,9 @@ def test_an_overloaded_jury_holds_the_draws_of_few_posts(
     monkeypatch.setattr(followups, "WARM_CASES", 16)  # a small world's long line
     sim = Simulation(quick_sampled, _slow_jury(jury_only), [strike_host], seed=0)
     log = sim.run()
-    cols = sim._state.cols
-    assert cols is not None
-    waiting = int((cols.case_open > 0).sum())
-    drawn = len(sim.followups._posts)
     cases = log.cases["jury"]
+    waiting = int((cases["status_name"] == "pending").sum())
+    drawn = len(sim.followups._posts)
     assert waiting > 10 * followups.WARM_CASES  # the test is about a long line
     # drawn: the cases near the head, not the line (every open case, before)
     assert drawn <= len(cases) - waiting + 2 * followups.WARM_CASES
@@ -206,3 +205,31 @@ def test_a_thinned_day_comes_in_parts_that_are_its_rows() -> None:
         np.testing.assert_array_equal(joined, getattr(posts, name))
     np.testing.assert_array_equal(np.concatenate([p.reported_at for p in parts]), day.reported_at)
     assert all(p.day == 3 and p.made == 5000 and p.untouched is day.untouched for p in parts)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pending_cases_from_columns_are_their_records(seed: int) -> None:
+    """A queue's pending cases (millions in an overloaded jury) are built from columns,
+    exactly the log their record tuples give."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 50))
+    cols = {
+        "post_id": rng.integers(0, 10**10, n),
+        "arrived": rng.random(n) * 100,
+        "cls": rng.integers(0, 5, n).astype(np.int8),
+        "violating": rng.random(n) < 0.5,
+        "priority": np.where(rng.random(n) < 0.5, rng.random(n), 0.0),
+        "kind": rng.integers(0, 3, n).astype(np.int8),
+    }
+    records = [
+        (i, t, np.nan, np.nan, PENDING, 0, 0, c, v, p, k)
+        for i, t, c, v, p, k in zip(*(cols[k].tolist() for k in cols), strict=True)
+    ]
+    a, b = CaseLog.pending(**cols), CaseLog.from_records(records)
+    for name in ("post_id", "arrived", "started", "left", "status", "remove_votes", "votes",
+                 "cls", "violating", "priority", "kind"):  # fmt: skip
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype
+        np.testing.assert_array_equal(x, y)
+    order = rng.permutation(n)
+    np.testing.assert_array_equal(a.take(order).post_id, cols["post_id"][order])
