@@ -141,11 +141,15 @@ def report_probability(scenario: Scenario, policy: PlatformPolicy) -> np.ndarray
     return np.asarray(p @ _WEIGHTS, dtype=np.float64)
 
 
-def hourly_load(scenario: Scenario, policy: PlatformPolicy) -> tuple[np.ndarray, np.ndarray]:
-    """Per simulated hour: cases user reports open (by the posts' creation hour,
-    an upper bound as in :func:`report_probability`) and cases the reviewing
-    team can decide (on-duty reviewers x votes per hour / votes per case)."""
-    if policy.reports.review_team == "jury":
+def hourly_load(
+    scenario: Scenario, policy: PlatformPolicy, team: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per simulated hour: cases user reports open in ``team``'s queue (default:
+    ``reports.review_team``; by the posts' creation hour, an upper bound as in
+    :func:`report_probability`) and cases the team can decide (on-duty reviewers x
+    votes per hour / votes per case)."""
+    team = team or policy.reports.review_team
+    if team == "jury":
         jury = policy.jury
         servers = np.rint(jurors_on_duty(jury, scenario))
         # first-k-agree may stop before votes_per_case: this is the lower bound
@@ -153,7 +157,8 @@ def hourly_load(scenario: Scenario, policy: PlatformPolicy) -> tuple[np.ndarray,
     else:
         spec: TeamSpec = staff_team(policy.staff, scenario)
         capacity = spec.servers * (60.0 / spec.review_minutes) / spec.votes_per_case
-    per_post = report_probability(scenario, policy)
+    routed = np.array(policy.reports.teams_by_class(scenario.taxonomy)) == team
+    per_post = report_probability(scenario, policy) * routed
     cases = hourly_rates(scenario) * (hourly_class_probs(scenario) @ per_post)
     if not policy.reports.enabled:
         cases = np.zeros_like(cases)
@@ -164,14 +169,16 @@ def team_loads(scenario: Scenario, policy: PlatformPolicy) -> list[TeamLoad]:
     """Report-driven load on each team that user reports go to."""
     if not policy.reports.enabled:
         return []
-    team = policy.reports.review_team
-    cases, capacity = hourly_load(scenario, policy)
-    window = min(24, len(cases))
-    kernel = np.ones(window) / window
-    rolling = np.convolve(cases, kernel, mode="valid")
-    peak_at = int(np.argmax(rolling))
-    cap = float(np.convolve(capacity, kernel, mode="valid")[peak_at])
-    return [TeamLoad(team, cap, float(rolling[peak_at]), float(peak_at))]
+    out = []
+    for team in dict.fromkeys(policy.reports.teams_by_class(scenario.taxonomy)):
+        cases, capacity = hourly_load(scenario, policy, team)
+        window = min(24, len(cases))
+        kernel = np.ones(window) / window
+        rolling = np.convolve(cases, kernel, mode="valid")
+        peak_at = int(np.argmax(rolling))
+        cap = float(np.convolve(capacity, kernel, mode="valid")[peak_at])
+        out.append(TeamLoad(team, cap, float(rolling[peak_at]), float(peak_at)))
+    return out
 
 
 def check_run(
@@ -323,6 +330,9 @@ def _classes(sc: _Doc, pol: _Doc) -> list[Finding]:
         for key, message in per_class_problems(mapping, tax, strict_keys=strict):
             where = (*path, key) if key is not None else path
             out.append(pol.at("error", where, message))
+    for name in p.reports.areas or {}:
+        if name not in tax.area_names:
+            out.append(pol.at("error", ("reports", "areas", name), _no_area(name, tax)))
     pre = p.prefilter
     if not (pre.enabled or p.notices.sweep.enabled):
         return out

@@ -362,7 +362,7 @@ class Simulation:
         reported, auto = self.adversaries.stage(posts, reported, auto)  # brigades, matcher
         case_at = np.minimum(flag, reported)
         case_at = np.where(case_at < auto, case_at, np.inf)
-        report_team = TEAMS.index(self.policy.reports.review_team)
+        report_team = self.reports.team_codes(posts.cls)
         flag_team: int | np.ndarray = TEAMS.index(self.policy.prefilter.review_team)
         if self.prefilter is not None and out.flag_team is not None:  # by area
             flag_team = np.where(out.flag_team >= 0, out.flag_team, flag_team)

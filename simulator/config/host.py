@@ -65,10 +65,14 @@ class Detection(ConfigModel):
         dict[str, Annotated[float, Field(ge=0, le=1000)]] | None,
         Field(
             description=(
-                "per policy area of the scenario (`default`: every area not named): how "
-                "much more (or less) often the area's live posts reach the enforcer by "
-                "outside reports, multiplying outside_reports_per_million_views (0: the "
-                "enforcer never hears of the area that way; null: every area alike)"
+                "per policy area of the scenario (`default`: every area not named): the "
+                "area's weight in the enforcer's attention, on every detection channel: "
+                "its live posts reach the enforcer that many times as often per view by "
+                "outside reports and by press reports, their views count that many times "
+                "towards the harmful views per hour that draw the press, and an audit "
+                "draws them that many times as readily as a legitimate post. A post that "
+                "reaches the enforcer counts once, whatever its weight (0: the enforcer "
+                "never finds, counts or names the area; null: every area alike)"
             )
         ),
     ] = None

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from simulator.config.accounts import AccountEnforcement
 from simulator.config.adversaries import Matcher
-from simulator.config.base import ConfigModel
+from simulator.config.base import ConfigModel, omitted_when_none
 from simulator.config.common import (
     NonNegativeFloat,
     PerClassProbability,
@@ -30,6 +30,7 @@ from simulator.config.prefilter import (  # noqa: F401 (re-exported: the policy'
     Team,
     Threshold,
 )
+from simulator.taxonomy import Taxonomy
 
 Priority = Literal["fifo", "score", "reach", "reports", "severity"]
 _PRIORITY_HELP = (
@@ -64,6 +65,12 @@ _STAFF_ACCURACY = {
 """Per-class defaults, for the default classes (a scenario with its own classes needs its own)."""
 
 
+class ReportRoute(ConfigModel):
+    """Where user reports of one policy area's posts go."""
+
+    review_team: Annotated[Team, Field(description="who reviews reported posts of this area")]
+
+
 class Reports(ConfigModel):
     """User reports: the n-th report on a live post opens a review case."""
 
@@ -71,7 +78,21 @@ class Reports(ConfigModel):
     reports_to_queue: Annotated[
         int, Field(ge=1, le=1000, description="reports needed before a post is queued for review")
     ] = 1
-    review_team: Team = "jury"
+    review_team: Annotated[
+        Team,
+        Field(description="who reviews reported posts (of an area without its own route)"),
+    ] = "jury"
+    areas: Annotated[
+        dict[str, ReportRoute] | None,
+        Field(
+            description=(
+                "per policy area of the scenario: the team that reviews its reported posts "
+                "(a report of an area not named, or of a legitimate post, goes to "
+                "review_team; null: every report to review_team). Teams share one queue "
+                "each: routing an area to its own team is a queue for that area"
+            )
+        ),
+    ] = None
     rereports_after_keep: Annotated[
         int,
         Field(
@@ -83,6 +104,25 @@ class Reports(ConfigModel):
             ),
         ),
     ] = 0
+
+    _undeclared = omitted_when_none("areas")
+
+    def teams_by_class(self, taxonomy: Taxonomy) -> list[Team]:
+        """Per class code: the team its reported posts go to."""
+        routes = self.areas or {}
+        out: list[Team] = [self.review_team] * taxonomy.n_classes
+        for code in range(taxonomy.n_classes):
+            area = int(taxonomy.area_of[code])
+            if area >= 0 and (route := routes.get(taxonomy.area_names[area])) is not None:
+                out[code] = route.review_team
+        return out
+
+    def teams(self) -> list[tuple[str, Team]]:
+        """The teams reports can go to, each with the field that names it."""
+        used: list[tuple[str, Team]] = [("reports.review_team", self.review_team)]
+        for name, route in (self.areas or {}).items():
+            used.append((f"reports.areas.{name}.review_team", route.review_team))
+        return used
 
 
 class JurorPopulation(ConfigModel):
@@ -409,7 +449,7 @@ class PlatformPolicy(ConfigModel):
         prefilter's ``review_team`` only if some area leaves its own out."""
         used: list[tuple[str, Team]] = []
         if self.reports.enabled:
-            used.append(("reports.review_team", self.reports.review_team))
+            used += self.reports.teams()
         pre = self.prefilter
         if not pre.enabled:
             return used

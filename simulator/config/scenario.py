@@ -177,7 +177,8 @@ class Content(ConfigModel):
         Field(
             description=(
                 "share of posts in each class; normalised to sum to 1 (required for a "
-                "synthetic stream)"
+                "synthetic stream; for a replayed log, the mix it is expected to have: "
+                "prefilter targets on the stream's mix are met on it)"
             )
         ),
     ] = None

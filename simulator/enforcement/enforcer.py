@@ -40,7 +40,7 @@ import numpy as np
 
 from simulator.config.host import HostPolicy
 from simulator.enforcement.clock import LetterClock
-from simulator.enforcement.harm import HarmWatch
+from simulator.enforcement.detection import Channels
 from simulator.enforcement.named import AccountLookup, NamedAccounts
 from simulator.enforcement.records import (
     EnforcementEvent,
@@ -54,7 +54,7 @@ from simulator.enforcement.signals import Ledger, Rule
 from simulator.enforcement.words import POST_COUNTS, because, notice_words
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
-from simulator.stream.synthetic import Posts, view_driven_times
+from simulator.stream.synthetic import Posts
 from simulator.taxonomy import DEFAULT, Taxonomy
 
 # Agenda entries at the same time run in this order: the platform's answer
@@ -74,19 +74,13 @@ class Enforcer:
         area_weights: np.ndarray | None = None,
     ) -> None:
         self._policy = policy
-        # per class: how much more often outside reports reach us (null: all alike)
-        self._area_weights = area_weights
+        self._channels = Channels(policy.detection, policy.name, seeds, area_weights)
         # the accounts behind posts, when the run follows authors: notices name them
         self._named = NamedAccounts(accounts) if accounts is not None else None
         self._name = policy.name
         self._seeds = seeds
         self._letters = letters if letters is not None else LetterClock(policy.notices)
-        self._per_view = policy.detection.outside_reports_per_million_views / 1e6
         self._now = 0.0
-        # Reports on their way (time-sorted, consumed by a cursor): (time, post id).
-        self._cand_t = np.empty(0)
-        self._cand_id = np.empty(0, dtype=np.int64)
-        self._cand_pos = 0
         self._agenda: list[tuple[float, int, int, Any]] = []
         self._seq = count()
         self._found_at: dict[int, float] = {}  # post id -> when the enforcer learned of it
@@ -113,15 +107,6 @@ class Enforcer:
         self._events: list[EnforcementEvent] = []
         self._trips: list[Trip] = []
         self._peaks: dict[str, Peak] = {}  # rule -> its highest score so far
-        audit = policy.detection.audit
-        self._next_audit = audit.every_days * 24.0 if audit.sample_size > 0 else math.inf
-        # Press escalation: every violating post observed, to draw press reports
-        # once attention starts (memoryless in views, so exact after the fact).
-        press = policy.detection.press
-        self._press_on = press.enabled and press.reports_per_million_views > 0
-        self._watch = HarmWatch(press.trigger_views_per_hour) if press.enabled else None
-        self._press_window: tuple[float, float] | None = None
-        self._seen: list[tuple[np.ndarray, ...]] = []
 
     # -- read-only state -------------------------------------------------------------------
 
@@ -192,51 +177,7 @@ class Enforcer:
 
     def observe(self, violating: Posts, day: int) -> None:
         """Draw when outside (and press) reports about these violating posts reach us."""
-        if len(violating) == 0:
-            return
-        if self._per_view > 0:
-            rng = self._seeds.rng("enforcer", self._name, day)
-            per_view = np.full(len(violating), self._per_view)
-            if self._area_weights is not None:
-                per_view = per_view * self._area_weights[violating.cls]
-            seen = view_driven_times(violating, per_view, 1, rng)
-            self._add_candidates(seen, violating.post_id)
-        if self._watch is not None and self._press_window is None:
-            self._watch.add(
-                violating.post_id, violating.created_at, violating.reach, violating.decay
-            )
-        if self._press_on:
-            # One exponential per post: where, in views after attention starts,
-            # its first press report falls.
-            gap = self._seeds.rng("press", self._name, day).standard_exponential(len(violating))
-            cols = (violating.post_id, violating.created_at, violating.reach, violating.decay, gap)
-            if self._press_window is None:
-                self._seen.append(cols)
-            else:
-                self._add_press_reports(cols)
-
-    def _add_candidates(self, times: np.ndarray, ids: np.ndarray) -> None:
-        keep = np.isfinite(times)
-        t = np.concatenate([self._cand_t[self._cand_pos :], times[keep]])
-        i = np.concatenate([self._cand_id[self._cand_pos :], ids[keep]])
-        order = np.lexsort((i, t))
-        self._cand_t, self._cand_id, self._cand_pos = t[order], i[order], 0
-
-    def _add_press_reports(self, cols: tuple[np.ndarray, ...]) -> None:
-        assert self._press_window is not None
-        start, end = self._press_window
-        ids, created, reach, decay, gap = cols
-        rate = self._policy.detection.press.reports_per_million_views / 1e6
-        # Views already accrued when attention starts; the next report comes
-        # ``gap / rate`` views later (a Poisson process in views is memoryless).
-        before = reach * -np.expm1(-decay * np.maximum(start - created, 0.0))
-        target = before + gap / rate
-        hit = target < reach
-        times = np.full(len(ids), np.inf)
-        age = -np.log1p(-target[hit] / reach[hit]) / decay[hit]
-        times[hit] = created[hit] + age
-        times[times >= end] = np.inf
-        self._add_candidates(times, ids)
+        self._channels.observe(violating, day)
 
     # -- stepping ----------------------------------------------------------------------------
 
@@ -244,9 +185,9 @@ class Enforcer:
         """When the enforcer next needs the platform as it is at that moment."""
         times = [
             self._agenda[0][0] if self._agenda else math.inf,
-            self._cand_t[self._cand_pos] if self._cand_pos < len(self._cand_t) else math.inf,
-            self._next_audit,
-            self._press_candidate(platform),
+            self._channels.next_report(),
+            self._channels.next_audit,
+            self._channels.press_candidate(self._now, platform),
         ]
         clean = self._clean_at()
         if clean > self._now:
@@ -266,9 +207,9 @@ class Enforcer:
         self._maybe_reinstate(t, platform)
         while True:
             agenda = self._agenda[0][0] if self._agenda else math.inf
-            cand = self._cand_t[self._cand_pos] if self._cand_pos < len(self._cand_t) else math.inf
-            press = self._press_candidate(platform)
-            when = min(agenda, cand, self._next_audit, press)
+            cand = self._channels.next_report()
+            press = self._channels.press_candidate(self._now, platform)
+            when = min(agenda, cand, self._channels.next_audit, press)
             if when > t:
                 break
             if when == press:
@@ -277,9 +218,7 @@ class Enforcer:
                 _, kind, _, payload = heappop(self._agenda)
                 self._dispatch(when, kind, payload, platform)
             elif when == cand:
-                pid = int(self._cand_id[self._cand_pos])
-                self._cand_pos += 1
-                self._find(np.array([pid]), when, platform)
+                self._find(np.array([self._channels.take_report()]), when, platform)
             else:
                 self._audit(when, platform)
             self._judge(when, platform)
@@ -332,36 +271,19 @@ class Enforcer:
         self._ledger.add("found_views", when, float(views.sum()))
 
     def _audit(self, when: float, platform: PlatformView) -> None:
-        audit = self._policy.detection.audit
-        rng = self._seeds.rng("audit", self._name, int(when))
-        live = platform.live_violating(when)
-        total = max(platform.live_posts(when), float(len(live)), 1.0)
-        k = int(rng.binomial(audit.sample_size, min(1.0, len(live) / total)))
-        k = min(k, len(live))
-        if k:
-            self._find(np.sort(rng.choice(live, size=k, replace=False)), when, platform)
-        self._ledger.add("audit_prevalence", when, float(k), float(audit.sample_size))
-        self._events.append(EnforcementEvent(self._name, when, "audit", k))
-        self._next_audit += audit.every_days * 24.0
-
-    def _press_candidate(self, platform: PlatformView) -> float:
-        if self._watch is None or self._press_window is not None:
-            return math.inf
-        return self._watch.next_candidate(self._now, platform)
+        picked = self._channels.audit(when, platform)
+        if len(picked):
+            self._find(picked, when, platform)
+        size = float(self._policy.detection.audit.sample_size)
+        self._ledger.add("audit_prevalence", when, float(len(picked)), size)
+        self._events.append(EnforcementEvent(self._name, when, "audit", len(picked)))
 
     def _press_check(self, when: float, platform: PlatformView) -> None:
         """At a candidate moment: did harmful views reach the press's line?"""
-        assert self._watch is not None
-        rate = self._watch.crossed(when, platform)
+        rate = self._channels.press_check(when, platform)
         if rate is None:
             return
         press = self._policy.detection.press
-        self._press_window = (when, when + press.hours)
-        self._watch = None
-        if self._press_on:
-            for cols in self._seen:
-                self._add_press_reports(cols)
-        self._seen = []  # later posts get their press reports as they are observed
         self._ledger.add("press_attention", when, 1.0)
         self._events.append(
             EnforcementEvent(

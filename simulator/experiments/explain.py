@@ -76,10 +76,7 @@ def _jury_used(policy: PlatformPolicy) -> str | None:
         policy.appeals.queue,
         policy.notices.sweep.team if policy.notices.sweep.enabled else "",
     ]
-    if policy.reports.enabled:
-        teams.append(policy.reports.review_team)
-    if policy.prefilter.enabled:
-        teams.append(policy.prefilter.review_team)
+    teams += [team for _, team in policy.case_teams()]
     if "jury" not in teams:
         return "no case goes to the jury (reports, prefilter and appeals go elsewhere)"
     return None

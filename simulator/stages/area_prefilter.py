@@ -99,6 +99,7 @@ class AreaPrefilter:
         self.areas = sorted(areas, key=lambda a: -a.severity)
         self._taxonomy = tax
         self._mix = mix
+        self._on = cfg.enabled
 
     # What the engine asks of a prefilter ------------------------------------------------
     classifier = None
@@ -122,9 +123,28 @@ class AreaPrefilter:
         out = np.empty((len(self.areas), len(posts)))
         for k, a in enumerate(self.areas):
             u = a.draws.uniforms(posts.post_id)
+            if posts.area_u is not None:  # a thinned day's draws, conditioned
+                u = np.where(np.isnan(posts.area_u[:, k]), u, posts.area_u[:, k])
             out[k] = a.card.score_model.sample(posts.cls, u)
             if self.adjust is not None:
                 out[k] = self.adjust(posts, out[k])
+        return out
+
+    def touch_shares(self, cuts: list[float | None]) -> np.ndarray:
+        """Per screened area (rows, in :attr:`areas` order) and class: the share of posts
+        the area's card scores at or above the lowest cut in use: the area's own
+        thresholds when the prefilter runs, and ``cuts`` (a notice sweep's, read on the
+        highest score, so on every card). What thinning needs (a post no card scores
+        that high, no one reports and no sampler picks is counted, not drawn)."""
+        n = self._taxonomy.n_classes
+        out = np.zeros((len(self.areas), n))
+        for k, a in enumerate(self.areas):
+            mine = [c for c in cuts if c is not None]
+            if self._on:
+                mine += [a.auto.score, a.review.score]
+            if mine:
+                model = a.card.score_model
+                out[k] = [model.share_at_or_above(c, min(mine))[0] for c in range(n)]
         return out
 
     def scores(self, posts: Posts) -> np.ndarray:

@@ -91,11 +91,7 @@ class Followups:
             return True
         if self._hears_appeals(team):
             return True
-        return self.policy.reports.rereports_after_keep > 0 and team == self.report_team
-
-    @property
-    def report_team(self) -> str:
-        return self.policy.reports.review_team
+        return self.policy.reports.rereports_after_keep > 0 and team in self.reports.teams
 
     def _hears_appeals(self, team: str) -> bool:
         """Appeals against ``team``'s removals that ``team`` hears itself.
@@ -175,7 +171,9 @@ class Followups:
         if escalation is not None and not escalation.enabled:
             escalation = None
         hears_appeals = self._hears_appeals(team)
-        max_rounds = self.policy.reports.rereports_after_keep if team == self.report_team else 0
+        # a kept post is reported again to the team its class's reports go to
+        rereports = self.policy.reports.rereports_after_keep
+        rounds_of = [rereports if t == team else 0 for t in self.reports.teams]
         n_reports = self.policy.reports.reports_to_queue
         violating = self.state.taxonomy.violating.tolist()
         rounds, uniform, opened = self.rounds, self.rereports.uniform, self._opened
@@ -203,6 +201,7 @@ class Followups:
                     return None
                 opened.append(post_id)
                 return when, priority(post_id, p, when), KIND_APPEAL
+            max_rounds = rounds_of[cls]
             if kind != KIND_REPORT or max_rounds == 0:
                 return None
             done = rounds.get(post_id, 0)

@@ -126,11 +126,14 @@ class NoticeResponse:
         c = state.cols
         idx = state.index(notice.post_ids)
         fresh = idx[~np.isfinite(c.case_at[idx]) & (c.removed_at[idx] > notice.time)]
-        team: str = self._policy.reports.review_team
-        if team not in self._queues:
-            team = next(iter(self._queues), team)
-        if team in self._queues and len(fresh):
-            self._open_cases(fresh, notice.time, team)
+        # as if reported: to the team reports of the post's area go to
+        teams: list[str] = list(self._policy.reports.teams_by_class(state.taxonomy))
+        for team in sorted(set(teams)):
+            mine = fresh[np.array(teams)[c.cls[fresh]] == team]
+            if team not in self._queues:
+                team = next(iter(self._queues), team)
+            if team in self._queues and len(mine):
+                self._open_cases(mine, notice.time, team)
         for queue in self._queues.values():
             queue.expedite(notice.post_ids, notice.time)
 

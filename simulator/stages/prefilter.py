@@ -328,7 +328,8 @@ def needs_stream_scores(cfg: Prefilter, scenario: Scenario) -> bool:
 
 def stream_mix(scenario: Scenario) -> dict[str, float] | None:
     """The class mix the scenario's stream is expected to have over the whole run, by
-    class name (None for a replayed stream).
+    class name (None without ``content.class_shares``; for a replayed log, the shares
+    as given: the mix the log is expected to have).
 
     Surges raise the violating share, and volume weights each hour: the class
     shares alone (the mix outside surges) would set a precision target the run
@@ -337,12 +338,15 @@ def stream_mix(scenario: Scenario) -> dict[str, float] | None:
     """
     if scenario.content.class_shares is None:
         return None
+    classes = scenario.taxonomy.classes
+    if scenario.stream.is_file:  # no arrival model: the shares are the whole mix
+        shares = np.asarray(scenario.class_shares())
+        return {name: float(s) for name, s in zip(classes, shares / shares.sum(), strict=True)}
     rates, probs = hourly_rates(scenario), hourly_class_probs(scenario)
     total = rates.sum()
     # A world expected to make no post (the library runs one; the CLI refuses it):
     # the mix a post would have, each hour alike, so a target still has a meaning.
     mix = rates @ probs / total if total > 0 else probs.mean(axis=0)
-    classes = scenario.taxonomy.classes
     return {name: float(share) for name, share in zip(classes, mix, strict=True)}
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from simulator.config.common import per_class
 from simulator.config.policy import Reports
 from simulator.config.scenario import Audience
+from simulator.stages.platform import TEAMS
 from simulator.stream.synthetic import Posts, view_driven_times
 from simulator.taxonomy import Taxonomy
 
@@ -22,6 +23,20 @@ class ReportStage:
         rate = np.asarray(per_class(audience.reports_per_1000_views, taxonomy)) / 1000.0
         self._per_view = rate * (1.0 - np.asarray(per_class(audience.sympathy, taxonomy)))
         self._per_view_list: list[float] = self._per_view.tolist()  # for scalar use in loops
+        self._teams = cfg.teams_by_class(taxonomy)
+        self._team_codes = np.array([TEAMS.index(t) for t in self._teams], dtype=np.int8)
+
+    def team_codes(self, cls: np.ndarray) -> np.ndarray | int:
+        """The team (an index into ``TEAMS``) reports of each class code in ``cls`` go
+        to: one number when every report goes to ``review_team``."""
+        if self._cfg.areas is None:
+            return TEAMS.index(self._cfg.review_team)
+        return self._team_codes[cls]
+
+    @property
+    def teams(self) -> list[str]:
+        """Per class code: the team its reported posts go to."""
+        return list(self._teams)
 
     @property
     def reports_needed(self) -> int:

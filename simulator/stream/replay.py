@@ -22,10 +22,13 @@ from its own stable key so one extra draw shifts nothing else:
 * lifetime reach: the ``views`` column, else ``followers x views_per_follower``,
   else drawn from the scenario's reach model (``("replay-reach", day)``);
 * the class of an unlabelled post: estimated with a classifier trained on the
-  labelled part of the log (or, with too few labels, on the synthetic corpus),
+  labelled part of the log (or, with too few labels, on the synthetic corpus;
+  refused for a scenario with its own areas, which that corpus does not know),
   its score corrected to the log's labelled prevalence, then drawn
-  (``("replay-labels", day)``). Such posts are marked ``labelled=False`` so
-  metrics can tell measured figures from estimated ones;
+  (``("replay-labels", day)``): whether it violates from its text, its class
+  (and so its area) from the labelled posts' class mix on that side. Such posts
+  are marked ``labelled=False`` so metrics can tell measured figures from
+  estimated ones;
 * ``score_u`` for scale mode (``("replay-score", day)``).
 
 A day's posts are presented in the order of the ``post_id`` column when one is
@@ -352,6 +355,14 @@ class ReplayStream:
             source, train_prev = (
                 f"labelled posts in the log ({n_v} violating, {n_l} not)",
                 n_v / (n_v + n_l),
+            )
+        elif not tax.is_default:
+            raise DataFileError(
+                f"{self._reader.path}: {self._unlabelled:,} posts have no label, and too few "
+                f"are labelled to learn their classes from ({n_v} violating, {n_l} not; "
+                f"{_MIN_LABELLED_PER_SIDE} of each needed). The synthetic corpus that stands "
+                "in otherwise knows only the default classes (violence), not the scenario's "
+                "areas: label more posts, or leave the unlabelled ones out of the log"
             )
         else:
             texts_cfg = sc.content.texts

@@ -35,6 +35,9 @@ class Posts:
     scale mode turns into a classifier score (the post's rank within its class).
     ``labelled`` is False where the class is an estimate rather than ground
     truth (a replayed log with partial labels); ``None`` means all are truth.
+    ``area_u`` (shape ``(posts, screened areas)``) holds the uniforms a prefilter
+    per area turns into each area's score where a thinned day drew them
+    conditioned (NaN, or ``None`` for all: the prefilter's own keyed draw).
     """
 
     post_id: np.ndarray
@@ -45,6 +48,7 @@ class Posts:
     score_u: np.ndarray
     text: list[str] | None = None
     labelled: np.ndarray | None = None
+    area_u: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.post_id)
@@ -62,6 +66,7 @@ class Posts:
             self.score_u[idx],
             text,
             self.labelled[idx] if self.labelled is not None else None,
+            self.area_u[idx] if self.area_u is not None else None,
         )
 
     @staticmethod
@@ -74,6 +79,15 @@ class Posts:
         labelled = None
         if any(b.labelled is not None for b in batches):
             labelled = np.concatenate([b.labelled_mask() for b in batches])
+        area_u = None
+        if any(b.area_u is not None for b in batches):
+            width = next(b.area_u.shape[1] for b in batches if b.area_u is not None)
+            area_u = np.concatenate(
+                [
+                    b.area_u if b.area_u is not None else np.full((len(b), width), np.nan)
+                    for b in batches
+                ]
+            )
         return Posts(
             np.concatenate([b.post_id for b in batches]),
             np.concatenate([b.created_at for b in batches]),
@@ -83,6 +97,7 @@ class Posts:
             np.concatenate([b.score_u for b in batches]),
             texts,
             labelled,
+            area_u,
         )
 
     def labelled_mask(self) -> np.ndarray:

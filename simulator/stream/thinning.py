@@ -31,7 +31,10 @@ audits find violating posts, and an audit reads only counts of the rest):
   scored at or above the lowest cut in use (the prefilter's review and removal
   thresholds, a notice sweep's) with the score model's exact share
   (:meth:`~simulator.classifier.ScoreModel.share_at_or_above`), independently
-  of reach and reports, since scores are a quantile draw at their own uniform.
+  of reach and reports, since scores are a quantile draw at their own uniform;
+  with a card per policy area (``prefilter.areas``), each card scores at its
+  own keyed uniform, independently of the others, so a post is scored high
+  when some card's score reaches that card's lowest cut: ``1 - prod(1 - q_k)``.
 
 Touchable posts are split in two exclusive groups, each drawn exactly:
 
@@ -45,6 +48,9 @@ Touchable posts are split in two exclusive groups, each drawn exactly:
 * *scored, not reported* (``(1 - pB) q``): the score's uniform in its top
   ``q`` (where the quantile function reaches the cut); ``z`` from
   ``phi(z) (1 - P(n, x(z)))`` by rejection from the normal; no report ever.
+  With a card per area, the cards' uniforms are drawn conditioned on some
+  card's being in its top ``q_k`` (:func:`draw_some_above`) and carried with
+  the posts (``Posts.area_u``) in place of the cards' keyed draws.
 
 Each group's count is a binomial of the posts left (a multinomial split), so
 the posts drawn, their attributes and report times, and the counts left are
@@ -217,6 +223,21 @@ def draw_unreported(
     return _rejection(rng, size, 1.0 - share, propose)
 
 
+def draw_some_above(rng: np.random.Generator, size: int, q: np.ndarray) -> np.ndarray:
+    """Uniforms, shape ``(size, len(q))``, conditioned on at least one ``u[k]`` lying in
+    its top ``q[k]`` (independent otherwise): the first such ``k`` is drawn with
+    probability ``prod(1 - q[:k]) q[k]`` (normalised), those before it below their
+    cut, it above, those after it unconditioned."""
+    if size == 0:
+        return np.empty((0, len(q)))
+    first_p = np.cumprod(np.r_[1.0, 1.0 - q[:-1]]) * q
+    first = rng.choice(len(q), size=size, p=first_p / first_p.sum())
+    u = rng.random((size, len(q)))
+    k = np.arange(len(q))[None, :]
+    out = np.where(k < first[:, None], (1.0 - q) * u, u)
+    return np.where(k == first[:, None], 1.0 - q * u, out)
+
+
 # The thinned stream ------------------------------------------------------------------
 
 
@@ -235,6 +256,10 @@ class TouchModel:
     """Per class: P(score at or above the lowest cut in use) (0 without drawn scores)."""
     violating: np.ndarray
     """Per class: whether it violates (always drawn one by one)."""
+    area_scored: np.ndarray | None = None
+    """A prefilter per area: per screened area (rows) and class, P(that area's card
+    scores at or above its lowest cut); the cards draw independently, so ``scored``
+    is the chance that some card does (None: one score per post)."""
 
     @classmethod
     def build(
@@ -245,11 +270,20 @@ class TouchModel:
         sigma: float,
         scored: np.ndarray,
         violating: np.ndarray,
+        area_scored: np.ndarray | None = None,
     ) -> TouchModel:
         km = np.asarray(per_view, dtype=np.float64) * np.asarray(median, dtype=np.float64)
         reported = np.array([reported_share(reports_needed, float(k), sigma) for k in km])
+        if area_scored is not None:
+            scored = 1.0 - np.prod(1.0 - area_scored, axis=0)
         return cls(
-            reports_needed, km, sigma, reported, np.asarray(scored, dtype=np.float64), violating
+            reports_needed,
+            km,
+            sigma,
+            reported,
+            np.asarray(scored, dtype=np.float64),
+            violating,
+            area_scored,
         )
 
     def touched_share(self) -> np.ndarray:
@@ -361,13 +395,20 @@ class Thinner:
                     )
                     score_u[mine] = 1.0 - t.scored[c] * gen.random(len(mine))
                     report_at[mine] = np.inf
+        area_u = None
+        if t.area_scored is not None:  # some card scores a post of the scored group high
+            area_u = np.full((total, len(t.area_scored)), np.nan)
+            for c in np.flatnonzero(legit):
+                mine = np.flatnonzero((kind == 2) & (cls == c))
+                area_u[mine] = draw_some_above(sco_rng, len(mine), t.area_scored[:, c])
         reach = self._stream.reach_of(cls, z)
         decay = np.full(total, self._stream.decay)
         rows = np.flatnonzero(kind == 1)
         if len(rows):
             x = t.km[cls[rows]] * np.exp(t.sigma * z[rows])
             report_at[rows] = intensity_times(created[rows], x, decay[rows], g[rows])
-        posts = Posts(ids, created, cls, reach, decay, score_u, self._stream.texts_for(cls, day))
+        texts = self._stream.texts_for(cls, day)
+        posts = Posts(ids, created, cls, reach, decay, score_u, texts, area_u=area_u)
         return ThinDay(day, posts, report_at, counts - drawn, int(counts.sum()))
 
     def made_before(self, untouched: np.ndarray, day: int, end: float) -> np.ndarray:
@@ -405,9 +446,12 @@ def plan_thinning(
         return None, "off: adversaries (brigades, campaigns) act on posts no stage would touch"
     n_classes = scenario.taxonomy.n_classes
     scored = np.zeros(n_classes)
-    if scorer is not None:
-        if scorer.per_area:
-            return None, "off: a prefilter per area scores every post with every area's card"
+    area_scored = None
+    if scorer is not None and scorer.per_area:
+        sweep = policy.notices.sweep
+        cut = sweep.review_above if sweep.enabled else None
+        area_scored = cast("AreaPrefilter", scorer).touch_shares([cut])
+    elif scorer is not None:
         if not scorer.draws_scores:
             return None, "off: the classifier scores every post's text (text mode)"
         cuts = [t.score for t in scorer.thresholds] if policy.prefilter.enabled else []
@@ -424,6 +468,7 @@ def plan_thinning(
         reach.sigma,
         scored,
         scenario.taxonomy.violating,
+        area_scored,
     )
     shares = np.asarray(scenario.class_shares())
     drawn = float(shares @ touch.touched_share() / shares.sum())
