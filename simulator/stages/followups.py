@@ -315,7 +315,7 @@ class Followups:
     ) -> None:
         """Open follow-up cases (escalations, appeals) for posts ``cols[idx]`` with ``team``."""
         np.add.at(cols.case_open, idx, 1)
-        self.prepare(cols, idx, times)
+        self.prepare(cols, idx)  # (in the cold store by first case: an order only)
         queues[team].submit(
             cols.post_id[idx],
             times,
