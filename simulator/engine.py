@@ -47,7 +47,7 @@ from simulator.config.host import HostPolicy
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.enforcement import Delisting, Enforcer, Notice, plan_enforcers
-from simulator.engine_log import CaseLogs
+from simulator.engine_log import CaseLogs, Pending, PendingDays
 from simulator.gcpause import collect_young, cyclic_gc_paused
 from simulator.queueing import KIND_APPEAL, ReviewQueue
 from simulator.runlog import PostSink, PostTally, RunLog, juror_figures
@@ -76,13 +76,6 @@ Progress = Callable[[float], None]
 SLICE_POSTS = 2_000_000
 """Most posts of a day made and staged at once: a heavier day (a surge on a big
 platform) comes in slices, so a run's memory follows the slice, not the day."""
-
-Pending = tuple[PostColumns, np.ndarray] | str | None
-"""A day's settled posts waiting for the chunk's end: in memory (columns and a
-mask), in the spill (the table's name), or none (they settled at once)."""
-
-_COUNTED = ("created_at", "cls", "labelled", "score")
-"""What counting needs of a settled post no stage touched."""
 
 
 class Simulation:
@@ -198,6 +191,7 @@ class Simulation:
             self._spill,
             taxonomy=scenario.taxonomy,
         )
+        self._pending = PendingDays(self._spill, self.tally, table, self.with_text)
         self.thinner: Thinner | None = None
         self._thinning_note: str | None = None
         if scenario.content.thinning != "off":
@@ -262,7 +256,7 @@ class Simulation:
                     break
 
             for waiting in pending:
-                self._settle_pending(waiting, end, sink)
+                self._pending.settle(waiting, end, sink)
             for day, untouched in counted:
                 assert self.thinner is not None
                 self.tally.count(self.thinner.made_before(untouched, day, end), day)
@@ -275,7 +269,7 @@ class Simulation:
                 )
                 if done.any():
                     self.tally.settle(c, done, end, sink)
-                    state.cols = c.take(~done)
+                    state.keep(~done)  # in place: ``c`` would hold the old copy
             self._case_logs.set_aside()
             collect_young()
             if progress is not None:
@@ -288,6 +282,8 @@ class Simulation:
         self._case_logs.set_aside()
         final = state.cols if state.cols is not None else PostColumns.empty(self.with_text)
         self.tally.settle(final, final.created_at < end, end, sink)
+        del final
+        state.cols = None  # every row has settled: the final tables come from the spill
         return self._log(end, suspended_by)
 
     # Per-post stages (vectorised) -----------------------------------------------
@@ -295,7 +291,7 @@ class Simulation:
         self, day: int, first_id: int, t1: float, sink: PostSink | None, thin: ThinDay | None
     ) -> tuple[int, Pending]:
         """Make the day's posts, slice by slice, and hold the ones whose fate is open
-        (a thinned day's drawn posts come whole: they are few).
+        (a thinned day's drawn posts are drawn whole, and staged in slices too).
 
         Returns the next post id and the day's posts that settle once the chunk
         is stepped through: none when no takedown can end the run early (they
@@ -307,8 +303,9 @@ class Simulation:
         violating: list[Posts] = []
         waiting: Pending = None
         sliceable = isinstance(self.stream, SyntheticStream) and not self.with_text and not thin
+        parts = thin.parts(self.slice_posts) if thin is not None else []
         if thin is not None:
-            slices = iter([thin.posts])
+            slices = iter([part.posts for part in parts])
         elif sliceable:
             assert isinstance(self.stream, SyntheticStream)
             slices = self.stream.day_slices(day, first_id, self.slice_posts)
@@ -319,7 +316,9 @@ class Simulation:
         for i, posts in enumerate(slices):
             if thin is None:
                 next_id += len(posts)
-            cols, vposts, made = self._stage_posts(posts, day, reports_rng, thin)
+            cols, vposts, made = self._stage_posts(
+                posts, day, reports_rng, parts[i] if thin else None
+            )
             violating.append(vposts)
             resident, appeal_at = self._hold(cols, t1, made)
             settled = ~resident & made  # posts of blocked accounts: not made, never counted
@@ -328,48 +327,19 @@ class Simulation:
             if not self._can_suspend:
                 self.tally.settle(cols, settled, self.scenario.hours, sink)
                 continue
-            whole = i == 0 and (
-                not sliceable or self.slice_posts is None or len(posts) < self.slice_posts
+            whole = (
+                i == 0
+                and len(parts) < 2
+                and (not sliceable or self.slice_posts is None or len(posts) < self.slice_posts)
             )
             # a day in one piece stays in memory, as it always did
-            waiting = (cols, settled) if whole else self._stash(day, cols, settled, sink)
+            waiting = (cols, settled) if whole else self._pending.stash(day, cols, settled, sink)
         vposts = Posts.concat(violating) if len(violating) > 1 else violating[0]
         if len(vposts):
             for enforcer in self.enforcers:
                 enforcer.observe(vposts, day)
         self._admit(PostColumns.concat(held) if len(held) > 1 else held[0], np.concatenate(appeals))
         return next_id, waiting
-
-    def _stash(
-        self, day: int, cols: PostColumns, settled: np.ndarray, sink: PostSink | None
-    ) -> str:
-        """Set a slice's settled posts (``cols[settled]``) aside until the chunk's end
-        is known: whole rows of the posts some stage touched (or of all, for a full
-        table), and only what the counts need of the rest (most of them)."""
-        name = f"pending.{day}"
-        if sink is not None and self.table == "all":
-            self._spill.append(name, cols.take(settled).columns())
-            return name
-        plain = settled & (
-            ~np.isfinite(cols.reported_at)
-            & ~np.isfinite(cols.flagged_at)
-            & ~np.isfinite(cols.removed_at)
-        )
-        self._spill.append(name, cols.take(settled & ~plain).columns())
-        self._spill.append(f"{name}.counted", {c: getattr(cols, c)[plain] for c in _COUNTED})
-        return name
-
-    def _settle_pending(self, waiting: Pending, end: float, sink: PostSink | None) -> None:
-        if waiting is None:
-            return
-        if isinstance(waiting, tuple):
-            self.tally.settle(*waiting, end, sink)
-            return
-        for name in (waiting, f"{waiting}.counted"):
-            for part in self._spill.drain(name):
-                n = len(part["created_at"])
-                cols = PostColumns.from_columns(part, n, self.with_text)
-                self.tally.settle(cols, np.ones(n, dtype=bool), end, sink)
 
     def _stage_posts(
         self, posts: Posts, day: int, reports_rng: np.random.Generator, thin: ThinDay | None

@@ -104,6 +104,23 @@ class CaseLog:
         return cls.from_records([])
 
     @staticmethod
+    def pending(**columns: np.ndarray) -> CaseLog:
+        """Pending cases from columns (``post_id``, ``arrived``, ``cls``, ``violating``,
+        ``priority``, ``kind``): the records :meth:`from_records` would make of them,
+        without a tuple a case (a backlog can hold millions)."""
+        n = len(columns["post_id"])
+        fill = {"started": np.nan, "left": np.nan, "status": PENDING, "remove_votes": 0, "votes": 0}
+        return CaseLog(**{
+            name: np.asarray(columns[name], dtype=dtype) if name in columns
+            else np.full(n, fill[name], dtype=dtype)
+            for name, dtype in _COLUMNS.items()
+        })  # fmt: skip
+
+    def take(self, index: np.ndarray) -> CaseLog:
+        """The cases at ``index``, in its order."""
+        return CaseLog(**{name: getattr(self, name)[index] for name in _COLUMNS})
+
+    @staticmethod
     def concat(logs: Sequence[CaseLog]) -> CaseLog:
         """The logs one after the other."""
         if not logs:

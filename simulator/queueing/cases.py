@@ -16,9 +16,9 @@ from heapq import heapify, heappop, heappush
 import numpy as np
 
 from simulator.queueing.backlog import ROW, Backlog, Row
-from simulator.queueing.caselog import PENDING, Record
+from simulator.queueing.caselog import PENDING, CaseLog, Record
 
-__all__ = ["ACTIVE", "MOOT", "Case", "Entry", "Open", "WaitingLine", "pending_records"]
+__all__ = ["ACTIVE", "MOOT", "Case", "Entry", "Open", "WaitingLine", "pending_log"]
 
 # statuses of cases still in the system (negative: not left yet); the codes of
 # :data:`~simulator.queueing.caselog.STATUS_NAMES` are those of cases that left
@@ -229,15 +229,13 @@ class WaitingLine:
             heappush(line, (-math.inf, case.seq, case))
 
 
-def pending_records(cases: list[Case], rows: np.ndarray) -> list[Record]:
-    """Cases in the system and a backlog's rows, as records of pending cases in order
-    of case number (``cases`` in that order already)."""
-    records = [case.record(math.nan, PENDING, 0) for case in cases]
+def pending_log(cases: list[Case], rows: np.ndarray) -> CaseLog:
+    """Cases in the system and a backlog's rows, as a log of pending cases in order
+    of case number (``cases`` in that order already); the rows go column by column."""
+    log = CaseLog.from_records([case.record(math.nan, PENDING, 0) for case in cases])
     if rows.size:
+        names = ("post_id", "arrived", "cls", "violating", "priority", "kind")
+        waiting = CaseLog.pending(**{name: rows[name] for name in names})
         order = np.argsort(np.concatenate([[c.seq for c in cases], rows["seq"]]))
-        records.extend(
-            (row[1], row[2], math.nan, math.nan, PENDING, 0, 0, row[4], row[5], row[3], row[6])
-            for row in rows.tolist()
-        )  # fmt: skip
-        records = [records[i] for i in order.tolist()]
-    return records
+        log = CaseLog.concat([log, waiting]).take(order)
+    return log

@@ -52,7 +52,7 @@ from simulator.queueing.caselog import (
     CaseLog,
     Record,
 )
-from simulator.queueing.cases import ACTIVE, MOOT, Case, WaitingLine, pending_records
+from simulator.queueing.cases import ACTIVE, MOOT, Case, WaitingLine, pending_log
 from simulator.queueing.events import (
     CLOSE,
     COMPLETE,
@@ -417,19 +417,17 @@ class ReviewQueue:
             (case for post_id in self._active for case in self._chain(post_id)),
             key=lambda c: c.seq,
         )
-        records = pending_records(in_system, self._line.waiting_rows())
-        records.extend(
-            (i, t, math.nan, math.nan, PENDING, 0, 0, c, v, p, k)
-            for t, i, c, v, p, k in zip(*self._arrivals.rest(), strict=True)
-        )
+        waiting = pending_log(in_system, self._line.waiting_rows())
+        t, i, c, v, p, k = (col[self._arrivals.cursor :] for col in self._arrivals.cols)
+        arriving = CaseLog.pending(post_id=i, arrived=t, cls=c, violating=v, priority=p, kind=k)
         # follow-up cases scheduled but not arrived yet
-        records.extend(
+        follow = CaseLog.from_records([
             (post_id, time, math.nan, math.nan, PENDING, 0, 0, cls, viol, prio, kind)
             for time, event, _, (post_id, cls, viol, prio, kind) in sorted(
                 e for e in self._events if e[1] == FOLLOW
             )
-        )
-        log = CaseLog.from_records(records)
+        ])  # fmt: skip
+        log = CaseLog.concat([waiting, arriving, follow])
         if self._fast is not None:
             return CaseLog.concat([self._fast.in_flight(self._now), log])
         return log

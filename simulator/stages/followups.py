@@ -38,6 +38,10 @@ from simulator.taxonomy import CHANNEL_INDEX
 QUEUE_ORDER = ("jury", "staff", "appeals")
 """The order queues run in at every stop."""
 
+WARM_CASES = 4096
+"""How many of the earliest cases still waiting for their posts' draws are drawn
+at once, when the hook first asks for one of them."""
+
 _Post = tuple[int, float, float, float, float, float, float, "tuple[float, ...]"]
 """What the hook needs of a post: class, created_at, reach, decay, score priority
 key, the appeal draws (whether, when) and the first re-report's draws."""
@@ -73,6 +77,8 @@ class Followups:
         self.escalated: set[tuple[int, float]] = set()  # (post id, decision time)
         # What the hook needs of each post with a case, drawn per chunk (see prepare)
         self._posts: dict[int, _Post] = {}
+        self._cold = ColdCases()  # cases whose draws wait until they near a decision
+        self._eager = False  # whether some hooked line is not first come, first served
         self._opened: list[int] = []  # posts the hook opened a case for since apply
         self._hooked = False  # whether some queue calls the hook
         jury = policy.jury
@@ -106,11 +112,23 @@ class Followups:
             return None
         return target
 
-    def prepare(self, cols: PostColumns, idx: np.ndarray) -> None:
-        """Cases open for posts ``cols[idx]``: what the hook will need of them - their
-        columns, the draws for an appeal and for a first re-report - in one go."""
-        if self._hooked and len(idx):
+    def prepare(self, cols: PostColumns, idx: np.ndarray, times: np.ndarray | None = None) -> None:
+        """Cases open for posts ``cols[idx]`` from ``times`` (default: ``case_at``): what
+        the hook will need of them - their columns, the draws for an appeal and for a
+        first re-report - in one go.
+
+        When every hooked line is first come, first served, the hook asks for posts
+        in about the order their cases arrived, so only the arrival and the post id
+        are kept (16 bytes a case, against some 200 for the drawn row: an overloaded
+        jury holds millions), and the earliest :data:`WARM_CASES` are drawn at once
+        when the hook first misses one. The draws are keyed by post id and the
+        columns never change, so when they are drawn changes no result."""
+        if not (self._hooked and len(idx)):
+            return
+        if self._eager:
             self._draw(cols, idx)
+        else:
+            self._cold.add(cols.case_at[idx] if times is None else times, cols.post_id[idx])
 
     def _draw(self, cols: PostColumns, idx: np.ndarray) -> None:
         ids = cols.post_id[idx]
@@ -131,14 +149,24 @@ class Followups:
         self._posts.update(zip(ids.tolist(), rows, strict=True))
 
     def _post(self, post_id: int) -> _Post:
-        """What :meth:`prepare` gives, for one post (one that arrived another way)."""
+        """What :meth:`prepare` gives, for one post: drawn with the earliest cases still
+        waiting for their draws, or alone (a case that arrived another way)."""
         c = self.state.cols
         assert c is not None
+        if self._cold:
+            ids = self._cold.earliest(WARM_CASES)
+            rows = np.minimum(c.post_id.searchsorted(ids), len(c) - 1)
+            rows = rows[c.post_id[rows] == ids]  # posts still held ...
+            self._draw(c, rows[c.case_open[rows] > 0])  # ... with a case open
+            p = self._posts.get(post_id)
+            if p is not None:
+                return p
         self._draw(c, c.post_id.searchsorted([post_id]))
         return self._posts[post_id]
 
     def hook(self, team: str) -> Followup:
         self._hooked = True
+        self._eager = self._eager or team_priority(self.policy, team) != "fifo"
         escalation = self.policy.jury.escalation if team == "jury" else None
         if escalation is not None and not escalation.enabled:
             escalation = None
@@ -287,7 +315,7 @@ class Followups:
     ) -> None:
         """Open follow-up cases (escalations, appeals) for posts ``cols[idx]`` with ``team``."""
         np.add.at(cols.case_open, idx, 1)
-        self.prepare(cols, idx)
+        self.prepare(cols, idx)  # (in the cold store by first case: an order only)
         queues[team].submit(
             cols.post_id[idx],
             times,
@@ -305,3 +333,40 @@ def team_priority(policy: PlatformPolicy, team: str) -> str:
     if team == "staff":
         return policy.staff.priority
     return policy.appeals.priority
+
+
+class ColdCases:
+    """Cases opened, as (arrival, post id) pairs in batches sorted by arrival, taken
+    out earliest first (:meth:`earliest`)."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, np.ndarray, int]] = []  # times, ids, taken
+
+    def __bool__(self) -> bool:
+        return bool(self._parts)
+
+    def __len__(self) -> int:
+        return sum(len(t) - at for t, _, at in self._parts)
+
+    def add(self, times: np.ndarray, post_ids: np.ndarray) -> None:
+        if len(times):
+            order = np.argsort(times, kind="stable")
+            self._parts.append((times[order], post_ids[order], 0))
+
+    def earliest(self, n: int) -> np.ndarray:
+        """The post ids of the ``n`` earliest cases (fewer if fewer are left; more on
+        ties), taken out."""
+        heads = np.concatenate([t[at : at + n] for t, _, at in self._parts])
+        cut = np.partition(heads, n - 1)[n - 1] if len(heads) > n else np.inf
+        out: list[np.ndarray] = []
+        left: list[tuple[np.ndarray, np.ndarray, int]] = []
+        for t, ids, at in self._parts:
+            stop = at + int(np.searchsorted(t[at : at + n], cut, side="right"))
+            out.append(ids[at:stop])
+            if stop == len(t):
+                continue
+            if stop > len(t) // 2:  # a copy of what is left, once most is taken
+                t, ids, stop = t[stop:].copy(), ids[stop:].copy(), 0
+            left.append((t, ids, stop))
+        self._parts = left
+        return np.concatenate(out)

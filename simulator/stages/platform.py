@@ -192,6 +192,50 @@ _UNTOUCHED = {
 }
 
 
+_READ_ONLY = ("decay", "score", "flagged_at", "labelled")
+"""Columns no stage writes once a post is staged: a held table keeps one that
+holds a single value (a stream's one decay, no score or flag without a
+classifier, every post labelled) as that value, not a value a post (25 bytes a
+held post of 86)."""
+
+
+def _is_constant(column: np.ndarray) -> bool:
+    """Whether ``column`` is a held table's single value (a read-only broadcast)."""
+    return column.ndim == 1 and column.strides == (0,)
+
+
+def _resized(column: np.ndarray, n: int) -> np.ndarray:
+    # a copy of the value: a view would keep the whole column alive
+    return np.broadcast_to(column[:1].copy() if len(column) else column, (n,))
+
+
+def _single(column: np.ndarray) -> bool:
+    """Whether every value of ``column`` is its first (NaN counting as equal)."""
+    if len(column) == 0 or _is_constant(column):
+        return True
+    return bool(np.array_equal(column, np.broadcast_to(column[:1], column.shape), equal_nan=True))
+
+
+def _compact(column: np.ndarray) -> np.ndarray:
+    """``column`` as a broadcast of its value if it holds one, else itself."""
+    return _resized(column, len(column)) if len(column) and _single(column) else column
+
+
+def _joined(held: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """A read-only column of the held table grown by ``new``, one value kept as one."""
+    if len(new) == 0:
+        return held
+    if len(held) == 0:
+        return _compact(new)
+    if _is_constant(held) and _single(new) and _same(held[0], new[0]):
+        return _resized(held, len(held) + len(new))
+    return np.concatenate([held, new])
+
+
+def _same(a: object, b: object) -> bool:
+    return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
+
+
 def _nan_inf(times: np.ndarray, end: float | np.ndarray) -> np.ndarray:
     return np.where(times <= end, times, np.nan)
 
@@ -211,8 +255,37 @@ class PlatformState:
         self.removed_per_hour = np.zeros(hours + 1)
 
     def add(self, cols: PostColumns) -> None:
-        """Hold ``cols`` in memory too (their ids follow every held one)."""
-        self.cols = cols if self.cols is None else PostColumns.concat([self.cols, cols])
+        """Hold ``cols`` in memory too (their ids follow every held one).
+
+        ``cols`` becomes the held table when none is held; the held table then grows
+        in place, one column at a time, so that growing it never holds two copies
+        of it (anything keeping the table sees it grow)."""
+        if self.cols is None:
+            self.cols = cols
+            for name in _READ_ONLY:
+                setattr(cols, name, _compact(getattr(cols, name)))
+            return
+        held = self.cols
+        for name in PostColumns.NUMERIC:
+            old, new = getattr(held, name), getattr(cols, name)
+            if name in _READ_ONLY:
+                setattr(held, name, _joined(old, new))
+            else:
+                setattr(held, name, np.concatenate([old, new]))
+        if held.text is not None:
+            held.text = held.text + cols.text if cols.text is not None else None
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Hold only the rows ``rows`` (a boolean mask) of the held table, in place
+        and one column at a time, as :meth:`add` grows it."""
+        held = self.cols
+        assert held is not None
+        n = int(rows.sum())
+        for name in PostColumns.NUMERIC:
+            column = getattr(held, name)
+            setattr(held, name, _resized(column, n) if _is_constant(column) else column[rows])
+        if held.text is not None:
+            held.text = [t for t, k in zip(held.text, rows.tolist(), strict=True) if k]
 
     def index(self, post_ids: np.ndarray) -> np.ndarray:
         """Rows of the posts ``post_ids`` (which must be held; ids are sorted)."""

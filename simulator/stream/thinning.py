@@ -311,6 +311,29 @@ class ThinDay:
         """The report stage's times ``drawn`` for these posts, with the ones drawn here."""
         return np.where(np.isnan(self.reported_at), drawn, self.reported_at)
 
+    def parts(self, size: int | None) -> list[ThinDay]:
+        """The day's drawn posts in consecutive parts of at most ``size`` (views of
+        these arrays; every part keeps the day's counts): a billion posts a day
+        draw some ten million, staged a slice at a time."""
+        n = len(self.posts)
+        if size is None or n <= size:
+            return [self]
+        return [self._part(slice(a, min(a + size, n))) for a in range(0, n, size)]
+
+    def _part(self, rows: slice) -> ThinDay:
+        p = self.posts
+        posts = Posts(
+            p.post_id[rows],
+            p.created_at[rows],
+            p.cls[rows],
+            p.reach[rows],
+            p.decay[rows],
+            p.score_u[rows],
+            p.text[rows] if p.text is not None else None,
+            p.labelled[rows] if p.labelled is not None else None,
+        )
+        return ThinDay(self.day, posts, self.reported_at[rows], self.untouched, self.made)
+
 
 class Thinner:
     """Draws a synthetic stream's days thinned (entry point: :meth:`generate_day`)."""
