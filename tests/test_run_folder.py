@@ -233,3 +233,25 @@ def test_results_follow_the_umask(tiny_world: Path, tmp_path: Path, umask: int) 
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out").iterdir()}
     assert "posts.parquet" in modes and "report.html" in modes
     assert modes == dict.fromkeys(modes, 0o666 & ~umask)
+
+
+def test_python_dash_m_simulator_runs_text_mode_on_worker_processes(tmp_path: Path) -> None:
+    """`python -m simulator` is the package's __main__: the worker processes that score
+    texts import it again, so it must not start the CLI when they do (it was refused as
+    a script that starts workers at its top level)."""
+    text = (ROOT / "scenarios/quick.yaml").read_text().replace("days: 7", "days: 1")
+    world = tmp_path / "tiny-text.yaml"
+    world.write_text(text.split("surges:")[0])
+    assert "mode: text" in world.read_text()
+    out = tmp_path / "out"
+    cmd = ["run", str(world), "-p", str(ROOT / "policies/ai-first.yaml"), "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", *cmd, "-q", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (out / "summary.json").is_file()
