@@ -32,9 +32,10 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from simulator.classifier.calibration import fit_calibrated_model
 from simulator.classifier.pipeline import build_features
 from simulator.classifier.training import (
-    CALIBRATION_SAMPLE_FACTOR,
     TrainedClassifier,
     base_metadata,
+    draw_synthetic,
+    synthetic_metadata,
     validation_frame,
 )
 from simulator.stream.texts import TextGenerator
@@ -117,23 +118,13 @@ def train_synthetic_areas(
         raise ValueError(f"n_per_class must be at least 10, got {n_per_class}")
     generator = TextGenerator(languages, evasion_rate=evasion_rate, taxonomy=taxonomy)
     random_state = int(rng.integers(0, 2**31 - 1))
-    train = generator.corpus(n_per_class, rng, split="train")
-    n_val = max(200, n_per_class // 2)
-    seen = generator.corpus(n_val, rng, split="train")
-    unseen = generator.corpus(n_val, rng, split="heldout")
-    cal_seen = generator.corpus(n_val, rng, split="train")
-    cal_unseen = generator.corpus(CALIBRATION_SAMPLE_FACTOR * n_val, rng, split="heldout")
+    samples = draw_synthetic(generator, n_per_class, rng)
+    train, cal, val = samples.train, samples.calibration, samples.validation
 
     features = build_features()
     matrix = features.fit_transform(train["text"].tolist())
-    cal = pd.concat([cal_seen, cal_unseen], ignore_index=True)
     cal_matrix = features.transform(cal["text"].tolist())
-    cal_weight = np.r_[
-        np.full(len(cal_seen), float(CALIBRATION_SAMPLE_FACTOR)), np.ones(len(cal_unseen))
-    ]
-    val = pd.concat([seen, unseen], ignore_index=True)
     val_matrix = features.transform(val["text"].tolist())
-    in_template = np.r_[np.ones(len(seen), bool), np.zeros(len(unseen), bool)]
 
     y_train = area_targets(taxonomy, train["label"].tolist())
     y_cal = area_targets(taxonomy, cal["label"].tolist())
@@ -142,28 +133,21 @@ def train_synthetic_areas(
     validation: dict[str, pd.DataFrame] = {}
     for area in taxonomy.area_names:
         model = fit_calibrated_model(
-            random_state, matrix, y_train[area], cal_matrix, y_cal[area], cal_weight
+            random_state, matrix, y_train[area], cal_matrix, y_cal[area], samples.calibration_weight
         )
         classifiers[area] = model
         validation[area] = validation_frame(
             model.predict_proba(val_matrix)[:, 1],
             y_val[area],
             val["label"].tolist(),
-            in_template,
+            samples.in_template,
         )
-    meta = base_metadata(rng, random_state) | {
-        "source": "synthetic",
+    meta = base_metadata(rng, random_state) | synthetic_metadata(
+        generator, samples, n_per_class, evasion_rate
+    )
+    meta |= {
         "per_area": True,
         "areas": list(taxonomy.area_names),
         "negatives": "one-vs-rest: legitimate classes and the other areas' classes",
-        "n_train": len(train),
-        "n_validation": len(val),
-        "n_per_class": n_per_class,
-        "languages": dict(
-            zip(generator.languages, generator.language_weights.tolist(), strict=True)
-        ),
-        "evasion_rate": evasion_rate,
-        "n_calibration": len(cal),
-        "calibration": "isotonic, on a sample drawn like the validation sample",
     }
     return AreaModels(features, classifiers, validation, class_areas_of(taxonomy), meta)

@@ -101,65 +101,103 @@ def validation_frame(
     )
 
 
+@dataclass(frozen=True)
+class SyntheticSamples:
+    """The corpus texts a synthetic classifier is trained, calibrated and validated on."""
+
+    train: pd.DataFrame
+    """Texts of the training templates."""
+    validation: pd.DataFrame
+    """Fresh texts of the training templates, then texts of held-out templates."""
+    in_template: np.ndarray
+    """Per validation row, whether its template was trained on."""
+    calibration: pd.DataFrame
+    """A sample drawn like the validation sample, its held-out part larger."""
+    calibration_weight: np.ndarray
+    """Per calibration row, its weight (the seen part weighted up to match)."""
+
+
+def draw_synthetic(
+    generator: TextGenerator, n_per_class: int, rng: np.random.Generator
+) -> SyntheticSamples:
+    """Draw a synthetic classifier's samples from ``generator``, in a fixed order.
+
+    Validation holds fresh texts from the training templates and texts from
+    held-out templates, ``max(200, n_per_class // 2)`` of each class for each.
+    Calibration has held-out-template texts :data:`CALIBRATION_SAMPLE_FACTOR`
+    times the validation sample's, so that the isotonic map's own noise is small
+    beside the validation sample's (the reliability check compares the two); and
+    seen-template texts, scored near 0 or 1 and adding little noise, as many as
+    the validation sample's, weighted up to match.
+    """
+    train = generator.corpus(n_per_class, rng, split="train")
+    n_val = max(200, n_per_class // 2)
+    seen = generator.corpus(n_val, rng, split="train")
+    unseen = generator.corpus(n_val, rng, split="heldout")
+    cal_seen = generator.corpus(n_val, rng, split="train")
+    cal_unseen = generator.corpus(CALIBRATION_SAMPLE_FACTOR * n_val, rng, split="heldout")
+    return SyntheticSamples(
+        train=train,
+        validation=pd.concat([seen, unseen], ignore_index=True),
+        in_template=np.r_[np.ones(len(seen), bool), np.zeros(len(unseen), bool)],
+        calibration=pd.concat([cal_seen, cal_unseen], ignore_index=True),
+        calibration_weight=np.r_[
+            np.full(len(cal_seen), float(CALIBRATION_SAMPLE_FACTOR)), np.ones(len(cal_unseen))
+        ],
+    )
+
+
+def synthetic_metadata(
+    generator: TextGenerator, samples: SyntheticSamples, n_per_class: int, evasion_rate: float
+) -> dict[str, Any]:
+    """What a synthetic classifier's metadata says of its corpus and samples."""
+    return {
+        "source": "synthetic",
+        "n_train": len(samples.train),
+        "n_validation": len(samples.validation),
+        "n_per_class": n_per_class,
+        "languages": dict(
+            zip(generator.languages, generator.language_weights.tolist(), strict=True)
+        ),
+        "evasion_rate": evasion_rate,
+        "n_calibration": len(samples.calibration),
+        "calibration": "isotonic, on a sample drawn like the validation sample",
+    }
+
+
 def train_synthetic(
     rng: np.random.Generator,
     n_per_class: int = 2000,
     languages: Mapping[str, float] | None = None,
     evasion_rate: float = 0.0,
 ) -> TrainedClassifier:
-    """Train on texts from the corpus's *training* templates.
-
-    Validation holds fresh texts from the training templates (``in_template``
-    True) and texts from held-out templates (False), ``max(200, n_per_class //
-    2)`` of each class for each; a calibration sample with the same mix (its
-    held-out-template part :data:`CALIBRATION_SAMPLE_FACTOR` times larger, the
-    seen part weighted to match) calibrates the scores (see
-    :mod:`simulator.classifier.calibration`).
-    """
+    """Train on texts from the corpus's *training* templates, calibrated and validated
+    on the samples of :func:`draw_synthetic` (see :mod:`simulator.classifier.calibration`)."""
     if n_per_class < 10:
         raise ValueError(f"n_per_class must be at least 10, got {n_per_class}")
     generator = TextGenerator(languages, evasion_rate=evasion_rate)
     random_state = int(rng.integers(0, 2**31 - 1))
-    train = generator.corpus(n_per_class, rng, split="train")
-    n_val = max(200, n_per_class // 2)
-    seen = generator.corpus(n_val, rng, split="train")
-    unseen = generator.corpus(n_val, rng, split="heldout")
-    # Held-out-template texts CALIBRATION_SAMPLE_FACTOR times the validation sample's, so
-    # that the isotonic map's own noise is small beside the validation sample's (the
-    # reliability check compares the two); seen-template texts, scored near 0 or 1 and
-    # adding little noise, as many as the validation sample's, weighted up to match.
-    n_cal = CALIBRATION_SAMPLE_FACTOR * n_val
-    cal_seen = generator.corpus(n_val, rng, split="train")
-    cal_unseen = generator.corpus(n_cal, rng, split="heldout")
+    samples = draw_synthetic(generator, n_per_class, rng)
+    cal = samples.calibration
     pipeline = fit_calibrated(
         random_state,
-        train["text"].tolist(),
-        train["violating"].to_numpy(dtype=bool),
-        [*cal_seen["text"], *cal_unseen["text"]],
-        np.r_[cal_seen["violating"].to_numpy(bool), cal_unseen["violating"].to_numpy(bool)],
-        np.r_[np.full(len(cal_seen), float(CALIBRATION_SAMPLE_FACTOR)), np.ones(len(cal_unseen))],
+        samples.train["text"].tolist(),
+        samples.train["violating"].to_numpy(dtype=bool),
+        cal["text"].tolist(),
+        cal["violating"].to_numpy(dtype=bool),
+        samples.calibration_weight,
     )
     clf = TrainedClassifier(pipeline, pd.DataFrame(columns=list(VALIDATION_COLUMNS)))
-    val = pd.concat([seen, unseen], ignore_index=True)
-    in_template = np.r_[np.ones(len(seen), bool), np.zeros(len(unseen), bool)]
+    val = samples.validation
     validation = validation_frame(
         clf.score(val["text"].tolist()),
         val["violating"].to_numpy(),
         val["label"].tolist(),
-        in_template,
+        samples.in_template,
     )
-    meta = base_metadata(rng, random_state) | {
-        "source": "synthetic",
-        "n_train": len(train),
-        "n_validation": len(validation),
-        "n_per_class": n_per_class,
-        "languages": dict(
-            zip(generator.languages, generator.language_weights.tolist(), strict=True)
-        ),
-        "evasion_rate": evasion_rate,
-        "n_calibration": len(cal_seen) + len(cal_unseen),
-        "calibration": "isotonic, on a sample drawn like the validation sample",
-    }
+    meta = base_metadata(rng, random_state) | synthetic_metadata(
+        generator, samples, n_per_class, evasion_rate
+    )
     return TrainedClassifier(pipeline, validation, meta)
 
 
