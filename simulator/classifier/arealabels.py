@@ -27,9 +27,12 @@ from sklearn.model_selection import StratifiedKFold
 from simulator.classifier.areas import AreaModels, area_targets, class_areas_of
 from simulator.classifier.pipeline import CALIBRATION_FOLDS, build_features, build_model
 from simulator.classifier.training import (
+    FALSE_WORDS,
+    TRUE_WORDS,
     base_metadata,
     fingerprint,
     read_table,
+    rows_at,
     validation_frame,
 )
 from simulator.errors import DataFileError
@@ -38,16 +41,8 @@ from simulator.taxonomy import Taxonomy
 AREA_PREFIX = "label:"
 """Columns named ``label:<area>`` hold 0/1 labels of one area each."""
 
-_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
-_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 MIN_ROWS_PER_SIDE = CALIBRATION_FOLDS + 2
 """Positive and negative rows each area needs: calibration folds, and one to validate."""
-
-
-def _rows(mask: np.ndarray) -> str:
-    idx = (np.flatnonzero(mask) + 1)[:5].tolist()
-    more = f" and {int(mask.sum()) - 5} more" if mask.sum() > 5 else ""
-    return f"data row(s) {', '.join(map(str, idx))}{more}"
 
 
 def _columns(table: pd.DataFrame) -> list[str]:
@@ -60,19 +55,19 @@ def _require(table: pd.DataFrame, path: Path, column: str) -> pd.Series:
     values = table[column]
     missing = values.isna().to_numpy()
     if missing.any():
-        raise DataFileError(f"{path}: column {column!r} has missing values at {_rows(missing)}")
+        raise DataFileError(f"{path}: column {column!r} has missing values at {rows_at(missing)}")
     return values
 
 
 def _flags(values: pd.Series, path: Path, column: str) -> np.ndarray:
     lowered = values.astype(str).str.strip().str.lower()
-    bad = ~lowered.isin(_TRUE | _FALSE).to_numpy()
+    bad = ~lowered.isin(TRUE_WORDS | FALSE_WORDS).to_numpy()
     if bad.any():
         raise DataFileError(
             f"{path}: column {column!r} must hold 0/1 or true/false; found "
-            f"{sorted(set(lowered[bad]))[:5]} at {_rows(bad)}"
+            f"{sorted(set(lowered[bad]))[:5]} at {rows_at(bad)}"
         )
-    return lowered.isin(_TRUE).to_numpy(dtype=bool)
+    return lowered.isin(TRUE_WORDS).to_numpy(dtype=bool)
 
 
 def area_labels(
@@ -92,7 +87,7 @@ def area_labels(
         if unknown.any():
             raise DataFileError(
                 f"{path}: column {class_col!r} has class names the taxonomy lacks: "
-                f"{sorted(set(names[unknown]))[:10]} at {_rows(unknown)}; expected one of "
+                f"{sorted(set(names[unknown]))[:10]} at {rows_at(unknown)}; expected one of "
                 f"{list(taxonomy.classes)}"
             )
         return area_targets(taxonomy, names.tolist()), list(names)
@@ -145,7 +140,9 @@ def train_areas_on_file(
     texts = _require(table, path, text_col)
     not_text = ~texts.map(lambda v: isinstance(v, str)).to_numpy()
     if not_text.any():
-        raise DataFileError(f"{path}: column {text_col!r} has non-text values at {_rows(not_text)}")
+        raise DataFileError(
+            f"{path}: column {text_col!r} has non-text values at {rows_at(not_text)}"
+        )
     targets, labels = area_labels(table, path, taxonomy, class_col)
     keys = np.array(
         ["".join("1" if y[i] else "0" for y in targets.values()) for i in range(len(table))]

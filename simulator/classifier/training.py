@@ -29,8 +29,10 @@ from simulator.taxonomy import CLASSES, VIOLATING_CLASSES
 
 VALIDATION_COLUMNS: tuple[str, ...] = ("score", "violating", "label", "in_template")
 
-_TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
-_FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0"})
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+"""What a 0/1 label column may write for 1 (lower-cased)."""
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0"})
+"""... and for 0."""
 _MAX_ROWS_IN_MESSAGE = 5
 CALIBRATION_SAMPLE_FACTOR = 3
 """The synthetic model's held-out-template calibration texts, in validation samples."""
@@ -204,7 +206,7 @@ def train_synthetic(
 # --- user data -------------------------------------------------------------------------
 
 
-def _rows(mask: np.ndarray) -> str:
+def rows_at(mask: np.ndarray) -> str:
     """1-based data-row numbers (the header is not a row) for an error message."""
     idx = np.flatnonzero(mask) + 1
     shown = ", ".join(str(i) for i in idx[:_MAX_ROWS_IN_MESSAGE])
@@ -242,7 +244,7 @@ def _parse_labels(
     """Turn a label column into (violating, class names or None)."""
     missing = values.isna().to_numpy()
     if missing.any():
-        raise DataFileError(f"{path}: column {column!r} has missing labels at {_rows(missing)}")
+        raise DataFileError(f"{path}: column {column!r} has missing labels at {rows_at(missing)}")
     n = len(values)
     if positive_labels is not None:
         positives = {str(p).strip() for p in positive_labels}
@@ -264,13 +266,13 @@ def _parse_labels(
         if bad.any():
             raise DataFileError(
                 f"{path}: column {column!r} must hold 0/1, true/false or class names; "
-                f"found other values at {_rows(bad)}"
+                f"found other values at {rows_at(bad)}"
             )
         return numeric == 1.0, [None] * n
     text = values.astype(str).str.strip()
     lowered = text.str.lower()
-    if lowered.isin(_TRUE_WORDS | _FALSE_WORDS).all():
-        return lowered.isin(_TRUE_WORDS).to_numpy(dtype=bool), [None] * n
+    if lowered.isin(TRUE_WORDS | FALSE_WORDS).all():
+        return lowered.isin(TRUE_WORDS).to_numpy(dtype=bool), [None] * n
     known = text.isin(CLASSES).to_numpy()
     if known.all():
         class_names: list[str | None] = list(text)
@@ -278,7 +280,7 @@ def _parse_labels(
     unknown = sorted(set(text[~known]))[:10]
     raise DataFileError(
         f"{path}: column {column!r} has labels that are neither booleans nor class names "
-        f"{list(CLASSES)}: {unknown} at {_rows(~known)}; pass positive_labels to name the "
+        f"{list(CLASSES)}: {unknown} at {rows_at(~known)}; pass positive_labels to name the "
         "violating ones"
     )
 
@@ -296,7 +298,7 @@ def _text_column(table: pd.DataFrame, path: Path, text_col: str, label_col: str)
     bad_text = texts.isna().to_numpy() | ~texts.map(lambda v: isinstance(v, str)).to_numpy()
     if bad_text.any():
         raise DataFileError(
-            f"{path}: column {text_col!r} has missing or non-text values at {_rows(bad_text)}"
+            f"{path}: column {text_col!r} has missing or non-text values at {rows_at(bad_text)}"
         )
     return texts
 
