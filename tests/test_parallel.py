@@ -219,9 +219,8 @@ def test_one_worker_trains_each_seeds_model_once_too(
     """In the main process (``workers=1``) two policies sharing a seed's model
     train it once, not once per cell: the 1-worker baseline of a speed-up pays
     what the workers pay."""
-    from collections import OrderedDict
-
     from simulator.stages import prefilter
+    from simulator.stages.trained import Recent
 
     trained: list[int] = []
     real = prefilter.train_synthetic
@@ -230,7 +229,7 @@ def test_one_worker_trains_each_seeds_model_once_too(
         trained.append(options["n_per_class"])
         return real(rng, **options)
 
-    monkeypatch.setattr(prefilter, "_SYNTHETIC", OrderedDict())  # nothing from other tests
+    monkeypatch.setattr(prefilter, "_SYNTHETIC", Recent(8))  # nothing from other tests
     monkeypatch.setattr(prefilter, "train_synthetic", counting)
     small = _small_ai_policy(tmp_path)
     other = tmp_path / "ai-bigger-jury.yaml"

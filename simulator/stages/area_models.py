@@ -16,7 +16,6 @@ and scale mode draws each post's score from them.
 from __future__ import annotations
 
 import pickle
-from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,25 +29,10 @@ from simulator.config.prefilter import AreaModelRef
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
-from simulator.taxonomy import Taxonomy
+from simulator.stages.trained import AreaKey, Recent, area_corpus_key, area_models_key
 
-AREAS_KEY = "areas"
-"""First item of an :data:`AreaKey`: what tells it from a one-model key."""
-
-AreaKey = tuple[str, int, Taxonomy, tuple[tuple[str, float], ...], float, int]
-"""What synthetic per-area models are trained from: the marker, seed, taxonomy,
-languages, evasion rate and texts per class. Training is deterministic given these."""
-
-_TRAINED: OrderedDict[AreaKey, AreaModels] = OrderedDict()
-_STREAM: OrderedDict[tuple[Any, ...], tuple[AreaModels, dict[str, ScoreModel]]] = OrderedDict()
-_KEPT = 4
-
-
-def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _KEPT:
-        cache.popitem(last=False)
+_TRAINED: Recent[AreaKey, AreaModels] = Recent(4)
+_STREAM: Recent[tuple[Any, ...], tuple[AreaModels, dict[str, ScoreModel]]] = Recent(4)
 
 
 def _synthetic(key: AreaKey) -> AreaModels:
@@ -61,27 +45,8 @@ def _synthetic(key: AreaKey) -> AreaModels:
         hit = train_synthetic_areas(
             rng, tax, n_per_class=n, languages=dict(languages), evasion_rate=evasion
         )
-    _remember(_TRAINED, key, hit)
+        _TRAINED.put(key, hit)
     return hit
-
-
-def _key(scenario: Scenario, seed: int, per_class: int) -> AreaKey:
-    texts = scenario.content.texts
-    languages = tuple(sorted(texts.languages.items()))
-    return (AREAS_KEY, seed, scenario.taxonomy, languages, texts.evasion_rate, per_class)
-
-
-def area_models_key(policy: PlatformPolicy, scenario: Scenario, seed: int) -> AreaKey | None:
-    """The key of the synthetic per-area models a run of ``policy`` trains, or None."""
-    cfg = policy.prefilter
-    # a notice's sweep scores posts with the areas' models even with the prefilter off
-    if not (cfg.enabled or policy.notices.sweep.enabled) or cfg.areas is None:
-        return None
-    refs = [s.model for s in cfg.areas.values() if s.model is not None]
-    synthetic = [r for r in refs if r.source == "synthetic"]
-    if not synthetic:
-        return None
-    return _key(scenario, seed, synthetic[0].train_per_class)
 
 
 @lru_cache(maxsize=8)
@@ -94,7 +59,7 @@ def _load(path: str, mtime_ns: int, size: int) -> AreaModels:
 def area_models_for(ref: AreaModelRef, scenario: Scenario, seeds: SeedTree) -> AreaModels:
     """The per-area models ``ref`` names: trained on the corpus, or loaded from its file."""
     if ref.source == "synthetic":
-        return _synthetic(_key(scenario, seeds.seed, ref.train_per_class))
+        return _synthetic(area_corpus_key(scenario, seeds.seed, ref.train_per_class))
     assert ref.path is not None
     resolved = Path(ref.path).resolve()
     if not resolved.is_file():
@@ -137,7 +102,7 @@ def stream_score_models(
         area: ScoreModel.from_class_scores(scores[k], classes, tax)
         for k, area in enumerate(models.areas)
     }
-    _remember(_STREAM, key, (models, out))
+    _STREAM.put(key, (models, out))
     return out
 
 
@@ -160,6 +125,6 @@ def install_area_models(key: AreaKey, models: AreaModels, measured: dict[str, Sc
     """Make this process's runs use models another process trained (unless it holds them)."""
     if key in _TRAINED:
         return
-    _remember(_TRAINED, key, models)
+    _TRAINED.put(key, models)
     _, seed, tax, languages, evasion, _ = key
-    _remember(_STREAM, (id(models), seed, tax, languages, evasion), (models, measured))
+    _STREAM.put((id(models), seed, tax, languages, evasion), (models, measured))

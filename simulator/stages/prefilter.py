@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,6 +53,8 @@ from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
 from simulator.stages.trained import (
+    AREAS_KEY,
+    Recent,
     SyntheticKey,
     corpus_key,
     needs_stream_scores,
@@ -363,8 +364,7 @@ def check_prefilter(policy: PlatformPolicy, scenario: Scenario, seed: int) -> No
 # Finding the classifier ------------------------------------------------------------
 
 
-_SYNTHETIC: OrderedDict[SyntheticKey, TrainedClassifier] = OrderedDict()
-_SYNTHETIC_KEPT = 8
+_SYNTHETIC: Recent[SyntheticKey, TrainedClassifier] = Recent(8)
 
 
 def _synthetic(key: SyntheticKey) -> TrainedClassifier:
@@ -373,15 +373,8 @@ def _synthetic(key: SyntheticKey) -> TrainedClassifier:
         seed, languages, evasion, n = key
         rng = SeedTree(seed).rng("classifier")
         hit = train_synthetic(rng, n_per_class=n, languages=dict(languages), evasion_rate=evasion)
-    _remember(key, hit)
+        _SYNTHETIC.put(key, hit)
     return hit
-
-
-def _remember(key: SyntheticKey, clf: TrainedClassifier) -> None:
-    _SYNTHETIC[key] = clf
-    _SYNTHETIC.move_to_end(key)
-    while len(_SYNTHETIC) > _SYNTHETIC_KEPT:
-        _SYNTHETIC.popitem(last=False)
 
 
 def export_models(policy: PlatformPolicy, scenario: Scenario, seed: int, scores: bool) -> bytes:
@@ -407,19 +400,17 @@ def install_models(blob: bytes) -> None:
     unless it already holds them (the results are the same either way)."""
     # Pickled by export_models in a process of the same experiment: not untrusted input.
     key, clf, model = pickle.loads(blob)
-    from simulator.stages.area_models import AREAS_KEY, install_area_models
+    from simulator.stages.area_models import install_area_models
 
     if key[0] == AREAS_KEY:
         install_area_models(key, clf, model)
         return
     if key in _SYNTHETIC:
         return
-    _remember(key, clf)
+    _SYNTHETIC.put(key, clf)
     if model is not None:
         seed, languages, evasion, _ = key
-        _score_model_remember(
-            (id(clf), seed, languages, evasion, SCORE_SAMPLE_PER_CLASS), clf, model
-        )
+        _SCORE_MODELS.put((id(clf), seed, languages, evasion, SCORE_SAMPLE_PER_CLASS), (clf, model))
 
 
 @lru_cache(maxsize=8)
@@ -471,8 +462,7 @@ def classifier_for(
 
 # Scale mode ------------------------------------------------------------------------
 
-_SCORE_MODELS: OrderedDict[tuple[Any, ...], tuple[TrainedClassifier, ScoreModel]] = OrderedDict()
-_SCORE_MODELS_KEPT = 8
+_SCORE_MODELS: Recent[tuple[Any, ...], tuple[TrainedClassifier, ScoreModel]] = Recent(8)
 
 
 def score_model_for(
@@ -499,7 +489,6 @@ def score_model_for(
     hit = _SCORE_MODELS.get(key)
     # the entry holds the classifier itself, so its id cannot be reused while cached
     if hit is not None and hit[0] is clf:
-        _SCORE_MODELS.move_to_end(key)
         return hit[1]
     from simulator.stream.texts import TextGenerator
 
@@ -514,11 +503,5 @@ def score_model_for(
         }
     )
     model = ScoreModel.from_validation(measured)
-    _score_model_remember(key, clf, model)
+    _SCORE_MODELS.put(key, (clf, model))
     return model
-
-
-def _score_model_remember(key: tuple[Any, ...], clf: TrainedClassifier, model: ScoreModel) -> None:
-    _SCORE_MODELS[key] = (clf, model)
-    while len(_SCORE_MODELS) > _SCORE_MODELS_KEPT:
-        _SCORE_MODELS.popitem(last=False)
