@@ -30,6 +30,22 @@ the true score distribution is below about 0.03 (95%), far below what a
 run's stage outcomes can resolve."""
 
 
+def stream_like_texts(
+    languages: Mapping[str, float],
+    evasion_rate: float,
+    taxonomy: Taxonomy,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, list[str]]:
+    """:data:`SCORE_SAMPLE_PER_CLASS` texts of every class of ``taxonomy``, drawn as a
+    stream draws them (a run passes its own ``score_model`` seed key, so the sample
+    shifts no other draw): the class codes and the texts."""
+    from simulator.stream.texts import TextGenerator
+
+    generator = TextGenerator(languages, evasion_rate=evasion_rate, taxonomy=taxonomy)
+    classes = np.repeat(np.arange(taxonomy.n_classes, dtype=np.int8), SCORE_SAMPLE_PER_CLASS)
+    return classes, generator.generate(classes, rng, split="all")
+
+
 def _quantile_table(scores: np.ndarray, max_points: int) -> np.ndarray:
     ordered = np.sort(np.asarray(scores, dtype=np.float64))
     if ordered.size > max_points:

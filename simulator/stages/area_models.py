@@ -20,10 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from simulator.classifier.areas import AreaModels
-from simulator.classifier.scoremodel import SCORE_SAMPLE_PER_CLASS, ScoreModel
+from simulator.classifier.scoremodel import ScoreModel, stream_like_texts
 from simulator.config.policy import PlatformPolicy
 from simulator.config.prefilter import AreaModelRef
 from simulator.config.scenario import Scenario
@@ -85,8 +83,6 @@ def stream_score_models(
 ) -> dict[str, ScoreModel]:
     """Each area's per-class score distributions on texts like the scenario's stream
     (:data:`~simulator.classifier.scoremodel.SCORE_SAMPLE_PER_CLASS` texts of each class)."""
-    from simulator.stream.texts import TextGenerator
-
     texts = scenario.content.texts
     tax = scenario.taxonomy
     key = (id(models), seeds.seed, tax, tuple(sorted(texts.languages.items())), texts.evasion_rate)
@@ -94,9 +90,9 @@ def stream_score_models(
     # the entry holds the models themselves, so their id cannot be reused while cached
     if hit is not None and hit[0] is models:
         return hit[1]
-    generator = TextGenerator(texts.languages, evasion_rate=texts.evasion_rate, taxonomy=tax)
-    classes = np.repeat(np.arange(tax.n_classes, dtype=np.int8), SCORE_SAMPLE_PER_CLASS)
-    sample = generator.generate(classes, seeds.rng("score_model"), split="all")
+    classes, sample = stream_like_texts(
+        texts.languages, texts.evasion_rate, tax, seeds.rng("score_model")
+    )
     scores = models.scores(sample)
     out = {
         area: ScoreModel.from_class_scores(scores[k], classes, tax)

@@ -46,7 +46,7 @@ from simulator.classifier import (
 )
 from simulator.classifier.card import CardClassifier, threshold_on_mix
 from simulator.classifier.parallel import ParallelScorer
-from simulator.classifier.scoremodel import SCORE_SAMPLE_PER_CLASS
+from simulator.classifier.scoremodel import SCORE_SAMPLE_PER_CLASS, stream_like_texts
 from simulator.config.card import ClassifierCard
 from simulator.config.policy import AreaScreen, PlatformPolicy, Prefilter, ScoreTarget
 from simulator.config.scenario import Scenario
@@ -61,7 +61,7 @@ from simulator.stages.trained import (
     synthetic_key,
 )
 from simulator.stream.synthetic import Posts, hourly_class_probs, hourly_rates
-from simulator.taxonomy import CLASSES, N_CLASSES, TEXT_MODELS_DEFAULT_ONLY, VIOLATING, Taxonomy
+from simulator.taxonomy import CLASSES, TEXT_MODELS_DEFAULT_ONLY, VIOLATING, Taxonomy
 
 KNOWN_TEXTS_KEPT = 500_000
 """Distinct texts whose scores a text-mode run keeps for later days (about 100 MB)."""
@@ -490,11 +490,9 @@ def score_model_for(
     # the entry holds the classifier itself, so its id cannot be reused while cached
     if hit is not None and hit[0] is clf:
         return hit[1]
-    from simulator.stream.texts import TextGenerator
-
-    generator = TextGenerator(texts.languages, evasion_rate=texts.evasion_rate)
-    classes = np.repeat(np.arange(N_CLASSES, dtype=np.int8), SCORE_SAMPLE_PER_CLASS)
-    sample = generator.generate(classes, seeds.rng("score_model"), split="all")
+    classes, sample = stream_like_texts(
+        texts.languages, texts.evasion_rate, scenario.taxonomy, seeds.rng("score_model")
+    )
     measured = pd.DataFrame(
         {
             "score": (score or clf.score)(sample),
