@@ -280,9 +280,8 @@ class Simulation:
         for team, queue in self.queues.items():
             self._case_logs.add(team, queue.drain())
         self._case_logs.set_aside()
-        final = state.cols if state.cols is not None else PostColumns.empty(self.with_text)
-        self.tally.settle(final, final.created_at < end, end, sink)
-        del final
+        if state.cols is not None:
+            self.tally.settle_all(state.cols, end, sink)
         state.cols = None  # every row has settled: the final tables come from the spill
         return self._log(end, suspended_by)
 
@@ -338,7 +337,7 @@ class Simulation:
         if len(vposts):
             for enforcer in self.enforcers:
                 enforcer.observe(vposts, day)
-        self._admit(PostColumns.concat(held) if len(held) > 1 else held[0], np.concatenate(appeals))
+        self._admit(held, np.concatenate(appeals))
         return next_id, waiting
 
     def _stage_posts(
@@ -434,9 +433,15 @@ class Simulation:
         ) & made
         return resident, appeal_at
 
-    def _admit(self, held: PostColumns, appeal_at: np.ndarray) -> None:
-        """Hold a day's open posts in memory; queue their cases and their appeals."""
-        self._state.add(held)
+    def _admit(self, parts: list[PostColumns], appeal_at: np.ndarray) -> None:
+        """Hold a day's open posts in memory (``parts``, emptied: the held table takes
+        their rows over); queue their cases and their appeals."""
+        state = self._state
+        first = len(state.cols) if state.cols is not None else 0
+        state.add(*parts)
+        parts.clear()
+        assert state.cols is not None
+        held = state.cols.rows(first, len(state.cols))  # the day's rows, as views
         for code, name in enumerate(TEAMS):
             mine = np.flatnonzero(held.team == code)
             if len(mine):
@@ -450,11 +455,6 @@ class Simulation:
                 )
         appealing = np.flatnonzero(np.isfinite(appeal_at))
         if len(appealing):
-            # The held table is a copy once joined to the state: count the open
-            # appeal on the state's own row, or the post would settle (leave
-            # memory) before its appeal is heard.
-            state = self._state
-            assert state.cols is not None
             rows = state.index(held.post_id[appealing])
             team = self.followups.appeal_team or ""
             times = appeal_at[appealing]

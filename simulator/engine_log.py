@@ -50,7 +50,10 @@ class CaseLogs:
         if columns is None:
             return CaseLog.empty().to_frame()
         opened = np.asarray(columns["arrived"]) < end
-        return CaseLog(**{k: np.asarray(v)[opened] for k, v in columns.items()}).to_frame()
+        if not opened.all():
+            for name, values in columns.items():  # one column at a time, not the log twice
+                columns[name] = np.asarray(values)[opened]
+        return CaseLog(**{k: np.asarray(v) for k, v in columns.items()}).to_frame()
 
 
 class PendingDays:

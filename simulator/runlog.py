@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from simulator.queueing import ReviewQueue
     from simulator.stages.jurors import JurorPlan
 
+SETTLE_ROWS = 1_000_000
+"""Rows of the posts still held at a run's end settled at once (:meth:`PostTally.settle_all`)."""
+
 PostSink = Callable[[pd.DataFrame], None]
 """Where the rows of settled posts go (the per-post table), one frame at a time."""
 
@@ -162,6 +165,18 @@ class PostTally:
             )
         if mask.any():
             sink(self._rows(cols.take(mask), end))
+
+    def settle_all(
+        self, cols: PostColumns, end: float, sink: PostSink | None, block: int = SETTLE_ROWS
+    ) -> None:
+        """Settle every post of ``cols`` made before ``end``, ``block`` rows at a time:
+        what :meth:`settle` copies of them (violating rows, rows for the sink) then
+        costs a block, not a second copy of a table that can hold tens of millions
+        of posts at the end of a large run. The counts, rows and their order are
+        those of one call on the whole table."""
+        for start in range(0, len(cols), block):
+            part = cols.rows(start, start + block)
+            self.settle(part, part.created_at < end, end, sink)
 
     def count(self, counts: np.ndarray, day: int) -> None:
         """Count posts known only as numbers per (hour of ``day``, class), made

@@ -146,3 +146,67 @@ class HarmWatch:
         if not keep.all():
             self._ids, self._created = self._ids[keep], self._created[keep]
             self._rate0, self._decay = self._rate0[keep], self._decay[keep]
+
+
+BLOCK = 1 << 20
+"""Posts whose terms :func:`view_rate_at` computes at once."""
+
+
+def view_rate_at(
+    t: float,
+    rows: np.ndarray,
+    created: np.ndarray,
+    reach: np.ndarray,
+    decay: np.ndarray,
+    removed: np.ndarray,
+    block: int = BLOCK,
+) -> float:
+    """``view_rates([t], created[rows], reach[rows] * decay[rows], decay[rows],
+    removed[rows])[0]``, bit for bit, for posts made by ``t``: the same terms summed
+    in the same order (by creation, then removals by time, a decay value at a
+    time), with the terms computed ``block`` posts at a time.
+
+    :func:`view_rates` copies a dozen columns of the posts it sums; at one time
+    only the order needs every post at once. The platform asks this of tens of
+    millions of held violating posts whenever an enforcer's rule trips.
+    """
+    total = 0.0
+    made = rows[created[rows] <= t]
+    if len(made) == 0:
+        return total
+    constant = decay.ndim == 1 and decay.strides == (0,)
+    columns = (created, reach, decay)
+    for k in np.unique(decay[:1] if constant else decay[made]):
+        group = made if constant else made[decay[made] == k]
+        by_creation = group[np.argsort(created[group], kind="stable")]
+        by_made = _running_sum(t, k, by_creation, block, *columns)
+        del by_creation
+        gone = group[np.isfinite(removed[group]) & (removed[group] <= t)]
+        by_removal = gone[np.argsort(removed[gone], kind="stable")]
+        by_gone = _running_sum(t, k, by_removal, block, *columns)
+        # as view_rates: exp(-k (t - t0)) with t0 = t, times the clipped difference
+        total += float(np.exp(-k * (np.array([t]) - t))[0] * np.maximum(by_made - by_gone, 0.0))
+    return total
+
+
+def _running_sum(
+    t: float,
+    k: float,
+    rows: np.ndarray,
+    block: int,
+    created: np.ndarray,
+    reach: np.ndarray,
+    decay: np.ndarray,
+) -> float:
+    """The last value of ``np.cumsum`` of the terms of ``rows`` (in that order), as
+    :func:`view_rates` computes each term, a block at a time (a cumulative sum
+    is sequential, so carrying it over gives the same float)."""
+    carry: np.ndarray | None = None
+    for start in range(0, len(rows), block):
+        at = rows[start : start + block]
+        c = created[at]
+        b = (reach[at] * decay[at]) * np.exp(k * (c - t))
+        if carry is not None:
+            b = np.concatenate([carry, b])
+        carry = np.cumsum(b)[-1:]
+    return float(carry[0]) if carry is not None else 0.0

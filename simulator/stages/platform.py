@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulator.enforcement.harm import view_rates
+from simulator.enforcement.harm import view_rate_at
 from simulator.enforcement.records import QueueState
 from simulator.queueing import ReviewQueue
 from simulator.stream.synthetic import views_at
@@ -81,6 +81,11 @@ class PostColumns:
         text = [self.text[i] for i in pos] if self.text is not None else None
         return PostColumns(**cols, text=text)
 
+    def rows(self, start: int, stop: int) -> PostColumns:
+        """The rows ``start:stop``, as views of this table's columns (no copy)."""
+        cols = {name: getattr(self, name)[start:stop] for name in self.NUMERIC}
+        return PostColumns(**cols, text=self.text[start:stop] if self.text is not None else None)
+
     @staticmethod
     def empty(with_text: bool) -> PostColumns:
         """A table with no rows (and the dtypes of a full one)."""
@@ -132,11 +137,13 @@ class PostColumns:
         """Rows for the per-post table; times in hours since the start (``end``:
         when the run ended, or per row, when it had ended as the row settled).
 
-        The frame shares this table's arrays (no copy of a run's largest table):
-        call it on a table nothing changes any more (a :meth:`take`, rows read back).
+        The frame takes this table's arrays over (no copy of a run's largest
+        table): its times become NaN where they fall after ``end``, in place. Call
+        it on a table nothing reads any more (a :meth:`take`, rows read back).
         """
-        removed = np.where(self.removed_at <= end, self.removed_at, np.inf)
-        horizon = np.minimum(removed, end)
+        _nan_after(self.removed_at, end)
+        # views up to the removal, or to the end for a post still up then
+        views = views_at(self.reach, self.decay, np.fmin(self.removed_at, end) - self.created_at)
         data: dict[str, object] = {
             "post_id": self.post_id,
             "created_at": self.created_at,
@@ -144,16 +151,16 @@ class PostColumns:
             "violating": taxonomy.violating[self.cls],
             "reach": self.reach,
             "score": self.score,
-            "reported_at": _nan_inf(self.reported_at, end),
-            "flagged_at": _nan_inf(self.flagged_at, end),
-            "case_at": _nan_inf(self.case_at, end),
-            "removed_at": _nan_inf(removed, end),
+            "reported_at": _nan_after(self.reported_at, end),
+            "flagged_at": _nan_after(self.flagged_at, end),
+            "case_at": _nan_after(self.case_at, end),
+            "removed_at": self.removed_at,
             "removed_by": pd.Categorical.from_codes(
-                np.where(np.isfinite(removed), self.removed_by, 0),
+                np.where(np.isnan(self.removed_at), 0, self.removed_by),
                 categories=list(REMOVAL_CHANNELS),
             ),
-            "views": views_at(self.reach, self.decay, horizon - self.created_at),
-            "restored_at": _nan_inf(self.restored_at, end),
+            "views": views,
+            "restored_at": _nan_after(self.restored_at, end),
         }
         if with_labels:
             # A replay with partial ground truth: False where the class is estimated.
@@ -221,23 +228,30 @@ def _compact(column: np.ndarray) -> np.ndarray:
     return _resized(column, len(column)) if len(column) and _single(column) else column
 
 
-def _joined(held: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """A read-only column of the held table grown by ``new``, one value kept as one."""
-    if len(new) == 0:
+def _joined(held: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
+    """A read-only column of the held table grown by ``parts``, one value kept as one."""
+    parts = [part for part in parts if len(part)]
+    if not parts:
         return held
     if len(held) == 0:
-        return _compact(new)
-    if _is_constant(held) and _single(new) and _same(held[0], new[0]):
-        return _resized(held, len(held) + len(new))
-    return np.concatenate([held, new])
+        return _compact(parts[0] if len(parts) == 1 else np.concatenate(parts))
+    if _is_constant(held) and all(_single(p) and _same(held[0], p[0]) for p in parts):
+        return _resized(held, len(held) + sum(len(p) for p in parts))
+    return np.concatenate([held, *parts])
 
 
 def _same(a: object, b: object) -> bool:
     return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
 
 
-def _nan_inf(times: np.ndarray, end: float | np.ndarray) -> np.ndarray:
-    return np.where(times <= end, times, np.nan)
+def _nan_after(times: np.ndarray, end: float | np.ndarray) -> np.ndarray:
+    """``times``, NaN where after ``end`` (or never), in place when it is writable
+    and not one value broadcast (a held table's read-only single-value column)."""
+    after = ~(times <= end)
+    if not times.flags.writeable or _is_constant(times):
+        return np.where(after, np.nan, times)
+    times[after] = np.nan
+    return times
 
 
 Watcher = Callable[[PostColumns, np.ndarray, np.ndarray, int], None]
@@ -254,26 +268,32 @@ class PlatformState:
         self.created_per_hour = np.zeros(hours + 1)
         self.removed_per_hour = np.zeros(hours + 1)
 
-    def add(self, cols: PostColumns) -> None:
-        """Hold ``cols`` in memory too (their ids follow every held one).
+    def add(self, *parts: PostColumns) -> None:
+        """Hold the rows of ``parts`` in memory too, in order (their ids follow every
+        held one).
 
-        ``cols`` becomes the held table when none is held; the held table then grows
-        in place, one column at a time, so that growing it never holds two copies
-        of it (anything keeping the table sees it grow)."""
+        The held table grows in place, one column at a time, from the parts
+        directly, so that growing it never holds two copies of it nor a joined
+        copy of the parts (anything keeping the table sees it grow)."""
+        if not parts:
+            return
         if self.cols is None:
-            self.cols = cols
+            self.cols = parts[0] if len(parts) == 1 else PostColumns.concat(list(parts))
             for name in _READ_ONLY:
-                setattr(cols, name, _compact(getattr(cols, name)))
+                setattr(self.cols, name, _compact(getattr(self.cols, name)))
             return
         held = self.cols
         for name in PostColumns.NUMERIC:
-            old, new = getattr(held, name), getattr(cols, name)
+            old, new = getattr(held, name), [getattr(part, name) for part in parts]
             if name in _READ_ONLY:
                 setattr(held, name, _joined(old, new))
             else:
-                setattr(held, name, np.concatenate([old, new]))
+                setattr(held, name, np.concatenate([old, *new]))
+            del old, new
         if held.text is not None:
-            held.text = held.text + cols.text if cols.text is not None else None
+            texts = [part.text for part in parts if part.text is not None]
+            complete = len(texts) == len(parts)
+            held.text = held.text + [t for text in texts for t in text] if complete else None
 
     def keep(self, rows: np.ndarray) -> None:
         """Hold only the rows ``rows`` (a boolean mask) of the held table, in place
@@ -319,12 +339,8 @@ class PlatformState:
         c = self.cols
         if c is None:
             return 0.0
-        v = self.taxonomy.violating[c.cls] & (c.created_at <= t)
-        return float(
-            view_rates(
-                np.array([t]), c.created_at[v], c.reach[v] * c.decay[v], c.decay[v], c.removed_at[v]
-            )[0]
-        )
+        rows = np.flatnonzero(self.taxonomy.violating[c.cls])
+        return view_rate_at(t, rows, c.created_at, c.reach, c.decay, c.removed_at)
 
     def live_posts(self, t: float) -> float:
         h = min(int(t), len(self.created_per_hour) - 1)
