@@ -369,7 +369,8 @@ class Thinner:
         hour = np.repeat(np.arange(24 * day, 24 * day + 24, dtype=np.float64), drawn.sum(axis=1))
         kind = np.where(
             t.violating[cls], 0, np.where(pos < np.repeat(reported.ravel(), sizes), 1, 2)
-        )
+        ).astype(np.int8)
+        del starts, pos  # ten million posts a day at 1e9: each column is 90 MB
 
         created = np.empty(total)
         z = np.empty(total)
@@ -395,6 +396,7 @@ class Thinner:
                     )
                     score_u[mine] = 1.0 - t.scored[c] * gen.random(len(mine))
                     report_at[mine] = np.inf
+        del hour
         area_u = None
         if t.area_scored is not None:  # some card scores a post of the scored group high
             area_u = np.full((total, len(t.area_scored)), np.nan)
@@ -407,6 +409,7 @@ class Thinner:
         if len(rows):
             x = t.km[cls[rows]] * np.exp(t.sigma * z[rows])
             report_at[rows] = intensity_times(created[rows], x, decay[rows], g[rows])
+        del z, g
         texts = self._stream.texts_for(cls, day)
         posts = Posts(ids, created, cls, reach, decay, score_u, texts, area_u=area_u)
         return ThinDay(day, posts, report_at, counts - drawn, int(counts.sum()))
