@@ -109,6 +109,7 @@ def simulate(
         spill_rows=spill_rows,
     )
     log = sim.run(sink=sink, progress=progress)
+    del sim  # its queues, enforcers and stages: the tables below need only the log
     return RunResult.from_log(
         log,
         inputs={

@@ -238,6 +238,7 @@ class Simulation:
             t1 = 24.0 * d1
             pending: list[Pending] = []
             counted: list[tuple[int, np.ndarray]] = []  # thinned days' undrawn posts
+            first_id = next_id
             for day in range(d0, d1):
                 # A day's posts are made at its start and the day is then stepped
                 # through, so what enforcers decide reaches the posts of later days
@@ -247,6 +248,7 @@ class Simulation:
                 pending.append(waiting)
                 if thin is not None:
                     counted.append((day, self._count_untouched(thin)))
+                del thin  # not beside the next day's draw (0.5 GB a day at 1e9)
                 day_end = 24.0 * (day + 1)
                 self._step(24.0 * day, day_end)
                 if self._suspension_time() <= day_end:
@@ -270,8 +272,14 @@ class Simulation:
                 if done.any():
                     self.tally.settle(c, done, end, sink)
                     state.keep(~done)  # in place: ``c`` would hold the old copy
+                del c  # or the held table outlives the state's (through the final tables)
             self._case_logs.set_aside()
             collect_young()
+            if next_id - first_id > (self.slice_posts or SLICE_POSTS):
+                # Large days free arrays of slices the C heap keeps for later: given
+                # back, the next day's peak does not come on top of them. (Each
+                # costs page faults later: not worth it on ordinary days.)
+                release_free_memory()
             if progress is not None:
                 progress(min(1.0, t1 / horizon))
             if suspended_by is not None:
@@ -507,7 +515,14 @@ class Simulation:
     # Output ---------------------------------------------------------------------
 
     def _log(self, end: float, suspended_by: str | None) -> RunLog:
-        release_free_memory()  # the days' freed arrays, before the final tables
+        # What the queues tell, then the queues go (their cases are in the spill;
+        # the dict is the one the outlook and the notice desk share), and the
+        # days' freed arrays: the final tables then come on top of neither.
+        capacity = {t: q.available_hours(end) for t, q in self.queues.items()}
+        busy = {t: float(q.busy_hours) for t, q in self.queues.items()}
+        jurors = juror_figures(self.juror_plan, self.queues.get("jury"))
+        self.queues.clear()
+        release_free_memory()
         suspended = suspended_by is not None
         legit_live = 0
         tally = self.tally
@@ -531,9 +546,9 @@ class Simulation:
             created_by_class=tally.created_by_class,
             created_by_hour=tally.created_by_hour,
             violating_by_hour=tally.violating_by_hour,
-            cases={t: self._case_logs.frame(t, end) for t in self.queues},
-            capacity_hours={t: q.available_hours(end) for t, q in self.queues.items()},
-            busy_hours={t: float(q.busy_hours) for t, q in self.queues.items()},
+            cases={t: self._case_logs.frame(t, end) for t in capacity},
+            capacity_hours=capacity,
+            busy_hours=busy,
             events=sorted(
                 (e for enf in self.enforcers for e in enf.events),
                 key=lambda e: (e.time, e.enforcer),
@@ -557,7 +572,7 @@ class Simulation:
             | ({"thinning": self._thinning_note} if self._thinning_note else {}),
             labelled_by_class=tally.labelled_by_class.copy(),
             not_made_by_class=self.delisting.not_made_by_class(end),
-            jurors=juror_figures(self.juror_plan, self.queues.get("jury")),
+            jurors=jurors,
             scored_at_or_above={k: v.copy() for k, v in tally.scored_at_or_above.items()},
             accounts=self.accounts.log(end) if self.accounts is not None else None,
             adversaries=self.adversaries.log(),

@@ -53,7 +53,8 @@ class CaseLogs:
         if not opened.all():
             for name, values in columns.items():  # one column at a time, not the log twice
                 columns[name] = np.asarray(values)[opened]
-        return CaseLog(**{k: np.asarray(v) for k, v in columns.items()}).to_frame()
+        # the frame takes the log's arrays over: nothing else holds them
+        return CaseLog(**{k: np.asarray(v) for k, v in columns.items()}).to_frame(copy=False)
 
 
 class PendingDays:

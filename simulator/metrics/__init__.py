@@ -70,7 +70,7 @@ def summarize(log: RunLog) -> dict[str, Any]:
     created = v["created_at"].to_numpy(dtype=np.float64)
     detected = v["case_at"].to_numpy(dtype=np.float64)
     removed_at = v["removed_at"].to_numpy(dtype=np.float64)
-    by_channel = v["removed_by"].astype(str).value_counts()
+    by_channel = v["removed_by"].value_counts()  # by category: no string a post
     tax = sc.taxonomy
     legit_total = {
         c: int(log.created_by_class[i]) for i, c in enumerate(tax.classes) if not tax.violating[i]
