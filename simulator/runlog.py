@@ -167,15 +167,16 @@ class PostTally:
             sink(self._rows(cols.take(mask), end))
 
     def settle_all(
-        self, cols: PostColumns, end: float, sink: PostSink | None, block: int = SETTLE_ROWS
+        self, cols: PostColumns, end: float, sink: PostSink | None, block: int | None = None
     ) -> None:
         """Settle every post of ``cols`` made before ``end``, ``block`` rows at a time:
         what :meth:`settle` copies of them (violating rows, rows for the sink) then
         costs a block, not a second copy of a table that can hold tens of millions
         of posts at the end of a large run. The counts, rows and their order are
         those of one call on the whole table."""
-        for start in range(0, len(cols), block):
-            part = cols.rows(start, start + block)
+        size = block or SETTLE_ROWS
+        for start in range(0, len(cols), size):
+            part = cols.rows(start, start + size)
             self.settle(part, part.created_at < end, end, sink)
 
     def count(self, counts: np.ndarray, day: int) -> None:
