@@ -174,9 +174,9 @@ class Jurors(Reviewers):
             """Count a juror's vote; then free jurors take the first case in line they
             can; then the same for each vote in by ``horizon`` that is next on the heap."""
             nonlocal busy, committed, started_cases
+            juror = vote
             while True:
-                if vote is not None:  # juror ``vote`` is done: the vote is drawn now
-                    juror = vote
+                if juror is not None:  # her vote is in: it is drawn now
                     case: JuryCase = on_case[juror]  # type: ignore[assignment]
                     done = case.votes_done + 1
                     case.votes_done = done
@@ -191,10 +191,10 @@ class Jurors(Reviewers):
                                 leave(case, now, status, removes)
                         elif removes >= k:
                             leave(case, now, DECIDED_REMOVE, removes)
-                        elif done - removes >= k or done == needed:  # agreed to keep, or split
+                        elif (keeps := done - removes) >= k or done == needed:  # or split
                             leave(case, now, DECIDED_KEEP, removes)
                         # the votes so far cannot decide: as many more as could settle it
-                        elif done + k - max(removes, done - removes) > case.target:
+                        elif done + k - (removes if removes > keeps else keeps) > case.target:
                             ask_for_more(case, done)
                     elif case.status == MOOT and done == case.votes_started:
                         leave(case, now, CLOSED, 0)  # closed; its last vote is in
@@ -264,7 +264,7 @@ class Jurors(Reviewers):
                                     ):
                                         heappush(events, mine)
                                         return
-                                    now, _, _, vote = heapreplace(events, mine)
+                                    now, _, _, juror = heapreplace(events, mine)
                                     continue
                             if when > horizon and when > (horizon := rows_until(when)):
                                 heappush(events, mine)
@@ -333,7 +333,7 @@ class Jurors(Reviewers):
                 top = events[0]
                 if top[1] != COMPLETE or top[0] > horizon:
                     return
-                now, _, _, vote = heappop(events)
+                now, _, _, juror = heappop(events)
 
         def counts() -> tuple[int, float, int]:
             return busy, committed, started_cases

@@ -365,13 +365,12 @@ class ReviewQueue:
             join the backlog as rows while that is all their arrival would do (see
             ``RowsUntil``); return the horizon then."""
             nonlocal a_pos, t_arrival, horizon, rows
+            if backlog is None or not line or free_count():  # none of them changes here
+                return horizon
             n = 0
             while t_arrival < limit and t_arrival <= t:
                 post_id = arr_id[a_pos]
-                if (
-                    backlog is None or not line or free_count()
-                    or (closed and post_id in closed) or (urgent and post_id in urgent)
-                ):  # fmt: skip
+                if (closed and post_id in closed) or (urgent and post_id in urgent):
                     break
                 if tuples:  # rows appended as tuples come first
                     backlog.flush()
