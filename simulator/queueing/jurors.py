@@ -151,8 +151,9 @@ class Jurors(Reviewers):
     ]:
         """Build ``work``; ``shortcut=False`` (for tests) makes it do what it did before
         its shortcuts: every free juror goes through the free list (not the only free
-        one straight to the head case), and free jurors take a fresh case one by one
-        (not as one slice of the list)."""
+        one straight to the head case, her next vote going on with one heap operation
+        or none, and the cases arriving meanwhile made rows by ``rows_until``), and free
+        jurors take a fresh case one by one (not as one slice of the list)."""
         # everything but the counters is fixed for the queue's life: read from the
         # closure, which is cheaper than attributes in a call made for nearly every event
         needed, k, first_k, accuracy = self._needed, self._k, self._first_k, self._accuracy

@@ -411,7 +411,7 @@ class ReviewQueue:
             else:  # the next arrival comes first
                 if t_arrival > t:
                     break
-                if backlog is not None:  # it may only become a row, and those after it
+                if backlog is not None and line and not free_count():  # a row, and the next?
                     before = rows
                     rows_until(events[0][0] if events else _INF)
                     if rows != before:
