@@ -88,7 +88,12 @@ class Population:
         # (legitimate classes: activity; violating: activity x offender factor).
         viol_weight = self.weight(np.arange(n), violating=True)
         self._members = [np.flatnonzero(self.tier == k).astype(np.int32) for k in range(TIERS)]
-        self._member_days = [self.join_day[m] for m in self._members]
+        # Accounts of each tier joined by the start of each day, shape (TIERS, days):
+        # what every author draw asks, looked up rather than searched.
+        days = np.arange(len(self.joined_by_day))
+        self._joined = np.stack(
+            [np.searchsorted(self.join_day[m], days, side="right") for m in self._members]
+        )
         self._cum = [
             (np.cumsum(self.activity[m]), np.cumsum(viol_weight[m])) for m in self._members
         ]
@@ -105,7 +110,9 @@ class Population:
 
     def members_by_day(self, tier: int, day: int) -> int:
         """Accounts of ``tier`` joined by the start of ``day``."""
-        return int(np.searchsorted(self._member_days[tier], day, side="right"))
+        if day < 0:
+            return 0
+        return int(self._joined[tier, min(day, self._joined.shape[1] - 1)])
 
     def tier_weight(self, day: int, violating: bool) -> np.ndarray:
         """Total posting weight of each tier's accounts joined by ``day``."""
@@ -129,25 +136,29 @@ class Population:
         with np.errstate(divide="ignore", invalid="ignore"):
             latent = self._rho * np.nan_to_num(z) + self._s * special.ndtri(u_tier)
         tier = np.searchsorted(self._bounds, latent)
-        violating = self._violating[cls]
-        for d in np.unique(day):
-            for k in range(TIERS):
-                n = self.members_by_day(k, int(d))
-                for v in (False, True):
-                    rows = np.flatnonzero((day == d) & (tier == k) & (violating == v))
-                    if len(rows) == 0:
-                        continue
-                    kk, nn = (k, n) if n else self._busiest(int(d))
-                    cum = self._cum[kk][int(v)][:nn]
-                    pick = np.searchsorted(cum, u_pick[rows] * cum[-1], side="right")
-                    out[rows] = self._members[kk][np.minimum(pick, nn - 1)]
+        # Each post draws among its tier's accounts joined by its day; a tier still
+        # empty that day (a tiny world) lends its draws to the day's busiest tier.
+        d = np.clip(day, 0, self._joined.shape[1] - 1)
+        joined = self._joined[tier, d]
+        empty = joined == 0
+        if empty.any():
+            busiest = np.argmax(self._joined[:, d[empty]], axis=0)
+            tier[empty] = busiest
+            joined[empty] = self._joined[busiest, d[empty]]
+        # One search per (tier, violating) group over the tier's whole cumulative
+        # weights: a target below the weight of the first ``joined`` accounts finds
+        # the same account there as in those accounts alone (clipped like them).
+        group = 2 * tier.astype(np.int8) + self._violating[cls]
+        order = np.argsort(group, kind="stable")
+        bounds = np.cumsum(np.bincount(group, minlength=2 * TIERS))
+        for g, rows in enumerate(np.split(order, bounds[:-1])):
+            if len(rows) == 0:
+                continue
+            k, v = divmod(g, 2)
+            cum, nn = self._cum[k][v], joined[rows]
+            pick = np.searchsorted(cum, u_pick[rows] * cum[nn - 1], side="right")
+            out[rows] = self._members[k][np.minimum(pick, nn - 1)]
         return out
-
-    def _busiest(self, day: int) -> tuple[int, int]:
-        """A tier with accounts by ``day`` (for a tier still empty in a tiny world)."""
-        counts = [self.members_by_day(k, day) for k in range(TIERS)]
-        k = int(np.argmax(counts))
-        return k, counts[k]
 
     def tier_given_reach(self, z: np.ndarray) -> np.ndarray:
         """P(tier | standardised log reach ``z``), shape ``(len(z), TIERS)``."""
