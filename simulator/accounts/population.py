@@ -71,33 +71,49 @@ class Population:
         self._violating = scenario.taxonomy.violating
         self.joined_by_day = accounts_by_day(scenario, cfg.accounts_per_daily_user)
         n = int(self.joined_by_day[-1])
-        rng = seeds.rng("accounts", "population")
-        self.activity = np.exp(cfg.activity_sigma * rng.standard_normal(n))
-        self.offender = rng.random(n) < cfg.offender_share
+        self._seeds = seeds
+        self.activity, self.offender, follower_score = self._drawn(n)
         self.factor = offender_factor(cfg)
-        self.follower_score = rng.standard_normal(n).astype(np.float32)
-        # the day each account joins (0: there from the start)
-        self.join_day = np.searchsorted(self.joined_by_day, np.arange(n), side="right").astype(
-            np.int32
-        )
+        # (per person, only what the run reads again is kept: follower scores and
+        # joining days are recomputed when asked, 8 bytes a person less)
         self._bounds = special.ndtri(np.arange(1, TIERS) / TIERS)
-        self.tier = np.searchsorted(self._bounds, self.follower_score).astype(np.int8)
+        self.tier = np.searchsorted(self._bounds, follower_score).astype(np.int8)
+        del follower_score
         self._rho = cfg.followers_reach_correlation
         self._s = math.sqrt(1.0 - self._rho**2)
         # Per tier, its accounts in joining order and their cumulative weights
         # (legitimate classes: activity; violating: activity x offender factor).
-        viol_weight = self.weight(np.arange(n), violating=True)
         self._members = [np.flatnonzero(self.tier == k).astype(np.int32) for k in range(TIERS)]
         # Accounts of each tier joined by the start of each day, shape (TIERS, days):
-        # what every author draw asks, looked up rather than searched.
-        days = np.arange(len(self.joined_by_day))
+        # what every author draw asks, looked up rather than searched. Accounts join
+        # in index order: those joined by a day are the first ``joined_by_day``.
         self._joined = np.stack(
-            [np.searchsorted(self.join_day[m], days, side="right") for m in self._members]
+            [np.searchsorted(m, self.joined_by_day, side="left") for m in self._members]
         )
         self._cum = [
-            (np.cumsum(self.activity[m]), np.cumsum(viol_weight[m])) for m in self._members
+            (np.cumsum(self.activity[m]), np.cumsum(self.weight(m, violating=True)))
+            for m in self._members
         ]
         self._draws = KeyedDraws(seeds, "accounts", "authors")
+
+    def _drawn(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each account's activity, whether a repeat offender, and follower score."""
+        cfg = self.cfg
+        rng = self._seeds.rng("accounts", "population")
+        activity = np.exp(cfg.activity_sigma * rng.standard_normal(n))
+        offender = rng.random(n) < cfg.offender_share
+        return activity, offender, rng.standard_normal(n).astype(np.float32)
+
+    @property
+    def follower_score(self) -> np.ndarray:
+        """Each account's follower score (followers = median x exp(sigma score))."""
+        return self._drawn(self.size)[2]
+
+    @property
+    def join_day(self) -> np.ndarray:
+        """The day each account joins (0: there from the start)."""
+        persons = np.arange(self.size)
+        return np.searchsorted(self.joined_by_day, persons, side="right").astype(np.int32)
 
     @property
     def size(self) -> int:
