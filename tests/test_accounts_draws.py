@@ -1,8 +1,9 @@
-"""The account hook's vectorised draws against their plain, post-by-post meaning.
+"""The account hook's shortcuts against their plain meaning.
 
 Who wrote a post is drawn for many posts at once (grouped by follower tier and
 class), and the untouched posts of blocked accounts a block at a time; both must
-give exactly what the plain definitions give post by post.
+give exactly what the plain definitions give post by post. The book's per-person
+columns keep only the persons concerned and must read as dense arrays.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from scipy import special
 
 import simulator.accounts.hook as hook
 from simulator.accounts.population import TIERS, Population
+from simulator.accounts.sparse import PersonColumn
 from simulator.config import PlatformPolicy, Scenario
 from simulator.engine import Simulation
 from simulator.seeding import SeedTree
@@ -115,3 +117,29 @@ def test_untouched_posts_drawn_a_block_at_a_time_are_the_plain_draws(
     assert 0 < len(plain) < len(rest)
     monkeypatch.setattr(hook, "_BLOCK", block)
     np.testing.assert_array_equal(accounts._untouched_gone(posts, touched, share, day), plain)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_sparse_person_column_reads_as_the_dense_one(seed: int) -> None:
+    """The book's per-person columns keep only the persons concerned; updated in
+    random batches (repeated persons, persons old and new), they read as a dense
+    array updated the same way."""
+    rng = np.random.default_rng(seed)
+    persons = 500
+    dense_min, dense_put = np.full(persons, np.inf), np.full(persons, -1, dtype=np.int64)
+    least, rows = PersonColumn(np.inf, np.float64), PersonColumn(-1, np.int64)
+    for _ in range(30):
+        who = rng.integers(0, persons, rng.integers(0, 40))
+        times = rng.uniform(0.0, 100.0, len(who)).round(1)  # ties too
+        np.minimum.at(dense_min, who, times)
+        least.minimum(who, times)
+        distinct = rng.choice(persons, rng.integers(0, 10), replace=False)
+        values = rng.integers(0, 1000, len(distinct))
+        dense_put[distinct] = values
+        rows.put(distinct, values)
+        everyone = np.arange(persons)
+        np.testing.assert_array_equal(least.get(everyone), dense_min)
+        np.testing.assert_array_equal(rows.get(everyone), dense_put)
+        one = int(rng.integers(0, persons))
+        assert least.value(one) == dense_min[one]
+    assert len(least) == np.isfinite(dense_min).sum() < persons

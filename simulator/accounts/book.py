@@ -6,9 +6,10 @@ person's index as its id; a banned person who evades comes back under a new
 account (ids from ``population size`` upwards, in the order bans happen),
 with no strikes, and the same propensity and followers.
 
-State lives in arrays. Per person (the whole population): ``row``, an index
-into the *tracked* table (-1: never struck), and when the current account
-first posted something violating. Per tracked person (those with a strike;
+State lives in arrays. Per person, for the persons concerned only
+(:class:`~simulator.accounts.sparse.PersonColumn`: the population is millions):
+``row``, an index into the *tracked* table (-1: never struck), and when the
+current account first posted something violating. Per tracked person (those with a strike;
 far fewer): the current account and since when it exists, the current
 block (``blocked_from``, ``blocked_until``, ``block_kind``: none, suspension,
 ban), and the last :data:`RING` strikes (time, weight, post). Actions are
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from simulator.accounts.sparse import PersonColumn
 from simulator.config.accounts import AccountEnforcement, Evasion
 from simulator.config.common import per_class
 from simulator.seeding import SeedTree
@@ -92,9 +94,12 @@ class AccountBook:
             math.inf if policy.strike_expiry_days is None else 24.0 * policy.strike_expiry_days
         )
         self._draws = KeyedDraws(seeds, "accounts", "actions")
-        self.row = np.full(persons, -1, dtype=np.int32)
-        # when each person's current account first posted something violating
-        self.first_violation = np.full(persons, np.inf)
+        self.persons = persons
+        # Per person, kept for the few concerned (the population is millions): the
+        # tracked row (-1: never struck), and when the current account first posted
+        # something violating (inf: never).
+        self.row = PersonColumn(-1, np.int64)
+        self.first_violation = PersonColumn(np.inf, np.float64)
         self._n = 0
         self._alloc(_START_ROWS)
         self._next_account = persons
@@ -142,21 +147,23 @@ class AccountBook:
     def rows_of(self, persons: np.ndarray) -> np.ndarray:
         """Tracked rows of ``persons``, adding the ones not tracked yet."""
         persons = np.asarray(persons, dtype=np.int64)
-        new = np.unique(persons[self.row[persons] < 0])
+        rows = self.row.get(persons)
+        new = np.unique(persons[rows < 0])
         if len(new):
             if self._n + len(new) > len(self.person):
                 self._alloc(max(2 * len(self.person), self._n + len(new)))
-            rows = np.arange(self._n, self._n + len(new))
-            self.row[new] = rows
-            self.person[rows] = new
-            self.account[rows] = new
+            added = np.arange(self._n, self._n + len(new))
+            self.row.put(new, added)
+            self.person[added] = new
+            self.account[added] = new
             self._n += len(new)
-        return self.row[persons].astype(np.int64)
+            rows = self.row.get(persons)
+        return rows
 
     # What the stream asks -----------------------------------------------------------
     def blocked(self, persons: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Kind of block (0: none) of each person's account at each time."""
-        row = self.row[persons]
+        row = self.row.get(persons)
         out = np.zeros(len(persons), dtype=np.int8)
         seen = np.flatnonzero(row >= 0)
         r, t = row[seen], times[seen]
@@ -181,7 +188,7 @@ class AccountBook:
         """Violating posts made (by the persons' current accounts) at ``created``."""
         if len(persons) == 0:
             return
-        np.minimum.at(self.first_violation, persons, created)
+        self.first_violation.minimum(persons, created)
 
     # Strikes --------------------------------------------------------------------
     def strike(
@@ -212,7 +219,7 @@ class AccountBook:
     def withdraw(self, persons: np.ndarray, post_ids: np.ndarray) -> None:
         """Restored posts (an appeal upheld): their strikes stop counting (actions
         already taken stand)."""
-        rows = self.row[persons]
+        rows = self.row.get(persons)
         tracked = rows >= 0
         r = rows[tracked]
         hit = self.st_post[r] == np.asarray(post_ids)[tracked, None]
@@ -273,7 +280,7 @@ class AccountBook:
         log["person"].append(int(self.person[r]))
         log["account"].append(account)
         log["rung"].append(rung)
-        log["first_violation"].append(float(self.first_violation[self.person[r]]))
+        log["first_violation"].append(self.first_violation.value(int(self.person[r])))
         log["offender"].append(bool(self._offender[self.person[r]]))
         log["account_since"].append(float(self.since[r]))
         appealed = overturned = evaded = False
@@ -311,7 +318,7 @@ class AccountBook:
             return self._draws.uniform(account, salt + i)
 
         if draw(account, 0) < appeal.share:
-            violated = self.first_violation[self.person[r]] <= t
+            violated = self.first_violation.value(int(self.person[r])) <= t
             right = draw(account, 1) < appeal.accuracy
             if right != violated:  # a right decision lifts only a ban without violations
                 back = t + appeal.decision_hours
@@ -333,7 +340,9 @@ class AccountBook:
             self._next_account += 1
             self.bans[r] = 0
             self.since[r] = back
-            self.first_violation[self.person[r]] = math.inf
+            person = np.array([self.person[r]])
+            if self.first_violation.get(person)[0] < math.inf:
+                self.first_violation.put(person, np.array([math.inf]))
             self._clear(r)
             return appealed, False, back
         return appealed, False, math.inf
@@ -349,7 +358,7 @@ class AccountBook:
         out = np.asarray(persons, dtype=np.int64).copy()
         if not self._accounts_after:
             return out
-        for i in np.flatnonzero(self.row[out] >= 0).tolist():
+        for i in np.flatnonzero(self.row.get(out) >= 0).tolist():
             for since, account in self._accounts_after.get(int(persons[i]), ()):
                 if times[i] >= since:
                     out[i] = account
@@ -357,7 +366,7 @@ class AccountBook:
 
     def active_strikes(self, persons: np.ndarray, t: float) -> np.ndarray:
         """Active strikes of each person's current account at ``t``."""
-        rows = self.row[persons]
+        rows = self.row.get(persons)
         out = np.zeros(len(persons))
         seen = np.flatnonzero(rows >= 0)
         r = rows[seen]

@@ -422,7 +422,7 @@ class Accounts:
         """What the run recorded (``end``: when it ended; later posts were not made)."""
         ladder = [rung_label(i, r.action, r.days) for i, r in enumerate(self.policy.ladder)]
         actions = pd.DataFrame(self.book.actions)
-        persons = len(self.book.row)
+        persons = self.book.persons
         learning = self.learning
         seen, caught = learning.recall_counts(end)
         return AccountLog(
