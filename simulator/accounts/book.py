@@ -42,19 +42,20 @@ RING = 24
 NONE, SUSPENDED, BANNED = 0, 1, 2
 """``block_kind`` codes."""
 _START_ROWS = 1024
-_COLUMNS = (
-    "person",
-    "account",
-    "since",
-    "blocked_from",
-    "blocked_until",
-    "block_kind",
-    "bans",
-    "st_time",
-    "st_weight",
-    "st_post",
-)
-"""The tracked columns (a row per tracked person; :meth:`AccountBook._alloc` makes them)."""
+_COLUMNS: dict[str, tuple[float, type]] = {
+    "person": (-1, np.int64),
+    "account": (-1, np.int64),
+    "since": (-np.inf, np.float64),
+    "blocked_from": (np.inf, np.float64),
+    "blocked_until": (-np.inf, np.float64),
+    "block_kind": (NONE, np.int8),
+    "bans": (0, np.int32),  # of the current account so far
+    "st_time": (-np.inf, np.float64),
+    "st_weight": (0.0, np.float64),
+    "st_post": (-1, np.int64),
+}
+"""The tracked columns and a fresh row's value in each (a row per tracked person;
+the ``st_`` columns hold :data:`RING` values a row)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,18 @@ class Ban:
 class AccountBook:
     """Per-account enforcement state (entry points: :meth:`strike`, :meth:`advance`,
     :meth:`note_violations`, :meth:`blocked`)."""
+
+    # the tracked columns (see _COLUMNS), made by _alloc
+    person: np.ndarray
+    account: np.ndarray
+    since: np.ndarray
+    blocked_from: np.ndarray
+    blocked_until: np.ndarray
+    block_kind: np.ndarray
+    bans: np.ndarray
+    st_time: np.ndarray
+    st_weight: np.ndarray
+    st_post: np.ndarray
 
     def __init__(
         self,
@@ -127,22 +140,22 @@ class AccountBook:
 
     # Storage --------------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
-        """Make room for ``cap`` tracked persons: fresh columns (each row the value of
-        a row not yet used), the rows so far copied in."""
-        old = {name: getattr(self, name, None) for name in _COLUMNS}
-        self.person = np.full(cap, -1, dtype=np.int64)
-        self.account = np.full(cap, -1, dtype=np.int64)
-        self.since = np.full(cap, -np.inf)
-        self.blocked_from = np.full(cap, np.inf)
-        self.blocked_until = np.full(cap, -np.inf)
-        self.block_kind = np.full(cap, NONE, dtype=np.int8)
-        self.bans = np.zeros(cap, dtype=np.int32)  # of the current account so far
-        self.st_time = np.full((cap, RING), -np.inf)
-        self.st_weight = np.zeros((cap, RING))
-        self.st_post = np.full((cap, RING), -1, dtype=np.int64)
-        for name, column in old.items():
-            if column is not None:
-                getattr(self, name)[: len(column)] = column
+        """Make room for ``cap`` tracked persons, the rows so far copied in. Rows are
+        filled in as persons are tracked (:meth:`_fresh`): the room not used yet
+        takes no memory."""
+        for name, (_, dtype) in _COLUMNS.items():
+            column: np.ndarray = np.empty(
+                (cap, RING) if name.startswith("st_") else cap, dtype=dtype
+            )
+            old = getattr(self, name, None)
+            if old is not None:
+                column[: self._n] = old[: self._n]
+            setattr(self, name, column)
+
+    def _fresh(self, rows: np.ndarray) -> None:
+        """Rows of persons tracked from now on, before any strike."""
+        for name, (default, _) in _COLUMNS.items():
+            getattr(self, name)[rows] = default
 
     def rows_of(self, persons: np.ndarray) -> np.ndarray:
         """Tracked rows of ``persons``, adding the ones not tracked yet."""
@@ -153,6 +166,7 @@ class AccountBook:
             if self._n + len(new) > len(self.person):
                 self._alloc(max(2 * len(self.person), self._n + len(new)))
             added = np.arange(self._n, self._n + len(new))
+            self._fresh(added)
             self.row.put(new, added)
             self.person[added] = new
             self.account[added] = new
