@@ -42,8 +42,9 @@ class PersonColumn:
 
     def value(self, person: int) -> float:
         """One person's value."""
-        at = int(np.searchsorted(self._persons, person))
-        if at < len(self._persons) and self._persons[at] == person:
+        persons = self._persons
+        at = persons.searchsorted(person)  # (the method: a call per ladder action)
+        if at < len(persons) and persons[at] == person:
             return float(self._values[at])
         return float(self.default)
 
