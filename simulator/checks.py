@@ -210,9 +210,10 @@ def check_scenario(scenario: Scenario | Loaded[Scenario]) -> list[Finding]:
     """
     sc = _Doc(scenario)
     s: Scenario = sc.model
+    inert = _inert_account_fields(sc)
     if s.population is None:
-        return []  # a replayed log brings its own posts
-    out = _corpus(sc)
+        return inert  # a replayed log brings its own posts
+    out = inert + _corpus(sc)
     expected = float(hourly_rates(s).sum())
     if expected >= 1.0:
         return out
@@ -229,6 +230,25 @@ def check_scenario(scenario: Scenario | Loaded[Scenario]) -> list[Finding]:
             f"{expected:.2g} posts, so a run would measure nothing; give the population "
             "users on dates within the run",
         ),
+    ]
+
+
+def _inert_account_fields(sc: _Doc) -> list[Finding]:
+    """Account fields that nothing reads: a scenario that gives one a value of its own
+    is told so, since a user who changes them would expect some result to move."""
+    accounts = sc.model.accounts
+    if accounts is None:
+        return []
+    return [
+        sc.finding(
+            "warning",
+            f"accounts.{name}",
+            f"{name} has no effect (deprecated): no result of a run depends on it, as "
+            "accounts fall into follower tiers by rank and account age is not modelled; "
+            "delete it",
+        )
+        for name in accounts.INERT_FIELDS
+        if getattr(accounts, name) != _field_default(accounts, name)
     ]
 
 

@@ -238,3 +238,31 @@ def test_run_refuses_a_file_of_the_wrong_kind_at_its_kind_line(
     assert f"{ROOT / blamed}:{line}: kind: expected a {expected} document" in res.output
     assert "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_account_fields_that_nothing_reads_are_named_where_a_scenario_sets_them(
+    tmp_path: Path,
+) -> None:
+    """followers_median, followers_sigma and initial_age_days load (older scenarios
+    keep working) but a scenario that sets one is warned at its line; the bundled
+    Parler-like scenario sets none."""
+    text = (ROOT / "scenarios/parler-like.yaml").read_text()
+    assert "followers_median" not in text and "initial_age_days" not in text
+    marked = text.replace(
+        "  followers_reach_correlation: 0.5\n",
+        "  followers_reach_correlation: 0.5\n  followers_median: 5000\n  initial_age_days: 3\n",
+    )
+    assert marked != text
+    path = tmp_path / "old.yaml"
+    path.write_text(marked)
+    policy = load_file(ROOT / "policies/jury-three-strikes.yaml")
+    findings = check_run(load_file(path), policy)
+    inert = [f for f in findings if "has no effect" in f.message]
+    assert [(f.level, f.field) for f in inert] == [
+        ("warning", "accounts.followers_median"),
+        ("warning", "accounts.initial_age_days"),
+    ]
+    line = marked.splitlines().index("  followers_median: 5000") + 1
+    assert inert[0].file == str(path) and inert[0].line == line
+    plain = check_run(load_file(ROOT / "scenarios/parler-like.yaml"), policy)
+    assert not [f for f in plain if "has no effect" in f.message]

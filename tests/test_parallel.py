@@ -290,6 +290,67 @@ def test_a_worker_that_dies_fails_the_cells_and_never_hangs(tiny_world: Path) ->
     assert failed["error"].str.contains("BrokenProcessPool").all()
 
 
+# A dask cluster whose workers all die ------------------------------------------------------
+
+
+def test_a_dask_cluster_left_with_no_worker_fails_what_is_left_and_never_hangs() -> None:
+    """The only worker (no nanny to restart it) is killed while an item runs:
+    the finished item keeps its result, the running one and one submitted
+    after fail with the reason, instead of the client waiting forever for a
+    worker (what it did before)."""
+    distributed = pytest.importorskip("distributed")
+    import threading
+    import time
+
+    from simulator.experiments.executors import DaskExecutor
+
+    with distributed.LocalCluster(
+        n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
+             "--no-nanny", "--nthreads", "1", "--no-dashboard"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            outcomes: list[Outcome[Any]] = []
+
+            def run() -> None:
+                with DaskExecutor(cluster.scheduler_address, no_workers_timeout=1.0) as executor:
+                    assert executor._client is not None
+                    executor._client.wait_for_workers(1, timeout=60)
+                    executor.submit(time.sleep, 0.0)
+                    executor.submit(time.sleep, 600.0)
+                    for outcome in executor.completed():
+                        outcomes.append(outcome)
+                        if outcome.index == 0:
+                            worker.kill()  # the other item is running on it
+                            executor.submit(time.sleep, 0.0)
+
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            thread.join(timeout=120)  # a liveness bound, not a speed target
+            assert not thread.is_alive(), "the executor waited for a worker that never came"
+        finally:
+            worker.kill()
+            worker.wait()
+    assert [o.index for o in outcomes] == [0, 1, 2]
+    assert outcomes[0].error is None
+    for outcome in outcomes[1:]:
+        assert outcome.error is not None and "has had no worker for 1 s" in outcome.error
+
+
+def test_how_long_a_cluster_may_have_no_worker_follows_dask_settings() -> None:
+    """Our default, dask's own setting when one is made, and the caller's above both."""
+    dask = pytest.importorskip("dask")
+    from simulator.experiments.executors import NO_WORKERS_TIMEOUT, DaskExecutor
+
+    assert DaskExecutor("tcp://127.0.0.1:1")._patience() == NO_WORKERS_TIMEOUT
+    with dask.config.set({"distributed.scheduler.no-workers-timeout": "2 minutes"}):
+        assert DaskExecutor("tcp://127.0.0.1:1")._patience() == 120.0
+        assert DaskExecutor("tcp://127.0.0.1:1", no_workers_timeout=5)._patience() == 5.0
+
+
 # Imports ----------------------------------------------------------------------------
 
 HEAVY = (

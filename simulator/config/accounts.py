@@ -133,8 +133,8 @@ class AccountPopulation(ConfigModel):
         Field(
             le=1e9,
             description=(
-                "median followers of an account (descriptive: accounts fall into follower "
-                "tiers by rank, so no result depends on it)"
+                "deprecated, no effect: accounts fall into follower tiers by rank, so no "
+                "result depends on it; delete it (a scenario that changes it is warned)"
             ),
         ),
     ] = 50.0
@@ -144,7 +144,8 @@ class AccountPopulation(ConfigModel):
             ge=0,
             le=5,
             description=(
-                "log-normal spread of follower counts (descriptive: no result depends on it)"
+                "deprecated, no effect: no result depends on the spread of follower counts; "
+                "delete it (a scenario that changes it is warned)"
             ),
         ),
     ] = 2.0
@@ -153,8 +154,8 @@ class AccountPopulation(ConfigModel):
         Field(
             le=36500,
             description=(
-                "accounts present at the start are up to this old (descriptive: no result "
-                "depends on account age)"
+                "deprecated, no effect: no result depends on account age; delete it (a "
+                "scenario that changes it is warned)"
             ),
         ),
     ] = 365.0
@@ -163,6 +164,14 @@ class AccountPopulation(ConfigModel):
         Adaptation,
         Field(description="authors who adapt their wording to the prefilter after removals"),
     ] = Adaptation()
+
+    INERT_FIELDS: ClassVar[tuple[str, ...]] = (
+        "followers_median",
+        "followers_sigma",
+        "initial_age_days",
+    )
+    """Fields kept so that older scenarios still load, though nothing reads them:
+    :func:`simulator.checks.check_scenario` warns where a scenario changes one."""
 
     POPULATION_FIELDS: ClassVar[tuple[str, ...]] = (
         "accounts_per_daily_user",

@@ -12,7 +12,10 @@ and each cell carries its own seed, so results do not depend on the executor.
   script that would start them at its top level, with no main guard, gets a
   clear error instead: :mod:`simulator.spawning`).
 * :class:`DaskExecutor`: a dask.distributed cluster, by scheduler address or
-  an existing ``Client`` / ``LocalCluster``.
+  an existing ``Client`` / ``LocalCluster``. A worker that dies is replaced
+  by dask (its task retried, then failed as ``KilledWorker``); a cluster left
+  with no worker at all for a while fails what is left instead of waiting
+  for a worker that may never come.
 
 The two that run items elsewhere (:class:`RemoteExecutor`s) also take work
 one item at a time: :meth:`~RemoteExecutor.submit` while
@@ -25,7 +28,9 @@ Which one an experiment uses is its :class:`~simulator.experiments.execution.Exe
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -87,6 +92,11 @@ class SerialExecutor(Executor):
                 yield Outcome(i, value)
 
 
+class WorkersGone(Exception):
+    """Raised by :meth:`RemoteExecutor._wait` when no worker is left to run the
+    futures waited for: they, and anything submitted later, fail with its message."""
+
+
 class RemoteExecutor(Executor):
     """Base class of executors that run items in other processes, one
     submission at a time: each :meth:`submit` gets a ticket, and
@@ -97,27 +107,48 @@ class RemoteExecutor(Executor):
     def __init__(self) -> None:
         self._tickets: dict[Any, int] = {}  # pending future -> ticket
         self._issued = 0
+        self._gone: str | None = None  # why no worker is left (WorkersGone), if so
+        self._refused: list[int] = []  # tickets submitted after that: failed at once
 
     def _future(self, fn: Callable[[T], R], item: T) -> Any:
         raise NotImplementedError
 
     def _wait(self, futures: list[Any]) -> list[Any]:
-        """Block until at least one of ``futures`` is done; return the done ones."""
+        """Block until at least one of ``futures`` is done; return the done ones.
+        Raise :class:`WorkersGone` if none can be, ever."""
         raise NotImplementedError
+
+    def _cancel(self, futures: list[Any]) -> None:
+        """Drop ``futures`` (no worker is left to run them)."""
 
     def submit(self, fn: Callable[[T], R], item: T) -> int:
         """Start ``fn(item)``; its outcome will come from :meth:`completed` with
         the ticket returned here as its ``index``."""
         ticket = self._issued
-        self._tickets[self._future(fn, item)] = ticket
         self._issued += 1
+        if self._gone is not None:
+            self._refused.append(ticket)
+        else:
+            self._tickets[self._future(fn, item)] = ticket
         return ticket
 
     def completed(self) -> Iterator[Outcome[Any]]:
-        while self._tickets:
+        while self._tickets or self._refused:
+            if self._refused:
+                yield Outcome(self._refused.pop(0), error=self._gone)
+                continue
+            try:
+                done = self._wait(list(self._tickets))
+            except WorkersGone as exc:
+                # Nothing left can run: what is pending fails (and what comes later)
+                self._gone = f"{type(exc).__name__}: {exc}"
+                self._refused.extend(sorted(self._tickets.values()))
+                self._cancel(list(self._tickets))
+                self._tickets.clear()
+                continue
             # Earliest ticket first among those done together: the order the
             # caller sees then depends only on what finished when.
-            for future in sorted(self._wait(list(self._tickets)), key=self._tickets.__getitem__):
+            for future in sorted(done, key=self._tickets.__getitem__):
                 ticket = self._tickets.pop(future)
                 try:
                     value = future.result()
@@ -170,20 +201,38 @@ class ProcessExecutor(RemoteExecutor):
         return list(wait(futures, return_when=FIRST_COMPLETED).done)
 
 
+NO_WORKERS_TIMEOUT = 60.0
+"""Seconds a dask cluster may have no worker while items wait, by default."""
+POLL_SECONDS = 5.0
+"""How often a wait for dask items checks that the cluster still has workers."""
+
+
 class DaskExecutor(RemoteExecutor):
     """Runs items on a dask.distributed cluster.
 
     ``target`` is a scheduler address (``tcp://host:8786``), or a
     ``distributed.Client`` or cluster object to use as is. Workers must be
     able to import ``simulator`` (same version as here).
+
+    A cluster with no worker for ``no_workers_timeout`` seconds while items
+    are pending (every worker died, with no nanny to restart it, or was
+    stopped) fails those items and any submitted later: their outcomes carry
+    the error, and the caller keeps what finished. ``None`` takes dask's
+    ``distributed.scheduler.no-workers-timeout`` setting if it is set (for
+    instance through ``DASK_DISTRIBUTED__SCHEDULER__NO_WORKERS_TIMEOUT``),
+    else :data:`NO_WORKERS_TIMEOUT`. A cluster whose workers come later (a
+    batch system's queue) needs a longer one.
     """
 
     name = "dask"
 
-    def __init__(self, target: Any, timeout: float = 30.0) -> None:
+    def __init__(
+        self, target: Any, timeout: float = 30.0, no_workers_timeout: float | None = None
+    ) -> None:
         super().__init__()
         self.target = target
         self.timeout = timeout
+        self.no_workers_timeout = no_workers_timeout
         self._client: Any = None
         self._own = False
 
@@ -229,4 +278,52 @@ class DaskExecutor(RemoteExecutor):
     def _wait(self, futures: list[Any]) -> list[Any]:
         from distributed import wait as dask_wait
 
-        return list(dask_wait(futures, return_when="FIRST_COMPLETED").done)
+        patience = self._patience()
+        alone_since: float | None = None  # when the cluster was first seen with no worker
+        while True:
+            with contextlib.suppress(TimeoutError):
+                poll = min(POLL_SECONDS, patience)
+                return list(dask_wait(futures, timeout=poll, return_when="FIRST_COMPLETED").done)
+            if self._workers_now():
+                alone_since = None
+                continue
+            now = time.monotonic()
+            if alone_since is None:
+                alone_since = now
+            elif now - alone_since >= patience:
+                raise WorkersGone(
+                    f"the dask cluster at {self._address()} has had no worker for "
+                    f"{patience:g} s (they died or were stopped); the items not finished "
+                    "were not run"
+                )
+
+    def _patience(self) -> float:
+        """Seconds a cluster may stay with no worker while items are pending."""
+        if self.no_workers_timeout is not None:
+            return float(self.no_workers_timeout)
+        import dask
+        from dask.utils import parse_timedelta
+
+        configured = dask.config.get("distributed.scheduler.no-workers-timeout", None)
+        if configured is None:
+            return NO_WORKERS_TIMEOUT
+        return float(parse_timedelta(configured, default="s"))
+
+    def _workers_now(self) -> int:
+        """Workers the scheduler knows now (0 if it cannot be asked)."""
+        try:
+            return len(self._client.nthreads())
+        except Exception:  # the scheduler is gone too: no worker will come through it
+            return 0
+
+    def _address(self) -> str:
+        try:
+            return str(self._client.scheduler.address)
+        except Exception:
+            return str(self.target)
+
+    def _cancel(self, futures: list[Any]) -> None:
+        if self._client is not None and futures:
+            # the scheduler may be gone too: nothing runs them anyway
+            with contextlib.suppress(Exception):
+                self._client.cancel(futures)
