@@ -106,7 +106,7 @@ class Population:
 
     @property
     def follower_score(self) -> np.ndarray:
-        """Each account's follower score (followers = median x exp(sigma score))."""
+        """Each account's follower score (standard normal; its rank sets the tier)."""
         return self._drawn(self.size)[2]
 
     @property
