@@ -39,6 +39,25 @@ def tweak(model: Any, **changes: Any) -> Any:
     return type(model).model_validate(data)
 
 
+def general_world(days: int = 2, users: float = 20_000, mode: str | None = None) -> Any:
+    """The general platform (five policy areas) for ``days`` days of ``users`` users a day,
+    in its own score mode or ``mode``: the policy-area tests' world."""
+    import simulator
+    from simulator.config import Scenario
+
+    overrides: dict[str, Any] = {"days": days}
+    if mode is not None:
+        overrides["content.texts.mode"] = mode
+    sc = simulator.load(ROOT / "scenarios" / "general-platform.yaml", overrides=overrides)
+    assert isinstance(sc, Scenario)
+    pop = sc.population
+    assert pop is not None
+    first = pop.daily_active_users[0].model_copy(update={"users": users})
+    return sc.model_copy(
+        update={"population": pop.model_copy(update={"daily_active_users": [first]})}
+    )
+
+
 def quick_sampled_file(folder: Path, extra: str = "") -> Path:
     """The quick world in scale mode as a file, with ``extra`` YAML appended (e.g. an
     ``accounts:`` block)."""

@@ -119,8 +119,11 @@ def test_chunk_size_changes_nothing(
 def test_every_policy_sees_the_same_stream(
     quick_sampled: Scenario, jury_only: PlatformPolicy, ai_first: PlatformPolicy
 ) -> None:
+    # a prefilter of 200 training texts a class (not 2,000: seconds a seed) screens the
+    # posts as well as any other: what is made does not depend on it
+    cheap = tweak(ai_first, prefilter__model__train_per_class=200)
     a = simulate(quick_sampled, jury_only, seed=8).summary["posts"]
-    b = simulate(quick_sampled, ai_first, seed=8).summary["posts"]
+    b = simulate(quick_sampled, cheap, seed=8).summary["posts"]
     assert a == b
 
 

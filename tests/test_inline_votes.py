@@ -1,9 +1,10 @@
 """The event loop's shortcuts - votes run inline by the reviewers' ``work`` while
 no other event can come before them, cases joining a busy compact line written as
-rows without a case's arrival, and the only free juror taking the head case (or the
-next, if she voted on the head) without the free list - give the results of the
-plain loop (one event popped by the loop and one ``work`` call for each, every
-arrival through ``_arrive``, every free juror through the free list)."""
+rows without a case's arrival (by the loop, or by ``work`` between two votes), the
+only free juror taking the head case (or the next, if she voted on the head) without
+the free list, and her next vote run without the heap when it comes first - give the
+results of the plain loop (one event popped by the loop and one ``work`` call for
+each, every arrival through ``_arrive``, every free juror through the free list)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from simulator.taxonomy import N_CLASSES
 
 def _team(team: str, seed: int) -> TeamSpec:
     """``team``: a juror pool deciding by the first k to agree or by k of n, or
-    interchangeable staff."""
+    interchangeable staff; ``first_k_fixed``: votes of one fixed duration, so that
+    votes end at the same time (ties the heap breaks by kind and id)."""
     rng = np.random.default_rng(seed)
     pool = None
     jurors = team != "staff"
@@ -42,7 +44,8 @@ def _team(team: str, seed: int) -> TeamSpec:
         votes_per_case=5 if jurors else 2,
         votes_to_remove=3 if jurors else 2,
         review_minutes=1.5,
-        rule="first_k_agree" if team == "first_k" else "k_of_n",
+        review_cv=0.0 if team == "first_k_fixed" else 1.0,
+        rule="first_k_agree" if team.startswith("first_k") else "k_of_n",
         jurors=pool,
     )
 
@@ -56,7 +59,9 @@ def _plain(queue: ReviewQueue) -> None:
     if isinstance(reviewers, Jurors):
         reviewers.work, reviewers._counts = reviewers._build_work(shortcut=False)
     work = reviewers.work
-    reviewers.work = lambda vote, now, horizon: work(vote, now, -math.inf)
+    reviewers.work = lambda vote, now, horizon, rows_until: work(
+        vote, now, -math.inf, lambda limit: -math.inf
+    )
     reviewers.free_count = lambda: 1
 
 
@@ -75,6 +80,7 @@ def _run(team: str, seed: int, plain: bool, n: int = 6_000) -> dict[str, Any]:
     queue = ReviewQueue(_team(team, seed), np.random.default_rng(seed), followup=followup)
     if plain:
         _plain(queue)
+    rows_by_work = _count_rows_by_work(queue)
     posts = rng.integers(0, n // 2, n)  # posts reported more than once
     queue.submit(
         posts,
@@ -99,13 +105,34 @@ def _run(team: str, seed: int, plain: bool, n: int = 6_000) -> dict[str, Any]:
             (queue.pending, queue.in_system, queue.in_service, queue.busy_hours,
              queue.sessions_started)
         )  # fmt: skip
+        if team != "staff":  # votes started by each juror, voting now or not
+            counted = np.bincount(queue.vote_log["juror"], minlength=40)
+            assert np.array_equal(queue.votes_by_juror, counted)
     out["drained"] = queue.drain()
     out["votes"] = queue.vote_log
     out["by_juror"] = queue.votes_by_juror
+    out["rows_by_work"] = rows_by_work[0]
     return out
 
 
-@pytest.mark.parametrize("team", ["first_k", "k_of_n", "staff"])
+def _count_rows_by_work(queue: ReviewQueue) -> list[int]:
+    """A counter (one item) of the cases that ``work`` made join the backlog as rows."""
+    reviewers: Any = queue._reviewers
+    backlog, work, counted = queue._line.backlog, reviewers.work, [0]
+
+    def counting(limit: float, rows_until: Any) -> float:
+        before = len(backlog) if backlog is not None else 0
+        horizon = rows_until(limit)
+        counted[0] += (len(backlog) if backlog is not None else 0) - before
+        return horizon
+
+    reviewers.work = lambda vote, now, horizon, rows_until: work(
+        vote, now, horizon, lambda limit: counting(limit, rows_until)
+    )
+    return counted
+
+
+@pytest.mark.parametrize("team", ["first_k", "first_k_fixed", "k_of_n", "staff"])
 @pytest.mark.parametrize("seed", range(3))
 def test_the_shortcuts_give_the_plain_loops_results(team: str, seed: int) -> None:
     fast, plain = _run(team, seed, plain=False), _run(team, seed, plain=True)
@@ -114,9 +141,11 @@ def test_the_shortcuts_give_the_plain_loops_results(team: str, seed: int) -> Non
     assert sum(len(log) for log in fast["logs"]) > 1000
     if team != "staff":
         assert len(fast["votes"]) > 5000
+        assert fast["rows_by_work"] > 1000  # arrivals between two votes became rows
+        assert plain["rows_by_work"] == 0
 
 
-@pytest.mark.parametrize("team", ["first_k", "k_of_n"])
+@pytest.mark.parametrize("team", ["first_k", "first_k_fixed", "k_of_n"])
 @pytest.mark.parametrize("seed", range(3))
 def test_the_shortcuts_give_the_plain_loops_results_at_light_load(team: str, seed: int) -> None:
     # jurors often wait for cases: a case arriving finds them free

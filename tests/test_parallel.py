@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -171,15 +172,41 @@ class _Recording(ProcessExecutor):
             yield outcome
 
 
-def test_each_seeds_model_is_built_once_and_shipped_with_its_cells(tiny_world: Path) -> None:
-    seeds = 3
+@dataclass(frozen=True)
+class _Shipping:
+    """A recorded experiment on two local processes, and its policies."""
+
+    calls: tuple[tuple[str, Any, int], ...]
+    result: Any
+    policies: tuple[str, str]
+
+
+@pytest.fixture(scope="module")
+def shipping(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> _Shipping:
+    """One experiment (jury, and jury plus a trained prefilter; three seeds) run on two
+    recording processes: what both tests below read (and never change). The prefilter
+    trains on 100 texts a class: which models are built and when they ship does not
+    depend on how many texts train them."""
+    folder = tmp_path_factory.mktemp("shipping")
+    ai = folder / "jury-plus-ai.yaml"
+    text = (ROOT / "policies/jury-plus-ai.yaml").read_text()
+    ai.write_text(text.replace("train_per_class: 2000", "train_per_class: 100"))
+    policies = (JURY, str(ai))
     executor = _Recording(2)
-    shipped = compare(
-        tiny_world, [JURY, AI], [HOST], seeds=seeds, execution=Execution(executor=executor)
+    result = compare(
+        tiny_world, list(policies), [HOST], seeds=3, execution=Execution(executor=executor)
     )
-    builds = [item for name, item, _ in executor.calls if name == "_build"]
-    tasks = [item for name, item, _ in executor.calls if name == "run_shipped"]
-    assert len(builds) + len(tasks) == len(executor.calls)
+    return _Shipping(tuple(executor.calls), result, policies)
+
+
+def test_each_seeds_model_is_built_once_and_shipped_with_its_cells(
+    tiny_world: Path, shipping: _Shipping
+) -> None:
+    seeds = 3
+    shipped = shipping.result
+    builds = [item for name, item, _ in shipping.calls if name == "_build"]
+    tasks = [item for name, item, _ in shipping.calls if name == "run_shipped"]
+    assert len(builds) + len(tasks) == len(shipping.calls)
     assert len(builds) == seeds  # one classifier per replication seed, not per cell or worker
     assert {b.cell.seed for b in builds} == set(shipped.cells["seed"])
     assert len(tasks) == 2 * seeds
@@ -188,25 +215,27 @@ def test_each_seeds_model_is_built_once_and_shipped_with_its_cells(tiny_world: P
         trains = task.cell.policy.prefilter.enabled
         assert (task.models is not None) == trains
     serial = compare(
-        tiny_world, [JURY, AI], [HOST], seeds=seeds, execution=Execution(executor=SerialExecutor())
+        tiny_world,
+        list(shipping.policies),
+        [HOST],
+        seeds=seeds,
+        execution=Execution(executor=SerialExecutor()),
     )
     assert_frame_equal(shipped.table, serial.table)
     assert_frame_equal(shipped.cells, serial.cells)
 
 
 def test_cells_start_as_soon_as_their_model_is_built_and_the_others_at_once(
-    tiny_world: Path,
+    shipping: _Shipping,
 ) -> None:
     """No round waits for its slowest build: a worker that is not training runs
     the cells that need no model, and each model's cells go out when it is in."""
-    executor = _Recording(2)
-    compare(tiny_world, [JURY, AI], [HOST], seeds=3, execution=Execution(executor=executor))
-    for name, item, back in executor.calls:
+    for name, item, back in shipping.calls:
         if name == "_build" or not item.cell.policy.prefilter.enabled:
             assert back == 0, f"{name} {item.cell.labels} waited for {back} outcomes"
     ai_sent = [
         back
-        for name, item, back in executor.calls
+        for name, item, back in shipping.calls
         if name == "run_shipped" and item.cell.policy.prefilter.enabled
     ]
     # The first model's cell goes out with that model, not once all three are built.

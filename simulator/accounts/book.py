@@ -6,9 +6,10 @@ person's index as its id; a banned person who evades comes back under a new
 account (ids from ``population size`` upwards, in the order bans happen),
 with no strikes, and the same propensity and followers.
 
-State lives in arrays. Per person (the whole population): ``row``, an index
-into the *tracked* table (-1: never struck), and when the current account
-first posted something violating. Per tracked person (those with a strike;
+State lives in arrays. Per person, for the persons concerned only
+(:class:`~simulator.accounts.sparse.PersonColumn`: the population is millions):
+``row``, an index into the *tracked* table (-1: never struck), and when the
+current account first posted something violating. Per tracked person (those with a strike;
 far fewer): the current account and since when it exists, the current
 block (``blocked_from``, ``blocked_until``, ``block_kind``: none, suspension,
 ban), and the last :data:`RING` strikes (time, weight, post). Actions are
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from simulator.accounts.sparse import PersonColumn
 from simulator.config.accounts import AccountEnforcement, Evasion
 from simulator.config.common import per_class
 from simulator.seeding import SeedTree
@@ -40,19 +42,20 @@ RING = 24
 NONE, SUSPENDED, BANNED = 0, 1, 2
 """``block_kind`` codes."""
 _START_ROWS = 1024
-_COLUMNS = (
-    "person",
-    "account",
-    "since",
-    "blocked_from",
-    "blocked_until",
-    "block_kind",
-    "bans",
-    "st_time",
-    "st_weight",
-    "st_post",
-)
-"""The tracked columns (a row per tracked person; :meth:`AccountBook._alloc` makes them)."""
+_COLUMNS: dict[str, tuple[float, type]] = {
+    "person": (-1, np.int64),
+    "account": (-1, np.int64),
+    "since": (-np.inf, np.float64),
+    "blocked_from": (np.inf, np.float64),
+    "blocked_until": (-np.inf, np.float64),
+    "block_kind": (NONE, np.int8),
+    "bans": (0, np.int32),  # of the current account so far
+    "st_time": (-np.inf, np.float64),
+    "st_weight": (0.0, np.float64),
+    "st_post": (-1, np.int64),
+}
+"""The tracked columns and a fresh row's value in each (a row per tracked person;
+the ``st_`` columns hold :data:`RING` values a row)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,18 @@ class Ban:
 class AccountBook:
     """Per-account enforcement state (entry points: :meth:`strike`, :meth:`advance`,
     :meth:`note_violations`, :meth:`blocked`)."""
+
+    # the tracked columns (see _COLUMNS), made by _alloc
+    person: np.ndarray
+    account: np.ndarray
+    since: np.ndarray
+    blocked_from: np.ndarray
+    blocked_until: np.ndarray
+    block_kind: np.ndarray
+    bans: np.ndarray
+    st_time: np.ndarray
+    st_weight: np.ndarray
+    st_post: np.ndarray
 
     def __init__(
         self,
@@ -92,9 +107,12 @@ class AccountBook:
             math.inf if policy.strike_expiry_days is None else 24.0 * policy.strike_expiry_days
         )
         self._draws = KeyedDraws(seeds, "accounts", "actions")
-        self.row = np.full(persons, -1, dtype=np.int32)
-        # when each person's current account first posted something violating
-        self.first_violation = np.full(persons, np.inf)
+        self.persons = persons
+        # Per person, kept for the few concerned (the population is millions): the
+        # tracked row (-1: never struck), and when the current account first posted
+        # something violating (inf: never).
+        self.row = PersonColumn(-1, np.int64)
+        self.first_violation = PersonColumn(np.inf, np.float64)
         self._n = 0
         self._alloc(_START_ROWS)
         self._next_account = persons
@@ -122,41 +140,44 @@ class AccountBook:
 
     # Storage --------------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
-        """Make room for ``cap`` tracked persons: fresh columns (each row the value of
-        a row not yet used), the rows so far copied in."""
-        old = {name: getattr(self, name, None) for name in _COLUMNS}
-        self.person = np.full(cap, -1, dtype=np.int64)
-        self.account = np.full(cap, -1, dtype=np.int64)
-        self.since = np.full(cap, -np.inf)
-        self.blocked_from = np.full(cap, np.inf)
-        self.blocked_until = np.full(cap, -np.inf)
-        self.block_kind = np.full(cap, NONE, dtype=np.int8)
-        self.bans = np.zeros(cap, dtype=np.int32)  # of the current account so far
-        self.st_time = np.full((cap, RING), -np.inf)
-        self.st_weight = np.zeros((cap, RING))
-        self.st_post = np.full((cap, RING), -1, dtype=np.int64)
-        for name, column in old.items():
-            if column is not None:
-                getattr(self, name)[: len(column)] = column
+        """Make room for ``cap`` tracked persons, the rows so far copied in. Rows are
+        filled in as persons are tracked (:meth:`_fresh`): the room not used yet
+        takes no memory."""
+        for name, (_, dtype) in _COLUMNS.items():
+            column: np.ndarray = np.empty(
+                (cap, RING) if name.startswith("st_") else cap, dtype=dtype
+            )
+            old = getattr(self, name, None)
+            if old is not None:
+                column[: self._n] = old[: self._n]
+            setattr(self, name, column)
+
+    def _fresh(self, rows: np.ndarray) -> None:
+        """Rows of persons tracked from now on, before any strike."""
+        for name, (default, _) in _COLUMNS.items():
+            getattr(self, name)[rows] = default
 
     def rows_of(self, persons: np.ndarray) -> np.ndarray:
         """Tracked rows of ``persons``, adding the ones not tracked yet."""
         persons = np.asarray(persons, dtype=np.int64)
-        new = np.unique(persons[self.row[persons] < 0])
+        rows = self.row.get(persons)
+        new = np.unique(persons[rows < 0])
         if len(new):
             if self._n + len(new) > len(self.person):
                 self._alloc(max(2 * len(self.person), self._n + len(new)))
-            rows = np.arange(self._n, self._n + len(new))
-            self.row[new] = rows
-            self.person[rows] = new
-            self.account[rows] = new
+            added = np.arange(self._n, self._n + len(new))
+            self._fresh(added)
+            self.row.put(new, added)
+            self.person[added] = new
+            self.account[added] = new
             self._n += len(new)
-        return self.row[persons].astype(np.int64)
+            rows = self.row.get(persons)
+        return rows
 
     # What the stream asks -----------------------------------------------------------
     def blocked(self, persons: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Kind of block (0: none) of each person's account at each time."""
-        row = self.row[persons]
+        row = self.row.get(persons)
         out = np.zeros(len(persons), dtype=np.int8)
         seen = np.flatnonzero(row >= 0)
         r, t = row[seen], times[seen]
@@ -181,7 +202,7 @@ class AccountBook:
         """Violating posts made (by the persons' current accounts) at ``created``."""
         if len(persons) == 0:
             return
-        np.minimum.at(self.first_violation, persons, created)
+        self.first_violation.minimum(persons, created)
 
     # Strikes --------------------------------------------------------------------
     def strike(
@@ -212,7 +233,7 @@ class AccountBook:
     def withdraw(self, persons: np.ndarray, post_ids: np.ndarray) -> None:
         """Restored posts (an appeal upheld): their strikes stop counting (actions
         already taken stand)."""
-        rows = self.row[persons]
+        rows = self.row.get(persons)
         tracked = rows >= 0
         r = rows[tracked]
         hit = self.st_post[r] == np.asarray(post_ids)[tracked, None]
@@ -273,7 +294,7 @@ class AccountBook:
         log["person"].append(int(self.person[r]))
         log["account"].append(account)
         log["rung"].append(rung)
-        log["first_violation"].append(float(self.first_violation[self.person[r]]))
+        log["first_violation"].append(self.first_violation.value(int(self.person[r])))
         log["offender"].append(bool(self._offender[self.person[r]]))
         log["account_since"].append(float(self.since[r]))
         appealed = overturned = evaded = False
@@ -311,7 +332,7 @@ class AccountBook:
             return self._draws.uniform(account, salt + i)
 
         if draw(account, 0) < appeal.share:
-            violated = self.first_violation[self.person[r]] <= t
+            violated = self.first_violation.value(int(self.person[r])) <= t
             right = draw(account, 1) < appeal.accuracy
             if right != violated:  # a right decision lifts only a ban without violations
                 back = t + appeal.decision_hours
@@ -333,7 +354,9 @@ class AccountBook:
             self._next_account += 1
             self.bans[r] = 0
             self.since[r] = back
-            self.first_violation[self.person[r]] = math.inf
+            person = np.array([self.person[r]])
+            if self.first_violation.get(person)[0] < math.inf:
+                self.first_violation.put(person, np.array([math.inf]))
             self._clear(r)
             return appealed, False, back
         return appealed, False, math.inf
@@ -349,7 +372,7 @@ class AccountBook:
         out = np.asarray(persons, dtype=np.int64).copy()
         if not self._accounts_after:
             return out
-        for i in np.flatnonzero(self.row[out] >= 0).tolist():
+        for i in np.flatnonzero(self.row.get(out) >= 0).tolist():
             for since, account in self._accounts_after.get(int(persons[i]), ()):
                 if times[i] >= since:
                     out[i] = account
@@ -357,7 +380,7 @@ class AccountBook:
 
     def active_strikes(self, persons: np.ndarray, t: float) -> np.ndarray:
         """Active strikes of each person's current account at ``t``."""
-        rows = self.row[persons]
+        rows = self.row.get(persons)
         out = np.zeros(len(persons))
         seen = np.flatnonzero(rows >= 0)
         r = rows[seen]

@@ -71,28 +71,49 @@ class Population:
         self._violating = scenario.taxonomy.violating
         self.joined_by_day = accounts_by_day(scenario, cfg.accounts_per_daily_user)
         n = int(self.joined_by_day[-1])
-        rng = seeds.rng("accounts", "population")
-        self.activity = np.exp(cfg.activity_sigma * rng.standard_normal(n))
-        self.offender = rng.random(n) < cfg.offender_share
+        self._seeds = seeds
+        self.activity, self.offender, follower_score = self._drawn(n)
         self.factor = offender_factor(cfg)
-        self.follower_score = rng.standard_normal(n).astype(np.float32)
-        # the day each account joins (0: there from the start)
-        self.join_day = np.searchsorted(self.joined_by_day, np.arange(n), side="right").astype(
-            np.int32
-        )
+        # (per person, only what the run reads again is kept: follower scores and
+        # joining days are recomputed when asked, 8 bytes a person less)
         self._bounds = special.ndtri(np.arange(1, TIERS) / TIERS)
-        self.tier = np.searchsorted(self._bounds, self.follower_score).astype(np.int8)
+        self.tier = np.searchsorted(self._bounds, follower_score).astype(np.int8)
+        del follower_score
         self._rho = cfg.followers_reach_correlation
         self._s = math.sqrt(1.0 - self._rho**2)
         # Per tier, its accounts in joining order and their cumulative weights
         # (legitimate classes: activity; violating: activity x offender factor).
-        viol_weight = self.weight(np.arange(n), violating=True)
         self._members = [np.flatnonzero(self.tier == k).astype(np.int32) for k in range(TIERS)]
-        self._member_days = [self.join_day[m] for m in self._members]
+        # Accounts of each tier joined by the start of each day, shape (TIERS, days):
+        # what every author draw asks, looked up rather than searched. Accounts join
+        # in index order: those joined by a day are the first ``joined_by_day``.
+        self._joined = np.stack(
+            [np.searchsorted(m, self.joined_by_day, side="left") for m in self._members]
+        )
         self._cum = [
-            (np.cumsum(self.activity[m]), np.cumsum(viol_weight[m])) for m in self._members
+            (np.cumsum(self.activity[m]), np.cumsum(self.weight(m, violating=True)))
+            for m in self._members
         ]
         self._draws = KeyedDraws(seeds, "accounts", "authors")
+
+    def _drawn(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each account's activity, whether a repeat offender, and follower score."""
+        cfg = self.cfg
+        rng = self._seeds.rng("accounts", "population")
+        activity = np.exp(cfg.activity_sigma * rng.standard_normal(n))
+        offender = rng.random(n) < cfg.offender_share
+        return activity, offender, rng.standard_normal(n).astype(np.float32)
+
+    @property
+    def follower_score(self) -> np.ndarray:
+        """Each account's follower score (standard normal; its rank sets the tier)."""
+        return self._drawn(self.size)[2]
+
+    @property
+    def join_day(self) -> np.ndarray:
+        """The day each account joins (0: there from the start)."""
+        persons = np.arange(self.size)
+        return np.searchsorted(self.joined_by_day, persons, side="right").astype(np.int32)
 
     @property
     def size(self) -> int:
@@ -105,7 +126,9 @@ class Population:
 
     def members_by_day(self, tier: int, day: int) -> int:
         """Accounts of ``tier`` joined by the start of ``day``."""
-        return int(np.searchsorted(self._member_days[tier], day, side="right"))
+        if day < 0:
+            return 0
+        return int(self._joined[tier, min(day, self._joined.shape[1] - 1)])
 
     def tier_weight(self, day: int, violating: bool) -> np.ndarray:
         """Total posting weight of each tier's accounts joined by ``day``."""
@@ -129,25 +152,29 @@ class Population:
         with np.errstate(divide="ignore", invalid="ignore"):
             latent = self._rho * np.nan_to_num(z) + self._s * special.ndtri(u_tier)
         tier = np.searchsorted(self._bounds, latent)
-        violating = self._violating[cls]
-        for d in np.unique(day):
-            for k in range(TIERS):
-                n = self.members_by_day(k, int(d))
-                for v in (False, True):
-                    rows = np.flatnonzero((day == d) & (tier == k) & (violating == v))
-                    if len(rows) == 0:
-                        continue
-                    kk, nn = (k, n) if n else self._busiest(int(d))
-                    cum = self._cum[kk][int(v)][:nn]
-                    pick = np.searchsorted(cum, u_pick[rows] * cum[-1], side="right")
-                    out[rows] = self._members[kk][np.minimum(pick, nn - 1)]
+        # Each post draws among its tier's accounts joined by its day; a tier still
+        # empty that day (a tiny world) lends its draws to the day's busiest tier.
+        d = np.clip(day, 0, self._joined.shape[1] - 1)
+        joined = self._joined[tier, d]
+        empty = joined == 0
+        if empty.any():
+            busiest = np.argmax(self._joined[:, d[empty]], axis=0)
+            tier[empty] = busiest
+            joined[empty] = self._joined[busiest, d[empty]]
+        # One search per (tier, violating) group over the tier's whole cumulative
+        # weights: a target below the weight of the first ``joined`` accounts finds
+        # the same account there as in those accounts alone (clipped like them).
+        group = 2 * tier.astype(np.int8) + self._violating[cls]
+        order = np.argsort(group, kind="stable")
+        bounds = np.cumsum(np.bincount(group, minlength=2 * TIERS))
+        for g, rows in enumerate(np.split(order, bounds[:-1])):
+            if len(rows) == 0:
+                continue
+            k, v = divmod(g, 2)
+            cum, nn = self._cum[k][v], joined[rows]
+            pick = np.searchsorted(cum, u_pick[rows] * cum[nn - 1], side="right")
+            out[rows] = self._members[k][np.minimum(pick, nn - 1)]
         return out
-
-    def _busiest(self, day: int) -> tuple[int, int]:
-        """A tier with accounts by ``day`` (for a tier still empty in a tiny world)."""
-        counts = [self.members_by_day(k, day) for k in range(TIERS)]
-        k = int(np.argmax(counts))
-        return k, counts[k]
 
     def tier_given_reach(self, z: np.ndarray) -> np.ndarray:
         """P(tier | standardised log reach ``z``), shape ``(len(z), TIERS)``."""

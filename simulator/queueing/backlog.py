@@ -169,22 +169,28 @@ class Backlog:
 
     def take_head(self, k: int) -> list[Row]:
         """Take up to ``k`` rows from the head, in order."""
+        return _as_rows(self.take_head_array(k))
+
+    def take_head_array(self, k: int) -> np.ndarray:
+        """:meth:`take_head`, as an array of :data:`ROW`."""
         self.flush()
-        out: list[Row] = []
+        out: list[np.ndarray] = []
+        taken = 0
         rows, head, tail = self._rows, self._head, self._tail
-        while len(out) < k and head < tail:
+        while taken < k and head < tail:
             stop = min(tail, head + 2 * k)
             block = rows[head:stop]
-            alive = np.flatnonzero(block["alive"])[: k - len(out)]
+            alive = np.flatnonzero(block["alive"])[: k - taken]
             if alive.size == 0:
                 head = stop
                 continue
-            out.extend(_as_rows(block[alive]))
+            out.append(block[alive])
+            taken += alive.size
             block["alive"][alive] = False
             head += int(alive[-1]) + 1
         self._head = head
-        self._size -= len(out)
-        return out
+        self._size -= taken
+        return out[0] if len(out) == 1 else np.concatenate([rows[:0], *out])
 
     def take_post(self, post_id: int) -> list[Row]:
         """Take the rows of one post, in arrival order."""

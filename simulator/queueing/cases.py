@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from functools import partial
 from heapq import heapify, heappop, heappush
+from itertools import repeat
 
 import numpy as np
 
@@ -89,6 +90,10 @@ Entry = tuple[float, int, Case]
 Open = Callable[[Row], Case]
 """``open(row)``: the case of a waiting case's row, entered in the queue's index of posts."""
 
+OpenRows = Callable[[np.ndarray], list[Case]]
+"""``open_rows(rows)``: :data:`Open` for each of an array of
+:data:`~simulator.queueing.backlog.ROW`, in order."""
+
 _WINDOW = 64  # rows of a compact line's backlog turned into cases at a time
 
 
@@ -110,13 +115,27 @@ class WaitingLine:
     case would have.
     """
 
-    __slots__ = ("_backlog", "_entries", "_fifo", "_open", "_pop", "_popleft", "_push")
+    __slots__ = (
+        "_backlog",
+        "_entries",
+        "_fifo",
+        "_open",
+        "_open_rows",
+        "_pop",
+        "_popleft",
+        "_push",
+    )
 
-    def __init__(self, fifo: bool, open_case: Open | None = None) -> None:
+    def __init__(
+        self, fifo: bool, open_case: Open | None = None, open_rows: OpenRows | None = None
+    ) -> None:
         self._fifo = fifo
         self._entries: deque[Entry] | list[Entry]
         self._backlog: Backlog | None = None
         self._open = open_case
+        if (open_case is None) != (open_rows is None):
+            raise ValueError("WaitingLine: a compact line opens cases one row or many at a time")
+        self._open_rows = open_rows
         if fifo:
             line: deque[Entry] = deque()
             self._entries, self._push, self._pop = line, line.append, line.popleft
@@ -169,11 +188,10 @@ class WaitingLine:
     def _pop_refill(self) -> Entry:
         entry = self._popleft()
         if not self._entries and self._backlog:
-            assert self._open is not None
-            open_case, push = self._open, self._push
-            for row in self._backlog.take_head(_WINDOW):
-                case = open_case(row)
-                push((0.0, case.seq, case))
+            assert self._open_rows is not None
+            rows = self._backlog.take_head_array(_WINDOW)
+            cases = self._open_rows(rows)
+            self._entries.extend(zip(repeat(0.0), rows["seq"].tolist(), cases))
         return entry
 
     def take_post(self, post_id: int) -> list[Case]:

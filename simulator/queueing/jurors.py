@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from functools import partial
-from heapq import heappop, heappush
+from heapq import heappop, heappush, heapreplace
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ import pandas as pd
 from simulator.queueing.caselog import CLOSED, DECIDED_KEEP, DECIDED_REMOVE
 from simulator.queueing.cases import ACTIVE, MOOT, Case, Entry, WaitingLine
 from simulator.queueing.events import COMPLETE, IDLE, SESSION, Event
-from simulator.queueing.reviewers import Leave, Reviewers
+from simulator.queueing.reviewers import Leave, Reviewers, RowsUntil
 from simulator.queueing.teams import JurorPool, TeamSpec
 
 __all__ = ["Jurors", "JuryCase"]
@@ -102,7 +102,10 @@ class Jurors(Reviewers):
         self._idle_armed = [False]  # an IDLE event is on the heap
         self._session_hours = 0.0  # closed sessions; open ones are added on demand
         self._sessions_started = 0
-        self._votes_by_juror = [0] * n
+        # votes each juror started in sessions that ended; those of a session on duty
+        # are the reviews it began with less those left, and one if she is voting now
+        self._votes_closed = [0] * n
+        self._session_reviews = [0] * n
         self._vote_log: list[tuple[int, int, int, float]] = []
         self._schedule_session()
         self.work, self._counts = self._build_work()
@@ -127,7 +130,13 @@ class Jurors(Reviewers):
 
     @property
     def votes_by_juror(self) -> np.ndarray:
-        return np.asarray(self._votes_by_juror, dtype=np.int64)
+        votes = np.asarray(self._votes_closed, dtype=np.int64)
+        on = np.asarray(self._on_duty, dtype=bool)
+        voting = on.copy()
+        voting[self._free] = False  # on duty: free, or voting
+        left = np.asarray(self._reviews_left, dtype=np.int64)
+        votes[on] += np.asarray(self._session_reviews, dtype=np.int64)[on] - left[on]
+        return votes + voting
 
     @property
     def vote_log(self) -> pd.DataFrame:
@@ -137,17 +146,20 @@ class Jurors(Reviewers):
 
     def _build_work(
         self, shortcut: bool = True
-    ) -> tuple[Callable[[int | None, float, float], None], Callable[[], tuple[int, float, int]]]:
+    ) -> tuple[
+        Callable[[int | None, float, float, RowsUntil], None], Callable[[], tuple[int, float, int]]
+    ]:
         """Build ``work``; ``shortcut=False`` (for tests) makes it do what it did before
         its shortcuts: every free juror goes through the free list (not the only free
-        one straight to the head case), and free jurors take a fresh case one by one
-        (not as one slice of the list)."""
+        one straight to the head case, her next vote going on with one heap operation
+        or none, and the cases arriving meanwhile made rows by ``rows_until``), and free
+        jurors take a fresh case one by one (not as one slice of the list)."""
         # everything but the counters is fixed for the queue's life: read from the
         # closure, which is cheaper than attributes in a call made for nearly every event
         needed, k, first_k, accuracy = self._needed, self._k, self._first_k, self._accuracy
         free, free_since, reviews_left = self._free, self._free_since, self._reviews_left
         idle_armed, idle_hours = self._idle_armed, self._idle_hours
-        votes_by_juror, vote_log, record = self._votes_by_juror, self._vote_log, self._record
+        vote_log, record = self._vote_log, self._record
         line, pop, restore = self._waiting, self._pop, self._line.restore
         fifo = self._line.fifo
         # the line the shortcut looks at; with no shortcut, one that always looks empty
@@ -159,14 +171,13 @@ class Jurors(Reviewers):
         on_case: list[JuryCase | None] = [None] * len(reviews_left)  # what each juror votes on
         busy, committed, started_cases = 0, 0.0, 0
 
-        def work(vote: int | None, now: float, horizon: float) -> None:
+        def work(vote: int | None, now: float, horizon: float, rows_until: RowsUntil) -> None:
             """Count a juror's vote; then free jurors take the first case in line they
             can; then the same for each vote in by ``horizon`` that is next on the heap."""
             nonlocal busy, committed, started_cases
+            juror = vote
             while True:
-                if vote is not None:  # juror ``vote`` is done: the vote is drawn now
-                    busy -= 1
-                    juror = vote
+                if juror is not None:  # her vote is in: it is drawn now
                     case: JuryCase = on_case[juror]  # type: ignore[assignment]
                     done = case.votes_done + 1
                     case.votes_done = done
@@ -181,17 +192,20 @@ class Jurors(Reviewers):
                                 leave(case, now, status, removes)
                         elif removes >= k:
                             leave(case, now, DECIDED_REMOVE, removes)
-                        elif done - removes >= k or done == needed:  # agreed to keep, or split
+                        elif (keeps := done - removes) >= k or done == needed:  # or split
                             leave(case, now, DECIDED_KEEP, removes)
-                        else:
+                        # the votes so far cannot decide: as many more as could settle it
+                        elif done + k - (removes if removes > keeps else keeps) > case.target:
                             ask_for_more(case, done)
                     elif case.status == MOOT and done == case.votes_started:
                         leave(case, now, CLOSED, 0)  # closed; its last vote is in
                     left = reviews_left[juror] - 1
                     reviews_left[juror] = left
                     if not left:
+                        busy -= 1
                         end_session(juror, now)
                     elif free or not shortcut_line:
+                        busy -= 1
                         free.append(juror)
                         free_since[juror] = now
                     else:
@@ -201,31 +215,26 @@ class Jurors(Reviewers):
                         # or taking the head off and putting it back)
                         case = line[0][2]  # type: ignore[assignment]  # a JuryCase
                         started = case.votes_started
-                        second = False
-                        if (
-                            case.status == ACTIVE
-                            and started < case.target
-                            and (juror in case.voters)
-                            and fifo
-                            and len(line) > 2
-                        ):
-                            second = True
-                            case = line[1][2]  # type: ignore[assignment]
-                            started = case.votes_started
-                        if (
-                            case.status == ACTIVE
-                            and started < case.target
-                            and (juror not in case.voters)
-                        ):
+                        take = second = False
+                        if case.status == ACTIVE and started < case.target:
+                            if juror not in case.voters:
+                                take = True
+                            elif fifo and len(line) > 2:
+                                second = True
+                                case = line[1][2]  # type: ignore[assignment]
+                                started = case.votes_started
+                                take = (
+                                    case.status == ACTIVE
+                                    and started < case.target
+                                    and juror not in case.voters
+                                )
+                        if take:
                             case.voters.append(juror)
-                            votes_by_juror[juror] += 1
                             on_case[juror] = case
                             if record:
                                 vote_log.append((case.post_id, case.seq, juror, now))
                             duration = next_duration()
                             committed += duration
-                            busy += 1
-                            heappush(events, (now + duration, COMPLETE, next_id(), juror))
                             if started == 0:
                                 case.started = now
                                 started_cases += 1
@@ -237,9 +246,35 @@ class Jurors(Reviewers):
                                 else:
                                     pop()
                                 case.in_line = False
-                        else:
-                            free.append(juror)
-                            free_since[juror] = now
+                            # No juror is free now (she was the only one), so what
+                            # comes next is the first of her vote and the heap's top:
+                            # if that is a vote in by ``horizon``, go on to it with one
+                            # heap operation (none if it is hers), not a push and a pop.
+                            # Cases arriving before that join the backlog as rows
+                            # (``rows_until``): no juror is free to take them.
+                            when = now + duration
+                            mine = (when, COMPLETE, next_id(), juror)
+                            if events:
+                                top = events[0]
+                                first = top[0]
+                                # the top first: earlier, or as early and not later by
+                                # kind (a tie of kinds goes to the older id: the top's)
+                                if first < when or (first == when and top[1] <= COMPLETE):
+                                    if top[1] != COMPLETE or (
+                                        first > horizon and first > (horizon := rows_until(first))
+                                    ):
+                                        heappush(events, mine)
+                                        return
+                                    now, _, _, juror = heapreplace(events, mine)
+                                    continue
+                            if when > horizon and when > (horizon := rows_until(when)):
+                                heappush(events, mine)
+                                return
+                            now = when  # her vote is next
+                            continue
+                        busy -= 1
+                        free.append(juror)
+                        free_since[juror] = now
 
                 if free and line:
                     deferred: list[Entry] = []
@@ -268,7 +303,6 @@ class Jurors(Reviewers):
                                     takers.append(juror)
                                     del free[i]
                         for juror in takers:
-                            votes_by_juror[juror] += 1
                             on_case[juror] = case
                             if record:
                                 vote_log.append((case.post_id, case.seq, juror, now))
@@ -300,7 +334,7 @@ class Jurors(Reviewers):
                 top = events[0]
                 if top[1] != COMPLETE or top[0] > horizon:
                     return
-                now, _, _, vote = heappop(events)
+                now, _, _, juror = heappop(events)
 
         def counts() -> tuple[int, float, int]:
             return busy, committed, started_cases
@@ -337,6 +371,7 @@ class Jurors(Reviewers):
             self._on_duty_since[juror] = now
             self._sessions_started += 1
             self._reviews_left[juror] = reviews
+            self._session_reviews[juror] = reviews
             self._free.append(juror)
             self._free_since[juror] = now
             if self._waiting:  # work may give them a case (and arms the idle timer)
@@ -349,7 +384,9 @@ class Jurors(Reviewers):
         return super().handle(kind, payload, now)
 
     def _end_session(self, juror: int, now: float) -> None:
+        """The juror leaves, her votes all in (``now``: the last, or her patience ran out)."""
         self._on_duty[juror] = False
+        self._votes_closed[juror] += self._session_reviews[juror] - self._reviews_left[juror]
         self._session_hours += now - self._on_duty_since[juror]
 
     def _schedule_session(self) -> None:

@@ -114,8 +114,11 @@ class ReviewQueue:
         # as rows (see simulator.queueing.backlog): nothing reads them until they near
         # the head, or a closure or notice names their post.
         self._compact = spec.priority == "fifo" and self._expire_after == _INF
-        opener = self._open_row if self._compact else None
-        self._line = WaitingLine(fifo=spec.priority == "fifo", open_case=opener)
+        self._line = WaitingLine(
+            fifo=spec.priority == "fifo",
+            open_case=self._open_row if self._compact else None,
+            open_rows=self._open_rows if self._compact else None,
+        )
         self._fifo = self._line.fifo
         self._push_line = self._line.push
         self._expiry_watch: deque[Case] = deque()
@@ -337,7 +340,7 @@ class ReviewQueue:
         arrive = self._arrive
         buffer = self._arrivals
         # a case joining a compact line that no reviewer is free for only becomes a row
-        # of its backlog (what _arrive and work would do): written out here
+        # of its backlog (what _arrive and work would do): written out in ``rows_until``
         line, backlog = self._line.entries, self._line.backlog
         free_count = reviewers.free_count
         closed, urgent, next_id = self._closed_posts, self._urgent, self._ids.__next__
@@ -349,6 +352,41 @@ class ReviewQueue:
         t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
         horizon = t_arrival if t_arrival < t else t  # work may run votes in by then
         now = self._now
+        rows = 0  # cases that joined the backlog directly (counted in at the end)
+
+        def next_block() -> None:
+            nonlocal first, arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind, a_pos, a_len
+            buffer.cursor = first + a_pos
+            first, (arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind) = buffer.block()
+            a_pos, a_len = 0, len(arr_t)
+
+        def rows_until(limit: float) -> float:
+            """The cases arriving before ``limit`` (the next event's time) and by ``t``
+            join the backlog as rows while that is all their arrival would do (see
+            ``RowsUntil``); return the horizon then."""
+            nonlocal a_pos, t_arrival, horizon, rows
+            if backlog is None or not line or free_count():  # none of them changes here
+                return horizon
+            n = 0
+            while t_arrival < limit and t_arrival <= t:
+                post_id = arr_id[a_pos]
+                if (closed and post_id in closed) or (urgent and post_id in urgent):
+                    break
+                if tuples:  # rows appended as tuples come first
+                    backlog.flush()
+                seqs.append(next_id())
+                positions.append(first + a_pos)
+                if len(seqs) >= FLUSH:
+                    backlog.flush()
+                n += 1
+                a_pos += 1
+                if a_pos == a_len:
+                    next_block()
+                t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
+            if n:
+                rows += n
+                horizon = t_arrival if t_arrival < t else t
+            return horizon
 
         while True:
             vote = None
@@ -373,37 +411,25 @@ class ReviewQueue:
             else:  # the next arrival comes first
                 if t_arrival > t:
                     break
+                if backlog is not None and line and not free_count():  # a row, and the next?
+                    before = rows
+                    rows_until(events[0][0] if events else _INF)
+                    if rows != before:
+                        continue
                 now = t_arrival
-                post_id = arr_id[a_pos]
-                if (
-                    backlog is not None and line and not free_count()
-                    and not (closed and post_id in closed) and not (urgent and post_id in urgent)
-                ):  # fmt: skip
-                    if tuples:
-                        backlog.flush()
-                    seqs.append(next_id())
-                    positions.append(first + a_pos)
-                    if len(seqs) >= FLUSH:
-                        backlog.flush()
-                    self._n_active += 1
-                    self._n_entered += 1
-                    work_now = False
-                else:
-                    arrive(post_id, arr_cls[a_pos], arr_viol[a_pos], arr_prio[a_pos],
-                           arr_kind[a_pos], now)  # fmt: skip
-                    work_now = True
+                arrive(arr_id[a_pos], arr_cls[a_pos], arr_viol[a_pos], arr_prio[a_pos],
+                       arr_kind[a_pos], now)  # fmt: skip
                 a_pos += 1
-                if a_pos == a_len:  # the next block of arrivals, if any
-                    buffer.cursor = first + a_pos
-                    first, (arr_t, arr_id, arr_cls, arr_viol, arr_prio, arr_kind) = buffer.block()
-                    a_pos, a_len = 0, len(arr_t)
+                if a_pos == a_len:
+                    next_block()
                 t_arrival = arr_t[a_pos] if a_pos < a_len else _INF
                 horizon = t_arrival if t_arrival < t else t
-                if not work_now:
-                    continue
-            work(vote, now, horizon)  # count the vote if one came in; free reviewers take cases
+            # count the vote if one came in; free reviewers take cases
+            work(vote, now, horizon, rows_until)
 
         buffer.cursor = first + a_pos
+        self._n_active += rows
+        self._n_entered += rows
         self._now = t
 
     def drain(self) -> CaseLog:
@@ -543,6 +569,17 @@ class ReviewQueue:
         case.twin = self._active.get(post_id)
         self._active[post_id] = case
         return case
+
+    def _open_rows(self, rows: np.ndarray) -> list[Case]:
+        """:meth:`_open_row` for each of an array of rows, in order, column by column
+        (the head of a long line a window at a time: one by one costs twice as much)."""
+        columns = ("seq", "post_id", "cls", "violating", "priority", "arrived", "kind")
+        cases = list(map(self._new_case, *(rows[name].tolist() for name in columns)))
+        active = self._active
+        for case in cases:
+            case.twin = active.get(case.post_id)
+            active[case.post_id] = case
+        return cases
 
     def _cases_of(self, post_id: int) -> list[Case]:
         """The post's cases still in the system, latest first (any in a backlog opened)."""

@@ -49,6 +49,7 @@ __all__ = [
     "BlockDraws",
     "Leave",
     "Reviewers",
+    "RowsUntil",
     "duration_block",
     "duration_draws",
     "uniform_draws",
@@ -58,6 +59,13 @@ BLOCK = 4096  # random numbers drawn per call to the generator
 
 Leave = Callable[[Case, float, int, int], None]
 """``leave(case, now, status, remove_votes)``: the case leaves the system."""
+
+RowsUntil = Callable[[float], float]
+"""``rows_until(limit)``: the queue lets the cases arriving before ``limit`` (the time
+of the next event, which is not before the horizon) join its compact line's backlog
+as rows, while that is all their arrival would do (no reviewer free, a case in line,
+no closure or notice for their post); it returns the horizon then: the next arrival's
+time, or the end of the step."""
 
 
 def _one_at_a_time(draw_block: Callable[[], list[float]]) -> Callable[[], float]:
@@ -163,16 +171,18 @@ class Reviewers(ABC):
 
     # -- what the loop calls --------------------------------------------------------------
 
-    work: Callable[[Any, float, float], None]
-    """``work(vote, now, horizon)`` after an event: count ``vote`` if one came in, then
-    free reviewers take cases. ``vote`` is the payload the reviewers put on a COMPLETE
-    event, or None if the event was anything else.
+    work: Callable[[Any, float, float, RowsUntil], None]
+    """``work(vote, now, horizon, rows_until)`` after an event: count ``vote`` if one came
+    in, then free reviewers take cases. ``vote`` is the payload the reviewers put on a
+    COMPLETE event, or None if the event was anything else.
 
     Then, while the heap's next event is a vote in by ``horizon`` (the next
     arrival, or the end of the run's step, whichever is first), it pops that
     event and does the same for it: what the loop would do next, without a
     return to it and a call per vote. Nothing can come between: an event
-    that is not a vote, or the next arrival, hands back to the loop.
+    that is not a vote, or the next arrival, hands back to the loop - unless
+    ``rows_until`` (:data:`RowsUntil`) could make the arrivals before the vote
+    rows of the backlog, when no reviewer is free.
 
     An attribute, not a method: the reviewers build it as a closure (see
     :meth:`_build_work`), whose variables are cheaper to read and write than
@@ -190,7 +200,9 @@ class Reviewers(ABC):
     @abstractmethod
     def _build_work(
         self,
-    ) -> tuple[Callable[[Any, float, float], None], Callable[[], tuple[int, float, int]]]:
+    ) -> tuple[
+        Callable[[Any, float, float, RowsUntil], None], Callable[[], tuple[int, float, int]]
+    ]:
         """Build :attr:`work` and ``_counts`` (once, at the end of ``__init__``)."""
 
     def handle(self, kind: int, payload: Any, now: float) -> bool:

@@ -26,6 +26,7 @@ from simulator.queueing.reviewers import (
     BlockDraws,
     Leave,
     Reviewers,
+    RowsUntil,
     duration_block,
 )
 from simulator.queueing.teams import TeamSpec
@@ -95,14 +96,16 @@ class Servers(Reviewers):
 
     def _build_work(
         self, busy: int = 0, committed: float = 0.0, started_cases: int = 0
-    ) -> tuple[Callable[[Case | None, float, float], None], Callable[[], tuple[int, float, int]]]:
+    ) -> tuple[
+        Callable[[Case | None, float, float, RowsUntil], None], Callable[[], tuple[int, float, int]]
+    ]:
         # everything but the counters is fixed for the queue's life: read from the
         # closure, which is cheaper than attributes in a call made for nearly every event
         needed, to_remove, cdfs = self._needed, self._to_remove, self.cdfs.tolist()
         line, pop, events, next_id = self._waiting, self._pop, self._events, self._next_id
         next_duration, next_uniform, leave = self._next_duration, self._next_uniform, self._leave
 
-        def work(vote: Case | None, now: float, horizon: float) -> None:
+        def work(vote: Case | None, now: float, horizon: float, rows_until: RowsUntil) -> None:
             nonlocal busy, committed, started_cases
             capacity = self._capacity
             while True:
