@@ -123,3 +123,15 @@ def default_model(seed: int) -> Any:
         languages={"en": 0.8, "fr": 0.2},
         evasion_rate=0.05,
     )
+
+
+def assert_same_posts(a: Any, b: Any) -> None:
+    """Two :class:`~simulator.stream.postlog.PostColumns`-like tables hold the same
+    numeric columns (dtype and values) and the same texts."""
+    import numpy as np
+
+    for name in a.NUMERIC:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        np.testing.assert_array_equal(x, y, err_msg=name)
+    assert a.text == b.text

@@ -11,6 +11,7 @@ import weakref
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import assert_same_posts
 
 from simulator import runlog
 from simulator.api import simulate
@@ -76,13 +77,6 @@ def _table(rng: np.random.Generator, first: int, n: int, scored: bool) -> PostCo
     return PostColumns.from_columns(data, n, False)
 
 
-def _equal(a: PostColumns, b: PostColumns) -> None:
-    for name in PostColumns.NUMERIC:
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype, name
-        np.testing.assert_array_equal(x, y, err_msg=name)
-
-
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("scored", [None, 0, 2])
 def test_the_held_table_grows_by_a_days_parts_at_once(
@@ -101,15 +95,15 @@ def test_the_held_table_grows_by_a_days_parts_at_once(
     at_once.add(*parts)
     assert at_once.cols is held  # grown in place
     assert one_by_one.cols is not None and held is not None
-    _equal(held, one_by_one.cols)
-    _equal(held, PostColumns.concat([first, *parts]))
+    assert_same_posts(held, one_by_one.cols)
+    assert_same_posts(held, PostColumns.concat([first, *parts]))
     # a column holding one value is still held as that value
     assert held.decay.strides == (0,) and held.flagged_at.strides == (0,)
     assert (held.score.strides == (0,)) is (scored is None)
     fresh = PlatformState(48, quick_sampled.taxonomy)
     fresh.add(*parts)  # the first parts held
     assert fresh.cols is not None
-    _equal(fresh.cols, PostColumns.concat(parts))
+    assert_same_posts(fresh.cols, PostColumns.concat(parts))
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import tweak
+from helpers import assert_same_posts, tweak
 from test_memory import same
 
 import simulator.stages.followups as followups
@@ -46,14 +46,6 @@ def _table(
     return PostColumns.from_columns(data, n, with_text)
 
 
-def _equal(a: PostColumns, b: PostColumns) -> None:
-    for name in PostColumns.NUMERIC:
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype, name
-        np.testing.assert_array_equal(x, y, err_msg=name)
-    assert a.text == b.text
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("with_text", [False, True])
 @pytest.mark.parametrize("scored", [False, True])
@@ -72,7 +64,7 @@ def test_the_held_table_grows_and_shrinks_in_place(
     for part in parts[1:]:
         state.add(part)
     assert state.cols is held  # one table, grown: never a second copy beside it
-    _equal(held, whole)
+    assert_same_posts(held, whole)
     # a column no stage writes, holding one value, is held as that value
     assert held.decay.strides == (0,) and held.flagged_at.strides == (0,)
     assert (held.score.strides == (0,)) is not scored
@@ -80,10 +72,10 @@ def test_the_held_table_grows_and_shrinks_in_place(
     expected = held.take(keep)
     state.keep(keep)
     assert state.cols is held
-    _equal(held, expected)
+    assert_same_posts(held, expected)
     more = _table(rng, 1000, 50, with_text)
     state.add(more)  # grows on from a kept table
-    _equal(held, PostColumns.concat([expected, more]))
+    assert_same_posts(held, PostColumns.concat([expected, more]))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
