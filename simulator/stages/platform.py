@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulator.enforcement.harm import view_rate_at
+from simulator.enforcement.harm import view_rates
 from simulator.enforcement.records import QueueState
 from simulator.queueing import ReviewQueue
 from simulator.stream.synthetic import views_at
@@ -340,7 +340,9 @@ class PlatformState:
         if c is None:
             return 0.0
         rows = np.flatnonzero(self.taxonomy.violating[c.cls])
-        return view_rate_at(t, rows, c.created_at, c.reach, c.decay, c.removed_at)
+        return float(
+            view_rates(np.array([t]), c.created_at, c.reach, c.decay, c.removed_at, rows)[0]
+        )
 
     def live_posts(self, t: float) -> float:
         h = min(int(t), len(self.created_per_hour) - 1)
