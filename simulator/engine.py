@@ -261,6 +261,10 @@ class Simulation:
 
             for waiting in pending:
                 self._pending.settle(waiting, end, sink)
+            # settled: no name left on a day held whole (the last day's, through the
+            # loops' ``waiting``), or it lies beside the next day's draw
+            del waiting
+            pending.clear()
             for day, untouched in counted:
                 assert self.thinner is not None
                 self.tally.count(self.thinner.made_before(untouched, day, end), day)
@@ -275,7 +279,9 @@ class Simulation:
                     settled = state.release(done)  # in place: ``c`` would hold the old copy
                     self.tally.settle(settled, np.ones(len(settled), dtype=bool), end, sink)
                     del settled
-                del c  # or the held table outlives the state's (through the final tables)
+                # or the held table outlives the state's (through the final tables),
+                # and the mask lies beside the next day's draw
+                del c, done
             self._case_logs.set_aside()
             collect_young()
             if next_id - first_id > (self.slice_posts or SLICE_POSTS):

@@ -4,13 +4,16 @@ Neither changes any result."""
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from helpers import assert_same_posts, tweak
 from test_memory import same
 
+import simulator.engine as engine
 import simulator.stages.followups as followups
 from simulator.api import simulate
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
@@ -77,6 +80,36 @@ def test_the_held_table_grows_and_shrinks_in_place(
     more = _table(rng, 1000, 50, with_text)
     state.add(more)  # grows on from a kept table
     assert_same_posts(held, PostColumns.concat([expected, more]))
+
+
+def test_a_day_held_whole_is_gone_before_the_next_day_is_made(
+    quick_sampled: Scenario,
+    jury_only: PlatformPolicy,
+    strict_host: HostPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a host that can suspend, a day's posts wait whole until its chunk is
+    stepped through; once they settle nothing keeps them (a name left on them kept
+    a whole day beside the next day's draw)."""
+    sim = Simulation(quick_sampled, jury_only, [strict_host], seed=1)
+    staged: list[weakref.ref[PostColumns]] = []
+    alive: list[bool] = []
+    stage_day = sim._stage_day
+
+    def stage(*args: Any) -> Any:
+        next_id, waiting = stage_day(*args)
+        assert isinstance(waiting, tuple)  # a day in one piece, waiting in memory
+        staged.append(weakref.ref(waiting[0]))
+        return next_id, waiting
+
+    def chunk_end() -> None:  # each chunk's end, once its days settled
+        alive.append(staged[-1]() is not None)
+
+    monkeypatch.setattr(sim, "_stage_day", stage)
+    monkeypatch.setattr(engine, "collect_young", chunk_end)
+    sim.run()
+    assert len(alive) == quick_sampled.days
+    assert not any(alive)
 
 
 def _reported(rng: np.random.Generator, first: int, n: int) -> PostColumns:
