@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,6 @@ from simulator.enforcement.records import QueueState
 from simulator.queueing import ReviewQueue
 from simulator.stream.synthetic import views_at
 from simulator.taxonomy import REMOVAL_CHANNELS, Taxonomy
-
-if TYPE_CHECKING:
-    from simulator.spill import Spill
 
 TEAMS = ("jury", "staff")
 """The teams a first case can go to; the ``team`` column holds an index into it."""
@@ -220,6 +217,15 @@ rows' order, until the rows settle (:meth:`PlatformState.release`,
 _ASIDE_TABLE = "held.aside"
 
 
+class Aside(Protocol):
+    """Where the columns :data:`ASIDE` of held rows wait: named tables appended to
+    and read back once, in order (a :class:`simulator.spill.Spill`)."""
+
+    def append(self, name: str, columns: Mapping[str, np.ndarray | list[str]]) -> None: ...
+
+    def drain(self, name: str) -> Iterator[dict[str, np.ndarray | list[str]]]: ...
+
+
 def _is_constant(column: np.ndarray) -> bool:
     """Whether ``column`` is a held table's single value (a read-only broadcast)."""
     return column.ndim == 1 and column.strides == (0,)
@@ -275,7 +281,7 @@ Watcher = Callable[[PostColumns, np.ndarray, np.ndarray, int], None]
 class PlatformState:
     """The posts held in memory and the removal bookkeeping the enforcers query."""
 
-    def __init__(self, hours: int, taxonomy: Taxonomy, aside: Spill | None = None) -> None:
+    def __init__(self, hours: int, taxonomy: Taxonomy, aside: Aside | None = None) -> None:
         self.taxonomy = taxonomy
         self.cols: PostColumns | None = None
         # where the columns :data:`ASIDE` of held rows wait (None: in the table)
