@@ -11,7 +11,7 @@ import weakref
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import assert_same_posts
+from helpers import assert_same_posts, random_posts
 
 from simulator import runlog
 from simulator.api import simulate
@@ -64,20 +64,19 @@ def test_view_rates_no_post_made_yet() -> None:
 
 
 def _table(rng: np.random.Generator, first: int, n: int, scored: bool) -> PostColumns:
-    data: dict[str, np.ndarray | list[str]] = {
-        "post_id": np.arange(first, first + n),
-        "created_at": rng.random(n) * 24,
-        "cls": rng.integers(0, 3, n),
-        "reach": rng.lognormal(3, 1, n),
-        "reported_at": np.where(rng.random(n) < 0.5, rng.random(n) * 48, np.inf),
-        "case_at": np.where(rng.random(n) < 0.5, rng.random(n) * 48, np.inf),
-        "removed_at": np.where(rng.random(n) < 0.3, rng.random(n) * 48, np.inf),
-        "removed_by": rng.integers(1, 4, n),
-        "restored_at": np.where(rng.random(n) < 0.1, rng.random(n) * 60, np.inf),
-    }
-    if scored:  # a read-only column of many values
-        data["score"] = rng.random(n)
-    return PostColumns.from_columns(data, n, False)
+    return random_posts(
+        rng,
+        first,
+        n,
+        times={
+            "reported_at": (0.5, 48),
+            "case_at": (0.5, 48),
+            "removed_at": (0.3, 48),
+            "restored_at": (0.1, 60),
+        },
+        ints={"removed_by": (1, 4)},
+        scored=1.0 if scored else None,
+    )
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import assert_same_posts, tweak
+from helpers import assert_same_posts, random_posts, tweak
 from test_memory import same
 
 import simulator.engine as engine
@@ -34,20 +34,15 @@ def own_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _table(
     rng: np.random.Generator, first: int, n: int, with_text: bool, scored: bool = False
 ) -> PostColumns:
-    data: dict[str, np.ndarray | list[str]] = {
-        "post_id": np.arange(first, first + n),
-        "created_at": rng.random(n) * 24,
-        "cls": rng.integers(0, 3, n),
-        "reach": rng.lognormal(3, 1, n),
-        "case_at": np.where(rng.random(n) < 0.5, rng.random(n) * 48, np.inf),
-        "case_open": rng.integers(0, 3, n),
-        "removed_at": np.where(rng.random(n) < 0.2, rng.random(n) * 48, np.inf),
-    }
-    if scored:  # a read-only column of many values
-        data["score"] = np.where(rng.random(n) < 0.5, rng.random(n), np.nan)
-    if with_text:
-        data["text"] = [f"post {i}" for i in range(first, first + n)]
-    return PostColumns.from_columns(data, n, with_text)
+    return random_posts(
+        rng,
+        first,
+        n,
+        times={"case_at": (0.5, 48), "removed_at": (0.2, 48)},
+        ints={"case_open": (0, 3)},
+        scored=0.5 if scored else None,
+        with_text=with_text,
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
