@@ -16,6 +16,7 @@ from helpers import tweak
 from scipy import special
 
 import simulator.accounts.hook as hook
+from simulator.accounts.book import RING, _total
 from simulator.accounts.population import TIERS, Population
 from simulator.accounts.sparse import PersonColumn
 from simulator.config import PlatformPolicy, Scenario
@@ -82,6 +83,18 @@ def test_authors_drawn_together_are_the_plain_draws(
     drawn = pop.authors(ids, cls, z, day)
     assert drawn.dtype == np.int64
     np.testing.assert_array_equal(drawn, plain)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_strikes_live_weight_is_numpys_sum(seed: int) -> None:
+    """The book adds an account's live strike weights as Python numbers: the same
+    float as numpy's ``.sum()`` of them, in order below 8 and pairwise from 8 on
+    (weights that do not add exactly: 0.1, 0.3, 1e-3...)."""
+    rng = np.random.default_rng(seed)
+    for n in range(0, RING + 1):
+        for _ in range(50):
+            values = rng.choice([0.1, 0.3, 0.7, 1.0, 1e-3, 2.5e-7, 0.0], n).tolist()
+            assert _total(values) == np.array(values, dtype=np.float64).sum()
 
 
 @pytest.mark.parametrize("seed", range(3))
