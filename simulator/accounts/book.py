@@ -115,6 +115,8 @@ class AccountBook:
             else np.ones(taxonomy.n_classes),
             dtype=np.float64,
         )
+        self._rungs = [float(step.strikes) for step in policy.ladder]
+        """Each rung's strikes, as numbers (read for every strike)."""
         self._expiry = (
             math.inf if policy.strike_expiry_days is None else 24.0 * policy.strike_expiry_days
         )
@@ -297,8 +299,8 @@ class AccountBook:
         active = _total(live)
         before = active - weight
         rung = -1
-        for i, step in enumerate(self.cfg.ladder):
-            if before < step.strikes <= active:
+        for i, strikes in enumerate(self._rungs):
+            if before < strikes <= active:
                 rung = i
         if rung < 0:
             return False
