@@ -36,7 +36,7 @@ everything metrics need comes back as a :class:`~simulator.runlog.RunLog`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from simulator.classifier import TrainedClassifier
     from simulator.stages.area_prefilter import AreaPrefilter
     from simulator.stages.prefilter import PrefilterStage
-    from simulator.stream.thinning import ThinDay, Thinner
+    from simulator.stream.thinning import ThinDay, Thinner, ThinPlan
 
 Progress = Callable[[float], None]
 
@@ -243,7 +243,7 @@ class Simulation:
                 # A day's posts are made at its start and the day is then stepped
                 # through, so what enforcers decide reaches the posts of later days
                 # (a delisting) the same way whatever the chunk size.
-                thin = self.thinner.generate_day(day, next_id) if self.thinner else None
+                thin = self.thinner.plan_day(day, next_id) if self.thinner else None
                 next_id, waiting = self._stage_day(day, next_id, t1, sink, thin)
                 pending.append(waiting)
                 if thin is not None:
@@ -295,10 +295,10 @@ class Simulation:
 
     # Per-post stages (vectorised) -----------------------------------------------
     def _stage_day(
-        self, day: int, first_id: int, t1: float, sink: PostSink | None, thin: ThinDay | None
+        self, day: int, first_id: int, t1: float, sink: PostSink | None, thin: ThinPlan | None
     ) -> tuple[int, Pending]:
         """Make the day's posts, slice by slice, and hold the ones whose fate is open
-        (a thinned day's drawn posts are drawn whole, and staged in slices too).
+        (a thinned day's drawn posts come in slices too).
 
         Returns the next post id and the day's posts that settle once the chunk
         is stepped through: none when no takedown can end the run early (they
@@ -310,22 +310,22 @@ class Simulation:
         violating: list[Posts] = []
         waiting: Pending = None
         sliceable = isinstance(self.stream, SyntheticStream) and not self.with_text and not thin
-        parts = thin.parts(self.slice_posts) if thin is not None else []
+        pieces: Iterator[tuple[Posts, ThinDay | None]]
         if thin is not None:
-            slices = iter([part.posts for part in parts])
-        elif sliceable:
-            assert isinstance(self.stream, SyntheticStream)
-            slices = self.stream.day_slices(day, first_id, self.slice_posts)
+            pieces = ((part.posts, part) for part in thin.slices(self.slice_posts))
         else:
-            slices = iter([self.stream.generate_day(day, first_id)])
-        slices = self.adversaries.extend(slices, day, first_id)  # campaign copies, if any
+            if sliceable:
+                assert isinstance(self.stream, SyntheticStream)
+                slices = self.stream.day_slices(day, first_id, self.slice_posts)
+            else:
+                slices = iter([self.stream.generate_day(day, first_id)])
+            slices = self.adversaries.extend(slices, day, first_id)  # campaign copies, if any
+            pieces = ((posts, None) for posts in slices)
         next_id = first_id + (thin.made if thin is not None else 0)
-        for i, posts in enumerate(slices):
+        for i, (posts, part) in enumerate(pieces):
             if thin is None:
                 next_id += len(posts)
-            cols, vposts, made = self._stage_posts(
-                posts, day, reports_rng, parts[i] if thin else None
-            )
+            cols, vposts, made = self._stage_posts(posts, day, reports_rng, part)
             violating.append(vposts)
             resident, appeal_at = self._hold(cols, t1, made)
             settled = ~resident & made  # posts of blocked accounts: not made, never counted
@@ -336,7 +336,7 @@ class Simulation:
                 continue
             whole = (
                 i == 0
-                and len(parts) < 2
+                and (thin is None or thin.pieces(self.slice_posts) < 2)
                 and (not sliceable or self.slice_posts is None or len(posts) < self.slice_posts)
             )
             # a day in one piece stays in memory, as it always did
@@ -405,7 +405,7 @@ class Simulation:
         self.adversaries.note_made(posts, made)
         return cols, posts.take(self._violating[posts.cls] & made), made
 
-    def _count_untouched(self, thin: ThinDay) -> np.ndarray:
+    def _count_untouched(self, thin: ThinPlan) -> np.ndarray:
         """A thinned day's undrawn posts: thinned by a delisting as drawn ones are,
         and counted among the posts up (what an audit reads)."""
         untouched = self.delisting.keep_counts(thin.untouched, thin.day)
