@@ -347,7 +347,9 @@ class Simulation:
             )
             # a day in one piece stays in memory, as it always did
             waiting = (cols, settled) if whole else self._pending.stash(day, cols, settled, sink)
+        del posts, part, cols, vposts, made, resident, settled  # the last slice's
         vposts = Posts.concat(violating) if len(violating) > 1 else violating[0]
+        violating.clear()  # not beside their join through the enforcers and the queues
         if len(vposts):
             for enforcer in self.enforcers:
                 enforcer.observe(vposts, day)
