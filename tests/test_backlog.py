@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simulator.queueing import CaseLog, JurorPool, ReviewQueue, TeamSpec
-from simulator.queueing.backlog import ROW, Backlog
+from simulator.queueing.backlog import FLUSH, ROW, Backlog
 from simulator.taxonomy import N_CLASSES
 
 
@@ -20,6 +20,22 @@ def _row(seq: int, post_id: int) -> tuple[int, int, float, float, int, bool, int
 
 def test_a_row_is_36_bytes() -> None:
     assert ROW.itemsize == 36
+
+
+def test_a_grown_backlog_has_room_for_a_quarter_more() -> None:
+    """Room beyond the waiting rows is a quarter of them (and the block being written):
+    at 16 M waiting cases, each eighth of a row is some 70 MB."""
+    backlog = Backlog()
+    grown = 0
+    for seq in range(60_000):
+        capacity = backlog.capacity
+        backlog.append(_row(seq, seq))
+        if seq % 5 == 0:
+            backlog.take_head(1)
+        if backlog.capacity != capacity:
+            grown += 1
+            assert backlog.capacity <= 1.25 * len(backlog) + FLUSH
+    assert grown >= 4
 
 
 @pytest.mark.parametrize("seed", range(4))
