@@ -86,6 +86,18 @@ def test_a_post_found_across_an_index_rebuild() -> None:
     assert len(backlog) == 300_000 - 6
 
 
+def test_the_post_index_finds_every_post_at_4_bytes_a_row() -> None:
+    rng = np.random.default_rng(5)
+    backlog = Backlog()
+    posts = rng.integers(0, 30_000, 150_000)
+    for seq, post in enumerate(posts.tolist()):
+        backlog.append(_row(seq, post))
+    for post in rng.choice(30_000, 300, replace=False).tolist():  # ids absent too
+        assert [r[0] for r in backlog.take_post(post)] == np.flatnonzero(posts == post).tolist()
+    # the index is the rows' positions alone (a sorted copy of post ids cost 16)
+    assert 0 < backlog.nbytes - backlog.capacity * ROW.itemsize <= 4 * len(posts)
+
+
 def _jury(expire: float, jurors: int = 40, hours: float = 48.0, seed: int = 0) -> TeamSpec:
     rng = np.random.default_rng(seed)
     sessions = int(jurors * hours / 2)  # about 7 of 40 on duty: overloaded
