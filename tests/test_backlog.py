@@ -9,8 +9,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from simulator.queueing import CaseLog, JurorPool, ReviewQueue, TeamSpec
+from simulator.queueing import PENDING, CaseLog, JurorPool, ReviewQueue, TeamSpec
 from simulator.queueing.backlog import FLUSH, ROW, Backlog
+from simulator.queueing.cases import pending_log
 from simulator.taxonomy import N_CLASSES
 
 
@@ -191,3 +192,30 @@ def test_a_waiting_case_costs_a_few_tens_of_bytes() -> None:
     # entry and its place in the index of posts (several hundred bytes)
     assert compact < 80
     assert compact < objects / 4
+
+
+class _InSystem:
+    """A case in the system, as pending_log reads it (its number and its record)."""
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+
+    def record(self, left: float, status: int, remove_votes: int) -> tuple:  # type: ignore[type-arg]
+        s = self.seq
+        return (s, s / 10, 1.0, left, status, remove_votes, 2, s % N_CLASSES, True, 0.25, 1)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pending_log_slots_cases_in_system_among_the_rows_by_number(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    numbers = rng.permutation(3000)
+    in_system = sorted(numbers[: int(rng.integers(0, 40))].tolist())
+    backlog = Backlog()
+    for seq in sorted(numbers[len(in_system) :].tolist()):
+        backlog.append(_row(seq, 7 * seq))
+    log = pending_log([_InSystem(s) for s in in_system], backlog.waiting())
+    np.testing.assert_array_equal(log.post_id, np.arange(3000) * np.where(
+        np.isin(np.arange(3000), in_system), 1, 7))  # fmt: skip
+    assert np.isnan(log.left).all() and (log.status == PENDING).all()
+    started = np.where(np.isin(np.arange(3000), in_system), 1.0, np.nan)
+    np.testing.assert_array_equal(log.started, started)
