@@ -130,7 +130,10 @@ class Simulation:
         self.partial_labels = bool(getattr(self.stream, "partial_labels", False))
         self.reports = ReportStage(policy.reports, scenario.audience, scenario.taxonomy)
         hours = int(scenario.hours)
-        self._state = PlatformState(hours, scenario.taxonomy)
+        self._spill = Spill(spill_rows)
+        # the held posts' columns only settlement reads wait in the spill too
+        aside = self._spill if spill_rows is not None else None
+        self._state = PlatformState(hours, scenario.taxonomy, aside)
         self._violating = scenario.taxonomy.violating
         self.accounts = plan_accounts(
             scenario,
@@ -181,7 +184,6 @@ class Simulation:
         self.notices = NoticeResponse(policy, self._state, self.queues, self.seeds)
         cuts = {t.name: t.score for t in self.prefilter.thresholds} if self.prefilter else None
         self.slice_posts = slice_posts
-        self._spill = Spill(spill_rows)
         self._ran = False
         self.tally = PostTally(
             hours,
@@ -271,6 +273,10 @@ class Simulation:
 
             for waiting in pending:
                 self._pending.settle(waiting, end, sink)
+            # settled: no name left on a day held whole (the last day's, through the
+            # loops' ``waiting``), or it lies beside the next day's draw
+            del waiting
+            pending.clear()
             for day, untouched in counted:
                 assert self.thinner is not None
                 self.tally.count(self.thinner.made_before(untouched, day, end), day)
@@ -282,9 +288,12 @@ class Simulation:
                     & ~self.notices.sweepable(c, t1)
                 )
                 if done.any():
-                    self.tally.settle(c, done, end, sink)
-                    state.keep(~done)  # in place: ``c`` would hold the old copy
-                del c  # or the held table outlives the state's (through the final tables)
+                    settled = state.release(done)  # in place: ``c`` would hold the old copy
+                    self.tally.settle(settled, np.ones(len(settled), dtype=bool), end, sink)
+                    del settled
+                # or the held table outlives the state's (through the final tables),
+                # and the mask lies beside the next day's draw
+                del c, done
             self._case_logs.set_aside()
             collect_young()
             if next_id - first_id > (self.slice_posts or SLICE_POSTS):
@@ -301,7 +310,7 @@ class Simulation:
             self._case_logs.add(team, queue.drain())
         self._case_logs.set_aside()
         if state.cols is not None:
-            self.tally.settle_all(state.cols, end, sink)
+            self.tally.settle_all(state, end, sink)
         state.cols = None  # every row has settled: the final tables come from the spill
         return self._log(end, suspended_by)
 
