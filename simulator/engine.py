@@ -318,8 +318,7 @@ class Simulation:
     def _stage_day(
         self, day: int, first_id: int, t1: float, sink: PostSink | None, thin: ThinPlan | None
     ) -> tuple[int, Pending]:
-        """Make the day's posts, slice by slice, and hold the ones whose fate is open
-        (a thinned day's drawn posts come in slices too).
+        """Make the day's posts, slice by slice, and hold the ones whose fate is open.
 
         Returns the next post id and the day's posts that settle once the chunk
         is stepped through: none when no takedown can end the run early (they
@@ -336,11 +335,11 @@ class Simulation:
         if thin is not None:
             pieces = ((part.posts, part) for part in thin.slices(self.slice_posts))
         else:
-            if sliceable:
-                assert isinstance(self.stream, SyntheticStream)
-                slices = self.stream.day_slices(day, first_id, self.slice_posts)
-            else:
-                slices = iter([self.stream.generate_day(day, first_id)])
+            slices = (
+                self.stream.day_slices(day, first_id, self.slice_posts)
+                if sliceable and isinstance(self.stream, SyntheticStream)
+                else iter([self.stream.generate_day(day, first_id)])
+            )
             slices = self.adversaries.extend(slices, day, first_id)  # campaign copies, if any
             pieces = ((posts, None) for posts in slices)
         next_id = first_id + (thin.made if thin is not None else 0)
@@ -351,13 +350,10 @@ class Simulation:
             violating.append(vposts)
             resident, appeal_at = self._hold(cols, t1, made)
             settled = ~resident & made  # posts of blocked accounts: not made, never counted
-            # each slice's open posts join the held table at once: a day's parts kept
-            # for one join were 0.7 GB at 1e9 a day (nothing reads the table mid-day)
             day_rows = (len(state.cols) if state.cols is not None else 0) - first
-            state.add(cols.take(resident))
-            appeal_at = appeal_at[resident]
-            appealing = np.flatnonzero(np.isfinite(appeal_at))
-            appeals.append((day_rows + appealing, appeal_at[appealing]))
+            state.add(cols.take(resident))  # now, not a day's parts joined at once (0.7 GB at 1e9)
+            kept = appeal_at[resident]  # when the held posts' authors appeal (inf: never)
+            appeals.append((day_rows + np.flatnonzero(kept < np.inf), kept[kept < np.inf]))
             if not self._can_suspend:
                 self.tally.settle(cols, settled, self.scenario.hours, sink)
                 continue
@@ -471,11 +467,9 @@ class Simulation:
         return resident, appeal_at
 
     def _admit(self, first: int, appeals: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        """Queue the cases of a day's open posts (the held table's rows from ``first``
-        on) and their appeals (``(rows from first, when)`` per slice)."""
+        """Queue the cases of the day's held rows (from ``first`` on) and their appeals."""
         state = self._state
-        if state.cols is None:
-            return
+        assert state.cols is not None  # every slice joined it
         held = state.cols.rows(first, len(state.cols))  # the day's rows, as views
         for code, name in enumerate(TEAMS):
             mine = np.flatnonzero(held.team == code)

@@ -203,6 +203,11 @@ class WaitingLine:
         assert self._open is not None
         return [self._open(row) for row in self._backlog.take_post(post_id)]
 
+    def release_source(self) -> None:
+        """Have the backlog write the rows it reads from the arrivals' columns."""
+        if self._backlog is not None:
+            self._backlog.use_source(())
+
     def waiting_rows(self) -> np.ndarray:
         """The backlog's rows (:data:`~simulator.queueing.backlog.ROW`), in line order."""
         if self._backlog is None:
