@@ -15,6 +15,7 @@ from test_memory import same
 
 import simulator.engine as engine
 import simulator.stages.followups as followups
+import simulator.stream.thinning as thinning
 from simulator.api import simulate
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.engine import Simulation
@@ -248,6 +249,7 @@ def test_an_overloaded_jury_holds_the_draws_of_few_posts(
     assert drawn < waiting / 4
 
 
+@pytest.mark.parametrize("by_hour", [False, True])
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("size", [1, 997, None])
 def test_a_thinned_day_staged_in_slices_is_the_whole_day(
@@ -257,9 +259,14 @@ def test_a_thinned_day_staged_in_slices_is_the_whole_day(
     strike_host: HostPolicy,
     seed: int,
     size: int | None,
+    by_hour: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A thinned day's drawn posts staged a slice at a time (a billion posts a day
-    draw ten million) give the run of the day staged whole, up to a suspension too."""
+    draw ten million), drawn whole or by the hour (a day drawing more than
+    ``WHOLE_DAY_DRAWN``), give the run of the day staged whole, up to a suspension too."""
+    if by_hour:
+        monkeypatch.setattr(thinning, "WHOLE_DAY_DRAWN", 0)
     thin = tweak(quick_sampled, content__thinning="auto")
     for host in (strike_host, suspending_host):
         whole = simulate(thin, jury_only, [host], seed=seed, slice_posts=None, spill_rows=None)

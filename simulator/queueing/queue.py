@@ -265,6 +265,7 @@ class ReviewQueue:
         Cases arriving at the same time are taken in submission order.
         ``kinds`` (codes of :data:`KIND_NAMES`) default to reports.
         """
+        self._line.release_source()  # so that the merge below lets the old columns go
         self._arrivals.submit(
             self._now, self._spec.accuracy.size, post_ids, times, classes, violating,
             priorities, kinds,
