@@ -172,8 +172,8 @@ def test_a_grown_backlog_lets_its_old_index_go() -> None:
     for seq in range(70_000):  # more rows than are scanned: an index is built
         backlog.append((seq, seq % 997, float(seq), 0.0, 0, False, 0))
     assert backlog.take_post(3)
-    index = weakref.ref(backlog._keys)
-    assert index() is not None and len(backlog._keys) > 0
+    index = weakref.ref(backlog._positions)  # the index: row positions by post id
+    assert index() is not None and len(backlog._positions) > 0
     capacity = backlog.capacity
     while backlog.capacity == capacity:  # beyond the capacity: the array grows
         seq += 1
