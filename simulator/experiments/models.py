@@ -191,6 +191,8 @@ class CellFlow:
         while True:
             if self._local is None:
                 queued, self._queued = self._queued, []
+                if not queued:
+                    raise RuntimeError(f"{self._executor.name} gave fewer outcomes than items")
                 outcomes = self._executor.run(run_cell, [cell for _, cell in queued])
                 self._local = ((queued[o.index][0], o) for o in outcomes)
             found = next(self._local, None)
