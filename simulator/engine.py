@@ -182,6 +182,7 @@ class Simulation:
         cuts = {t.name: t.score for t in self.prefilter.thresholds} if self.prefilter else None
         self.slice_posts = slice_posts
         self._spill = Spill(spill_rows)
+        self._ran = False
         self.tally = PostTally(
             hours,
             table,
@@ -215,7 +216,18 @@ class Simulation:
 
     # The run -------------------------------------------------------------------
     def run(self, sink: PostSink | None = None, progress: Progress | None = None) -> RunLog:
-        """Run the whole horizon (or up to a takedown); rows of settled posts go to ``sink``."""
+        """Run the whole horizon (or up to a takedown); rows of settled posts go to ``sink``.
+
+        A simulation runs once. Its review queues are released at the end (at a billion
+        posts a day their backlogs hold gigabytes), so ``self.queues`` is empty after
+        this returns: what they tell (cases, capacity, busy hours, jurors' votes) is in
+        the returned :class:`~simulator.runlog.RunLog`. A second call raises
+        ``RuntimeError``: build a new ``Simulation`` (the same inputs and seed give
+        the same run).
+        """
+        if self._ran:
+            raise RuntimeError("Simulation.run: a simulation runs once; build a new one")
+        self._ran = True
         if self.accounts is not None and sink is not None:
             sink = self.accounts.authored(sink)
         try:

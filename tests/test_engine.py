@@ -227,3 +227,21 @@ def test_an_enormous_reach_spread_runs_and_every_rereport_follows_its_case(
     left = cases["left"].dropna()
     assert len(left) > 0
     assert (left >= cases.loc[left.index, "arrived"]).all()
+
+
+def test_a_simulation_runs_once_and_its_queues_figures_are_in_the_log(
+    quick_sampled: Scenario, jury_only: PlatformPolicy
+) -> None:
+    """The queues are released at the end of a run (their backlogs can be gigabytes);
+    what they tell is in the log, and a second run is refused rather than run on
+    empty queues."""
+    from simulator.engine import Simulation
+
+    sim = Simulation(quick_sampled, jury_only, [], seed=4)
+    assert set(sim.queues) == {"jury"}
+    log = sim.run()
+    assert sim.queues == {}
+    assert log.capacity_hours["jury"] > 0
+    assert 0 < log.busy_hours["jury"] <= log.capacity_hours["jury"]
+    with pytest.raises(RuntimeError, match="runs once"):
+        sim.run()

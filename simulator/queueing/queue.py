@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from heapq import heapify, heappop, heappush
 from itertools import count
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -163,14 +164,16 @@ class ReviewQueue:
 
     @property
     def pending(self) -> int:
-        """Cases waiting for their first vote."""
+        """Cases waiting for their first vote (between calls of :meth:`run_until`: the
+        counts are brought up to date at the end of a step, not by the hooks it calls)."""
         if self._fast is not None:
             return self._fast.entered - self._fast.cases_started(self._now)
         return self._n_entered - self._n_dropped - self._reviewers.cases_started
 
     @property
     def in_system(self) -> int:
-        """Cases that arrived and have not left (waiting or being voted on)."""
+        """Cases that arrived and have not left (waiting or being voted on); between
+        calls of :meth:`run_until`, as :attr:`pending`."""
         if self._fast is not None:
             return self._fast.in_system
         return self._n_active
@@ -428,6 +431,8 @@ class ReviewQueue:
             work(vote, now, horizon, rows_until)
 
         buffer.cursor = first + a_pos
+        # counted in once, not per call of ``rows_until`` (1% of the juror loop): the
+        # counts are exact between steps, and nothing called during one reads them
         self._n_active += rows
         self._n_entered += rows
         self._now = t
@@ -565,16 +570,20 @@ class ReviewQueue:
     def _open_row(self, row: Row) -> Case:
         """The case of a row of a compact line's backlog, entered in the index of posts."""
         seq, post_id, arrived, priority, cls, violating, kind = row
-        case = self._new_case(seq, post_id, cls, violating, priority, arrived, kind)
-        case.twin = self._active.get(post_id)
-        self._active[post_id] = case
-        return case
+        return self._open_columns(
+            (seq,), (post_id,), (cls,), (violating,), (priority,), (arrived,), (kind,)
+        )[0]
 
     def _open_rows(self, rows: np.ndarray) -> list[Case]:
         """:meth:`_open_row` for each of an array of rows, in order, column by column
         (the head of a long line a window at a time: one by one costs twice as much)."""
         columns = ("seq", "post_id", "cls", "violating", "priority", "arrived", "kind")
-        cases = list(map(self._new_case, *(rows[name].tolist() for name in columns)))
+        return self._open_columns(*(rows[name].tolist() for name in columns))
+
+    def _open_columns(self, *columns: Sequence[Any]) -> list[Case]:
+        """Cases from columns in the order of ``new_case``'s arguments, each entered
+        in the index of posts (the latest case of a post first, its twin the one before)."""
+        cases = list(map(self._new_case, *columns))
         active = self._active
         for case in cases:
             case.twin = active.get(case.post_id)
