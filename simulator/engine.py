@@ -36,7 +36,7 @@ everything metrics need comes back as a :class:`~simulator.runlog.RunLog`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from simulator.classifier import TrainedClassifier
     from simulator.stages.area_prefilter import AreaPrefilter
     from simulator.stages.prefilter import PrefilterStage
-    from simulator.stream.thinning import ThinDay, Thinner
+    from simulator.stream.thinning import ThinDay, Thinner, ThinPlan
 
 Progress = Callable[[float], None]
 
@@ -130,7 +130,10 @@ class Simulation:
         self.partial_labels = bool(getattr(self.stream, "partial_labels", False))
         self.reports = ReportStage(policy.reports, scenario.audience, scenario.taxonomy)
         hours = int(scenario.hours)
-        self._state = PlatformState(hours, scenario.taxonomy)
+        self._spill = Spill(spill_rows)
+        # the held posts' columns only settlement reads wait in the spill too
+        aside = self._spill if spill_rows is not None else None
+        self._state = PlatformState(hours, scenario.taxonomy, aside)
         self._violating = scenario.taxonomy.violating
         self.accounts = plan_accounts(
             scenario,
@@ -181,7 +184,6 @@ class Simulation:
         self.notices = NoticeResponse(policy, self._state, self.queues, self.seeds)
         cuts = {t.name: t.score for t in self.prefilter.thresholds} if self.prefilter else None
         self.slice_posts = slice_posts
-        self._spill = Spill(spill_rows)
         self._ran = False
         self.tally = PostTally(
             hours,
@@ -255,7 +257,7 @@ class Simulation:
                 # A day's posts are made at its start and the day is then stepped
                 # through, so what enforcers decide reaches the posts of later days
                 # (a delisting) the same way whatever the chunk size.
-                thin = self.thinner.generate_day(day, next_id) if self.thinner else None
+                thin = self.thinner.plan_day(day, next_id) if self.thinner else None
                 next_id, waiting = self._stage_day(day, next_id, t1, sink, thin)
                 pending.append(waiting)
                 if thin is not None:
@@ -271,6 +273,10 @@ class Simulation:
 
             for waiting in pending:
                 self._pending.settle(waiting, end, sink)
+            # settled: no name left on a day held whole (the last day's, through the
+            # loops' ``waiting``), or it lies beside the next day's draw
+            del waiting
+            pending.clear()
             for day, untouched in counted:
                 assert self.thinner is not None
                 self.tally.count(self.thinner.made_before(untouched, day, end), day)
@@ -282,9 +288,12 @@ class Simulation:
                     & ~self.notices.sweepable(c, t1)
                 )
                 if done.any():
-                    self.tally.settle(c, done, end, sink)
-                    state.keep(~done)  # in place: ``c`` would hold the old copy
-                del c  # or the held table outlives the state's (through the final tables)
+                    settled = state.release(done)  # in place: ``c`` would hold the old copy
+                    self.tally.settle(settled, np.ones(len(settled), dtype=bool), end, sink)
+                    del settled
+                # or the held table outlives the state's (through the final tables),
+                # and the mask lies beside the next day's draw
+                del c, done
             self._case_logs.set_aside()
             collect_young()
             if next_id - first_id > (self.slice_posts or SLICE_POSTS):
@@ -301,63 +310,67 @@ class Simulation:
             self._case_logs.add(team, queue.drain())
         self._case_logs.set_aside()
         if state.cols is not None:
-            self.tally.settle_all(state.cols, end, sink)
+            self.tally.settle_all(state, end, sink)
         state.cols = None  # every row has settled: the final tables come from the spill
         return self._log(end, suspended_by)
 
     # Per-post stages (vectorised) -----------------------------------------------
     def _stage_day(
-        self, day: int, first_id: int, t1: float, sink: PostSink | None, thin: ThinDay | None
+        self, day: int, first_id: int, t1: float, sink: PostSink | None, thin: ThinPlan | None
     ) -> tuple[int, Pending]:
-        """Make the day's posts, slice by slice, and hold the ones whose fate is open
-        (a thinned day's drawn posts are drawn whole, and staged in slices too).
+        """Make the day's posts, slice by slice, and hold the ones whose fate is open.
 
         Returns the next post id and the day's posts that settle once the chunk
         is stepped through: none when no takedown can end the run early (they
         settle now), else a whole day's in memory, or a sliced day's in the spill.
         """
         reports_rng = self.seeds.rng("reports", day)  # one generator for the day's slices
-        held: list[PostColumns] = []
-        appeals: list[np.ndarray] = []
+        state = self._state
+        first = len(state.cols) if state.cols is not None else 0  # the day's first held row
+        appeals: list[tuple[np.ndarray, np.ndarray]] = []  # (the day's held rows, when)
         violating: list[Posts] = []
         waiting: Pending = None
         sliceable = isinstance(self.stream, SyntheticStream) and not self.with_text and not thin
-        parts = thin.parts(self.slice_posts) if thin is not None else []
+        pieces: Iterator[tuple[Posts, ThinDay | None]]
         if thin is not None:
-            slices = iter([part.posts for part in parts])
-        elif sliceable:
-            assert isinstance(self.stream, SyntheticStream)
-            slices = self.stream.day_slices(day, first_id, self.slice_posts)
+            pieces = ((part.posts, part) for part in thin.slices(self.slice_posts))
         else:
-            slices = iter([self.stream.generate_day(day, first_id)])
-        slices = self.adversaries.extend(slices, day, first_id)  # campaign copies, if any
+            slices = (
+                self.stream.day_slices(day, first_id, self.slice_posts)
+                if sliceable and isinstance(self.stream, SyntheticStream)
+                else iter([self.stream.generate_day(day, first_id)])
+            )
+            slices = self.adversaries.extend(slices, day, first_id)  # campaign copies, if any
+            pieces = ((posts, None) for posts in slices)
         next_id = first_id + (thin.made if thin is not None else 0)
-        for i, posts in enumerate(slices):
+        for i, (posts, part) in enumerate(pieces):
             if thin is None:
                 next_id += len(posts)
-            cols, vposts, made = self._stage_posts(
-                posts, day, reports_rng, parts[i] if thin else None
-            )
+            cols, vposts, made = self._stage_posts(posts, day, reports_rng, part)
             violating.append(vposts)
             resident, appeal_at = self._hold(cols, t1, made)
             settled = ~resident & made  # posts of blocked accounts: not made, never counted
-            held.append(cols.take(resident))
-            appeals.append(appeal_at[resident])
+            day_rows = (len(state.cols) if state.cols is not None else 0) - first
+            state.add(cols.take(resident))  # now, not a day's parts joined at once (0.7 GB at 1e9)
+            kept = appeal_at[resident]  # when the held posts' authors appeal (inf: never)
+            appeals.append((day_rows + np.flatnonzero(kept < np.inf), kept[kept < np.inf]))
             if not self._can_suspend:
                 self.tally.settle(cols, settled, self.scenario.hours, sink)
                 continue
             whole = (
                 i == 0
-                and len(parts) < 2
+                and (thin is None or thin.pieces(self.slice_posts) < 2)
                 and (not sliceable or self.slice_posts is None or len(posts) < self.slice_posts)
             )
             # a day in one piece stays in memory, as it always did
             waiting = (cols, settled) if whole else self._pending.stash(day, cols, settled, sink)
+        del posts, part, cols, vposts, made, resident, settled  # the last slice's
         vposts = Posts.concat(violating) if len(violating) > 1 else violating[0]
+        violating.clear()  # not beside their join through the enforcers and the queues
         if len(vposts):
             for enforcer in self.enforcers:
                 enforcer.observe(vposts, day)
-        self._admit(held, np.concatenate(appeals))
+        self._admit(first, appeals)
         return next_id, waiting
 
     def _stage_posts(
@@ -417,7 +430,7 @@ class Simulation:
         self.adversaries.note_made(posts, made)
         return cols, posts.take(self._violating[posts.cls] & made), made
 
-    def _count_untouched(self, thin: ThinDay) -> np.ndarray:
+    def _count_untouched(self, thin: ThinPlan) -> np.ndarray:
         """A thinned day's undrawn posts: thinned by a delisting as drawn ones are,
         and counted among the posts up (what an audit reads)."""
         untouched = self.delisting.keep_counts(thin.untouched, thin.day)
@@ -453,14 +466,10 @@ class Simulation:
         ) & made
         return resident, appeal_at
 
-    def _admit(self, parts: list[PostColumns], appeal_at: np.ndarray) -> None:
-        """Hold a day's open posts in memory (``parts``, emptied: the held table takes
-        their rows over); queue their cases and their appeals."""
+    def _admit(self, first: int, appeals: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Queue the cases of the day's held rows (from ``first`` on) and their appeals."""
         state = self._state
-        first = len(state.cols) if state.cols is not None else 0
-        state.add(*parts)
-        parts.clear()
-        assert state.cols is not None
+        assert state.cols is not None  # every slice joined it
         held = state.cols.rows(first, len(state.cols))  # the day's rows, as views
         for code, name in enumerate(TEAMS):
             mine = np.flatnonzero(held.team == code)
@@ -473,11 +482,11 @@ class Simulation:
                     self._violating[held.cls[mine]],
                     self.followups.priorities(name, held, mine, held.case_at[mine]),
                 )
-        appealing = np.flatnonzero(np.isfinite(appeal_at))
+        appealing = np.concatenate([rows for rows, _ in appeals])
         if len(appealing):
             rows = state.index(held.post_id[appealing])
             team = self.followups.appeal_team or ""
-            times = appeal_at[appealing]
+            times = np.concatenate([when for _, when in appeals])
             self.followups.submit(self.queues, team, state.cols, rows, times, KIND_APPEAL)
 
     # Time stepping ----------------------------------------------------------------

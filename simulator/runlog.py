@@ -24,7 +24,7 @@ from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.enforcement import EnforcementEvent, Notice, Peak, Trip
 from simulator.spill import Spill
-from simulator.stages.platform import PostColumns
+from simulator.stages.platform import PlatformState, PostColumns
 from simulator.taxonomy import N_CLASSES, Taxonomy
 
 if TYPE_CHECKING:
@@ -167,16 +167,14 @@ class PostTally:
             sink(self._rows(cols.take(mask), end))
 
     def settle_all(
-        self, cols: PostColumns, end: float, sink: PostSink | None, block: int | None = None
+        self, state: PlatformState, end: float, sink: PostSink | None, block: int | None = None
     ) -> None:
-        """Settle every post of ``cols`` made before ``end``, ``block`` rows at a time:
-        what :meth:`settle` copies of them (violating rows, rows for the sink) then
-        costs a block, not a second copy of a table that can hold tens of millions
-        of posts at the end of a large run. The counts, rows and their order are
-        those of one call on the whole table."""
-        size = block or SETTLE_ROWS
-        for start in range(0, len(cols), size):
-            part = cols.rows(start, start + size)
+        """Settle every post ``state`` holds made before ``end``, ``block`` rows at a
+        time: what :meth:`settle` copies of them (violating rows, rows for the sink)
+        then costs a block, not a second copy of a table that can hold tens of
+        millions of posts at the end of a large run. The counts, rows and their
+        order are those of one call on the whole table."""
+        for part in state.blocks(block or SETTLE_ROWS):
             self.settle(part, part.created_at < end, end, sink)
 
     def count(self, counts: np.ndarray, day: int) -> None:

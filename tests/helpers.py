@@ -135,3 +135,38 @@ def assert_same_posts(a: Any, b: Any) -> None:
         assert x.dtype == y.dtype, name
         np.testing.assert_array_equal(x, y, err_msg=name)
     assert a.text == b.text
+
+
+def random_posts(
+    rng: Any,
+    first: int,
+    n: int,
+    *,
+    times: dict[str, tuple[float, float]],
+    ints: dict[str, tuple[int, int]],
+    scored: float | None = None,
+    with_text: bool = False,
+) -> Any:
+    """A random table of posts ``first``.. for the held-table tests: ``times`` maps a
+    time column to (share set, hours it spans; the rest inf), ``ints`` a column to its
+    range, ``scored`` the share of posts with a score (a read-only column of many
+    values; None: no score column)."""
+    import numpy as np
+
+    from simulator.stages.platform import PostColumns
+
+    data: dict[str, Any] = {
+        "post_id": np.arange(first, first + n),
+        "created_at": rng.random(n) * 24,
+        "cls": rng.integers(0, 3, n),
+        "reach": rng.lognormal(3, 1, n),
+    }
+    for name, (share, hours) in times.items():
+        data[name] = np.where(rng.random(n) < share, rng.random(n) * hours, np.inf)
+    for name, (low, high) in ints.items():
+        data[name] = rng.integers(low, high, n)
+    if scored is not None:
+        data["score"] = np.where(rng.random(n) < scored, rng.random(n), np.nan)
+    if with_text:
+        data["text"] = [f"post {i}" for i in range(first, first + n)]
+    return PostColumns.from_columns(data, n, with_text)

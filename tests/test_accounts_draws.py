@@ -16,12 +16,13 @@ from helpers import tweak
 from scipy import special
 
 import simulator.accounts.hook as hook
+from simulator.accounts.book import RING, _total
 from simulator.accounts.population import TIERS, Population
 from simulator.accounts.sparse import PersonColumn
 from simulator.config import PlatformPolicy, Scenario
 from simulator.engine import Simulation
 from simulator.seeding import SeedTree
-from simulator.stages.appeals import KeyedDraws
+from simulator.stages.appeals import KeyedDraws, below
 from simulator.stream.synthetic import Posts
 
 
@@ -82,6 +83,38 @@ def test_authors_drawn_together_are_the_plain_draws(
     drawn = pop.authors(ids, cls, z, day)
     assert drawn.dtype == np.int64
     np.testing.assert_array_equal(drawn, plain)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_strikes_live_weight_is_numpys_sum(seed: int) -> None:
+    """The book adds an account's live strike weights as Python numbers: the same
+    float as numpy's ``.sum()`` of them, in order below 8 and pairwise from 8 on
+    (weights that do not add exactly: 0.1, 0.3, 1e-3...)."""
+    rng = np.random.default_rng(seed)
+    for n in range(0, RING + 1):
+        for _ in range(50):
+            values = rng.choice([0.1, 0.3, 0.7, 1.0, 1e-3, 2.5e-7, 0.0], n).tolist()
+            assert _total(values) == np.array(values, dtype=np.float64).sum()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_integer_thresholds_decide_as_the_uniforms_do(seed: int) -> None:
+    """``bits < below(p)`` is ``uniforms < p`` for every post, at the edges too: a
+    probability equal to a post's own uniform (not below it), one float step above
+    it (below), 0, 1, outside [0, 1] and NaN."""
+    draws = KeyedDraws(SeedTree(seed), "accounts", "untouched")
+    ids = np.arange(10**6, 10**6 + 2000)
+    u, x = draws.uniforms(ids), draws.bits(ids)
+    assert x.dtype == np.uint64 and (x < 2**53).all()
+    rng = np.random.default_rng(seed)
+    edges = np.array([0.0, -0.0, 1.0, -0.5, 1.5, np.nan, 2.0**-53, 1.0 - 2.0**-53])
+    p = np.concatenate([u, np.nextafter(u, 1.0), np.nextafter(u, 0.0), rng.random(len(u)), edges])
+    posts = np.resize(ids, len(p))
+    u, x = draws.uniforms(posts), draws.bits(posts)
+    with np.errstate(invalid="ignore"):
+        expected = u < p
+    np.testing.assert_array_equal(x < below(p), expected)
+    assert not expected[: len(ids)].any() and expected[len(ids) : 2 * len(ids)].all()
 
 
 @pytest.mark.parametrize("block", [1, 7, 4096, 1 << 16])

@@ -9,8 +9,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from simulator.queueing import CaseLog, JurorPool, ReviewQueue, TeamSpec
-from simulator.queueing.backlog import ROW, Backlog
+from simulator.queueing import PENDING, CaseLog, JurorPool, ReviewQueue, TeamSpec
+from simulator.queueing.backlog import FLUSH, ROW, Backlog
+from simulator.queueing.cases import pending_log
 from simulator.taxonomy import N_CLASSES
 
 
@@ -20,6 +21,22 @@ def _row(seq: int, post_id: int) -> tuple[int, int, float, float, int, bool, int
 
 def test_a_row_is_36_bytes() -> None:
     assert ROW.itemsize == 36
+
+
+def test_a_grown_backlog_has_room_for_a_quarter_more() -> None:
+    """Room beyond the waiting rows is a quarter of them (and the block being written):
+    at 16 M waiting cases, each eighth of a row is some 70 MB."""
+    backlog = Backlog()
+    grown = 0
+    for seq in range(60_000):
+        capacity = backlog.capacity
+        backlog.append(_row(seq, seq))
+        if seq % 5 == 0:
+            backlog.take_head(1)
+        if backlog.capacity != capacity:
+            grown += 1
+            assert backlog.capacity <= 1.25 * len(backlog) + FLUSH
+    assert grown >= 4
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -68,6 +85,18 @@ def test_a_post_found_across_an_index_rebuild() -> None:
     assert [r[0] for r in backlog.take_post(123)] == [200_123, 250_123]
     assert backlog.take_post(123) == []
     assert len(backlog) == 300_000 - 6
+
+
+def test_the_post_index_finds_every_post_at_4_bytes_a_row() -> None:
+    rng = np.random.default_rng(5)
+    backlog = Backlog()
+    posts = rng.integers(0, 30_000, 150_000)
+    for seq, post in enumerate(posts.tolist()):
+        backlog.append(_row(seq, post))
+    for post in rng.choice(30_000, 300, replace=False).tolist():  # ids absent too
+        assert [r[0] for r in backlog.take_post(post)] == np.flatnonzero(posts == post).tolist()
+    # the index is the rows' positions alone (a sorted copy of post ids cost 16)
+    assert 0 < backlog.nbytes - backlog.capacity * ROW.itemsize <= 4 * len(posts)
 
 
 def _jury(expire: float, jurors: int = 40, hours: float = 48.0, seed: int = 0) -> TeamSpec:
@@ -163,3 +192,30 @@ def test_a_waiting_case_costs_a_few_tens_of_bytes() -> None:
     # entry and its place in the index of posts (several hundred bytes)
     assert compact < 80
     assert compact < objects / 4
+
+
+class _InSystem:
+    """A case in the system, as pending_log reads it (its number and its record)."""
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+
+    def record(self, left: float, status: int, remove_votes: int) -> tuple:  # type: ignore[type-arg]
+        s = self.seq
+        return (s, s / 10, 1.0, left, status, remove_votes, 2, s % N_CLASSES, True, 0.25, 1)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pending_log_slots_cases_in_system_among_the_rows_by_number(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    numbers = rng.permutation(3000)
+    in_system = sorted(numbers[: int(rng.integers(0, 40))].tolist())
+    backlog = Backlog()
+    for seq in sorted(numbers[len(in_system) :].tolist()):
+        backlog.append(_row(seq, 7 * seq))
+    log = pending_log([_InSystem(s) for s in in_system], backlog.waiting())
+    np.testing.assert_array_equal(log.post_id, np.arange(3000) * np.where(
+        np.isin(np.arange(3000), in_system), 1, 7))  # fmt: skip
+    assert np.isnan(log.left).all() and (log.status == PENDING).all()
+    started = np.where(np.isin(np.arange(3000), in_system), 1.0, np.nan)
+    np.testing.assert_array_equal(log.started, started)

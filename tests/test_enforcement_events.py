@@ -222,14 +222,17 @@ def test_view_rates_match_the_sum_post_by_post() -> None:
     n = 400
     created = np.sort(rng.uniform(0, 2000, n))
     decay = rng.choice([0.1, 0.7], n)  # two half-lives, one evaluated in many segments
-    rate0 = rng.lognormal(3, 1.5, n)
+    reach = rng.lognormal(3, 1.5, n)
     removed = np.where(rng.random(n) < 0.5, created + rng.exponential(10, n), np.inf)
     times = np.sort(rng.uniform(0, 2100, 300))
     t = times[:, None]
+    rate0 = reach * decay
     brute = np.where(
         (created <= t) & (removed > t), rate0 * np.exp(-decay * np.maximum(t - created, 0)), 0.0
     ).sum(axis=1)
-    np.testing.assert_allclose(view_rates(times, created, rate0, decay, removed), brute, rtol=1e-9)
+    for block in (1, 16, 1 << 20):  # the terms a block at a time: the same sum
+        got = view_rates(times, created, reach, decay, removed, block=block)
+        np.testing.assert_allclose(got, brute, rtol=1e-9)
 
 
 def test_the_harm_watch_never_proposes_a_moment_after_the_crossing() -> None:

@@ -1,5 +1,5 @@
 """What keeps a large run's memory down without changing a result: the harmful view
-rate at one time summed a block at a time, the held posts settled a block at a
+rate summed a block at a time, the held posts settled a block at a
 time at the end, the per-post frame taking its table's arrays over."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import weakref
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import assert_same_posts
+from helpers import assert_same_posts, random_posts
 
 from simulator import runlog
 from simulator.api import simulate
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
-from simulator.enforcement.harm import view_rate_at, view_rates
+from simulator.enforcement.harm import view_rates
 from simulator.queueing.backlog import Backlog
 from simulator.results import RunResult
 from simulator.stages.platform import PlatformState, PostColumns
@@ -38,43 +38,45 @@ def _posts(seed: int, n: int, decays: int) -> tuple[np.ndarray, ...]:
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("decays", [1, 3])
 @pytest.mark.parametrize("block", [1, 7, 1 << 20])
-def test_view_rate_at_is_view_rates_bit_for_bit(seed: int, decays: int, block: int) -> None:
+def test_view_rates_a_block_at_a_time_are_one_sum_bit_for_bit(
+    seed: int, decays: int, block: int
+) -> None:
+    # The platform asks this of a subset of its held table (``rows``), the harm
+    # watch of the posts it keeps: the same floats, whatever the block size.
     created, reach, decay, removed = _posts(seed, 3_000, decays)
     rows = np.flatnonzero(np.random.default_rng(seed + 100).random(len(created)) < 0.7)
-    for t in (0.0, 13.7, 55.0, 99.9, 250.0):
-        v = rows[created[rows] <= t]
-        expected = view_rates(np.array([t]), created[v], reach[v] * decay[v], decay[v], removed[v])[
-            0
-        ]
-        got = view_rate_at(t, rows, created, reach, decay, removed, block=block)
-        assert got == expected  # the same float, not a close one
-        assert isinstance(got, float)
+    taken = (created[rows], reach[rows], decay[rows], removed[rows])
+    # several times (one reference time per span), and one time alone (its own)
+    for times in ([0.0, 13.7, 55.0, 99.9, 250.0], [55.0], [250.0]):
+        whole = view_rates(np.array(times), *taken, block=1 << 30)
+        got = view_rates(np.array(times), created, reach, decay, removed, rows, block=block)
+        assert got.tobytes() == whole.tobytes()  # the same floats, not close ones
 
 
-def test_view_rate_at_no_post_made_yet() -> None:
+def test_view_rates_no_post_made_yet() -> None:
     created, reach, decay, removed = _posts(1, 50, 3)
-    assert view_rate_at(-1.0, np.arange(50), created, reach, decay, removed) == 0.0
-    assert view_rate_at(10.0, np.arange(0), created, reach, decay, removed) == 0.0
+    rows = np.arange(50)
+    assert view_rates(np.array([-1.0]), created, reach, decay, removed, rows)[0] == 0.0
+    assert view_rates(np.array([10.0]), created, reach, decay, removed, rows[:0])[0] == 0.0
 
 
 # The held table ------------------------------------------------------------------
 
 
 def _table(rng: np.random.Generator, first: int, n: int, scored: bool) -> PostColumns:
-    data: dict[str, np.ndarray | list[str]] = {
-        "post_id": np.arange(first, first + n),
-        "created_at": rng.random(n) * 24,
-        "cls": rng.integers(0, 3, n),
-        "reach": rng.lognormal(3, 1, n),
-        "reported_at": np.where(rng.random(n) < 0.5, rng.random(n) * 48, np.inf),
-        "case_at": np.where(rng.random(n) < 0.5, rng.random(n) * 48, np.inf),
-        "removed_at": np.where(rng.random(n) < 0.3, rng.random(n) * 48, np.inf),
-        "removed_by": rng.integers(1, 4, n),
-        "restored_at": np.where(rng.random(n) < 0.1, rng.random(n) * 60, np.inf),
-    }
-    if scored:  # a read-only column of many values
-        data["score"] = rng.random(n)
-    return PostColumns.from_columns(data, n, False)
+    return random_posts(
+        rng,
+        first,
+        n,
+        times={
+            "reported_at": (0.5, 48),
+            "case_at": (0.5, 48),
+            "removed_at": (0.3, 48),
+            "restored_at": (0.1, 60),
+        },
+        ints={"removed_by": (1, 4)},
+        scored=1.0 if scored else None,
+    )
 
 
 @pytest.mark.parametrize("seed", range(4))

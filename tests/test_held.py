@@ -4,18 +4,23 @@ Neither changes any result."""
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from helpers import assert_same_posts, tweak
+from helpers import assert_same_posts, random_posts, tweak
 from test_memory import same
 
+import simulator.engine as engine
 import simulator.stages.followups as followups
+import simulator.stream.thinning as thinning
 from simulator.api import simulate
 from simulator.config import HostPolicy, PlatformPolicy, Scenario
 from simulator.engine import Simulation
 from simulator.queueing import PENDING, CaseLog
+from simulator.spill import Spill
 from simulator.stages.followups import ColdCases, Followups
 from simulator.stages.platform import PlatformState, PostColumns
 from simulator.stream.synthetic import Posts
@@ -30,20 +35,15 @@ def own_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _table(
     rng: np.random.Generator, first: int, n: int, with_text: bool, scored: bool = False
 ) -> PostColumns:
-    data: dict[str, np.ndarray | list[str]] = {
-        "post_id": np.arange(first, first + n),
-        "created_at": rng.random(n) * 24,
-        "cls": rng.integers(0, 3, n),
-        "reach": rng.lognormal(3, 1, n),
-        "case_at": np.where(rng.random(n) < 0.5, rng.random(n) * 48, np.inf),
-        "case_open": rng.integers(0, 3, n),
-        "removed_at": np.where(rng.random(n) < 0.2, rng.random(n) * 48, np.inf),
-    }
-    if scored:  # a read-only column of many values
-        data["score"] = np.where(rng.random(n) < 0.5, rng.random(n), np.nan)
-    if with_text:
-        data["text"] = [f"post {i}" for i in range(first, first + n)]
-    return PostColumns.from_columns(data, n, with_text)
+    return random_posts(
+        rng,
+        first,
+        n,
+        times={"case_at": (0.5, 48), "removed_at": (0.2, 48)},
+        ints={"case_open": (0, 3)},
+        scored=0.5 if scored else None,
+        with_text=with_text,
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -76,6 +76,94 @@ def test_the_held_table_grows_and_shrinks_in_place(
     more = _table(rng, 1000, 50, with_text)
     state.add(more)  # grows on from a kept table
     assert_same_posts(held, PostColumns.concat([expected, more]))
+
+
+def test_a_day_held_whole_is_gone_before_the_next_day_is_made(
+    quick_sampled: Scenario,
+    jury_only: PlatformPolicy,
+    strict_host: HostPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a host that can suspend, a day's posts wait whole until its chunk is
+    stepped through; once they settle nothing keeps them (a name left on them kept
+    a whole day beside the next day's draw)."""
+    sim = Simulation(quick_sampled, jury_only, [strict_host], seed=1)
+    staged: list[weakref.ref[PostColumns]] = []
+    alive: list[bool] = []
+    stage_day = sim._stage_day
+
+    def stage(*args: Any) -> Any:
+        next_id, waiting = stage_day(*args)
+        assert isinstance(waiting, tuple)  # a day in one piece, waiting in memory
+        staged.append(weakref.ref(waiting[0]))
+        return next_id, waiting
+
+    def chunk_end() -> None:  # each chunk's end, once its days settled
+        alive.append(staged[-1]() is not None)
+
+    monkeypatch.setattr(sim, "_stage_day", stage)
+    monkeypatch.setattr(engine, "collect_young", chunk_end)
+    sim.run()
+    assert len(alive) == quick_sampled.days
+    assert not any(alive)
+
+
+def _reported(rng: np.random.Generator, first: int, n: int) -> PostColumns:
+    """A table whose report times hold many values (the column set aside)."""
+    table = _table(rng, first, n, False)
+    table.reported_at = np.where(rng.random(n) < 0.5, rng.random(n) * 48, np.inf)
+    return table
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("rows", [0, 5, 10**6])  # rows the spill holds before the disk
+def test_columns_only_settlement_reads_wait_aside_and_come_back(
+    quick_sampled: Scenario, tmp_path: Path, seed: int, rows: int
+) -> None:
+    tax = quick_sampled.taxonomy
+    spill = Spill(rows, tmp_path)
+    plain, aside = PlatformState(48, tax), PlatformState(48, tax, spill)
+
+    def add(first: int, n: int) -> None:  # the same rows to both (adding takes them over)
+        for state in (plain, aside):
+            state.add(_reported(np.random.default_rng([seed, first]), first, n))
+
+    def same_but_aside() -> None:
+        assert plain.cols is not None and aside.cols is not None
+        for name in PostColumns.NUMERIC:
+            if name != "reported_at":
+                assert_same_posts_column(plain.cols, aside.cols, name)
+        # held as one value: its values are in the spill
+        assert aside.cols.reported_at.strides == (0,)
+        assert np.isnan(aside.cols.reported_at).all()
+
+    rng = np.random.default_rng(seed + 10)
+    for i in range(3):
+        add(100 * i, int(rng.integers(1, 60)))
+    same_but_aside()
+    for step in range(4):
+        n = len(plain.cols) if plain.cols is not None else 0
+        mask = rng.random(n) < 0.3
+        if step % 2:
+            plain.keep(~mask)
+            aside.keep(~mask)
+        else:  # the rows taken out come back whole, report times too
+            assert_same_posts(aside.release(mask), plain.release(mask))
+        add(1000 * (step + 1), int(rng.integers(0, 40)))
+        same_but_aside()
+    assert plain.cols is not None
+    size = int(rng.integers(1, 20))
+    blocks = list(aside.blocks(size))
+    assert [len(b) for b in blocks[:-1]] == [size] * (len(blocks) - 1)
+    assert_same_posts(PostColumns.concat(blocks), plain.cols)
+    if rows in (0, 10**6):  # every value on disk, or none
+        assert (spill.written_rows > 0) is (rows == 0)
+
+
+def assert_same_posts_column(a: PostColumns, b: PostColumns, name: str) -> None:
+    x, y = getattr(a, name), getattr(b, name)
+    assert x.dtype == y.dtype, name
+    np.testing.assert_array_equal(x, y, err_msg=name)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -161,6 +249,7 @@ def test_an_overloaded_jury_holds_the_draws_of_few_posts(
     assert drawn < waiting / 4
 
 
+@pytest.mark.parametrize("by_hour", [False, True])
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("size", [1, 997, None])
 def test_a_thinned_day_staged_in_slices_is_the_whole_day(
@@ -170,9 +259,14 @@ def test_a_thinned_day_staged_in_slices_is_the_whole_day(
     strike_host: HostPolicy,
     seed: int,
     size: int | None,
+    by_hour: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A thinned day's drawn posts staged a slice at a time (a billion posts a day
-    draw ten million) give the run of the day staged whole, up to a suspension too."""
+    draw ten million), drawn whole or by the hour (a day drawing more than
+    ``WHOLE_DAY_DRAWN``), give the run of the day staged whole, up to a suspension too."""
+    if by_hour:
+        monkeypatch.setattr(thinning, "WHOLE_DAY_DRAWN", 0)
     thin = tweak(quick_sampled, content__thinning="auto")
     for host in (strike_host, suspending_host):
         whole = simulate(thin, jury_only, [host], seed=seed, slice_posts=None, spill_rows=None)

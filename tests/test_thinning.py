@@ -14,12 +14,14 @@ import pytest
 from helpers import bundled, tweak
 from scipy import stats
 
+import simulator.stream.thinning as thinning_module
 from simulator.config import Scenario
 from simulator.engine import Simulation
 from simulator.metrics import summarize
 from simulator.seeding import SeedTree
-from simulator.stream.synthetic import SyntheticStream
+from simulator.stream.synthetic import Posts, SyntheticStream
 from simulator.stream.thinning import (
+    ThinDay,
     draw_reported,
     draw_unreported,
     reported_share,
@@ -113,7 +115,9 @@ def _run(thinning: str, seed: int) -> tuple[dict[str, float], pd.DataFrame]:
         "views before removal": s["violating"]["views_before_removal"]["total"],
     }
     table = pd.concat(rows, ignore_index=True)
-    return figures, table[~table["violating"]]
+    legit = table[~table["violating"]]
+    figures["legitimate reported"] = int(np.isfinite(legit["reported_at"]).sum())
+    return figures, legit
 
 
 SEEDS = 16
@@ -253,3 +257,124 @@ def test_a_delisting_thins_counted_posts_as_it_thins_drawn_ones() -> None:
     assert np.all(np.abs(kept - 1e6 * (1 - lost)[:, None]) <= 5 * sd + 1)
     not_made = sim.delisting.not_made_by_class(24.0)
     np.testing.assert_array_equal(not_made, (counts - kept).sum(axis=0))
+
+
+# A big day drawn by the hour ---------------------------------------------------------------
+
+
+def _many(seed: int, by_hour: bool, monkeypatch: pytest.MonkeyPatch) -> list[ThinDay]:
+    """Two days of a world of some 400,000 posts a day (35,000 drawn), drawn whole or by
+    the hour (the bound on a day drawn whole lowered to 0)."""
+    monkeypatch.setattr(thinning_module, "WHOLE_DAY_DRAWN", 0 if by_hour else 10**9)
+    world = tweak(_world("auto"), population__posts_per_user_per_day=15.0)
+    thinner = Simulation(world, _policy(), seed=seed).thinner
+    assert thinner is not None
+    days = []
+    for day in range(2):
+        plan = thinner.plan_day(day, 0)
+        assert plan.by_hour is by_hour
+        days.append(next(plan.slices(None)))
+    return days
+
+
+def _columns(days: list[ThinDay]) -> pd.DataFrame:
+    p = Posts.concat([d.posts for d in days])
+    return pd.DataFrame(
+        {
+            "cls": p.cls,
+            "in_hour": p.created_at % 1.0,
+            "reach": p.reach,
+            "score_u": p.score_u,
+            "report_age": np.concatenate([d.reported_at for d in days]) - p.created_at,
+        }
+    )
+
+
+def test_a_day_drawn_by_the_hour_has_the_whole_draws_counts_and_violating_posts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    whole, by_hour = _many(3, False, monkeypatch), _many(3, True, monkeypatch)
+    for a, b in zip(whole, by_hour, strict=True):
+        assert len(a.posts) > 30_000  # many posts: the tests below have power
+        # the same posts per (hour, class) and kind, with the same ids
+        np.testing.assert_array_equal(a.posts.post_id, b.posts.post_id)
+        np.testing.assert_array_equal(a.posts.cls, b.posts.cls)
+        np.testing.assert_array_equal(a.untouched, b.untouched)
+        np.testing.assert_array_equal(np.isinf(a.reported_at), np.isinf(b.reported_at))
+        # violating posts: the whole draw's, read at their own place
+        v = np.isnan(a.reported_at)
+        assert v.any() and np.array_equal(v, np.isnan(b.reported_at))
+        for name in ("created_at", "reach", "score_u"):
+            x, y = getattr(a.posts, name), getattr(b.posts, name)
+            np.testing.assert_array_equal(x[v], y[v])
+            assert not np.array_equal(x[~v], y[~v])  # the legitimate ones drawn anew
+
+
+def test_a_day_drawn_by_the_hour_has_the_whole_draws_distribution(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Independent seeds each way (the same seed gives the same counts, above): the
+    legitimate posts' creation times in their hour, reach, score draw and report age,
+    per group (reported, scored), and the share reported, with two-sample tests at a
+    family level of 1% (Bonferroni)."""
+    whole = _columns([d for s in (0, 1) for d in _many(s, False, monkeypatch)])
+    by_hour = _columns([d for s in (10, 11) for d in _many(s, True, monkeypatch)])
+    groups = {
+        "reported": lambda t: t[np.isfinite(t["report_age"])],
+        "scored": lambda t: t[np.isinf(t["report_age"])],
+    }
+    checks = [(g, name) for g in groups for name in ("in_hour", "reach", "score_u")]
+    checks.append(("reported", "report_age"))
+    level = 0.01 / (len(checks) + 2)
+    for group, name in checks:
+        a, b = groups[group](whole)[name], groups[group](by_hour)[name]
+        assert min(len(a), len(b)) > 5_000
+        assert stats.ks_2samp(a, b).pvalue > level, f"{group}: {name}"
+    legit = [t[t["report_age"].notna()] for t in (whole, by_hour)]
+    by_class = pd.crosstab(
+        np.r_[np.zeros(len(legit[0])), np.ones(len(legit[1]))],
+        np.r_[legit[0]["cls"], legit[1]["cls"]],
+    )
+    assert stats.chi2_contingency(by_class).pvalue > level
+    reported = [[int(np.isfinite(t["report_age"]).sum()), len(t)] for t in legit]
+    table = [[r, n - r] for r, n in reported]
+    assert stats.chi2_contingency(table).pvalue > level
+
+
+@pytest.mark.parametrize("size", [1, 3_000, 20_000, None])
+def test_a_day_drawn_by_the_hour_is_the_same_in_slices_of_any_size(
+    size: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (day, _) = _many(5, True, monkeypatch)
+    world = tweak(_world("auto"), population__posts_per_user_per_day=15.0)
+    thinner = Simulation(world, _policy(), seed=5).thinner
+    assert thinner is not None
+    plan = thinner.plan_day(0, 0)
+    slices = list(plan.slices(size))
+    assert len(slices) == plan.pieces(size)
+    if size is not None:
+        assert max(len(s.posts) for s in slices) <= size  # a slice's memory is bounded
+        assert len(slices) >= len(day.posts) // size
+    joined = Posts.concat([s.posts for s in slices])
+    for name in ("post_id", "created_at", "cls", "reach", "score_u"):
+        np.testing.assert_array_equal(getattr(joined, name), getattr(day.posts, name))
+    got = np.concatenate([s.reported_at for s in slices])
+    np.testing.assert_array_equal(got, day.reported_at)
+
+
+@pytest.fixture(scope="module")
+def by_hour() -> pd.DataFrame:
+    """The figures of SEEDS thinned runs whose days are drawn by the hour (other seeds)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(thinning_module, "WHOLE_DAY_DRAWN", 0)
+        return pd.DataFrame([_run("auto", 2000 + i)[0] for i in range(SEEDS)])
+
+
+def test_runs_drawn_by_the_hour_have_the_whole_days_figures(both, by_hour) -> None:  # type: ignore[no-untyped-def]
+    whole = both["auto"][0]
+    assert whole["legitimate reported"].min() > 100
+    # Mann-Whitney per figure, Bonferroni over the figures at a family level of 1%
+    level = 0.01 / len(whole.columns)
+    for name in whole.columns:
+        p = stats.mannwhitneyu(whole[name], by_hour[name]).pvalue
+        assert p > level, f"{name}: {whole[name].tolist()} vs {by_hour[name].tolist()}"

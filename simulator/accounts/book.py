@@ -58,6 +58,18 @@ _COLUMNS: dict[str, tuple[float, type]] = {
 the ``st_`` columns hold :data:`RING` values a row)."""
 
 
+def _total(values: list[float]) -> float:
+    """The sum numpy's ``.sum()`` gives for ``values`` (a strike's live weights):
+    added in order from 0.0 below 8 values (not the builtin ``sum``, which may
+    compensate); numpy's own pairwise sum from 8 on."""
+    if len(values) < 8:
+        total = 0.0
+        for v in values:
+            total += v
+        return total
+    return float(np.add.reduce(np.array(values, dtype=np.float64)))
+
+
 @dataclass(frozen=True)
 class Ban:
     """A ban that stands, as the book decided it."""
@@ -103,6 +115,8 @@ class AccountBook:
             else np.ones(taxonomy.n_classes),
             dtype=np.float64,
         )
+        self._rungs = [float(step.strikes) for step in policy.ladder]
+        """Each rung's strikes, as numbers (read for every strike)."""
         self._expiry = (
             math.inf if policy.strike_expiry_days is None else 24.0 * policy.strike_expiry_days
         )
@@ -255,13 +269,17 @@ class AccountBook:
         order = np.lexsort((posts, times))
         rows = self.rows_of(persons)
         bans: list[Ban] = []
-        for i in order.tolist():
-            ban = self._apply_strike(
-                int(rows[i]), float(times[i]), int(posts[i]), float(weights[i]), float(created[i])
-            )
-            if ban:
-                until = float(self.blocked_until[rows[i]])
-                bans.append(Ban(int(persons[i]), float(times[i]), int(channels[i]), until))
+        # One strike at a time (an account's strikes build on each other), as Python
+        # numbers: the arrays' columns in time order, read once.
+        strikes = zip(
+            *(a[order].tolist() for a in (rows, times, posts, weights, created)),
+            strict=True,
+        )
+        for i, (r, t, post, weight, made) in enumerate(strikes):
+            if self._apply_strike(r, t, post, weight, made):
+                j = order[i]
+                until = float(self.blocked_until[r])
+                bans.append(Ban(int(persons[j]), t, int(channels[j]), until))
         return bans
 
     def _apply_strike(self, r: int, t: float, post: int, weight: float, created: float) -> bool:
@@ -269,18 +287,20 @@ class AccountBook:
             return False  # a post of an earlier account: that account is gone
         if self.block_kind[r] == BANNED and self.blocked_from[r] <= t < self.blocked_until[r]:
             return False
-        times = self.st_time[r]
-        slot = int(np.argmin(times))
+        times = self.st_time[r].tolist()
+        slot = times.index(min(times))  # the oldest strike's place (np.argmin's)
         times[slot] = t
+        self.st_time[r, slot] = t
         self.st_weight[r, slot] = weight
         self.st_post[r, slot] = post
         self.strikes_applied += 1
-        live = times > t - self._expiry
-        active = float(self.st_weight[r][live].sum())
+        cut = t - self._expiry
+        live = [w for s, w in zip(times, self.st_weight[r].tolist(), strict=True) if s > cut]
+        active = _total(live)
         before = active - weight
         rung = -1
-        for i, step in enumerate(self.cfg.ladder):
-            if before < step.strikes <= active:
+        for i, strikes in enumerate(self._rungs):
+            if before < strikes <= active:
                 rung = i
         if rung < 0:
             return False
@@ -288,14 +308,14 @@ class AccountBook:
 
     def _act(self, r: int, t: float, rung: int) -> bool:
         step = self.cfg.ladder[rung]
-        account = int(self.account[r])
+        account, person = int(self.account[r]), int(self.person[r])
         log = self.actions
         log["time"].append(t)
-        log["person"].append(int(self.person[r]))
+        log["person"].append(person)
         log["account"].append(account)
         log["rung"].append(rung)
-        log["first_violation"].append(self.first_violation.value(int(self.person[r])))
-        log["offender"].append(bool(self._offender[self.person[r]]))
+        log["first_violation"].append(self.first_violation.value(person))
+        log["offender"].append(bool(self._offender[person]))
         log["account_since"].append(float(self.since[r]))
         appealed = overturned = evaded = False
         returns = math.inf

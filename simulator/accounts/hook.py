@@ -53,7 +53,7 @@ from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.errors import ModsimError
 from simulator.seeding import SeedTree
-from simulator.stages.appeals import KeyedDraws
+from simulator.stages.appeals import KeyedDraws, below
 from simulator.stages.platform import PlatformState, PostColumns
 from simulator.stages.reports import ReportStage
 from simulator.stream.synthetic import Posts
@@ -240,7 +240,7 @@ class Accounts:
         kind = self.book.blocked(persons, posts.created_at[exact])
         keep[exact[kind != 0]] = False
         cls = posts.cls[exact]
-        np.add.at(self.prevented, cls[kind != 0], 1)
+        self._count_prevented(cls[kind != 0])
         for code, name in ((SUSPENDED, "suspension"), (BANNED, "ban")):
             mine = cls[(kind == code) & self._violating[cls]]
             np.add.at(self.prevented_violating[name], mine, 1)
@@ -250,7 +250,7 @@ class Accounts:
         if share.any() and not touched.all():
             gone = self._untouched_gone(posts, touched, share, day)
             keep[gone] = False
-            np.add.at(self.prevented, posts.cls[gone], 1)
+            self._count_prevented(posts.cls[gone])
         made = kind == 0
         persons, ids = persons[made], posts.post_id[exact][made]
         rows = exact[made]
@@ -281,6 +281,11 @@ class Accounts:
                 )
         return keep
 
+    def _count_prevented(self, cls: np.ndarray) -> None:
+        """Count posts of classes ``cls`` not made (whole counts: the same float sums
+        as adding one at a time, without ``np.add.at``'s cost per post)."""
+        self.prevented += np.bincount(cls, minlength=len(self.prevented))
+
     def _untouched_gone(
         self, posts: Posts, touched: np.ndarray, share: np.ndarray, day: int
     ) -> np.ndarray:
@@ -288,16 +293,15 @@ class Accounts:
         uniform is below its (hour, class)'s ``share`` (the same whatever the chunk
         size or the slices a day comes in). Drawn a block of posts at a time: a
         day's posts are millions, a block's draws stay in the processor's cache."""
-        flat, n_cls = share.ravel(), share.shape[1]
+        # (the uniforms' 53-bit integers against integer thresholds: the same test)
+        thresholds = below(share)
         gone = []
         for lo in range(0, len(posts), _BLOCK):
             hi = lo + _BLOCK
-            cell = posts.created_at[lo:hi].astype(np.int64)
-            cell -= 24 * day
-            np.clip(cell, 0, 23, out=cell)  # the hour of the day
-            cell *= n_cls
-            cell += posts.cls[lo:hi]
-            hit = self._draws.uniforms(posts.post_id[lo:hi]) < flat[cell]
+            hour = posts.created_at[lo:hi].astype(np.int64)
+            hour -= 24 * day
+            np.clip(hour, 0, 23, out=hour)
+            hit = self._draws.bits(posts.post_id[lo:hi]) < thresholds[hour, posts.cls[lo:hi]]
             hit &= ~touched[lo:hi]
             gone.append(np.flatnonzero(hit) + lo)
         return np.concatenate(gone) if gone else np.empty(0, dtype=np.int64)

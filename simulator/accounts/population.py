@@ -164,6 +164,9 @@ class Population:
         # One search per (tier, violating) group over the tier's whole cumulative
         # weights: a target below the weight of the first ``joined`` accounts finds
         # the same account there as in those accounts alone (clipped like them).
+        # The targets are searched in increasing order: each search then starts
+        # where the last one ended, in memory the last one read (half the time of
+        # random targets over a tier's hundreds of thousands of accounts).
         group = 2 * tier.astype(np.int8) + self._violating[cls]
         order = np.argsort(group, kind="stable")
         bounds = np.cumsum(np.bincount(group, minlength=2 * TIERS))
@@ -172,7 +175,10 @@ class Population:
                 continue
             k, v = divmod(g, 2)
             cum, nn = self._cum[k][v], joined[rows]
-            pick = np.searchsorted(cum, u_pick[rows] * cum[nn - 1], side="right")
+            target = u_pick[rows] * cum[nn - 1]
+            up = np.argsort(target)
+            rows, nn = rows[up], nn[up]
+            pick = np.searchsorted(cum, target[up], side="right")
             out[rows] = self._members[k][np.minimum(pick, nn - 1)]
         return out
 

@@ -55,10 +55,7 @@ class PersonColumn:
         persons, values = persons[order], np.asarray(values)[order]
         at, there = self._find(persons)
         self._values[at[there]] = values[there]
-        new = ~there
-        if new.any():
-            self._persons = np.insert(self._persons, at[new], persons[new])
-            self._values = np.insert(self._values, at[new], values[new])
+        self._insert(at, there, persons, values)
 
     def minimum(self, persons: np.ndarray, values: np.ndarray) -> None:
         """Lower each person's value to the least of ``values`` given for it (as
@@ -72,7 +69,14 @@ class PersonColumn:
         persons, values = persons[first], values[first]
         at, there = self._find(persons)
         self._values[at[there]] = np.minimum(self._values[at[there]], values[there])
+        self._insert(at, there, persons, np.minimum(values, self.default))
+
+    def _insert(
+        self, at: np.ndarray, there: np.ndarray, persons: np.ndarray, values: np.ndarray
+    ) -> None:
+        """Add the sorted, distinct ``persons`` not ``there`` yet, at their places ``at``
+        (from :meth:`_find`), with their ``values``."""
         new = ~there
         if new.any():
             self._persons = np.insert(self._persons, at[new], persons[new])
-            self._values = np.insert(self._values, at[new], np.minimum(values[new], self.default))
+            self._values = np.insert(self._values, at[new], values[new])

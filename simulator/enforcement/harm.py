@@ -33,46 +33,95 @@ _SPAN = 500.0
 _NEGLIGIBLE = 1e-9
 
 
+BLOCK = 1 << 20
+"""Posts whose terms :func:`view_rates` computes at once."""
+
+
 def view_rates(
     times: np.ndarray,
     created: np.ndarray,
-    rate0: np.ndarray,
+    reach: np.ndarray,
     decay: np.ndarray,
     removed: np.ndarray,
+    rows: np.ndarray | None = None,
+    *,
+    block: int = BLOCK,
 ) -> np.ndarray:
-    """``sum(rate0 * exp(-decay (s - created)))`` over posts with ``created <= s <
-    removed``, for each of the sorted ``times`` ``s``.
+    """``sum(reach * decay * exp(-decay (s - created)))`` over posts with ``created <=
+    s < removed``, for each of the sorted ``times`` ``s``; over the posts ``rows``
+    (positions in the columns; every post by default).
 
     Per decay value and against a reference time ``t0``, each post's term is
-    ``exp(-k (s - t0)) * b`` with ``b = rate0 exp(k (created - t0))``, so the
+    ``exp(-k (s - t0)) * b`` with ``b = reach k exp(k (created - t0))``, so the
     sum over posts up at ``s`` is a difference of two running sums of ``b``:
     over posts made by ``s`` and over posts removed by ``s``.
+
+    Only the orders (by creation, by removal) need every post at once; the
+    terms are computed ``block`` posts at a time, so the platform can ask this
+    of tens of millions of held violating posts without copying their columns.
+    The result does not depend on ``block``.
     """
     out = np.zeros(len(times))
-    if len(times) == 0 or len(created) == 0:
+    if rows is None:
+        rows = np.arange(len(created))
+    if len(times) == 0 or len(rows) == 0:
         return out
-    for k in np.unique(decay):
-        group = decay == k
-        c, a, r = created[group], rate0[group], removed[group]
+    constant = decay.ndim == 1 and decay.strides == (0,)  # a held table's one decay
+    columns = (created, reach, decay)
+    for k in np.unique(decay[rows[:1]] if constant else decay[rows]):
+        group = rows if constant else rows[decay[rows] == k]
         start = 0
         while start < len(times):
             t0 = float(times[start])
             stop = int(np.searchsorted(times, t0 + _SPAN / k, side="right"))
             seg = times[start:stop]
-            made = c <= seg[-1]
-            cm, b = c[made], a[made] * np.exp(k * (c[made] - t0))
-            rm = r[made]
-            order = np.argsort(cm, kind="stable")
-            by_made = np.concatenate([[0.0], np.cumsum(b[order])])
-            gone = np.isfinite(rm) & (rm <= seg[-1])
-            order_r = np.argsort(rm[gone], kind="stable")
-            by_gone = np.concatenate([[0.0], np.cumsum(b[gone][order_r])])
-            up = (
-                by_made[np.searchsorted(cm[order], seg, side="right")]
-                - by_gone[np.searchsorted(rm[gone][order_r], seg, side="right")]
-            )
+            made = group[created[group] <= seg[-1]]
+            by_creation = made[np.argsort(created[made], kind="stable")]
+            up = _running_sums(seg, t0, k, by_creation, created, block, *columns)
+            del by_creation
+            gone = made[np.isfinite(removed[made]) & (removed[made] <= seg[-1])]
+            by_removal = gone[np.argsort(removed[gone], kind="stable")]
+            up -= _running_sums(seg, t0, k, by_removal, removed, block, *columns)
             out[start:stop] += np.exp(-k * (seg - t0)) * np.maximum(up, 0.0)
             start = stop
+    return out
+
+
+def _running_sums(
+    times: np.ndarray,
+    t0: float,
+    k: float,
+    order: np.ndarray,
+    key: np.ndarray,
+    block: int,
+    created: np.ndarray,
+    reach: np.ndarray,
+    decay: np.ndarray,
+) -> np.ndarray:
+    """For each of the sorted ``times`` ``s``: the running sum of the terms
+    ``reach k exp(k (created - t0))`` of the posts ``order`` (sorted by ``key``)
+    up to the last one with ``key <= s`` (0 if none).
+
+    A block at a time: a cumulative sum is sequential, so carrying its last
+    value into the next block gives the floats of one ``np.cumsum`` over all."""
+    out = np.zeros(len(times))
+    carry = np.zeros(1)
+    for start in range(0, len(order), block):
+        at = order[start : start + block]
+        keys = key[at]
+        sums = np.cumsum(
+            np.concatenate([carry, (reach[at] * decay[at]) * np.exp(k * (created[at] - t0))])
+        )
+        # the times whose last post with key <= s is in this block
+        lo = int(np.searchsorted(times, keys[0], side="left"))
+        nxt = start + block
+        hi = (
+            len(times)
+            if nxt >= len(order)
+            else int(np.searchsorted(times, key[order[nxt]], side="left"))
+        )
+        out[lo:hi] = sums[np.searchsorted(keys, times[lo:hi], side="right")]
+        carry = sums[-1:]
     return out
 
 
@@ -83,7 +132,7 @@ class HarmWatch:
         self._line = line
         self._ids = np.empty(0, dtype=np.int64)
         self._created = np.empty(0)
-        self._rate0 = np.empty(0)
+        self._reach = np.empty(0)  # as weighed by the host's attention
         self._decay = np.empty(0)
         self._verified = -math.inf  # H stayed below the line at every time up to here
         self._candidate: float | None = None  # cached; None: to be computed
@@ -98,14 +147,14 @@ class HarmWatch:
         """Violating posts just made (their views start at creation)."""
         self._ids = np.concatenate([self._ids, ids])
         self._created = np.concatenate([self._created, created])
-        self._rate0 = np.concatenate([self._rate0, reach * decay])
+        self._reach = np.concatenate([self._reach, reach])
         self._decay = np.concatenate([self._decay, decay])
         self._candidate = None
 
     def rate(self, t: float, platform: PlatformView) -> float:
         """``H(t)`` with the removals known now (exact once the platform ran to ``t``)."""
         removed = platform.removed_at(self._ids)
-        return float(view_rates(np.array([t]), self._created, self._rate0, self._decay, removed)[0])
+        return float(view_rates(np.array([t]), self._created, self._reach, self._decay, removed)[0])
 
     def next_candidate(self, now: float, platform: PlatformView) -> float:
         """The earliest time after the last one checked at which ``H`` may reach the
@@ -114,7 +163,7 @@ class HarmWatch:
             self._prune(platform)
             times = np.unique(self._created[self._created > self._verified])
             removed = platform.removed_at(self._ids)
-            upper = view_rates(times, self._created, self._rate0, self._decay, removed)
+            upper = view_rates(times, self._created, self._reach, self._decay, removed)
             above = np.flatnonzero(upper >= self._line)
             if len(above):
                 self._candidate = max(float(times[above[0]]), now)
@@ -141,72 +190,8 @@ class HarmWatch:
         t = self._verified
         removed = platform.removed_at(self._ids)
         age = np.maximum(t - self._created, 0.0)
-        now_rate = self._rate0 * np.exp(-self._decay * age)
+        now_rate = (self._reach * self._decay) * np.exp(-self._decay * age)
         keep = (removed > t) & ((self._created > t) | (now_rate >= _NEGLIGIBLE * self._line))
         if not keep.all():
             self._ids, self._created = self._ids[keep], self._created[keep]
-            self._rate0, self._decay = self._rate0[keep], self._decay[keep]
-
-
-BLOCK = 1 << 20
-"""Posts whose terms :func:`view_rate_at` computes at once."""
-
-
-def view_rate_at(
-    t: float,
-    rows: np.ndarray,
-    created: np.ndarray,
-    reach: np.ndarray,
-    decay: np.ndarray,
-    removed: np.ndarray,
-    block: int = BLOCK,
-) -> float:
-    """``view_rates([t], created[rows], reach[rows] * decay[rows], decay[rows],
-    removed[rows])[0]``, bit for bit, for posts made by ``t``: the same terms summed
-    in the same order (by creation, then removals by time, a decay value at a
-    time), with the terms computed ``block`` posts at a time.
-
-    :func:`view_rates` copies a dozen columns of the posts it sums; at one time
-    only the order needs every post at once. The platform asks this of tens of
-    millions of held violating posts whenever an enforcer's rule trips.
-    """
-    total = 0.0
-    made = rows[created[rows] <= t]
-    if len(made) == 0:
-        return total
-    constant = decay.ndim == 1 and decay.strides == (0,)
-    columns = (created, reach, decay)
-    for k in np.unique(decay[:1] if constant else decay[made]):
-        group = made if constant else made[decay[made] == k]
-        by_creation = group[np.argsort(created[group], kind="stable")]
-        by_made = _running_sum(t, k, by_creation, block, *columns)
-        del by_creation
-        gone = group[np.isfinite(removed[group]) & (removed[group] <= t)]
-        by_removal = gone[np.argsort(removed[gone], kind="stable")]
-        by_gone = _running_sum(t, k, by_removal, block, *columns)
-        # as view_rates: exp(-k (t - t0)) with t0 = t, times the clipped difference
-        total += float(np.exp(-k * (np.array([t]) - t))[0] * np.maximum(by_made - by_gone, 0.0))
-    return total
-
-
-def _running_sum(
-    t: float,
-    k: float,
-    rows: np.ndarray,
-    block: int,
-    created: np.ndarray,
-    reach: np.ndarray,
-    decay: np.ndarray,
-) -> float:
-    """The last value of ``np.cumsum`` of the terms of ``rows`` (in that order), as
-    :func:`view_rates` computes each term, a block at a time (a cumulative sum
-    is sequential, so carrying it over gives the same float)."""
-    carry: np.ndarray | None = None
-    for start in range(0, len(rows), block):
-        at = rows[start : start + block]
-        c = created[at]
-        b = (reach[at] * decay[at]) * np.exp(k * (c - t))
-        if carry is not None:
-            b = np.concatenate([carry, b])
-        carry = np.cumsum(b)[-1:]
-    return float(carry[0]) if carry is not None else 0.0
+            self._reach, self._decay = self._reach[keep], self._decay[keep]

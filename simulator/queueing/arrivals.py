@@ -88,12 +88,16 @@ class ArrivalBuffer:
             raise ValueError(f"submit: kinds must be codes in [0, {len(KIND_NAMES)})")
 
         start = self.cursor
-        merged = [
-            np.concatenate([old[start:], new.astype(old.dtype, copy=False)])
-            for old, new in zip(self.cols, (t, ids, cls, viol, prio, kind), strict=True)
-        ]
-        order = np.argsort(merged[0], kind="stable")
-        self.cols = tuple(col[order] for col in merged)
+        order = np.argsort(np.concatenate([self.cols[0][start:], t]), kind="stable")
+        # a column at a time: millions of cases wait to arrive in an overloaded run,
+        # and every column merged at once held three copies of them
+        cols = list(self.cols)
+        for i, new in enumerate((t, ids, cls, viol, prio, kind)):
+            old, cols[i] = cols[i], np.empty(0, cols[i].dtype)
+            self.cols = tuple(cols)  # the old column not kept by the buffer either
+            cols[i] = np.concatenate([old[start:], new.astype(old.dtype, copy=False)])[order]
+            del old
+        self.cols = tuple(cols)
         self._lists = (0, ([],))
         self.cursor = 0
 

@@ -11,14 +11,18 @@ rows of one post when a closure or a notice needs them
 (:meth:`Backlog.take_post`); a row taken leaves the backlog.
 
 Rows are appended to a small list and written to the array in blocks. The
-array grows by half again when full, keeping only the rows still waiting, so
-it holds between one and two rows' worth of bytes per waiting case. Finding a
-post's rows uses a sorted index over most of the array, built when first
-asked for and rebuilt once the rows appended since outnumber those indexed;
-rows after it are scanned.
+array grows by a quarter again when full, keeping only the rows still waiting,
+so it holds between one and 1.25 rows' worth of bytes per waiting case once
+grown (half again was up to 0.3 GB of room at 16 M waiting cases, and the old
+array beside the new one while it grows). Finding a
+post's rows uses an index over most of the array (the rows' positions in post
+id order, binary-searched), built when first asked for and rebuilt once the
+rows appended since outnumber those indexed; rows after it are scanned.
 """
 
 from __future__ import annotations
+
+import bisect
 
 import numpy as np
 
@@ -59,7 +63,6 @@ class Backlog:
     __slots__ = (
         "_head",
         "_index_end",
-        "_keys",
         "_positions",
         "_rows",
         "_size",
@@ -84,8 +87,7 @@ class Backlog:
         """Case numbers of rows appended from the source (see :meth:`use_source`)."""
         self.source_positions: list[int] = []
         """Where those rows are in the source's columns."""
-        self._keys = np.empty(0, np.int64)  # post ids of rows [.., _index_end), sorted
-        self._positions = np.empty(0, np.int64)  # where those rows are
+        self._positions = np.empty(0, np.int64)  # rows [.., _index_end) by post id
         self._index_end = 0
 
     def __len__(self) -> int:
@@ -100,7 +102,7 @@ class Backlog:
     @property
     def nbytes(self) -> int:
         """Bytes held by the array and the index."""
-        return int(self._rows.nbytes + self._keys.nbytes + self._positions.nbytes)
+        return int(self._rows.nbytes + self._positions.nbytes)
 
     def append(self, row: Row) -> None:
         """A case joins the backlog's tail."""
@@ -154,18 +156,18 @@ class Backlog:
         self._size += n
 
     def _grow(self, extra: int) -> None:
-        """Keep the rows still waiting, at the start of an array with room for half
-        as many again (and ``extra`` more)."""
+        """Keep the rows still waiting, at the start of an array with room for a
+        quarter as many again (and ``extra`` more)."""
         old = self._rows[self._head : self._tail]
         alive = old["alive"]
         n = int(np.count_nonzero(alive))
-        rows = np.zeros(max(_MIN_CAPACITY, n + n // 2 + extra), dtype=ROW)
+        rows = np.zeros(max(_MIN_CAPACITY, n + n // 4 + extra), dtype=ROW)
         # straight into the new array: a copy of the live rows on the way would
         # cost a third array of them (some 0.6 GB at 16 M waiting cases)
         np.compress(alive, old, axis=0, out=rows[:n])
         self._rows, self._head, self._tail = rows, 0, n
         # (an empty array, not a slice: a slice would keep the old index alive)
-        self._keys, self._positions, self._index_end = _NO_INDEX, _NO_INDEX, 0
+        self._positions, self._index_end = _NO_INDEX, 0
 
     def take_head(self, k: int) -> list[Row]:
         """Take up to ``k`` rows from the head, in order."""
@@ -199,8 +201,10 @@ class Backlog:
             return []
         if self._tail - self._index_end > max(_SCANNED, self._index_end - self._head):
             self._reindex()
-        lo, hi = np.searchsorted(self._keys, [post_id, post_id + 1])
-        found = self._positions[lo:hi]
+        positions, key = self._positions, self._rows["post_id"].__getitem__
+        lo = bisect.bisect_left(positions, post_id, key=key)
+        hi = bisect.bisect_right(positions, post_id, lo, key=key)
+        found = positions[lo:hi]
         start = max(self._index_end, self._head)
         later = np.flatnonzero(self._rows["post_id"][start : self._tail] == post_id) + start
         found = np.concatenate([np.sort(found[found >= self._head]), later])
@@ -212,14 +216,15 @@ class Backlog:
         return _as_rows(self._rows[found])
 
     def _reindex(self) -> None:
-        # the old index goes first, and positions are shifted in place: an index
-        # is 16 bytes a waiting case, and millions may wait
-        self._keys, self._positions = _NO_INDEX, _NO_INDEX
-        keys = self._rows["post_id"][self._head : self._tail]
-        order = np.argsort(keys, kind="stable")
-        self._keys = keys[order]
+        # the old index goes first; the index is the rows' positions in post id
+        # order alone (searched with the rows' own post ids as keys), 4 bytes a
+        # waiting case where a sorted copy of the ids beside them took 16, and
+        # millions may wait
+        self._positions = _NO_INDEX
+        order = np.argsort(self._rows["post_id"][self._head : self._tail], kind="stable")
         order += self._head
-        self._positions = order
+        small = self._rows.size < np.iinfo(np.int32).max
+        self._positions = order.astype(np.int32) if small else order
         self._index_end = self._tail
 
     def waiting(self) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from dataclasses import fields
 from functools import partial
 from heapq import heapify, heappop, heappush
 from itertools import repeat
@@ -202,6 +203,11 @@ class WaitingLine:
         assert self._open is not None
         return [self._open(row) for row in self._backlog.take_post(post_id)]
 
+    def release_source(self) -> None:
+        """Have the backlog write the rows it reads from the arrivals' columns."""
+        if self._backlog is not None:
+            self._backlog.use_source(())
+
     def waiting_rows(self) -> np.ndarray:
         """The backlog's rows (:data:`~simulator.queueing.backlog.ROW`), in line order."""
         if self._backlog is None:
@@ -251,9 +257,18 @@ def pending_log(cases: list[Case], rows: np.ndarray) -> CaseLog:
     """Cases in the system and a backlog's rows, as a log of pending cases in order
     of case number (``cases`` in that order already); the rows go column by column."""
     log = CaseLog.from_records([case.record(math.nan, PENDING, 0) for case in cases])
-    if rows.size:
-        names = ("post_id", "arrived", "cls", "violating", "priority", "kind")
-        waiting = CaseLog.pending(**{name: rows[name] for name in names})
-        order = np.argsort(np.concatenate([[c.seq for c in cases], rows["seq"]]))
-        log = CaseLog.concat([log, waiting]).take(order)
-    return log
+    if not rows.size:
+        return log
+    names = ("post_id", "arrived", "cls", "violating", "priority", "kind")
+    waiting = CaseLog.pending(**{name: rows[name] for name in names})
+    seqs, row_seqs = np.array([c.seq for c in cases], dtype=np.int64), rows["seq"]
+    if np.all(row_seqs[1:] > row_seqs[:-1]):  # a backlog's rows: numbered as they came
+        # the few cases slotted in, a column at a time: a joined copy and a reordered
+        # one of every column were 1.8 GB at 12 M waiting cases
+        at = np.searchsorted(row_seqs, seqs)
+        return CaseLog(**{
+            name: np.insert(getattr(waiting, name), at, getattr(log, name))
+            for name in (f.name for f in fields(log))
+        })  # fmt: skip
+    order = np.argsort(np.concatenate([seqs, row_seqs]))
+    return CaseLog.concat([log, waiting]).take(order)

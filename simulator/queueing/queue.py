@@ -106,7 +106,6 @@ class ReviewQueue:
         self._now = 0.0
         self._events: list[Event] = []
         self._ids = count()
-
         self._arrivals = ArrivalBuffer()  # cases submitted and not arrived yet
 
         # expiry: deadlines follow arrival order, so one armed event at a time suffices
@@ -133,7 +132,6 @@ class ReviewQueue:
         self._n_entered = 0  # cases that arrived into the system
         self._n_dropped = 0  # cases that left before their first vote started
         self._left: list[Record] = []
-
         strategy = Servers if spec.jurors is None else Jurors
         self._reviewers: Reviewers = strategy(
             spec, rng, self._line, self._events, self._ids.__next__, self._leave
@@ -164,16 +162,15 @@ class ReviewQueue:
 
     @property
     def pending(self) -> int:
-        """Cases waiting for their first vote (between calls of :meth:`run_until`: the
-        counts are brought up to date at the end of a step, not by the hooks it calls)."""
+        """Cases waiting for their first vote (as of the last step's end, as below)."""
         if self._fast is not None:
             return self._fast.entered - self._fast.cases_started(self._now)
         return self._n_entered - self._n_dropped - self._reviewers.cases_started
 
     @property
     def in_system(self) -> int:
-        """Cases that arrived and have not left (waiting or being voted on); between
-        calls of :meth:`run_until`, as :attr:`pending`."""
+        """Cases that arrived and have not left (waiting or being voted on), as of the
+        end of the last step (:meth:`run_until`): hooks called in a step see stale counts."""
         if self._fast is not None:
             return self._fast.in_system
         return self._n_active
@@ -268,6 +265,7 @@ class ReviewQueue:
         Cases arriving at the same time are taken in submission order.
         ``kinds`` (codes of :data:`KIND_NAMES`) default to reports.
         """
+        self._line.release_source()  # so that the merge below lets the old columns go
         self._arrivals.submit(
             self._now, self._spec.accuracy.size, post_ids, times, classes, violating,
             priorities, kinds,
@@ -431,8 +429,7 @@ class ReviewQueue:
             work(vote, now, horizon, rows_until)
 
         buffer.cursor = first + a_pos
-        # counted in once, not per call of ``rows_until`` (1% of the juror loop): the
-        # counts are exact between steps, and nothing called during one reads them
+        # counted once a step, not per ``rows_until`` (1% of the juror loop; see in_system)
         self._n_active += rows
         self._n_entered += rows
         self._now = t
@@ -570,22 +567,19 @@ class ReviewQueue:
     def _open_row(self, row: Row) -> Case:
         """The case of a row of a compact line's backlog, entered in the index of posts."""
         seq, post_id, arrived, priority, cls, violating, kind = row
-        return self._open_columns(
-            (seq,), (post_id,), (cls,), (violating,), (priority,), (arrived,), (kind,)
-        )[0]
+        return self._open([seq], [post_id], [cls], [violating], [priority], [arrived], [kind])[0]
 
     def _open_rows(self, rows: np.ndarray) -> list[Case]:
-        """:meth:`_open_row` for each of an array of rows, in order, column by column
-        (the head of a long line a window at a time: one by one costs twice as much)."""
+        """:meth:`_open_row` for an array of rows, in order, column by column (the head
+        of a long line a window at a time: one by one costs twice as much)."""
         columns = ("seq", "post_id", "cls", "violating", "priority", "arrived", "kind")
-        return self._open_columns(*(rows[name].tolist() for name in columns))
+        return self._open(*(rows[name].tolist() for name in columns))
 
-    def _open_columns(self, *columns: Sequence[Any]) -> list[Case]:
-        """Cases from columns in the order of ``new_case``'s arguments, each entered
-        in the index of posts (the latest case of a post first, its twin the one before)."""
+    def _open(self, *columns: Sequence[Any]) -> list[Case]:
+        """Cases from columns of ``new_case``'s arguments, each entered in the index."""
         cases = list(map(self._new_case, *columns))
         active = self._active
-        for case in cases:
+        for case in cases:  # a post's latest case first, its twin the one before
             case.twin = active.get(case.post_id)
             active[case.post_id] = case
         return cases

@@ -22,7 +22,7 @@ from simulator.config.scenario import Appeals, Scenario
 from simulator.queueing import TeamSpec
 from simulator.seeding import SeedTree
 
-__all__ = ["AppealStage", "KeyedDraws", "appeals_team"]
+__all__ = ["AppealStage", "KeyedDraws", "appeals_team", "below"]
 
 _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -55,6 +55,14 @@ class KeyedDraws:
     def uniforms(self, post_ids: np.ndarray, salt: int = 0) -> np.ndarray:
         """The same draws for many posts at once (in place on one copy: a day's
         untouched posts are millions)."""
+        out = self.bits(post_ids, salt).astype(np.float64)
+        out *= 2.0**-53
+        return out
+
+    def bits(self, post_ids: np.ndarray, salt: int = 0) -> np.ndarray:
+        """The draws of :meth:`uniforms` as the 53-bit integers ``x`` they are
+        ``x / 2**53`` of: ``uniform < p`` is ``x < ceil(p * 2**53)`` (see
+        :func:`below`), which skips the conversion to floats."""
         u = np.uint64
         z = np.asarray(post_ids, dtype=np.int64).astype(np.uint64)
         with np.errstate(over="ignore"):
@@ -70,9 +78,15 @@ class KeyedDraws:
             np.right_shift(z, u(31), out=t)
             z ^= t
             z >>= u(11)
-        out = z.astype(np.float64)
-        out *= 2.0**-53
-        return out
+        return z
+
+
+def below(p: np.ndarray) -> np.ndarray:
+    """Integer thresholds for :meth:`KeyedDraws.bits`: ``x < below(p)`` exactly when
+    the uniform ``x / 2**53 < p`` (a ``p`` below 0 or NaN acts as 0, above 1 as 1,
+    as in the comparison of floats)."""
+    scaled = np.where(p > 0.0, np.minimum(p, 1.0), 0.0) * 2.0**53  # exact: a power of 2
+    return np.ceil(scaled).astype(np.uint64)
 
 
 class AppealStage:

@@ -14,13 +14,14 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from simulator.enforcement.harm import view_rate_at
+from simulator.enforcement.harm import view_rates
 from simulator.enforcement.records import QueueState
 from simulator.queueing import ReviewQueue
 from simulator.stream.synthetic import views_at
@@ -206,6 +207,25 @@ classifier, every post labelled) as that value, not a value a post (25 bytes a
 held post of 86)."""
 
 
+ASIDE = ("reported_at",)
+"""Columns of the held table that only settlement reads: no stage reads or writes
+them once a post is held (a report's time is drawn when the post is made, and
+its case time is what the stages read). Given a spill, the held table holds them
+as NaN (one value, read-only) and the spill holds their values, in the held
+rows' order, until the rows settle (:meth:`PlatformState.release`,
+:meth:`PlatformState.blocks`): 8 of 61 bytes a held post."""
+_ASIDE_TABLE = "held.aside"
+
+
+class Aside(Protocol):
+    """Where the columns :data:`ASIDE` of held rows wait: named tables appended to
+    and read back once, in order (a :class:`simulator.spill.Spill`)."""
+
+    def append(self, name: str, columns: Mapping[str, np.ndarray | list[str]]) -> None: ...
+
+    def drain(self, name: str) -> Iterator[dict[str, np.ndarray | list[str]]]: ...
+
+
 def _is_constant(column: np.ndarray) -> bool:
     """Whether ``column`` is a held table's single value (a read-only broadcast)."""
     return column.ndim == 1 and column.strides == (0,)
@@ -261,9 +281,12 @@ Watcher = Callable[[PostColumns, np.ndarray, np.ndarray, int], None]
 class PlatformState:
     """The posts held in memory and the removal bookkeeping the enforcers query."""
 
-    def __init__(self, hours: int, taxonomy: Taxonomy) -> None:
+    def __init__(self, hours: int, taxonomy: Taxonomy, aside: Aside | None = None) -> None:
         self.taxonomy = taxonomy
         self.cols: PostColumns | None = None
+        # where the columns :data:`ASIDE` of held rows wait (None: in the table)
+        self._aside = aside
+        self._aside_pass = 0  # the spill's table of them is renamed at each pass
         self.watchers: list[Watcher] = []  # account enforcement hears of removals here
         self.created_per_hour = np.zeros(hours + 1)
         self.removed_per_hour = np.zeros(hours + 1)
@@ -277,15 +300,22 @@ class PlatformState:
         copy of the parts (anything keeping the table sees it grow)."""
         if not parts:
             return
+        one_valued: tuple[str, ...] = _READ_ONLY
+        if self._aside is not None:
+            one_valued += ASIDE
+            for part in parts:
+                self._aside.append(self._aside_name(), {n: getattr(part, n) for n in ASIDE})
+                for name in ASIDE:
+                    setattr(part, name, _unset(getattr(part, name)))
         if self.cols is None:
             self.cols = parts[0] if len(parts) == 1 else PostColumns.concat(list(parts))
-            for name in _READ_ONLY:
+            for name in one_valued:
                 setattr(self.cols, name, _compact(getattr(self.cols, name)))
             return
         held = self.cols
         for name in PostColumns.NUMERIC:
             old, new = getattr(held, name), [getattr(part, name) for part in parts]
-            if name in _READ_ONLY:
+            if name in one_valued:
                 setattr(held, name, _joined(old, new))
             else:
                 setattr(held, name, np.concatenate([old, *new]))
@@ -298,6 +328,60 @@ class PlatformState:
     def keep(self, rows: np.ndarray) -> None:
         """Hold only the rows ``rows`` (a boolean mask) of the held table, in place
         and one column at a time, as :meth:`add` grows it."""
+        if self._aside is not None:
+            self._pass_aside(~rows)
+        self._keep(rows)
+
+    def release(self, rows: np.ndarray) -> PostColumns:
+        """The rows ``rows`` (a boolean mask) as a table of their own, with their
+        columns set aside read back; the held table keeps the others (:meth:`keep`)."""
+        assert self.cols is not None
+        out = self.cols.take(rows)
+        if self._aside is not None:
+            for name, values in self._pass_aside(rows).items():
+                setattr(out, name, values)
+        self._keep(~rows)
+        return out
+
+    def blocks(self, size: int) -> Iterator[PostColumns]:
+        """Every held row, ``size`` rows at a time, in order: views of the table's
+        columns, with the columns set aside read back (once: they are then gone)."""
+        held = self.cols
+        if held is None:
+            return
+        aside = None
+        if self._aside is not None:
+            aside = _blocks(self._aside.drain(self._aside_name()), size)
+        for start in range(0, len(held), size):
+            part = held.rows(start, start + size)
+            if aside is not None:
+                for name, values in next(aside).items():
+                    setattr(part, name, values)
+            yield part
+
+    def _aside_name(self) -> str:
+        return f"{_ASIDE_TABLE}.{self._aside_pass}"
+
+    def _pass_aside(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The set-aside values of the rows ``rows`` (a mask over the held rows);
+        the others' stay aside, in order."""
+        assert self._aside is not None
+        old = self._aside_name()
+        self._aside_pass += 1
+        out: dict[str, list[np.ndarray]] = {name: [] for name in ASIDE}
+        at = 0
+        for part in self._aside.drain(old):
+            n = len(part[ASIDE[0]])
+            mine = rows[at : at + n]
+            at += n
+            for name in ASIDE:
+                out[name].append(np.asarray(part[name])[mine])
+            rest = {k: np.asarray(v)[~mine] for k, v in part.items()}
+            self._aside.append(self._aside_name(), rest)
+        assert at == len(rows), "the set-aside columns lost step with the held rows"
+        return {name: np.concatenate(v) if v else np.empty(0) for name, v in out.items()}
+
+    def _keep(self, rows: np.ndarray) -> None:
         held = self.cols
         assert held is not None
         n = int(rows.sum())
@@ -340,7 +424,9 @@ class PlatformState:
         if c is None:
             return 0.0
         rows = np.flatnonzero(self.taxonomy.violating[c.cls])
-        return view_rate_at(t, rows, c.created_at, c.reach, c.decay, c.removed_at)
+        return float(
+            view_rates(np.array([t]), c.created_at, c.reach, c.decay, c.removed_at, rows)[0]
+        )
 
     def live_posts(self, t: float) -> float:
         h = min(int(t), len(self.created_per_hour) - 1)
@@ -423,6 +509,31 @@ class Outlook:
             "reports_waiting": float(backlog.waiting),
             "median_wait_hours": backlog.median_age_hours,
         }
+
+
+def _unset(column: np.ndarray) -> np.ndarray:
+    """What the held table holds of a column set aside: NaN, one value, read-only."""
+    return np.broadcast_to(np.full(1, np.nan, dtype=column.dtype), column.shape)
+
+
+def _blocks(
+    parts: Iterable[Mapping[str, np.ndarray | list[str]]], size: int
+) -> Iterator[dict[str, np.ndarray]]:
+    """The rows of ``parts`` (columns by name, in order) again, ``size`` at a time."""
+    buffer: list[dict[str, np.ndarray]] = []
+    have = 0
+    for part in parts:
+        n = len(next(iter(part.values())))
+        at = 0
+        while at < n:
+            take = min(size - have, n - at)
+            buffer.append({k: np.asarray(v[at : at + take]) for k, v in part.items()})
+            have, at = have + take, at + take
+            if have == size:
+                yield {k: np.concatenate([b[k] for b in buffer]) for k in buffer[0]}
+                buffer, have = [], 0
+    if buffer:
+        yield {k: np.concatenate([b[k] for b in buffer]) for k in buffer[0]}
 
 
 def _hour_bins(times: np.ndarray, hist: np.ndarray) -> np.ndarray:

@@ -167,11 +167,8 @@ class SyntheticStream:
 
         The day's generator draws in a fixed order: the counts, then a creation
         time for every post, then a reach for every post, then a score uniform
-        for every post. A slice reads each block at its own place: uniform
-        doubles take one step of the generator each, so the reach block starts
-        ``n`` steps on (a jump); normal draws take a varying number of steps, so
-        the score block's start is found by drawing the normals once ahead, a
-        slice at a time. Any slice size gives the same posts. Text mode draws a
+        for every post. A slice reads each block at its own place
+        (:func:`block_readers`), so any slice size gives the same posts. Text mode draws a
         day's texts together: its days come whole.
         """
         rng, per_class = self.day_counts(day)
@@ -181,13 +178,7 @@ class SyntheticStream:
         size = max(size, 1)
         created_rng = reach_rng = score_rng = rng
         if size < n:
-            reach_rng = copy.deepcopy(rng)
-            bits = reach_rng.bit_generator
-            assert isinstance(bits, np.random.PCG64)  # what SeedTree makes; it can jump
-            bits.advance(n)
-            score_rng = copy.deepcopy(reach_rng)
-            for start in range(0, n, size):
-                score_rng.standard_normal(min(size, n - start))
+            created_rng, reach_rng, score_rng = block_readers(rng, n, size)
         hours = np.arange(24 * day, 24 * day + 24, dtype=np.float64)
         classes = np.tile(np.arange(per_class.shape[1], dtype=np.int8), 24)
         hour_ends, group_ends = np.cumsum(counts), np.cumsum(per_class.ravel())
@@ -230,6 +221,28 @@ class SyntheticStream:
         if self._texts is None:
             return None
         return self._texts.generate(cls, self._seeds.rng("texts", day))
+
+
+def block_readers(
+    rng: np.random.Generator, n: int, size: int
+) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    """Generators reading ``rng``'s next three blocks of ``n`` draws each - ``n``
+    uniforms, ``n`` standard normals, ``n`` uniforms, one post attribute after
+    another for ``n`` posts - each at its own place, so that the posts can be read
+    a slice at a time and get the draws the whole blocks would.
+
+    Uniform doubles take one step of the generator each, so the normals start
+    ``n`` steps on (a jump); normals take a varying number of steps, so the last
+    block's start is found by drawing the normals once ahead, ``size`` at a time.
+    """
+    normals = copy.deepcopy(rng)
+    bits = normals.bit_generator
+    assert isinstance(bits, np.random.PCG64)  # what SeedTree makes; it can jump
+    bits.advance(n)
+    last = copy.deepcopy(normals)
+    for start in range(0, n, size):
+        last.standard_normal(min(size, n - start))
+    return rng, normals, last
 
 
 def _within(ends: np.ndarray, start: int, stop: int) -> np.ndarray:

@@ -71,7 +71,9 @@ same counts as the full draw); reported posts from ``("thin", day,
 "reported")``, which depends only on the audience and the report rule (so
 policies sharing them share these posts too); scored ones from ``("thin", day,
 "scored")``. Thinning therefore changes a run's draws (not their distribution)
-against the full draw, which is why it is a switch, ``off`` by default.
+against the full draw, which is why it is a switch, ``off`` by default. A day
+that draws more than :data:`WHOLE_DAY_DRAWN` posts is drawn a few hours at a
+time, its legitimate posts from generators per hour (:class:`ThinPlan`).
 
 When it does not apply, the full draw runs and the run log says why
 (``meta["thinning"]``): a replayed post log, a per-post table of ``all``
@@ -80,162 +82,32 @@ posts, or a classifier that scores texts (text mode with a trained model).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from scipy import special
 
 from simulator.config.common import per_class
 from simulator.config.policy import PlatformPolicy
 from simulator.config.scenario import Scenario
 from simulator.seeding import SeedTree
-from simulator.stream.synthetic import Posts, SyntheticStream, intensity_times
+from simulator.stream.conditional import (
+    MAX_BATCH,
+    draw_reported,
+    draw_some_above,
+    draw_unreported,
+    reported_share,
+)
+from simulator.stream.synthetic import Posts, SyntheticStream, block_readers, intensity_times
 
 if TYPE_CHECKING:
     from simulator.stages.area_prefilter import AreaPrefilter
     from simulator.stages.prefilter import PrefilterStage
     from simulator.stages.reports import ReportStage
 
-Proposal = Callable[[int], tuple[np.ndarray, np.ndarray]]
-
-Z_STEP = 0.004
-"""Grid step (standard normal units) of the quadrature of the report probability."""
-Z_TAIL = 12.0
-"""The quadrature runs from ``-Z_TAIL`` to ``n * sigma + Z_TAIL`` (beyond: ``phi`` < 1e-31)."""
-MAX_BATCH = 1 << 20
-"""Largest batch of proposals a rejection sampler draws at once (bounds its memory)."""
-
-
-# Closed forms and conditional draws ----------------------------------------------------
-
-
-def reported_share(n: int, km: float, sigma: float) -> float:
-    """P(a post is ever reported ``n`` times): ``E[P(n, km * exp(sigma * Z))]``.
-
-    ``km`` is the lifetime report intensity at median reach (reports per view
-    times the median reach), ``Z`` standard normal.
-    """
-    if n <= 0 or km <= 0:
-        return 0.0
-    if sigma == 0:
-        return float(special.gammainc(n, km))
-    z = np.arange(-Z_TAIL, n * sigma + Z_TAIL + Z_STEP, Z_STEP)
-    integrand = np.exp(-0.5 * z * z) * special.gammainc(n, km * np.exp(sigma * z))
-    return float(np.trapezoid(integrand, z) / math.sqrt(2.0 * math.pi))
-
-
-def _lower_gamma(n: int, x: np.ndarray) -> np.ndarray:
-    return -np.expm1(-x) if n == 1 else special.gammainc(n, x)
-
-
-def _truncated_normal(rng: np.random.Generator, size: int, bound: float, above: bool) -> np.ndarray:
-    """Standard normals conditioned to lie above (or below) ``bound``, by inversion
-    in log space (exact far into either tail)."""
-    logu = np.log(rng.random(size))
-    if above:
-        return np.asarray(-special.ndtri_exp(logu + special.log_ndtr(-bound)))
-    return np.asarray(special.ndtri_exp(logu + special.log_ndtr(bound)))
-
-
-def _rejection(
-    rng: np.random.Generator,
-    size: int,
-    rate: float,
-    propose: Proposal,
-) -> np.ndarray:
-    """``size`` accepted draws; ``propose(b)`` returns ``b`` proposals and their
-    acceptance probabilities; ``rate`` (a guess of the acceptance) sizes batches."""
-    kept: list[np.ndarray] = [np.empty(0)]
-    have = 0
-    while have < size:
-        batch = min(MAX_BATCH, int((size - have) / max(rate, 1e-3) * 1.1) + 64)
-        z, accept = propose(batch)
-        z = z[rng.random(batch) < accept]
-        kept.append(z)
-        have += len(z)
-    return np.concatenate(kept)[:size]
-
-
-def draw_reported(
-    rng: np.random.Generator, size: int, n: int, km: float, sigma: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(z, g)`` for ``size`` posts conditioned on being reported ``n`` times.
-
-    ``z`` is the post's reach draw (``reach = median * exp(sigma * z)``) and
-    ``g`` the cumulative report intensity of its ``n``-th report, Gamma(n, 1)
-    truncated below the post's lifetime intensity ``x = km * exp(sigma * z)``.
-    """
-    if size == 0:
-        return np.empty(0), np.empty(0)
-    if sigma == 0:
-        z = rng.standard_normal(size)  # reach does not vary: every post alike
-    else:
-        ns = n * sigma
-        log_scale = n * math.log(km) - math.lgamma(n + 1.0)  # x^n/n! = exp(log_scale + ns z)
-        cut = -log_scale / ns  # where the envelope's two pieces meet
-        log_low = log_scale + 0.5 * ns * ns + float(special.log_ndtr(cut - ns))
-        log_high = float(special.log_ndtr(-cut))
-        low_share = 1.0 / (1.0 + math.exp(min(log_high - log_low, 700.0)))
-
-        def propose(b: int) -> tuple[np.ndarray, np.ndarray]:
-            low = rng.random(b) < low_share
-            z = np.empty(b)
-            z[low] = ns + _truncated_normal(rng, int(low.sum()), cut - ns, above=False)
-            z[~low] = _truncated_normal(rng, int((~low).sum()), cut, above=True)
-            log_env = np.minimum(0.0, log_scale + ns * z)
-            p = _lower_gamma(n, km * np.exp(sigma * z))
-            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-                ratio = np.exp(np.log(p) - log_env)
-            # P(n, x) / (x^n / n!) -> 1 as x -> 0, where p underflows
-            return z, np.where(p > 0, np.minimum(ratio, 1.0), 1.0)
-
-        z = _rejection(rng, size, 0.5, propose)
-    x = km * np.exp(sigma * z)
-    u = rng.random(size)
-    p = _lower_gamma(n, x)
-    if n == 1:  # a truncated exponential, in closed form
-        g = -np.log1p(u * np.expm1(-x))
-    else:
-        g = np.where(
-            p > 1e-250,
-            special.gammaincinv(n, u * p),
-            x * u ** (1.0 / n),  # the truncated gamma's limit for tiny x
-        )
-    return z, np.minimum(g, np.nextafter(x, 0.0))
-
-
-def draw_unreported(
-    rng: np.random.Generator, size: int, n: int, km: float, sigma: float, share: float
-) -> np.ndarray:
-    """Reach draws ``z`` for ``size`` posts conditioned on never being reported
-    ``n`` times (``share``: the probability that they are)."""
-    if n <= 0 or km <= 0 or sigma == 0:
-        return rng.standard_normal(size)  # the condition does not depend on z
-
-    def propose(b: int) -> tuple[np.ndarray, np.ndarray]:
-        z = rng.standard_normal(b)
-        x = km * np.exp(sigma * z)
-        return z, (special.gammaincc(n, x) if n > 1 else np.exp(-x))
-
-    return _rejection(rng, size, 1.0 - share, propose)
-
-
-def draw_some_above(rng: np.random.Generator, size: int, q: np.ndarray) -> np.ndarray:
-    """Uniforms, shape ``(size, len(q))``, conditioned on at least one ``u[k]`` lying in
-    its top ``q[k]`` (independent otherwise): the first such ``k`` is drawn with
-    probability ``prod(1 - q[:k]) q[k]`` (normalised), those before it below their
-    cut, it above, those after it unconditioned."""
-    if size == 0:
-        return np.empty((0, len(q)))
-    first_p = np.cumprod(np.r_[1.0, 1.0 - q[:-1]]) * q
-    first = rng.choice(len(q), size=size, p=first_p / first_p.sum())
-    u = rng.random((size, len(q)))
-    k = np.arange(len(q))[None, :]
-    out = np.where(k < first[:, None], (1.0 - q) * u, u)
-    return np.where(k == first[:, None], 1.0 - q * u, out)
+WHOLE_DAY_DRAWN = 2_000_000
+"""Most posts a thinned day draws whole; a bigger day is drawn by the hour (:class:`ThinPlan`)."""
 
 
 # The thinned stream ------------------------------------------------------------------
@@ -336,7 +208,7 @@ class ThinDay:
 
 
 class Thinner:
-    """Draws a synthetic stream's days thinned (entry point: :meth:`generate_day`)."""
+    """Draws a synthetic stream's days thinned (entry point: :meth:`plan_day`)."""
 
     def __init__(self, stream: SyntheticStream, seeds: SeedTree, touch: TouchModel) -> None:
         self._stream = stream
@@ -347,8 +219,16 @@ class Thinner:
     def touch(self) -> TouchModel:
         return self._touch
 
-    def generate_day(self, day: int, first_id: int) -> ThinDay:
-        """The day's violating and touchable posts, and the counts of the rest."""
+    @property
+    def stream(self) -> SyntheticStream:
+        return self._stream
+
+    @property
+    def seeds(self) -> SeedTree:
+        return self._seeds
+
+    def plan_day(self, day: int, first_id: int) -> ThinPlan:
+        """The day's counts (its posts drawn later, a slice at a time: :meth:`ThinPlan.slices`)."""
         t = self._touch
         rng, counts = self._stream.day_counts(day)
         legit = ~t.violating
@@ -358,61 +238,11 @@ class Thinner:
         scored = np.zeros_like(counts)
         reported[:, legit] = rep_rng.binomial(counts[:, legit], t.reported[legit])
         scored[:, legit] = sco_rng.binomial(counts[:, legit] - reported[:, legit], t.scored[legit])
-        drawn = np.where(t.violating, counts, reported + scored)
-        # Rows in (hour, class) group order; a group's drawn posts take its first ids.
-        sizes = drawn.ravel()
-        total = int(sizes.sum())
-        starts = np.repeat(np.cumsum(counts.ravel()) - counts.ravel(), sizes)
-        pos = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        ids = first_id + starts + pos
-        cls = np.repeat(np.tile(np.arange(t.violating.size, dtype=np.int8), 24), sizes)
-        hour = np.repeat(np.arange(24 * day, 24 * day + 24, dtype=np.float64), drawn.sum(axis=1))
-        kind = np.where(
-            t.violating[cls], 0, np.where(pos < np.repeat(reported.ravel(), sizes), 1, 2)
-        ).astype(np.int8)
-        del starts, pos  # ten million posts a day at 1e9: each column is 90 MB
+        return ThinPlan(self, day, first_id, counts, reported, scored, (rng, rep_rng, sco_rng))
 
-        created = np.empty(total)
-        z = np.empty(total)
-        score_u = np.empty(total)
-        report_at = np.full(total, np.nan)
-        g = np.empty(total)
-        for code, gen in ((0, rng), (1, rep_rng), (2, sco_rng)):
-            rows = np.flatnonzero(kind == code)
-            created[rows] = hour[rows] + gen.random(len(rows))
-            if code == 0:  # violating: unconditioned, as the full draw
-                z[rows] = gen.standard_normal(len(rows))
-                score_u[rows] = gen.random(len(rows))
-                continue
-            for c in np.flatnonzero(legit):
-                mine = rows[cls[rows] == c]
-                km = float(t.km[c])
-                if code == 1:
-                    z[mine], g[mine] = draw_reported(gen, len(mine), t.reports_needed, km, t.sigma)
-                    score_u[mine] = gen.random(len(mine))
-                else:
-                    z[mine] = draw_unreported(
-                        gen, len(mine), t.reports_needed, km, t.sigma, float(t.reported[c])
-                    )
-                    score_u[mine] = 1.0 - t.scored[c] * gen.random(len(mine))
-                    report_at[mine] = np.inf
-        del hour
-        area_u = None
-        if t.area_scored is not None:  # some card scores a post of the scored group high
-            area_u = np.full((total, len(t.area_scored)), np.nan)
-            for c in np.flatnonzero(legit):
-                mine = np.flatnonzero((kind == 2) & (cls == c))
-                area_u[mine] = draw_some_above(sco_rng, len(mine), t.area_scored[:, c])
-        reach = self._stream.reach_of(cls, z)
-        decay = np.full(total, self._stream.decay)
-        rows = np.flatnonzero(kind == 1)
-        if len(rows):
-            x = t.km[cls[rows]] * np.exp(t.sigma * z[rows])
-            report_at[rows] = intensity_times(created[rows], x, decay[rows], g[rows])
-        del z, g
-        texts = self._stream.texts_for(cls, day)
-        posts = Posts(ids, created, cls, reach, decay, score_u, texts, area_u=area_u)
-        return ThinDay(day, posts, report_at, counts - drawn, int(counts.sum()))
+    def generate_day(self, day: int, first_id: int) -> ThinDay:
+        """The day's violating and touchable posts in one piece, and the counts of the rest."""
+        return next(self.plan_day(day, first_id).slices(None))
 
     def made_before(self, untouched: np.ndarray, day: int, end: float) -> np.ndarray:
         """Of a day's counted posts (per hour and class), those made before ``end``:
@@ -426,6 +256,169 @@ class Thinner:
             rng = self._seeds.rng("thin", day, "end")
             out[part] = rng.binomial(untouched[part], share[part][:, None])
         return np.asarray(out, dtype=np.int64)
+
+
+class ThinPlan:
+    """A thinned day's counts, its posts not drawn yet (entry point: :meth:`slices`).
+
+    Up to :data:`WHOLE_DAY_DRAWN` drawn posts, the day is drawn whole, as
+    described in the module docstring. A bigger day (some ten million drawn
+    posts at a billion a day, over 100 bytes each while drawn) is drawn a
+    group of hours at a time, with the same counts and ids: its violating posts
+    read the day's stream generator at their own place (:func:`block_readers`,
+    as a full draw's slices do), so they are the whole draw's posts, while the
+    touchable legitimate posts of each hour come from generators of their own,
+    ``("thin", day, "reported", hour)`` and ``("thin", day, "scored", hour)``,
+    drawn as the whole day draws them. That changes those posts' draws, not
+    their distribution (``tests/test_thinning.py``), and makes them the same
+    for any slice size; days up to the bound keep the draws they always had.
+    """
+
+    def __init__(
+        self,
+        thinner: Thinner,
+        day: int,
+        first_id: int,
+        counts: np.ndarray,
+        reported: np.ndarray,
+        scored: np.ndarray,
+        generators: tuple[np.random.Generator, np.random.Generator, np.random.Generator],
+    ) -> None:
+        t = thinner.touch
+        self._thinner = thinner
+        self.day = day
+        self._first_id = first_id
+        self._counts = counts
+        self._reported = reported
+        self._drawn = np.where(t.violating, counts, reported + scored)
+        self.untouched: np.ndarray = counts - self._drawn
+        """Posts not drawn, per (hour of the day, class): shape ``(24, classes)``."""
+        self.made = int(counts.sum())
+        """Every post made on the day, drawn or counted (the ids it takes)."""
+        self.by_hour = (
+            int(self._drawn.sum()) > WHOLE_DAY_DRAWN
+            and thinner.stream.text_generator is None  # a day's texts come together
+        )
+        rng, rep_rng, sco_rng = generators
+        n_violating = int(counts[:, t.violating].sum())
+        self._violating_draws = (
+            block_readers(rng, n_violating, MAX_BATCH) if self.by_hour else (rng, rng, rng)
+        )
+        self._legit = (rep_rng, sco_rng)
+
+    def _groups(self, size: int | None) -> list[tuple[int, int]]:
+        """The hours ``[a, b)`` drawn at once: all 24 for a day drawn whole, else as many
+        as fit in ``size`` drawn posts (at least one)."""
+        if not self.by_hour or size is None:
+            return [(0, 24)]
+        groups, start, total = [], 0, 0
+        for hour, k in enumerate(self._drawn.sum(axis=1).tolist()):
+            if hour > start and total + k > size:
+                groups.append((start, hour))
+                start, total = hour, 0
+            total += k
+        return [*groups, (start, 24)]
+
+    def pieces(self, size: int | None) -> int:
+        """How many slices :meth:`slices` gives."""
+        per_hour = self._drawn.sum(axis=1)
+        sums = [int(per_hour[a:b].sum()) for a, b in self._groups(size)]
+        return sum(1 if size is None else max(1, -(-k // size)) for k in sums)
+
+    def slices(self, size: int | None) -> Iterator[ThinDay]:
+        """The day's drawn posts in order, in slices of at most ``size`` (once: the
+        draws go on from one slice to the next)."""
+        for a, b in self._groups(size):
+            if self.by_hour:
+                seeds = self._thinner.seeds
+                legit = [
+                    (h, h + 1, seeds.rng("thin", self.day, "reported", h),
+                     seeds.rng("thin", self.day, "scored", h))
+                    for h in range(a, b)
+                ]  # fmt: skip
+            else:
+                legit = [(a, b, *self._legit)]
+            drawn = self._draw(a, b, legit)
+            yield from drawn.parts(size)
+            del drawn  # not beside the next group's draw
+
+    def _draw(self, h0: int, h1: int, legit: list[tuple[int, int, Any, Any]]) -> ThinDay:
+        """The drawn posts of hours ``[h0, h1)``; ``legit`` gives the generators of the
+        legitimate posts of each run of hours ``[a, b)`` (reported, scored)."""
+        t = self._thinner.touch
+        stream = self._thinner.stream
+        n_classes = t.violating.size
+        drawn = self._drawn[h0:h1]
+        # Rows in (hour, class) group order; a group's drawn posts take its first ids.
+        sizes = drawn.ravel()
+        total = int(sizes.sum())
+        day_counts = self._counts.ravel()
+        group_start = (np.cumsum(day_counts) - day_counts)[h0 * n_classes : h1 * n_classes]
+        starts = np.repeat(group_start, sizes)
+        pos = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        ids = self._first_id + starts + pos
+        cls = np.repeat(np.tile(np.arange(n_classes, dtype=np.int8), h1 - h0), sizes)
+        first_hour = 24 * self.day + h0
+        hour = np.repeat(
+            np.arange(first_hour, first_hour + h1 - h0, dtype=np.float64), drawn.sum(axis=1)
+        )
+        kind = np.where(
+            t.violating[cls],
+            0,
+            np.where(pos < np.repeat(self._reported[h0:h1].ravel(), sizes), 1, 2),
+        ).astype(np.int8)
+        del starts, pos  # ten million posts a day at 1e9: each column is 90 MB
+
+        created = np.empty(total)
+        z = np.empty(total)
+        score_u = np.empty(total)
+        report_at = np.full(total, np.nan)
+        g = np.empty(total)
+        # violating: unconditioned, as the full draw, from the day's stream generator
+        rows = np.flatnonzero(kind == 0)
+        created_rng, normals, last = self._violating_draws
+        created[rows] = hour[rows] + created_rng.random(len(rows))
+        z[rows] = normals.standard_normal(len(rows))
+        score_u[rows] = last.random(len(rows))
+        area_u = None
+        if t.area_scored is not None:
+            area_u = np.full((total, len(t.area_scored)), np.nan)
+        ends = np.r_[0, np.cumsum(drawn.sum(axis=1))]
+        for a, b, rep_rng, sco_rng in legit:
+            lo, hi = int(ends[a - h0]), int(ends[b - h0])
+            for code, gen in ((1, rep_rng), (2, sco_rng)):
+                rows = lo + np.flatnonzero(kind[lo:hi] == code)
+                created[rows] = hour[rows] + gen.random(len(rows))
+                for c in np.flatnonzero(~t.violating):
+                    mine = rows[cls[rows] == c]
+                    km = float(t.km[c])
+                    if code == 1:
+                        z[mine], g[mine] = draw_reported(
+                            gen, len(mine), t.reports_needed, km, t.sigma
+                        )
+                        score_u[mine] = gen.random(len(mine))
+                    else:
+                        z[mine] = draw_unreported(
+                            gen, len(mine), t.reports_needed, km, t.sigma, float(t.reported[c])
+                        )
+                        score_u[mine] = 1.0 - t.scored[c] * gen.random(len(mine))
+                        report_at[mine] = np.inf
+            if area_u is not None and t.area_scored is not None:
+                # some card scores a post of the scored group high
+                for c in np.flatnonzero(~t.violating):
+                    mine = lo + np.flatnonzero((kind[lo:hi] == 2) & (cls[lo:hi] == c))
+                    area_u[mine] = draw_some_above(sco_rng, len(mine), t.area_scored[:, c])
+        del hour
+        reach = stream.reach_of(cls, z)
+        decay = np.full(total, stream.decay)
+        rows = np.flatnonzero(kind == 1)
+        if len(rows):
+            x = t.km[cls[rows]] * np.exp(t.sigma * z[rows])
+            report_at[rows] = intensity_times(created[rows], x, decay[rows], g[rows])
+        del z, g
+        texts = stream.texts_for(cls, self.day)
+        posts = Posts(ids, created, cls, reach, decay, score_u, texts, area_u=area_u)
+        return ThinDay(self.day, posts, report_at, self.untouched, self.made)
 
 
 def plan_thinning(
