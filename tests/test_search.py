@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from helpers import ROOT, Counting, bundled, optimization_doc, tweak, write_doc
+from pandas.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 import simulator
@@ -17,7 +21,7 @@ from simulator.config import Optimization, PlatformPolicy, load_file
 from simulator.errors import ConfigError
 from simulator.experiments.design import make_cell, replication_seed, run_cell
 from simulator.experiments.execution import Execution
-from simulator.experiments.executors import SerialExecutor
+from simulator.experiments.executors import RemoteExecutor, SerialExecutor
 from simulator.experiments.feasibility import FAILS, HOLDS, decide, one_sided, run_metrics
 from simulator.experiments.fields import apply_values, changes
 from simulator.experiments.robustness import robustness
@@ -206,6 +210,80 @@ def test_an_interrupted_search_resumes_without_repeating_finished_work(tmp_path:
     again = optimize(path, out=out, execution=Execution(executor=third))
     assert third.ran == [] and again.resumed_trials == 6
     assert (out / "trials.csv").is_file() and (out / "pareto.png").is_file()
+
+
+class Scrambled(RemoteExecutor):
+    """``workers`` workers that finish in any order: items run in this process,
+    each wait running one of the ``workers`` oldest not run yet, drawn at random."""
+
+    name = "scrambled"
+
+    def __init__(self, workers: int, seed: int) -> None:
+        super().__init__()
+        self.workers = workers
+        self._rng = random.Random(seed)
+        # each item waiting, with the candidate it runs and the waits done before it came
+        self._todo: list[tuple[Future[Any], Callable[[Any], Any], Any, int, int]] = []
+        self._waits = 0
+        self._seen: set[int] = set()
+        self.out_of_order = 0
+        """Waits that ran an item submitted after one still waiting."""
+        self.overlaps = 0
+        """New candidates whose first run came while a run of another, submitted
+        before some run finished, still waited: no round ended before they started."""
+
+    def _future(self, fn: Callable[[Any], Any], item: Any) -> Future[Any]:
+        pool = item.cell.policy.jury.pool_size  # the candidate: its searched value
+        if pool not in self._seen:
+            self.overlaps += any(p != pool and w < self._waits for *_, p, w in self._todo)
+            self._seen.add(pool)
+        future: Future[Any] = Future()
+        self._todo.append((future, fn, item, pool, self._waits))
+        return future
+
+    def _wait(self) -> list[Any]:
+        i = self._rng.randrange(min(self.workers, len(self._todo)))
+        self.out_of_order += i > 0
+        self._waits += 1
+        future, fn, item, *_ = self._todo.pop(i)
+        future.set_result(fn(item))
+        return super()._wait()
+
+
+def _pool_search(tiny_world: Path, folder: Path) -> Path:
+    """A 10-candidate search over the jury's size on a one-day world (two seeds
+    each): enough candidates for TPE to take over from its 8 random ones."""
+    doc = optimization_doc(
+        scenario=str(tiny_world),
+        search={"jury.pool_size": {"low": 20, "high": 640, "step": 20, "integer": True}},
+        trials=10,
+        seeds={"min": 2, "max": 2, "step": 1},
+    )
+    return write_doc(folder, doc)
+
+
+@pytest.fixture(scope="module")
+def serial_pool_search(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = tmp_path_factory.mktemp("serial")
+    return optimize(
+        _pool_search(tiny_world, folder), execution=Execution(executor=SerialExecutor())
+    )
+
+
+@pytest.mark.parametrize(("workers", "seed"), [(2, 0), (3, 1)])
+def test_candidates_overlap_and_give_the_same_trials_on_any_number_of_workers(
+    tiny_world: Path, tmp_path: Path, serial_pool_search: Any, workers: int, seed: int
+) -> None:
+    executor = Scrambled(workers, seed)
+    result = optimize(_pool_search(tiny_world, tmp_path), execution=Execution(executor=executor))
+    assert executor.out_of_order > 0  # runs did finish in another order than submitted
+    # No round to wait for: a candidate starts while another's runs still wait.
+    assert executor.overlaps > 0
+    reference = serial_pool_search
+    assert len(reference.trials) == 10
+    assert_frame_equal(result.trials, reference.trials)
+    assert result.recommendation == reference.recommendation
+    assert result.runs == reference.runs == 20
 
 
 # Robustness and sensitivity ------------------------------------------------------------

@@ -233,7 +233,12 @@ class Optimization(ConfigModel):
     ] = "tpe"
     parallel: Annotated[
         int | None,
-        Field(ge=1, le=1000, description="candidates evaluated at once (default: workers)"),
+        Field(
+            ge=1,
+            le=1000,
+            description="candidates in hand at once (default 2, whatever the workers: "
+            "the trials depend on it, not on them)",
+        ),
     ] = None
     robustness: RobustnessSpec | None = None
 

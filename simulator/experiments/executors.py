@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import TracebackType
@@ -108,15 +110,20 @@ class RemoteExecutor(Executor):
         self._tickets: dict[Any, int] = {}  # pending future -> ticket
         self._issued = 0
         self._gone: str | None = None  # why no worker is left (WorkersGone), if so
-        self._refused: list[int] = []  # tickets submitted after that: failed at once
+        self._refused: deque[int] = deque()  # tickets submitted after that: failed at once
+        # Futures put here by their own done-callbacks: a wait takes what is
+        # done instead of scanning every pending future.
+        self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def _future(self, fn: Callable[[T], R], item: T) -> Any:
         raise NotImplementedError
 
-    def _wait(self, futures: list[Any]) -> list[Any]:
-        """Block until at least one of ``futures`` is done; return the done ones.
-        Raise :class:`WorkersGone` if none can be, ever."""
-        raise NotImplementedError
+    def _still_waiting(self) -> None:
+        """Called when :data:`poll_seconds` passed with nothing done; raise
+        :class:`WorkersGone` if nothing pending can ever be."""
+
+    poll_seconds: float | None = None
+    """How long a wait blocks before :meth:`_still_waiting` (None: for ever)."""
 
     def _cancel(self, futures: list[Any]) -> None:
         """Drop ``futures`` (no worker is left to run them)."""
@@ -129,16 +136,36 @@ class RemoteExecutor(Executor):
         if self._gone is not None:
             self._refused.append(ticket)
         else:
-            self._tickets[self._future(fn, item)] = ticket
+            future = self._future(fn, item)
+            self._tickets[future] = ticket
+            future.add_done_callback(self._done.put)
         return ticket
+
+    def _wait(self) -> list[Any]:
+        """Block until a pending future is done; return those done by then.
+        Raise :class:`WorkersGone` if none can be, ever."""
+        while True:
+            try:
+                first = self._done.get(timeout=self.poll_seconds)
+            except queue.Empty:
+                self._still_waiting()
+                continue
+            done = [first]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    done.append(self._done.get_nowait())
+            # A future of an earlier use of this executor, cancelled at its close, is not ours.
+            done = [f for f in done if f in self._tickets]
+            if done:
+                return done
 
     def completed(self) -> Iterator[Outcome[Any]]:
         while self._tickets or self._refused:
             if self._refused:
-                yield Outcome(self._refused.pop(0), error=self._gone)
+                yield Outcome(self._refused.popleft(), error=self._gone)
                 continue
             try:
-                done = self._wait(list(self._tickets))
+                done = self._wait()
             except WorkersGone as exc:
                 # Nothing left can run: what is pending fails (and what comes later)
                 self._gone = f"{type(exc).__name__}: {exc}"
@@ -196,9 +223,6 @@ class ProcessExecutor(RemoteExecutor):
             failed: Future[R] = Future()
             failed.set_exception(exc)
             return failed
-
-    def _wait(self, futures: list[Any]) -> list[Any]:
-        return list(wait(futures, return_when=FIRST_COMPLETED).done)
 
 
 NO_WORKERS_TIMEOUT = 60.0
@@ -275,27 +299,25 @@ class DaskExecutor(RemoteExecutor):
             raise RuntimeError("use the executor in a `with` block")
         return self._client.submit(fn, item, pure=False)
 
-    def _wait(self, futures: list[Any]) -> list[Any]:
-        from distributed import wait as dask_wait
+    def _wait(self) -> list[Any]:
+        self._patience_now = self._patience()
+        self.poll_seconds = min(POLL_SECONDS, self._patience_now)
+        self._alone_since: float | None = None  # when the cluster was first seen with no worker
+        return super()._wait()
 
-        patience = self._patience()
-        alone_since: float | None = None  # when the cluster was first seen with no worker
-        while True:
-            with contextlib.suppress(TimeoutError):
-                poll = min(POLL_SECONDS, patience)
-                return list(dask_wait(futures, timeout=poll, return_when="FIRST_COMPLETED").done)
-            if self._workers_now():
-                alone_since = None
-                continue
-            now = time.monotonic()
-            if alone_since is None:
-                alone_since = now
-            elif now - alone_since >= patience:
-                raise WorkersGone(
-                    f"the dask cluster at {self._address()} has had no worker for "
-                    f"{patience:g} s (they died or were stopped); the items not finished "
-                    "were not run"
-                )
+    def _still_waiting(self) -> None:
+        if self._workers_now():
+            self._alone_since = None
+            return
+        now = time.monotonic()
+        if self._alone_since is None:
+            self._alone_since = now
+        elif now - self._alone_since >= self._patience_now:
+            raise WorkersGone(
+                f"the dask cluster at {self._address()} has had no worker for "
+                f"{self._patience_now:g} s (they died or were stopped); the items not "
+                "finished were not run"
+            )
 
     def _patience(self) -> float:
         """Seconds a cluster may stay with no worker while items are pending."""

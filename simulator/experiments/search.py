@@ -17,7 +17,9 @@ evaluates them fairly and decides feasibility honestly:
   counts as infeasible. The trial history says how many seeds each needed.
 * **Same executor as batches.** Cells (candidate x seed) run through
   :mod:`~simulator.experiments.executors` (serial, local processes, dask);
-  several candidates are evaluated at once so that workers stay busy.
+  ``parallel`` candidates are in hand at once, with no round to wait for, so
+  that workers stay busy. They are told the sampler in the order asked, so the
+  trials do not depend on the number of workers or on what finished first.
 * **Every proposal counted.** A candidate the policy's own rules refuse is
   never run and is told the sampler as infeasible; one proposed again is not
   run again; a small space ends when every candidate was proposed
@@ -36,6 +38,7 @@ intervals that decide feasibility are :mod:`~simulator.experiments.feasibility`'
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -88,6 +91,17 @@ class _Candidate:
     error: str | None = None
     twins: list[tuple[optuna.Trial, dict[str, Any]]] = field(default_factory=list)
     """Later proposals of the same candidate, told its result when it has one."""
+    running: int = 0
+    """Its runs submitted and not back yet."""
+    done: bool = False
+    """Evaluated (or failed), and waiting to be told in its turn."""
+
+
+PARALLEL = 2
+"""Candidates in hand at once when the document does not say (``parallel``):
+a fixed number, not the workers', so that the trials are the same on any
+machine. Each keeps ``seeds.min`` runs going at first; a cluster with many
+workers needs a larger ``parallel`` to keep them busy."""
 
 
 def _sampler(spec: Optimization) -> optuna.samplers.BaseSampler:
@@ -197,56 +211,86 @@ def _search(
     finished: dict[str, CellResult],
 ) -> tuple[int, str | None]:
     """Evaluate candidates until the budget is spent; return the runs done and,
-    if the search stopped short of its budget, why (exhausted, ask limit)."""
+    if the search stopped short of its budget, why (exhausted, ask limit).
+
+    ``parallel`` candidates are in hand at once, and their runs share the
+    workers with no round to wait for: a candidate's next seeds start as soon
+    as its last ones are in, and a new candidate is asked for as soon as one is
+    told. Candidates are told the study in the order they were asked, each
+    followed at once by the asks it makes room for, so the sampler sees the
+    same history at every ask whatever finished first: the same trials on any
+    number of workers."""
     spec = problem.spec
-    executor = execution.executor_for()
     seed_of = [replication_seed(spec.seed, i) for i in range(spec.seeds.max)]
     ledger = Ledger(study, [o.direction for o in spec.objectives])
     space = space_size(problem.distributions)
-    active: list[_Candidate] = []
-    shelf = ModelShelf()  # each seed's classifier is trained once for the whole search
+    parallel = spec.parallel or PARALLEL
+    executor = execution.executor_for()
+    flow = ModelShelf().flow(executor)  # each seed's model is built once for the whole search
+    queue: deque[_Candidate] = deque()  # in hand, in the order asked
+    running: dict[int, tuple[_Candidate, Cell]] = {}  # flow ticket -> its candidate and cell
     runs, stopped = 0, None
+
+    def start(cand: _Candidate) -> None:
+        """Submit the candidate's next seeds (those finished before are reused),
+        or mark it done."""
+        while not (cand.running or cand.done):
+            n = len(cand.results)
+            if cand.error is not None or _record(cand, problem, spec.seeds.confidence)[1]:
+                cand.done = True
+                return
+            k = spec.seeds.min if n == 0 else spec.seeds.step
+            cells = [
+                make_cell(problem.scenario, cand.policy, problem.hosts, i, seed_of[i])
+                for i in range(n, min(n + k, spec.seeds.max))
+            ]
+            todo = []
+            for cell in cells:
+                if cell.cell_id in finished:
+                    cand.results[cell.replication] = finished[cell.cell_id]
+                else:
+                    todo.append(cell)
+            for ticket, cell in zip(flow.submit(todo), todo, strict=True):
+                running[ticket] = (cand, cell)
+            cand.running = len(todo)
+
+    def fill() -> None:
+        nonlocal stopped
+        while len(queue) < parallel and ledger.spent + len(queue) < spec.trials:
+            if space is not None and ledger.distinct + len(queue) >= space:
+                stopped = EXHAUSTED
+                return
+            if ledger.asked >= MAX_ASKS_PER_TRIAL * spec.trials:
+                stopped = ASK_LIMIT
+                return
+            cand = _propose(problem, ledger, list(queue))
+            if cand is not None:
+                queue.append(cand)
+                start(cand)
+
     _progress(execution, ledger, spec.trials, runs)
     with executor:
-        # A dask cluster's size is known once connected.
-        parallel = spec.parallel or getattr(executor, "workers", None) or 1
-        while True:
-            while len(active) < parallel and ledger.spent + len(active) < spec.trials:
-                if space is not None and ledger.distinct + len(active) >= space:
-                    stopped = EXHAUSTED
-                    break
-                if ledger.asked >= MAX_ASKS_PER_TRIAL * spec.trials:
-                    stopped = ASK_LIMIT
-                    break
-                cand = _propose(problem, ledger, active)
-                if cand is not None:
-                    active.append(cand)
-            if not active:
-                break
-            todo: list[tuple[_Candidate, Cell]] = []
-            for cand in active:
-                n = len(cand.results)
-                k = spec.seeds.min if n == 0 else spec.seeds.step
-                for i in range(n, min(n + k, spec.seeds.max)):
-                    cell = make_cell(problem.scenario, cand.policy, problem.hosts, i, seed_of[i])
-                    if cell.cell_id in finished:
-                        cand.results[i] = finished[cell.cell_id]
-                    else:
-                        todo.append((cand, cell))
-            for outcome in shelf.run(executor, [c for _, c in todo]) if todo else ():
-                cand, cell = todo[outcome.index]
-                result = outcome.value or CellResult(
-                    cell.cell_id, STATUS_FAILED, error=outcome.error or "no result"
-                )
-                runs += 1
-                if store is not None and result.ok:
-                    store.write_cell(result)
-                    finished[cell.cell_id] = result
-                cand.results[cell.replication] = result
-                if not result.ok:
-                    cand.error = result.error
-            active = [cand for cand in active if not _tell(cand, problem, study, ledger)]
-            _progress(execution, ledger, spec.trials, runs)
+        fill()
+        while queue:
+            if queue[0].done:
+                _tell(queue.popleft(), problem, study, ledger)
+                fill()
+                _progress(execution, ledger, spec.trials, runs)
+                continue
+            outcome = flow.next()
+            cand, cell = running.pop(outcome.index)
+            result = outcome.value or CellResult(
+                cell.cell_id, STATUS_FAILED, error=outcome.error or "no result"
+            )
+            runs += 1
+            if store is not None and result.ok:
+                store.write_cell(result)
+                finished[cell.cell_id] = result
+            cand.results[cell.replication] = result
+            if not result.ok:
+                cand.error = result.error
+            cand.running -= 1
+            start(cand)
     return runs, stopped
 
 
@@ -272,26 +316,22 @@ def _propose(problem: Problem, ledger: Ledger, active: list[_Candidate]) -> _Can
     return _Candidate(trial, policy, params, changes(problem.base, policy, paths))
 
 
-def _tell(cand: _Candidate, problem: Problem, study: optuna.Study, ledger: Ledger) -> bool:
-    """Tell the study a candidate's result once it has one (and its twins the
-    same); return whether it was told."""
+def _tell(cand: _Candidate, problem: Problem, study: optuna.Study, ledger: Ledger) -> None:
+    """Tell the study a candidate's result (and its twins the same)."""
     spec = problem.spec
-    record, done = _record(cand, problem, spec.seeds.confidence)
+    record, _ = _record(cand, problem, spec.seeds.confidence)
     if cand.error is not None:
         record |= {"error": cand.error, "outcome": FAILED}
         cand.trial.set_user_attr(ATTR, record)
         told = study.tell(cand.trial, state=TrialState.FAIL)
-    elif done:
+    else:
         cand.trial.set_user_attr(ATTR, record | {"outcome": EVALUATED})
         for c in record["constraints"]:
             cand.trial.set_constraint(c["constraint"], c["margin"])
         told = study.tell(cand.trial, [_objective(record, o.metric) for o in spec.objectives])
-    else:
-        return False
     ledger.done(told)
     for twin, params in cand.twins:
         ledger.repeat(twin, params, told)
-    return True
 
 
 def _objective(record: dict[str, Any], metric: str) -> float:
