@@ -61,17 +61,16 @@ from simulator.experiments.proposals import (
     ATTR,
     EVALUATED,
     FAILED,
-    MAX_ASKS_PER_TRIAL,
     Ledger,
     count,
     key,
     open_study,
     recorded,
+    settle,
     space_size,
 )
 from simulator.folders.calibration import CalibrationResult, write_calibration
-from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
-from simulator.folders.search import ASK_LIMIT, EXHAUSTED
+from simulator.folders.experiment import CellResult, ResultStore
 from simulator.seeding import SeedTree
 
 UNDEFINED_ERROR = 10.0
@@ -196,11 +195,8 @@ def _fit(
         while ledger.spent < spec.trials and stopped is None:
             batch: list[_Candidate] = []
             while len(batch) < spec.parallel and ledger.spent + len(batch) < spec.trials:
-                if space is not None and ledger.distinct + len(batch) >= space:
-                    stopped = EXHAUSTED
-                    break
-                if ledger.asked >= MAX_ASKS_PER_TRIAL * spec.trials:
-                    stopped = ASK_LIMIT
+                stopped = ledger.why_stop(len(batch), space, spec.trials)
+                if stopped is not None:
                     break
                 cand = _propose(problem, study, ledger, batch)
                 if cand is not None:
@@ -216,14 +212,8 @@ def _fit(
                         todo.append((cand, i, cell))
             for outcome in executor.run(worker, [c for _, _, c in todo]) if todo else ():
                 cand, i, cell = todo[outcome.index]
-                result = outcome.value or CellResult(
-                    cell.cell_id, STATUS_FAILED, error=outcome.error or "no result"
-                )
+                cand.results[i] = settle(outcome, cell, store, finished)
                 runs += 1
-                if store is not None and result.ok:
-                    store.write_cell(result)
-                    finished[cell.cell_id] = result
-                cand.results[i] = result
             for cand in batch:  # told in the order asked, whatever finished first
                 _tell(cand, problem, study, ledger)
             execution.update(ledger.spent, spec.trials, ledger.failed, "candidates", f"{runs} runs")

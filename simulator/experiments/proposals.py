@@ -53,8 +53,10 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState
 from pydantic import BaseModel
 
-from simulator.folders.experiment import CellResult, ResultStore
-from simulator.folders.search import Proposals
+from simulator.experiments.design import Cell
+from simulator.experiments.executors import Outcome
+from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
+from simulator.folders.search import ASK_LIMIT, EXHAUSTED, Proposals
 
 ATTR = "modsim"
 """The user attribute holding a trial's record."""
@@ -225,6 +227,15 @@ class Ledger:
     def distinct(self) -> int:
         return len(self._done)
 
+    def why_stop(self, in_flight: int, space: int | None, trials: int) -> str | None:
+        """Why no candidate more may be asked for (``in_flight`` asked, not yet told):
+        the space is used up, or too many asks went to refused or repeated ones."""
+        if space is not None and self.distinct + in_flight >= space:
+            return EXHAUSTED
+        if self.asked >= MAX_ASKS_PER_TRIAL * trials:
+            return ASK_LIMIT
+        return None
+
     def ask(self, distributions: Mapping[str, BaseDistribution]) -> optuna.Trial:
         """A proposal from the sampler, counted."""
         self.asked += 1
@@ -291,3 +302,17 @@ def count(
         stopped=stopped,
         ask_limit=MAX_ASKS_PER_TRIAL * budget,
     )
+
+
+def settle(
+    outcome: Outcome, cell: Cell, store: ResultStore | None, finished: dict[str, CellResult]
+) -> CellResult:
+    """A candidate's run as it came back (a failure if it gave no result), kept in the
+    store and in ``finished`` when it succeeded, so a resumed study does not run it again."""
+    result = outcome.value or CellResult(
+        cell.cell_id, STATUS_FAILED, error=outcome.error or "no result"
+    )
+    if store is not None and result.ok:
+        store.write_cell(result)
+        finished[cell.cell_id] = result
+    return result

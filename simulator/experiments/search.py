@@ -62,18 +62,16 @@ from simulator.experiments.proposals import (
     ATTR,
     EVALUATED,
     FAILED,
-    MAX_ASKS_PER_TRIAL,
     Ledger,
     count,
     key,
     open_study,
     recorded,
+    settle,
     space_size,
 )
-from simulator.folders.experiment import STATUS_FAILED, CellResult, ResultStore
+from simulator.folders.experiment import CellResult, ResultStore
 from simulator.folders.search import (
-    ASK_LIMIT,
-    EXHAUSTED,
     SearchResult,
     from_json_number,
     to_json_number,
@@ -257,11 +255,8 @@ def _search(
     def fill() -> None:
         nonlocal stopped
         while len(queue) < parallel and ledger.spent + len(queue) < spec.trials:
-            if space is not None and ledger.distinct + len(queue) >= space:
-                stopped = EXHAUSTED
-                return
-            if ledger.asked >= MAX_ASKS_PER_TRIAL * spec.trials:
-                stopped = ASK_LIMIT
+            stopped = ledger.why_stop(len(queue), space, spec.trials)
+            if stopped is not None:
                 return
             cand = _propose(problem, ledger, list(queue))
             if cand is not None:
@@ -279,13 +274,8 @@ def _search(
                 continue
             outcome = flow.next()
             cand, cell = running.pop(outcome.index)
-            result = outcome.value or CellResult(
-                cell.cell_id, STATUS_FAILED, error=outcome.error or "no result"
-            )
+            result = settle(outcome, cell, store, finished)
             runs += 1
-            if store is not None and result.ok:
-                store.write_cell(result)
-                finished[cell.cell_id] = result
             cand.results[cell.replication] = result
             if not result.ok:
                 cand.error = result.error
