@@ -131,8 +131,8 @@ class Simulation:
         self.reports = ReportStage(policy.reports, scenario.audience, scenario.taxonomy)
         hours = int(scenario.hours)
         self._spill = Spill(spill_rows)
-        # the held posts' columns only settlement reads wait in the spill too
-        aside = self._spill if spill_rows is not None else None
+        # the held posts' columns only settlement reads wait beside the spill's tables
+        aside = self._spill.settling("held.aside") if spill_rows is not None else None
         self._state = PlatformState(hours, scenario.taxonomy, aside)
         self._violating = scenario.taxonomy.violating
         self.accounts = plan_accounts(

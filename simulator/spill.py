@@ -13,6 +13,12 @@ Arrow's buffers come from the C heap (its system pool), not from Arrow's own
 allocator: that one keeps what it freed for itself, beside the heap numpy
 uses, and a long run's memory would hold both.
 
+A :class:`Settling` (:meth:`Spill.settling`) holds rows of another kind: rows
+that wait, each until it settles, in any order, a few values read back only
+when they leave (the held posts' report times). It writes each row to disk at
+most once, where the spill's tables would be drained and written again for
+every settlement.
+
 The directory appears only when a table first outgrows ``rows`` (small runs
 never touch the disk), and goes when the spill closes, whether the run
 finished or failed. ``rows=None`` keeps everything in memory.
@@ -22,7 +28,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -54,6 +61,7 @@ class Spill:
         self._rows_of: dict[str, int] = {}  # rows per table, held or written
         self._writers: dict[str, ipc.RecordBatchStreamWriter] = {}
         self._text: dict[str, set[str]] = {}  # columns of str per table (lists, not arrays)
+        self._settling: list[Settling] = []
         self.written_rows = 0
         """Rows that went to disk so far (what a test or a benchmark may check)."""
 
@@ -61,6 +69,13 @@ class Spill:
     def directory(self) -> Path | None:
         """Where spilled tables are (None until the first one goes to disk)."""
         return self._dir
+
+    def settling(self, name: str) -> Settling:
+        """A :class:`Settling` keeping this spill's ``rows`` in memory, its files in
+        this spill's directory (closed with it)."""
+        out = Settling(self._rows, self._directory, name)
+        self._settling.append(out)
+        return out
 
     def append(self, name: str, columns: Mapping[str, Column]) -> None:
         """Append rows to table ``name`` (every column the same length)."""
@@ -131,6 +146,8 @@ class Spill:
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()
+        for settling in self._settling:
+            settling.close()
         self._held.clear()
         self._held_rows.clear()
         self._rows_of.clear()
@@ -149,16 +166,18 @@ class Spill:
     ) -> None:
         self.close()
 
+    def _directory(self) -> Path:
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="modsim-spill-", dir=self._parent))
+        return self._dir
+
     def _path(self, name: str) -> Path:
-        assert self._dir is not None
-        return self._dir / f"{name}.arrows"
+        return self._directory() / f"{name}.arrows"
 
     def _flush(self, name: str) -> None:
         import pyarrow as pa
         import pyarrow.ipc as ipc
 
-        if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="modsim-spill-", dir=self._parent))
         pool = pa.system_memory_pool()
         for parts in self._held.pop(name):
             batch = pa.record_batch({k: pa.array(v, memory_pool=pool) for k, v in parts.items()})
@@ -169,6 +188,171 @@ class Spill:
             writer.write_batch(batch)
             self.written_rows += batch.num_rows
         self._held_rows[name] = 0
+
+
+class Settling:
+    """Rows of numeric columns that wait, each until it settles, in any order.
+
+    Rows are appended after every waiting one; the rows still waiting form one
+    table in the order appended, and a mask over that table says which rows
+    settle: :meth:`take` reads their values back, :meth:`drop` forgets them
+    unread, :meth:`drain` reads every waiting row once, at the end.
+
+    Up to ``rows`` waiting rows are held in memory (a row settling there never
+    goes to disk); past that, the waiting rows held go to a segment file of
+    their own, written once and never rewritten. A segment keeps a bit a row
+    (still waiting or not), so a settlement reads only the span of a segment
+    its rows leave from and skips segments it takes nothing from; a segment
+    goes, file and all, once its every row settled. ``rows=None`` keeps every
+    row in memory. ``directory`` gives the folder for the segments when the
+    first one is written.
+    """
+
+    def __init__(
+        self, rows: int | None, directory: Callable[[], Path], name: str = "settling"
+    ) -> None:
+        if rows is not None and rows < 0:
+            raise ValueError("rows must be at least 0 (or None: keep every row in memory)")
+        self._rows = rows
+        self._directory = directory
+        self._name = name
+        self._dtypes: dict[str, np.dtype] = {}
+        self._segments: list[_Segment] = []  # on disk, in order, each with a waiting row
+        self._held: list[dict[str, np.ndarray]] = []  # after the segments, in order
+        self._made = 0  # segments written so far (their files' numbers)
+        self.written_bytes = 0
+        """Bytes written to disk so far (each row's once, at most)."""
+
+    def __len__(self) -> int:
+        """The rows waiting."""
+        return sum(s.waiting for s in self._segments) + sum(_length(p) for p in self._held)
+
+    def append(self, columns: Mapping[str, np.ndarray]) -> None:
+        """Append rows (every column the same length; the same columns every time)."""
+        if not self._dtypes:
+            self._dtypes = {k: np.asarray(v).dtype for k, v in columns.items()}
+        if columns.keys() != self._dtypes.keys():
+            raise ValueError(f"columns {sorted(columns)}, not {sorted(self._dtypes)}")
+        part = {k: np.asarray(v, dtype=self._dtypes[k]) for k, v in columns.items()}
+        if _length(part) == 0:
+            return
+        self._held.append(part)
+        if self._rows is not None and sum(_length(p) for p in self._held) > self._rows:
+            self._write()
+
+    def take(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The values of the waiting rows ``rows`` (a boolean mask over them), in
+        order; those rows then settle."""
+        return self._settle(rows, read=True)
+
+    def drop(self, rows: np.ndarray) -> None:
+        """Settle the waiting rows ``rows`` (a boolean mask over them), unread."""
+        self._settle(rows, read=False)
+
+    def drain(self) -> Iterator[dict[str, np.ndarray]]:
+        """Every waiting row's values, in order, in parts; they then settle."""
+        while self._segments:
+            segment = self._segments.pop(0)
+            try:
+                waiting = segment.waiting_rows()
+                yield {k: self._read(segment, k, 0, segment.rows)[waiting] for k in self._dtypes}
+            finally:
+                segment.path.unlink(missing_ok=True)
+        while self._held:
+            yield dict(self._held.pop(0))
+
+    def close(self) -> None:
+        """Forget every row and remove the segments' files (safe to call twice)."""
+        for segment in self._segments:
+            segment.path.unlink(missing_ok=True)
+        self._segments.clear()
+        self._held.clear()
+
+    def _settle(self, rows: np.ndarray, read: bool) -> dict[str, np.ndarray]:
+        if len(rows) != len(self):
+            raise ValueError(f"a mask of {len(rows)} rows over {len(self)} waiting rows")
+        out: dict[str, list[np.ndarray]] = {k: [] for k in self._dtypes}
+        at = 0
+        for segment in list(self._segments):
+            mine = rows[at : at + segment.waiting]
+            at += segment.waiting
+            if not mine.any():
+                continue
+            waiting = segment.waiting_rows()
+            gone = np.flatnonzero(waiting)[mine]  # a segment's rows at most
+            if read:
+                first, stop = int(gone[0]), int(gone[-1]) + 1
+                for k in self._dtypes:
+                    out[k].append(self._read(segment, k, first, stop)[gone - first])
+            waiting[gone] = False
+            segment.waiting -= len(gone)
+            if segment.waiting:
+                segment.bits = np.packbits(waiting)
+            else:
+                segment.path.unlink(missing_ok=True)
+                self._segments.remove(segment)
+        held = []
+        for part in self._held:
+            mine = rows[at : at + _length(part)]
+            at += len(mine)
+            if not mine.any():
+                held.append(part)
+                continue
+            if read:
+                for k in self._dtypes:
+                    out[k].append(part[k][mine])
+            if not mine.all():
+                held.append({k: v[~mine] for k, v in part.items()})
+        self._held = held
+        return {
+            k: np.concatenate(v) if v else np.empty(0, dtype=self._dtypes[k])
+            for k, v in out.items()
+        }
+
+    def _write(self) -> None:
+        """The rows held in memory, as a segment on disk."""
+        n = sum(_length(p) for p in self._held)
+        path = self._directory() / f"{self._name}.{self._made}.bin"
+        self._made += 1
+        with path.open("wb") as f:
+            for k in self._dtypes:  # a column after another
+                for part in self._held:
+                    np.ascontiguousarray(part[k]).tofile(f)
+            self.written_bytes += f.tell()
+        bits = np.packbits(np.ones(n, dtype=bool))
+        self._segments.append(_Segment(path, n, bits, n, self._offsets(n)))
+        self._held = []
+
+    def _offsets(self, n: int) -> dict[str, int]:
+        """Where each column of a segment of ``n`` rows starts in its file."""
+        out, at = {}, 0
+        for k, dtype in self._dtypes.items():
+            out[k] = at
+            at += n * dtype.itemsize
+        return out
+
+    def _read(self, segment: _Segment, column: str, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of a segment's ``column``, read from its file."""
+        dtype = self._dtypes[column]
+        offset = segment.offsets[column] + start * dtype.itemsize
+        out = np.fromfile(segment.path, dtype=dtype, count=stop - start, offset=offset)
+        assert len(out) == stop - start, f"{segment.path} is short"
+        return out
+
+
+@dataclass
+class _Segment:
+    """Rows a :class:`Settling` wrote to a file of their own."""
+
+    path: Path
+    rows: int  # rows written
+    bits: np.ndarray  # packed: a bit a row, set while the row waits
+    waiting: int  # rows still waiting
+    offsets: dict[str, int]  # where each column starts in the file (bytes)
+
+    def waiting_rows(self) -> np.ndarray:
+        """A mask over the segment's rows: the ones still waiting."""
+        return np.unpackbits(self.bits, count=self.rows).view(bool)
 
 
 def _length(columns: Mapping[str, Column]) -> int:

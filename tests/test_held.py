@@ -122,7 +122,8 @@ def test_columns_only_settlement_reads_wait_aside_and_come_back(
 ) -> None:
     tax = quick_sampled.taxonomy
     spill = Spill(rows, tmp_path)
-    plain, aside = PlatformState(48, tax), PlatformState(48, tax, spill)
+    values = spill.settling("held.aside")
+    plain, aside = PlatformState(48, tax), PlatformState(48, tax, values)
 
     def add(first: int, n: int) -> None:  # the same rows to both (adding takes them over)
         for state in (plain, aside):
@@ -157,7 +158,7 @@ def test_columns_only_settlement_reads_wait_aside_and_come_back(
     assert [len(b) for b in blocks[:-1]] == [size] * (len(blocks) - 1)
     assert_same_posts(PostColumns.concat(blocks), plain.cols)
     if rows in (0, 10**6):  # every value on disk, or none
-        assert (spill.written_rows > 0) is (rows == 0)
+        assert (values.written_bytes > 0) is (rows == 0)
 
 
 def assert_same_posts_column(a: PostColumns, b: PostColumns, name: str) -> None:

@@ -210,20 +210,26 @@ held post of 86)."""
 ASIDE = ("reported_at",)
 """Columns of the held table that only settlement reads: no stage reads or writes
 them once a post is held (a report's time is drawn when the post is made, and
-its case time is what the stages read). Given a spill, the held table holds them
-as NaN (one value, read-only) and the spill holds their values, in the held
-rows' order, until the rows settle (:meth:`PlatformState.release`,
-:meth:`PlatformState.blocks`): 8 of 61 bytes a held post."""
-_ASIDE_TABLE = "held.aside"
+its case time is what the stages read). Given an :class:`Aside`, the held table
+holds them as NaN (one value, read-only) and the aside holds their values, in
+the held rows' order, each written once as the row is held, until the row
+settles (:meth:`PlatformState.release` reads them back, :meth:`~PlatformState.keep`
+only forgets them, :meth:`PlatformState.blocks` reads the rest at the end): 8
+of 61 bytes a held post."""
 
 
 class Aside(Protocol):
-    """Where the columns :data:`ASIDE` of held rows wait: named tables appended to
-    and read back once, in order (a :class:`simulator.spill.Spill`)."""
+    """Where the columns :data:`ASIDE` of held rows wait: rows appended after every
+    waiting one, each settling once, in any order, through a mask over the rows
+    still waiting (a :class:`simulator.spill.Settling`)."""
 
-    def append(self, name: str, columns: Mapping[str, np.ndarray | list[str]]) -> None: ...
+    def append(self, columns: Mapping[str, np.ndarray]) -> None: ...
 
-    def drain(self, name: str) -> Iterator[dict[str, np.ndarray | list[str]]]: ...
+    def take(self, rows: np.ndarray) -> dict[str, np.ndarray]: ...
+
+    def drop(self, rows: np.ndarray) -> None: ...
+
+    def drain(self) -> Iterator[dict[str, np.ndarray]]: ...
 
 
 def _is_constant(column: np.ndarray) -> bool:
@@ -286,7 +292,6 @@ class PlatformState:
         self.cols: PostColumns | None = None
         # where the columns :data:`ASIDE` of held rows wait (None: in the table)
         self._aside = aside
-        self._aside_pass = 0  # the spill's table of them is renamed at each pass
         self.watchers: list[Watcher] = []  # account enforcement hears of removals here
         self.created_per_hour = np.zeros(hours + 1)
         self.removed_per_hour = np.zeros(hours + 1)
@@ -304,7 +309,7 @@ class PlatformState:
         if self._aside is not None:
             one_valued += ASIDE
             for part in parts:
-                self._aside.append(self._aside_name(), {n: getattr(part, n) for n in ASIDE})
+                self._aside.append({n: getattr(part, n) for n in ASIDE})
                 for name in ASIDE:
                     setattr(part, name, _unset(getattr(part, name)))
         if self.cols is None:
@@ -329,7 +334,7 @@ class PlatformState:
         """Hold only the rows ``rows`` (a boolean mask) of the held table, in place
         and one column at a time, as :meth:`add` grows it."""
         if self._aside is not None:
-            self._pass_aside(~rows)
+            self._aside.drop(~rows)
         self._keep(rows)
 
     def release(self, rows: np.ndarray) -> PostColumns:
@@ -338,7 +343,7 @@ class PlatformState:
         assert self.cols is not None
         out = self.cols.take(rows)
         if self._aside is not None:
-            for name, values in self._pass_aside(rows).items():
+            for name, values in self._aside.take(rows).items():
                 setattr(out, name, values)
         self._keep(~rows)
         return out
@@ -351,35 +356,13 @@ class PlatformState:
             return
         aside = None
         if self._aside is not None:
-            aside = _blocks(self._aside.drain(self._aside_name()), size)
+            aside = _blocks(self._aside.drain(), size)
         for start in range(0, len(held), size):
             part = held.rows(start, start + size)
             if aside is not None:
                 for name, values in next(aside).items():
                     setattr(part, name, values)
             yield part
-
-    def _aside_name(self) -> str:
-        return f"{_ASIDE_TABLE}.{self._aside_pass}"
-
-    def _pass_aside(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """The set-aside values of the rows ``rows`` (a mask over the held rows);
-        the others' stay aside, in order."""
-        assert self._aside is not None
-        old = self._aside_name()
-        self._aside_pass += 1
-        out: dict[str, list[np.ndarray]] = {name: [] for name in ASIDE}
-        at = 0
-        for part in self._aside.drain(old):
-            n = len(part[ASIDE[0]])
-            mine = rows[at : at + n]
-            at += n
-            for name in ASIDE:
-                out[name].append(np.asarray(part[name])[mine])
-            rest = {k: np.asarray(v)[~mine] for k, v in part.items()}
-            self._aside.append(self._aside_name(), rest)
-        assert at == len(rows), "the set-aside columns lost step with the held rows"
-        return {name: np.concatenate(v) if v else np.empty(0) for name, v in out.items()}
 
     def _keep(self, rows: np.ndarray) -> None:
         held = self.cols
