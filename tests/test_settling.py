@@ -53,11 +53,11 @@ def test_rows_settle_in_any_order_and_come_back_as_a_list_would(
             mask = rng.random(len(waiting)) < op[2]
             if op[0] == "take":
                 back = settling.take(mask)
-                expected = _values(0, added)
+                every = _values(0, added)
                 ids = np.asarray(waiting, dtype=np.int64)[mask]
                 for k, v in back.items():
-                    assert v.dtype == expected[k].dtype
-                    np.testing.assert_array_equal(v, expected[k][ids])
+                    assert v.dtype == every[k].dtype
+                    np.testing.assert_array_equal(v, every[k][ids])
             else:
                 settling.drop(mask)
             waiting = [w for w, m in zip(waiting, mask.tolist(), strict=True) if not m]
