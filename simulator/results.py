@@ -29,9 +29,7 @@ class RunResult:
 
     @classmethod
     def from_log(cls, log: RunLog, inputs: dict[str, Any] | None = None) -> RunResult:
-        summary = metrics.summarize(log)
-        if inputs:
-            summary["inputs"] = inputs
+        summary = run_summary(log, inputs)
         backlogs = [
             metrics.backlog(cases, log.end).assign(team=team) for team, cases in log.cases.items()
         ]
@@ -58,6 +56,14 @@ class RunResult:
         out = dict(self.summary)
         out["timeline"] = self.timeline.to_dict("records")
         return out
+
+
+def run_summary(log: RunLog, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The summary of a run (:attr:`RunResult.summary`), with its ``inputs``."""
+    summary = metrics.summarize(log)
+    if inputs:
+        summary["inputs"] = inputs
+    return summary
 
 
 def headline(summary: dict[str, Any]) -> dict[str, Any]:

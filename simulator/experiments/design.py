@@ -166,11 +166,11 @@ def run_cell(cell: Cell) -> CellResult:
     """Run one cell. Never raises for a failing run: the error is the result,
     so one bad cell does not lose the others."""
     # Imported here so worker processes pay for the engine only when they run.
-    from simulator.api import simulate
+    from simulator.api import simulate_summary
 
     try:
-        result = simulate(cell.scenario, cell.policy, cell.hosts, cell.seed)
-        summary = result.summary
+        # the summary alone: an experiment keeps nothing else of a run
+        summary = simulate_summary(cell.scenario, cell.policy, cell.hosts, cell.seed)
         metrics = headline_metrics(summary)
     except Exception as exc:
         return CellResult(cell.cell_id, STATUS_FAILED, error=f"{type(exc).__name__}: {exc}")

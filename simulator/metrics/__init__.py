@@ -82,6 +82,7 @@ def summarize(log: RunLog) -> dict[str, Any]:
     )
     n_legit = sum(legit_total.values())
     within = within_thresholds(log)
+    backlogs = {team: backlog(cases, log.end) for team, cases in log.cases.items()}
     out: dict[str, Any] = {
         "run": {
             "scenario": sc.name,
@@ -136,12 +137,12 @@ def summarize(log: RunLog) -> dict[str, Any]:
                 ch: int(wrong_by_channel.get(ch, 0)) for ch in REMOVAL_CHANNELS if ch != "none"
             },
         },
-        "review": {team: team_summary(log, team) for team in log.cases},
+        "review": {team: team_summary(log, team, backlogs[team]) for team in log.cases},
         "jurors": juror_summary(log),
         "appeals": appeal_summary(log),
         "enforcement": enforcement_summary(log),
         "classifier": classifier_summary(log),
-        "curves": curves(log),
+        "curves": curves(log, backlogs),
     }
     accounts = account_summary(log)
     if accounts is not None:  # the policy acts on accounts
@@ -177,8 +178,9 @@ def daily(log: RunLog) -> pd.DataFrame:
     v = log.violating
     rem = v.dropna(subset=["removed_at"])
     rem_day = (rem["removed_at"] // 24).astype(int)
+    by = rem["removed_by"]  # compared as categories: strings of millions of posts cost
     for ch in REMOVAL_CHANNELS[1:]:
-        sel = rem_day[rem["removed_by"].astype(str) == ch]
+        sel = rem_day[by == ch]
         out[f"violating_removed_{ch}"] = np.bincount(sel, minlength=days)[:days]
     for team, cases in log.cases.items():
         bl = backlog(cases, log.end)

@@ -217,11 +217,10 @@ def _at_thresholds(log: RunLog) -> list[dict[str, Any]]:
 
 
 def _in_run(log: RunLog) -> dict[str, Any]:
-    violating = int((log.violating["removed_by"].astype(str) == "prefilter").sum())
+    # compared as categories, not as strings: a run can hold millions of violating posts
+    violating = int((log.violating["removed_by"] == "prefilter").sum())
     wrong = log.wrongly_removed
-    legitimate = (
-        int((wrong["removed_by"].astype(str) == "prefilter").sum()) if not wrong.empty else 0
-    )
+    legitimate = int((wrong["removed_by"] == "prefilter").sum()) if not wrong.empty else 0
     removed = violating + legitimate
     return {
         "auto_removed": removed,

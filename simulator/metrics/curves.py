@@ -11,9 +11,11 @@ point by point.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from simulator.metrics.common import num
 from simulator.metrics.latency import latency
@@ -72,8 +74,9 @@ def harmful_views_by_day(log: RunLog) -> np.ndarray:
     return np.diff(cumulative)
 
 
-def curves(log: RunLog) -> dict[str, Any]:
-    """The curves a report draws: latency CDF, daily series, surges, events."""
+def curves(log: RunLog, backlogs: Mapping[str, pd.DataFrame] | None = None) -> dict[str, Any]:
+    """The curves a report draws: latency CDF, daily series, surges, events
+    (``backlogs``: each team's :func:`~simulator.metrics.review.backlog`, if at hand)."""
     sc = log.scenario
     days = math.ceil(log.end / 24.0)
     daily: dict[str, list[Any]] = {
@@ -82,7 +85,7 @@ def curves(log: RunLog) -> dict[str, Any]:
         "harmful_views": [num(float(x)) for x in harmful_views_by_day(log)],
     }
     for team, cases in log.cases.items():
-        bl = backlog(cases, log.end)["waiting"].to_numpy()
+        bl = (backlogs[team] if backlogs else backlog(cases, log.end))["waiting"].to_numpy()
         at_day_end = np.minimum((np.arange(days) + 1) * 24, len(bl) - 1)
         daily[f"{team}_backlog"] = [int(x) for x in bl[at_day_end]]
     return {

@@ -68,7 +68,8 @@ def backlog(cases: pd.DataFrame, end: float) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def team_summary(log: RunLog, team: str) -> dict[str, Any]:
+def team_summary(log: RunLog, team: str, bl: pd.DataFrame | None = None) -> dict[str, Any]:
+    """One review team's figures (``bl``: its :func:`backlog`, if already at hand)."""
     cases = log.cases[team]
     # Codes, not names: a run's case log can hold millions of rows.
     status = cases["status"].to_numpy()
@@ -77,7 +78,8 @@ def team_summary(log: RunLog, team: str) -> dict[str, Any]:
     decided = removed | kept
     correct = np.where(cases["violating"].to_numpy(dtype=bool), removed, kept)
     waits = (cases["started"] - cases["arrived"]).dropna().to_numpy()
-    bl = backlog(cases, log.end)
+    if bl is None:
+        bl = backlog(cases, log.end)
     peak = int(bl["waiting"].idxmax()) if len(bl) else 0
     capacity = log.capacity_hours.get(team, 0.0)
     busy = log.busy_hours.get(team, 0.0)
