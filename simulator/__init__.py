@@ -30,6 +30,7 @@ except metadata.PackageNotFoundError:  # a source tree that was never installed
 _EXPORTS = {
     "load": "simulator.api",
     "simulate": "simulator.api",
+    "simulate_summary": "simulator.api",
     "versions": "simulator.api",
     "HostPolicy": "simulator.config",
     "PlatformPolicy": "simulator.config",
