@@ -104,7 +104,9 @@ class ParallelScorer:
         if feeder.error is not None:
             raise feeder.error
         parts = {**mine, **feeder.scores}
-        return np.concatenate([parts[k] for k in sorted(parts)])
+        scores = np.concatenate([parts[k] for k in sorted(parts)])
+        assert len(scores) == len(items), "every chunk is scored once"
+        return scores
 
     def close(self) -> None:
         """End the worker processes and remove the model's folder, without waiting
