@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,17 +138,47 @@ class _DiesInWorker:
 
         if multiprocessing.parent_process() is not None:
             os._exit(3)
+        # A moment for the worker to take its chunks: this process scores whatever
+        # no worker has taken yet, so a fake as fast as this could take them all.
+        time.sleep(0.01)
         return np.tile([0.5, 0.5], (len(texts), 1))
 
 
 def test_a_scoring_worker_that_dies_raises() -> None:
     classifier = TrainedClassifier(_DiesInWorker(), validation=None)  # type: ignore[arg-type]
     texts = [f"post {i}" for i in range(2 * MIN_TEXTS_TO_SPLIT)]
+    deadline = time.monotonic() + SAFETY_NET
     with (
         ParallelScorer(classifier, workers=2) as scorer,
         pytest.raises(ModsimError, match="a scoring worker process stopped"),
     ):
-        scorer.score(texts)
+        # Until the worker has loaded the model, this process scores every call
+        # alone; the first call the worker takes part in kills it, and raises.
+        while time.monotonic() < deadline:
+            scorer.score(texts)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parallel_scores_are_those_of_one_process_whatever_the_split(workers: int) -> None:
+    classifier = TrainedClassifier(_ByLength(), validation=None)  # type: ignore[arg-type]
+    with ParallelScorer(classifier, workers=workers) as scorer:
+        # The workers take chunks only once one has loaded the model.
+        scorer._ready.result(timeout=SAFETY_NET)  # type: ignore[union-attr]
+        for n in (MIN_TEXTS_TO_SPLIT - 1, MIN_TEXTS_TO_SPLIT, 5 * MIN_TEXTS_TO_SPLIT + 7):
+            texts = [f"post {'x' * (i % 97)} {i}" for i in range(n)]
+            assert np.array_equal(scorer.score(texts), classifier.score(texts))
+
+
+class _ByLength:
+    """A "pipeline" whose score of a text is its length over 200, in any process."""
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        import multiprocessing
+
+        if multiprocessing.parent_process() is None:
+            time.sleep(0.02)  # the workers' turn to take chunks
+        p = np.array([len(t) / 200 for t in texts])
+        return np.column_stack([1 - p, p])
 
 
 # Models built once per experiment ------------------------------------------------------
