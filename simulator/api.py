@@ -98,19 +98,9 @@ def simulate(
     temporary directory until the end (``None``: whole days, all in memory);
     neither changes any result.
     """
-    log, inputs = _run(
-        scenario,
-        policy,
-        hosts,
-        seed,
-        chunk_days=chunk_days,
-        table=table,
-        sink=sink,
-        progress=progress,
-        workers=workers,
-        slice_posts=slice_posts,
-        spill_rows=spill_rows,
-    )
+    options = {"chunk_days": chunk_days, "table": table, "workers": workers}
+    options |= {"slice_posts": slice_posts, "spill_rows": spill_rows}
+    log, inputs = _run(scenario, policy, hosts, seed, sink, progress, options)
     return RunResult.from_log(log, inputs=inputs)
 
 
@@ -133,16 +123,12 @@ def _run(
     policy: PlatformPolicy | Source,
     hosts: Sequence[HostPolicy | Source],
     seed: int,
-    *,
-    chunk_days: int = 1,
-    table: str = "touched",
     sink: PostSink | None = None,
     progress: Progress | None = None,
-    workers: int = 1,
-    slice_posts: int | None = SLICE_POSTS,
-    spill_rows: int | None = SPILL_ROWS,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[RunLog, dict[str, Any]]:
-    """The run's log and the inputs its summary records (see :func:`simulate`)."""
+    """The run's log and the inputs its summary records (see :func:`simulate`;
+    ``options`` are :class:`~simulator.engine.Simulation`'s keywords)."""
     inputs: list[dict[str, Any]] = []
     docs: list[Any] = []
     sc = _resolve(scenario, Scenario, inputs, docs)
@@ -151,17 +137,7 @@ def _run(
     # Recorded, not enforced: the CLI refuses errors before it gets here, and
     # a library caller may be probing an odd configuration on purpose.
     findings = check_run(docs[0], docs[1], docs[2:])
-    sim = Simulation(
-        sc,
-        pol,
-        hs,
-        seed,
-        chunk_days=chunk_days,
-        table=table,
-        workers=workers,
-        slice_posts=slice_posts,
-        spill_rows=spill_rows,
-    )
+    sim = Simulation(sc, pol, hs, seed, **(options or {}))
     log = sim.run(sink=sink, progress=progress)
     del sim  # its queues, enforcers and stages: the tables need only the log
     return log, {
