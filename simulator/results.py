@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,14 +30,13 @@ class RunResult:
 
     @classmethod
     def from_log(cls, log: RunLog, inputs: dict[str, Any] | None = None) -> RunResult:
-        summary = run_summary(log, inputs)
-        backlogs = [
-            metrics.backlog(cases, log.end).assign(team=team) for team, cases in log.cases.items()
-        ]
+        by_team = metrics.backlogs_of(log)  # the summary, the daily table and its own
+        summary = run_summary(log, inputs, by_team)
+        backlogs = [bl.assign(team=team) for team, bl in by_team.items()]
         return cls(
             summary=summary,
             within=metrics.within_thresholds(log),
-            daily=metrics.daily(log),
+            daily=metrics.daily(log, by_team),
             timeline=metrics.timeline(log),
             cases=dict(log.cases),
             backlog=pd.concat(backlogs, ignore_index=True)
@@ -58,9 +58,14 @@ class RunResult:
         return out
 
 
-def run_summary(log: RunLog, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The summary of a run (:attr:`RunResult.summary`), with its ``inputs``."""
-    summary = metrics.summarize(log)
+def run_summary(
+    log: RunLog,
+    inputs: dict[str, Any] | None = None,
+    backlogs: Mapping[str, pd.DataFrame] | None = None,
+) -> dict[str, Any]:
+    """The summary of a run (:attr:`RunResult.summary`), with its ``inputs``
+    (``backlogs``: each team's, if at hand)."""
+    summary = metrics.summarize(log, backlogs)
     if inputs:
         summary["inputs"] = inputs
     return summary

@@ -16,6 +16,7 @@ Conventions, stated once:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,7 @@ __all__ = [
     "account_summary",
     "adversary_summary",
     "backlog",
+    "backlogs_of",
     "classifier_summary",
     "cost_summary",
     "curves",
@@ -61,8 +63,9 @@ __all__ = [
 ]
 
 
-def summarize(log: RunLog) -> dict[str, Any]:
-    """The headline figures of one run, as a JSON-serialisable dict."""
+def summarize(log: RunLog, backlogs: Mapping[str, pd.DataFrame] | None = None) -> dict[str, Any]:
+    """The headline figures of one run, as a JSON-serialisable dict (``backlogs``:
+    each team's :func:`backlog`, if the caller already has them)."""
     sc = log.scenario
     v = log.violating
     lat = latency(log)
@@ -82,7 +85,8 @@ def summarize(log: RunLog) -> dict[str, Any]:
     )
     n_legit = sum(legit_total.values())
     within = within_thresholds(log)
-    backlogs = {team: backlog(cases, log.end) for team, cases in log.cases.items()}
+    if backlogs is None:
+        backlogs = backlogs_of(log)
     out: dict[str, Any] = {
         "run": {
             "scenario": sc.name,
@@ -164,8 +168,14 @@ def summarize(log: RunLog) -> dict[str, Any]:
     return out
 
 
-def daily(log: RunLog) -> pd.DataFrame:
-    """Per simulated day: posts, violating posts, removals by channel, backlog at day end."""
+def backlogs_of(log: RunLog) -> dict[str, pd.DataFrame]:
+    """Each review team's :func:`backlog` over the run."""
+    return {team: backlog(cases, log.end) for team, cases in log.cases.items()}
+
+
+def daily(log: RunLog, backlogs: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """Per simulated day: posts, violating posts, removals by channel, backlog at day end
+    (``backlogs``: each team's :func:`backlog`, if the caller already has them)."""
     days = math.ceil(log.end / 24.0)
     hours = np.arange(len(log.created_by_hour))
     day_of_hour = hours // 24
@@ -182,8 +192,9 @@ def daily(log: RunLog) -> pd.DataFrame:
     for ch in REMOVAL_CHANNELS[1:]:
         sel = rem_day[by == ch]
         out[f"violating_removed_{ch}"] = np.bincount(sel, minlength=days)[:days]
-    for team, cases in log.cases.items():
-        bl = backlog(cases, log.end)
+    if backlogs is None:
+        backlogs = backlogs_of(log)
+    for team, bl in backlogs.items():
         at_day_end = np.minimum((out["day"].to_numpy() + 1) * 24, len(bl) - 1)
         out[f"{team}_backlog"] = bl["waiting"].to_numpy()[at_day_end]
     return out
